@@ -1,0 +1,322 @@
+/*
+ * peers.c - control socket server of the capture (see peers.h, ctl.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "peers.h"
+
+static void peer_read_cb(evutil_socket_t, short, void *);
+
+static void
+peers_update_counts(struct peers *ps)
+{
+	struct peer *p;
+	uint32_t viewers = 0;
+
+	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
+		if (p->p_efd != -1)
+			viewers += p->p_viewers;
+	ring_writer_set_peers(ps->ps_ring, ps->ps_attached, viewers);
+	if (viewers != ps->ps_viewers) {
+		ps->ps_viewers = viewers;
+		if (ps->ps_viewers_cb != NULL)
+			ps->ps_viewers_cb(ps, ps->ps_cb_arg);
+	}
+}
+
+static void
+peer_close(struct peer *p, const char *reason)
+{
+	struct peers *ps = p->p_owner;
+
+	if (p->p_efd != -1) {
+		log_info("server %s (pid %d) detached: %s", p->p_label,
+		    (int)p->p_pid, reason);
+		ps->ps_attached--;
+		close(p->p_efd);
+	} else {
+		log_debug("control peer pid %d closed before hello: %s",
+		    (int)p->p_pid, reason);
+		ps->ps_pending--;
+		ps->ps_refused++;
+	}
+	TAILQ_REMOVE(&ps->ps_list, p, p_entry);
+	event_free(p->p_ev);
+	event_free(p->p_deadline);
+	close(p->p_sock);
+	free(p);
+	peers_update_counts(ps);
+}
+
+static void
+peer_refuse(struct peer *p, int error, const char *reason)
+{
+	struct ctl_refused msg;
+
+	ctl_init(&msg.h, CTL_REFUSED, sizeof(msg));
+	msg.error = error;
+	snprintf(msg.reason, sizeof(msg.reason), "%s", reason);
+	(void)ctl_send(p->p_sock, &msg, sizeof(msg), NULL, 0);
+	peer_close(p, reason);
+}
+
+static void
+peer_welcome(struct peer *p, const struct ctl_hello *hello)
+{
+	struct peers *ps = p->p_owner;
+	const struct ring_writer *w = ps->ps_ring;
+	const struct ring_header *h = w->rw_hdr;
+	struct ctl_welcome msg;
+	int fds[2], efd, rc;
+
+	snprintf(p->p_label, sizeof(p->p_label), "%s", hello->label);
+	if (hello->ring_abi != RING_ABI_VERSION) {
+		peer_refuse(p, EPROTONOSUPPORT, "ring ABI version mismatch");
+		return;
+	}
+	if (ps->ps_attached >= PEERS_MAX) {
+		peer_refuse(p, EUSERS, "too many servers attached");
+		return;
+	}
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd == -1) {
+		log_warn("eventfd for server pid %d", (int)p->p_pid);
+		peer_refuse(p, errno, "eventfd failed");
+		return;
+	}
+
+	ctl_init(&msg.h, CTL_WELCOME, sizeof(msg));
+	msg.generation = h->rh_generation;
+	msg.ring_abi = RING_ABI_VERSION;
+	msg.slot_count = w->rw_slot_count;
+	msg.slot_size = w->rw_slot_size;
+	msg.width = h->rh_width;
+	msg.height = h->rh_height;
+	msg.fps_milli = h->rh_fps_milli;
+	msg.pid = (uint32_t)getpid();
+	snprintf(msg.shm_name, sizeof(msg.shm_name), "%s", w->rw_name);
+	fds[0] = efd;
+	fds[1] = w->rw_ro_fd;
+	rc = ctl_send(p->p_sock, &msg, sizeof(msg), fds, 2);
+	if (rc != 0) {
+		close(efd);
+		errno = -rc;
+		log_warn("welcome to server pid %d", (int)p->p_pid);
+		peer_close(p, "welcome not sent");
+		return;
+	}
+	p->p_efd = efd;
+	ps->ps_pending--;
+	ps->ps_attached++;
+	evtimer_del(p->p_deadline);
+	log_info("server %s (pid %d, uid %d) attached, %u attached",
+	    p->p_label, (int)p->p_pid, (int)p->p_uid, ps->ps_attached);
+	peers_update_counts(ps);
+}
+
+static void
+peer_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	union ctl_msg msg;
+	int fds[CTL_MAX_FDS], nfds;
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	/* Bounded: a peer cannot keep us here by sending without pause. */
+	for (int i = 0; i < 16; i++) {
+		n = ctl_recv(p->p_sock, &msg, fds, &nfds);
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			peer_close(p, "closed the connection");
+			return;
+		}
+		if (n < 0) {
+			log_warnx("control peer pid %d: %s, closing",
+			    (int)p->p_pid, strerror((int)-n));
+			peer_close(p, "invalid message");
+			return;
+		}
+		switch (msg.hdr.ch_type) {
+		case CTL_HELLO:
+			if (p->p_efd != -1) {
+				peer_close(p, "second hello");
+				return;
+			}
+			peer_welcome(p, &msg.hello);
+			return;	/* p may be gone */
+		case CTL_VIEWERS:
+			if (p->p_efd == -1) {
+				peer_close(p, "viewers before hello");
+				return;
+			}
+			p->p_viewers = msg.viewers.viewers;
+			peers_update_counts(p->p_owner);
+			break;
+		default:
+			log_warnx("control peer pid %d sent %s, closing",
+			    (int)p->p_pid, ctl_type_name(msg.hdr.ch_type));
+			peer_close(p, "unexpected message");
+			return;
+		}
+	}
+}
+
+static void
+peer_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_close(arg, "no hello in time");
+}
+
+static void
+peers_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peers *ps = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(ps->ps_listen_ev, NULL);
+}
+
+static void
+peers_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct peers *ps = arg;
+	struct ucred cred;
+	socklen_t len;
+	struct peer *p;
+	struct timeval tv = { PEER_HELLO_TIMEOUT_MS / 1000,
+	    (PEER_HELLO_TIMEOUT_MS % 1000) * 1000 };
+	int fd;
+
+	(void)what;
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Pause accepting instead of spinning. */
+				struct timeval pause = { 1, 0 };
+				log_warn("control socket accept, pausing 1 s");
+				event_del(ps->ps_listen_ev);
+				evtimer_add(ps->ps_resume_ev, &pause);
+				return;
+			}
+			log_warn("control socket accept");
+			return;
+		}
+		if (ps->ps_pending >= PEERS_PENDING_MAX ||
+		    ps->ps_pending + ps->ps_attached >= PEERS_MAX +
+		    PEERS_PENDING_MAX) {
+			ps->ps_refused++;
+			close(fd);
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			close(fd);
+			continue;
+		}
+		p->p_owner = ps;
+		p->p_sock = fd;
+		p->p_efd = -1;
+		snprintf(p->p_label, sizeof(p->p_label), "?");
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			p->p_pid = cred.pid;
+			p->p_uid = cred.uid;
+		}
+		p->p_ev = event_new(ps->ps_base, fd, EV_READ | EV_PERSIST,
+		    peer_read_cb, p);
+		p->p_deadline = evtimer_new(ps->ps_base, peer_deadline_cb, p);
+		if (p->p_ev == NULL || p->p_deadline == NULL ||
+		    event_add(p->p_ev, NULL) == -1 ||
+		    evtimer_add(p->p_deadline, &tv) == -1) {
+			if (p->p_ev != NULL)
+				event_free(p->p_ev);
+			if (p->p_deadline != NULL)
+				event_free(p->p_deadline);
+			close(fd);
+			free(p);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&ps->ps_list, p, p_entry);
+		ps->ps_pending++;
+	}
+}
+
+int
+peers_init(struct peers *ps, struct event_base *base, int listen_fd,
+    struct ring_writer *ring)
+{
+	memset(ps, 0, sizeof(*ps));
+	TAILQ_INIT(&ps->ps_list);
+	ps->ps_base = base;
+	ps->ps_listen = listen_fd;
+	ps->ps_ring = ring;
+	ps->ps_listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST,
+	    peers_accept_cb, ps);
+	ps->ps_resume_ev = evtimer_new(base, peers_resume_cb, ps);
+	if (ps->ps_listen_ev == NULL || ps->ps_resume_ev == NULL ||
+	    event_add(ps->ps_listen_ev, NULL) == -1)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+peers_free(struct peers *ps)
+{
+	struct peer *p;
+
+	while ((p = TAILQ_FIRST(&ps->ps_list)) != NULL) {
+		TAILQ_REMOVE(&ps->ps_list, p, p_entry);
+		if (p->p_efd != -1)
+			close(p->p_efd);
+		event_free(p->p_ev);
+		event_free(p->p_deadline);
+		close(p->p_sock);
+		free(p);
+	}
+	if (ps->ps_listen_ev != NULL)
+		event_free(ps->ps_listen_ev);
+	if (ps->ps_resume_ev != NULL)
+		event_free(ps->ps_resume_ev);
+	if (ps->ps_listen != -1)
+		close(ps->ps_listen);
+	memset(ps, 0, sizeof(*ps));
+	ps->ps_listen = -1;
+}
+
+void
+peers_notify(struct peers *ps)
+{
+	static const uint64_t one = 1;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &ps->ps_list, p_entry) {
+		if (p->p_efd == -1)
+			continue;
+		/*
+		 * EAGAIN means the counter is already huge: a wake-up is
+		 * pending, which is all this write is for.
+		 */
+		if (write(p->p_efd, &one, sizeof(one)) == -1 &&
+		    errno != EAGAIN)
+			log_warn("eventfd write for server pid %d",
+			    (int)p->p_pid);
+	}
+}

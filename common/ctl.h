@@ -1,0 +1,161 @@
+/*
+ * ctl.h - the control socket between a capture process and its servers.
+ *
+ * Transport: an AF_UNIX SOCK_SEQPACKET socket at a filesystem path
+ * (--ctl).  Each message is one datagram-like record, so framing is the
+ * kernel's: a message is received whole or (if larger than our buffer)
+ * reported truncated and refused.
+ *
+ * Conversation
+ *   server  -> capture   CTL_HELLO      abi, pid, label
+ *   capture -> server    CTL_WELCOME    generation, geometry, shm name;
+ *                                       SCM_RIGHTS: [eventfd, ring fd]
+ *           or           CTL_REFUSED    errno-style code and a reason
+ *   server  -> capture   CTL_VIEWERS    how many clients it is serving
+ *                                       (whenever that changes)
+ *
+ *   The eventfd is the server's own: after each publish the capture
+ *   writes 1 to every attached server's eventfd (non-blocking; a full
+ *   counter just means a wake-up is already pending).  Reading an eventfd
+ *   resets it, which is why no two servers share one.  The ring fd is
+ *   opened O_RDONLY by the capture, so the server can map the ring only
+ *   PROT_READ whatever its own privileges.
+ *
+ *   A server that closes its socket is forgotten and its eventfd closed.
+ *   When the capture exits, servers see EOF, keep their HTTP clients and
+ *   reconnect with backoff; a WELCOME with a new generation means a new
+ *   ring to map.
+ *
+ * Trust
+ *   Every message is checked before use: magic, type, exact length for
+ *   its type, NUL-terminated strings, and exactly the descriptors its
+ *   type carries.  Descriptors that arrive unexpected, or with a
+ *   truncated control message, are closed and the message refused.
+ *
+ * Return values: 0, a positive byte count where stated, or -errno.
+ */
+#ifndef SHMCAM_CTL_H
+#define SHMCAM_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CTL_MAGIC	UINT32_C(0x4c54434d)	/* "MCTL" */
+#define CTL_ABI_VERSION	1
+#define CTL_LABEL_MAX	32
+#define CTL_REASON_MAX	64
+#define CTL_MAX_FDS	2
+#define CTL_PATH_MAX	108	/* sizeof(sun_path) */
+
+enum ctl_type {
+	CTL_HELLO = 1,
+	CTL_WELCOME = 2,
+	CTL_REFUSED = 3,
+	CTL_VIEWERS = 4,
+};
+
+struct ctl_hdr {
+	uint32_t ch_magic;	/* CTL_MAGIC */
+	uint16_t ch_type;	/* enum ctl_type */
+	uint16_t ch_abi;	/* CTL_ABI_VERSION */
+	uint32_t ch_len;	/* whole message, header included */
+	uint32_t ch_reserved;	/* zero */
+};
+
+struct ctl_hello {
+	struct ctl_hdr	h;
+	uint32_t	pid;
+	uint32_t	ring_abi;		/* RING_ABI_VERSION it reads */
+	char		label[CTL_LABEL_MAX];	/* for logs, e.g. "server" */
+};
+
+struct ctl_welcome {
+	struct ctl_hdr	h;
+	uint64_t	generation;
+	uint32_t	ring_abi;
+	uint32_t	slot_count;
+	uint32_t	slot_size;
+	uint32_t	width;
+	uint32_t	height;
+	uint32_t	fps_milli;
+	uint32_t	pid;			/* the capture's */
+	uint32_t	reserved;
+	char		shm_name[64];		/* RING_NAME_MAX */
+};
+
+struct ctl_refused {
+	struct ctl_hdr	h;
+	int32_t		error;			/* positive errno */
+	uint32_t	reserved;
+	char		reason[CTL_REASON_MAX];
+};
+
+struct ctl_viewers {
+	struct ctl_hdr	h;
+	uint32_t	viewers;
+	uint32_t	reserved;
+};
+
+union ctl_msg {
+	struct ctl_hdr		hdr;
+	struct ctl_hello	hello;
+	struct ctl_welcome	welcome;
+	struct ctl_refused	refused;
+	struct ctl_viewers	viewers;
+};
+
+_Static_assert(sizeof(struct ctl_hdr) == 16, "ctl ABI");
+_Static_assert(sizeof(struct ctl_hello) == 56, "ctl ABI");
+_Static_assert(sizeof(struct ctl_welcome) == 120, "ctl ABI");
+_Static_assert(sizeof(struct ctl_refused) == 88, "ctl ABI");
+_Static_assert(sizeof(struct ctl_viewers) == 24, "ctl ABI");
+
+/*
+ * Writes the default control socket path for a camera name into buf:
+ * $XDG_RUNTIME_DIR/shmcam/<name>.sock for an unprivileged user who has
+ * one, else /run/shmcam/<name>.sock.  -ENAMETOOLONG if it does not fit.
+ */
+int	ctl_default_path(const char *name, char *buf, size_t size);
+
+/*
+ * Binds and listens (non-blocking, close-on-exec); returns the listening
+ * socket or -errno.  Creates the parent
+ * directory if missing (0755).  A stale socket file is replaced, but if a
+ * live capture answers on it, fails with -EADDRINUSE.  The socket file
+ * gets mode and, unless gid is (gid_t)-1, group gid.
+ */
+int	ctl_listen(const char *path, mode_t mode, gid_t gid);
+/* Non-blocking connect; 0 and *fdp on success (connected at once: unix). */
+int	ctl_connect(const char *path, int *fdp);
+
+/* Fills the header for a message of the given type and size. */
+void	ctl_init(struct ctl_hdr *h, enum ctl_type type, size_t len);
+
+/*
+ * Sends one message with nfds descriptors, never blocking and never
+ * raising SIGPIPE.  -EAGAIN if the peer's queue is full.
+ */
+int	ctl_send(int sock, const void *msg, size_t len, const int *fds,
+	    int nfds);
+
+/*
+ * Receives and validates one message (see Trust above).  Returns its length
+ * (> 0), 0 on orderly EOF, -EAGAIN if nothing is queued, or an error:
+ * -EMSGSIZE (truncated), -EPROTO (bad header, length, type, descriptors).
+ * On success fds[0..*nfds) are the descriptors the type carries, owned by
+ * the caller; on any failure none are left open.
+ */
+ssize_t	ctl_recv(int sock, union ctl_msg *msg, int fds[CTL_MAX_FDS],
+	    int *nfds);
+
+/*
+ * Checks a received message: header fields, exact length for its type,
+ * the number of descriptors its type carries, NUL-terminated strings.
+ * Pure; exposed for the fuzzer and the tests.  0 or -EPROTO.
+ */
+int	ctl_validate(const union ctl_msg *msg, size_t len, int nfds);
+
+const char *ctl_type_name(unsigned type);
+
+#endif /* SHMCAM_CTL_H */

@@ -1,0 +1,37 @@
+/*
+ * log.h - one-line diagnostics for shmcam processes.
+ *
+ * Every line goes to stderr.  When stderr is the journal (systemd sets
+ * JOURNAL_STREAM) or --syslog-prefix is requested, each line starts with
+ * a "<N>" priority prefix (sd-daemon(3)) so journald keeps the severity;
+ * on a terminal it starts with the program name instead.
+ *
+ *   log_warn()   a failure, with ": strerror(errno)" appended
+ *   log_warnx()  a failure, no errno
+ *   log_info()   normal operation worth a line
+ *   log_debug()  only with log_set_verbose(1)
+ *   fatal()      log_warn() then exit(1)
+ *   fatalx()     log_warnx() then exit(1)
+ *
+ * Safe to call from any thread: each line is formatted into a local buffer
+ * and written with a single write(2), so lines never interleave.
+ */
+#ifndef SHMCAM_LOG_H
+#define SHMCAM_LOG_H
+
+#include <stdarg.h>
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+void	log_init(const char *progname);
+void	log_set_verbose(int verbose);
+int	log_verbose(void);
+
+void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void	fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+#endif /* SHMCAM_LOG_H */

@@ -1,0 +1,773 @@
+/*
+ * ring.c - the shared-memory frame ring.  The contract is in ring.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+
+/*
+ * Atomic accessors.  Every word another process may change while we look
+ * at it is read through one of these, exactly once per use, so the
+ * compiler can neither tear the load nor fetch the same field twice (a
+ * bounds check on one load and a copy sized by another would be an
+ * out-of-bounds read waiting to happen).
+ */
+static inline uint64_t
+ld64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t
+ld32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Pairs with st64_release() of the same word by the writer. */
+static inline uint64_t
+ld64_acquire(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+st64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline void
+st32(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+/* Everything stored before is visible to whoever acquires this value. */
+static inline void
+st64_release(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline void
+add64(uint64_t *p, uint64_t v)
+{
+	if (v != 0)
+		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The one place a reader copies bytes the writer may be changing at the
+ * same moment.  The copy may be torn; the caller finds out from the slot's
+ * sequence counter and throws it away.  Kept out of line so the thread
+ * sanitizer suppression (tests/tsan.supp) can name this race and only it.
+ */
+__attribute__((noinline)) static void
+ring_copy_payload(void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+}
+
+/* Copies a string the writer may be changing, then makes it safe to print:
+ * NUL-terminated, printable ASCII only. */
+static void
+ring_copy_text(char *dst, const char *src, size_t size)
+{
+	size_t i;
+
+	ring_copy_payload(dst, src, size);
+	dst[size - 1] = '\0';
+	for (i = 0; i < size && dst[i] != '\0'; i++)
+		if ((unsigned char)dst[i] < 0x20 || (unsigned char)dst[i] > 0x7e)
+			dst[i] = '?';
+}
+
+/* Writes a NUL-padded string of at most size - 1 characters. */
+static void
+ring_put_text(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	memset(dst + n, 0, size - n);
+}
+
+int
+ring_name_valid(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL)
+		return -EINVAL;
+	len = strnlen(name, RING_NAME_MAX);
+	if (len == 0 || len >= RING_NAME_MAX)
+		return -EINVAL;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+uint32_t
+ring_slot_size_for(uint32_t max_frame)
+{
+	uint64_t size = (uint64_t)max_frame + RING_SLOT_HEADER_SIZE;
+
+	size = (size + 4095) & ~(uint64_t)4095;
+	if (size < RING_SLOT_SIZE_MIN)
+		size = RING_SLOT_SIZE_MIN;
+	if (size > RING_SLOT_SIZE_MAX)
+		size = RING_SLOT_SIZE_MAX;
+	return (uint32_t)size;
+}
+
+static int
+ring_geometry_valid(uint32_t count, uint32_t size)
+{
+	if (count < RING_SLOTS_MIN || count > RING_SLOTS_MAX)
+		return 0;
+	if (size < RING_SLOT_SIZE_MIN || size > RING_SLOT_SIZE_MAX ||
+	    size % RING_SLOT_HEADER_SIZE != 0)
+		return 0;
+	return 1;
+}
+
+static uint64_t
+ring_new_generation(void)
+{
+	uint64_t g = 0;
+
+	if (getrandom(&g, sizeof(g), 0) != (ssize_t)sizeof(g))
+		g = clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+	return g != 0 ? g : 1;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static struct ring_slot *
+ring_writer_slot(const struct ring_writer *w, uint64_t seq)
+{
+	return (struct ring_slot *)(w->rw_map + RING_HEADER_SIZE +
+	    (size_t)(seq % w->rw_slot_count) * w->rw_slot_size);
+}
+
+int
+ring_writer_create(struct ring_writer *w, const char *name,
+    uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid)
+{
+	struct ring_header *h;
+	char path[RING_NAME_MAX + 1], self[64];
+	size_t size;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->rw_fd = w->rw_ro_fd = -1;
+	if (ring_name_valid(name) != 0 ||
+	    !ring_geometry_valid(slot_count, slot_size))
+		return -EINVAL;
+	size = RING_HEADER_SIZE + (size_t)slot_count * slot_size;
+	snprintf(path, sizeof(path), "/%s", name);
+	snprintf(w->rw_name, sizeof(w->rw_name), "%s", name);
+
+	/*
+	 * A previous run's object may still exist (crash, kill -9).  Readers
+	 * that have it mapped keep their mapping; we never touch its pages
+	 * again but start a new object, so nobody sees a ring change shape
+	 * under them.
+	 */
+	if (shm_unlink(path) == -1 && errno != ENOENT)
+		return -errno;
+	w->rw_fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (w->rw_fd == -1)
+		return -errno;
+	/* shm_open() applied the umask; the servers' group needs read. */
+	if (fchmod(w->rw_fd, mode) == -1)
+		goto fail;
+	if (gid != (gid_t)-1 && fchown(w->rw_fd, (uid_t)-1, gid) == -1)
+		goto fail;
+	if (ftruncate(w->rw_fd, (off_t)size) == -1)
+		goto fail;
+	w->rw_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    w->rw_fd, 0);
+	if (w->rw_map == MAP_FAILED) {
+		w->rw_map = NULL;
+		goto fail;
+	}
+	w->rw_map_size = size;
+
+	/*
+	 * A read-only descriptor of this very object for the servers, opened
+	 * through /proc so that no other object of the same name can be
+	 * substituted between create and open.
+	 */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", w->rw_fd);
+	w->rw_ro_fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (w->rw_ro_fd == -1)
+		w->rw_ro_fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (w->rw_ro_fd == -1)
+		goto fail;
+
+	/* ftruncate() zero-filled everything; only identity is left. */
+	h = (struct ring_header *)w->rw_map;
+	w->rw_hdr = h;
+	w->rw_slot_count = slot_count;
+	w->rw_slot_size = slot_size;
+	h->rh_abi = RING_ABI_VERSION;
+	h->rh_header_size = RING_HEADER_SIZE;
+	h->rh_slot_count = slot_count;
+	h->rh_slot_size = slot_size;
+	h->rh_generation = ring_new_generation();
+	h->rh_writer_pid = (uint32_t)getpid();
+	h->rh_created_ns = clock_ns(CLOCK_REALTIME);
+	/* Magic last: a reader that opens by name during creation sees
+	 * -ENOMSG until the identity above is complete. */
+	st64_release(&h->rh_magic, RING_MAGIC);
+	return 0;
+
+fail:
+	rc = -errno;
+	ring_writer_destroy(w, 1);
+	return rc;
+}
+
+void
+ring_writer_destroy(struct ring_writer *w, int unlink_name)
+{
+	char path[RING_NAME_MAX + 1];
+
+	if (w->rw_hdr != NULL) {
+		struct ring_status st;
+		const struct ring_header *h = w->rw_hdr;
+
+		memset(&st, 0, sizeof(st));
+		st.width = h->rh_width;
+		st.height = h->rh_height;
+		st.fps_milli = h->rh_fps_milli;
+		st.format = h->rh_format;
+		st.state = RING_STATE_STOPPED;
+		memcpy(st.source, h->rh_source, sizeof(st.source));
+		snprintf(st.reason, sizeof(st.reason), "capture stopped");
+		ring_writer_set_status(w, &st);
+	}
+	if (w->rw_map != NULL)
+		munmap(w->rw_map, w->rw_map_size);
+	if (w->rw_ro_fd != -1)
+		close(w->rw_ro_fd);
+	if (w->rw_fd != -1) {
+		close(w->rw_fd);
+		if (unlink_name && w->rw_name[0] != '\0') {
+			snprintf(path, sizeof(path), "/%s", w->rw_name);
+			shm_unlink(path);
+		}
+	}
+	memset(w, 0, sizeof(*w));
+	w->rw_fd = w->rw_ro_fd = -1;
+}
+
+uint8_t *
+ring_writer_begin(struct ring_writer *w, uint32_t *capacity)
+{
+	struct ring_slot *s;
+
+	if (w->rw_open != NULL)
+		ring_writer_abort(w);
+	s = ring_writer_slot(w, w->rw_seq + 1);
+	/* Odd: readers of this slot from now on see "busy". */
+	st64(&s->rs_seqlock, ld64(&s->rs_seqlock) + 1);
+	/* The odd count is visible before any store into the slot (the
+	 * smp_wmb() of write_seqcount_begin). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* Until commit the slot holds no frame, whatever the payload says. */
+	st64(&s->rs_sequence, 0);
+	st32(&s->rs_length, 0);
+	w->rw_open = s;
+	*capacity = w->rw_slot_size - RING_SLOT_HEADER_SIZE;
+	return (uint8_t *)s + RING_SLOT_HEADER_SIZE;
+}
+
+void
+ring_writer_abort(struct ring_writer *w)
+{
+	struct ring_slot *s = w->rw_open;
+
+	if (s == NULL)
+		return;
+	/* Even again, empty: sequence 0 never matches what a reader wants. */
+	st64_release(&s->rs_seqlock, ld64(&s->rs_seqlock) + 1);
+	w->rw_open = NULL;
+}
+
+int
+ring_writer_commit(struct ring_writer *w, struct ring_frame *f)
+{
+	struct ring_slot *s = w->rw_open;
+	uint64_t seq = w->rw_seq + 1;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (f->length == 0 ||
+	    f->length > w->rw_slot_size - RING_SLOT_HEADER_SIZE) {
+		ring_writer_abort(w);
+		return -EINVAL;
+	}
+	f->seq = seq;
+	f->publish_real_ns = clock_ns(CLOCK_REALTIME);
+	f->publish_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	f->gap = 0;
+	st64(&s->rs_sequence, seq);
+	st64(&s->rs_capture_real_ns, f->capture_real_ns);
+	st64(&s->rs_capture_mono_ns, f->capture_mono_ns);
+	st64(&s->rs_publish_real_ns, f->publish_real_ns);
+	st64(&s->rs_publish_mono_ns, f->publish_mono_ns);
+	st32(&s->rs_length, f->length);
+	st32(&s->rs_width, f->width);
+	st32(&s->rs_height, f->height);
+	st32(&s->rs_flags, f->flags);
+	/* Even: payload and metadata are complete before this is seen. */
+	st64_release(&s->rs_seqlock, ld64(&s->rs_seqlock) + 1);
+	/* The publication: frame seq is complete for whoever acquires it. */
+	st64_release(&w->rw_hdr->rh_latest, seq);
+	w->rw_seq = seq;
+	w->rw_open = NULL;
+	return 0;
+}
+
+int
+ring_writer_publish(struct ring_writer *w, struct ring_frame *f,
+    const void *data)
+{
+	uint32_t cap;
+	uint8_t *p;
+
+	if (f->length == 0 ||
+	    f->length > w->rw_slot_size - RING_SLOT_HEADER_SIZE)
+		return -EINVAL;
+	p = ring_writer_begin(w, &cap);
+	memcpy(p, data, f->length);
+	return ring_writer_commit(w, f);
+}
+
+void
+ring_writer_set_status(struct ring_writer *w, const struct ring_status *st)
+{
+	struct ring_header *h = w->rw_hdr;
+
+	st64(&h->rh_status_seq, ld64(&h->rh_status_seq) + 1);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	st32(&h->rh_width, st->width);
+	st32(&h->rh_height, st->height);
+	st32(&h->rh_fps_milli, st->fps_milli);
+	st32(&h->rh_state, st->state);
+	st32(&h->rh_format, st->format);
+	ring_put_text(h->rh_source, st->source, sizeof(h->rh_source));
+	ring_put_text(h->rh_reason, st->reason, sizeof(h->rh_reason));
+	st64_release(&h->rh_status_seq, ld64(&h->rh_status_seq) + 1);
+}
+
+void
+ring_writer_heartbeat(struct ring_writer *w, uint64_t mono_ns)
+{
+	st64(&w->rw_hdr->rh_heartbeat_ns, mono_ns);
+}
+
+void
+ring_writer_count(struct ring_writer *w, uint64_t captured, uint64_t dropped,
+    uint64_t idle, uint64_t restarts)
+{
+	struct ring_header *h = w->rw_hdr;
+
+	add64(&h->rh_frames_captured, captured);
+	add64(&h->rh_frames_dropped, dropped);
+	add64(&h->rh_frames_idle, idle);
+	add64(&h->rh_source_restarts, restarts);
+}
+
+void
+ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
+    uint32_t viewers)
+{
+	st32(&w->rw_hdr->rh_servers, servers);
+	st32(&w->rw_hdr->rh_viewers, viewers);
+}
+
+/* ---------------------------------------------------------------- reader */
+
+int
+ring_header_validate(const void *mem, size_t size, struct ring_geometry *geo)
+{
+	const struct ring_header *h = mem;
+	uint32_t count, slot;
+	uint64_t need;
+
+	if (mem == NULL || size < RING_HEADER_SIZE)
+		return -EMSGSIZE;
+	if (ld64(&h->rh_magic) != RING_MAGIC)
+		return -ENOMSG;
+	if (ld32(&h->rh_abi) != RING_ABI_VERSION)
+		return -EPROTONOSUPPORT;
+	if (ld32(&h->rh_header_size) != RING_HEADER_SIZE)
+		return -EPROTO;
+	count = ld32(&h->rh_slot_count);
+	slot = ld32(&h->rh_slot_size);
+	if (!ring_geometry_valid(count, slot))
+		return -ERANGE;
+	/* At most 1024 * 256 MiB + 512: no overflow in 64 bits. */
+	need = RING_HEADER_SIZE + (uint64_t)count * slot;
+	if (need > size)
+		return -EMSGSIZE;
+	geo->slot_count = count;
+	geo->slot_size = slot;
+	geo->generation = ld64(&h->rh_generation);
+	geo->writer_pid = ld32(&h->rh_writer_pid);
+	geo->map_size = (size_t)need;
+	return 0;
+}
+
+int
+ring_reader_attach_mem(struct ring_reader *r, const void *mem, size_t size)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (((uintptr_t)mem & 63) != 0)
+		return -EINVAL;
+	rc = ring_header_validate(mem, size, &r->rr_geo);
+	if (rc != 0)
+		return rc;
+	r->rr_map = mem;
+	r->rr_map_size = size;
+	return 0;
+}
+
+int
+ring_reader_attach_fd(struct ring_reader *r, int fd)
+{
+	struct stat st;
+	void *map;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (fstat(fd, &st) == -1)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOMSG;
+	if (st.st_size < RING_HEADER_SIZE)
+		return -EMSGSIZE;
+	if ((uint64_t)st.st_size > (uint64_t)RING_HEADER_SIZE +
+	    (uint64_t)RING_SLOTS_MAX * RING_SLOT_SIZE_MAX)
+		return -ERANGE;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	rc = ring_reader_attach_mem(r, map, (size_t)st.st_size);
+	if (rc != 0) {
+		munmap(map, (size_t)st.st_size);
+		return rc;
+	}
+	r->rr_owns_map = 1;
+	return 0;
+}
+
+int
+ring_reader_open(struct ring_reader *r, const char *name)
+{
+	char path[RING_NAME_MAX + 1];
+	int fd, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (ring_name_valid(name) != 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/%s", name);
+	fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	rc = ring_reader_attach_fd(r, fd);
+	close(fd);
+	return rc;
+}
+
+void
+ring_reader_close(struct ring_reader *r)
+{
+	if (r->rr_map != NULL && r->rr_owns_map)
+		munmap((void *)(uintptr_t)r->rr_map, r->rr_map_size);
+	memset(r, 0, sizeof(*r));
+}
+
+static const struct ring_header *
+ring_reader_hdr(const struct ring_reader *r)
+{
+	return (const struct ring_header *)r->rr_map;
+}
+
+int
+ring_reader_check(const struct ring_reader *r)
+{
+	const struct ring_header *h = ring_reader_hdr(r);
+
+	if (h == NULL)
+		return -EINVAL;
+	if (ld64(&h->rh_magic) != RING_MAGIC ||
+	    ld64(&h->rh_generation) != r->rr_geo.generation)
+		return -ESTALE;
+	return 0;
+}
+
+uint64_t
+ring_latest(const struct ring_reader *r)
+{
+	if (r->rr_map == NULL)
+		return 0;
+	return ld64_acquire(&ring_reader_hdr(r)->rh_latest);
+}
+
+enum slot_result {
+	SLOT_OK = 0,
+	SLOT_TORN = 1,		/* changed under us: retry */
+	SLOT_OVERWRITTEN = 2,	/* holds a newer frame than asked for */
+};
+
+/* True if the slot's counter still reads s1 after everything read before. */
+static int
+ring_slot_stable(const struct ring_slot *s, uint64_t s1)
+{
+	/* Orders the loads and the copy before the re-check (smp_rmb). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return ld64(&s->rs_seqlock) == s1;
+}
+
+static int
+ring_read_slot(struct ring_reader *r, uint64_t want, struct ring_frame *f,
+    void *buf, size_t cap)
+{
+	const uint32_t count = r->rr_geo.slot_count;
+	const uint32_t payload_max = r->rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
+	const struct ring_slot *s;
+	struct ring_frame m;
+	uint64_t s1;
+
+	s = (const struct ring_slot *)(r->rr_map + RING_HEADER_SIZE +
+	    (size_t)(want % count) * r->rr_geo.slot_size);
+	s1 = ld64_acquire(&s->rs_seqlock);
+	if (s1 & 1)
+		return SLOT_TORN;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = ld64(&s->rs_sequence);
+	m.capture_real_ns = ld64(&s->rs_capture_real_ns);
+	m.capture_mono_ns = ld64(&s->rs_capture_mono_ns);
+	m.publish_real_ns = ld64(&s->rs_publish_real_ns);
+	m.publish_mono_ns = ld64(&s->rs_publish_mono_ns);
+	m.length = ld32(&s->rs_length);
+	m.width = ld32(&s->rs_width);
+	m.height = ld32(&s->rs_height);
+	m.flags = ld32(&s->rs_flags);
+
+	if (m.seq != want) {
+		if (!ring_slot_stable(s, s1))
+			return SLOT_TORN;
+		/* The writer lapped us: the slot now holds want + k * count. */
+		if (m.seq > want && (m.seq - want) % count == 0)
+			return SLOT_OVERWRITTEN;
+		return -EBADMSG;
+	}
+	if (m.length == 0 || m.length > payload_max) {
+		if (!ring_slot_stable(s, s1))
+			return SLOT_TORN;
+		return -EBADMSG;
+	}
+	if (m.length > cap) {
+		if (!ring_slot_stable(s, s1))
+			return SLOT_TORN;
+		f->length = m.length;
+		return -ENOBUFS;
+	}
+	ring_copy_payload(buf, (const uint8_t *)s + RING_SLOT_HEADER_SIZE,
+	    m.length);
+	if (!ring_slot_stable(s, s1))
+		return SLOT_TORN;
+	*f = m;
+	return SLOT_OK;
+}
+
+static int
+ring_read(struct ring_reader *r, uint64_t after, int next,
+    struct ring_frame *f, void *buf, size_t cap)
+{
+	const uint32_t count = r->rr_geo.slot_count;
+	uint64_t latest, want, oldest;
+	int tries, rc;
+
+	if (r->rr_map == NULL)
+		return -EINVAL;
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		if (ring_reader_check(r) != 0)
+			return -ESTALE;
+		latest = ld64_acquire(&ring_reader_hdr(r)->rh_latest);
+		if (latest == 0)
+			return -ENODATA;
+		if (latest <= after)
+			return -EAGAIN;
+		want = latest;
+		if (next) {
+			/*
+			 * The slot after latest may be open for writing, and
+			 * it is the slot of latest - count + 1: the oldest
+			 * frame certainly held is latest - count + 2.
+			 */
+			oldest = latest > count - 2 ? latest - (count - 2) : 1;
+			want = after + 1 < oldest ? oldest : after + 1;
+			if (want != after + 1)
+				r->rr_overrun++;
+		}
+		rc = ring_read_slot(r, want, f, buf, cap);
+		if (rc == SLOT_TORN) {
+			r->rr_torn++;
+			continue;
+		}
+		if (rc == SLOT_OVERWRITTEN) {
+			r->rr_overrun++;
+			continue;
+		}
+		if (rc == -EBADMSG)
+			r->rr_invalid++;
+		if (rc < 0)
+			return rc;
+		f->gap = after != 0 && want > after + 1 ? want - after - 1 : 0;
+		return 0;
+	}
+	return -EBUSY;
+}
+
+int
+ring_read_latest(struct ring_reader *r, uint64_t after, struct ring_frame *f,
+    void *buf, size_t cap)
+{
+	return ring_read(r, after, 0, f, buf, cap);
+}
+
+int
+ring_read_next(struct ring_reader *r, uint64_t after, struct ring_frame *f,
+    void *buf, size_t cap)
+{
+	return ring_read(r, after, 1, f, buf, cap);
+}
+
+int
+ring_read_status(const struct ring_reader *r, struct ring_status *st)
+{
+	const struct ring_header *h = ring_reader_hdr(r);
+	uint64_t s1;
+	int tries;
+
+	if (h == NULL)
+		return -EINVAL;
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		s1 = ld64_acquire(&h->rh_status_seq);
+		if (s1 & 1)
+			continue;
+		st->width = ld32(&h->rh_width);
+		st->height = ld32(&h->rh_height);
+		st->fps_milli = ld32(&h->rh_fps_milli);
+		st->state = ld32(&h->rh_state);
+		st->format = ld32(&h->rh_format);
+		ring_copy_text(st->source, h->rh_source, sizeof(st->source));
+		ring_copy_text(st->reason, h->rh_reason, sizeof(st->reason));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (ld64(&h->rh_status_seq) == s1)
+			return 0;
+	}
+	return -EBUSY;
+}
+
+void
+ring_read_counters(const struct ring_reader *r, struct ring_counters *c)
+{
+	const struct ring_header *h = ring_reader_hdr(r);
+
+	memset(c, 0, sizeof(*c));
+	if (h == NULL)
+		return;
+	c->latest = ld64_acquire(&h->rh_latest);
+	c->heartbeat_ns = ld64(&h->rh_heartbeat_ns);
+	c->frames_captured = ld64(&h->rh_frames_captured);
+	c->frames_dropped = ld64(&h->rh_frames_dropped);
+	c->frames_idle = ld64(&h->rh_frames_idle);
+	c->source_restarts = ld64(&h->rh_source_restarts);
+	c->servers = ld32(&h->rh_servers);
+	c->viewers = ld32(&h->rh_viewers);
+}
+
+const char *
+ring_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EMSGSIZE:
+		return "shared memory smaller than the ring header or geometry";
+	case -ENOMSG:
+		return "not a shmcam ring (bad magic)";
+	case -EPROTONOSUPPORT:
+		return "ring ABI version not supported by this build";
+	case -EPROTO:
+		return "ring header size differs from this build's";
+	case -ERANGE:
+		return "ring slot count or slot size out of bounds";
+	case -ESTALE:
+		return "ring identity changed since attach";
+	case -ENODATA:
+		return "no frame published yet";
+	case -EAGAIN:
+		return "no newer frame";
+	case -EBUSY:
+		return "slot rewritten during every read attempt";
+	case -ENOBUFS:
+		return "frame larger than the buffer";
+	case -EBADMSG:
+		return "inconsistent slot (corrupt or hostile writer)";
+	default:
+		return strerror(-err);
+	}
+}
+
+const char *
+ring_state_name(uint32_t state)
+{
+	switch (state) {
+	case RING_STATE_STARTING:
+		return "starting";
+	case RING_STATE_ONLINE:
+		return "online";
+	case RING_STATE_OFFLINE:
+		return "offline";
+	case RING_STATE_STOPPED:
+		return "stopped";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,350 @@
+/*
+ * ring.h - the shared-memory frame ring: the contract between one capture
+ * process (the only writer) and any number of server processes (readers).
+ *
+ * Layout of the POSIX shared-memory object "/<name>":
+ *
+ *   offset 0                      struct ring_header  (RING_HEADER_SIZE)
+ *   offset rh_header_size         slot 0: struct ring_slot, then JPEG bytes
+ *   ... + i * rh_slot_size        slot i
+ *
+ * Only fixed-width types appear in shared memory; sizes and offsets are
+ * pinned by _Static_assert below and by tests/check_ring.c, so a reader and
+ * a writer built by different compilers or with different flags agree.
+ *
+ * Who writes what
+ *   The capture process creates the object (O_CREAT|O_EXCL after unlinking
+ *   any stale one) at every start, with a fresh random rh_generation.  It
+ *   never resizes or re-initialises an object that readers may have mapped:
+ *   a new run means a new object, and readers learn of it through the
+ *   control socket (ctl.h).  Readers map it PROT_READ and never write.
+ *
+ * Memory ordering (see the kernel's Documentation/locking/seqlock.rst)
+ *   Each slot is guarded by its own sequence counter rs_seqlock, written
+ *   only by the writer:
+ *
+ *     writer                              reader
+ *     rs_seqlock = s + 1   (odd: busy)    s1 = load_acquire(rs_seqlock)
+ *     release fence  (orders the odd      if s1 is odd: busy, retry
+ *       store before the data stores)     load metadata, copy payload
+ *     store metadata, write payload       acquire fence (orders the copy
+ *     store_release(rs_seqlock, s + 2)      before the re-check)
+ *     store_release(rh_latest, seq)       s2 = load(rs_seqlock)
+ *                                         s1 != s2: torn, discard, retry
+ *
+ *   The release store of rh_latest is the publication: a reader that
+ *   load-acquires rh_latest == N and then finds slot N % rh_slot_count with
+ *   an even counter and rs_sequence == N has a complete frame N.  The
+ *   eventfd write that follows (ctl.h) is only a wake-up; it carries no
+ *   data and orders nothing.
+ *
+ *   The writer never waits for a reader: a slow reader is overtaken, sees
+ *   a torn or overwritten slot and retries with the newest frame.
+ *
+ * Trust
+ *   Readers trust nothing in the mapping.  The geometry (slot count and
+ *   size) is validated against the size of the mapping once, at attach,
+ *   and cached; later reads use the cached copy, never the live header.
+ *   Every field a reader acts on is loaded exactly once into a local
+ *   (no double fetch), and every length is checked against the cached
+ *   slot capacity before a byte is copied.  A garbage header or slot gives
+ *   one of the errors below, never a crash or a read outside the mapping.
+ *
+ * Return values
+ *   Functions return 0 or a negative errno value.  The reader uses:
+ *     -EMSGSIZE          mapping smaller than the header or than the
+ *                        geometry the header claims
+ *     -ENOMSG            bad magic: not a shmcam ring
+ *     -EPROTONOSUPPORT   ABI version this build does not speak
+ *     -EPROTO            header size differs from this build's
+ *     -ERANGE            slot count or slot size out of bounds
+ *     -ESTALE            the header's identity (magic or generation)
+ *                        changed after attach: re-attach
+ *     -ENODATA           nothing published yet
+ *     -EAGAIN            nothing newer than the sequence asked for
+ *     -EBUSY             the slot was rewritten during every attempt
+ *                        (torn RING_READ_TRIES times); try again later
+ *     -ENOBUFS           the frame does not fit the caller's buffer;
+ *                        frame->length says how much is needed
+ *     -EBADMSG           the slot is inconsistent (length out of range,
+ *                        sequence that cannot be there): corrupt or
+ *                        hostile writer
+ *   ring_strerror() turns any of them into a sentence.
+ */
+#ifndef SHMCAM_RING_H
+#define SHMCAM_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RING_MAGIC		UINT64_C(0x31474e524d434853)	/* "SHCMRNG1" */
+#define RING_ABI_VERSION	1
+#define RING_HEADER_SIZE	512
+#define RING_SLOT_HEADER_SIZE	64
+
+#define RING_SLOTS_MIN		3	/* newest, one being written, one spare */
+#define RING_SLOTS_MAX		1024
+#define RING_SLOT_SIZE_MIN	4096
+#define RING_SLOT_SIZE_MAX	(256u << 20)
+#define RING_READ_TRIES		4
+#define RING_NAME_MAX		64	/* including the NUL */
+#define RING_TEXT_MAX		64	/* rh_source, rh_reason, with NUL */
+
+/* rs_flags */
+#define RING_FRAME_PLACEHOLDER	0x1u	/* "no signal" picture, not live */
+#define RING_FRAME_PASSTHROUGH	0x2u	/* device JPEG published unchanged */
+
+/* rh_state */
+enum ring_state {
+	RING_STATE_STARTING = 0,	/* created, no frame yet */
+	RING_STATE_ONLINE = 1,		/* live frames from the source */
+	RING_STATE_OFFLINE = 2,		/* source lost: placeholder frames */
+	RING_STATE_STOPPED = 3,		/* writer exited cleanly */
+};
+
+/*
+ * The header.  "W once" fields are written before the object is shared and
+ * never change; "W" fields are updated by the writer while running, with
+ * the access named in brackets.
+ */
+struct ring_header {
+	/* identity: W once */
+	uint64_t rh_magic;		/*   0 RING_MAGIC */
+	uint32_t rh_abi;		/*   8 RING_ABI_VERSION */
+	uint32_t rh_header_size;	/*  12 RING_HEADER_SIZE */
+	uint32_t rh_slot_count;		/*  16 number of slots */
+	uint32_t rh_slot_size;		/*  20 bytes per slot, header included */
+	uint64_t rh_generation;		/*  24 random, new at each capture start */
+	uint32_t rh_writer_pid;		/*  32 pid of the capture process */
+	uint32_t rh_reserved0;		/*  36 zero */
+	uint64_t rh_created_ns;		/*  40 CLOCK_REALTIME at creation */
+	uint8_t  rh_reserved1[16];	/*  48 zero */
+
+	/* publication: W, per frame */
+	uint64_t rh_latest;		/*  64 newest complete sequence, 0 = none
+					 *     [release store; readers acquire] */
+	uint64_t rh_heartbeat_ns;	/*  72 CLOCK_MONOTONIC of the writer's last
+					 *     loop iteration [relaxed] */
+	uint64_t rh_frames_captured;	/*  80 frames taken from the source [relaxed] */
+	uint64_t rh_frames_dropped;	/*  88 source frames rejected as invalid
+					 *     or lost to overload [relaxed] */
+	uint64_t rh_frames_idle;	/*  96 frames not encoded: no viewer [relaxed] */
+	uint32_t rh_servers;		/* 104 attached server processes [relaxed] */
+	uint32_t rh_viewers;		/* 108 viewers the servers report [relaxed] */
+	uint64_t rh_source_restarts;	/* 112 times the source was reopened [relaxed] */
+	uint64_t rh_reserved2;		/* 120 zero */
+
+	/* status: W, under rh_status_seq (a seqlock of its own, same rules
+	 * as a slot's) */
+	uint64_t rh_status_seq;		/* 128 */
+	uint32_t rh_width;		/* 136 current frame width, pixels */
+	uint32_t rh_height;		/* 140 current frame height, pixels */
+	uint32_t rh_fps_milli;		/* 144 nominal source rate, frames/1000 s */
+	uint32_t rh_state;		/* 148 enum ring_state */
+	uint32_t rh_format;		/* 152 V4L2 fourcc of the source frames */
+	uint32_t rh_reserved3;		/* 156 zero */
+	char     rh_source[RING_TEXT_MAX]; /* 160 e.g. "v4l2:/dev/video0" */
+	char     rh_reason[RING_TEXT_MAX]; /* 224 why offline, "" when online */
+
+	uint8_t  rh_reserved[RING_HEADER_SIZE - 288]; /* 288 zero: room to grow */
+};
+
+/*
+ * A slot.  All fields are written by the writer between the odd and even
+ * stores of rs_seqlock; the payload follows at RING_SLOT_HEADER_SIZE.
+ */
+struct ring_slot {
+	uint64_t rs_seqlock;		/*  0 odd while being written */
+	uint64_t rs_sequence;		/*  8 frame sequence, from 1 */
+	uint64_t rs_capture_real_ns;	/* 16 CLOCK_REALTIME of capture */
+	uint64_t rs_capture_mono_ns;	/* 24 CLOCK_MONOTONIC of capture (driver
+					 *    timestamp for V4L2 sources) */
+	uint64_t rs_publish_real_ns;	/* 32 CLOCK_REALTIME of publish */
+	uint64_t rs_publish_mono_ns;	/* 40 CLOCK_MONOTONIC of publish */
+	uint32_t rs_length;		/* 48 JPEG bytes in the payload */
+	uint32_t rs_width;		/* 52 pixels */
+	uint32_t rs_height;		/* 56 pixels */
+	uint32_t rs_flags;		/* 60 RING_FRAME_* */
+};
+
+_Static_assert(sizeof(struct ring_header) == RING_HEADER_SIZE,
+    "ring header size is ABI");
+_Static_assert(offsetof(struct ring_header, rh_generation) == 24, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_latest) == 64, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_heartbeat_ns) == 72, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_status_seq) == 128, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_width) == 136, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_source) == 160, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_reason) == 224, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_reserved) == 288, "ABI");
+_Static_assert(sizeof(struct ring_slot) == RING_SLOT_HEADER_SIZE,
+    "ring slot header size is ABI");
+_Static_assert(offsetof(struct ring_slot, rs_sequence) == 8, "ABI");
+_Static_assert(offsetof(struct ring_slot, rs_publish_mono_ns) == 40, "ABI");
+_Static_assert(offsetof(struct ring_slot, rs_length) == 48, "ABI");
+_Static_assert(offsetof(struct ring_slot, rs_flags) == 60, "ABI");
+/*
+ * Readers load 64-bit words of a PROT_READ mapping atomically; that must
+ * be a plain load, not a library call or a locked cmpxchg (which writes).
+ */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+    "64-bit atomics must be lock-free");
+
+/* What a reader learns of one frame (a copy, not a pointer into the ring). */
+struct ring_frame {
+	uint64_t seq;
+	uint64_t capture_real_ns;
+	uint64_t capture_mono_ns;
+	uint64_t publish_real_ns;
+	uint64_t publish_mono_ns;
+	uint32_t length;
+	uint32_t width;
+	uint32_t height;
+	uint32_t flags;
+	uint64_t gap;		/* frames between the one asked after and
+				 * this one that the caller never got */
+};
+
+/* The status block, as a reader copies it (strings NUL-terminated and
+ * printable). */
+struct ring_status {
+	uint32_t width;
+	uint32_t height;
+	uint32_t fps_milli;
+	uint32_t state;
+	uint32_t format;
+	char source[RING_TEXT_MAX];
+	char reason[RING_TEXT_MAX];
+};
+
+/* Counters of the writer, copied for reporting (relaxed, not a snapshot). */
+struct ring_counters {
+	uint64_t latest;
+	uint64_t heartbeat_ns;
+	uint64_t frames_captured;
+	uint64_t frames_dropped;
+	uint64_t frames_idle;
+	uint64_t source_restarts;
+	uint32_t servers;
+	uint32_t viewers;
+};
+
+struct ring_geometry {
+	uint32_t slot_count;
+	uint32_t slot_size;
+	uint64_t generation;
+	uint32_t writer_pid;
+	size_t	 map_size;	/* bytes the geometry needs */
+};
+
+/* ---------------------------------------------------------------- writer */
+
+struct ring_writer {
+	int		 rw_fd;		/* O_RDWR */
+	int		 rw_ro_fd;	/* O_RDONLY, handed to servers */
+	uint8_t		*rw_map;
+	size_t		 rw_map_size;
+	struct ring_header *rw_hdr;
+	uint32_t	 rw_slot_count;
+	uint32_t	 rw_slot_size;
+	uint64_t	 rw_seq;	/* last published sequence */
+	struct ring_slot *rw_open;	/* slot between begin and commit */
+	char		 rw_name[RING_NAME_MAX];
+};
+
+/* 0 if name is a valid ring name: 1-63 of [A-Za-z0-9._-], not "." or "..". */
+int	ring_name_valid(const char *name);
+
+/* Bytes a slot needs for frames of up to max_frame bytes (page-rounded). */
+uint32_t ring_slot_size_for(uint32_t max_frame);
+
+/*
+ * Creates "/<name>" with mode (e.g. 0640), group gid (or (gid_t)-1 to keep
+ * the process's), slot_count slots of slot_size bytes and a fresh random
+ * generation.  A stale object of that name is unlinked first.
+ */
+int	ring_writer_create(struct ring_writer *w, const char *name,
+	    uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid);
+/* Marks the ring stopped, unmaps, closes; unlinks the name if unlink_name. */
+void	ring_writer_destroy(struct ring_writer *w, int unlink_name);
+
+/*
+ * Two-step publication, so an encoder can write straight into the slot:
+ * ring_writer_begin() opens the next slot (readers of it now see "busy")
+ * and returns its payload and capacity; ring_writer_commit() fills in the
+ * metadata of f (seq and publish times are set here and returned in f),
+ * closes the slot and publishes it.  ring_writer_abort() closes the slot
+ * with nothing in it.  Never blocks.
+ */
+uint8_t *ring_writer_begin(struct ring_writer *w, uint32_t *capacity);
+int	ring_writer_commit(struct ring_writer *w, struct ring_frame *f);
+void	ring_writer_abort(struct ring_writer *w);
+/* begin + copy + commit. */
+int	ring_writer_publish(struct ring_writer *w, struct ring_frame *f,
+	    const void *data);
+
+void	ring_writer_set_status(struct ring_writer *w,
+	    const struct ring_status *st);
+void	ring_writer_heartbeat(struct ring_writer *w, uint64_t mono_ns);
+/* Adds to the relaxed counters (any may be 0). */
+void	ring_writer_count(struct ring_writer *w, uint64_t captured,
+	    uint64_t dropped, uint64_t idle, uint64_t restarts);
+void	ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
+	    uint32_t viewers);
+
+/* ---------------------------------------------------------------- reader */
+
+struct ring_reader {
+	const uint8_t	*rr_map;
+	size_t		 rr_map_size;
+	int		 rr_owns_map;	/* munmap at close */
+	struct ring_geometry rr_geo;	/* validated at attach, then trusted */
+	uint64_t	 rr_torn;	/* copies discarded as torn */
+	uint64_t	 rr_overrun;	/* asked-for frames already overwritten */
+	uint64_t	 rr_invalid;	/* reads rejected as -EBADMSG */
+};
+
+/*
+ * Checks a header at mem (size bytes available there) and fills geo.  Pure:
+ * reads mem only, once per field.  Returns 0 or one of the attach errors.
+ */
+int	ring_header_validate(const void *mem, size_t size,
+	    struct ring_geometry *geo);
+
+/* Maps fd (any shm fd; it stays the caller's) PROT_READ and validates it. */
+int	ring_reader_attach_fd(struct ring_reader *r, int fd);
+/* shm_open("/<name>", O_RDONLY), then ring_reader_attach_fd(). */
+int	ring_reader_open(struct ring_reader *r, const char *name);
+/* Uses memory the caller owns (tests, fuzzing); nothing is unmapped. */
+int	ring_reader_attach_mem(struct ring_reader *r, const void *mem,
+	    size_t size);
+void	ring_reader_close(struct ring_reader *r);
+
+/*
+ * Copies the newest frame if its sequence is greater than after (use 0 for
+ * "any"), into buf of cap bytes; fills f.  f->gap counts the frames after
+ * `after` that were skipped.
+ */
+int	ring_read_latest(struct ring_reader *r, uint64_t after,
+	    struct ring_frame *f, void *buf, size_t cap);
+/*
+ * Copies frame after + 1, or if that one was already overwritten the
+ * oldest frame still held (f->gap > 0 and rr_overrun counts it).
+ */
+int	ring_read_next(struct ring_reader *r, uint64_t after,
+	    struct ring_frame *f, void *buf, size_t cap);
+
+/* Newest published sequence (acquire), or 0; -ESTALE as a negative value
+ * is never returned here: compare generation with ring_reader_check(). */
+uint64_t ring_latest(const struct ring_reader *r);
+/* 0 if the header's identity is unchanged since attach, else -ESTALE. */
+int	ring_reader_check(const struct ring_reader *r);
+int	ring_read_status(const struct ring_reader *r, struct ring_status *st);
+void	ring_read_counters(const struct ring_reader *r,
+	    struct ring_counters *c);
+
+const char *ring_strerror(int err);
+const char *ring_state_name(uint32_t state);
+
+#endif /* SHMCAM_RING_H */

@@ -1,0 +1,143 @@
+/*
+ * frame.c - reference-counted frames, recycled through a small pool so
+ * that the steady state allocates nothing per frame.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define FRAME_POOL_KEEP	4
+
+void
+frame_pool_init(struct frame_pool *fp)
+{
+	TAILQ_INIT(&fp->fp_free);
+	fp->fp_nfree = 0;
+	fp->fp_live = 0;
+}
+
+static void
+frame_destroy(struct frame *f)
+{
+	free(f->f_buf);
+	free(f);
+}
+
+void
+frame_pool_drain(struct frame_pool *fp)
+{
+	struct frame *f;
+
+	while ((f = TAILQ_FIRST(&fp->fp_free)) != NULL) {
+		TAILQ_REMOVE(&fp->fp_free, f, f_free);
+		frame_destroy(f);
+	}
+	fp->fp_nfree = 0;
+}
+
+struct frame *
+frame_get(struct frame_pool *fp, size_t jpeg_cap)
+{
+	size_t need = FRAME_HEAD_ROOM + jpeg_cap + FRAME_TRAILER_LEN;
+	struct frame *f, *next;
+
+	/* Reuse a buffer that is big enough; drop ones that never will be
+	 * (the ring's slots grew). */
+	for (f = TAILQ_FIRST(&fp->fp_free); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, f_free);
+		TAILQ_REMOVE(&fp->fp_free, f, f_free);
+		fp->fp_nfree--;
+		if (f->f_cap >= need)
+			break;
+		frame_destroy(f);
+	}
+	if (f == NULL) {
+		f = calloc(1, sizeof(*f));
+		if (f == NULL)
+			return NULL;
+		f->f_buf = malloc(need);
+		if (f->f_buf == NULL) {
+			free(f);
+			return NULL;
+		}
+		f->f_cap = need;
+	}
+	f->f_refs = 1;
+	f->f_pool = fp;
+	f->f_seq = 0;
+	f->f_generation = 0;
+	f->f_placeholder = 0;
+	memset(&f->f_meta, 0, sizeof(f->f_meta));
+	f->f_jpeg_off = FRAME_HEAD_ROOM;
+	f->f_jpeg_len = 0;
+	f->f_part_off = FRAME_HEAD_ROOM;
+	f->f_end = FRAME_HEAD_ROOM;
+	fp->fp_live++;
+	return f;
+}
+
+void
+frame_finish(struct frame *f)
+{
+	char head[FRAME_HEAD_ROOM];
+	uint64_t ts = f->f_meta.capture_real_ns;
+	int n;
+
+	/* X-Timestamp: capture wall-clock time, seconds with 6 decimals
+	 * (the unit mjpg-streamer and ustreamer clients parse). */
+	n = snprintf(head, sizeof(head),
+	    "Content-Type: image/jpeg\r\n"
+	    "Content-Length: %zu\r\n"
+	    "X-Timestamp: %llu.%06u\r\n"
+	    "\r\n",
+	    f->f_jpeg_len, (unsigned long long)(ts / 1000000000u),
+	    (unsigned)(ts % 1000000000u / 1000u));
+	if (n < 0 || (size_t)n >= sizeof(head))
+		fatalx("frame part header does not fit");
+	f->f_part_off = f->f_jpeg_off - (size_t)n;
+	memcpy(f->f_buf + f->f_part_off, head, (size_t)n);
+	memcpy(f->f_buf + f->f_jpeg_off + f->f_jpeg_len, FRAME_TRAILER,
+	    FRAME_TRAILER_LEN);
+	f->f_end = f->f_jpeg_off + f->f_jpeg_len + FRAME_TRAILER_LEN;
+}
+
+struct frame *
+frame_ref(struct frame *f)
+{
+	f->f_refs++;
+	return f;
+}
+
+void
+frame_unref(struct frame *f)
+{
+	struct frame_pool *fp;
+
+	if (f == NULL || --f->f_refs > 0)
+		return;
+	fp = f->f_pool;
+	fp->fp_live--;
+	if (fp->fp_nfree < FRAME_POOL_KEEP) {
+		TAILQ_INSERT_HEAD(&fp->fp_free, f, f_free);
+		fp->fp_nfree++;
+	} else
+		frame_destroy(f);
+}
+
+void
+frame_unref_cb(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	frame_unref(arg);
+}
+
+int
+jpeg_looks_complete(const uint8_t *buf, size_t len)
+{
+	return len >= 4 && buf[0] == 0xff && buf[1] == 0xd8 &&
+	    buf[len - 2] == 0xff && buf[len - 1] == 0xd9;
+}

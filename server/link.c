@@ -1,0 +1,489 @@
+/*
+ * link.c - a server's link to one camera's capture process.
+ *
+ *   IDLE --connect, send hello--> HELLO --welcome: map ring, arm eventfd-->
+ *   ATTACHED --EOF, junk, stale ring--> IDLE (placeholder, retry w/ backoff)
+ *
+ * While not attached, clients keep their connections and get the "camera
+ * offline" placeholder, re-sent once a second by stream_refresh().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "server.h"
+
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		1000
+#define WELCOME_TIMEOUT_MS	2000
+#define DEFAULT_WIDTH		1280
+#define DEFAULT_HEIGHT		720
+
+static void link_connect(struct camera *cam);
+
+uint64_t
+now_ns(int clock_id)
+{
+	struct timespec ts;
+
+	clock_gettime((clockid_t)clock_id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timeval
+ms_tv(unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* Makes f the newest frame and hands it to the clients. */
+static void
+camera_set_latest(struct camera *cam, struct frame *f)
+{
+	f->f_seq = ++cam->c_next_seq;
+	frame_unref(cam->c_latest);
+	cam->c_latest = f;
+	stream_broadcast(cam);
+}
+
+/*
+ * The "camera offline" picture, at the last size we streamed so that
+ * clients need not cope with a size change, rendered once per size.
+ */
+static struct frame *
+camera_placeholder(struct camera *cam)
+{
+	struct jpeg_encoder enc;
+	struct image img;
+	struct frame *f;
+	uint32_t w = cam->c_width ? cam->c_width : DEFAULT_WIDTH;
+	uint32_t h = cam->c_height ? cam->c_height : DEFAULT_HEIGHT;
+	uint8_t *jpeg = NULL;
+	size_t len = 0;
+	char line[96];
+	int scale, big;
+
+	if (cam->c_offline != NULL && cam->c_offline->f_meta.width == w &&
+	    cam->c_offline->f_meta.height == h)
+		return cam->c_offline;
+
+	if (image_alloc(&img, w, h) != 0)
+		return NULL;
+	image_fill(&img, yuv_from_rgb(40, 40, 48));
+	big = text_fit_scale("CAMERA OFFLINE", (int)w * 8 / 10, (int)h / 50);
+	image_draw_text(&img, ((int)w - text_width("CAMERA OFFLINE", big)) / 2,
+	    (int)h / 2 - 9 * big, big, "CAMERA OFFLINE", YUV_WHITE);
+	snprintf(line, sizeof(line), "%s: WAITING FOR ITS CAPTURE PROCESS",
+	    cam->c_name);
+	scale = text_fit_scale(line, (int)w * 9 / 10, big / 2);
+	image_draw_text(&img, ((int)w - text_width(line, scale)) / 2,
+	    (int)h / 2 + 4 * scale, scale, line, YUV_GREY);
+	if (jpeg_encoder_init(&enc, 75) == 0) {
+		if (jpeg_encode_yuv420_alloc(&enc, &img, &jpeg, &len) != 0)
+			jpeg = NULL;
+		jpeg_encoder_free(&enc);
+	}
+	image_free(&img);
+	if (jpeg == NULL)
+		return NULL;
+
+	f = frame_get(&cam->c_pool, len);
+	if (f == NULL) {
+		free(jpeg);
+		return NULL;
+	}
+	memcpy(f->f_buf + f->f_jpeg_off, jpeg, len);
+	free(jpeg);
+	f->f_jpeg_len = len;
+	f->f_placeholder = 1;
+	f->f_meta.width = w;
+	f->f_meta.height = h;
+	f->f_meta.flags = RING_FRAME_PLACEHOLDER;
+	f->f_meta.capture_real_ns = f->f_meta.publish_real_ns =
+	    now_ns(CLOCK_REALTIME);
+	f->f_meta.length = (uint32_t)len;
+	frame_finish(f);
+	frame_unref(cam->c_offline);
+	cam->c_offline = f;
+	return f;
+}
+
+static void
+camera_show_offline(struct camera *cam)
+{
+	struct frame *f = camera_placeholder(cam);
+
+	if (f != NULL)
+		camera_set_latest(cam, frame_ref(f));
+}
+
+static void
+link_schedule_retry(struct camera *cam)
+{
+	struct timeval tv = ms_tv(cam->c_backoff_ms);
+
+	evtimer_add(cam->c_retry_ev, &tv);
+	cam->c_backoff_ms *= 2;
+	if (cam->c_backoff_ms > BACKOFF_MAX_MS)
+		cam->c_backoff_ms = BACKOFF_MAX_MS;
+}
+
+static void
+link_close(struct camera *cam)
+{
+	evtimer_del(cam->c_deadline_ev);
+	if (cam->c_sock_ev != NULL) {
+		event_free(cam->c_sock_ev);
+		cam->c_sock_ev = NULL;
+	}
+	if (cam->c_efd_ev != NULL) {
+		event_free(cam->c_efd_ev);
+		cam->c_efd_ev = NULL;
+	}
+	if (cam->c_sock != -1)
+		close(cam->c_sock);
+	if (cam->c_efd != -1)
+		close(cam->c_efd);
+	cam->c_sock = cam->c_efd = -1;
+	ring_reader_close(&cam->c_ring);
+	cam->c_state = LINK_IDLE;
+}
+
+/* Logs a reason for not being attached, once per distinct reason. */
+static void
+link_note(struct camera *cam, const char *why)
+{
+	if (strcmp(cam->c_why, why) != 0)
+		log_info("camera %s: %s", cam->c_name, why);
+	else
+		log_debug("camera %s: %s", cam->c_name, why);
+	snprintf(cam->c_why, sizeof(cam->c_why), "%s", why);
+}
+
+static void
+link_lost(struct camera *cam, const char *why)
+{
+	int was_attached = cam->c_state == LINK_ATTACHED;
+
+	link_close(cam);
+	link_note(cam, why);
+	if (was_attached || cam->c_latest == NULL)
+		camera_show_offline(cam);
+	link_schedule_retry(cam);
+}
+
+/* Takes the newest frame out of the ring, if there is a new one. */
+static void
+link_take_frame(struct camera *cam)
+{
+	const size_t cap = cam->c_ring.rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
+	struct ring_frame meta;
+	struct frame *f;
+	int rc;
+
+	/* A sequence that went backwards is not this writer's: resync. */
+	if (ring_latest(&cam->c_ring) < cam->c_ring_seq) {
+		log_warnx("camera %s: ring sequence went backwards, resyncing",
+		    cam->c_name);
+		cam->c_ring_seq = 0;
+	}
+	f = frame_get(&cam->c_pool, cap);
+	if (f == NULL) {
+		log_warnx("camera %s: out of memory for a frame", cam->c_name);
+		return;
+	}
+	rc = ring_read_latest(&cam->c_ring, cam->c_ring_seq, &meta,
+	    f->f_buf + f->f_jpeg_off, cap);
+	if (rc == 0 && (!jpeg_looks_complete(f->f_buf + f->f_jpeg_off,
+	    meta.length) || meta.width == 0 || meta.height == 0 ||
+	    meta.width > 16384 || meta.height > 16384))
+		rc = -EBADMSG;
+	switch (rc) {
+	case 0:
+		break;
+	case -EAGAIN:
+	case -ENODATA:
+		frame_unref(f);
+		return;
+	case -ESTALE:
+		frame_unref(f);
+		link_lost(cam, "ring replaced under us");
+		return;
+	default:
+		frame_unref(f);
+		if (cam->c_invalid++ % 100 == 0)
+			log_warnx("camera %s: frame rejected: %s (%llu so far)",
+			    cam->c_name, ring_strerror(rc),
+			    (unsigned long long)cam->c_invalid);
+		return;
+	}
+	f->f_meta = meta;
+	f->f_jpeg_len = meta.length;
+	f->f_generation = cam->c_generation;
+	frame_finish(f);
+	cam->c_ring_seq = meta.seq;
+	cam->c_frames_in++;
+	cam->c_frames_skipped += meta.gap;
+	cam->c_width = meta.width;
+	cam->c_height = meta.height;
+	camera_set_latest(cam, f);
+}
+
+static void
+link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct camera *cam = arg;
+	uint64_t count;
+
+	(void)what;
+	/* Reading resets the counter: one wake-up for any number of posts. */
+	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
+		log_warn("camera %s: eventfd read", cam->c_name);
+		link_lost(cam, "eventfd failed");
+		return;
+	}
+	link_take_frame(cam);
+}
+
+static void
+link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
+    int ringfd)
+{
+	char why[128];
+	int rc;
+
+	rc = ring_reader_attach_fd(&cam->c_ring, ringfd);
+	close(ringfd);
+	if (rc == 0 && (cam->c_ring.rr_geo.generation != w->generation ||
+	    cam->c_ring.rr_geo.slot_count != w->slot_count ||
+	    cam->c_ring.rr_geo.slot_size != w->slot_size))
+		rc = -ESTALE;
+	if (rc != 0) {
+		close(efd);
+		snprintf(why, sizeof(why), "ring from capture refused: %s",
+		    ring_strerror(rc));
+		link_lost(cam, why);
+		return;
+	}
+	cam->c_efd = efd;
+	cam->c_efd_ev = event_new(cam->c_srv->base, efd, EV_READ | EV_PERSIST,
+	    link_wakeup_cb, cam);
+	if (cam->c_efd_ev == NULL || event_add(cam->c_efd_ev, NULL) == -1) {
+		link_lost(cam, "out of memory for events");
+		return;
+	}
+	evtimer_del(cam->c_deadline_ev);
+
+	cam->c_state = LINK_ATTACHED;
+	cam->c_generation = w->generation;
+	cam->c_ring_seq = 0;
+	cam->c_capture_pid = (pid_t)w->pid;
+	cam->c_backoff_ms = BACKOFF_MIN_MS;
+	cam->c_attaches++;
+	cam->c_why[0] = '\0';
+	log_info("camera %s: attached to capture pid %u, ring %s generation "
+	    "%016llx, %ux%u", cam->c_name, w->pid, w->shm_name,
+	    (unsigned long long)w->generation, w->width, w->height);
+	cam->c_viewers_dirty = 1;
+	camera_viewers_changed(cam);
+	link_take_frame(cam);
+}
+
+static void
+link_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct camera *cam = arg;
+	union ctl_msg msg;
+	int fds[CTL_MAX_FDS], nfds;
+	char why[128];
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	n = ctl_recv(cam->c_sock, &msg, fds, &nfds);
+	if (n == -EAGAIN)
+		return;
+	if (n == 0) {
+		link_lost(cam, "capture closed the control socket");
+		return;
+	}
+	if (n < 0) {
+		snprintf(why, sizeof(why), "invalid message from capture: %s",
+		    strerror((int)-n));
+		link_lost(cam, why);
+		return;
+	}
+	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_WELCOME) {
+		link_attach(cam, &msg.welcome, fds[0], fds[1]);
+		return;
+	}
+	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
+		snprintf(why, sizeof(why), "capture refused us: %s",
+		    msg.refused.reason);
+		link_lost(cam, why);
+		return;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	snprintf(why, sizeof(why), "unexpected %s message from capture",
+	    ctl_type_name(msg.hdr.ch_type));
+	link_lost(cam, why);
+}
+
+static void
+link_connect(struct camera *cam)
+{
+	struct ctl_hello hello;
+	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
+	char why[160];
+	int rc, fd;
+
+	rc = ctl_connect(cam->c_ctl, &fd);
+	if (rc != 0) {
+		snprintf(why, sizeof(why), "waiting for capture at %s: %s",
+		    cam->c_ctl, strerror(-rc));
+		link_note(cam, why);
+		if (cam->c_latest == NULL)
+			camera_show_offline(cam);
+		link_schedule_retry(cam);
+		return;
+	}
+	cam->c_sock = fd;
+	ctl_init(&hello.h, CTL_HELLO, sizeof(hello));
+	hello.pid = (uint32_t)getpid();
+	hello.ring_abi = RING_ABI_VERSION;
+	snprintf(hello.label, sizeof(hello.label), "server/%s", cam->c_name);
+	rc = ctl_send(fd, &hello, sizeof(hello), NULL, 0);
+	if (rc != 0) {
+		snprintf(why, sizeof(why), "hello to capture: %s",
+		    strerror(-rc));
+		link_lost(cam, why);
+		return;
+	}
+	cam->c_sock_ev = event_new(cam->c_srv->base, fd, EV_READ | EV_PERSIST,
+	    link_sock_cb, cam);
+	if (cam->c_sock_ev == NULL || event_add(cam->c_sock_ev, NULL) == -1 ||
+	    evtimer_add(cam->c_deadline_ev, &tv) == -1) {
+		link_lost(cam, "out of memory for events");
+		return;
+	}
+	cam->c_state = LINK_HELLO;
+}
+
+static void
+link_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_lost(arg, "capture did not answer the hello");
+}
+
+static void
+link_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_connect(arg);
+}
+
+static void
+camera_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct camera *cam = arg;
+
+	(void)fd;
+	(void)what;
+	if (cam->c_viewers_dirty)
+		camera_viewers_changed(cam);
+	stream_refresh(cam);
+}
+
+void
+camera_viewers_changed(struct camera *cam)
+{
+	struct ctl_viewers msg;
+	int rc;
+
+	if (cam->c_state != LINK_ATTACHED) {
+		cam->c_viewers_dirty = 1;
+		return;
+	}
+	if (!cam->c_viewers_dirty && cam->c_viewers_sent == cam->c_nclients)
+		return;
+	ctl_init(&msg.h, CTL_VIEWERS, sizeof(msg));
+	msg.viewers = cam->c_nclients;
+	rc = ctl_send(cam->c_sock, &msg, sizeof(msg), NULL, 0);
+	if (rc == 0) {
+		cam->c_viewers_sent = cam->c_nclients;
+		cam->c_viewers_dirty = 0;
+	} else {
+		/* Full socket: the tick retries; the newest count wins. */
+		cam->c_viewers_dirty = 1;
+	}
+}
+
+struct camera *
+camera_new(struct server *srv, const char *name, const char *ctl_path)
+{
+	struct camera *cam;
+
+	cam = calloc(1, sizeof(*cam));
+	if (cam == NULL)
+		return NULL;
+	cam->c_srv = srv;
+	cam->c_sock = cam->c_efd = -1;
+	cam->c_backoff_ms = BACKOFF_MIN_MS;
+	snprintf(cam->c_name, sizeof(cam->c_name), "%s", name);
+	if (ctl_path != NULL)
+		snprintf(cam->c_ctl, sizeof(cam->c_ctl), "%s", ctl_path);
+	else if (ctl_default_path(name, cam->c_ctl, sizeof(cam->c_ctl)) != 0) {
+		free(cam);
+		return NULL;
+	}
+	frame_pool_init(&cam->c_pool);
+	TAILQ_INIT(&cam->c_clients);
+	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
+	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
+	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
+	    cam);
+	if (cam->c_retry_ev == NULL || cam->c_deadline_ev == NULL ||
+	    cam->c_tick_ev == NULL) {
+		camera_free(cam);
+		return NULL;
+	}
+	return cam;
+}
+
+void
+camera_start(struct camera *cam)
+{
+	struct timeval second = { 1, 0 };
+
+	event_add(cam->c_tick_ev, &second);
+	link_connect(cam);
+}
+
+void
+camera_free(struct camera *cam)
+{
+	stream_close_all(cam);
+	if (cam->c_deadline_ev != NULL)
+		link_close(cam);
+	if (cam->c_retry_ev != NULL)
+		event_free(cam->c_retry_ev);
+	if (cam->c_deadline_ev != NULL)
+		event_free(cam->c_deadline_ev);
+	if (cam->c_tick_ev != NULL)
+		event_free(cam->c_tick_ev);
+	frame_unref(cam->c_latest);
+	frame_unref(cam->c_offline);
+	frame_pool_drain(&cam->c_pool);
+	free(cam);
+}
