@@ -58,12 +58,38 @@ COMMON_LIB := $(BUILD)/libshmcam-common.a
 CAPTURE	:= $(BUILD)/shmcam-capture
 SERVER	:= $(BUILD)/shmcam-server
 
+# Debian packages: to build, to run, to test.
+DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
+	     libsystemd-dev check
+DEB_TEST  := python3 ffmpeg curl procps util-linux
+DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
+
+TEST_CFLAGS := $(CHECK_CFLAGS) -Itests
+TEST_BINS := $(BUILD)/tests/check_ring $(BUILD)/tests/check_ctl \
+	     $(BUILD)/tests/check_ring_stress $(BUILD)/tests/jpeginfo
+TESTUTIL := $(BUILD)/tests/testutil.o
+PYTHON	?= python3
+
+# Sanitizer runtime settings.  check_ring provokes a SIGSEGV on purpose (a
+# write to the read-only ring), which ASan must let through.
+SAN_ENV := ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
+	   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	   TSAN_OPTIONS=handle_segv=0:halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
+TEST_ENV := SHMCAM_BUILD=$(BUILD) $(SAN_ENV)
+
+RUN_LISTEN ?= 127.0.0.1:8080
+RUN_NAME   ?= default
+
 .PHONY: all
 all: $(CAPTURE) $(SERVER)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
@@ -73,6 +99,56 @@ $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/jpeginfo: $(BUILD)/tests/tools/jpeginfo.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---------------------------------------------------------------- deps
+# Idempotent: installs only what is missing, refreshing the package lists
+# first only when they are too old to know a package.
+.PHONY: deps
+deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make deps installs Debian packages: run it as root (sudo make deps)"; \
+		exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+
+# ---------------------------------------------------------------- run
+# One capture and one server in the foreground; Ctrl-C stops both.
+.PHONY: run
+run: all
+	@set -u; root=; [ "$$(id -u)" = 0 ] && root=--allow-root; \
+	$(CAPTURE) --name $(RUN_NAME) & cap=$$!; \
+	$(SERVER) --name $(RUN_NAME) --listen $(RUN_LISTEN) $$root & srv=$$!; \
+	trap 'kill $$cap $$srv 2>/dev/null; wait; exit 0' INT TERM; \
+	echo; echo "    shmcam is running: open http://$(RUN_LISTEN)/   (Ctrl-C stops it)"; echo; \
+	wait $$srv; kill $$cap 2>/dev/null; wait
+
+# ---------------------------------------------------------------- tests
+.PHONY: check check-unit check-integration
+check: check-unit check-integration
+	@echo "all tests passed ($(BUILD))"
+
+check-unit: all $(TEST_BINS)
+	$(TEST_ENV) $(BUILD)/tests/check_ring
+	$(TEST_ENV) $(BUILD)/tests/check_ctl
+	$(TEST_ENV) $(BUILD)/tests/check_ring_stress
+
+check-integration: all $(TEST_BINS)
+	$(TEST_ENV) $(PYTHON) -m unittest discover -s tests/integration -v
+
+# ---------------------------------------------------------------- install
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(CAPTURE) $(SERVER) $(DESTDIR)$(BINDIR)/
+
+# Keep test objects: they are not intermediate files to throw away.
+.SECONDARY:
 
 .PHONY: clean
 clean:

@@ -1,0 +1,362 @@
+"""Integration test harness: starts the real shmcam-capture and
+shmcam-server binaries, talks to them with real clients, and waits on
+conditions with deadlines (never on bare sleeps).
+
+Every process a test starts is stopped by the test's cleanup, and dies
+with the test runner if that dies first (PR_SET_PDEATHSIG).  Network
+traffic goes to 127.0.0.1 only.
+"""
+
+import ctypes
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
+CAPTURE = os.path.join(BUILD, "shmcam-capture")
+SERVER = os.path.join(BUILD, "shmcam-server")
+JPEGINFO = os.path.join(BUILD, "tests", "jpeginfo")
+IS_ROOT = os.geteuid() == 0
+BOUNDARY = b"boundarydonotcross"
+
+SANITIZER_SIGNATURES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                        "runtime error:", "WARNING: ThreadSanitizer",
+                        "ERROR: ThreadSanitizer")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_counter = [0]
+
+
+def _die_with_parent():
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def wait_until(pred, timeout, what, interval=0.02):
+    """Polls pred() until it returns something true; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+class Proc:
+    """A child process whose output goes to a log file we can search."""
+
+    def __init__(self, argv, log_path, env=None, wrapper=None):
+        self.argv = list(argv)
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        full = list(wrapper or []) + self.argv
+        self.p = subprocess.Popen(full, stdin=subprocess.DEVNULL,
+                                  stdout=self._log, stderr=subprocess.STDOUT,
+                                  env=env, preexec_fn=_die_with_parent)
+        self.pid = self.p.pid
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, regex, timeout=10, what=None):
+        pat = re.compile(regex)
+
+        def find():
+            if self.p.poll() is not None:
+                m = pat.search(self.log())
+                if m:
+                    return m
+                raise AssertionError("%s exited (%s) before logging %r:\n%s"
+                                     % (self.argv[0], self.p.returncode,
+                                        regex, self.log()))
+            return pat.search(self.log())
+        return wait_until(find, timeout, what or "log line %r" % regex)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def kill(self, sig):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the process; returns its exit status."""
+        if self.alive():
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self._log.close()
+        return self.p.returncode
+
+    def wait_exit(self, timeout=10):
+        return self.p.wait(timeout)
+
+
+class Server(Proc):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        m = self.wait_log(r"listening on http://([0-9.]+|\[[0-9a-f:]+\]):(\d+)/",
+                          what="the server to listen")
+        self.host = m.group(1).strip("[]")
+        self.port = int(m.group(2))
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+
+class ShmcamTestCase(unittest.TestCase):
+    """A test case with a private directory and camera names of its own."""
+
+    maxDiff = None
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="shmcam-it-")
+        os.chmod(self.tmp, 0o755)
+        self.procs = []
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        problems = []
+        for p in reversed(self.procs):
+            was_alive = p.alive()
+            rc = p.stop()
+            # A process still running at the end must stop cleanly on
+            # SIGTERM: exit 0, everything freed (sanitizer builds report
+            # leaks and errors in the log and through the exit status).
+            if was_alive and rc != 0:
+                problems.append("%s exited %s on SIGTERM:\n%s"
+                                % (p.argv[0], rc, p.log()[-3000:]))
+            log = p.log()
+            for sig in SANITIZER_SIGNATURES:
+                if sig in log:
+                    problems.append("%s: sanitizer report:\n%s"
+                                    % (p.argv[0], log[-6000:]))
+                    break
+        for name in os.listdir("/dev/shm"):
+            if name.startswith("shmcam-it%d-" % os.getpid()):
+                try:
+                    os.unlink(os.path.join("/dev/shm", name))
+                except OSError:
+                    pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def new_name(self):
+        _counter[0] += 1
+        return "it%d-%d" % (os.getpid(), _counter[0])
+
+    def ctl_path(self, name):
+        return os.path.join(self.tmp, name + ".sock")
+
+    def start_capture(self, name, *args):
+        argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
+        argv += list(args)
+        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name))
+        self.procs.append(p)
+        p.wait_log(r"capturing", what="capture to start")
+        return p
+
+    def start_server(self, name, *args, wrapper=None, root_ok=True):
+        argv = [SERVER, "--name", name, "--ctl", self.ctl_path(name),
+                "--listen", "127.0.0.1:0"]
+        if IS_ROOT and root_ok and not wrapper:
+            argv.append("--allow-root")
+        argv += list(args)
+        _counter[0] += 1
+        p = Server(argv, os.path.join(self.tmp, "server-%s-%d.log"
+                                      % (name, _counter[0])),
+                   wrapper=wrapper)
+        self.procs.append(p)
+        return p
+
+    def wait_attached(self, server, timeout=10):
+        server.wait_log(r"attached to capture", timeout=timeout,
+                        what="server to attach")
+        wait_until(lambda: http_get(server.port, "/snapshot")[0] == 200
+                   and "X-Shmcam-Placeholder" not in
+                   http_get(server.port, "/snapshot")[1],
+                   timeout, "a live snapshot")
+
+    def jpeg_size(self, data):
+        """(width, height) of a JPEG that decodes completely, else fails."""
+        path = os.path.join(self.tmp, "frame-%d.jpg" % time.monotonic_ns())
+        with open(path, "wb") as f:
+            f.write(data)
+        r = subprocess.run([JPEGINFO, path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, "JPEG does not decode: "
+                         + r.stderr)
+        w, h = r.stdout.split()[:2]
+        os.unlink(path)
+        return int(w), int(h)
+
+
+def http_get(port, path, method="GET", headers=None, timeout=10):
+    """(status, headers dict, body bytes); headers keys as sent."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, dict(r.getheaders()), body
+    finally:
+        c.close()
+
+
+class Frame:
+    __slots__ = ("arrival", "timestamp", "headers", "data")
+
+    def __init__(self, arrival, timestamp, headers, data):
+        self.arrival = arrival
+        self.timestamp = timestamp
+        self.headers = headers
+        self.data = data
+
+
+class MjpegReader(threading.Thread):
+    """Reads a multipart MJPEG stream strictly: every part must carry a
+    Content-Length that matches its body exactly (checked by requiring
+    the boundary right after that many bytes)."""
+
+    def __init__(self, port, path="/stream", keep=4, host="127.0.0.1",
+                 rcvbuf=None):
+        super().__init__(daemon=True)
+        self.port = port
+        self.path = path
+        self.keep = keep          # keep the bytes of the last N frames
+        self.host = host
+        self.rcvbuf = rcvbuf
+        self.frames = []
+        self.status = None
+        self.head = {}
+        self.error = None
+        self.closed = False
+        self._halt = threading.Event()
+        self._sock = None
+        self._buf = b""
+        self.lock = threading.Lock()
+
+    def count(self):
+        with self.lock:
+            return len(self.frames)
+
+    def _fill(self, n):
+        while len(self._buf) < n:
+            chunk = self._sock.recv(262144)
+            if not chunk:
+                raise EOFError("connection closed")
+            self._buf += chunk
+
+    def _line(self):
+        while True:
+            i = self._buf.find(b"\r\n")
+            if i >= 0:
+                line, self._buf = self._buf[:i], self._buf[i + 2:]
+                return line
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self._buf += chunk
+
+    def _headers(self):
+        h = {}
+        while True:
+            line = self._line()
+            if not line:
+                return h
+            k, _, v = line.decode("latin-1").partition(":")
+            h[k.strip().lower()] = v.strip()
+
+    def run(self):
+        try:
+            self._sock = socket.create_connection((self.host, self.port),
+                                                  timeout=30)
+            if self.rcvbuf:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                      self.rcvbuf)
+            self._sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n\r\n"
+                                % self.path).encode())
+            status = self._line().split()
+            self.status = int(status[1])
+            self.head = self._headers()
+            if self.status != 200:
+                return
+            ctype = self.head.get("content-type", "")
+            m = re.search(r"boundary=([^;\s]+)", ctype)
+            if not m:
+                raise ValueError("no boundary in %r" % ctype)
+            boundary = b"--" + m.group(1).encode()
+            if self._line() != boundary:
+                raise ValueError("body does not start with the boundary")
+            while not self._halt.is_set():
+                h = self._headers()
+                n = int(h["content-length"])
+                self._fill(n + 2 + len(boundary) + 2)
+                data = self._buf[:n]
+                tail = self._buf[n:n + 4 + len(boundary)]
+                if tail != b"\r\n" + boundary + b"\r\n":
+                    raise ValueError("part of Content-Length %d is not "
+                                     "followed by the boundary: %r"
+                                     % (n, tail[:40]))
+                self._buf = self._buf[n + 4 + len(boundary):]
+                ts = float(h["x-timestamp"]) if "x-timestamp" in h else None
+                with self.lock:
+                    self.frames.append(Frame(time.monotonic(), ts, h, data))
+                    if self.keep is not None and len(self.frames) > self.keep:
+                        self.frames[-self.keep - 1].data = None
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            if not self._halt.is_set():
+                self.error = e
+        finally:
+            self.closed = True
+            if self._sock:
+                self._sock.close()
+
+    def stop(self):
+        self._halt.set()
+        if self._sock:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.join(10)
+
+    def wait_frames(self, n, timeout=10):
+        def enough():
+            if self.error:
+                raise AssertionError("stream failed: %r" % self.error)
+            if self.closed and self.count() < n:
+                raise AssertionError("stream closed after %d frames"
+                                     % self.count())
+            return self.count() >= n
+        wait_until(enough, timeout, "%d frames from %s" % (n, self.path))
+
+
+def ffmpeg_frames(url, count, timeout=60):
+    """Decodes count frames of url with ffmpeg; returns how many decoded."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error",
+                        "-i", url, "-frames:v", str(count),
+                        "-f", "framecrc", "-"],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("ffmpeg failed: %s" % r.stderr)
+    return sum(1 for line in r.stdout.splitlines()
+               if line and not line.startswith("#"))

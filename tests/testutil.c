@@ -1,0 +1,130 @@
+/*
+ * testutil.c - see testutil.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+uint64_t
+tu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int
+tu_wait_fd(int fd, short events, int timeout_ms)
+{
+	uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int left, n;
+
+	for (;;) {
+		left = (int)(deadline - tu_now_ms());
+		if (left < 0)
+			left = 0;
+		n = poll(&pfd, 1, left);
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return 0;
+	}
+}
+
+pid_t
+tu_spawn(char *const argv[], const char *log_path)
+{
+	pid_t parent = getpid(), pid;
+	int fd;
+
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);
+	if (log_path != NULL) {
+		fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0644);
+		if (fd != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+	}
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int
+tu_stop(pid_t pid, int grace_ms)
+{
+	uint64_t deadline = tu_now_ms() + (uint64_t)grace_ms;
+	int status = 0;
+
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (tu_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	return status;
+}
+
+int
+tu_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+const char *
+tu_build_path(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("SHMCAM_BUILD");
+
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "build",
+	    name);
+	return path;
+}
+
+const char *
+tu_tmpdir(void)
+{
+	static char dir[64];
+
+	snprintf(dir, sizeof(dir), "/tmp/shmcam-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return NULL;
+	chmod(dir, 0755);
+	return dir;
+}

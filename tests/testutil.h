@@ -1,0 +1,36 @@
+/*
+ * testutil.h - helpers shared by the C tests: deadlines, child processes
+ * that die with the test, descriptor counting.
+ */
+#ifndef SHMCAM_TESTUTIL_H
+#define SHMCAM_TESTUTIL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t tu_now_ms(void);
+
+/* poll() one fd for events until it is ready or timeout_ms passes:
+ * 1 ready, 0 timed out. */
+int	tu_wait_fd(int fd, short events, int timeout_ms);
+
+/*
+ * Starts argv[0] (a path) with argv, stdout/stderr to log_path (if not
+ * NULL).  The child gets SIGTERM if the test process dies first, so a
+ * failed assertion never leaves it running.
+ */
+pid_t	tu_spawn(char *const argv[], const char *log_path);
+/* SIGTERM, then SIGKILL after grace_ms; returns the wait status. */
+int	tu_stop(pid_t pid, int grace_ms);
+
+/* Number of open descriptors of this process. */
+int	tu_count_fds(void);
+
+/* "$SHMCAM_BUILD/<name>" (default build directory "build"). */
+const char *tu_build_path(const char *name);
+
+/* A fresh private directory under /tmp (mode 0755). */
+const char *tu_tmpdir(void);
+
+#endif /* SHMCAM_TESTUTIL_H */
