@@ -46,11 +46,10 @@ CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS)
 
-COMMON_SRC  := common/log.c common/ring.c common/ctl.c common/image.c
-CAPTURE_SRC := capture/main.c capture/pattern.c capture/peers.c \
-	       capture/encode.c
-SERVER_SRC  := server/main.c server/link.c server/frame.c server/http.c \
-	       server/stream.c
+# One folder per process role; every .c in it is part of the program.
+COMMON_SRC  := $(sort $(wildcard common/*.c))
+CAPTURE_SRC := $(sort $(wildcard capture/*.c))
+SERVER_SRC  := $(sort $(wildcard server/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -64,9 +63,14 @@ DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 DEB_TEST  := python3 ffmpeg curl procps util-linux
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
+# Tests: every tests/check_*.c is a Check suite run by check-unit, every
+# tests/tools/*.c a helper program, every tests/integration/test_*.py an
+# integration test.  Areas with more to build (a simulator, fuzzers,
+# benchmarks) bring a tests/*.mk fragment that adds to TEST_BINS.
 TEST_CFLAGS := $(CHECK_CFLAGS) -Itests
-TEST_BINS := $(BUILD)/tests/check_ring $(BUILD)/tests/check_ctl \
-	     $(BUILD)/tests/check_ring_stress $(BUILD)/tests/jpeginfo
+CHECK_SUITES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/check_*.c)))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/tools/*.c)))
+TEST_BINS := $(CHECK_SUITES) $(TEST_TOOLS)
 TESTUTIL := $(BUILD)/tests/testutil.o
 PYTHON	?= python3
 
@@ -103,8 +107,10 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-$(BUILD)/tests/jpeginfo: $(BUILD)/tests/tools/jpeginfo.o
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+-include $(sort $(wildcard tests/*.mk))
 
 # ---------------------------------------------------------------- deps
 # Idempotent: installs only what is missing, refreshing the package lists
@@ -134,12 +140,19 @@ check: check-unit check-integration
 	@echo "all tests passed ($(BUILD))"
 
 check-unit: all $(TEST_BINS)
-	$(TEST_ENV) $(BUILD)/tests/check_ring
-	$(TEST_ENV) $(BUILD)/tests/check_ctl
-	$(TEST_ENV) $(BUILD)/tests/check_ring_stress
+	@set -e; for t in $(CHECK_SUITES); do \
+		echo "== $$t"; $(TEST_ENV) $$t; done
 
 check-integration: all $(TEST_BINS)
 	$(TEST_ENV) $(PYTHON) -m unittest discover -s tests/integration -v
+
+# ---------------------------------------------------------------- bench
+# Benchmarks, not tests: each tests/bench/bench_*.py measures against a
+# baseline taken in the same run and writes tests/bench/results/.
+.PHONY: bench
+bench: all $(TEST_BINS)
+	@set -e; for b in $(sort $(wildcard tests/bench/bench_*.py)); do \
+		echo "== $$b"; SHMCAM_BUILD=$(BUILD) $(PYTHON) $$b; done
 
 # ---------------------------------------------------------------- install
 .PHONY: install
