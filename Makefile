@@ -60,7 +60,7 @@ SERVER	:= $(BUILD)/shmcam-server
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libsystemd-dev check
-DEB_TEST  := python3 ffmpeg curl procps util-linux
+DEB_TEST  := python3 ffmpeg curl procps util-linux clang libclang-rt-14-dev
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -136,7 +136,7 @@ run: all
 
 # ---------------------------------------------------------------- tests
 .PHONY: check check-unit check-integration
-check: check-unit check-integration
+check: check-unit check-integration check-fuzz
 	@echo "all tests passed ($(BUILD))"
 
 check-unit: all $(TEST_BINS)

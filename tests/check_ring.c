@@ -14,6 +14,7 @@
 #include <check.h>
 
 #include "ring.h"
+#include "testutil.h"
 
 #define SLOT_SIZE	8192
 #define PAYLOAD_MAX	(SLOT_SIZE - RING_SLOT_HEADER_SIZE)
@@ -537,11 +538,5 @@ ring_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(ring_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(ring_suite());
 }
