@@ -114,6 +114,7 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
 	    "X-Shmcam-Sequence: %llu\r\n"
+	    "X-Shmcam-Generation: %016llx\r\n"
 	    "X-Shmcam-Capture-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Publish-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Send-Time: %llu.%06u\r\n"
@@ -123,6 +124,7 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
 	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
 	    (unsigned long long)m->seq,
+	    (unsigned long long)f->f_generation,
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
 	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
 	    (unsigned long long)(m->publish_real_ns / 1000000000u),

@@ -360,3 +360,62 @@ def ffmpeg_frames(url, count, timeout=60):
         raise AssertionError("ffmpeg failed: %s" % r.stderr)
     return sum(1 for line in r.stdout.splitlines()
                if line and not line.startswith("#"))
+
+
+LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
+
+
+def loadclient(port, path="/stream", *args, timeout=120):
+    """Runs the C load client against 127.0.0.1:port; returns its JSON."""
+    import json
+    r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d%s"
+                        % (port, path)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("loadclient failed (%d): %s"
+                             % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
+def count_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def get_json(port, path="/state", headers=None):
+    import json
+    status, _, body = http_get(port, path, headers=headers)
+    if status != 200:
+        raise AssertionError("%s: status %d" % (path, status))
+    return json.loads(body)
+
+
+def raw_request(port, data, timeout=10, host="127.0.0.1"):
+    """Sends raw bytes, returns everything the server sends until it
+    closes (or timeout)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
