@@ -58,14 +58,15 @@ def wait_until(pred, timeout, what, interval=0.02):
 class Proc:
     """A child process whose output goes to a log file we can search."""
 
-    def __init__(self, argv, log_path, env=None, wrapper=None):
+    def __init__(self, argv, log_path, env=None, wrapper=None, pass_fds=()):
         self.argv = list(argv)
         self.log_path = log_path
         self._log = open(log_path, "ab")
         full = list(wrapper or []) + self.argv
         self.p = subprocess.Popen(full, stdin=subprocess.DEVNULL,
                                   stdout=self._log, stderr=subprocess.STDOUT,
-                                  env=env, preexec_fn=_die_with_parent)
+                                  env=env, preexec_fn=_die_with_parent,
+                                  pass_fds=pass_fds)
         self.pid = self.p.pid
 
     def log(self):
@@ -174,9 +175,13 @@ class ShmcamTestCase(unittest.TestCase):
         p.wait_log(r"capturing", what="capture to start")
         return p
 
-    def start_server(self, name, *args, wrapper=None, root_ok=True):
-        argv = [SERVER, "--name", name, "--ctl", self.ctl_path(name),
-                "--listen", "127.0.0.1:0"]
+    def start_server(self, name, *args, wrapper=None, root_ok=True,
+                     args_replace_name=False):
+        """A server for camera name (or, with args_replace_name, for the
+        cameras args give with --camera), on an ephemeral port."""
+        argv = [SERVER, "--listen", "127.0.0.1:0"]
+        if not args_replace_name:
+            argv += ["--name", name, "--ctl", self.ctl_path(name)]
         if IS_ROOT and root_ok and not wrapper:
             argv.append("--allow-root")
         argv += list(args)
