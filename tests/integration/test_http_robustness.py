@@ -71,6 +71,9 @@ class RobustnessTest(ShmcamTestCase):
         loadclient(srv.port, "/stream", "--churn", 200, "-c", 20)
         wait_until(lambda: get_json(srv.port)["server"]["clients"] == 0,
                    10, "no clients")
+        # The connection of that /state request may still be open on
+        # the server's side for a moment: count once it has gone.
+        time.sleep(0.5)
         fds0, rss0 = count_fds(srv.pid), rss_kb(srv.pid)
         res = loadclient(srv.port, "/stream", "--churn", 5000, "-c", 50,
                          timeout=300)
@@ -81,7 +84,7 @@ class RobustnessTest(ShmcamTestCase):
         # The server may still be working through the kernel's backlog
         # of connections the client has already closed (slowly, under
         # ASan): wait for it.
-        wait_until(lambda: count_fds(srv.pid) == fds0, 60,
+        wait_until(lambda: count_fds(srv.pid) <= fds0, 60,
                    "the descriptor count to return to %d" % fds0)
         self.assertLess(rss_kb(srv.pid) - rss0, 8 * 1024)
         # Still serving.
