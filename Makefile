@@ -21,7 +21,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd
+PKGS	:= libturbojpeg libevent libsystemd libcrypt
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -59,9 +59,9 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libsystemd-dev check
-DEB_TEST  := python3 ffmpeg curl procps util-linux clang libclang-rt-14-dev \
-	     valgrind
+	     libsystemd-dev libcrypt-dev check
+DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
+	     libclang-rt-14-dev valgrind
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
