@@ -740,7 +740,7 @@ main(int argc, char **argv)
 	active = 0;
 	for (i = 0; i < n; i++)
 		active += !cl[i].done;
-	printf("{\"url\":\"%s\",\"clients\":%d,\"slow\":%d,"
+	printf("{\"url\":\"%s\",\"clients\":%d,\"nslow\":%d,"
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
 	    "\"connected_at_end\":%d,", path, n, nslow, rate, duration,
 	    tsrc->name, active);
