@@ -7,17 +7,15 @@ does not grow over the run, and their frame rate is about bandwidth /
 frame size; the fast clients keep the source rate, and their p99 latency
 is that of a run without slow clients."""
 
-import os
 import statistics
 import time
 
-from shmcam import ShmcamTestCase, get_json, loadclient
+from shmcam import SANITIZED, ShmcamTestCase, get_json, loadclient
 
 RATE = 100000          # bytes/s of a slow client
 DURATION = 20
 FPS = 30
 ROUNDS = 5
-SANITIZED = os.environ.get("SHMCAM_BUILD", "build") != "build"
 
 
 def load_with_source_fps(port, *args):
