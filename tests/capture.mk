@@ -1,0 +1,5 @@
+# Unit tests of capture modules: the suites link the capture objects they
+# test (pure modules: no main(), no loop).
+
+$(BUILD)/tests/check_mjpeg.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/check_mjpeg: $(call obj,capture/mjpeg.c)
