@@ -230,6 +230,7 @@ pattern_source_init(struct source *src, const struct source_config *c)
 	src->height = c->height;
 	src->fourcc = V4L2_PIX_FMT_YUV420;
 	src->fps_milli = c->fps_milli;
+	src->fps_device_milli = c->fps_milli;	/* paced to the rate asked */
 	src->max_frame = (uint32_t)jpeg_max_size(c->width, c->height);
 	snprintf(src->desc, sizeof(src->desc), "pattern");
 	return 0;
