@@ -3,3 +3,6 @@
 
 $(BUILD)/tests/check_mjpeg.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/check_mjpeg: $(call obj,capture/mjpeg.c)
+
+$(BUILD)/tests/check_workers.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/check_workers: $(call obj,capture/workers.c)
