@@ -408,14 +408,17 @@ capture_setup(struct capture *c)
 	event_add(c->sigint_ev, NULL);
 	event_add(c->sigterm_ev, NULL);
 	c->st_start_ns = capture_now_ns(CLOCK_MONOTONIC);
-	if (live)
-		capture_source_up(c);
-	else
-		capture_source_down(c, c->reason);
 	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
-	    source_format_name(c->src.fourcc), c->src.fps_milli / 1000,
-	    c->src.fps_milli % 1000, c->shm_name, c->ctl_path);
+	    live ? source_format_name(c->src.fourcc) : "(format when it "
+	    "appears)", c->src.fps_milli / 1000, c->src.fps_milli % 1000,
+	    c->shm_name, c->ctl_path);
+	if (live)
+		capture_source_up(c);
+	else {
+		snprintf(why, sizeof(why), "%s", c->reason);
+		capture_source_down(c, why);
+	}
 }
 
 static void
