@@ -12,3 +12,11 @@ $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS)
 endef
 $(foreach s,mjpeg workers encode,$(eval $(call capture_suite,$(s))))
+
+# Tools the V4L2 tests use with the simulator (tests/v4l2sim): simcmp
+# reads its stamp and picture, simframe makes the bytes it sends.
+SIM_READER_OBJS := $(BUILD)/tests/v4l2sim/simstamp.o \
+		   $(BUILD)/tests/v4l2sim/simpattern.o
+$(BUILD)/tests/simcmp: $(SIM_READER_OBJS)
+$(BUILD)/tests/simframe: $(BUILD)/tests/v4l2sim/frames.o \
+    $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
