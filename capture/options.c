@@ -131,16 +131,18 @@ parse_uint(const char *s, unsigned long min, unsigned long max,
 static void
 parse_source(struct capture_options *o, const char *spec)
 {
+	size_t len = strlen(spec);
+
 	if (strcmp(spec, "auto") == 0)
 		o->kind = SOURCE_AUTO;
 	else if (strcmp(spec, "pattern") == 0)
 		o->kind = SOURCE_PATTERN;
-	else if (strncmp(spec, "v4l2:", 5) == 0 && spec[5] == '/' &&
-	    strlen(spec + 5) < PATH_MAX) {
+	else if (len > 5 && len - 5 < PATH_MAX &&
+	    strncmp(spec, "v4l2:", 5) == 0 && spec[5] == '/') {
 		o->kind = SOURCE_V4L2;
 		o->path = spec + 5;
-	} else if (strncmp(spec, "dir:", 4) == 0 && spec[4] != '\0' &&
-	    strlen(spec + 4) < PATH_MAX) {
+	} else if (len > 4 && len - 4 < PATH_MAX &&
+	    strncmp(spec, "dir:", 4) == 0) {
 		o->kind = SOURCE_DIR;
 		o->path = spec + 4;
 	} else

@@ -20,3 +20,11 @@ SIM_READER_OBJS := $(BUILD)/tests/v4l2sim/simstamp.o \
 $(BUILD)/tests/simcmp: $(SIM_READER_OBJS)
 $(BUILD)/tests/simframe: $(BUILD)/tests/v4l2sim/frames.o \
     $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
+
+# The benchmark's baseline links the capture's encoder (before the
+# common library it uses).
+$(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o \
+    $(call obj,capture/encode.c) $(BUILD)/tests/v4l2sim/frames.o \
+    $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -16,7 +16,7 @@
 
 #include "encode.h"
 
-#define W	160
+#define W	168		/* 5 x 32 pixels and a tail */
 #define H	96
 #define PAD	32		/* bytes of padding per row */
 
