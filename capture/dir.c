@@ -119,7 +119,8 @@ dir_scan(struct dirsrc *d, char *why, size_t whylen)
 		snprintf(why, whylen, "%s: out of memory", d->path);
 		return rc;
 	}
-	qsort(d->names, d->nnames, sizeof(char *), name_cmp);
+	if (d->nnames > 1)
+		qsort(d->names, d->nnames, sizeof(char *), name_cmp);
 	return 0;
 }
 

@@ -145,6 +145,10 @@ main(int argc, char **argv)
 		points++;
 	}
 	free(pixels);
+	for (int i = 0; i < 3; i++)
+		free(planes[i]);
+	free(jpeg);
+	tjDestroy(tj);
 	printf("seq=%llu width=%d height=%d points=%d mean=%.2f max=%d\n",
 	    (unsigned long long)seq, w, h, points,
 	    points ? sum / (3.0 * points) : 0.0, worst);
