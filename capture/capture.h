@@ -119,8 +119,6 @@ struct capture {
 	uint64_t	 st_failures;
 };
 
-uint64_t capture_now_ns(clockid_t id);
-
 /* options.c */
 void	capture_parse_options(struct capture_options *o, int argc,
 	    char **argv);

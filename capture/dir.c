@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,15 +41,6 @@ struct dirsrc {
 	size_t		 bufsize;
 	uint32_t	 lost;
 };
-
-static uint64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 is_jpeg_name(const char *name)
@@ -173,11 +163,9 @@ dir_open(struct source *src, char *why, size_t whylen)
 {
 	struct dirsrc *d = src->priv;
 	struct mjpeg_info info;
-	struct itimerspec its;
-	uint64_t period = 1000000000000ull / d->fps_milli;
 	size_t len, maxlen = 0;
 	uint32_t maxw = 0, maxh = 0;
-	int rc, have = 0;
+	int rc, fd, have = 0;
 
 	if ((rc = dir_scan(d, why, whylen)) != 0)
 		return rc;
@@ -216,21 +204,9 @@ dir_open(struct source *src, char *why, size_t whylen)
 	src->max_frame = maxlen > UINT32_MAX / 2 ? UINT32_MAX / 2 :
 	    (uint32_t)maxlen;
 
-	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (src->fd == -1) {
-		snprintf(why, whylen, "timerfd_create: %s", strerror(errno));
-		return -errno;
-	}
-	memset(&its, 0, sizeof(its));
-	its.it_interval.tv_sec = (time_t)(period / 1000000000u);
-	its.it_interval.tv_nsec = (long)(period % 1000000000u);
-	its.it_value = its.it_interval;
-	if (timerfd_settime(src->fd, 0, &its, NULL) == -1) {
-		snprintf(why, whylen, "timerfd_settime: %s", strerror(errno));
-		close(src->fd);
-		src->fd = -1;
-		return -errno;
-	}
+	if ((fd = source_timer_open(d->fps_milli, why, whylen)) < 0)
+		return fd;
+	src->fd = fd;
 	d->next = 0;
 	d->lost = 0;
 	return 0;
@@ -254,17 +230,10 @@ dir_next(struct source *src, struct source_frame *f, char *why,
 	struct dirsrc *d = src->priv;
 	uint64_t expirations;
 	size_t len;
-	ssize_t n;
 	int rc;
 
-	n = read(src->fd, &expirations, sizeof(expirations));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n != (ssize_t)sizeof(expirations)) {
-		snprintf(why, whylen, "timerfd read: %s",
-		    n == -1 ? strerror(errno) : "short read");
-		return n == -1 ? -errno : -EIO;
-	}
+	if ((rc = source_timer_read(src->fd, &expirations, why, whylen)) <= 0)
+		return rc;
 	d->lost += (uint32_t)(expirations - 1);
 	if (d->next >= d->nnames) {
 		if ((rc = dir_scan(d, why, whylen)) != 0)
@@ -287,8 +256,8 @@ dir_next(struct source *src, struct source_frame *f, char *why,
 	f->height = src->height;
 	f->data = d->buf;
 	f->length = len;
-	f->capture_real_ns = clock_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	f->capture_real_ns = source_clock_ns(CLOCK_REALTIME);
+	f->capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
 	f->skipped = d->lost;
 	d->lost = 0;
 	return 1;

@@ -147,14 +147,14 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == 0)
 		return;
 	capture_frame(c, &f);
-	ring_writer_heartbeat(&c->ring, capture_now_ns(CLOCK_MONOTONIC));
+	ring_writer_heartbeat(&c->ring, source_clock_ns(CLOCK_MONOTONIC));
 }
 
 static void
 capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	uint64_t now = capture_now_ns(CLOCK_MONOTONIC);
+	uint64_t now = source_clock_ns(CLOCK_MONOTONIC);
 	double secs = (double)(now - c->st_start_ns) / 1e9;
 	char why[64];
 
@@ -407,7 +407,7 @@ capture_setup(struct capture *c)
 	event_add(c->tick_ev, &second);
 	event_add(c->sigint_ev, NULL);
 	event_add(c->sigterm_ev, NULL);
-	c->st_start_ns = capture_now_ns(CLOCK_MONOTONIC);
+	c->st_start_ns = source_clock_ns(CLOCK_MONOTONIC);
 	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
 	    live ? source_format_name(c->src.fourcc) : "(format when it "

@@ -24,15 +24,6 @@
 #include "log.h"
 #include "mjpeg.h"
 
-uint64_t
-capture_now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void
 capture_set_status(struct capture *c, enum ring_state state,
     const char *reason)
@@ -125,7 +116,7 @@ capture_pipeline_reset(struct capture *c)
 	c->frame_timeout_ns = rate ? 4000000000000ull / rate : 0;
 	if (c->frame_timeout_ns < FRAME_TIMEOUT_MIN_MS * 1000000ull)
 		c->frame_timeout_ns = FRAME_TIMEOUT_MIN_MS * 1000000ull;
-	c->last_frame_ns = capture_now_ns(CLOCK_MONOTONIC);
+	c->last_frame_ns = source_clock_ns(CLOCK_MONOTONIC);
 	c->ring_full_logged = 0;
 	if (c->decimate)
 		log_info("%s delivers %u.%03u fps: dropping frames evenly to "
@@ -273,14 +264,14 @@ capture_publish_raw(struct capture *c, const struct source_frame *f)
 		capture_drop(c, &c->st_dropped);
 		return;
 	}
-	t0 = capture_now_ns(CLOCK_MONOTONIC);
+	t0 = source_clock_ns(CLOCK_MONOTONIC);
 	rc = encoder_encode(&c->enc, f, slot, cap, &len);
 	if (rc != 0) {
 		ring_writer_abort(&c->ring);
 		capture_encode_failed(c, f, rc);
 		return;
 	}
-	c->st_encode_ns += capture_now_ns(CLOCK_MONOTONIC) - t0;
+	c->st_encode_ns += source_clock_ns(CLOCK_MONOTONIC) - t0;
 	c->st_encoded++;
 	c->last_width = f->width;
 	c->last_height = f->height;
@@ -291,7 +282,7 @@ void
 capture_frame(struct capture *c, struct source_frame *f)
 {
 	struct source_frame old;
-	uint64_t now = capture_now_ns(CLOCK_MONOTONIC);
+	uint64_t now = source_clock_ns(CLOCK_MONOTONIC);
 	int rc;
 
 	c->last_frame_ns = now;
@@ -401,7 +392,7 @@ void
 capture_publish_placeholder(struct capture *c)
 {
 	struct ring_frame rf;
-	uint64_t real = capture_now_ns(CLOCK_REALTIME);
+	uint64_t real = source_clock_ns(CLOCK_REALTIME);
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	int rc;
@@ -423,7 +414,7 @@ capture_publish_placeholder(struct capture *c)
 	rf.height = c->last_height;
 	rf.flags = RING_FRAME_PLACEHOLDER;
 	rf.capture_real_ns = real;
-	rf.capture_mono_ns = capture_now_ns(CLOCK_MONOTONIC);
+	rf.capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
 	if ((rc = ring_writer_publish(&c->ring, &rf, jpeg)) == 0)
 		peers_notify(&c->peers);
 	else

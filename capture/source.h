@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "image.h"
 #include "ring.h"
@@ -135,5 +136,12 @@ uint32_t source_format_parse(const char *name);
 const char *source_format_name(uint32_t fourcc);
 /* 1 if frames of this fourcc are JPEG already. */
 int	source_format_is_jpeg(uint32_t fourcc);
+
+/* The time on clock id in nanoseconds. */
+uint64_t source_clock_ns(clockid_t id);
+/* A non-blocking periodic timerfd at fps_milli; the fd or -errno (why[]). */
+int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);
+/* Reads the timer's expirations: 1 and *ticks, 0 if none yet, -errno. */
+int	source_timer_read(int fd, uint64_t *ticks, char *why, size_t whylen);
 
 #endif /* SHMCAM_SOURCE_H */

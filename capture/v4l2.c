@@ -45,15 +45,6 @@ struct v4l2 {
 	uint32_t	 lost;		/* frames lost since the last one handed out */
 };
 
-static uint64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int
 v4l2_ioctl(int fd, unsigned long req, void *arg)
 {
@@ -358,8 +349,8 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	 * clock time is derived from it by the offset between the clocks
 	 * now.
 	 */
-	now_mono = clock_ns(CLOCK_MONOTONIC);
-	now_real = clock_ns(CLOCK_REALTIME);
+	now_mono = source_clock_ns(CLOCK_MONOTONIC);
+	now_real = source_clock_ns(CLOCK_REALTIME);
 	ts = (uint64_t)b.timestamp.tv_sec * 1000000000u +
 	    (uint64_t)b.timestamp.tv_usec * 1000u;
 	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
