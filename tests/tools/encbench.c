@@ -4,7 +4,11 @@
  * the capture does (planar 4:2:2 into tjCompressFromYUVPlanes(),
  * TJSAMP_422, the same quality and flags, into a preallocated buffer):
  *
- *   encbench WxH FRAMES [QUALITY]
+ *   encbench WxH FRAMES [QUALITY [FPS]]
+ *
+ * With FPS, frames are compressed at that rate (sleeping between them,
+ * untimed) as a capture receives them, instead of back to back: caches
+ * then start each frame as cold as the capture's do on a busy machine.
  *
  * Prints "codec_ms=C encode_ms=E bytes=B": the thread CPU time per frame
  * of the compression alone (from planes split beforehand and copied, untimed,
@@ -35,12 +39,28 @@ thread_cpu_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Sleeps until the next frame is due at fps (0: no pacing). */
+static void
+pace(struct timespec *next, unsigned fps)
+{
+	if (fps == 0)
+		return;
+	next->tv_nsec += 1000000000L / fps;
+	if (next->tv_nsec >= 1000000000L) {
+		next->tv_nsec -= 1000000000L;
+		next->tv_sec++;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) != 0)
+		;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sim_frames *sf;
 	struct sim_paint paint;
-	unsigned w, h, n, i, q = 80;
+	unsigned w, h, n, i, q = 80, fps = 0;
+	struct timespec next;
 	uint8_t *yuyv[DISTINCT], *planar[DISTINCT], *out, *work;
 	unsigned long size, cap;
 	struct encoder enc;
@@ -58,6 +78,9 @@ main(int argc, char **argv)
 	}
 	if (argc > 3)
 		q = (unsigned)atoi(argv[3]);
+	if (argc > 4)
+		fps = (unsigned)atoi(argv[4]);
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, (int)q, 0, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "encbench: %s\n", err);
@@ -91,6 +114,7 @@ main(int argc, char **argv)
 		int strides[3] = { (int)w, (int)w / 2, (int)w / 2 };
 		unsigned char *dst = out;
 
+		pace(&next, fps);
 		memcpy(work, planar[i % DISTINCT], (size_t)w * h * 2);
 		planes[0] = work;
 		planes[1] = planes[0] + (size_t)w * h;
@@ -119,13 +143,15 @@ main(int argc, char **argv)
 	f.data = yuyv[0];
 	if (encoder_encode(&enc, &f, out, cap, &len) != 0)
 		return 1;
-	t0 = thread_cpu_ms();
+	encode = 0;
 	for (i = 0; i < n; i++) {
+		pace(&next, fps);
 		f.data = yuyv[i % DISTINCT];
+		t0 = thread_cpu_ms();
 		if (encoder_encode(&enc, &f, out, cap, &len) != 0)
 			return 1;
+		encode += thread_cpu_ms() - t0;
 	}
-	encode = thread_cpu_ms() - t0;
 	printf("codec_ms=%.3f encode_ms=%.3f bytes=%llu\n", codec / n,
 	    encode / n, (unsigned long long)(bytes / n));
 	encoder_free(&enc);
