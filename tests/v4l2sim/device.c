@@ -312,9 +312,15 @@ dev_gone(const struct sim_device *d)
 {
 	struct stat st;
 
-	if (fstat(d->d_pathfd, &st) != 0 || st.st_nlink == 0 ||
-	    stat(d->d_cfg->sc_device, &st) != 0)
+	if (fstat(d->d_pathfd, &st) != 0 || st.st_nlink == 0)
 		return 1;
+	/*
+	 * Renamed away and replaced?  Only a missing path counts: a program
+	 * that dropped privileges may no longer be allowed to look (EACCES)
+	 * while the camera is still there.
+	 */
+	if (stat(d->d_cfg->sc_device, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR;
 	return st.st_dev != d->d_st_dev || st.st_ino != d->d_st_ino;
 }
 
