@@ -313,7 +313,7 @@ static void
 check_pixel(const struct yuvimg *img, const struct simpattern *p,
     uint64_t seq, uint64_t real_ns, uint32_t x, uint32_t y, int tol)
 {
-	struct simpattern_yuv c = simpattern_pixel(p, seq, real_ns, x, y);
+	struct yuv c = simpattern_pixel(p, seq, real_ns, x, y);
 	int want[3] = { c.y, c.u, c.v }, got, i;
 
 	for (i = 0; i < 3; i++) {
@@ -1150,7 +1150,7 @@ START_TEST(test_raw_frames)
 	    "GREY", "RGB3", "BGR3" };
 	const int w = 640, h = 480;
 	struct simpattern pat;
-	struct simpattern_yuv c;
+	struct yuv c;
 	struct v4l2_buffer vb;
 	struct sess s;
 	const uint8_t *p;

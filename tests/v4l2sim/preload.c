@@ -176,17 +176,8 @@ open(const char *path, int flags, ...)
 	return sim_open(AT_FDCWD, path, flags, mode);
 }
 
-EXPORT int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return sim_open(AT_FDCWD, path, flags, mode);
-}
+/* On LP64 the 64-bit variants are the same functions, as in glibc. */
+EXPORT int open64(const char *, int, ...) __attribute__((alias("open")));
 
 EXPORT int
 openat(int dirfd, const char *path, int flags, ...)
@@ -200,23 +191,12 @@ openat(int dirfd, const char *path, int flags, ...)
 	return sim_open(dirfd, path, flags, mode);
 }
 
-EXPORT int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return sim_open(dirfd, path, flags, mode);
-}
+EXPORT int openat64(int, const char *, int, ...)
+    __attribute__((alias("openat")));
 
 /* The _FORTIFY_SOURCE entry points (no mode: the flags need none). */
 EXPORT int __open_2(const char *, int);
-EXPORT int __open64_2(const char *, int);
 EXPORT int __openat_2(int, const char *, int);
-EXPORT int __openat64_2(int, const char *, int);
 
 EXPORT int
 __open_2(const char *path, int flags)
@@ -224,11 +204,7 @@ __open_2(const char *path, int flags)
 	return sim_open(AT_FDCWD, path, flags, 0);
 }
 
-EXPORT int
-__open64_2(const char *path, int flags)
-{
-	return sim_open(AT_FDCWD, path, flags, 0);
-}
+EXPORT int __open64_2(const char *, int) __attribute__((alias("__open_2")));
 
 EXPORT int
 __openat_2(int dirfd, const char *path, int flags)
@@ -236,11 +212,8 @@ __openat_2(int dirfd, const char *path, int flags)
 	return sim_open(dirfd, path, flags, 0);
 }
 
-EXPORT int
-__openat64_2(int dirfd, const char *path, int flags)
-{
-	return sim_open(dirfd, path, flags, 0);
-}
+EXPORT int __openat64_2(int, const char *, int)
+    __attribute__((alias("__openat_2")));
 
 EXPORT int
 close(int fd)
@@ -290,8 +263,8 @@ ioctl(int fd, unsigned long req, ...)
 	return rc;
 }
 
-static void *
-sim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+EXPORT void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct sim_device *d;
 	void *p;
@@ -307,17 +280,8 @@ sim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return p;
 }
 
-EXPORT void *
-mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	return sim_mmap(addr, len, prot, flags, fd, off);
-}
-
-EXPORT void *
-mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
-{
-	return sim_mmap(addr, len, prot, flags, fd, (off_t)off);
-}
+EXPORT void *mmap64(void *, size_t, int, int, int, off64_t)
+    __attribute__((alias("mmap")));
 
 EXPORT int
 munmap(void *addr, size_t len)
