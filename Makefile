@@ -111,7 +111,7 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 -include $(sort $(wildcard tests/*.mk))

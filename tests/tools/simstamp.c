@@ -10,28 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "v4l2sim/simstamp.h"
-
-static uint8_t *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) != NULL &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (size_t)n;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 int
 main(int argc, char **argv)
@@ -51,7 +31,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (; i < argc; i++) {
-		if ((jpeg = slurp(argv[i], &len)) == NULL) {
+		if ((jpeg = tu_read_file(argv[i], &len)) == NULL) {
 			fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
 			status = 1;
 			continue;

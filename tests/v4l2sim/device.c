@@ -81,9 +81,9 @@ struct sim_device {
 	pid_t		 d_pid;
 	int		 d_fd;		/* the program's end */
 	int		 d_log;		/* V4L2SIM_LOG, or -1 */
-	dev_t		 d_st_dev;	/* the device file at open */
+	int		 d_pathfd;	/* O_PATH: the device file at open */
+	dev_t		 d_st_dev;
 	ino_t		 d_st_ino;
-	struct timespec	 d_st_ctim;
 	struct sim_config *d_cfg;
 	pthread_t	 d_thread;
 	int		 d_thread_started;
@@ -117,6 +117,7 @@ struct sim_device {
 
 	/* Statistics, for the log. */
 	uint64_t	 d_made;	/* frames filled, all streams */
+	uint64_t	 d_dequeued;	/* frames handed out, all streams */
 	uint64_t	 d_made_stream;	/* in this stream */
 	uint64_t	 d_dropped;
 	uint64_t	 d_fill_cpu_ns;	/* producing frames */
@@ -300,17 +301,27 @@ pix_fill(const struct sim_device *d, struct v4l2_pix_format *pix,
 	(void)d;
 }
 
+/*
+ * Has the device file been deleted?  d_pathfd holds the file opened at
+ * open(2): its link count drops to 0 when it is deleted, and as it keeps
+ * the inode alive a file re-created in its place (a replug) cannot reuse
+ * the inode number and pass for it.
+ */
 static int
 dev_gone(const struct sim_device *d)
 {
 	struct stat st;
 
-	if (stat(d->d_cfg->sc_device, &st) != 0)
+	if (fstat(d->d_pathfd, &st) != 0 || st.st_nlink == 0)
 		return 1;
-	/* A file re-created in its place is a new device (replug). */
-	return st.st_dev != d->d_st_dev || st.st_ino != d->d_st_ino ||
-	    st.st_ctim.tv_sec != d->d_st_ctim.tv_sec ||
-	    st.st_ctim.tv_nsec != d->d_st_ctim.tv_nsec;
+	/*
+	 * Renamed away and replaced?  Only a missing path counts: a program
+	 * that dropped privileges may no longer be allowed to look (EACCES)
+	 * while the camera is still there.
+	 */
+	if (stat(d->d_cfg->sc_device, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR;
+	return st.st_dev != d->d_st_dev || st.st_ino != d->d_st_ino;
 }
 
 static int
@@ -729,6 +740,7 @@ do_dqbuf(struct sim_device *d, struct v4l2_buffer *vb)
 	d->d_dlen--;
 	buffer_info(d, i, vb);
 	d->d_bufs[i].sb_state = BUF_DEQUEUED;
+	d->d_dequeued++;
 	if (d->d_dlen == 0)
 		ready_clear(d);
 	return 0;
@@ -1055,13 +1067,6 @@ produce(struct sim_device *d)
 	} else
 		b->sb_state = BUF_DEQUEUED;
 	pthread_cond_broadcast(&d->d_cond);
-	if (d->d_cfg->sc_unplug_after > 0 &&
-	    d->d_made >= d->d_cfg->sc_unplug_after) {
-		if (unlink(d->d_cfg->sc_device) != 0)
-			dev_log(d, "unlink %s: %s", d->d_cfg->sc_device,
-			    strerror(errno));
-		dev_unplug_locked(d, "V4L2SIM_UNPLUG_AFTER");
-	}
 }
 
 static void *
@@ -1099,6 +1104,19 @@ producer(void *arg)
 				d->d_seq = n - 1;
 			}
 			d->d_next_frame = d->d_t0 + (n + 1) * d->d_interval_ns;
+			/*
+			 * V4L2SIM_UNPLUG_AFTER=N: the program has had its N
+			 * frames; at the next frame time the camera goes.
+			 */
+			if (d->d_cfg->sc_unplug_after > 0 &&
+			    d->d_dequeued >= d->d_cfg->sc_unplug_after) {
+				if (unlink(d->d_cfg->sc_device) != 0)
+					dev_log(d, "unlink %s: %s",
+					    d->d_cfg->sc_device,
+					    strerror(errno));
+				dev_unplug_locked(d, "V4L2SIM_UNPLUG_AFTER");
+				continue;
+			}
 			produce(d);
 			continue;
 		}
@@ -1128,7 +1146,7 @@ sim_device_open(int flags, struct sim_device **out)
 	sigset_t all, old;
 	char err[512], junk[64];
 	struct stat st;
-	int sv[2], one = 1, rc;
+	int sv[2], one = 1, rc, pathfd;
 
 	*out = NULL;
 	if ((c = malloc(sizeof(*c))) == NULL)
@@ -1138,13 +1156,17 @@ sim_device_open(int flags, struct sim_device **out)
 		free(c);
 		return rc;
 	}
-	if (stat(c->sc_device, &st) != 0) {
+	pathfd = sim_real.openat(AT_FDCWD, c->sc_device, O_PATH | O_CLOEXEC);
+	if (pathfd < 0 || fstat(pathfd, &st) != 0) {
 		rc = -errno;
+		if (pathfd >= 0)
+			sim_real.close(pathfd);
 		free(c);
 		return rc;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		rc = -errno;
+		sim_real.close(pathfd);
 		free(c);
 		return rc;
 	}
@@ -1161,6 +1183,7 @@ sim_device_open(int flags, struct sim_device **out)
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		sim_real.close(sv[0]);
 		sim_real.close(sv[1]);
+		sim_real.close(pathfd);
 		free(c);
 		return -ENOMEM;
 	}
@@ -1169,9 +1192,9 @@ sim_device_open(int flags, struct sim_device **out)
 	d->d_fd = sv[0];
 	d->d_peer = sv[1];
 	d->d_log = -1;
+	d->d_pathfd = pathfd;
 	d->d_st_dev = st.st_dev;
 	d->d_st_ino = st.st_ino;
-	d->d_st_ctim = st.st_ctim;
 	d->d_cfg = c;
 	d->d_filling = -1;
 	d->d_fmt = &c->sc_formats[0];
@@ -1250,6 +1273,7 @@ sim_device_unref(struct sim_device *d)
 		return;
 	if (d->d_log >= 0)
 		sim_real.close(d->d_log);
+	sim_real.close(d->d_pathfd);
 	pthread_cond_destroy(&d->d_cond);
 	pthread_mutex_destroy(&d->d_lock);
 	free(d->d_cfg);

@@ -97,7 +97,7 @@ static uint64_t frames_ids;
 
 static void
 raw_put(const struct sim_frames *f, uint8_t *dst, uint32_t x, uint32_t y,
-    struct simpattern_yuv c)
+    struct yuv c)
 {
 	size_t w = f->width, h = f->height, i;
 	uint8_t *p, rgb[3];
@@ -245,7 +245,7 @@ static int
 raw_prepare(struct sim_frames *f, const uint8_t *y, const uint8_t *u,
     const uint8_t *v)
 {
-	struct simpattern_yuv c;
+	struct yuv c;
 	uint32_t bpl, size, row, col;
 	size_t ci;
 

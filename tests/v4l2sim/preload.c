@@ -12,7 +12,9 @@
  *     through any path or symlink, is the device: realpath() equality
  *     with hard links counted too).
  * These functions can be called before any constructor has run and from
- * any thread: the real functions are looked up once, under pthread_once.
+ * any thread: the real functions are looked up on first use.  Not with
+ * pthread_once(): ThreadSanitizer's runtime calls mmap() while it
+ * initialises, and its own pthread_once() interceptor crashes then.
  *
  * glibc's _FORTIFY_SOURCE turns open() into __open_2() in the program,
  * so those entry points are covered too.  fopen() and glibc's internal
@@ -22,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +42,8 @@
 #define SIM_MAX_FD	4096
 
 struct sim_real sim_real;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+/* 0: not looked up, 1: being looked up, 2: sim_real is ready. */
+static int real_state;
 
 /* fds[fd]: written under fds_lock, read lock-free with acquire loads. */
 static struct sim_device *fds[SIM_MAX_FD];
@@ -76,7 +80,20 @@ real_resolve(void)
 static void
 real_init(void)
 {
-	pthread_once(&real_once, real_resolve);
+	int expected = 0;
+
+	/* acquire: pairs with the release below; sim_real is complete. */
+	if (__atomic_load_n(&real_state, __ATOMIC_ACQUIRE) == 2)
+		return;
+	if (__atomic_compare_exchange_n(&real_state, &expected, 1, 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		real_resolve();
+		__atomic_store_n(&real_state, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	/* Another thread is looking them up: a few dlsym() calls. */
+	while (__atomic_load_n(&real_state, __ATOMIC_ACQUIRE) != 2)
+		sched_yield();
 }
 
 /* The device with descriptor fd, with a reference, or NULL. */
@@ -159,17 +176,8 @@ open(const char *path, int flags, ...)
 	return sim_open(AT_FDCWD, path, flags, mode);
 }
 
-EXPORT int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return sim_open(AT_FDCWD, path, flags, mode);
-}
+/* On LP64 the 64-bit variants are the same functions, as in glibc. */
+EXPORT int open64(const char *, int, ...) __attribute__((alias("open")));
 
 EXPORT int
 openat(int dirfd, const char *path, int flags, ...)
@@ -183,23 +191,12 @@ openat(int dirfd, const char *path, int flags, ...)
 	return sim_open(dirfd, path, flags, mode);
 }
 
-EXPORT int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return sim_open(dirfd, path, flags, mode);
-}
+EXPORT int openat64(int, const char *, int, ...)
+    __attribute__((alias("openat")));
 
 /* The _FORTIFY_SOURCE entry points (no mode: the flags need none). */
 EXPORT int __open_2(const char *, int);
-EXPORT int __open64_2(const char *, int);
 EXPORT int __openat_2(int, const char *, int);
-EXPORT int __openat64_2(int, const char *, int);
 
 EXPORT int
 __open_2(const char *path, int flags)
@@ -207,11 +204,7 @@ __open_2(const char *path, int flags)
 	return sim_open(AT_FDCWD, path, flags, 0);
 }
 
-EXPORT int
-__open64_2(const char *path, int flags)
-{
-	return sim_open(AT_FDCWD, path, flags, 0);
-}
+EXPORT int __open64_2(const char *, int) __attribute__((alias("__open_2")));
 
 EXPORT int
 __openat_2(int dirfd, const char *path, int flags)
@@ -219,11 +212,8 @@ __openat_2(int dirfd, const char *path, int flags)
 	return sim_open(dirfd, path, flags, 0);
 }
 
-EXPORT int
-__openat64_2(int dirfd, const char *path, int flags)
-{
-	return sim_open(dirfd, path, flags, 0);
-}
+EXPORT int __openat64_2(int, const char *, int)
+    __attribute__((alias("__openat_2")));
 
 EXPORT int
 close(int fd)
@@ -273,8 +263,8 @@ ioctl(int fd, unsigned long req, ...)
 	return rc;
 }
 
-static void *
-sim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+EXPORT void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct sim_device *d;
 	void *p;
@@ -290,17 +280,8 @@ sim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return p;
 }
 
-EXPORT void *
-mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	return sim_mmap(addr, len, prot, flags, fd, off);
-}
-
-EXPORT void *
-mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
-{
-	return sim_mmap(addr, len, prot, flags, fd, (off_t)off);
-}
+EXPORT void *mmap64(void *, size_t, int, int, int, off64_t)
+    __attribute__((alias("mmap")));
 
 EXPORT int
 munmap(void *addr, size_t len)

@@ -16,17 +16,6 @@ static const uint8_t block_rgb[3] = { 255, 128, 0 };
 /* Noise amplitude of the texture: sets the JPEG size (see texture_y). */
 #define TEXTURE_NOISE	16
 
-struct simpattern_yuv
-simpattern_from_rgb(uint8_t r, uint8_t g, uint8_t b)
-{
-	struct simpattern_yuv c;
-
-	c.y = (uint8_t)(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
-	c.u = (uint8_t)(((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128);
-	c.v = (uint8_t)(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
-	return c;
-}
-
 static uint8_t
 clamp255(int v)
 {
@@ -34,7 +23,7 @@ clamp255(int v)
 }
 
 void
-simpattern_to_rgb(struct simpattern_yuv c, uint8_t rgb[3])
+simpattern_to_rgb(struct yuv c, uint8_t rgb[3])
 {
 	int y = 298 * (c.y - 16), u = c.u - 128, v = c.v - 128;
 
@@ -56,9 +45,9 @@ simpattern_init(struct simpattern *p, uint32_t width, uint32_t height)
 
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < 8; i++)
-		p->sp_bar[i] = simpattern_from_rgb(bar_rgb[i][0],
+		p->sp_bar[i] = yuv_from_rgb(bar_rgb[i][0],
 		    bar_rgb[i][1], bar_rgb[i][2]);
-	p->sp_block = simpattern_from_rgb(block_rgb[0], block_rgb[1],
+	p->sp_block = yuv_from_rgb(block_rgb[0], block_rgb[1],
 	    block_rgb[2]);
 	p->sp_width = width;
 	p->sp_height = height;
@@ -113,10 +102,10 @@ texture_y(const struct simpattern *p, uint32_t x, uint32_t y)
 	return clamp255(ramp + noise);
 }
 
-struct simpattern_yuv
+struct yuv
 simpattern_background(const struct simpattern *p, uint32_t x, uint32_t y)
 {
-	struct simpattern_yuv c = { SIMSTAMP_Y_NONE, 128, 128 };
+	struct yuv c = { SIMSTAMP_Y_NONE, 128, 128 };
 	uint32_t bar;
 
 	if (y < p->sp_band)
@@ -160,12 +149,12 @@ simpattern_overlay(const struct simpattern *p, uint64_t seq,
 	return n;
 }
 
-struct simpattern_yuv
+struct yuv
 simpattern_pixel(const struct simpattern *p, uint64_t seq, uint64_t real_ns,
     uint32_t x, uint32_t y)
 {
 	struct simpattern_rect r[SIMPATTERN_OVERLAY_MAX];
-	struct simpattern_yuv c = simpattern_background(p, x, y);
+	struct yuv c = simpattern_background(p, x, y);
 	int i, n = simpattern_overlay(p, seq, real_ns, r);
 
 	for (i = 0; i < n; i++)
@@ -179,7 +168,7 @@ void
 simpattern_render_i420(const struct simpattern *p, uint8_t *y,
     size_t ystride, uint8_t *u, uint8_t *v, size_t cstride)
 {
-	struct simpattern_yuv c;
+	struct yuv c;
 	uint32_t row, col;
 
 	for (row = 0; row < p->sp_height; row++)

@@ -17,8 +17,10 @@
  *
  * Every boundary is on the 16-pixel grid, so every 16x16 block (a 4:2:0
  * MCU) outside the texture is one flat colour, and 4:2:0 chroma is exact.
- * Colours are BT.601 limited range.  For pixel checks after JPEG coding,
- * sample the middle of a bar or of the block: the texture is noisy.
+ * Colours are BT.601 limited range (struct yuv of common/image.h).  For
+ * pixel checks after JPEG coding, sample the middle of a bar or of the
+ * block (the texture is noisy), and compare Y, Cb, Cr: decoders convert
+ * JPEG to RGB as full range.
  */
 #ifndef SHMCAM_SIMPATTERN_H
 #define SHMCAM_SIMPATTERN_H
@@ -26,12 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image.h"	/* struct yuv, yuv_from_rgb() */
+
 #define SIMPATTERN_GRID		16
 #define SIMPATTERN_BLOCK	64
-
-struct simpattern_yuv {
-	uint8_t	y, u, v;
-};
 
 struct simpattern {
 	uint32_t	sp_width;	/* even */
@@ -43,14 +43,14 @@ struct simpattern {
 	uint32_t	sp_block_size;	/* SIMPATTERN_BLOCK, 0 if it does
 					 * not fit */
 	uint32_t	sp_block_steps;	/* positions, SIMPATTERN_GRID apart */
-	struct simpattern_yuv sp_bar[8];	/* colours, computed once */
-	struct simpattern_yuv sp_block;
+	struct yuv sp_bar[8];	/* colours, computed once */
+	struct yuv sp_block;
 };
 
 /* A rectangle of one colour drawn over the background for one frame. */
 struct simpattern_rect {
 	uint32_t	x, y, w, h;
-	struct simpattern_yuv c;
+	struct yuv c;
 };
 
 /* Room simpattern_overlay() may need: the code's cells and the block. */
@@ -63,10 +63,10 @@ void	simpattern_init(struct simpattern *p, uint32_t width,
 uint32_t simpattern_block_x(const struct simpattern *p, uint64_t seq);
 
 /* The picture without barcode cells and block. */
-struct simpattern_yuv simpattern_background(const struct simpattern *p,
+struct yuv simpattern_background(const struct simpattern *p,
 	    uint32_t x, uint32_t y);
 /* Everything, for frame seq captured at real_ns. */
-struct simpattern_yuv simpattern_pixel(const struct simpattern *p,
+struct yuv simpattern_pixel(const struct simpattern *p,
 	    uint64_t seq, uint64_t real_ns, uint32_t x, uint32_t y);
 
 /*
@@ -81,8 +81,8 @@ int	simpattern_overlay(const struct simpattern *p, uint64_t seq,
 void	simpattern_render_i420(const struct simpattern *p, uint8_t *y,
 	    size_t ystride, uint8_t *u, uint8_t *v, size_t cstride);
 
-/* BT.601 limited range to full-range RGB, clamped. */
-void	simpattern_to_rgb(struct simpattern_yuv c, uint8_t rgb[3]);
-struct simpattern_yuv simpattern_from_rgb(uint8_t r, uint8_t g, uint8_t b);
+/* BT.601 limited range to full-range RGB, clamped (the inverse of
+ * image.h's yuv_from_rgb()). */
+void	simpattern_to_rgb(struct yuv c, uint8_t rgb[3]);
 
 #endif /* SHMCAM_SIMPATTERN_H */
