@@ -14,17 +14,23 @@ endef
 $(foreach s,mjpeg workers encode,$(eval $(call capture_suite,$(s))))
 
 # Tools the V4L2 tests use with the simulator (tests/v4l2sim): simcmp
-# reads its stamp and picture, simframe makes the bytes it sends.
+# reads its stamp and picture, simframe makes the bytes it sends, encbench
+# is the benchmark's baseline and links the capture's encoder.  Explicit
+# rules: the common library must come after what uses it.
 SIM_READER_OBJS := $(BUILD)/tests/v4l2sim/simstamp.o \
 		   $(BUILD)/tests/v4l2sim/simpattern.o
-$(BUILD)/tests/simcmp: $(SIM_READER_OBJS)
-$(BUILD)/tests/simframe: $(BUILD)/tests/v4l2sim/frames.o \
-    $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
+SIM_FRAMES_OBJS := $(BUILD)/tests/v4l2sim/frames.o \
+		   $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
 
-# The benchmark's baseline links the capture's encoder (before the
-# common library it uses).
+$(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
+    $(SIM_READER_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
+    $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
-$(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o \
-    $(call obj,capture/encode.c) $(BUILD)/tests/v4l2sim/frames.o \
-    $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS) $(COMMON_LIB)
+$(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
+    $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

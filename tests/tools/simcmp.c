@@ -20,36 +20,16 @@
 
 #include <turbojpeg.h>
 
+#include "testutil.h"
 #include "v4l2sim/simpattern.h"
 #include "v4l2sim/simstamp.h"
-
-static unsigned char *
-slurp(const char *path, unsigned long *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) != NULL &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (unsigned long)n;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 int
 main(int argc, char **argv)
 {
 	struct simpattern sp;
 	unsigned char *jpeg, *planes[3];
-	unsigned long len = 0;
+	size_t len = 0;
 	uint64_t seq, real_ns;
 	tjhandle tj;
 	int w, h, ss, cs, strides[3], cw, ch, points = 0, worst = 0, grey;
@@ -66,7 +46,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: simcmp [--rgb] FILE.jpg\n");
 		return 2;
 	}
-	if ((jpeg = slurp(argv[1], &len)) == NULL) {
+	if ((jpeg = tu_read_file(argv[1], &len)) == NULL) {
 		perror(argv[1]);
 		return 1;
 	}
@@ -106,7 +86,7 @@ main(int argc, char **argv)
 	/* The middle of each bar, and of the block. */
 	for (int i = 0; i < 9; i++) {
 		uint32_t x, y;
-		struct simpattern_yuv want;
+		struct yuv want;
 		int got[3], cx, cy;
 
 		if (i < 8) {
