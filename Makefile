@@ -61,7 +61,7 @@ SERVER	:= $(BUILD)/shmcam-server
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libsystemd-dev libcrypt-dev check
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
-	     libclang-rt-14-dev valgrind
+	     libclang-rt-14-dev valgrind ustreamer
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -76,8 +76,12 @@ TESTUTIL := $(BUILD)/tests/testutil.o
 PYTHON	?= python3
 
 # Sanitizer runtime settings.  check_ring provokes a SIGSEGV on purpose (a
-# write to the read-only ring), which ASan must let through.
-SAN_ENV := ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
+# write to the read-only ring), which ASan must let through.  Tests preload
+# the (uninstrumented) simulated camera tests/libv4l2sim.so into ASan
+# programs, which puts it before the ASan runtime in the library list:
+# harmless, as the runtime is initialised first anyway, but ASan refuses
+# to start unless verify_asan_link_order=0.
+SAN_ENV := ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0:verify_asan_link_order=0 \
 	   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	   TSAN_OPTIONS=handle_segv=0:halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 TEST_ENV := SHMCAM_BUILD=$(BUILD) $(SAN_ENV)
@@ -108,7 +112,7 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 -include $(sort $(wildcard tests/*.mk))

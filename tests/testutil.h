@@ -5,6 +5,7 @@
 #ifndef SHMCAM_TESTUTIL_H
 #define SHMCAM_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,5 +38,8 @@ int	tu_run_suite(struct Suite *s);
 
 /* A fresh private directory under /tmp (mode 0755). */
 const char *tu_tmpdir(void);
+
+/* The whole of a file, malloc()ed, in *len; NULL with errno on failure. */
+unsigned char *tu_read_file(const char *path, size_t *len);
 
 #endif /* SHMCAM_TESTUTIL_H */

@@ -12,26 +12,7 @@
 
 #include <turbojpeg.h>
 
-static unsigned char *
-slurp(const char *path, unsigned long *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) != NULL &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (unsigned long)n;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
+#include "testutil.h"
 
 int
 main(int argc, char **argv)
@@ -49,8 +30,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (; i < argc; i++) {
-		unsigned long len = 0;
-		unsigned char *jpeg = slurp(argv[i], &len), *rgb;
+		size_t len = 0;
+		unsigned char *jpeg = tu_read_file(argv[i], &len), *rgb;
 		int w, h, sub, cs;
 
 		if (jpeg == NULL || tjDecompressHeader3(tj, jpeg, len, &w, &h,
