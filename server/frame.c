@@ -93,11 +93,13 @@ frame_finish(struct frame *f)
 	    "Content-Type: image/jpeg\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
-	    "%s"
+	    "%s%s%s"
 	    "\r\n",
 	    f->f_jpeg_len, (unsigned long long)(ts / 1000000000u),
 	    (unsigned)(ts % 1000000000u / 1000u),
-	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "");
+	    f->f_placeholder ? "X-Shmcam-Placeholder: " : "",
+	    f->f_placeholder ? frame_placeholder_name(f) : "",
+	    f->f_placeholder ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		fatalx("frame part header does not fit");
 	f->f_part_off = f->f_jpeg_off - (size_t)n;
@@ -138,6 +140,19 @@ frame_unref_cb(const void *data, size_t len, void *arg)
 	(void)data;
 	(void)len;
 	frame_unref(arg);
+}
+
+const char *
+frame_placeholder_name(const struct frame *f)
+{
+	switch (f->f_placeholder) {
+	case FRAME_OFFLINE:
+		return "offline";
+	case FRAME_NO_SIGNAL:
+		return "no-signal";
+	default:
+		return NULL;
+	}
 }
 
 int

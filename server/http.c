@@ -146,7 +146,8 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	evhttp_add_header(h, "Content-Length", len);
 	evhttp_add_header(h, "X-Timestamp", ts);
 	if (f->f_placeholder)
-		evhttp_add_header(h, "X-Shmcam-Placeholder", "offline");
+		evhttp_add_header(h, "X-Shmcam-Placeholder",
+		    frame_placeholder_name(f));
 	evhttp_send_reply(req, HTTP_OK, "OK", body);
 	evbuffer_free(body);
 }

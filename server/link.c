@@ -102,7 +102,7 @@ camera_placeholder(struct camera *cam)
 	memcpy(f->f_buf + f->f_jpeg_off, jpeg, len);
 	free(jpeg);
 	f->f_jpeg_len = len;
-	f->f_placeholder = 1;
+	f->f_placeholder = FRAME_OFFLINE;
 	f->f_meta.width = w;
 	f->f_meta.height = h;
 	f->f_meta.flags = RING_FRAME_PLACEHOLDER;
@@ -229,6 +229,8 @@ link_take_frame(struct camera *cam)
 	f->f_meta = meta;
 	f->f_jpeg_len = meta.length;
 	f->f_generation = cam->c_generation;
+	if (meta.flags & RING_FRAME_PLACEHOLDER)
+		f->f_placeholder = FRAME_NO_SIGNAL;
 	frame_finish(f);
 	cam->c_ring_seq = meta.seq;
 	cam->c_frames_in++;

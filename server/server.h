@@ -57,13 +57,20 @@
 
 struct frame_pool;
 
+/* What a frame that is not live video stands for. */
+enum frame_placeholder {
+	FRAME_LIVE = 0,
+	FRAME_OFFLINE = 1,	/* ours: the capture is unreachable */
+	FRAME_NO_SIGNAL = 2,	/* the capture's: its source is gone */
+};
+
 struct frame {
 	unsigned	 f_refs;
 	struct frame_pool *f_pool;
 	uint64_t	 f_seq;		/* server-local, increasing for ever */
 	struct ring_frame f_meta;	/* as read from the ring */
 	uint64_t	 f_generation;	/* ring it came from; 0: placeholder */
-	int		 f_placeholder;
+	int		 f_placeholder;	/* enum frame_placeholder */
 	uint8_t		*f_buf;
 	size_t		 f_cap;
 	size_t		 f_part_off;
@@ -90,6 +97,9 @@ struct frame *frame_ref(struct frame *f);
 void	frame_unref(struct frame *f);
 /* evbuffer_add_reference() cleanup callback: drops one reference. */
 void	frame_unref_cb(const void *data, size_t len, void *arg);
+/* The X-Shmcam-Placeholder value for f ("offline", "no-signal"), or NULL
+ * for live video. */
+const char *frame_placeholder_name(const struct frame *f);
 /* 1 if buf[0..len) starts with SOI and ends with EOI. */
 int	jpeg_looks_complete(const uint8_t *buf, size_t len);
 

@@ -119,7 +119,7 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    "X-Shmcam-Publish-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Send-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Latency: %llu.%06u\r\n"
-	    "%s"
+	    "%s%s%s"
 	    "\r\n",
 	    f->f_jpeg_len,
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
@@ -134,7 +134,9 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    (unsigned)(now_real % 1000000000u / 1000u),
 	    (unsigned long long)(lat / 1000000000u),
 	    (unsigned)(lat % 1000000000u / 1000u),
-	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "") < 0 ?
+	    f->f_placeholder ? "X-Shmcam-Placeholder: " : "",
+	    f->f_placeholder ? frame_placeholder_name(f) : "",
+	    f->f_placeholder ? "\r\n" : "") < 0 ?
 	    -1 : 0;
 }
 

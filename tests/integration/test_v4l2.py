@@ -333,6 +333,10 @@ class UnplugTest(V4l2TestCase):
                    "two placeholders on the client")
         ph = placeholders()
         self.assertEqual(self.jpeg_size(ph[0].data), (640, 480))
+        # The server says what they are.
+        for f in ph:
+            self.assertEqual(f.headers.get("x-shmcam-placeholder"),
+                             "no-signal")
         self.assertGreater(ph[-1].timestamp, ph[0].timestamp + 0.5)
         open(self.dev, "w").close()                # replug
         replugged = time.time()
@@ -344,6 +348,8 @@ class UnplugTest(V4l2TestCase):
                 return [f for f in r.frames if f.timestamp and
                         f.timestamp > replugged and com_stamp(f.data)]
         wait_until(lambda: len(back()) >= 10, 10, "live frames again")
+        for f in back():
+            self.assertNotIn("x-shmcam-placeholder", f.headers)
         # A fresh device: its sequence starts again, and goes up.
         seqs = [com_stamp(f.data)[0] for f in back()]
         self.assertEqual(seqs, sorted(seqs))
