@@ -22,6 +22,7 @@
 
 #include "ctl.h"
 #include "encode.h"
+#include "opt.h"
 #include "peers.h"
 #include "placeholder.h"
 #include "privs.h"
@@ -122,8 +123,6 @@ struct capture {
 /* options.c */
 void	capture_parse_options(struct capture_options *o, int argc,
 	    char **argv);
-void	capture_usage_error(const char *fmt, ...)
-	    __attribute__((noreturn, format(printf, 1, 2)));
 
 /* pipeline.c */
 /* Takes a frame from the source through to the ring; releases it. */

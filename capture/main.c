@@ -24,6 +24,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "opt.h"
 
 static void capture_source_cb(evutil_socket_t, short, void *);
 
@@ -220,7 +221,7 @@ lookup_group(const char *name)
 	v = strtoul(name, &end, 10);
 	if (errno == 0 && end != name && *end == '\0' && v < UINT_MAX)
 		return (gid_t)v;
-	capture_usage_error("unknown --server-group '%s'", name);
+	opt_usage_error("unknown --server-group '%s'", name);
 }
 
 /* --source auto: the first usable V4L2 device, else the pattern. */
@@ -311,7 +312,7 @@ capture_setup(struct capture *c)
 	c->server_gid = lookup_group(c->opt.server_group);
 	if (privs_resolve(&c->privs, c->opt.user, c->opt.group, why,
 	    sizeof(why)) != 0)
-		capture_usage_error("%s", why);
+		opt_usage_error("%s", why);
 	if (!c->privs.drop && (c->opt.user != NULL || c->opt.group != NULL))
 		log_info("not running as root: --user and --group ignored");
 

@@ -13,6 +13,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "opt.h"
 
 #define BUFFERS_MIN	2
 #define BUFFERS_MAX	32
@@ -62,19 +63,6 @@ usage(FILE *out)
 	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
 }
 
-void
-capture_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "shmcam-capture: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'shmcam-capture --help'.\n");
-	exit(2);
-}
-
 /* Parses "WxH" with even W and H within the picture limits. */
 static int
 parse_size(const char *s, uint32_t *w, uint32_t *h)
@@ -112,22 +100,6 @@ parse_fps(const char *s, uint32_t *milli)
 	return 0;
 }
 
-static int
-parse_uint(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
-	    v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void
 parse_source(struct capture_options *o, const char *spec)
 {
@@ -146,7 +118,7 @@ parse_source(struct capture_options *o, const char *spec)
 		o->kind = SOURCE_DIR;
 		o->path = spec + 4;
 	} else
-		capture_usage_error("unknown --source '%s': expected auto, "
+		opt_usage_error("unknown --source '%s': expected auto, "
 		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
 }
 
@@ -159,22 +131,22 @@ parse_control(struct capture_options *o, char *arg)
 	long long v;
 
 	if (o->ncontrols >= SOURCE_CONTROLS_MAX)
-		capture_usage_error("more than %d --control options",
+		opt_usage_error("more than %d --control options",
 		    SOURCE_CONTROLS_MAX);
 	if (eq == NULL || eq == arg)
-		capture_usage_error("invalid --control '%s': expected "
+		opt_usage_error("invalid --control '%s': expected "
 		    "NAME=VALUE, e.g. brightness=10", arg);
 	for (const char *p = arg; p < eq; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		    *p == '_'))
-			capture_usage_error("invalid --control name in '%s': "
+			opt_usage_error("invalid --control name in '%s': "
 			    "lower case, digits and '_' as --list shows them",
 			    arg);
 	errno = 0;
 	v = strtoll(eq + 1, &end, 10);
 	if (errno != 0 || end == eq + 1 || *end != '\0' || v < INT32_MIN ||
 	    v > INT32_MAX)
-		capture_usage_error("invalid --control value in '%s': expected "
+		opt_usage_error("invalid --control value in '%s': expected "
 		    "an integer (menu items by index)", arg);
 	*eq = '\0';
 	c = &o->controls[o->ncontrols++];
@@ -234,13 +206,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'n':
 			if (strlen(optarg) > RING_NAME_MAX - 8 ||
 			    ring_name_valid(optarg) != 0)
-				capture_usage_error("invalid --name '%s': use "
+				opt_usage_error("invalid --name '%s': use "
 				    "1-55 of A-Z a-z 0-9 . _ -", optarg);
 			o->name = optarg;
 			break;
 		case 'c':
 			if (strlen(optarg) >= CTL_PATH_MAX || optarg[0] == '\0')
-				capture_usage_error("--ctl path too long: '%s'",
+				opt_usage_error("--ctl path too long: '%s'",
 				    optarg);
 			o->ctl_path = optarg;
 			break;
@@ -251,34 +223,34 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			if (strcasecmp(optarg, "auto") == 0)
 				o->fourcc = 0;
 			else if ((o->fourcc = source_format_parse(optarg)) == 0)
-				capture_usage_error("unknown --format '%s': "
+				opt_usage_error("unknown --format '%s': "
 				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
 				    "NV12, YUV420, RGB24, BGR24 or GREY",
 				    optarg);
 			break;
 		case 'S':
 			if (parse_size(optarg, &o->width, &o->height) != 0)
-				capture_usage_error("invalid --size '%s': "
+				opt_usage_error("invalid --size '%s': "
 				    "expected WxH, even numbers from 16 to "
 				    "8192", optarg);
 			o->size_given = 1;
 			break;
 		case 'f':
 			if (parse_fps(optarg, &o->fps_milli) != 0)
-				capture_usage_error("invalid --fps '%s': "
+				opt_usage_error("invalid --fps '%s': "
 				    "expected a rate from 0.1 to 240", optarg);
 			o->fps_given = 1;
 			break;
 		case 'q':
-			if (parse_uint(optarg, 1, 100, &v) != 0)
-				capture_usage_error("invalid --quality '%s': "
+			if (opt_parse_uint(optarg, 1, 100, 10, &v) != 0)
+				opt_usage_error("invalid --quality '%s': "
 				    "expected 1-100", optarg);
 			o->quality = (int)v;
 			break;
 		case OPT_BUFFERS:
-			if (parse_uint(optarg, BUFFERS_MIN, BUFFERS_MAX, &v)
+			if (opt_parse_uint(optarg, BUFFERS_MIN, BUFFERS_MAX, 10, &v)
 			    != 0)
-				capture_usage_error("invalid --buffers '%s': "
+				opt_usage_error("invalid --buffers '%s': "
 				    "expected %d-%d", optarg, BUFFERS_MIN,
 				    BUFFERS_MAX);
 			o->buffers = (unsigned)v;
@@ -290,8 +262,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->list = 1;
 			break;
 		case OPT_WORKERS:
-			if (parse_uint(optarg, 1, WORKERS_MAX, &v) != 0)
-				capture_usage_error("invalid --workers '%s': "
+			if (opt_parse_uint(optarg, 1, WORKERS_MAX, 10, &v) != 0)
+				opt_usage_error("invalid --workers '%s': "
 				    "expected 1-%d", optarg, WORKERS_MAX);
 			o->workers = (unsigned)v;
 			break;
@@ -301,15 +273,15 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case OPT_RETRY:
 			if (parse_fps(optarg, &milli) != 0 || milli < 100 ||
 			    milli > 60000)
-				capture_usage_error("invalid --retry-interval "
+				opt_usage_error("invalid --retry-interval "
 				    "'%s': expected seconds from 0.1 to 60",
 				    optarg);
 			o->retry_ms = milli;	/* seconds * 1000 */
 			break;
 		case OPT_SLOTS:
-			if (parse_uint(optarg, RING_SLOTS_MIN, RING_SLOTS_MAX,
+			if (opt_parse_uint(optarg, RING_SLOTS_MIN, RING_SLOTS_MAX, 10,
 			    &v) != 0)
-				capture_usage_error("invalid --slots '%s': "
+				opt_usage_error("invalid --slots '%s': "
 				    "expected %d-%d", optarg, RING_SLOTS_MIN,
 				    RING_SLOTS_MAX);
 			o->slots = (uint32_t)v;
@@ -338,17 +310,17 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		capture_usage_error("unexpected argument '%s'", argv[optind]);
+		opt_usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
 		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
 		if (o->list)
-			capture_usage_error("--list needs a V4L2 source, not "
+			opt_usage_error("--list needs a V4L2 source, not "
 			    "%s", what);
 		if (o->ncontrols > 0)
-			capture_usage_error("--control needs a V4L2 source, "
+			opt_usage_error("--control needs a V4L2 source, "
 			    "not %s", what);
 		if (o->fourcc != 0)
-			capture_usage_error("--format needs a V4L2 source, not "
+			opt_usage_error("--format needs a V4L2 source, not "
 			    "%s", what);
 	}
 }

@@ -21,6 +21,7 @@
 #include <event2/http.h>
 
 #include "log.h"
+#include "opt.h"
 #include "server.h"
 
 static void
@@ -71,31 +72,14 @@ usage(FILE *out)
 "  -V, --version            print the version\n");
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "shmcam-server: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'shmcam-server --help'.\n");
-	exit(2);
-}
-
 static unsigned
 parse_uint(const char *opt, const char *s, unsigned long min,
     unsigned long max, int base)
 {
 	unsigned long v;
-	char *end;
 
-	errno = 0;
-	v = strtoul(s, &end, base);
-	if (errno != 0 || *end != '\0' || end == s || s[0] == '-' ||
-	    v < min || v > max)
-		usage_error("invalid %s '%s': expected %lu to %lu", opt, s,
+	if (opt_parse_uint(s, min, max, base, &v) != 0)
+		opt_usage_error("invalid %s '%s': expected %lu to %lu", opt, s,
 		    min, max);
 	return (unsigned)v;
 }
@@ -124,16 +108,16 @@ parse_camera(const char *arg, struct camera_spec *cs)
 	size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
 
 	if (n == 0 || n > RING_NAME_MAX - 8)
-		usage_error("invalid --camera '%s': expected NAME[:CTLPATH]",
+		opt_usage_error("invalid --camera '%s': expected NAME[:CTLPATH]",
 		    arg);
 	memcpy(name, arg, n);
 	name[n] = '\0';
 	if (ring_name_valid(name) != 0)
-		usage_error("invalid --camera '%s': the name may hold letters, "
+		opt_usage_error("invalid --camera '%s': the name may hold letters, "
 		    "digits, '.', '_' and '-'", arg);
 	if (colon != NULL && (colon[1] == '\0' ||
 	    strlen(colon + 1) >= CTL_PATH_MAX))
-		usage_error("invalid --camera '%s': empty or too long control "
+		opt_usage_error("invalid --camera '%s': empty or too long control "
 		    "socket path", arg);
 	cs->name = strndup(arg, n);
 	cs->ctl = colon != NULL ? colon + 1 : NULL;
@@ -243,7 +227,7 @@ main(int argc, char **argv)
 			ls = &ls[srv.opt.nlisten++];
 			if (ch == 'l') {
 				if (listen_parse(optarg, ls) != 0)
-					usage_error("invalid --listen '%s': "
+					opt_usage_error("invalid --listen '%s': "
 					    "expected HOST:PORT or "
 					    "[IPV6]:PORT", optarg);
 			} else {
@@ -251,7 +235,7 @@ main(int argc, char **argv)
 				ls->ls_unix = 1;
 				if (optarg[0] == '\0' ||
 				    strlen(optarg) >= sizeof(ls->ls_path))
-					usage_error("invalid --unix '%s': "
+					opt_usage_error("invalid --unix '%s': "
 					    "expected a path of at most %zu "
 					    "bytes", optarg,
 					    sizeof(ls->ls_path) - 1);
@@ -267,12 +251,12 @@ main(int argc, char **argv)
 		case 'n':
 			if (strlen(optarg) > RING_NAME_MAX - 8 ||
 			    ring_name_valid(optarg) != 0)
-				usage_error("invalid --name '%s'", optarg);
+				opt_usage_error("invalid --name '%s'", optarg);
 			name = optarg;
 			break;
 		case 'c':
 			if (optarg[0] == '\0' || strlen(optarg) >= CTL_PATH_MAX)
-				usage_error("invalid --ctl path '%s'", optarg);
+				opt_usage_error("invalid --ctl path '%s'", optarg);
 			ctl_path = optarg;
 			break;
 		case OPT_CAMERA:
@@ -282,7 +266,7 @@ main(int argc, char **argv)
 			parse_camera(optarg, &cams[ncams]);
 			for (i = 0; i < ncams; i++)
 				if (strcmp(cams[i].name, cams[ncams].name) == 0)
-					usage_error("invalid --camera '%s': "
+					opt_usage_error("invalid --camera '%s': "
 					    "given twice", optarg);
 			ncams++;
 			break;
@@ -293,7 +277,7 @@ main(int argc, char **argv)
 			const char **v;
 
 			if (optarg[0] != '/')
-				usage_error("invalid --auth-exempt '%s': "
+				opt_usage_error("invalid --auth-exempt '%s': "
 				    "expected a path such as /metrics", optarg);
 			v = reallocarray(srv.opt.auth_exempt,
 			    srv.opt.nauth_exempt + 1, sizeof(*v));
@@ -305,7 +289,7 @@ main(int argc, char **argv)
 		}
 		case OPT_ALLOW_ORIGIN:
 			if (optarg[0] == '\0' || strpbrk(optarg, "\r\n"))
-				usage_error("invalid --allow-origin '%s'",
+				opt_usage_error("invalid --allow-origin '%s'",
 				    optarg);
 			srv.opt.allow_origin = optarg;
 			break;
@@ -345,9 +329,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+		opt_usage_error("unexpected argument '%s'", argv[optind]);
 	if (ncams > 0 && (name != NULL || ctl_path != NULL))
-		usage_error("--name and --ctl are for a single camera; with "
+		opt_usage_error("--name and --ctl are for a single camera; with "
 		    "--camera give NAME:CTLPATH instead");
 
 	if ((geteuid() == 0 || getuid() == 0) && !srv.opt.allow_root)

@@ -1,0 +1,22 @@
+/*
+ * opt.h - command-line helpers shared by shmcam-capture and shmcam-server.
+ *
+ * A bad option is the user's mistake, not a failure: it is reported with
+ * what was expected and the program exits with status 2 (see usage).
+ */
+#ifndef SHMCAM_OPT_H
+#define SHMCAM_OPT_H
+
+/* "PROGRAM: <message>" and a pointer to --help on stderr, then exit(2). */
+void	opt_usage_error(const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+
+/*
+ * Parses an unsigned integer in the given base (0 for C prefixes) that
+ * must be all of s and lie in [min, max]; no sign, no spaces.  0 and *out,
+ * or -1.
+ */
+int	opt_parse_uint(const char *s, unsigned long min, unsigned long max,
+	    int base, unsigned long *out);
+
+#endif /* SHMCAM_OPT_H */
