@@ -274,10 +274,12 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			route = ROUTE_NONE;
 	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
 		route = ROUTE_NONE;
-	/* Whatever the answer, this connection's request is complete; a
-	 * stream's connection leaves the request deadline's care. */
-	conn_request_done(srv, evcon, route == ROUTE_STREAM &&
-	    method == EVHTTP_REQ_GET);
+	/* Whatever the answer, this connection's request is complete: the
+	 * deadline starts again for the next one.  Only a stream that
+	 * really starts leaves its care (below); one refused (400, 401,
+	 * 503) stays with evhttp for another request, which must arrive
+	 * in time like any other. */
+	conn_request_done(srv, evcon, 0);
 
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD &&
 	    method != EVHTTP_REQ_OPTIONS) {
@@ -350,6 +352,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			    "Service Unavailable", "too many clients");
 			return;
 		}
+		conn_request_done(srv, evcon, 1);
 		stream_start(cam, req, &sp, addr);
 		return;
 	case ROUTE_SNAPSHOT:

@@ -243,6 +243,7 @@ struct server_options {
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
 	int		 send_bound;		/* issue 8: kernel queue bound */
+	int		 no_sandbox;		/* no seccomp filter */
 };
 
 
@@ -305,8 +306,9 @@ void	listen_free(struct server *srv);
 /* evhttp_set_bevcb() callback: starts the request deadline of a new
  * connection. */
 struct bufferevent *conn_new_bev(struct event_base *base, void *arg);
-/* A request arrived on evcon: stream (guard released, the stream code
- * owns the connection) or not (deadline re-armed for the next one). */
+/* A request arrived on evcon: not a stream (deadline re-armed for the
+ * next one), or a stream about to start (guard released, the stream code
+ * owns the connection).  May be called first with 0, then with 1. */
 void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 	    int streaming);
 
