@@ -27,7 +27,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd libcrypt
+PKGS	:= libturbojpeg libevent libsystemd libcrypt libseccomp
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -65,7 +65,7 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libsystemd-dev libcrypt-dev check
+	     libsystemd-dev libcrypt-dev libseccomp-dev check
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)

@@ -63,6 +63,7 @@ struct capture_options {
 	unsigned	 retry_ms;
 	int		 always_encode;
 	int		 list;
+	int		 no_sandbox;
 	struct source_control controls[SOURCE_CONTROLS_MAX];
 	unsigned	 ncontrols;
 };

@@ -25,6 +25,7 @@
 #include "capture.h"
 #include "log.h"
 #include "opt.h"
+#include "sandbox.h"
 
 static void capture_source_cb(evutil_socket_t, short, void *);
 
@@ -343,10 +344,6 @@ capture_setup(struct capture *c)
 		for (unsigned i = 0; i < c->opt.workers; i++)
 			if (encoder_init(&c->wenc[i], c->opt.quality) != 0)
 				fatalx("JPEG encoder %u failed", i);
-		rc = workers_init(&c->wk, c->opt.workers, capture_work,
-		    c->wenc);
-		if (rc != 0)
-			fatalx("encoder threads: %s", strerror(-rc));
 	}
 
 	/* Slots for the largest frame the source can bring. */
@@ -402,15 +399,29 @@ capture_setup(struct capture *c)
 	if (c->tick_ev == NULL || c->retry_ev == NULL || c->ph_ev == NULL ||
 	    c->sigint_ev == NULL || c->sigterm_ev == NULL)
 		fatalx("event_new failed");
+	event_add(c->tick_ev, &second);
+	event_add(c->sigint_ev, NULL);
+	event_add(c->sigterm_ev, NULL);
+
+	/* Set up: from here on, nothing but capturing and serving
+	 * (common/sandbox.h). */
+	if (!c->opt.no_sandbox) {
+		if ((rc = sandbox_apply(SANDBOX_CAPTURE)) != 0)
+			fatalx("sandbox: %s", strerror(-rc));
+		log_info("sandbox: system call filter on");
+	}
+	/* Threads after the filter, so they are under it whatever the
+	 * kernel lets sandbox_apply() do to threads already running. */
 	if (c->use_workers) {
+		rc = workers_init(&c->wk, c->opt.workers, capture_work,
+		    c->wenc);
+		if (rc != 0)
+			fatalx("encoder threads: %s", strerror(-rc));
 		c->wk_ev = event_new(c->base, workers_fd(&c->wk),
 		    EV_READ | EV_PERSIST, capture_workers_cb, c);
 		if (c->wk_ev == NULL || event_add(c->wk_ev, NULL) == -1)
 			fatalx("event_new failed");
 	}
-	event_add(c->tick_ev, &second);
-	event_add(c->sigint_ev, NULL);
-	event_add(c->sigterm_ev, NULL);
 	c->st_start_ns = source_clock_ns(CLOCK_MONOTONIC);
 	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,

@@ -56,6 +56,7 @@ usage(FILE *out)
 "  -u, --user USER          started as root: run as USER (default %s)\n"
 "      --group GROUP        ... with GROUP as only group (default: USER's\n"
 "                           groups)\n"
+"      --no-sandbox         no system call filter after setup (debugging)\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n",
@@ -160,6 +161,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
+		OPT_NO_SANDBOX,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -179,6 +181,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "server-group", required_argument, NULL, 'g' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -294,6 +297,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			break;
 		case OPT_GROUP:
 			o->group = optarg;
+			break;
+		case OPT_NO_SANDBOX:
+			o->no_sandbox = 1;
 			break;
 		case 'v':
 			log_set_verbose(1);

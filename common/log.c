@@ -43,6 +43,15 @@ log_verbose(void)
 	return log_verbosity;
 }
 
+void
+log_line_prefix(int pri, char *buf, size_t size)
+{
+	if (log_prefix_priority)
+		snprintf(buf, size, "<%d>", pri);
+	else
+		snprintf(buf, size, "%s: ", log_progname);
+}
+
 /* Appends to line[*n..size), truncating; *n never passes size - 1. */
 static void __attribute__((format(printf, 4, 0)))
 log_vappend(char *line, size_t size, size_t *n, const char *fmt, va_list ap)
@@ -68,13 +77,13 @@ log_vline(int pri, int with_errno, int saved_errno, const char *fmt,
     va_list ap)
 {
 	char line[1024];
-	size_t n = 0;
+	size_t n;
 
+	if (log_verbosity < 0 && pri > LOG_CRIT)
+		return;
 	/* One byte is kept back for the newline. */
-	if (log_prefix_priority)
-		log_append(line, sizeof(line) - 1, &n, "<%d>", pri);
-	else
-		log_append(line, sizeof(line) - 1, &n, "%s: ", log_progname);
+	log_line_prefix(pri, line, sizeof(line) - 1);
+	n = strlen(line);
 	log_vappend(line, sizeof(line) - 1, &n, fmt, ap);
 	if (with_errno)
 		log_append(line, sizeof(line) - 1, &n, ": %s",

@@ -20,12 +20,21 @@
 #define SHMCAM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 void	log_init(const char *progname);
+/* 1: debug lines too; 0: the default; -1: fatal() and fatalx() only
+ * (the fuzzers, which feed the code junk by the million). */
 void	log_set_verbose(int verbose);
 int	log_verbose(void);
+/*
+ * Writes the start of a line at syslog priority pri ("<N>" or "PROGRAM: ")
+ * into buf, for code that must write a line itself with write(2), such as
+ * a signal handler.
+ */
+void	log_line_prefix(int pri, char *buf, size_t size);
 
 void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

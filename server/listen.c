@@ -396,7 +396,9 @@ listen_free(struct server *srv)
 	 * sockets) already. */
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL) {
 		TAILQ_REMOVE(&srv->listeners, l, l_entry);
-		if (l->l_unlink[0] != '\0')
+		/* Sandboxed, the server may not unlink files (a stale
+		 * socket is replaced at the next start anyway). */
+		if (l->l_unlink[0] != '\0' && srv->opt.no_sandbox)
 			unlink(l->l_unlink);
 		event_free(l->l_pause_ev);
 		free(l);

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "opt.h"
+#include "sandbox.h"
 #include "server.h"
 
 static void
@@ -67,6 +68,7 @@ usage(FILE *out)
 "                           (for comparisons only: they fall behind)\n"
 "Other\n"
 "      --allow-root         run even as root (not recommended)\n"
+"      --no-sandbox         no system call filter after setup (debugging)\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n");
@@ -165,6 +167,7 @@ enum {
 	OPT_REQUEST_TIMEOUT,
 	OPT_NO_SEND_BOUND,
 	OPT_ALLOW_ROOT,
+	OPT_NO_SANDBOX,
 };
 
 int
@@ -187,6 +190,7 @@ main(int argc, char **argv)
 		    OPT_REQUEST_TIMEOUT },
 		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
 		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -314,6 +318,9 @@ main(int argc, char **argv)
 		case OPT_ALLOW_ROOT:
 			srv.opt.allow_root = 1;
 			break;
+		case OPT_NO_SANDBOX:
+			srv.opt.no_sandbox = 1;
+			break;
 		case 'v':
 			log_set_verbose(1);
 			break;
@@ -383,6 +390,14 @@ main(int argc, char **argv)
 	    event_add(sigterm_ev, NULL) == -1)
 		fatalx("signal events failed");
 
+	/* Set up: from here on the server only serves (common/sandbox.h). */
+	if (!srv.opt.no_sandbox) {
+		int rc = sandbox_apply(SANDBOX_SERVER);
+
+		if (rc != 0)
+			fatalx("sandbox: %s", strerror(-rc));
+		log_info("sandbox: system call filter on");
+	}
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		camera_start(cam);
 	event_base_dispatch(srv.base);

@@ -1,0 +1,421 @@
+/*
+ * sandbox.c - the seccomp allow-lists of shmcam-server and shmcam-capture
+ * (see sandbox.h).
+ *
+ * The lists are the two tables below: sandbox_calls[] (calls allowed
+ * whatever their arguments) and the checked calls in sandbox_rules().
+ * Each line says which program may make the call; each group says why.
+ * A change of the code that makes a new system call after setup needs a
+ * line here, and the tests find the ones forgotten: the whole test suite
+ * runs sandboxed, and a forbidden call kills the process with its name
+ * in the log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <linux/sockios.h>
+
+#include <seccomp.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#define SRV	(1u << SANDBOX_SERVER)
+#define CAP	(1u << SANDBOX_CAPTURE)
+#define ALL	(SRV | CAP)
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANDBOX_SANITIZER	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANDBOX_SANITIZER	1
+#endif
+#endif
+
+struct sandbox_call {
+	const char	*sc_name;
+	unsigned	 sc_who;
+};
+
+/*
+ * Allowed whatever their arguments.  Names that the machine's
+ * architecture lacks (open on arm64, say) are skipped.
+ */
+static const struct sandbox_call sandbox_calls[] = {
+	/* The event loop: libevent's epoll backend, and its signal pipe. */
+	{ "epoll_wait",		ALL },
+	{ "epoll_pwait",	ALL },
+	{ "epoll_ctl",		ALL },
+	/* Descriptors that are ready: sockets, eventfds, timerfds, the
+	 * device.  fcntl: libevent makes accepted sockets non-blocking. */
+	{ "read",		ALL },
+	{ "readv",		ALL },
+	{ "write",		ALL },
+	{ "writev",		ALL },
+	{ "close",		ALL },
+	{ "fcntl",		ALL },
+	{ "fstat",		ALL },
+	{ "newfstatat",		ALL },
+	{ "statx",		ALL },
+	{ "lseek",		ALL },
+	/* Sockets: HTTP clients (server) and control peers (capture)
+	 * accepted; control messages with descriptors (SCM_RIGHTS) both
+	 * ways; the server reconnects to its capture (connect, with a
+	 * socket() checked below); SO_PEERCRED, SO_ERROR; the server's
+	 * per-client TCP_NODELAY and TCP_NOTSENT_LOWAT (and the simulated
+	 * camera's SO_SNDBUF, see socketpair below). */
+	{ "accept4",		ALL },
+	{ "accept",		ALL },
+	{ "connect",		ALL },
+	{ "recvmsg",		ALL },
+	{ "sendmsg",		ALL },
+	{ "recvfrom",		ALL },
+	{ "sendto",		ALL },
+	{ "shutdown",		ALL },
+	{ "getsockopt",		ALL },
+	{ "setsockopt",		ALL },
+	{ "getsockname",	ALL },
+	{ "getpeername",	ALL },
+	/* Clocks and sleeping. */
+	{ "clock_gettime",	ALL },
+	{ "clock_getres",	ALL },
+	{ "gettimeofday",	ALL },
+	{ "nanosleep",		ALL },
+	{ "clock_nanosleep",	ALL },
+	/* Memory: malloc, frames, thread stacks, mapping a ring (server)
+	 * or a new ring and V4L2 buffers (capture).  mmap and mprotect are
+	 * checked below: never executable. */
+	{ "brk",		ALL },
+	{ "munmap",		ALL },
+	{ "mremap",		ALL },
+	{ "madvise",		ALL },
+	/* Threads (the capture's encoders; clone() is checked below) and
+	 * what glibc does for every thread and lock. */
+	{ "futex",		ALL },
+	{ "sched_yield",	ALL },
+	{ "set_robust_list",	ALL },
+	{ "rseq",		ALL },
+	{ "gettid",		ALL },
+	{ "getpid",		ALL },
+	{ "exit",		ALL },
+	{ "exit_group",		ALL },
+	/* Signals: libevent's handlers for SIGINT and SIGTERM, glibc's
+	 * abort() and raise() (tgkill is checked below). */
+	{ "rt_sigreturn",	ALL },
+	{ "rt_sigprocmask",	ALL },
+	{ "rt_sigaction",	ALL },
+	{ "restart_syscall",	ALL },
+	/* The capture: a new ring's random generation; an eventfd for each
+	 * server that attaches; the sources' frame timers; a directory
+	 * source's listing. */
+	{ "getrandom",		CAP },
+	{ "eventfd2",		CAP },
+	{ "timerfd_create",	CAP },
+	{ "timerfd_settime",	CAP },
+	{ "timerfd_gettime",	CAP },
+	{ "getdents64",		CAP },
+	/* The capture replaces its ring when a frame outgrows it (a new
+	 * shared-memory object, sized, given to the servers' group, the old
+	 * name unlinked), reopens its device after an unplug (open is
+	 * checked for the server only), unlinks ring and socket at exit. */
+	{ "openat",		CAP },
+	{ "open",		CAP },
+	{ "ftruncate",		CAP },
+	{ "fchmod",		CAP },
+	{ "fchown",		CAP },
+	{ "unlink",		CAP },
+	{ "unlinkat",		CAP },
+	/* The test suite's simulated camera (tests/v4l2sim) stands in for
+	 * the kernel's driver inside the capture process, so the calls the
+	 * driver would make in the kernel are made here: at every (re)open
+	 * a socketpair (checked below) as the device descriptor, a memfd
+	 * per buffer, a thread.  Each makes an object private to the
+	 * process, which reaches nothing outside it. */
+	{ "memfd_create",	CAP },
+#ifdef SANDBOX_SANITIZER
+	/*
+	 * Sanitizer builds only.  LeakSanitizer's check at exit clone()s a
+	 * tracer (not a thread: clone() is allowed with any flags here),
+	 * which ptrace()s every thread, waits for them and lists
+	 * /proc/self/task (with getdents, not getdents64, on x86-64) and
+	 * reads /proc/self/maps (read-only opens, allowed for the server
+	 * below); the runtimes also use alternate signal stacks, thread
+	 * names and the CPU mask.  Never in production.  The tracer blocks
+	 * SIGSYS, so a call missing here kills it without the log line
+	 * (the kernel's default action) and the process waits for it for
+	 * ever: look for a LeakSanitizer that never reports.
+	 */
+	{ "clone",		ALL },
+	{ "ptrace",		ALL },
+	{ "wait4",		ALL },
+	{ "prctl",		ALL },
+	{ "getdents64",		SRV },
+	{ "getdents",		ALL },
+	{ "sigaltstack",	ALL },
+	{ "sched_getaffinity",	ALL },
+	{ "getrlimit",		ALL },
+	{ "prlimit64",		ALL },
+	{ "getppid",		ALL },
+	{ "readlink",		ALL },
+	{ "readlinkat",		ALL },
+	{ "pipe2",		ALL },
+	{ "dup2",		ALL },
+	{ "dup3",		ALL },
+#endif
+};
+
+/* Files the server may open: read-only, nothing created or truncated.
+ * O_TMPFILE includes O_DIRECTORY, which a read-only open may have. */
+#define SANDBOX_WRITE_FLAGS	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | \
+				 (O_TMPFILE & ~O_DIRECTORY))
+
+static int
+sandbox_add(scmp_filter_ctx ctx, uint32_t action, const char *name,
+    unsigned argc, const struct scmp_arg_cmp *args)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR || nr < 0)
+		return 0;	/* not a call on this architecture */
+	return seccomp_rule_add_array(ctx, action, nr, argc, args);
+}
+
+/* Argument n equals v. */
+static struct scmp_arg_cmp
+arg_eq(unsigned n, uint64_t v)
+{
+	struct scmp_arg_cmp c = { n, SCMP_CMP_EQ, v, 0 };
+
+	return c;
+}
+
+/* Argument n, masked with mask, equals v. */
+static struct scmp_arg_cmp
+arg_masked(unsigned n, uint64_t mask, uint64_t v)
+{
+	struct scmp_arg_cmp c = { n, SCMP_CMP_MASKED_EQ, mask, v };
+
+	return c;
+}
+
+/*
+ * The checked calls, allowed only with the arguments given.  A call that
+ * is allowed here in one form and made in another is a violation.
+ */
+static int
+sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
+{
+	const struct scmp_arg_cmp
+	    no_exec = arg_masked(2, PROT_EXEC, 0),
+	    unix_only = arg_eq(0, AF_UNIX),
+	    thread_only = arg_masked(0, CLONE_THREAD, CLONE_THREAD),
+	    self = arg_eq(0, (uint64_t)getpid()),
+	    fionread = arg_eq(1, FIONREAD),
+	    siocoutq = arg_eq(1, SIOCOUTQ),
+	    tcgets = arg_eq(1, TCGETS),
+	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
+	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
+	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
+	int rc = 0;
+
+	/* Memory, never executable. */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
+	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
+	/* Threads, never processes.  glibc tries clone3() first, whose
+	 * flags live in memory the filter cannot read: ENOSYS makes it use
+	 * clone(). */
+#ifndef SANDBOX_SANITIZER
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "clone", 1, &thread_only);
+#else
+	(void)thread_only;
+#endif
+	rc |= sandbox_add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+	/* Signals to ourselves only: abort(), raise(). */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self);
+	/* Bytes waiting on a socket (libevent's reads); the kernel's send
+	 * queue of a stream client (stream.c, issue 8). */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &fionread);
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &siocoutq);
+#ifdef SANDBOX_SANITIZER
+	/* A sanitizer's report asks whether stderr is a terminal. */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets);
+#else
+	(void)tcgets;
+#endif
+	if (prog == SANDBOX_CAPTURE) {
+		/* Video4Linux: every VIDIOC_ request is type 'V'. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
+		/* The simulated camera's device descriptor (above). */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
+		    &unix_only);
+	} else {
+		/* The server opens nothing for writing. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- violation */
+
+/* si_code of a SIGSYS from seccomp (asm-generic/siginfo.h, which
+ * clashes with glibc's signal.h). */
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP		1
+#endif
+
+#define SANDBOX_NAMES		512
+#define SANDBOX_NAME_MAX	24
+
+/* Filled before the filter is loaded: the handler may not allocate. */
+static char sandbox_names[SANDBOX_NAMES][SANDBOX_NAME_MAX];
+static char sandbox_prefix[64];
+
+static size_t
+sandbox_append(char *buf, size_t n, size_t size, const char *s)
+{
+	while (*s != '\0' && n + 1 < size)
+		buf[n++] = *s++;
+	return n;
+}
+
+static size_t
+sandbox_append_uint(char *buf, size_t n, size_t size, unsigned long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits) - 1;
+
+	digits[i] = '\0';
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && i > 0);
+	return sandbox_append(buf, n, size, digits + i);
+}
+
+/*
+ * SIGSYS from the filter: one line naming the call, then the signal
+ * again with its default action (SA_RESETHAND restored it, SA_NODEFER
+ * lets it through at once), which ends the process.  Async-signal-safe:
+ * write(2) and raise(3) only, and the names were resolved beforehand.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
+{
+	char line[160];
+	size_t n = 0;
+	int saved = errno;
+
+	(void)uctx;
+	if (si->si_code == SYS_SECCOMP) {
+		n = sandbox_append(line, n, sizeof(line), sandbox_prefix);
+		n = sandbox_append(line, n, sizeof(line),
+		    "sandbox: forbidden system call ");
+		if (si->si_syscall >= 0 && si->si_syscall < SANDBOX_NAMES &&
+		    sandbox_names[si->si_syscall][0] != '\0') {
+			n = sandbox_append(line, n, sizeof(line),
+			    sandbox_names[si->si_syscall]);
+			n = sandbox_append(line, n, sizeof(line), " ");
+		}
+		n = sandbox_append(line, n, sizeof(line), "(");
+		n = sandbox_append_uint(line, n, sizeof(line),
+		    (unsigned long)si->si_syscall);
+		n = sandbox_append(line, n, sizeof(line),
+		    "), killed; --no-sandbox turns the filter off\n");
+		if (write(STDERR_FILENO, line, n) < 0) {
+			/* Nowhere left to report it. */
+		}
+	}
+	errno = saved;
+	raise(sig);
+}
+
+static int
+sandbox_trap_setup(void)
+{
+	struct sigaction sa;
+	char *name;
+	int nr;
+
+	for (nr = 0; nr < SANDBOX_NAMES; nr++) {
+		name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+		if (name != NULL) {
+			snprintf(sandbox_names[nr], SANDBOX_NAME_MAX, "%s",
+			    name);
+			free(name);
+		}
+	}
+	log_line_prefix(LOG_CRIT, sandbox_prefix,
+	    sizeof(sandbox_prefix));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		return -errno;
+	return 0;
+}
+
+/* -------------------------------------------------------------- apply */
+
+const char *
+sandbox_program_name(enum sandbox_program prog)
+{
+	return prog == SANDBOX_SERVER ? "shmcam-server" : "shmcam-capture";
+}
+
+int
+sandbox_apply(enum sandbox_program prog)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -errno;
+	if ((rc = sandbox_trap_setup()) != 0)
+		return rc;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (ctx == NULL)
+		return -ENOMEM;
+	/*
+	 * Every thread at once where the kernel allows it; a parent filter
+	 * that refuses seccomp() (systemd's) leaves libseccomp with prctl(),
+	 * which filters the calling thread and those it starts from now on:
+	 * our own threads start after this.
+	 */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc != 0 && rc != -EOPNOTSUPP)
+		goto out;
+	for (i = 0; i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++) {
+		if ((sandbox_calls[i].sc_who & (1u << prog)) == 0)
+			continue;
+		rc = sandbox_add(ctx, SCMP_ACT_ALLOW, sandbox_calls[i].sc_name,
+		    0, NULL);
+		if (rc != 0)
+			goto out;
+	}
+	if ((rc = sandbox_rules(ctx, prog)) != 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = seccomp_load(ctx);
+	if (rc == -ECANCELED)
+		rc = -ENOSYS;
+out:
+	seccomp_release(ctx);
+	return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * sandbox.h - the in-process system call filter (seccomp, through
+ * libseccomp) that each program applies to itself once its setup is done.
+ *
+ * A shmcam process does its privileged and rare work first (options,
+ * devices, the ring, listening sockets, the privilege drop), then calls
+ * sandbox_apply() and from then on only serves: it reads, writes, polls,
+ * accepts and maps, and the capture also reopens its device, replaces its
+ * ring and starts encoder threads.  The allow-list of each program is the
+ * table at the top of sandbox.c, one line per system call, grouped by
+ * what needs it.  It holds with or without systemd: under a unit's
+ * SystemCallFilter= both filters apply and the stricter answer wins.
+ *
+ * What a violation does
+ *   A system call that is not on the list kills the process: the filter
+ *   traps it (SIGSYS, the call is never made), one line names the call
+ *   on stderr ("sandbox: forbidden system call execve (59)"), and SIGSYS
+ *   is raised again with its default action, so the process dies with
+ *   that signal (and a core dump where enabled).  An unexpected call
+ *   after setup is a bug or an attack; failing loudly finds the first and
+ *   stops the second.  The exceptions are calls a library tries and
+ *   handles: clone3() fails with ENOSYS, which makes glibc fall back to
+ *   clone(), whose flags the filter can see (threads yes, processes no).
+ *
+ * Arguments are checked where a call is needed for one purpose only:
+ *   mmap/mprotect   never PROT_EXEC (no new code in a running process)
+ *   clone           threads only (CLONE_THREAD): no fork, no exec
+ *   socket          AF_UNIX only (the control socket, sd_notify); the
+ *                   server's TCP sockets are all opened before
+ *   socketpair      the capture, AF_UNIX (the simulated camera's device)
+ *   openat          the server: read-only; the capture: any (it reopens
+ *                   its device read-write and creates a replacement ring)
+ *   ioctl           the server: FIONREAD, SIOCOUTQ; the capture: those
+ *                   and V4L2's ('V' requests)
+ *   tgkill          this process only (abort(), raise())
+ *
+ * Sanitizer builds (-fsanitize=address, thread) add what their runtimes
+ * do on our threads: LeakSanitizer's check at exit runs a clone()d
+ * tracer that ptrace()s every thread.  Those calls are compiled in only
+ * there, never into a production build.  Under valgrind the programs run
+ * with --no-sandbox (see tests/integration/shmcam.py): valgrind makes its
+ * own system calls on the program's threads, to translate code among
+ * other things, which an allow-list for the program cannot foresee.
+ *
+ * Return values: 0 or -errno.
+ */
+#ifndef SHMCAM_SANDBOX_H
+#define SHMCAM_SANDBOX_H
+
+enum sandbox_program {
+	SANDBOX_SERVER,
+	SANDBOX_CAPTURE,
+};
+
+/*
+ * Sets PR_SET_NO_NEW_PRIVS and loads the program's filter, for every
+ * thread of the process where the kernel lets us synchronise them
+ * (SECCOMP_FILTER_FLAG_TSYNC; not under a parent filter that refuses the
+ * seccomp() call, as systemd's SystemCallFilter= does) and in any case
+ * for the calling thread and every thread it starts afterwards.  Call it
+ * before starting threads.  -ENOSYS without seccomp support in the kernel,
+ * -ENOMEM, -EINVAL (a rule libseccomp refused: a bug), or prctl's error.
+ */
+int	sandbox_apply(enum sandbox_program prog);
+
+const char *sandbox_program_name(enum sandbox_program prog);
+
+#endif /* SHMCAM_SANDBOX_H */

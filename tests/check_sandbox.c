@@ -1,0 +1,508 @@
+/*
+ * check_sandbox.c - the real allow-lists of common/sandbox.c, applied in
+ * a forked child: what each program needs to serve still works, and a
+ * forbidden call kills the child with SIGSYS after one log line naming
+ * it (and is never made: the file it would create does not exist).
+ * Also under a parent filter that refuses seccomp() with EPERM, as
+ * systemd's SystemCallFilter= does.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/sockios.h>
+#include <linux/videodev2.h>
+
+#include <check.h>
+
+#include "log.h"
+#include "ring.h"
+#include "sandbox.h"
+#include "testutil.h"
+
+/* As in sandbox.c: sanitizer runtimes may clone() processes. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED	1
+#else
+#define SANITIZED	0
+#endif
+
+typedef int sandboxed_fn(void *arg);
+
+/* A connection made before the filter, as accept() would give one. */
+static int pair[2] = { -1, -1 };
+/* Made before the filter too: a directory of our own, the test's pid. */
+static const char *tmpdir;
+static pid_t test_pid;
+static gid_t test_gid;
+
+struct outcome {
+	int	 status;	/* wait status of the child */
+	char	 log[2048];	/* what it wrote to stderr */
+};
+
+/*
+ * What a systemd unit's SystemCallFilter=@system-service does to the
+ * seccomp() call: EPERM.  Loaded by hand, as systemd does, before
+ * libseccomp in this process has probed anything.
+ */
+static void
+load_parent_filter(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		_exit(101);
+	if (syscall(SYS_seccomp, 0, 0, NULL) != -1 || errno != EPERM)
+		_exit(102);
+}
+
+/*
+ * Runs fn in a child that first applies prog's filter (after a parent
+ * filter that refuses seccomp(), if parent_eperm).  The child exits with
+ * fn's return value, 100 if the sandbox could not be applied.
+ */
+static void
+run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
+    void *arg, struct outcome *o)
+{
+	int pfd[2];
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	memset(o, 0, sizeof(*o));
+	ck_assert_int_eq(pipe(pfd), 0);
+	if (pair[0] == -1)
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	tmpdir = tu_tmpdir();
+	test_pid = getpid();
+	test_gid = getgid();
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		int rc;
+
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		log_init(sandbox_program_name(prog));
+		if (parent_eperm)
+			load_parent_filter();
+		rc = sandbox_apply(prog);
+		if (rc != 0) {
+			fprintf(stderr, "sandbox_apply: %s\n", strerror(-rc));
+			_exit(100);
+		}
+		_exit(fn(arg));
+	}
+	close(pfd[1]);
+	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, 10000) &&
+	    (r = read(pfd[0], o->log + n, sizeof(o->log) - 1 - n)) > 0)
+		n += (size_t)r;
+	o->log[n] = '\0';
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &o->status, 0), pid);
+}
+
+static void
+assert_exit0(const struct outcome *o)
+{
+	ck_assert_msg(WIFEXITED(o->status) && WEXITSTATUS(o->status) == 0,
+	    "child failed (status %#x): %s", o->status, o->log);
+}
+
+/* Killed by SIGSYS, having named the call. */
+static void
+assert_killed(const struct outcome *o, const char *call)
+{
+	char want[64];
+
+	ck_assert_msg(WIFSIGNALED(o->status) && WTERMSIG(o->status) == SIGSYS,
+	    "%s: expected death by SIGSYS, got status %#x: %s", call,
+	    o->status, o->log);
+	snprintf(want, sizeof(want), "forbidden system call %s (", call);
+	ck_assert_msg(strstr(o->log, want) != NULL, "%s: log says: %s", call,
+	    o->log);
+}
+
+/* ------------------------------------------------------- what is allowed */
+
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
+
+/* What both programs do while serving. */
+static int
+serve_common(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	pthread_t t;
+	void *ret;
+	char *p, buf[3];
+	int fd, n = -1;
+
+	/* Memory: small and large allocations, anonymous mappings. */
+	p = malloc(8 << 20);
+	if (p == NULL)
+		return 1;
+	memset(p, 1, 8 << 20);
+	free(p);
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ) != 0 ||
+	    munmap(p, 65536) != 0)
+		return 2;
+	/* A thread: clone3() answers ENOSYS and glibc uses clone(). */
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+		return 3;
+	if (pthread_create(&t, NULL, thread_main, &n) != 0 ||
+	    pthread_join(t, &ret) != 0 || ret != &n)
+		return 4;
+	/* A unix socket (reconnecting to the capture). */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 5;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/none.sock",
+	    tmpdir);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != -1 ||
+	    errno != ENOENT)
+		return 6;
+	close(fd);
+	/* Bytes waiting and the send queue of a connection. */
+	if (write(pair[0], "abc", 3) != 3 ||
+	    ioctl(pair[1], FIONREAD, &n) != 0 || n != 3 ||
+	    ioctl(pair[0], SIOCOUTQ, &n) != 0 || read(pair[1], buf, 3) != 3)
+		return 8;
+	close(pair[0]);
+	close(pair[1]);
+	return 0;
+}
+
+static int
+serve_server(void *arg)
+{
+	int fd, rc;
+
+	(void)arg;
+	rc = serve_common();
+	if (rc != 0)
+		return rc;
+	/* Reading a file is allowed. */
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 20;
+	close(fd);
+	log_info("served");
+	return 0;
+}
+
+static int
+serve_capture(void *arg)
+{
+	struct v4l2_capability cap;
+	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
+	struct ring_writer w;
+	char path[256];
+	DIR *d;
+	int fd, rc;
+
+	(void)arg;
+	rc = serve_common();
+	if (rc != 0)
+		return rc;
+	/* An eventfd per server, the sources' timers. */
+	if ((fd = eventfd(0, EFD_CLOEXEC)) == -1)
+		return 20;
+	close(fd);
+	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) == -1 ||
+	    timerfd_settime(fd, 0, &its, NULL) != 0)
+		return 21;
+	close(fd);
+	/* A device reopened read-write (a V4L2 ioctl on a file: ENOTTY). */
+	snprintf(path, sizeof(path), "%s/video0", tmpdir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return 22;
+	if (ioctl(fd, VIDIOC_QUERYCAP, &cap) != -1 || errno != ENOTTY)
+		return 23;
+	close(fd);
+	/* A directory source's listing. */
+	if ((d = opendir(tmpdir)) == NULL || readdir(d) == NULL)
+		return 24;
+	closedir(d);
+	if (unlink(path) != 0)
+		return 25;
+	/* A replacement ring: a new object, its group, the old unlinked. */
+	snprintf(path, sizeof(path), "shmcam-check-sandbox-%d", (int)getpid());
+	if (ring_writer_create(&w, path, 4, 65536, 0640, test_gid) != 0)
+		return 26;
+	ring_writer_destroy(&w, 1);
+	log_info("served");
+	return 0;
+}
+
+START_TEST(test_server_serves)
+{
+	struct outcome o;
+
+	run_sandboxed(SANDBOX_SERVER, 0, serve_server, NULL, &o);
+	assert_exit0(&o);
+	ck_assert_ptr_nonnull(strstr(o.log, "served"));
+}
+END_TEST
+
+START_TEST(test_capture_serves)
+{
+	struct outcome o;
+
+	run_sandboxed(SANDBOX_CAPTURE, 0, serve_capture, NULL, &o);
+	assert_exit0(&o);
+}
+END_TEST
+
+/* -------------------------------------------------- what is forbidden */
+
+enum forbidden {
+	F_EXECVE,
+	F_OPEN_WRITE,
+	F_SOCKET_INET,
+	F_SOCKET_NETLINK,
+	F_FORK,
+	F_PTRACE,
+	F_MMAP_EXEC,
+	F_MPROTECT_EXEC,
+	F_UNLINK,
+	F_IOCTL_TIOCSTI,
+	F_KILL,
+	F_TGKILL_OTHER,
+	F_SETUID,
+	F_BIND,
+	F_CHMOD,
+	F_MKDIR,
+	F_SOCKETPAIR,
+};
+
+struct forbidden_case {
+	enum forbidden	 what;
+	const char	*call;		/* as the log line names it */
+	unsigned	 progs;		/* forbidden for these */
+	int		 needs_strict;	/* allowed in sanitizer builds */
+};
+
+#define SRV	(1u << SANDBOX_SERVER)
+#define CAP	(1u << SANDBOX_CAPTURE)
+
+static const struct forbidden_case forbidden_cases[] = {
+	{ F_EXECVE,		"execve",	SRV | CAP, 0 },
+	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
+	{ F_SOCKET_INET,	"socket",	SRV | CAP, 0 },
+	{ F_SOCKET_NETLINK,	"socket",	SRV | CAP, 0 },
+	{ F_FORK,		"clone",	SRV | CAP, 1 },
+	{ F_PTRACE,		"ptrace",	SRV | CAP, 1 },
+	{ F_MMAP_EXEC,		"mmap",		SRV | CAP, 0 },
+	{ F_MPROTECT_EXEC,	"mprotect",	SRV | CAP, 0 },
+	{ F_UNLINK,		"unlink",	SRV, 0 },
+	{ F_IOCTL_TIOCSTI,	"ioctl",	SRV | CAP, 0 },
+	{ F_KILL,		"kill",		SRV | CAP, 0 },
+	{ F_TGKILL_OTHER,	"tgkill",	SRV | CAP, 0 },
+	{ F_SETUID,		"setuid",	SRV | CAP, 0 },
+	{ F_BIND,		"bind",		SRV | CAP, 0 },
+	{ F_CHMOD,		"chmod",	SRV | CAP, 0 },
+	{ F_MKDIR,		"mkdir",	SRV | CAP, 0 },
+	{ F_SOCKETPAIR,		"socketpair",	SRV, 0 },
+};
+#define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
+
+static char victim[256];	/* a file a forbidden call would create */
+
+static int
+try_forbidden(void *arg)
+{
+	const struct forbidden_case *fc = arg;
+	char *const argv[] = { (char *)"true", NULL };
+	char tio = 'x';
+	int fd, sv[2];
+	void *p;
+
+	switch (fc->what) {
+	case F_EXECVE:
+		execve("/bin/true", argv, argv + 1);
+		break;
+	case F_OPEN_WRITE:
+		fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		break;
+	case F_SOCKET_INET:
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		break;
+	case F_SOCKET_NETLINK:
+		fd = socket(AF_NETLINK, SOCK_RAW, 0);
+		break;
+	case F_FORK:
+		if (fork() == 0)
+			_exit(0);
+		break;
+	case F_PTRACE:
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		break;
+	case F_MMAP_EXEC:
+		p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE |
+		    MAP_ANONYMOUS, -1, 0);
+		(void)p;
+		break;
+	case F_MPROTECT_EXEC:
+		p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+		if (p != MAP_FAILED)
+			mprotect(p, 4096, PROT_READ | PROT_EXEC);
+		break;
+	case F_UNLINK:
+		unlink(victim);
+		break;
+	case F_IOCTL_TIOCSTI:
+		ioctl(STDIN_FILENO, TIOCSTI, &tio);
+		break;
+	case F_KILL:
+		kill(test_pid, 0);
+		break;
+	case F_TGKILL_OTHER:
+		syscall(SYS_tgkill, (int)test_pid, (int)test_pid, 0);
+		break;
+	case F_SETUID:
+		syscall(SYS_setuid, 0);
+		break;
+	case F_BIND: {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", victim);
+		bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		break;
+	}
+	case F_CHMOD:
+		chmod(victim, 0666);
+		break;
+	case F_MKDIR:
+		mkdir(victim, 0700);
+		break;
+	case F_SOCKETPAIR:
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		break;
+	}
+	(void)fd;
+	return 0;	/* survived: the test fails */
+}
+
+static void
+check_forbidden(int parent_eperm, int i)
+{
+	const struct forbidden_case *fc = &forbidden_cases[i];
+	struct outcome o;
+	struct stat st;
+	enum sandbox_program prog;
+
+	if (fc->needs_strict && SANITIZED)
+		return;
+	tmpdir = tu_tmpdir();
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE; prog++) {
+		if ((fc->progs & (1u << prog)) == 0)
+			continue;
+		snprintf(victim, sizeof(victim), "%s/victim-%d-%d",
+		    tmpdir, i, (int)prog);
+		/* An existing file to unlink and chmod; none to create. */
+		if (fc->what == F_UNLINK || fc->what == F_CHMOD) {
+			int fd = open(victim, O_WRONLY | O_CREAT, 0600);
+
+			ck_assert_int_ne(fd, -1);
+			close(fd);
+		}
+		run_sandboxed(prog, parent_eperm, try_forbidden,
+		    (void *)fc, &o);
+		assert_killed(&o, fc->call);
+		/* The call was never made. */
+		if (fc->what == F_UNLINK || fc->what == F_CHMOD) {
+			ck_assert_int_eq(stat(victim, &st), 0);
+			ck_assert_int_eq(st.st_mode & 0777, 0600);
+			unlink(victim);
+		} else
+			ck_assert_int_eq(stat(victim, &st), -1);
+	}
+}
+
+START_TEST(test_forbidden)
+{
+	check_forbidden(0, _i);
+}
+END_TEST
+
+/* ------------------------------------------------- under systemd's filter */
+
+START_TEST(test_under_parent_filter)
+{
+	struct outcome o;
+
+	/* seccomp() refused: libseccomp loads with prctl() instead. */
+	run_sandboxed(SANDBOX_SERVER, 1, serve_server, NULL, &o);
+	assert_exit0(&o);
+	run_sandboxed(SANDBOX_CAPTURE, 1, serve_capture, NULL, &o);
+	assert_exit0(&o);
+}
+END_TEST
+
+START_TEST(test_forbidden_under_parent_filter)
+{
+	check_forbidden(1, _i);
+}
+END_TEST
+
+static Suite *
+sandbox_suite(void)
+{
+	Suite *s = suite_create("sandbox");
+	TCase *tc = tcase_create("allow-lists");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_server_serves);
+	tcase_add_test(tc, test_capture_serves);
+	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);
+	tcase_add_test(tc, test_under_parent_filter);
+	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
+	    (int)NFORBIDDEN);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return tu_run_suite(sandbox_suite());
+}
