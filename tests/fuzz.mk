@@ -5,16 +5,39 @@
 #   make check-fuzz   each fuzzer once over its committed corpus: a quick
 #                     regression run, part of make check
 #
-# tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds
-# (regenerate the ring and ctl seeds with build-fuzz/mkseeds).  A harness
-# links common/*.c plus FUZZ_SRC_NAME.
+# tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds.
+# The ring, ctl, peers, link and mjpeg seeds come from build-fuzz/mkseeds
+# (made by the real writer, encoder and message code); the http and route
+# seeds are written by hand.  A harness links common/*.c plus
+# FUZZ_SRC_NAME.
+#
+#   ring    the ring reader (common/ring.c): arbitrary shared memory
+#   ctl     the control transport (common/ctl.c): messages, descriptors
+#   peers   the capture's control peers (capture/peers.c): scripts of
+#           messages from two clients
+#   link    the server's link to its capture (server/link.c): a scripted
+#           capture, with descriptors of every kind and frames
+#   http    the HTTP layer through the real evhttp (server/*.c): request
+#           bytes on a real connection
+#   route   the pure request parsers (route, query, auth, JSON, --listen)
+#   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver \
-	-Wall -Wextra -Werror $(FUZZ_SAN) $(PKG_CFLAGS)
+	-Wall -Wextra -Werror -MMD -MP $(FUZZ_SAN) $(PKG_CFLAGS)
+# What each harness links besides common/*.c.
+FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
+	tests/fuzz/fuzzutil.c
+FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
+FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
+FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
+FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
+	tests/fuzz/fuzzutil.c
+
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZERS))
 
@@ -23,10 +46,13 @@ $(FUZZ_BUILD)/lib/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(COMMON_SRC))
+# The objects of FUZZ_SRC_$(1).  A function, because a % written in the
+# prerequisites of the pattern rule below would be taken for its stem.
+fuzz_objs = $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(FUZZ_SRC_$(1)))
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON_OBJ) \
-    $$(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$$(FUZZ_SRC_$$*))
+    $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
@@ -57,3 +83,5 @@ fuzz: fuzz-bins
 			"$$(grep -o 'ft: [0-9]*' $(FUZZ_BUILD)/fuzz_$$f.log | tail -1 | cut -d' ' -f2)" \
 			"$$(ls $(FUZZ_BUILD)/corpus-run/$$f | wc -l)"; \
 	done
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -10,7 +10,6 @@
  * refuse it, and in both cases no descriptor may be left open that the
  * caller was not handed.  ctl_validate() also sees the raw bytes.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,24 +19,10 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fuzzutil.h"
 
 static int sv[2] = { -1, -1 };
 static int spare = -1;
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		abort();
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
 		memcpy(CMSG_DATA(cm), want, sizeof(int) * (size_t)n);
 	}
-	before = count_fds();
+	before = fuzz_count_fds();
 	if (sendmsg(sv[0], &mh, MSG_DONTWAIT) == -1)
 		return 0;	/* too large for the socket: nothing sent */
 
@@ -104,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE) {
 		abort();
 	}
-	if (count_fds() != before)
+	if (fuzz_count_fds() != before)
 		abort();	/* a descriptor leaked */
 	return 0;
 }

@@ -1,8 +1,12 @@
 /*
  * mkseeds - writes seed inputs for the fuzzers: real rings (made by the
- * real writer, with frames in them) and real control messages.
+ * real writer, with frames in them), real control messages and scripts
+ * of them for both ends (the formats are at the top of fuzz_peers.c and
+ * fuzz_link.c), and real JPEGs from TurboJPEG (with their tables
+ * stripped, as UVC cameras send them, and padded).
  *
- *   mkseeds DIR   writes DIR/ring/... and DIR/ctl/...
+ *   mkseeds DIR   writes DIR/ring/, DIR/ctl/, DIR/peers/, DIR/link/ and
+ *                 DIR/mjpeg/
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <turbojpeg.h>
 
 #include "ctl.h"
 #include "ring.h"
@@ -102,21 +108,221 @@ ctl_seeds(const char *dir)
 	put(dir, "ctl/viewers-1fd", buf, 1 + sizeof(m.viewers));
 }
 
+/* A script being written: steps appended to buf. */
+struct script {
+	uint8_t	 buf[4096];
+	size_t	 len;
+};
+
+static void
+step(struct script *s, uint8_t op)
+{
+	s->buf[s->len++] = op;
+}
+
+/* A message step: op, descriptor bytes, little-endian length, bytes. */
+static void
+step_msg(struct script *s, uint8_t op, const uint8_t *fdbytes, size_t nfdb,
+    const void *msg, size_t len)
+{
+	s->buf[s->len++] = op;
+	memcpy(s->buf + s->len, fdbytes, nfdb);
+	s->len += nfdb;
+	s->buf[s->len++] = (uint8_t)(len & 0xff);
+	s->buf[s->len++] = (uint8_t)(len >> 8);
+	memcpy(s->buf + s->len, msg, len);
+	s->len += len;
+}
+
+static void
+peers_seeds(const char *dir)
+{
+	struct ctl_hello hello;
+	struct ctl_viewers viewers;
+	struct script s;
+	uint8_t none = 0, three = 3;
+
+	ctl_init(&hello.h, CTL_HELLO, sizeof(hello));
+	hello.pid = 1234;
+	hello.ring_abi = RING_ABI_VERSION;
+	snprintf(hello.label, sizeof(hello.label), "server/x");
+	ctl_init(&viewers.h, CTL_VIEWERS, sizeof(viewers));
+	viewers.viewers = 3;
+
+	/* Two servers attach, report viewers, are woken, leave. */
+	memset(&s, 0, sizeof(s));
+	step_msg(&s, 0x00, &none, 1, &hello, sizeof(hello));
+	step(&s, 0x01);
+	step_msg(&s, 0x00, &none, 1, &viewers, sizeof(viewers));
+	step(&s, 0x03);
+	step_msg(&s, 0x04, &none, 1, &hello, sizeof(hello));
+	step(&s, 0x05);
+	viewers.viewers = 7;
+	step_msg(&s, 0x04, &none, 1, &viewers, sizeof(viewers));
+	step(&s, 0x01);
+	step(&s, 0x02);
+	step(&s, 0x03);
+	step(&s, 0x05);
+	put(dir, "peers/two-servers", s.buf, s.len);
+
+	/* Descriptors nobody asked for, viewers before hello, a second
+	 * hello. */
+	memset(&s, 0, sizeof(s));
+	step_msg(&s, 0x00, &three, 1, &hello, sizeof(hello));
+	step(&s, 0x01);
+	step_msg(&s, 0x04, &none, 1, &viewers, sizeof(viewers));
+	step(&s, 0x05);
+	step_msg(&s, 0x00, &none, 1, &hello, sizeof(hello));
+	step_msg(&s, 0x00, &none, 1, &hello, sizeof(hello));
+	step(&s, 0x01);
+	put(dir, "peers/junk", s.buf, s.len);
+
+	/* A server that reads another ring ABI is refused. */
+	memset(&s, 0, sizeof(s));
+	hello.ring_abi = RING_ABI_VERSION + 1;
+	step_msg(&s, 0x08, &none, 1, &hello, sizeof(hello));
+	step(&s, 0x01);
+	put(dir, "peers/wrong-abi", s.buf, s.len);
+}
+
+static void
+link_seeds(const char *dir)
+{
+	struct ctl_welcome w;
+	struct ctl_refused r;
+	struct ctl_viewers v;
+	struct script s;
+	/* Descriptor count, then two bits of kind each: eventfd, ring. */
+	const uint8_t efd_ring[2] = { 2, 0 | 1 << 2 };
+	const uint8_t file_memfd[2] = { 2, 2 | 3 << 2 };
+	const uint8_t many[2] = { 7, 0 | 1 << 2 | 2 << 4 | 3 << 6 };
+	const uint8_t none[2] = { 0, 0 };
+
+	ctl_init(&w.h, CTL_WELCOME, sizeof(w));
+	w.ring_abi = RING_ABI_VERSION;
+	w.width = 64;
+	w.height = 48;
+	w.fps_milli = 30000;
+	w.pid = 4321;
+	snprintf(w.shm_name, sizeof(w.shm_name), "shmcam-x");
+
+	/* Attached (the harness fills in the ring's generation and
+	 * geometry), frames, a junk frame, the capture leaves. */
+	memset(&s, 0, sizeof(s));
+	step_msg(&s, 0x18, efd_ring, 2, &w, sizeof(w));
+	step(&s, 0x02);
+	step(&s, 0x01);
+	step(&s, 0x02);
+	step(&s, 0x0a);
+	step(&s, 0x01);
+	step(&s, 0x03);
+	put(dir, "link/attach-frames", s.buf, s.len);
+
+	/* A welcome for another ring, then wrong descriptors, then too
+	 * many. */
+	memset(&s, 0, sizeof(s));
+	step_msg(&s, 0x00, efd_ring, 2, &w, sizeof(w));
+	step_msg(&s, 0x18, file_memfd, 2, &w, sizeof(w));
+	step_msg(&s, 0x18, many, 2, &w, sizeof(w));
+	step(&s, 0x01);
+	put(dir, "link/bad-welcomes", s.buf, s.len);
+
+	/* Refused, and an unexpected message after attaching. */
+	memset(&s, 0, sizeof(s));
+	ctl_init(&r.h, CTL_REFUSED, sizeof(r));
+	r.error = 87;
+	snprintf(r.reason, sizeof(r.reason), "too many servers attached");
+	step_msg(&s, 0x00, none, 2, &r, sizeof(r));
+	step(&s, 0x01);
+	step_msg(&s, 0x18, efd_ring, 2, &w, sizeof(w));
+	ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
+	v.viewers = 1;
+	step_msg(&s, 0x00, none, 2, &v, sizeof(v));
+	step(&s, 0x01);
+	put(dir, "link/refused-unexpected", s.buf, s.len);
+}
+
+/* buf[0..len) without its DHT segments (those before the first scan). */
+static size_t
+strip_dht(uint8_t *buf, size_t len)
+{
+	size_t i = 2, seg;
+
+	while (i + 4 <= len && buf[i] == 0xff && buf[i + 1] != 0xda) {
+		seg = 2 + ((size_t)buf[i + 2] << 8 | buf[i + 3]);
+		if (i + seg > len)
+			break;
+		if (buf[i + 1] == 0xc4) {
+			memmove(buf + i, buf + i + seg, len - i - seg);
+			len -= seg;
+		} else
+			i += seg;
+	}
+	return len;
+}
+
+static void
+mjpeg_seeds(const char *dir)
+{
+	static const struct {
+		const char	*name;
+		int		 w, h, subsamp, flags, strip, pad;
+	} v[] = {
+		{ "mjpeg/420", 16, 16, TJSAMP_420, 0, 0, 0 },
+		{ "mjpeg/422-no-dht", 32, 16, TJSAMP_422, 0, 1, 0 },
+		{ "mjpeg/gray-padded", 24, 8, TJSAMP_GRAY, 0, 0, 64 },
+		{ "mjpeg/444-progressive", 16, 8, TJSAMP_444, TJFLAG_PROGRESSIVE,
+		    0, 0 },
+		{ "mjpeg/420-no-dht-padded", 16, 16, TJSAMP_420, 0, 1, 16 },
+	};
+	uint8_t rgb[32 * 16 * 3], out[8192];
+	unsigned char *jpeg;
+	unsigned long len;
+	size_t i, n, k;
+	tjhandle tj;
+
+	for (k = 0; k < sizeof(rgb); k++)
+		rgb[k] = (uint8_t)(k * 37 + k / 7);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		tj = tjInitCompress();
+		jpeg = NULL;
+		len = 0;
+		if (tj == NULL || tjCompress2(tj, rgb, v[i].w, 0, v[i].h,
+		    TJPF_RGB, &jpeg, &len, v[i].subsamp, 75, v[i].flags) != 0 ||
+		    len + (size_t)v[i].pad > sizeof(out)) {
+			fprintf(stderr, "%s: TurboJPEG failed\n", v[i].name);
+			exit(1);
+		}
+		memcpy(out, jpeg, len);
+		n = v[i].strip ? strip_dht(out, len) : len;
+		memset(out + n, 0, (size_t)v[i].pad);
+		put(dir, v[i].name, out, n + (size_t)v[i].pad);
+		tjFree(jpeg);
+		tjDestroy(tj);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
+	static const char *const subs[] = { "ring", "ctl", "peers", "link",
+	    "mjpeg" };
 	char sub[4096];
+	size_t i;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: mkseeds DIR\n");
 		return 2;
 	}
-	snprintf(sub, sizeof(sub), "%s/ring", argv[1]);
 	mkdir(argv[1], 0755);
-	mkdir(sub, 0755);
-	snprintf(sub, sizeof(sub), "%s/ctl", argv[1]);
-	mkdir(sub, 0755);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", argv[1], subs[i]);
+		mkdir(sub, 0755);
+	}
 	ring_seeds(argv[1]);
 	ctl_seeds(argv[1]);
+	peers_seeds(argv[1]);
+	link_seeds(argv[1]);
+	mjpeg_seeds(argv[1]);
 	return 0;
 }

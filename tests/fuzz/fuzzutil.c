@@ -1,0 +1,66 @@
+/*
+ * fuzzutil.c - see fuzzutil.h.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzzutil.h"
+
+/* Calls fn for every descriptor but the directory's own. */
+static int
+fuzz_each_fd(void (*fn)(const char *fd, const char *target, int *n))
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char path[300], target[256];
+	ssize_t len;
+	int n = 0;
+
+	if (d == NULL)
+		abort();
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = '\0';
+		fn(de->d_name, target, &n);
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+count_ours(const char *fd, const char *target, int *n)
+{
+	static const char *const ours[] = { "socket:", "anon_inode:",
+	    "/dev/shm/", "/memfd:", "/tmp/fuzz_" };
+	size_t i;
+
+	(void)fd;
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (strncmp(target, ours[i], strlen(ours[i])) == 0)
+			(*n)++;
+}
+
+static void
+print_one(const char *fd, const char *target, int *n)
+{
+	(void)n;
+	fprintf(stderr, "  fd %s: %s\n", fd, target);
+}
+
+int
+fuzz_count_fds(void)
+{
+	return fuzz_each_fd(count_ours);
+}
+
+void
+fuzz_list_fds(void)
+{
+	(void)fuzz_each_fd(print_one);
+}

@@ -1,0 +1,19 @@
+/*
+ * fuzzutil.h - helpers shared by the fuzz harnesses.
+ *
+ * Descriptor accounting counts only what our code and the harnesses open
+ * (sockets, eventfds and timerfds, shared-memory objects, memfds, files
+ * under /tmp/fuzz_*): the sanitizer runtime
+ * opens pipes and /dev/null of its own at unpredictable times (a
+ * symbolizer process for LeakSanitizer's periodic checks), which a plain
+ * count of /proc/self/fd would take for a leak.
+ */
+#ifndef SHMCAM_FUZZUTIL_H
+#define SHMCAM_FUZZUTIL_H
+
+/* Open descriptors of the kinds above. */
+int	fuzz_count_fds(void);
+/* Every open descriptor and what it is, on stderr (a leak's report). */
+void	fuzz_list_fds(void);
+
+#endif /* SHMCAM_FUZZUTIL_H */
