@@ -10,7 +10,8 @@ import socket
 import struct
 import time
 
-from shmcam import (MjpegReader, ShmcamTestCase, http_get, wait_until)
+from shmcam import (MjpegReader, ShmcamTestCase, figure, http_get,
+                    wait_until)
 
 FPS = 30
 
@@ -76,6 +77,10 @@ class HostilePeersTest(ShmcamTestCase):
         for s in socks:
             s.close()
 
+        figure("junk peers: %d control connections held open (every "
+               "tenth sent junk) for %.1f s: capture %.1f fps, the real "
+               "server's client %.1f fps (source %d)", len(socks), elapsed,
+               published / elapsed, fps_of(frames, attack_began + 0.5), FPS)
         self.assertGreater(published / elapsed, FPS * 0.85,
                            "capture slowed down under the attack")
         self.assertGreater(fps_of(frames, attack_began + 0.5), FPS * 0.8,
@@ -114,6 +119,9 @@ class HostilePeersTest(ShmcamTestCase):
         a.kill(signal.SIGCONT)
         continued = time.time()
 
+        figure("SIGSTOPped server, %.0f s: capture %.1f fps, the other "
+               "server's client %.1f fps (source %d)", elapsed,
+               published / elapsed, fps_b, FPS)
         self.assertGreater(published / elapsed, FPS * 0.9)
         self.assertGreater(fps_b, FPS * 0.85)
         self.assertTrue(cap.alive())

@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 
-from shmcam import (SLOW, MjpegReader, ShmcamTestCase, get_json, http_get,
-                    settled_fds, wait_until)
+from shmcam import (SLOW, MjpegReader, ShmcamTestCase, figure, get_json,
+                    http_get, settled_fds, wait_until)
 
 NCONN = 500
 NREFUSED = 20           # of NCONN: a refused stream request first
@@ -149,11 +149,11 @@ class SlowlorisTest(ShmcamTestCase):
                                 "stream got %d of %d frames in %.1f s"
                                 % (frames, published, window))
         self.assertGreater(published, 0.8 * FPS * window, "capture starved")
-        print("\nslowloris: %d connections cut off after %.2f to %.2f s "
-              "(--request-timeout %d); meanwhile %d snapshots (slowest "
-              "%.0f ms), stream %d of %d frames"
-              % (NCONN, closed[0], closed[-1], TIMEOUT, snaps.ok,
-                 snaps.slowest * 1000, frames, published))
+        figure("slowloris: %d connections cut off after %.2f to %.2f s "
+               "(--request-timeout %d); meanwhile %d snapshots (slowest "
+               "%.0f ms, none failed), stream %d of %d frames",
+               NCONN, closed[0], closed[-1], TIMEOUT, snaps.ok,
+               snaps.slowest * 1000, frames, published)
 
         # And nothing is left behind.
         for s in socks:
