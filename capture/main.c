@@ -24,6 +24,7 @@
 #include "log.h"
 #include "peers.h"
 #include "ring.h"
+#include "service.h"
 #include "source.h"
 
 #define SHMCAM_VERSION	"0.1"
@@ -48,6 +49,7 @@ struct capture {
 	struct ring_writer ring;
 	struct peers	 peers;
 	struct encoder	 enc;
+	struct service	 svc;		/* sd_notify: ready, status, watchdog */
 	struct event	*src_ev;
 	struct event	*tick_ev;
 	struct event	*sigint_ev;
@@ -61,6 +63,7 @@ struct capture {
 	uint64_t	 st_encode_ns;
 	uint64_t	 st_dropped;
 	uint64_t	 st_failures;
+	double		 st_fps;	/* over the last stats period */
 };
 
 static uint64_t
@@ -313,6 +316,7 @@ capture_publish(struct capture *c, const struct source_frame *f)
 	}
 	c->st_frames++;
 	peers_notify(&c->peers);
+	service_ready(&c->svc);
 }
 
 static void
@@ -358,8 +362,20 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	    c->st_frames ? (double)c->st_encode_ns / (double)c->st_frames / 1e6
 	    : 0.0, (unsigned long long)c->st_dropped, c->peers.ps_attached,
 	    c->peers.ps_viewers);
+	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_dropped = c->st_failures = 0;
+}
+
+/* systemd's STATUS= line (service.h). */
+static void
+capture_status(char *buf, size_t size, void *arg)
+{
+	struct capture *c = arg;
+
+	snprintf(buf, size, "%.1f fps, %s, %u servers, %u viewers", c->st_fps,
+	    ring_state_name(c->ring.rw_status.state), c->peers.ps_attached,
+	    c->peers.ps_viewers);
 }
 
 static void
@@ -450,6 +466,9 @@ capture_setup(struct capture *c)
 		event_add(c->sigint_ev, NULL);
 		event_add(c->sigterm_ev, NULL);
 	}
+	if (service_init(&c->svc, c->base, capture_status, c) != 0)
+		fatalx("service manager notification events: out of memory");
+	c->st_fps = c->src.fps_milli / 1000.0;
 	c->st_start_ns = now_ns(CLOCK_MONOTONIC);
 	log_info("capturing %s %ux%u at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
@@ -464,6 +483,7 @@ capture_teardown(struct capture *c)
 	event_free(c->tick_ev);
 	event_free(c->sigint_ev);
 	event_free(c->sigterm_ev);
+	service_free(&c->svc);
 	peers_free(&c->peers);
 	unlink(c->ctl_path);
 	ring_writer_destroy(&c->ring, 1);
@@ -484,6 +504,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	capture_setup(&c);
 	event_base_dispatch(c.base);
+	service_stopping(&c.svc);
 	capture_teardown(&c);
 	return 0;
 }
