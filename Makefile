@@ -24,7 +24,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd
+PKGS	:= libturbojpeg libevent libsystemd libcrypt
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -62,9 +62,9 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libsystemd-dev check systemd
-DEB_TEST  := python3 ffmpeg curl procps util-linux clang libclang-rt-14-dev \
-	     iproute2 systemd-container debootstrap
+	     libsystemd-dev libcrypt-dev check systemd
+DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
+	     libclang-rt-14-dev iproute2 systemd-container debootstrap
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
