@@ -12,7 +12,10 @@
 SECURITY_MAX_CAPTURE := 30
 SECURITY_MAX_SERVER  := 20
 VERIFY_DIR := $(BUILD)/systemd-verify
-NSPAWN_DIR := $(BUILD)/nspawn
+# The cached Debian root and the logs of the last run.  Not under $(BUILD):
+# the Makefile looks for dependency files there, and the root has
+# directories like rc2.d.  "make clean" removes it with the other build-*.
+NSPAWN_DIR := build-nspawn
 
 .PHONY: check-units check-systemd
 check: check-units
@@ -36,6 +39,6 @@ check-units: all
 		[ $$rc = 0 ] || { echo "$$out"; echo "shmcam-$${u%:*}@.service:" \
 		    "exposure above $${u#*:}/100"; exit 1; }; done
 
-check-systemd: all
+check-systemd: all $(BUILD)/tests/jpeginfo
 	$(PYTHON) tests/systemd/check_systemd.py --build $(BUILD) \
 	    --work $(NSPAWN_DIR)

@@ -235,6 +235,12 @@ class Container:
         log.close()
         self.init = wait_until(self._find_init, 30, "the container's init")
         self.pidns = os.readlink("/proc/%d/ns/pid" % self.init)
+        # "offline" until the container's systemd has its private socket
+        # (PID 1 may still be nspawn's own child, about to exec systemd).
+        wait_until(lambda: self.sh("systemctl", "is-system-running",
+                                   check=False).stdout.strip()
+                   not in ("", "offline"), 60, "systemd in the container",
+                   interval=0.2)
         r = self.sh("systemctl", "is-system-running", "--wait", timeout=120,
                     check=False)
         state = r.stdout.strip()
@@ -722,7 +728,7 @@ class Checks:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("--work", default="build/nspawn")
+    ap.add_argument("--work", default="build-nspawn")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     work = os.path.abspath(args.work)
