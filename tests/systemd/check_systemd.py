@@ -471,6 +471,24 @@ class Checks:
         r = run([os.path.join(self.build, "tests", "jpeginfo"), path])
         return tuple(int(x) for x in r.stdout.split()[:2])
 
+    # 0
+    def verify(self):
+        """The installed units, drop-ins included, as this systemd sees
+        them: systemd-analyze verify and security."""
+        units = [self.CAP, self.SRV["a"], "shmcam-server@a.socket"]
+        r = self.ct.sh("systemd-analyze", "verify", *units, check=False)
+        if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+            raise AssertionError("systemd-analyze verify: %s"
+                                 % (r.stderr or r.stdout).strip())
+        scores = []
+        for u in (self.CAP, self.SRV["a"]):
+            out = self.ct.sh("systemd-analyze", "security", "--no-pager",
+                             u).stdout
+            m = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
+            scores.append("%s %s" % (u, m.group(1) if m else "?"))
+        return ("systemd-analyze verify clean; security: %s"
+                % ", ".join(scores))
+
     # 1
     def start_all(self):
         ct = self.ct
@@ -777,7 +795,8 @@ def main():
         ct.boot()
         ct.sh("mknod", "-m", "0666", "/dev/video0", "c", "81", "0")
         checks = Checks(ct, build)
-        plan = [(1, "capture and servers a, b reach READY and serve /stream",
+        plan = [(0, "the installed units", checks.verify),
+                (1, "capture and servers a, b reach READY and serve /stream",
                  checks.start_all),
                 (2, "restart of server a", checks.restart_server),
                 (3, "restart of the capture", checks.restart_capture),
