@@ -27,6 +27,10 @@ CAPTURE = os.path.join(BUILD, "shmcam-capture")
 SERVER = os.path.join(BUILD, "shmcam-server")
 JPEGINFO = os.path.join(BUILD, "tests", "jpeginfo")
 IS_ROOT = os.geteuid() == 0
+# A command to run the programs under, e.g. valgrind (make check-valgrind).
+WRAPPER = os.environ.get("SHMCAM_WRAPPER", "").split()
+# Deadlines stretch by this factor under a slow wrapper.
+SLOW = float(os.environ.get("SHMCAM_SLOW", "1"))
 BOUNDARY = b"boundarydonotcross"
 
 SANITIZER_SIGNATURES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -43,7 +47,9 @@ def _die_with_parent():
 
 
 def wait_until(pred, timeout, what, interval=0.02):
-    """Polls pred() until it returns something true; fails after timeout."""
+    """Polls pred() until it returns something true; fails after timeout
+    (stretched by SHMCAM_SLOW)."""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
@@ -98,7 +104,7 @@ class Proc:
         if self.alive():
             self.p.send_signal(sig)
             try:
-                self.p.wait(timeout)
+                self.p.wait(timeout * SLOW)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
@@ -169,7 +175,8 @@ class ShmcamTestCase(unittest.TestCase):
     def start_capture(self, name, *args):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
         argv += list(args)
-        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name))
+        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
+                 wrapper=WRAPPER)
         self.procs.append(p)
         p.wait_log(r"capturing", what="capture to start")
         return p
@@ -183,7 +190,7 @@ class ShmcamTestCase(unittest.TestCase):
         _counter[0] += 1
         p = Server(argv, os.path.join(self.tmp, "server-%s-%d.log"
                                       % (name, _counter[0])),
-                   wrapper=wrapper)
+                   wrapper=list(wrapper or []) + WRAPPER)
         self.procs.append(p)
         return p
 
