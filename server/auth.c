@@ -222,7 +222,7 @@ auth_add(struct auth *a, const char *user, const char *pass)
 		 * now rather than lock the user out silently. */
 		memset(&a->a_cd, 0, sizeof(a->a_cd));
 		r = crypt_rn("", pass, &a->a_cd, sizeof(a->a_cd));
-		if (r == NULL || r[0] == '*')
+		if (r == NULL || r[0] == '*' || strlen(r) != strlen(pass))
 			return -EPROTONOSUPPORT;
 		if ((u->au_hash = strdup(pass)) == NULL)
 			return -ENOMEM;

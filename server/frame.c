@@ -93,9 +93,11 @@ frame_finish(struct frame *f)
 	    "Content-Type: image/jpeg\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
+	    "%s"
 	    "\r\n",
 	    f->f_jpeg_len, (unsigned long long)(ts / 1000000000u),
-	    (unsigned)(ts % 1000000000u / 1000u));
+	    (unsigned)(ts % 1000000000u / 1000u),
+	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		fatalx("frame part header does not fit");
 	f->f_part_off = f->f_jpeg_off - (size_t)n;

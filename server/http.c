@@ -9,9 +9,10 @@
  *   /                                     the viewer page (page.c)
  *   /NAME/...                             the same for camera NAME
  *
- * Order of checks: method (405), route (404), OPTIONS (answered without
- * credentials: CORS preflights carry none), auth (401), then the
- * endpoint, where a stream beyond --max-clients gets 503.
+ * Order of checks: method (405), OPTIONS (answered without credentials:
+ * CORS preflights carry none), auth (401, so that nothing about the
+ * paths shows without credentials), route (404), then the endpoint,
+ * where a stream beyond --max-clients gets 503.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -114,7 +115,7 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct frame *f = cam->c_latest;
 	struct evbuffer *body;
-	char ts[32];
+	char ts[32], len[24];
 
 	if (f == NULL) {
 		evhttp_add_header(h, "Retry-After", "1");
@@ -140,6 +141,9 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	    (unsigned long long)(f->f_meta.capture_real_ns / 1000000000u),
 	    (unsigned)(f->f_meta.capture_real_ns % 1000000000u / 1000u));
 	evhttp_add_header(h, "Content-Type", "image/jpeg");
+	/* Explicit, so that HEAD gets it too (evhttp counts the body). */
+	snprintf(len, sizeof(len), "%zu", f->f_jpeg_len);
+	evhttp_add_header(h, "Content-Length", len);
 	evhttp_add_header(h, "X-Timestamp", ts);
 	if (f->f_placeholder)
 		evhttp_add_header(h, "X-Shmcam-Placeholder", "offline");
@@ -153,9 +157,13 @@ http_send_body(struct evhttp_request *req, const char *ctype,
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
+	char len[24];
+
 	http_common_headers(req);
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+	evhttp_add_header(h, "Content-Length", len);
 	evhttp_send_reply(req, HTTP_OK, "OK", body);
 }
 
@@ -212,6 +220,18 @@ http_auth_exempt(struct server *srv, const char *path, size_t pathlen)
 	return 0;
 }
 
+/* The request path for a log line: printable, at most size - 1 bytes. */
+static const char *
+http_log_path(const char *uri, size_t pathlen, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < pathlen && i + 1 < size; i++)
+		buf[i] = uri[i] >= 0x20 && uri[i] < 0x7f ? uri[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 static struct camera *
 http_camera(struct server *srv, const char *name)
 {
@@ -236,7 +256,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	struct stream_params sp;
 	struct camera *cam = NULL;
-	char name[RING_NAME_MAX], addr[80], who[64];
+	char name[RING_NAME_MAX], addr[80], who[64], lpath[128];
 	size_t pathlen;
 	enum route route;
 
@@ -265,13 +285,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		    "use GET, HEAD or OPTIONS");
 		return;
 	}
-	if (route == ROUTE_NONE) {
-		http_error(req, HTTP_NOTFOUND, "Not Found", srv->ncameras > 1 &&
-		    name[0] == '\0' ? "no such resource; streams are at "
-		    "/NAME/stream for each camera NAME" : "no such resource");
-		return;
-	}
-	if (method == EVHTTP_REQ_OPTIONS) {
+	if (method == EVHTTP_REQ_OPTIONS && route != ROUTE_NONE) {
 		evhttp_add_header(h, "Allow", "GET, HEAD, OPTIONS");
 		if (srv->opt.allow_origin != NULL) {
 			evhttp_add_header(h, "Access-Control-Allow-Methods",
@@ -284,20 +298,27 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_reply(req, HTTP_NOCONTENT, "No Content", NULL);
 		return;
 	}
-	if (srv->auth != NULL && !http_auth_exempt(srv, uri, pathlen) &&
+	if (srv->auth != NULL && method != EVHTTP_REQ_OPTIONS &&
+	    !http_auth_exempt(srv, uri, pathlen) &&
 	    !auth_check(srv->auth, evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization"), who,
 	    sizeof(who))) {
 		srv->rejected_auth++;
 		http_peer_addr(srv, req, addr, sizeof(addr));
-		log_info("client %s: %.*s: 401, no valid credentials", addr,
-		    (int)(pathlen > 200 ? 200 : pathlen), uri);
+		log_info("client %s %s: 401, no valid credentials", addr,
+		    http_log_path(uri, pathlen, lpath, sizeof(lpath)));
 		evhttp_add_header(h, "WWW-Authenticate",
 		    "Basic realm=\"shmcam\", charset=\"UTF-8\"");
 		http_error(req, 401, "Unauthorized", "credentials required");
 		return;
 	}
 
+	if (route == ROUTE_NONE) {
+		http_error(req, HTTP_NOTFOUND, "Not Found", srv->ncameras > 1 &&
+		    name[0] == '\0' ? "no such resource; streams are at "
+		    "/NAME/stream for each camera NAME" : "no such resource");
+		return;
+	}
 	switch (route) {
 	case ROUTE_REDIRECT: {
 		char loc[RING_NAME_MAX + 4];
@@ -320,10 +341,9 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		http_peer_addr(srv, req, addr, sizeof(addr));
 		if (srv->nstreams >= srv->opt.max_clients) {
 			srv->rejected_busy++;
-			log_info("client %s: %.*s: 503, %u stream clients "
-			    "already (--max-clients)", addr,
-			    (int)(pathlen > 200 ? 200 : pathlen), uri,
-			    srv->nstreams);
+			log_info("client %s %s: 503, %u stream clients "
+			    "already (--max-clients)", addr, http_log_path(uri,
+			    pathlen, lpath, sizeof(lpath)), srv->nstreams);
 			evhttp_add_header(h, "Retry-After", "5");
 			http_error(req, HTTP_SERVUNAVAIL,
 			    "Service Unavailable", "too many clients");

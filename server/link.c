@@ -19,7 +19,7 @@
 #include "server.h"
 
 #define BACKOFF_MIN_MS		100
-#define BACKOFF_MAX_MS		1000
+#define BACKOFF_MAX_MS		500
 #define WELCOME_TIMEOUT_MS	2000
 #define DEFAULT_WIDTH		1280
 #define DEFAULT_HEIGHT		720

@@ -451,9 +451,28 @@ guard_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	evhttp_connection_free(evcon);
 }
 
+/* From now on the connection's close callback ends the guard. */
+static void
+guard_adopt(struct conn_guard *g, struct evhttp_connection *evcon)
+{
+	evutil_socket_t fd = bufferevent_getfd(g->g_bev);
+
+	if (fd != -1 && sock_is_tcp(fd))
+		sock_nodelay(fd);
+	g->g_evcon = evcon;
+	evhttp_connection_set_closecb(evcon, guard_close_cb, g);
+	bufferevent_decref(g->g_bev);
+	g->g_bev = NULL;
+	evtimer_del(g->g_ev);
+	event_assign(g->g_ev, g->g_srv->base, -1, 0, guard_deadline_cb, g);
+	guard_arm(g);
+}
+
 /*
  * The turn of the loop after the bufferevent was created: evhttp has
- * built its connection around it (or given up and freed it).
+ * built its connection around it (or given up and freed it).  A request
+ * that arrived in the same turn has adopted the guard already
+ * (conn_request_done()).
  */
 static void
 guard_adopt_cb(evutil_socket_t unused, short what, void *arg)
@@ -461,7 +480,6 @@ guard_adopt_cb(evutil_socket_t unused, short what, void *arg)
 	struct conn_guard *g = arg;
 	bufferevent_event_cb eventcb = NULL;
 	void *cbarg = NULL;
-	evutil_socket_t fd;
 
 	(void)unused;
 	(void)what;
@@ -472,15 +490,7 @@ guard_adopt_cb(evutil_socket_t unused, short what, void *arg)
 		guard_free(g);
 		return;
 	}
-	fd = bufferevent_getfd(g->g_bev);
-	if (fd != -1 && sock_is_tcp(fd))
-		sock_nodelay(fd);
-	g->g_evcon = cbarg;
-	evhttp_connection_set_closecb(g->g_evcon, guard_close_cb, g);
-	bufferevent_decref(g->g_bev);
-	g->g_bev = NULL;
-	event_assign(g->g_ev, g->g_srv->base, -1, 0, guard_deadline_cb, g);
-	guard_arm(g);
+	guard_adopt(g, cbarg);
 }
 
 struct bufferevent *
@@ -514,13 +524,17 @@ void
 conn_request_done(struct server *srv, struct evhttp_connection *evcon,
     int streaming)
 {
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
 	struct conn_guard *g;
 
 	TAILQ_FOREACH(g, &srv->guards, g_entry)
-		if (g->g_evcon == evcon)
+		if (g->g_evcon == evcon || (g->g_evcon == NULL &&
+		    g->g_bev == bev))
 			break;
 	if (g == NULL)
 		return;
+	if (g->g_evcon == NULL)
+		guard_adopt(g, evcon);
 	if (streaming) {
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
 		guard_free(g);

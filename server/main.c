@@ -188,7 +188,7 @@ server_fd_limit(struct server *srv)
 	}
 	if (rl.rlim_cur < need) {
 		unsigned max = rl.rlim_cur > 128 ?
-		    (unsigned)(rl.rlim_cur - 64) : 64;
+		    (unsigned)(rl.rlim_cur - 64) : (unsigned)rl.rlim_cur / 2;
 		log_warnx("open file limit %llu: --max-clients lowered from "
 		    "%u to %u", (unsigned long long)rl.rlim_cur,
 		    srv->opt.max_clients, max);

@@ -114,15 +114,18 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
 	    "X-Shmcam-Sequence: %llu\r\n"
+	    "X-Shmcam-Generation: %016llx\r\n"
 	    "X-Shmcam-Capture-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Publish-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Send-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Latency: %llu.%06u\r\n"
+	    "%s"
 	    "\r\n",
 	    f->f_jpeg_len,
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
 	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
 	    (unsigned long long)m->seq,
+	    (unsigned long long)f->f_generation,
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
 	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
 	    (unsigned long long)(m->publish_real_ns / 1000000000u),
@@ -130,7 +133,9 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    (unsigned long long)(now_real / 1000000000u),
 	    (unsigned)(now_real % 1000000000u / 1000u),
 	    (unsigned long long)(lat / 1000000000u),
-	    (unsigned)(lat % 1000000000u / 1000u)) < 0 ? -1 : 0;
+	    (unsigned)(lat % 1000000000u / 1000u),
+	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "") < 0 ?
+	    -1 : 0;
 }
 
 /* Queues f for sc; 0, or -1 if sc was closed. */
