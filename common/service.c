@@ -40,10 +40,14 @@ service_send(struct service *sv, const char *fields)
 		return 0;
 	rc = sd_notify(0, msg);
 	if (rc < 0) {
-		log_warnx("sd_notify(%s): %s", fields[0] ? fields : "STATUS",
-		    strerror(-rc));
+		/* Once, not at every tick while the manager stays away. */
+		if (!sv->sv_failing)
+			log_warnx("sd_notify(%s): %s", fields[0] ? fields :
+			    "STATUS", strerror(-rc));
+		sv->sv_failing = 1;
 		return rc;
 	}
+	sv->sv_failing = 0;
 	if (changed)
 		memcpy(sv->sv_status, status, sizeof(status));
 	return 0;
@@ -111,16 +115,23 @@ service_init(struct service *sv, struct event_base *base,
 	return 0;
 }
 
-int
-service_ready(struct service *sv)
+/* Sends fields unless *sent says they went out already. */
+static int
+service_send_once(struct service *sv, const char *fields, int *sent)
 {
 	int rc;
 
-	if (!sv->sv_enabled || sv->sv_ready)
+	if (!sv->sv_enabled || *sent)
 		return 0;
-	if ((rc = service_send(sv, "READY=1")) == 0)
-		sv->sv_ready = 1;
+	if ((rc = service_send(sv, fields)) == 0)
+		*sent = 1;
 	return rc;
+}
+
+int
+service_ready(struct service *sv)
+{
+	return service_send_once(sv, "READY=1", &sv->sv_ready);
 }
 
 int
@@ -145,13 +156,7 @@ service_update(struct service *sv)
 int
 service_stopping(struct service *sv)
 {
-	int rc;
-
-	if (!sv->sv_enabled || sv->sv_stopping)
-		return 0;
-	if ((rc = service_send(sv, "STOPPING=1")) == 0)
-		sv->sv_stopping = 1;
-	return rc;
+	return service_send_once(sv, "STOPPING=1", &sv->sv_stopping);
 }
 
 void

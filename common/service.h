@@ -53,6 +53,7 @@ struct service {
 	int		 sv_enabled;	/* NOTIFY_SOCKET is set */
 	int		 sv_ready;	/* READY=1 sent */
 	int		 sv_stopping;	/* STOPPING=1 sent */
+	int		 sv_failing;	/* the last sd_notify() failed */
 	char		 sv_status[SERVICE_STATUS_MAX];	/* last STATUS= */
 };
 

@@ -185,8 +185,8 @@ def prepare_run_dir(run_dir, lower, build):
             f.write(text)
 
     put("/etc/shmcam/capture-%s.conf" % CAMERA,
-        'SHMCAM_CAPTURE_ARGS="--size %dx%d --fps %d --quality 70"\n'
-        % (SIZE[0], SIZE[1], FPS))
+        'SHMCAM_CAPTURE_ARGS="--source pattern --size %dx%d --fps %d '
+        '--quality 70"\n' % (SIZE[0], SIZE[1], FPS))
     for name, port in PORTS.items():
         put("/etc/shmcam/server-%s.conf" % name,
             'SHMCAM_SERVER_ARGS="--name %s"\n' % CAMERA)
