@@ -9,6 +9,7 @@
  * ring_read_counters(), which trust nothing in the mapping.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -229,10 +230,43 @@ metric_histogram(struct evbuffer *out, const char *name,
 	    h->h_n);
 }
 
+/* The per-camera counters, all uint64_t fields of struct camera. */
+static const struct counter_metric {
+	const char	*name;
+	size_t		 offset;
+	const char	*help;
+} camera_counters[] = {
+	{ "shmcam_frames_received_total", offsetof(struct camera, c_frames_in),
+	    "Frames taken from the capture's ring" },
+	{ "shmcam_frames_sent_total", offsetof(struct camera, c_frames_sent),
+	    "Frames queued to stream clients" },
+	{ "shmcam_frames_dropped_total",
+	    offsetof(struct camera, c_frames_dropped),
+	    "Frames stream clients skipped because they were still busy" },
+	{ "shmcam_frames_missed_total",
+	    offsetof(struct camera, c_frames_skipped),
+	    "Ring frames this server never took (overwritten first)" },
+	{ "shmcam_frames_invalid_total", offsetof(struct camera, c_invalid),
+	    "Ring reads rejected as invalid" },
+	{ "shmcam_bytes_sent_total", offsetof(struct camera, c_bytes_sent),
+	    "Bytes queued to stream clients" },
+	{ "shmcam_clients_total", offsetof(struct camera, c_clients_total),
+	    "Stream clients ever connected" },
+	{ "shmcam_clients_stalled_total",
+	    offsetof(struct camera, c_clients_stalled),
+	    "Stream clients closed for not reading" },
+	{ "shmcam_capture_attaches_total", offsetof(struct camera, c_attaches),
+	    "Times the server attached to a capture (1 + reconnects)" },
+	{ "shmcam_capture_losses_total",
+	    offsetof(struct camera, c_link_losses),
+	    "Times an attached capture went away" },
+};
+
 void
 state_metrics(struct server *srv, struct evbuffer *out)
 {
 	struct camera *cam;
+	size_t i;
 
 	/* Camera names are [A-Za-z0-9._-]: safe as label values. */
 	metric_head(out, "shmcam_up", "gauge",
@@ -240,50 +274,19 @@ state_metrics(struct server *srv, struct evbuffer *out)
 	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_up", "%d",
 	    cam->c_state == LINK_ATTACHED && cam->c_latest != NULL &&
 	    !cam->c_latest->f_placeholder);
-	metric_head(out, "shmcam_frames_received_total", "counter",
-	    "Frames taken from the capture's ring");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_frames_received_total",
-	    "%" PRIu64, cam->c_frames_in);
-	metric_head(out, "shmcam_frames_sent_total", "counter",
-	    "Frames queued to stream clients");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_frames_sent_total",
-	    "%" PRIu64, cam->c_frames_sent);
-	metric_head(out, "shmcam_frames_dropped_total", "counter",
-	    "Frames stream clients skipped because they were still busy");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_frames_dropped_total",
-	    "%" PRIu64, cam->c_frames_dropped);
-	metric_head(out, "shmcam_frames_missed_total", "counter",
-	    "Ring frames this server never took (overwritten first)");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_frames_missed_total",
-	    "%" PRIu64, cam->c_frames_skipped);
-	metric_head(out, "shmcam_frames_invalid_total", "counter",
-	    "Ring reads rejected as invalid");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_frames_invalid_total",
-	    "%" PRIu64, cam->c_invalid);
-	metric_head(out, "shmcam_bytes_sent_total", "counter",
-	    "Bytes queued to stream clients");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_bytes_sent_total",
-	    "%" PRIu64, cam->c_bytes_sent);
 	metric_head(out, "shmcam_clients", "gauge",
 	    "Stream clients connected");
 	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_clients", "%u",
 	    cam->c_nclients);
-	metric_head(out, "shmcam_clients_total", "counter",
-	    "Stream clients ever connected");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_clients_total",
-	    "%" PRIu64, cam->c_clients_total);
-	metric_head(out, "shmcam_clients_stalled_total", "counter",
-	    "Stream clients closed for not reading");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_clients_stalled_total",
-	    "%" PRIu64, cam->c_clients_stalled);
-	metric_head(out, "shmcam_capture_attaches_total", "counter",
-	    "Times the server attached to a capture (1 + reconnects)");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_capture_attaches_total",
-	    "%" PRIu64, cam->c_attaches);
-	metric_head(out, "shmcam_capture_losses_total", "counter",
-	    "Times an attached capture went away");
-	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_capture_losses_total",
-	    "%" PRIu64, cam->c_link_losses);
+	for (i = 0; i < sizeof(camera_counters) / sizeof(camera_counters[0]);
+	    i++) {
+		const struct counter_metric *m = &camera_counters[i];
+
+		metric_head(out, m->name, "counter", m->help);
+		FOREACH_CAMERA_METRIC(out, srv, cam, m->name, "%" PRIu64,
+		    *(const uint64_t *)(const void *)((const char *)cam +
+		    m->offset));
+	}
 
 	metric_head(out, "shmcam_send_latency_seconds", "histogram",
 	    "Time from a frame's publication to its queueing for a client");

@@ -167,8 +167,10 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 		stream_client_close(sc, "out of memory");
 		return -1;
 	}
-	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1)
+	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1) {
 		sc->sc_dropped += f->f_seq - sc->sc_last_seq - 1;
+		cam->c_frames_dropped += f->f_seq - sc->sc_last_seq - 1;
+	}
 	sc->sc_last_seq = f->f_seq;
 	sc->sc_last_push_ns = now;
 	sc->sc_last_capture_ns = f->f_meta.capture_mono_ns;

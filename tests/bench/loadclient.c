@@ -513,6 +513,17 @@ print_group(const char *name, struct client *cl, int n, int slow,
 
 /* -------------------------------------------------------------- churn */
 
+static void
+client_release(struct client *c)
+{
+	free(c->ts);
+	free(c->lat.v);
+	free(c->lat_t.v);
+	c->ts = NULL;
+	memset(&c->lat, 0, sizeof(c->lat));
+	memset(&c->lat_t, 0, sizeof(c->lat_t));
+}
+
 static int
 run_churn(int total, int conc)
 {
@@ -548,7 +559,7 @@ run_churn(int total, int conc)
 			if (client_connect(c, 0) != 0) {
 				failed_connect++;
 				c->done = 1;
-				free(c->ts);
+				client_release(c);
 				finished++;
 			}
 			started++;
@@ -566,7 +577,7 @@ run_churn(int total, int conc)
 				    c->frames_all > 0;
 			}
 			if (c->done) {
-				free(c->ts);
+				client_release(c);
 				finished++;
 				continue;
 			}
@@ -580,7 +591,7 @@ run_churn(int total, int conc)
 				close(c->fd);
 				c->fd = -1;
 				c->done = 1;
-				free(c->ts);
+				client_release(c);
 				finished++;
 			}
 		}
