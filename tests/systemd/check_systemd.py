@@ -19,17 +19,19 @@ each:
   6. a capture stopped with SIGSTOP is restarted after WatchdogSec.
 
 Isolation: the driver first moves into private mount and network
-namespaces (unshare(2)).  Every mount it makes (the tmpfs on
-/run/systemd/nspawn that nspawn needs where /run is not a tmpfs, the overlay
-root) exists only there and goes with it.  The container shares that
-network namespace, so the servers' ports (127.0.0.1:8081 and 8082) collide
-with nothing on the host and the driver reaches them directly.  The
-container is shut down on every exit path, and killed if it does not stop
-in time.  Runs as root; stdlib only.
+namespaces (unshare(2)).  Every mount it makes (a tmpfs on /run, which
+nspawn needs for /run/systemd/nspawn where /run is not a tmpfs; the overlay
+root) exists only there and goes with it, and nothing is created on the
+host outside the work directory.  The container shares that network
+namespace, so the servers' ports (127.0.0.1:8081 and 8082) collide with
+nothing on the host or in another run, and the driver reaches them
+directly.  The container is shut down on every exit path, and killed if it
+does not stop in time.  Runs as root; stdlib only.
 """
 
 import argparse
 import ctypes
+import fcntl
 import hashlib
 import http.client
 import mmap
@@ -166,7 +168,6 @@ def mount(*args):
 
 def prepare_run_dir(run_dir, lower, build):
     """Overlay over the cached root, shmcam installed, test configuration."""
-    shutil.rmtree(run_dir, ignore_errors=True)
     upper, workd, merged = (os.path.join(run_dir, d)
                             for d in ("upper", "work", "merged"))
     for d in (upper, workd, merged):
@@ -743,6 +744,38 @@ class Checks:
         return bad
 
 
+def save_logs(ct, run_dir, work):
+    """The container's journal and console, for the next reader."""
+    try:
+        if ct and ct.init and ct.nspawn.poll() is None:
+            with open(os.path.join(work, "journal.txt"), "w") as f:
+                f.write(ct.sh("journalctl", "--no-pager", "-o",
+                              "short-monotonic", timeout=60,
+                              check=False).stdout)
+        console = os.path.join(run_dir, "console.log")
+        if os.path.exists(console):
+            shutil.copy(console, os.path.join(work, "console.log"))
+    except (OSError, subprocess.SubprocessError) as e:
+        say("logs not saved: %s" % e)
+
+
+def remove_stale_runs(work):
+    """Run directories of runs that died without cleaning up (SIGKILL):
+    their mounts went with their namespace, the files stayed."""
+    for d in os.listdir(work):
+        m = re.fullmatch(r"run-(\d+)", d)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue        # a run in progress
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -771,27 +804,29 @@ def main():
     signal.alarm(DEADLINE_S)
 
     os.makedirs(work, exist_ok=True)
+    remove_stale_runs(work)
     try:    # the network is needed here, before the private namespace
-        lower = root_cache(work, build)
+        with open(os.path.join(work, "root.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)    # one debootstrap at a time
+            lower = root_cache(work, build)
     except (Deadline, AssertionError, OSError,
             subprocess.SubprocessError) as e:
         print("FAIL check-systemd: Debian root: %s" % e, flush=True)
         return 1
     enter_private_namespaces()
-    nspawn_dir = "/run/systemd/nspawn"
-    made = None
-    if not os.path.isdir(nspawn_dir):
-        made = nspawn_dir
-        while not os.path.isdir(os.path.dirname(made)):
-            made = os.path.dirname(made)
-        os.makedirs(nspawn_dir)
     ct = None
-    run_dir = os.path.join(work, "run")
+    run_dir = os.path.join(work, "run-%d" % os.getpid())
     failed = True
     try:
-        mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", nspawn_dir)
+        # systemd-nspawn sets up mount propagation under
+        # /run/systemd/nspawn, which must be on a tmpfs, and on these
+        # machines /run is not one.  A tmpfs over all of /run, in this
+        # namespace only: nothing is made on the host, and runs at the
+        # same time do not meet.
+        mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
+        os.makedirs("/run/systemd/nspawn")
         merged = prepare_run_dir(run_dir, lower, build)
-        ct = Container(merged, os.path.join(work, "console.log"))
+        ct = Container(merged, os.path.join(run_dir, "console.log"))
         ct.boot()
         ct.sh("mknod", "-m", "0666", "/dev/video0", "c", "81", "0")
         checks = Checks(ct, build)
@@ -809,9 +844,6 @@ def main():
         if bad:
             print("FAIL clean stop: " + "; ".join(bad), flush=True)
         failed = bad or not all(ok for ok, _ in checks.results)
-        with open(os.path.join(work, "journal.txt"), "w") as f:
-            f.write(ct.sh("journalctl", "--no-pager", "-o", "short-monotonic",
-                          timeout=60, check=False).stdout)
     except (Deadline, AssertionError, OSError,
             subprocess.SubprocessError) as e:
         print("FAIL check-systemd: %s: %s" % (type(e).__name__, e),
@@ -824,21 +856,12 @@ def main():
         signal.alarm(0)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        save_logs(ct, run_dir, work)
         if ct:
             ct.shutdown()
-        for m in (os.path.join(run_dir, "merged"), nspawn_dir):
-            subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
+        subprocess.run(["umount", "-l", os.path.join(run_dir, "merged")],
+                       stderr=subprocess.DEVNULL)
         shutil.rmtree(run_dir, ignore_errors=True)
-        if made:    # only the empty directories made above
-            d = nspawn_dir
-            while True:
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    break
-                if d == made:
-                    break
-                d = os.path.dirname(d)
     say("check-systemd %s (logs: %s)" % ("FAILED" if failed else "passed",
                                          work))
     return 1 if failed else 0
