@@ -43,6 +43,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -466,10 +467,11 @@ class Checks:
         print(line, flush=True)
 
     def jpeg_size(self, data):
-        path = os.path.join(self.build, "check-systemd-frame.jpg")
-        with open(path, "wb") as f:
+        """(width, height) of a JPEG that decodes completely."""
+        with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
             f.write(data)
-        r = run([os.path.join(self.build, "tests", "jpeginfo"), path])
+            f.flush()
+            r = run([os.path.join(self.build, "tests", "jpeginfo"), f.name])
         return tuple(int(x) for x in r.stdout.split()[:2])
 
     # 0
@@ -691,8 +693,13 @@ class Checks:
                     check=False)
         in_srv = run(["nsenter", "-t", str(hpid), "-m", "-r"] + ids + opener,
                      check=False)
-        if in_srv.returncode == 0:
-            problems.append("the server's namespace opens /dev/video0")
+        # The reasons matter: a failing nsenter would "fail to open" too.
+        if "No such device or address" not in in_ct.stderr:
+            problems.append("the control case, /dev/video0 in the "
+                            "container: %r" % in_ct.stderr.strip())
+        if in_srv.returncode == 0 or "No such file" not in in_srv.stderr:
+            problems.append("/dev/video0 in the server's namespace: rc %d "
+                            "%r" % (in_srv.returncode, in_srv.stderr.strip()))
         if problems:
             raise AssertionError("; ".join(problems))
         why = (in_srv.stderr.strip().splitlines() or ["?"])[-1]
