@@ -192,7 +192,7 @@ def main():
                      med(runs, "latency_p99", "fast") * 1e3,
                      "fast_mbytes_per_s": med(runs, "mbytes_per_s", "fast"),
                      "cpu_us_per_frame": med(runs, "cpu_us_per_frame")}
-                if "slow" in runs[0]:
+                if isinstance(runs[0].get("slow"), dict):
                     s.update({
                         "slow_fps_median": med(runs, "fps_median", "slow"),
                         "slow_latency_p50_s": med(runs, "latency_p50",

@@ -344,13 +344,17 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 	while (n > 0 && !c->done) {
 		if (c->ps == P_BODY) {
 			k = n < c->remain ? n : c->remain;
-			for (size_t i = 0; i < k; i++) {
-				if (c->seen < 2)
-					c->first2[c->seen] = p[i];
-				c->seen++;
-				if (c->seen > c->clen - 2)
-					c->last2[c->seen - (c->clen - 1)] = p[i];
-			}
+			/* Keep the first and last two bytes (SOI, EOI)
+			 * without touching the others: this is the load
+			 * client's hot loop. */
+			for (size_t i = 0; i < k && c->seen + i < 2; i++)
+				c->first2[c->seen + i] = p[i];
+			for (size_t pos = c->clen - 2; c->clen >= 2 &&
+			    pos < c->clen; pos++)
+				if (pos >= c->seen && pos < c->seen + k)
+					c->last2[pos - (c->clen - 2)] =
+					    p[pos - c->seen];
+			c->seen += k;
 			if (tsrc->body != NULL)
 				tsrc->body(c->ts, p, k);
 			c->remain -= k;
@@ -736,7 +740,7 @@ main(int argc, char **argv)
 	active = 0;
 	for (i = 0; i < n; i++)
 		active += !cl[i].done;
-	printf("{\"url\":\"%s\",\"clients\":%d,\"slow\":%d,"
+	printf("{\"url\":\"%s\",\"clients\":%d,\"nslow\":%d,"
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
 	    "\"connected_at_end\":%d,", path, n, nslow, rate, duration,
 	    tsrc->name, active);
