@@ -269,6 +269,7 @@ class MjpegReader(threading.Thread):
         self.head = {}
         self.error = None
         self.closed = False
+        self.connected_at = None  # time.monotonic() once connected
         self._halt = threading.Event()
         self._sock = None
         self._buf = b""
@@ -309,6 +310,7 @@ class MjpegReader(threading.Thread):
         try:
             self._sock = socket.create_connection((self.host, self.port),
                                                   timeout=30)
+            self.connected_at = time.monotonic()
             if self.rcvbuf:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
                                       self.rcvbuf)
