@@ -29,6 +29,9 @@ class Notifications:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
+        # Like systemd's /run/systemd/notify: a capture started as root
+        # has dropped to an unprivileged user before it is ready.
+        os.chmod(path, 0o777)
         self.sock.setblocking(False)
         self.msgs = []          # (time.monotonic(), {field: value})
 
