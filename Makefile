@@ -21,7 +21,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd
+PKGS	:= libturbojpeg libevent libsystemd libcrypt
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -59,8 +59,9 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libsystemd-dev check
-DEB_TEST  := python3 ffmpeg curl procps util-linux ustreamer
+	     libsystemd-dev libcrypt-dev check
+DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
+	     libclang-rt-14-dev valgrind ustreamer
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -111,8 +112,9 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
+# Tools share the test helpers (testutil.o, which needs Check).
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 -include $(sort $(wildcard tests/*.mk))
 
@@ -140,7 +142,7 @@ run: all
 
 # ---------------------------------------------------------------- tests
 .PHONY: check check-unit check-integration
-check: check-unit check-integration
+check: check-unit check-integration check-fuzz
 	@echo "all tests passed ($(BUILD))"
 
 check-unit: all $(TEST_BINS)
@@ -149,6 +151,21 @@ check-unit: all $(TEST_BINS)
 
 check-integration: all $(TEST_BINS)
 	$(TEST_ENV) $(PYTHON) -m unittest discover -s tests/integration -v
+
+# Integration tests with both programs under valgrind memcheck: any error,
+# or a leak at clean shutdown, makes a program exit 99 and its test fail.
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	--track-fds=no --trace-children=no
+VALGRIND_TESTS ?= test_skeleton.SkeletonTest.test_snapshot_decodes_at_configured_size \
+	test_skeleton.SkeletonTest.test_stream_parts_are_well_formed \
+	test_skeleton.SkeletonTest.test_capture_restart_keeps_clients \
+	test_skeleton.SkeletonTest.test_index_and_errors \
+	test_hostile_ring
+.PHONY: check-valgrind
+check-valgrind: all $(TEST_BINS)
+	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \
+		SHMCAM_WRAPPER="$(VALGRIND)" $(PYTHON) -m unittest -v $(VALGRIND_TESTS)
 
 # ---------------------------------------------------------------- bench
 # Benchmarks, not tests: each tests/bench/bench_*.py measures against a

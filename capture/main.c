@@ -347,6 +347,9 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	ring_writer_heartbeat(&c->ring, now);
+	if (ring_writer_repair(&c->ring))
+		log_warnx("ring header was changed by another process; "
+		    "restored it");
 	if (secs < STATS_PERIOD_S)
 		return;
 	log_info("%s %ux%u: %.1f fps, encode %.2f ms, %llu dropped, "

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -76,11 +77,15 @@ st64_release(uint64_t *p, uint64_t v)
 #define SEQ_ORDER		__ATOMIC_RELAXED
 #endif
 
-/* Counter odd: from here readers of the section see "busy". */
+/*
+ * Counter odd: from here readers of the section see "busy".  *mine is the
+ * writer's private copy of the counter: the shared word is only stored.
+ */
 static inline void
-seq_write_begin(uint64_t *seq)
+seq_write_begin(uint64_t *seq, uint64_t *mine)
 {
-	__atomic_store_n(seq, ld64(seq) + 1, SEQ_ORDER);
+	*mine += 1 + (*mine & 1);	/* the next odd value */
+	__atomic_store_n(seq, *mine, SEQ_ORDER);
 	/* The odd count is visible before any store into the section
 	 * (smp_wmb() in write_seqcount_begin). */
 	SEQ_FENCE(__ATOMIC_RELEASE);
@@ -88,9 +93,10 @@ seq_write_begin(uint64_t *seq)
 
 /* Counter even: everything stored in the section is visible first. */
 static inline void
-seq_write_end(uint64_t *seq)
+seq_write_end(uint64_t *seq, uint64_t *mine)
 {
-	st64_release(seq, ld64(seq) + 1);
+	*mine += 1;
+	st64_release(seq, *mine);
 }
 
 /* The count a read starts from; odd means a write is in progress. */
@@ -284,6 +290,11 @@ ring_writer_create(struct ring_writer *w, const char *name,
 		goto fail;
 	}
 	w->rw_map_size = size;
+	w->rw_locks = calloc(slot_count, sizeof(*w->rw_locks));
+	if (w->rw_locks == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
 
 	/*
 	 * A read-only descriptor of this very object for the servers, opened
@@ -309,6 +320,8 @@ ring_writer_create(struct ring_writer *w, const char *name,
 	h->rh_generation = ring_new_generation();
 	h->rh_writer_pid = (uint32_t)getpid();
 	h->rh_created_ns = clock_ns(CLOCK_REALTIME);
+	w->rw_identity = *h;
+	w->rw_identity.rh_magic = RING_MAGIC;
 	/* Magic last: a reader that opens by name during creation sees
 	 * -ENOMSG until the identity above is complete. */
 	st64_release(&h->rh_magic, RING_MAGIC);
@@ -326,21 +339,15 @@ ring_writer_destroy(struct ring_writer *w, int unlink_name)
 	char path[RING_NAME_MAX + 1];
 
 	if (w->rw_hdr != NULL) {
-		struct ring_status st;
-		const struct ring_header *h = w->rw_hdr;
+		struct ring_status st = w->rw_status;
 
-		memset(&st, 0, sizeof(st));
-		st.width = h->rh_width;
-		st.height = h->rh_height;
-		st.fps_milli = h->rh_fps_milli;
-		st.format = h->rh_format;
 		st.state = RING_STATE_STOPPED;
-		memcpy(st.source, h->rh_source, sizeof(st.source));
 		snprintf(st.reason, sizeof(st.reason), "capture stopped");
 		ring_writer_set_status(w, &st);
 	}
 	if (w->rw_map != NULL)
 		munmap(w->rw_map, w->rw_map_size);
+	free(w->rw_locks);
 	if (w->rw_ro_fd != -1)
 		close(w->rw_ro_fd);
 	if (w->rw_fd != -1) {
@@ -362,7 +369,8 @@ ring_writer_begin(struct ring_writer *w, uint32_t *capacity)
 	if (w->rw_open != NULL)
 		ring_writer_abort(w);
 	s = ring_writer_slot(w, w->rw_seq + 1);
-	seq_write_begin(&s->rs_seqlock);
+	w->rw_open_lock = &w->rw_locks[(w->rw_seq + 1) % w->rw_slot_count];
+	seq_write_begin(&s->rs_seqlock, w->rw_open_lock);
 	/* Until commit the slot holds no frame, whatever the payload says. */
 	st64(&s->rs_sequence, 0);
 	st32(&s->rs_length, 0);
@@ -379,7 +387,7 @@ ring_writer_abort(struct ring_writer *w)
 	if (s == NULL)
 		return;
 	/* Even again, empty: sequence 0 never matches what a reader wants. */
-	seq_write_end(&s->rs_seqlock);
+	seq_write_end(&s->rs_seqlock, w->rw_open_lock);
 	w->rw_open = NULL;
 }
 
@@ -410,7 +418,7 @@ ring_writer_commit(struct ring_writer *w, struct ring_frame *f)
 	st32(&s->rs_height, f->height);
 	st32(&s->rs_flags, f->flags);
 	/* Even: payload and metadata are complete before this is seen. */
-	seq_write_end(&s->rs_seqlock);
+	seq_write_end(&s->rs_seqlock, w->rw_open_lock);
 	/* The publication: frame seq is complete for whoever acquires it. */
 	st64_release(&w->rw_hdr->rh_latest, seq);
 	w->rw_seq = seq;
@@ -438,7 +446,8 @@ ring_writer_set_status(struct ring_writer *w, const struct ring_status *st)
 {
 	struct ring_header *h = w->rw_hdr;
 
-	seq_write_begin(&h->rh_status_seq);
+	w->rw_status = *st;
+	seq_write_begin(&h->rh_status_seq, &w->rw_status_lock);
 	st32(&h->rh_width, st->width);
 	st32(&h->rh_height, st->height);
 	st32(&h->rh_fps_milli, st->fps_milli);
@@ -446,7 +455,30 @@ ring_writer_set_status(struct ring_writer *w, const struct ring_status *st)
 	st32(&h->rh_format, st->format);
 	ring_put_text(h->rh_source, st->source, sizeof(h->rh_source));
 	ring_put_text(h->rh_reason, st->reason, sizeof(h->rh_reason));
-	seq_write_end(&h->rh_status_seq);
+	seq_write_end(&h->rh_status_seq, &w->rw_status_lock);
+}
+
+int
+ring_writer_repair(struct ring_writer *w)
+{
+	struct ring_header *h = w->rw_hdr;
+	const size_t id_len = offsetof(struct ring_header, rh_latest);
+	int damaged;
+
+	/* Plain compare: a concurrent scribbler makes this racy by design;
+	 * the only consequence is one more or one fewer repair. */
+	damaged = memcmp(h, &w->rw_identity, id_len) != 0 ||
+	    ld64(&h->rh_latest) != w->rw_seq;
+	if (!damaged)
+		return 0;
+	memcpy((uint8_t *)h + sizeof(h->rh_magic),
+	    (const uint8_t *)&w->rw_identity + sizeof(h->rh_magic),
+	    id_len - sizeof(h->rh_magic));
+	st64_release(&h->rh_latest, w->rw_seq);
+	/* Magic last, as at creation. */
+	st64_release(&h->rh_magic, RING_MAGIC);
+	ring_writer_set_status(w, &w->rw_status);
+	return 1;
 }
 
 void

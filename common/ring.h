@@ -240,16 +240,26 @@ struct ring_geometry {
 
 /* ---------------------------------------------------------------- writer */
 
+/*
+ * The writer keeps everything it needs in private memory and only ever
+ * stores into the mapping: it never reads back a counter or an identity
+ * field that another process with write access could have changed.
+ */
 struct ring_writer {
 	int		 rw_fd;		/* O_RDWR */
 	int		 rw_ro_fd;	/* O_RDONLY, handed to servers */
 	uint8_t		*rw_map;
 	size_t		 rw_map_size;
 	struct ring_header *rw_hdr;
+	struct ring_header rw_identity;	/* private copy of the W-once part */
 	uint32_t	 rw_slot_count;
 	uint32_t	 rw_slot_size;
 	uint64_t	 rw_seq;	/* last published sequence */
+	uint64_t	*rw_locks;	/* private value of each rs_seqlock */
+	uint64_t	 rw_status_lock; /* private value of rh_status_seq */
+	struct ring_status rw_status;	/* last status set */
 	struct ring_slot *rw_open;	/* slot between begin and commit */
+	uint64_t	*rw_open_lock;	/* its entry in rw_locks */
 	char		 rw_name[RING_NAME_MAX];
 };
 
@@ -286,6 +296,13 @@ int	ring_writer_publish(struct ring_writer *w, struct ring_frame *f,
 
 void	ring_writer_set_status(struct ring_writer *w,
 	    const struct ring_status *st);
+/*
+ * Rewrites the identity fields and rh_latest from the writer's private
+ * copy if anything else changed them (only a process with write access
+ * to the object can).  Returns 1 if it had to, else 0.  Readers that saw
+ * the damage re-attach and recover.
+ */
+int	ring_writer_repair(struct ring_writer *w);
 void	ring_writer_heartbeat(struct ring_writer *w, uint64_t mono_ns);
 /* Adds to the relaxed counters (any may be 0). */
 void	ring_writer_count(struct ring_writer *w, uint64_t captured,

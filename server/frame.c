@@ -41,7 +41,8 @@ frame_pool_drain(struct frame_pool *fp)
 struct frame *
 frame_get(struct frame_pool *fp, size_t jpeg_cap)
 {
-	size_t need = FRAME_HEAD_ROOM + jpeg_cap + FRAME_TRAILER_LEN;
+	size_t need = FRAME_HEAD_ROOM + jpeg_cap + FRAME_TRAILER_LEN +
+	    FRAME_ADVANCE_LEN;
 	struct frame *f, *next;
 
 	/* Reuse a buffer that is big enough; drop ones that never will be
@@ -74,7 +75,7 @@ frame_get(struct frame_pool *fp, size_t jpeg_cap)
 	f->f_jpeg_off = FRAME_HEAD_ROOM;
 	f->f_jpeg_len = 0;
 	f->f_part_off = FRAME_HEAD_ROOM;
-	f->f_end = FRAME_HEAD_ROOM;
+	f->f_end = f->f_adv_end = FRAME_HEAD_ROOM;
 	fp->fp_live++;
 	return f;
 }
@@ -92,9 +93,11 @@ frame_finish(struct frame *f)
 	    "Content-Type: image/jpeg\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
+	    "%s"
 	    "\r\n",
 	    f->f_jpeg_len, (unsigned long long)(ts / 1000000000u),
-	    (unsigned)(ts % 1000000000u / 1000u));
+	    (unsigned)(ts % 1000000000u / 1000u),
+	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		fatalx("frame part header does not fit");
 	f->f_part_off = f->f_jpeg_off - (size_t)n;
@@ -102,6 +105,8 @@ frame_finish(struct frame *f)
 	memcpy(f->f_buf + f->f_jpeg_off + f->f_jpeg_len, FRAME_TRAILER,
 	    FRAME_TRAILER_LEN);
 	f->f_end = f->f_jpeg_off + f->f_jpeg_len + FRAME_TRAILER_LEN;
+	memcpy(f->f_buf + f->f_end, FRAME_ADVANCE, FRAME_ADVANCE_LEN);
+	f->f_adv_end = f->f_end + FRAME_ADVANCE_LEN;
 }
 
 struct frame *

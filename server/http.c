@@ -1,17 +1,21 @@
 /*
- * http.c - request routing and the endpoints that are not streams.
+ * http.c - request handling: methods, access control, limits, and the
+ * endpoints that are not streams.
  *
- * URLs
+ * URLs (route.c parses them)
  *   /stream, /?action=stream              multipart MJPEG (stream.c)
  *   /snapshot, /snapshot.jpg, /?action=snapshot   the newest JPEG, at once
- *   /                                     a page that shows the stream
+ *   /state, /metrics                      JSON and Prometheus (state.c)
+ *   /                                     the viewer page (page.c)
+ *   /NAME/...                             the same for camera NAME
  *
- * The action= parameter is matched the way mjpg-streamer's clients use
- * it in the wild: anywhere in the query, other parameters ignored, and
- * its value cut at the first character that cannot belong to it (so
- * "?action=stream?nonce=1" is a stream).
+ * Order of checks: method (405), OPTIONS (answered without credentials:
+ * CORS preflights carry none), auth (401, so that nothing about the
+ * paths shows without credentials), route (404), then the endpoint,
+ * where a stream beyond --max-clients gets 503.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,63 +27,8 @@
 #include "log.h"
 #include "server.h"
 
-enum route {
-	ROUTE_NONE,
-	ROUTE_INDEX,
-	ROUTE_STREAM,
-	ROUTE_SNAPSHOT,
-};
-
-/*
- * Finds action=VALUE in a raw query string.  Returns the value's length
- * and sets *value, or 0 if there is none.
- */
-static size_t
-query_action(const char *query, const char **value)
-{
-	const char *p = query;
-	size_t n;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, "action=", 7) == 0) {
-			p += 7;
-			for (n = 0; p[n] != '\0' && (p[n] == '_' ||
-			    (p[n] >= 'a' && p[n] <= 'z') ||
-			    (p[n] >= 'A' && p[n] <= 'Z') ||
-			    (p[n] >= '0' && p[n] <= '9')); n++)
-				;
-			*value = p;
-			return n;
-		}
-		p = strpbrk(p, "&;?");
-		if (p != NULL)
-			p++;
-	}
-	return 0;
-}
-
-static enum route
-route_for(const char *path, size_t pathlen, const char *query)
-{
-	const char *action;
-	size_t n;
-
-	if (pathlen == 0 || (pathlen == 1 && path[0] == '/') ||
-	    (pathlen == 11 && strncmp(path, "/index.html", 11) == 0)) {
-		n = query != NULL ? query_action(query, &action) : 0;
-		if (n == 6 && strncmp(action, "stream", 6) == 0)
-			return ROUTE_STREAM;
-		if (n == 8 && strncmp(action, "snapshot", 8) == 0)
-			return ROUTE_SNAPSHOT;
-		return ROUTE_INDEX;
-	}
-	if (pathlen == 7 && strncmp(path, "/stream", 7) == 0)
-		return ROUTE_STREAM;
-	if ((pathlen == 9 && strncmp(path, "/snapshot", 9) == 0) ||
-	    (pathlen == 13 && strncmp(path, "/snapshot.jpg", 13) == 0))
-		return ROUTE_SNAPSHOT;
-	return ROUTE_NONE;
-}
+/* The server and the request being handled, for the header helpers. */
+static struct server *http_srv;
 
 static void
 http_common_headers(struct evhttp_request *req)
@@ -87,6 +36,9 @@ http_common_headers(struct evhttp_request *req)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	evhttp_add_header(h, "Server", SERVER_SOFTWARE);
+	if (http_srv->opt.allow_origin != NULL)
+		evhttp_add_header(h, "Access-Control-Allow-Origin",
+		    http_srv->opt.allow_origin);
 }
 
 static void
@@ -109,11 +61,52 @@ http_error(struct evhttp_request *req, int code, const char *reason,
 
 	http_common_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (body != NULL)
 		evbuffer_add_printf(body, "%d %s: %s\n", code, reason, text);
 	evhttp_send_reply(req, code, reason, body);
 	if (body != NULL)
 		evbuffer_free(body);
+}
+
+void
+http_peer_addr(struct server *srv, struct evhttp_request *req, char *buf,
+    size_t size)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const char *xff, *last;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	size_t n, i;
+
+	evhttp_connection_get_peer(evcon, &host, &port);
+	if (host == NULL || host[0] == '\0')
+		snprintf(buf, size, "?");
+	else if (port == 0)
+		snprintf(buf, size, "%s", host);	/* unix socket */
+	else if (strchr(host, ':') != NULL)
+		snprintf(buf, size, "[%s]:%u", host, port);
+	else
+		snprintf(buf, size, "%s:%u", host, port);
+	if (!srv->opt.trust_proxy)
+		return;
+	/* The proxy appends the address it saw: the last entry is the one
+	 * we can trust (the ones before it came from the client). */
+	xff = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Forwarded-For");
+	if (xff == NULL)
+		return;
+	last = strrchr(xff, ',');
+	last = last != NULL ? last + 1 : xff;
+	while (*last == ' ' || *last == '\t')
+		last++;
+	n = strcspn(last, " \t");
+	if (n == 0 || n > 45)
+		return;
+	for (i = 0; i < n; i++)
+		if (strchr("0123456789abcdefABCDEF:.", last[i]) == NULL)
+			return;
+	snprintf(buf, size, "%.*s", (int)n, last);
 }
 
 static void
@@ -122,7 +115,7 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct frame *f = cam->c_latest;
 	struct evbuffer *body;
-	char ts[32];
+	char ts[32], len[24];
 
 	if (f == NULL) {
 		evhttp_add_header(h, "Retry-After", "1");
@@ -148,6 +141,9 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	    (unsigned long long)(f->f_meta.capture_real_ns / 1000000000u),
 	    (unsigned)(f->f_meta.capture_real_ns % 1000000000u / 1000u));
 	evhttp_add_header(h, "Content-Type", "image/jpeg");
+	/* Explicit, so that HEAD gets it too (evhttp counts the body). */
+	snprintf(len, sizeof(len), "%zu", f->f_jpeg_len);
+	evhttp_add_header(h, "Content-Length", len);
 	evhttp_add_header(h, "X-Timestamp", ts);
 	if (f->f_placeholder)
 		evhttp_add_header(h, "X-Shmcam-Placeholder", "offline");
@@ -155,87 +151,213 @@ http_snapshot(struct camera *cam, struct evhttp_request *req)
 	evbuffer_free(body);
 }
 
-static const char index_html[] =
-"<!DOCTYPE html>\n"
-"<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-"<title>shmcam</title>\n"
-"<style>body{margin:0;background:#111;color:#ddd;font:14px sans-serif}"
-"img{display:block;max-width:100%%;margin:0 auto}"
-"p{text-align:center}a{color:#8cf}</style>\n"
-"</head><body>\n"
-"<img src=\"%sstream\" alt=\"live stream of camera %s\">\n"
-"<p>camera <b>%s</b> &middot; <a href=\"%sstream\">stream</a> &middot; "
-"<a href=\"%ssnapshot\">snapshot</a></p>\n"
-"</body></html>\n";
-
 static void
-http_index(struct camera *cam, struct evhttp_request *req)
+http_send_body(struct evhttp_request *req, const char *ctype,
+    struct evbuffer *body)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	char len[24];
+
+	http_common_headers(req);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+	evhttp_add_header(h, "Content-Length", len);
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+}
+
+static void
+http_page(struct server *srv, struct camera *cam, struct evhttp_request *req,
+    enum route route)
+{
 	struct evbuffer *body = evbuffer_new();
-	char base[RING_NAME_MAX + 4];
 
 	if (body == NULL) {
 		http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
 		    "out of memory");
 		return;
 	}
-	/* Relative links work behind a reverse proxy's path prefix. */
-	snprintf(base, sizeof(base), "%s/", cam->c_prefix);
-	if (base[0] == '/')
-		memmove(base, base + 1, strlen(base));
-	http_common_headers(req);
-	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
-	evhttp_add_header(h, "Cache-Control", "no-cache");
-	evbuffer_add_printf(body, index_html, base, cam->c_name, cam->c_name,
-	    base, base);
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	switch (route) {
+	case ROUTE_STATE:
+		state_json(srv, cam, body);
+		http_send_body(req, "application/json", body);
+		break;
+	case ROUTE_METRICS:
+		state_metrics(srv, body);
+		http_send_body(req,
+		    "text/plain; version=0.0.4; charset=utf-8", body);
+		break;
+	default:
+		page_index(srv, cam, body);
+		http_send_body(req, "text/html; charset=utf-8", body);
+		break;
+	}
 	evbuffer_free(body);
+}
+
+static void
+http_stream_head(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	http_common_headers(req);
+	http_no_cache(req);
+	evhttp_add_header(h, "Content-Type",
+	    "multipart/x-mixed-replace;boundary=" BOUNDARY);
+	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+static int
+http_auth_exempt(struct server *srv, const char *path, size_t pathlen)
+{
+	unsigned i;
+
+	for (i = 0; i < srv->opt.nauth_exempt; i++)
+		if (strlen(srv->opt.auth_exempt[i]) == pathlen &&
+		    memcmp(srv->opt.auth_exempt[i], path, pathlen) == 0)
+			return 1;
+	return 0;
+}
+
+/* The request path for a log line: printable, at most size - 1 bytes. */
+static const char *
+http_log_path(const char *uri, size_t pathlen, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < pathlen && i + 1 < size; i++)
+		buf[i] = uri[i] >= 0x20 && uri[i] < 0x7f ? uri[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static struct camera *
+http_camera(struct server *srv, const char *name)
+{
+	struct camera *cam;
+
+	if (name[0] == '\0')
+		return srv->ncameras == 1 ? TAILQ_FIRST(&srv->cameras) : NULL;
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		if (strcmp(cam->c_name, name) == 0)
+			return cam;
+	return NULL;
 }
 
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *srv = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const char *uri = evhttp_request_get_uri(req);
-	const char *query, *path = uri;
-	struct camera *cam = TAILQ_FIRST(&srv->cameras);
+	const char *query;
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	struct stream_params sp;
+	struct camera *cam = NULL;
+	char name[RING_NAME_MAX], addr[80], who[64], lpath[128];
 	size_t pathlen;
 	enum route route;
 
-	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, HEAD");
-		http_error(req, 405, "Method Not Allowed", "use GET or HEAD");
-		return;
-	}
+	srv->requests++;
 	query = strchr(uri, '?');
 	pathlen = query != NULL ? (size_t)(query - uri) : strlen(uri);
 	if (query != NULL)
 		query++;
+	route = route_parse(uri, pathlen, query, name, sizeof(name));
+	if (route != ROUTE_NONE && route != ROUTE_REDIRECT) {
+		cam = http_camera(srv, name);
+		if (cam == NULL && (name[0] != '\0' ||
+		    route == ROUTE_STREAM || route == ROUTE_SNAPSHOT))
+			route = ROUTE_NONE;
+	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
+		route = ROUTE_NONE;
+	/* Whatever the answer, this connection's request is complete; a
+	 * stream's connection leaves the request deadline's care. */
+	conn_request_done(srv, evcon, route == ROUTE_STREAM &&
+	    method == EVHTTP_REQ_GET);
 
-	route = cam != NULL ? route_for(path, pathlen, query) : ROUTE_NONE;
+	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD &&
+	    method != EVHTTP_REQ_OPTIONS) {
+		evhttp_add_header(h, "Allow", "GET, HEAD, OPTIONS");
+		http_error(req, 405, "Method Not Allowed",
+		    "use GET, HEAD or OPTIONS");
+		return;
+	}
+	if (method == EVHTTP_REQ_OPTIONS && route != ROUTE_NONE) {
+		evhttp_add_header(h, "Allow", "GET, HEAD, OPTIONS");
+		if (srv->opt.allow_origin != NULL) {
+			evhttp_add_header(h, "Access-Control-Allow-Methods",
+			    "GET, HEAD, OPTIONS");
+			evhttp_add_header(h, "Access-Control-Allow-Headers",
+			    "Authorization");
+			evhttp_add_header(h, "Access-Control-Max-Age", "600");
+		}
+		http_common_headers(req);
+		evhttp_send_reply(req, HTTP_NOCONTENT, "No Content", NULL);
+		return;
+	}
+	if (srv->auth != NULL && method != EVHTTP_REQ_OPTIONS &&
+	    !http_auth_exempt(srv, uri, pathlen) &&
+	    !auth_check(srv->auth, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"), who,
+	    sizeof(who))) {
+		srv->rejected_auth++;
+		http_peer_addr(srv, req, addr, sizeof(addr));
+		log_info("client %s %s: 401, no valid credentials", addr,
+		    http_log_path(uri, pathlen, lpath, sizeof(lpath)));
+		evhttp_add_header(h, "WWW-Authenticate",
+		    "Basic realm=\"shmcam\", charset=\"UTF-8\"");
+		http_error(req, 401, "Unauthorized", "credentials required");
+		return;
+	}
+
+	if (route == ROUTE_NONE) {
+		http_error(req, HTTP_NOTFOUND, "Not Found", srv->ncameras > 1 &&
+		    name[0] == '\0' ? "no such resource; streams are at "
+		    "/NAME/stream for each camera NAME" : "no such resource");
+		return;
+	}
 	switch (route) {
+	case ROUTE_REDIRECT: {
+		char loc[RING_NAME_MAX + 4];
+
+		snprintf(loc, sizeof(loc), "/%s/", name);
+		evhttp_add_header(h, "Location", loc);
+		http_error(req, 301, "Moved Permanently", loc);
+		return;
+	}
 	case ROUTE_STREAM:
 		if (method == EVHTTP_REQ_HEAD) {
-			struct evkeyvalq *h =
-			    evhttp_request_get_output_headers(req);
-			http_common_headers(req);
-			http_no_cache(req);
-			evhttp_add_header(h, "Content-Type",
-			    "multipart/x-mixed-replace;boundary=" BOUNDARY);
-			evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+			http_stream_head(req);
 			return;
 		}
-		stream_start(cam, req);
+		if (stream_params_parse(query, &sp) != 0) {
+			http_error(req, HTTP_BADREQUEST, "Bad Request",
+			    "fps= expects a number of frames per second");
+			return;
+		}
+		http_peer_addr(srv, req, addr, sizeof(addr));
+		if (srv->nstreams >= srv->opt.max_clients) {
+			srv->rejected_busy++;
+			log_info("client %s %s: 503, %u stream clients "
+			    "already (--max-clients)", addr, http_log_path(uri,
+			    pathlen, lpath, sizeof(lpath)), srv->nstreams);
+			evhttp_add_header(h, "Retry-After", "5");
+			http_error(req, HTTP_SERVUNAVAIL,
+			    "Service Unavailable", "too many clients");
+			return;
+		}
+		stream_start(cam, req, &sp, addr);
 		return;
 	case ROUTE_SNAPSHOT:
 		http_snapshot(cam, req);
 		return;
 	case ROUTE_INDEX:
-		http_index(cam, req);
+	case ROUTE_STATE:
+	case ROUTE_METRICS:
+		http_page(srv, cam, req, route);
 		return;
 	case ROUTE_NONE:
 		break;
@@ -246,6 +368,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 int
 http_setup(struct server *srv)
 {
+	http_srv = srv;
 	srv->http = evhttp_new(srv->base);
 	if (srv->http == NULL)
 		return -ENOMEM;
@@ -257,7 +380,10 @@ http_setup(struct server *srv)
 	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_max_headers_size(srv->http, 8192);
 	evhttp_set_max_body_size(srv->http, 4096);
-	evhttp_set_timeout(srv->http, 10);
+	/* Idle keep-alive connections; a request that takes too long to
+	 * arrive is listen.c's deadline. */
+	evhttp_set_timeout(srv->http, (int)srv->opt.request_timeout_s);
+	evhttp_set_bevcb(srv->http, conn_new_bev, srv);
 	evhttp_set_gencb(srv->http, http_request_cb, srv);
 	return 0;
 }

@@ -19,7 +19,7 @@
 #include "server.h"
 
 #define BACKOFF_MIN_MS		100
-#define BACKOFF_MAX_MS		1000
+#define BACKOFF_MAX_MS		500
 #define WELCOME_TIMEOUT_MS	2000
 #define DEFAULT_WIDTH		1280
 #define DEFAULT_HEIGHT		720
@@ -172,6 +172,8 @@ link_lost(struct camera *cam, const char *why)
 {
 	int was_attached = cam->c_state == LINK_ATTACHED;
 
+	if (was_attached)
+		cam->c_link_losses++;
 	link_close(cam);
 	link_note(cam, why);
 	if (was_attached || cam->c_latest == NULL)
@@ -398,8 +400,15 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
 
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+
 	(void)fd;
 	(void)what;
+	if (cam->c_fps_ns != 0 && now > cam->c_fps_ns)
+		cam->c_fps = (double)(cam->c_frames_in - cam->c_fps_frames) *
+		    1e9 / (double)(now - cam->c_fps_ns);
+	cam->c_fps_frames = cam->c_frames_in;
+	cam->c_fps_ns = now;
 	if (cam->c_viewers_dirty)
 		camera_viewers_changed(cam);
 	stream_refresh(cam);
@@ -427,6 +436,20 @@ camera_viewers_changed(struct camera *cam)
 		/* Full socket: the tick retries; the newest count wins. */
 		cam->c_viewers_dirty = 1;
 	}
+}
+
+const char *
+camera_state_name(const struct camera *cam)
+{
+	switch (cam->c_state) {
+	case LINK_ATTACHED:
+		return "attached";
+	case LINK_HELLO:
+		return "connecting";
+	case LINK_IDLE:
+		break;
+	}
+	return "waiting";
 }
 
 struct camera *

@@ -13,12 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -26,28 +23,48 @@
 #include "log.h"
 #include "server.h"
 
-struct listen_spec {
-	char	host[256];
-	unsigned port;
-};
-
 static void
 usage(FILE *out)
 {
 	fprintf(out,
 "usage: shmcam-server [options]\n"
 "\n"
-"Serves the frames of a shmcam-capture process over HTTP: MJPEG streams,\n"
-"snapshots and a viewer page.\n"
+"Serves the frames of shmcam-capture processes over HTTP: MJPEG streams,\n"
+"snapshots, state and metrics, and a viewer page.\n"
 "\n"
-"  -l, --listen HOST:PORT   address to listen on (default 127.0.0.1:8080);\n"
-"                           IPv6 as [::1]:8080; port 0 picks a free one\n"
+"Cameras\n"
 "  -n, --name NAME          camera name, as given to shmcam-capture\n"
 "                           (default \"default\")\n"
-"  -c, --ctl PATH           the capture's control socket (default\n"
+"  -c, --ctl PATH           its control socket (default\n"
 "                           /run/shmcam/NAME.sock, or under $XDG_RUNTIME_DIR)\n"
+"      --camera NAME[:PATH] serve this camera at /NAME/...; repeatable.\n"
+"                           PATH is its control socket (default as above).\n"
+"                           A single camera is also served at /.\n"
+"Listening\n"
+"  -l, --listen HOST:PORT   TCP address, repeatable (default 127.0.0.1:8080\n"
+"                           when nothing else is given); IPv6 as [::1]:8080;\n"
+"                           port 0 picks a free one\n"
+"      --unix PATH          unix socket, repeatable\n"
+"      --unix-mode MODE     its permissions, octal (default 0660)\n"
+"                           Sockets passed by systemd are used as well.\n"
+"Access\n"
+"      --auth-file PATH     HTTP Basic auth: user:password lines, password\n"
+"                           plain or a crypt(3) hash ($y$, $6$, $5$, $2b$)\n"
+"      --auth-exempt PATH   serve PATH (e.g. /metrics) without auth;\n"
+"                           repeatable\n"
+"      --allow-origin ORIG  Access-Control-Allow-Origin value (e.g. *)\n"
+"      --trust-proxy        log and show the client address from\n"
+"                           X-Forwarded-For (behind a reverse proxy)\n"
+"Limits\n"
+"      --max-clients N      stream clients at once, all cameras (default\n"
+"                           1000); more get 503 with Retry-After\n"
 "  -t, --client-timeout S   close a stream client that has not taken a\n"
 "                           frame for S seconds (default 10)\n"
+"      --request-timeout S  close a connection that has not sent a complete\n"
+"                           request within S seconds (default 10)\n"
+"      --no-send-bound      let the kernel queue frames for slow clients\n"
+"                           (for comparisons only: they fall behind)\n"
+"Other\n"
 "      --allow-root         run even as root (not recommended)\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
@@ -67,43 +84,20 @@ usage_error(const char *fmt, ...)
 	exit(2);
 }
 
-/* "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 addresses). */
-static int
-parse_listen(const char *s, struct listen_spec *ls)
+static unsigned
+parse_uint(const char *opt, const char *s, unsigned long min,
+    unsigned long max, int base)
 {
-	const char *colon;
+	unsigned long v;
 	char *end;
-	unsigned long port;
-	size_t hlen;
 
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hlen = (size_t)(close - s - 1);
-		if (hlen == 0 || hlen >= sizeof(ls->host))
-			return -1;
-		memcpy(ls->host, s + 1, hlen);
-		ls->host[hlen] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -1;
-		hlen = (size_t)(colon - s);
-		if (hlen >= sizeof(ls->host))
-			return -1;
-		memcpy(ls->host, s, hlen);
-		ls->host[hlen] = '\0';
-		if (hlen == 0)
-			snprintf(ls->host, sizeof(ls->host), "0.0.0.0");
-	}
 	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535)
-		return -1;
-	ls->port = (unsigned)port;
-	return 0;
+	v = strtoul(s, &end, base);
+	if (errno != 0 || *end != '\0' || end == s || s[0] == '-' ||
+	    v < min || v > max)
+		usage_error("invalid %s '%s': expected %lu to %lu", opt, s,
+		    min, max);
+	return (unsigned)v;
 }
 
 static void
@@ -116,39 +110,78 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->base);
 }
 
-static void
-server_listen(struct server *srv, const struct listen_spec *ls)
-{
-	struct evhttp_bound_socket *bound;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char addr[sizeof(ls->host)];
-	unsigned port = ls->port;
-	int fd;
+struct camera_spec {
+	const char	*name;
+	const char	*ctl;
+};
 
-	bound = evhttp_bind_socket_with_handle(srv->http, ls->host,
-	    (ev_uint16_t)ls->port);
-	if (bound == NULL)
-		fatal("cannot listen on %s port %u", ls->host, ls->port);
-	fd = evhttp_bound_socket_get_fd(bound);
-	snprintf(addr, sizeof(addr), "%s", ls->host);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-			port = ntohs(sin->sin_port);
-			inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-			port = ntohs(sin6->sin6_port);
-			inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
-			    sizeof(addr));
-		}
-	}
-	if (strchr(addr, ':') != NULL)
-		log_info("listening on http://[%s]:%u/", addr, port);
-	else
-		log_info("listening on http://%s:%u/", addr, port);
+/* "NAME" or "NAME:PATH". */
+static void
+parse_camera(const char *arg, struct camera_spec *cs)
+{
+	const char *colon = strchr(arg, ':');
+	char name[RING_NAME_MAX];
+	size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+
+	if (n == 0 || n > RING_NAME_MAX - 8)
+		usage_error("invalid --camera '%s': expected NAME[:CTLPATH]",
+		    arg);
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	if (ring_name_valid(name) != 0)
+		usage_error("invalid --camera '%s': the name may hold letters, "
+		    "digits, '.', '_' and '-'", arg);
+	if (colon != NULL && (colon[1] == '\0' ||
+	    strlen(colon + 1) >= CTL_PATH_MAX))
+		usage_error("invalid --camera '%s': empty or too long control "
+		    "socket path", arg);
+	cs->name = strndup(arg, n);
+	cs->ctl = colon != NULL ? colon + 1 : NULL;
+	if (cs->name == NULL)
+		fatal("strndup");
 }
+
+/*
+ * Stream clients each hold a descriptor: take what the hard limit allows,
+ * and make sure --max-clients fits in it with room for everything else.
+ */
+static void
+server_fd_limit(struct server *srv)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)srv->opt.max_clients + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need) {
+		unsigned max = rl.rlim_cur > 128 ?
+		    (unsigned)(rl.rlim_cur - 64) : (unsigned)rl.rlim_cur / 2;
+		log_warnx("open file limit %llu: --max-clients lowered from "
+		    "%u to %u", (unsigned long long)rl.rlim_cur,
+		    srv->opt.max_clients, max);
+		srv->opt.max_clients = max;
+	}
+}
+
+enum {
+	OPT_CAMERA = 256,
+	OPT_UNIX,
+	OPT_UNIX_MODE,
+	OPT_AUTH_FILE,
+	OPT_AUTH_EXEMPT,
+	OPT_ALLOW_ORIGIN,
+	OPT_TRUST_PROXY,
+	OPT_MAX_CLIENTS,
+	OPT_REQUEST_TIMEOUT,
+	OPT_NO_SEND_BOUND,
+	OPT_ALLOW_ROOT,
+};
 
 int
 main(int argc, char **argv)
@@ -157,34 +190,79 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "camera", required_argument, NULL, OPT_CAMERA },
+		{ "unix", required_argument, NULL, OPT_UNIX },
+		{ "unix-mode", required_argument, NULL, OPT_UNIX_MODE },
+		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
+		{ "auth-exempt", required_argument, NULL, OPT_AUTH_EXEMPT },
+		{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
+		{ "trust-proxy", no_argument, NULL, OPT_TRUST_PROXY },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "client-timeout", required_argument, NULL, 't' },
-		{ "allow-root", no_argument, NULL, 'R' },
+		{ "request-timeout", required_argument, NULL,
+		    OPT_REQUEST_TIMEOUT },
+		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct listen_spec ls = { "127.0.0.1", 8080 };
 	struct server srv;
 	struct camera *cam;
+	struct camera_spec *cams = NULL;
 	struct event *sigint_ev, *sigterm_ev;
-	const char *name = "default", *ctl_path = NULL;
-	unsigned long v;
-	char *end;
+	const char *name = NULL, *ctl_path = NULL;
+	unsigned ncams = 0, i;
+	char err[256];
 	int ch;
 
 	log_init(argv[0]);
 	memset(&srv, 0, sizeof(srv));
 	TAILQ_INIT(&srv.cameras);
+	TAILQ_INIT(&srv.listeners);
+	TAILQ_INIT(&srv.guards);
 	srv.opt.client_timeout_s = 10;
+	srv.opt.request_timeout_s = 10;
+	srv.opt.max_clients = 1000;
+	srv.opt.unix_mode = 0660;
+	srv.opt.send_bound = 1;
 
 	while ((ch = getopt_long(argc, argv, "l:n:c:t:vhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (parse_listen(optarg, &ls) != 0)
-				usage_error("invalid --listen '%s': expected "
-				    "HOST:PORT or [IPV6]:PORT", optarg);
+		case OPT_UNIX: {
+			struct listen_spec *ls;
+
+			ls = reallocarray(srv.opt.listen, srv.opt.nlisten + 1,
+			    sizeof(*ls));
+			if (ls == NULL)
+				fatal("reallocarray");
+			srv.opt.listen = ls;
+			ls = &ls[srv.opt.nlisten++];
+			if (ch == 'l') {
+				if (listen_parse(optarg, ls) != 0)
+					usage_error("invalid --listen '%s': "
+					    "expected HOST:PORT or "
+					    "[IPV6]:PORT", optarg);
+			} else {
+				memset(ls, 0, sizeof(*ls));
+				ls->ls_unix = 1;
+				if (optarg[0] == '\0' ||
+				    strlen(optarg) >= sizeof(ls->ls_path))
+					usage_error("invalid --unix '%s': "
+					    "expected a path of at most %zu "
+					    "bytes", optarg,
+					    sizeof(ls->ls_path) - 1);
+				snprintf(ls->ls_path, sizeof(ls->ls_path),
+				    "%s", optarg);
+			}
+			break;
+		}
+		case OPT_UNIX_MODE:
+			srv.opt.unix_mode = parse_uint("--unix-mode", optarg,
+			    0, 0777, 8);
 			break;
 		case 'n':
 			if (strlen(optarg) > RING_NAME_MAX - 8 ||
@@ -197,16 +275,59 @@ main(int argc, char **argv)
 				usage_error("invalid --ctl path '%s'", optarg);
 			ctl_path = optarg;
 			break;
-		case 't':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg ||
-			    v < 1 || v > 3600)
-				usage_error("invalid --client-timeout '%s': "
-				    "expected 1-3600 seconds", optarg);
-			srv.opt.client_timeout_s = (unsigned)v;
+		case OPT_CAMERA:
+			cams = reallocarray(cams, ncams + 1, sizeof(*cams));
+			if (cams == NULL)
+				fatal("reallocarray");
+			parse_camera(optarg, &cams[ncams]);
+			for (i = 0; i < ncams; i++)
+				if (strcmp(cams[i].name, cams[ncams].name) == 0)
+					usage_error("invalid --camera '%s': "
+					    "given twice", optarg);
+			ncams++;
 			break;
-		case 'R':
+		case OPT_AUTH_FILE:
+			srv.opt.auth_file = optarg;
+			break;
+		case OPT_AUTH_EXEMPT: {
+			const char **v;
+
+			if (optarg[0] != '/')
+				usage_error("invalid --auth-exempt '%s': "
+				    "expected a path such as /metrics", optarg);
+			v = reallocarray(srv.opt.auth_exempt,
+			    srv.opt.nauth_exempt + 1, sizeof(*v));
+			if (v == NULL)
+				fatal("reallocarray");
+			v[srv.opt.nauth_exempt++] = optarg;
+			srv.opt.auth_exempt = v;
+			break;
+		}
+		case OPT_ALLOW_ORIGIN:
+			if (optarg[0] == '\0' || strpbrk(optarg, "\r\n"))
+				usage_error("invalid --allow-origin '%s'",
+				    optarg);
+			srv.opt.allow_origin = optarg;
+			break;
+		case OPT_TRUST_PROXY:
+			srv.opt.trust_proxy = 1;
+			break;
+		case OPT_MAX_CLIENTS:
+			srv.opt.max_clients = parse_uint("--max-clients",
+			    optarg, 1, 1000000, 10);
+			break;
+		case 't':
+			srv.opt.client_timeout_s = parse_uint(
+			    "--client-timeout", optarg, 1, 3600, 10);
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			srv.opt.request_timeout_s = parse_uint(
+			    "--request-timeout", optarg, 1, 3600, 10);
+			break;
+		case OPT_NO_SEND_BOUND:
+			srv.opt.send_bound = 0;
+			break;
+		case OPT_ALLOW_ROOT:
 			srv.opt.allow_root = 1;
 			break;
 		case 'v':
@@ -225,24 +346,51 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (ncams > 0 && (name != NULL || ctl_path != NULL))
+		usage_error("--name and --ctl are for a single camera; with "
+		    "--camera give NAME:CTLPATH instead");
 
 	if ((geteuid() == 0 || getuid() == 0) && !srv.opt.allow_root)
 		fatalx("refusing to run as root: run as an unprivileged user "
 		    "in the capture's server group, or pass --allow-root");
 
 	signal(SIGPIPE, SIG_IGN);
+	server_fd_limit(&srv);
 	srv.started_real_ns = now_ns(CLOCK_REALTIME);
+	srv.started_mono_ns = now_ns(CLOCK_MONOTONIC);
+	if (srv.opt.auth_file != NULL) {
+		if (auth_load(&srv.auth, srv.opt.auth_file, err,
+		    sizeof(err)) != 0)
+			fatalx("--auth-file %s: %s", srv.opt.auth_file, err);
+		log_info("HTTP Basic auth from %s, %u users",
+		    srv.opt.auth_file, auth_count(srv.auth));
+	}
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (http_setup(&srv) != 0)
 		fatalx("evhttp_new failed");
-	server_listen(&srv, &ls);
+	listen_setup(&srv);
 
-	cam = camera_new(&srv, name, ctl_path);
-	if (cam == NULL)
-		fatalx("camera %s: setup failed", name);
-	TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
-	srv.ncameras++;
+	if (ncams == 0) {
+		cam = camera_new(&srv, name != NULL ? name : "default",
+		    ctl_path);
+		if (cam == NULL)
+			fatalx("camera %s: setup failed", name);
+		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
+		srv.ncameras++;
+	}
+	for (i = 0; i < ncams; i++) {
+		cam = camera_new(&srv, cams[i].name, cams[i].ctl);
+		if (cam == NULL)
+			fatalx("camera %s: setup failed", cams[i].name);
+		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
+		srv.ncameras++;
+	}
+	/* Several cameras live under /NAME/; a single one at / as well. */
+	if (srv.ncameras > 1)
+		TAILQ_FOREACH(cam, &srv.cameras, c_entry)
+			snprintf(cam->c_prefix, sizeof(cam->c_prefix), "/%s",
+			    cam->c_name);
 
 	sigint_ev = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);
 	sigterm_ev = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);
@@ -259,10 +407,17 @@ main(int argc, char **argv)
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		stream_close_all(cam);
 	evhttp_free(srv.http);
+	listen_free(&srv);
 	while ((cam = TAILQ_FIRST(&srv.cameras)) != NULL) {
 		TAILQ_REMOVE(&srv.cameras, cam, c_entry);
 		camera_free(cam);
 	}
+	auth_free(srv.auth);
+	for (i = 0; i < ncams; i++)
+		free((char *)cams[i].name);
+	free(cams);
+	free(srv.opt.listen);
+	free(srv.opt.auth_exempt);
 	event_free(sigint_ev);
 	event_free(sigterm_ev);
 	event_base_free(srv.base);

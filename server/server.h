@@ -2,11 +2,18 @@
  * server.h - shmcam-server's shared structures.
  *
  *   main.c    options, setup, signals
+ *   listen.c  listening sockets (TCP, unix, systemd socket activation),
+ *             accept errors, per-connection request deadline
  *   link.c    one camera: the control socket to its capture, the ring,
  *             the eventfd, reconnection, the offline placeholder
  *   frame.c   reference-counted frames copied once out of the ring
  *   stream.c  multipart streaming clients, latest-frame-wins fan-out
- *   http.c    routing and the non-streaming endpoints
+ *   http.c    routing, access control and the non-streaming endpoints
+ *   route.c   request-line parsing: paths, cameras, query parameters
+ *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
+ *   state.c   /state (JSON) and /metrics (Prometheus text)
+ *   json.c    JSON string escaping
+ *   page.c    the HTML viewer page served at /
  *
  * Everything runs on one libevent loop in one thread.
  */
@@ -17,6 +24,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -32,16 +40,20 @@
 /*
  * A frame as the server sends it: one buffer laid out as
  *
- *   [room][part headers][JPEG][CRLF "--" BOUNDARY CRLF]
- *          ^f_part_off   ^f_jpeg_off              ^f_end
+ *   [room][part headers][JPEG][CRLF "--" BOUNDARY CRLF][advance headers]
+ *          ^f_part_off   ^f_jpeg_off              ^f_end           ^f_adv_end
  *
- * so a streaming client gets one reference (f_part_off..f_end) per frame
- * and a snapshot one reference to the JPEG alone.  Immutable once built;
+ * so a streaming client gets one reference (f_part_off..f_end) per frame,
+ * an advance_headers=1 client one reference (f_jpeg_off..f_adv_end), and
+ * a snapshot one reference to the JPEG alone.  Immutable once built;
  * freed (or recycled) when the last reference goes.
  */
 #define FRAME_HEAD_ROOM		256
 #define FRAME_TRAILER		"\r\n--" BOUNDARY "\r\n"
 #define FRAME_TRAILER_LEN	(sizeof(FRAME_TRAILER) - 1)
+/* The next part's headers, sent early to advance_headers=1 clients. */
+#define FRAME_ADVANCE		"Content-Type: image/jpeg\r\n\r\n"
+#define FRAME_ADVANCE_LEN	(sizeof(FRAME_ADVANCE) - 1)
 
 struct frame_pool;
 
@@ -58,6 +70,7 @@ struct frame {
 	size_t		 f_jpeg_off;
 	size_t		 f_jpeg_len;
 	size_t		 f_end;
+	size_t		 f_adv_end;
 	TAILQ_ENTRY(frame) f_free;
 };
 
@@ -81,6 +94,28 @@ void	frame_unref_cb(const void *data, size_t len, void *arg);
 int	jpeg_looks_complete(const uint8_t *buf, size_t len);
 
 /* ------------------------------------------------------------ cameras */
+
+/* Latency histogram buckets (upper bounds, seconds), shared by /metrics. */
+#define HIST_NBUCKETS	12
+extern const double hist_bounds[HIST_NBUCKETS];
+
+struct histogram {
+	uint64_t	 h_count[HIST_NBUCKETS + 1];	/* last: +Inf */
+	uint64_t	 h_n;
+	double		 h_sum;			/* seconds */
+};
+
+void	histogram_add(struct histogram *h, uint64_t ns, uint64_t n);
+
+/* Per-client options of a stream, from its query string. */
+struct stream_params {
+	uint64_t	 sp_interval_ns;	/* fps=N: 1e9 / N; 0: no cap */
+	double		 sp_fps;
+	int		 sp_advance_headers;
+	int		 sp_extra_headers;
+	char		 sp_key[64];
+};
+
 
 struct server;
 struct stream_client;
@@ -115,6 +150,9 @@ struct camera {
 	char		 c_why[96];	/* last reason for not being attached */
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
+	double		 c_fps;		/* frames taken, last second */
+	uint64_t	 c_fps_frames;	/* c_frames_in at the last tick */
+	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
 
 	/* frames */
 	struct frame_pool c_pool;
@@ -133,14 +171,74 @@ struct camera {
 	uint64_t	 c_frames_skipped; /* ring frames we never took */
 	uint64_t	 c_invalid;	/* reads rejected */
 	uint64_t	 c_attaches;
+	uint64_t	 c_link_losses;	/* attached, then lost */
+	uint64_t	 c_frames_sent;	/* frames queued to clients */
+	uint64_t	 c_frames_dropped; /* frames clients skipped */
+	uint64_t	 c_bytes_sent;
+	uint64_t	 c_clients_total;
+	uint64_t	 c_clients_stalled;
+	struct histogram c_hist_latency;	/* publish -> send */
+	struct histogram c_hist_age;		/* capture -> send */
+};
+
+/*
+ * A streaming client.  sc_queued_* describe the frame last handed to it;
+ * it is "in flight" while our output buffer or the kernel still holds
+ * part of it.
+ */
+struct stream_client {
+	TAILQ_ENTRY(stream_client) sc_entry;
+	struct camera	*sc_cam;
+	struct evhttp_connection *sc_evcon;
+	struct bufferevent *sc_bev;
+	int		 sc_fd;
+	int		 sc_bound;		/* kernel queue checked (TCP) */
+	struct stream_params sc_params;
+	uint64_t	 sc_last_seq;		/* frame last queued */
+	uint64_t	 sc_last_push_ns;	/* CLOCK_MONOTONIC of that */
+	uint64_t	 sc_last_capture_ns;	/* its capture, CLOCK_MONOTONIC */
+	uint64_t	 sc_last_len;		/* its bytes on the wire */
+	uint64_t	 sc_next_due_ns;	/* fps cap: not before this */
+	uint64_t	 sc_start_ns;
+	uint64_t	 sc_start_real_ns;
+	uint64_t	 sc_frames;
+	uint64_t	 sc_bytes;
+	uint64_t	 sc_dropped;		/* newer frames it never got */
+	uint64_t	 sc_deferred;		/* pushes held back: queue full */
+	char		 sc_addr[80];
+	char		 sc_path[64];
 };
 
 /* ------------------------------------------------------------- server */
 
+/* Where to listen: a TCP address or a unix socket path. */
+struct listen_spec {
+	int		 ls_unix;
+	char		 ls_host[256];	/* TCP: numeric address or name */
+	unsigned	 ls_port;
+	char		 ls_path[108];	/* unix: sizeof(sun_path) */
+};
+
 struct server_options {
 	int		 allow_root;
-	unsigned	 client_timeout_s;
+	unsigned	 client_timeout_s;	/* stalled stream clients */
+	unsigned	 request_timeout_s;	/* a whole request head */
+	unsigned	 max_clients;		/* stream clients, all cameras */
+	int		 trust_proxy;		/* X-Forwarded-For */
+	const char	*allow_origin;		/* NULL: no CORS header */
+	const char	*auth_file;
+	const char	**auth_exempt;		/* paths served without auth */
+	unsigned	 nauth_exempt;
+	struct listen_spec *listen;
+	unsigned	 nlisten;
+	unsigned	 unix_mode;
+	int		 send_bound;		/* issue 8: kernel queue bound */
 };
+
+
+struct listener;
+struct conn_guard;
+struct auth;
 
 struct server {
 	struct server_options opt;
@@ -148,7 +246,20 @@ struct server {
 	struct evhttp	*http;
 	TAILQ_HEAD(, camera) cameras;
 	unsigned	 ncameras;
+	TAILQ_HEAD(, listener) listeners;
+	TAILQ_HEAD(, conn_guard) guards;	/* connections between requests */
+	unsigned	 nguards;
+	struct auth	*auth;
 	uint64_t	 started_real_ns;
+	uint64_t	 started_mono_ns;
+	unsigned	 nstreams;		/* stream clients, all cameras */
+
+	/* counters */
+	uint64_t	 requests;
+	uint64_t	 rejected_busy;		/* 503: --max-clients */
+	uint64_t	 rejected_auth;		/* 401 */
+	uint64_t	 request_timeouts;	/* slow request heads closed */
+	uint64_t	 accept_pauses;		/* out of descriptors */
 };
 
 /* link.c */
@@ -158,19 +269,110 @@ void	camera_start(struct camera *cam);
 void	camera_free(struct camera *cam);
 /* Tells the capture how many viewers we have (now, or when possible). */
 void	camera_viewers_changed(struct camera *cam);
+const char *camera_state_name(const struct camera *cam);
 
 /* stream.c */
 /* Takes over the connection of req and streams cam to it. */
-void	stream_start(struct camera *cam, struct evhttp_request *req);
+void	stream_start(struct camera *cam, struct evhttp_request *req,
+	    const struct stream_params *sp, const char *addr);
 /* A new c_latest: hand it to every client that is ready for one. */
 void	stream_broadcast(struct camera *cam);
 /* Re-sends the newest frame to clients idle for a second (static or
  * offline source), so browsers paint it and proxies keep the line. */
 void	stream_refresh(struct camera *cam);
 void	stream_close_all(struct camera *cam);
+/* Bytes queued for a client: ours plus the kernel's send queue. */
+size_t	stream_client_queued(const struct stream_client *sc,
+	    size_t *kernel);
+
+/* listen.c */
+/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
+int	listen_parse(const char *s, struct listen_spec *ls);
+/* Binds every --listen and --unix, adopts sockets passed by systemd;
+ * fatal on failure. */
+void	listen_setup(struct server *srv);
+void	listen_free(struct server *srv);
+/* evhttp_set_bevcb() callback: starts the request deadline of a new
+ * connection. */
+struct bufferevent *conn_new_bev(struct event_base *base, void *arg);
+/* A request arrived on evcon: stream (guard released, the stream code
+ * owns the connection) or not (deadline re-armed for the next one). */
+void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
+	    int streaming);
+
+/* route.c */
+enum route {
+	ROUTE_NONE,
+	ROUTE_INDEX,
+	ROUTE_STREAM,
+	ROUTE_SNAPSHOT,
+	ROUTE_STATE,
+	ROUTE_METRICS,
+	ROUTE_REDIRECT,		/* /NAME -> /NAME/ */
+};
+/*
+ * The route of a path (pathlen bytes, no query) and raw query string (or
+ * NULL).  camera gets the NAME of /NAME/... paths, "" for top-level ones.
+ */
+enum route route_parse(const char *path, size_t pathlen, const char *query,
+	    char *camera, size_t camsize);
+/*
+ * Finds name=value (or a bare name) in a raw query string, lenient as
+ * above.  Returns the value's length + 1 (so a bare name gives 1) and
+ * sets *value, or 0 if the name is absent.
+ */
+size_t	query_param(const char *query, const char *name, const char **value);
+/* fps=, key=, advance_headers=, extra_headers=; -EINVAL for a bad fps. */
+int	stream_params_parse(const char *query, struct stream_params *sp);
+
+/* json.c */
+/*
+ * Escapes s as the inside of a JSON string into out (size bytes, always
+ * NUL-terminated, never cut inside an escape); returns the full length.
+ */
+size_t	json_escape(const char *s, char *out, size_t size);
+/* Appends s as a quoted JSON string. */
+void	json_add_string(struct evbuffer *out, const char *s);
+
+/* auth.c */
+int	auth_new(struct auth **ap);
+/* Adds a user; pass is a plain password or a crypt(3) hash. */
+int	auth_add(struct auth *a, const char *user, const char *pass);
+/* Reads --auth-file; on failure err says which line and why. */
+int	auth_load(struct auth **ap, const char *path, char *err,
+	    size_t errlen);
+unsigned auth_count(const struct auth *a);
+/* 1 if the Authorization header value names a user and the right
+ * password (the user's name then in who), else 0. */
+int	auth_check(struct auth *a, const char *header, char *who,
+	    size_t whosize);
+void	auth_free(struct auth *a);
+/* One line of the file: 1 and the fields, 0 for a comment or blank
+ * line, -EINVAL if malformed. */
+int	auth_parse_line(const char *line, char *user, size_t usize,
+	    char *pass, size_t psize);
+/* "Basic base64(user:pass)": 0 and the fields, or -EINVAL. */
+int	auth_decode_basic(const char *header, char *user, size_t usize,
+	    char *pass, size_t psize);
+int	auth_is_hash(const char *pass);
+/* 1 if a[0..n) == b[0..n); time independent of where they differ. */
+int	ct_equal(const void *a, const void *b, size_t n);
 
 /* http.c */
 int	http_setup(struct server *srv);
+/* Printable peer address of a connection (and of the client behind a
+ * trusted proxy). */
+void	http_peer_addr(struct server *srv, struct evhttp_request *req,
+	    char *buf, size_t size);
+
+/* state.c */
+void	state_json(struct server *srv, struct camera *only,
+	    struct evbuffer *out);
+void	state_metrics(struct server *srv, struct evbuffer *out);
+
+/* page.c */
+/* The viewer page of cam, or the list of cameras if cam is NULL. */
+void	page_index(struct server *srv, struct camera *cam, struct evbuffer *out);
 
 uint64_t now_ns(int clock_id);
 

@@ -4,19 +4,49 @@
  * A stream request's connection is taken over from evhttp: we write the
  * response head ourselves and from then on own the bufferevent.  Each
  * frame is one evbuffer reference to the shared, reference-counted frame
- * (part headers, JPEG, next boundary), so fan-out copies nothing.
+ * (part headers, JPEG, next boundary), so fan-out copies nothing; only
+ * an extra_headers=1 client gets a small part header of its own (its send
+ * time differs), still followed by a reference to the shared JPEG.
  *
- * Latest frame wins: a client holds at most one frame in its output
- * buffer.  When the buffer drains (write callback, low watermark 0) the
- * client gets the camera's newest frame if it has not had it yet; a slow
- * client therefore skips frames and never delays anyone else or makes the
- * server hold more than one frame for it.
+ * Latest frame wins: a client holds at most one frame.  When the frame
+ * has left (write callback, low watermark 0) the client gets the camera's
+ * newest frame if it has not had it yet; a slow client therefore skips
+ * frames and never delays anyone else.
+ *
+ * "Left" must include the kernel (issue 8).  A socket's send buffer can
+ * hold megabytes: a viewer reading 100 KB/s would be handed every frame
+ * the moment our own buffer drained into the kernel, and see them later
+ * and later.  Two things bound what is in flight for a TCP client:
+ *
+ *   - TCP_NOTSENT_LOWAT: the kernel accepts (and reports writable) only
+ *     while less than STREAM_NOTSENT_LOWAT bytes are waiting to be sent,
+ *     so our output buffer drains, and the write callback asks for the
+ *     next frame, only when the previous one has nearly left.  A fast
+ *     client is unaffected: its data leaves as soon as it is written.
+ *
+ *   - SIOCOUTQ before each new frame: the bytes the kernel still holds,
+ *     sent but unacknowledged included (the bulk of it on a slow link
+ *     with a deep queue, which NOTSENT_LOWAT does not see).  Above half a
+ *     frame the client is skipped for now; it is asked again at the next
+ *     frame, so when it takes one that is the newest.  The same check
+ *     bounds unix-socket clients, whose send queue is the peer's unread
+ *     data.
+ *
+ * A client whose queue never drains gets no new frame, so our write
+ * timeout cannot see it stall: the 1 s tick closes a client that has
+ * taken no frame for --client-timeout seconds.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,31 +55,25 @@
 #include "log.h"
 #include "server.h"
 
-struct stream_client {
-	TAILQ_ENTRY(stream_client) sc_entry;
-	struct camera	*sc_cam;
-	struct evhttp_connection *sc_evcon;
-	struct bufferevent *sc_bev;
-	uint64_t	 sc_last_seq;		/* frame last queued */
-	uint64_t	 sc_last_push_ns;	/* CLOCK_MONOTONIC of that */
-	uint64_t	 sc_start_ns;
-	uint64_t	 sc_frames;
-	uint64_t	 sc_bytes;
-	char		 sc_addr[64];
-};
+#define STREAM_NOTSENT_LOWAT	(16 * 1024)
+#define STREAM_REFRESH_NS	900000000ull
+#define STREAM_BUDGET_MIN	(16 * 1024)
 
 static void
 stream_client_close(struct stream_client *sc, const char *reason)
 {
 	struct camera *cam = sc->sc_cam;
+	struct server *srv = cam->c_srv;
 	double secs = (double)(now_ns(CLOCK_MONOTONIC) - sc->sc_start_ns) / 1e9;
 
-	log_info("stream client %s on %s closed after %.1f s, %llu frames, "
-	    "%llu bytes: %s", sc->sc_addr, cam->c_name, secs,
+	log_info("stream client %s %s closed after %.1f s, %llu frames, "
+	    "%llu bytes, %llu skipped: %s", sc->sc_addr, sc->sc_path, secs,
 	    (unsigned long long)sc->sc_frames,
-	    (unsigned long long)sc->sc_bytes, reason);
+	    (unsigned long long)sc->sc_bytes,
+	    (unsigned long long)sc->sc_dropped, reason);
 	TAILQ_REMOVE(&cam->c_clients, sc, sc_entry);
 	cam->c_nclients--;
+	srv->nstreams--;
 	/* Frees the bufferevent, its queued frame references and the
 	 * request; safe from within a bufferevent callback. */
 	evhttp_connection_free(sc->sc_evcon);
@@ -57,22 +81,112 @@ stream_client_close(struct stream_client *sc, const char *reason)
 	camera_viewers_changed(cam);
 }
 
-static void
-stream_push(struct stream_client *sc, struct frame *f)
+static int
+stream_kernel_queued(const struct stream_client *sc)
+{
+	int outq = 0;
+
+	if (ioctl(sc->sc_fd, SIOCOUTQ, &outq) == -1)
+		return 0;
+	return outq;
+}
+
+size_t
+stream_client_queued(const struct stream_client *sc, size_t *kernel)
+{
+	size_t k = (size_t)stream_kernel_queued(sc);
+
+	if (kernel != NULL)
+		*kernel = k;
+	return k + evbuffer_get_length(bufferevent_get_output(sc->sc_bev));
+}
+
+/* The per-part headers of an extra_headers=1 client. */
+static int
+stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
+{
+	const struct ring_frame *m = &f->f_meta;
+	uint64_t lat = now_real > m->capture_real_ns ?
+	    now_real - m->capture_real_ns : 0;
+
+	return evbuffer_add_printf(out,
+	    "Content-Type: image/jpeg\r\n"
+	    "Content-Length: %zu\r\n"
+	    "X-Timestamp: %llu.%06u\r\n"
+	    "X-Shmcam-Sequence: %llu\r\n"
+	    "X-Shmcam-Generation: %016llx\r\n"
+	    "X-Shmcam-Capture-Time: %llu.%06u\r\n"
+	    "X-Shmcam-Publish-Time: %llu.%06u\r\n"
+	    "X-Shmcam-Send-Time: %llu.%06u\r\n"
+	    "X-Shmcam-Latency: %llu.%06u\r\n"
+	    "%s"
+	    "\r\n",
+	    f->f_jpeg_len,
+	    (unsigned long long)(m->capture_real_ns / 1000000000u),
+	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
+	    (unsigned long long)m->seq,
+	    (unsigned long long)f->f_generation,
+	    (unsigned long long)(m->capture_real_ns / 1000000000u),
+	    (unsigned)(m->capture_real_ns % 1000000000u / 1000u),
+	    (unsigned long long)(m->publish_real_ns / 1000000000u),
+	    (unsigned)(m->publish_real_ns % 1000000000u / 1000u),
+	    (unsigned long long)(now_real / 1000000000u),
+	    (unsigned)(now_real % 1000000000u / 1000u),
+	    (unsigned long long)(lat / 1000000000u),
+	    (unsigned)(lat % 1000000000u / 1000u),
+	    f->f_placeholder ? "X-Shmcam-Placeholder: offline\r\n" : "") < 0 ?
+	    -1 : 0;
+}
+
+/* Queues f for sc; 0, or -1 if sc was closed. */
+static int
+stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 {
 	struct evbuffer *out = bufferevent_get_output(sc->sc_bev);
-	size_t len = f->f_end - f->f_part_off;
+	struct camera *cam = sc->sc_cam;
+	size_t off = f->f_part_off, end = f->f_end, len;
 
-	if (evbuffer_add_reference(out, f->f_buf + f->f_part_off, len,
-	    frame_unref_cb, frame_ref(f)) == -1) {
+	if (sc->sc_params.sp_advance_headers) {
+		/* This part's headers went out with the last boundary. */
+		off = f->f_jpeg_off;
+		end = f->f_adv_end;
+	} else if (sc->sc_params.sp_extra_headers) {
+		size_t before = evbuffer_get_length(out);
+
+		if (stream_add_extra(out, f, now_ns(CLOCK_REALTIME)) != 0) {
+			stream_client_close(sc, "out of memory");
+			return -1;
+		}
+		sc->sc_bytes += evbuffer_get_length(out) - before;
+		off = f->f_jpeg_off;
+	}
+	len = end - off;
+	if (evbuffer_add_reference(out, f->f_buf + off, len, frame_unref_cb,
+	    frame_ref(f)) == -1) {
 		frame_unref(f);
 		stream_client_close(sc, "out of memory");
-		return;
+		return -1;
+	}
+	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1) {
+		sc->sc_dropped += f->f_seq - sc->sc_last_seq - 1;
+		cam->c_frames_dropped += f->f_seq - sc->sc_last_seq - 1;
 	}
 	sc->sc_last_seq = f->f_seq;
-	sc->sc_last_push_ns = now_ns(CLOCK_MONOTONIC);
+	sc->sc_last_push_ns = now;
+	sc->sc_last_capture_ns = f->f_meta.capture_mono_ns;
+	sc->sc_last_len = len;
 	sc->sc_frames++;
 	sc->sc_bytes += len;
+	cam->c_frames_sent++;
+	cam->c_bytes_sent += len;
+	if (sc->sc_params.sp_interval_ns != 0) {
+		/* Keep the cadence (the average is exactly fps) unless the
+		 * client fell a whole interval behind. */
+		sc->sc_next_due_ns += sc->sc_params.sp_interval_ns;
+		if (sc->sc_next_due_ns <= now)
+			sc->sc_next_due_ns = now + sc->sc_params.sp_interval_ns;
+	}
+	return 0;
 }
 
 /* 1 if nothing of ours is waiting to be written for this client. */
@@ -82,20 +196,59 @@ stream_idle(const struct stream_client *sc)
 	return evbuffer_get_length(bufferevent_get_output(sc->sc_bev)) == 0;
 }
 
+/*
+ * 1 if sc may take f now: it has not had it, our buffer is empty, its
+ * fps cap allows, and the kernel holds less than half a frame for it.
+ */
+static int
+stream_ready(struct stream_client *sc, const struct frame *f, uint64_t now)
+{
+	size_t budget;
+
+	if (sc->sc_last_seq >= f->f_seq || !stream_idle(sc))
+		return 0;
+	if (sc->sc_params.sp_interval_ns != 0 && now < sc->sc_next_due_ns)
+		return 0;
+	if (sc->sc_bound) {
+		budget = (f->f_end - f->f_part_off) / 2;
+		if (budget < STREAM_BUDGET_MIN)
+			budget = STREAM_BUDGET_MIN;
+		if ((size_t)stream_kernel_queued(sc) > budget) {
+			sc->sc_deferred++;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+stream_count_send(struct camera *cam, const struct frame *f, uint64_t now,
+    uint64_t n)
+{
+	if (n == 0 || f->f_placeholder)
+		return;
+	histogram_add(&cam->c_hist_latency, now > f->f_meta.publish_mono_ns ?
+	    now - f->f_meta.publish_mono_ns : 0, n);
+	histogram_add(&cam->c_hist_age, now > f->f_meta.capture_mono_ns ?
+	    now - f->f_meta.capture_mono_ns : 0, n);
+}
+
 void
 stream_broadcast(struct camera *cam)
 {
 	struct stream_client *sc, *next;
 	struct frame *f = cam->c_latest;
+	uint64_t now = now_ns(CLOCK_MONOTONIC), sent = 0;
 
 	if (f == NULL)
 		return;
 	/* stream_push() may close a client: iterate safely. */
 	for (sc = TAILQ_FIRST(&cam->c_clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, sc_entry);
-		if (sc->sc_last_seq < f->f_seq && stream_idle(sc))
-			stream_push(sc, f);
+		if (stream_ready(sc, f, now) && stream_push(sc, f, now) == 0)
+			sent++;
 	}
+	stream_count_send(cam, f, now, sent);
 }
 
 void
@@ -104,14 +257,32 @@ stream_refresh(struct camera *cam)
 	struct stream_client *sc, *next;
 	struct frame *f = cam->c_latest;
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t timeout = (uint64_t)cam->c_srv->opt.client_timeout_s *
+	    1000000000u;
 
 	if (f == NULL)
 		return;
 	for (sc = TAILQ_FIRST(&cam->c_clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, sc_entry);
-		if (stream_idle(sc) &&
-		    now - sc->sc_last_push_ns >= 900000000ull)
-			stream_push(sc, f);
+		/* Stalled: something still queued for it, and no frame
+		 * taken for the whole timeout (a capped fps=N client with
+		 * nothing queued is merely waiting). */
+		if (now - sc->sc_last_push_ns > timeout &&
+		    stream_client_queued(sc, NULL) > 0) {
+			cam->c_clients_stalled++;
+			stream_client_close(sc, "stalled: took no frame for "
+			    "the client timeout");
+			continue;
+		}
+		if (now - sc->sc_last_push_ns < STREAM_REFRESH_NS ||
+		    !stream_idle(sc))
+			continue;
+		/* Static or offline source: the same frame again, so that
+		 * browsers paint it and proxies keep the connection. */
+		if (sc->sc_last_seq >= f->f_seq)
+			sc->sc_last_seq = f->f_seq - 1;
+		if (stream_ready(sc, f, now))
+			stream_push(sc, f, now);
 	}
 }
 
@@ -120,11 +291,15 @@ stream_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct stream_client *sc = arg;
 	struct frame *f = sc->sc_cam->c_latest;
+	uint64_t now;
 
 	(void)bev;
 	/* Drained: take the newest frame if we have not sent it yet. */
-	if (f != NULL && sc->sc_last_seq < f->f_seq)
-		stream_push(sc, f);
+	if (f == NULL || sc->sc_last_seq >= f->f_seq)
+		return;
+	now = now_ns(CLOCK_MONOTONIC);
+	if (stream_ready(sc, f, now) && stream_push(sc, f, now) == 0)
+		stream_count_send(sc->sc_cam, f, now, 1);
 }
 
 static void
@@ -140,27 +315,45 @@ static void
 stream_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct stream_client *sc = arg;
+	char why[128];
 
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
-		stream_client_close(sc, "stalled: no frame drained in time");
-	else if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_TIMEOUT) {
+		sc->sc_cam->c_clients_stalled++;
+		stream_client_close(sc, "stalled: no data drained within the "
+		    "client timeout");
+	} else if (what & BEV_EVENT_EOF)
 		stream_client_close(sc, "client closed");
-	else if (what & BEV_EVENT_ERROR)
-		stream_client_close(sc, evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+	else if (what & BEV_EVENT_ERROR) {
+		snprintf(why, sizeof(why), "connection error: %s",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		stream_client_close(sc, why);
+	}
+}
+
+static int
+sock_family(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	return ss.ss_family;
 }
 
 void
-stream_start(struct camera *cam, struct evhttp_request *req)
+stream_start(struct camera *cam, struct evhttp_request *req,
+    const struct stream_params *sp, const char *addr)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
 	struct evbuffer *out = bufferevent_get_output(bev);
+	struct server *srv = cam->c_srv;
 	struct stream_client *sc;
+	const char *uri = evhttp_request_get_uri(req);
 	struct timeval tv;
-	char *host = NULL;
-	ev_uint16_t port = 0;
+	int family, one = 1, lowat = STREAM_NOTSENT_LOWAT;
 
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL) {
@@ -170,10 +363,29 @@ stream_start(struct camera *cam, struct evhttp_request *req)
 	sc->sc_cam = cam;
 	sc->sc_evcon = evcon;
 	sc->sc_bev = bev;
+	sc->sc_fd = bufferevent_getfd(bev);
+	sc->sc_params = *sp;
 	sc->sc_start_ns = now_ns(CLOCK_MONOTONIC);
-	evhttp_connection_get_peer(evcon, &host, &port);
-	snprintf(sc->sc_addr, sizeof(sc->sc_addr), "%s:%u",
-	    host != NULL ? host : "?", port);
+	sc->sc_start_real_ns = now_ns(CLOCK_REALTIME);
+	sc->sc_last_push_ns = sc->sc_start_ns;
+	sc->sc_next_due_ns = sc->sc_start_ns;
+	snprintf(sc->sc_addr, sizeof(sc->sc_addr), "%s", addr);
+	/* For the log: the path, printable, shortened. */
+	snprintf(sc->sc_path, sizeof(sc->sc_path), "%s", uri);
+	for (char *p = sc->sc_path; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
+
+	family = sock_family(sc->sc_fd);
+	if (family == AF_INET || family == AF_INET6) {
+		setsockopt(sc->sc_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if (srv->opt.send_bound)
+			setsockopt(sc->sc_fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+			    &lowat, sizeof(lowat));
+	}
+	sc->sc_bound = srv->opt.send_bound &&
+	    (family == AF_INET || family == AF_INET6 || family == AF_UNIX);
 
 	/*
 	 * The response head, written by us: no Content-Length and no chunked
@@ -189,27 +401,34 @@ stream_start(struct camera *cam, struct evhttp_request *req)
 	    "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
 	    "Pragma: no-cache\r\n"
 	    "Expires: 0\r\n"
-	    "Connection: close\r\n"
-	    "\r\n"
-	    "--" BOUNDARY "\r\n");
+	    "Connection: close\r\n");
+	if (srv->opt.allow_origin != NULL)
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n",
+		    srv->opt.allow_origin);
+	evbuffer_add_printf(out, "\r\n--" BOUNDARY "\r\n%s",
+	    sp->sp_advance_headers ? FRAME_ADVANCE : "");
 
 	/* From here the connection is ours, not evhttp's. */
 	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
 	    sc);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	tv.tv_sec = cam->c_srv->opt.client_timeout_s;
+	tv.tv_sec = srv->opt.client_timeout_s;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(bev, NULL, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 
 	TAILQ_INSERT_TAIL(&cam->c_clients, sc, sc_entry);
 	cam->c_nclients++;
-	log_info("stream client %s on %s connected", sc->sc_addr, cam->c_name);
+	cam->c_clients_total++;
+	srv->nstreams++;
+	log_info("stream client %s %s connected%s%s", sc->sc_addr, sc->sc_path,
+	    sp->sp_key[0] != '\0' ? ", key " : "", sp->sp_key);
 	camera_viewers_changed(cam);
 	/* The newest frame goes out behind the head at once: a viewer sees
 	 * a picture without waiting for the next capture. */
-	if (cam->c_latest != NULL)
-		stream_push(sc, cam->c_latest);
+	if (cam->c_latest != NULL && stream_push(sc, cam->c_latest,
+	    sc->sc_start_ns) == 0)
+		stream_count_send(cam, cam->c_latest, sc->sc_start_ns, 1);
 }
 
 void

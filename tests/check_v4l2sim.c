@@ -1577,14 +1577,7 @@ preload_self(char **argv)
 int
 main(int argc, char **argv)
 {
-	SRunner *sr;
-	int failed;
-
 	(void)argc;
 	preload_self(argv);
-	sr = srunner_create(v4l2sim_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(v4l2sim_suite());
 }

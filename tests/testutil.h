@@ -31,6 +31,11 @@ int	tu_count_fds(void);
 /* "$SHMCAM_BUILD/<name>" (default build directory "build"). */
 const char *tu_build_path(const char *name);
 
+struct Suite;
+/* Runs a Check suite (forked, as Check does by default) and returns the
+ * process exit status: EXIT_SUCCESS if every test passed. */
+int	tu_run_suite(struct Suite *s);
+
 /* A fresh private directory under /tmp (mode 0755). */
 const char *tu_tmpdir(void);
 

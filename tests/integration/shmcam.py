@@ -27,6 +27,10 @@ CAPTURE = os.path.join(BUILD, "shmcam-capture")
 SERVER = os.path.join(BUILD, "shmcam-server")
 JPEGINFO = os.path.join(BUILD, "tests", "jpeginfo")
 IS_ROOT = os.geteuid() == 0
+# A command to run the programs under, e.g. valgrind (make check-valgrind).
+WRAPPER = os.environ.get("SHMCAM_WRAPPER", "").split()
+# Deadlines stretch by this factor under a slow wrapper.
+SLOW = float(os.environ.get("SHMCAM_SLOW", "1"))
 BOUNDARY = b"boundarydonotcross"
 
 SANITIZER_SIGNATURES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -43,7 +47,9 @@ def _die_with_parent():
 
 
 def wait_until(pred, timeout, what, interval=0.02):
-    """Polls pred() until it returns something true; fails after timeout."""
+    """Polls pred() until it returns something true; fails after timeout
+    (stretched by SHMCAM_SLOW)."""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
@@ -58,14 +64,15 @@ def wait_until(pred, timeout, what, interval=0.02):
 class Proc:
     """A child process whose output goes to a log file we can search."""
 
-    def __init__(self, argv, log_path, env=None, wrapper=None):
+    def __init__(self, argv, log_path, env=None, wrapper=None, pass_fds=()):
         self.argv = list(argv)
         self.log_path = log_path
         self._log = open(log_path, "ab")
         full = list(wrapper or []) + self.argv
         self.p = subprocess.Popen(full, stdin=subprocess.DEVNULL,
                                   stdout=self._log, stderr=subprocess.STDOUT,
-                                  env=env, preexec_fn=_die_with_parent)
+                                  env=env, preexec_fn=_die_with_parent,
+                                  pass_fds=pass_fds)
         self.pid = self.p.pid
 
     def log(self):
@@ -98,7 +105,7 @@ class Proc:
         if self.alive():
             self.p.send_signal(sig)
             try:
-                self.p.wait(timeout)
+                self.p.wait(timeout * SLOW)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
@@ -169,21 +176,26 @@ class ShmcamTestCase(unittest.TestCase):
     def start_capture(self, name, *args):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
         argv += list(args)
-        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name))
+        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
+                 wrapper=WRAPPER)
         self.procs.append(p)
         p.wait_log(r"capturing", what="capture to start")
         return p
 
-    def start_server(self, name, *args, wrapper=None, root_ok=True):
-        argv = [SERVER, "--name", name, "--ctl", self.ctl_path(name),
-                "--listen", "127.0.0.1:0"]
+    def start_server(self, name, *args, wrapper=None, root_ok=True,
+                     args_replace_name=False):
+        """A server for camera name (or, with args_replace_name, for the
+        cameras args give with --camera), on an ephemeral port."""
+        argv = [SERVER, "--listen", "127.0.0.1:0"]
+        if not args_replace_name:
+            argv += ["--name", name, "--ctl", self.ctl_path(name)]
         if IS_ROOT and root_ok and not wrapper:
             argv.append("--allow-root")
         argv += list(args)
         _counter[0] += 1
         p = Server(argv, os.path.join(self.tmp, "server-%s-%d.log"
                                       % (name, _counter[0])),
-                   wrapper=wrapper)
+                   wrapper=list(wrapper or []) + WRAPPER)
         self.procs.append(p)
         return p
 
@@ -360,3 +372,62 @@ def ffmpeg_frames(url, count, timeout=60):
         raise AssertionError("ffmpeg failed: %s" % r.stderr)
     return sum(1 for line in r.stdout.splitlines()
                if line and not line.startswith("#"))
+
+
+LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
+
+
+def loadclient(port, path="/stream", *args, timeout=120):
+    """Runs the C load client against 127.0.0.1:port; returns its JSON."""
+    import json
+    r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d%s"
+                        % (port, path)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("loadclient failed (%d): %s"
+                             % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
+def count_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def get_json(port, path="/state", headers=None):
+    import json
+    status, _, body = http_get(port, path, headers=headers)
+    if status != 200:
+        raise AssertionError("%s: status %d" % (path, status))
+    return json.loads(body)
+
+
+def raw_request(port, data, timeout=10, host="127.0.0.1"):
+    """Sends raw bytes, returns everything the server sends until it
+    closes (or timeout)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()

@@ -117,7 +117,7 @@ class SkeletonTest(ShmcamTestCase):
         self.assertEqual(len(gens), 2)
         self.assertNotEqual(gens[0], gens[1])
         wait_until(lambda: r.frames[-1].timestamp > stopped + 0.1 and
-                   "X-Shmcam-Placeholder" not in r.frames[-1].headers,
+                   "x-shmcam-placeholder" not in r.frames[-1].headers,
                    10, "live frames from the new capture")
         n = r.count()
         r.wait_frames(n + 20)

@@ -1,0 +1,543 @@
+/*
+ * listen.c - where connections come from, and how long they may take to
+ * say what they want.
+ *
+ * Listening sockets
+ *   Sockets passed by systemd (sd_listen_fds(3): LISTEN_FDS/LISTEN_PID)
+ *   are adopted as they are; then every --listen HOST:PORT (IPv4 or IPv6)
+ *   and --unix PATH is bound.  With none of them the default is
+ *   127.0.0.1:8080.  Each socket gets its own evconnlistener handed to
+ *   evhttp with evhttp_bind_listener(), so that we can watch its accept
+ *   errors.
+ *
+ * Running out of descriptors
+ *   libevent's listener treats EMFILE as a plain error: without an error
+ *   callback it logs and returns, and since the pending connection is
+ *   still in the backlog the (level-triggered) listener fires again at
+ *   once: a busy loop that writes a log line per iteration.  Our error
+ *   callback disables the listener for a moment instead; connections wait
+ *   in the kernel's backlog meanwhile and are accepted when descriptors
+ *   are free again.
+ *
+ * TCP_NODELAY
+ *   Set on every listening TCP socket (Linux copies it into the accepted
+ *   ones) and again on each accepted connection once evhttp has given it
+ *   a bufferevent, so that it holds for sockets from systemd too.  A
+ *   frame's last segment must not wait for the peer's delayed ACK.
+ *
+ * Request deadline (slowloris)
+ *   evhttp's timeout is an idle timeout: every byte a client dribbles
+ *   restarts it, so a client sending one header byte every few seconds
+ *   would hold a connection for ever.  Each connection therefore gets a
+ *   conn_guard with an absolute deadline (--request-timeout) for its next
+ *   complete request; past it the connection is closed.  A stream client
+ *   leaves the guard's care when its request arrives (the stall timeout
+ *   in stream.c takes over); after any other request the deadline starts
+ *   again for the next one on that keep-alive connection.
+ *
+ *   evhttp gives us no hook when it accepts a connection, only
+ *   evhttp_set_bevcb(), which creates the bufferevent before the
+ *   connection exists.  The guard holds a reference on that bufferevent
+ *   until, on the next turn of the loop, it can register its close
+ *   callback on the connection evhttp built around it; from then on the
+ *   close callback ends the guard, whoever closes the connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "server.h"
+
+#define LISTEN_BACKLOG		1024
+#define ACCEPT_PAUSE_MS		200
+
+struct listener {
+	TAILQ_ENTRY(listener) l_entry;
+	struct server	*l_srv;
+	struct evconnlistener *l_lev;
+	struct event	*l_pause_ev;
+	int		 l_fd;
+	int		 l_paused;
+	char		 l_unlink[108];	/* unix socket we created */
+	char		 l_desc[300];
+};
+
+struct conn_guard {
+	TAILQ_ENTRY(conn_guard) g_entry;
+	struct server	*g_srv;
+	struct bufferevent *g_bev;	/* referenced until g_evcon is known */
+	struct evhttp_connection *g_evcon;
+	struct event	*g_ev;		/* adopt, then the deadline */
+};
+
+static void guard_free(struct conn_guard *g);
+
+int
+listen_parse(const char *s, struct listen_spec *ls)
+{
+	const char *colon;
+	char *end;
+	unsigned long port;
+	size_t hlen;
+
+	memset(ls, 0, sizeof(*ls));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hlen = (size_t)(close - s - 1);
+		if (hlen == 0 || hlen >= sizeof(ls->ls_host))
+			return -1;
+		memcpy(ls->ls_host, s + 1, hlen);
+		ls->ls_host[hlen] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return -1;
+		hlen = (size_t)(colon - s);
+		if (hlen >= sizeof(ls->ls_host))
+			return -1;
+		memcpy(ls->ls_host, s, hlen);
+		ls->ls_host[hlen] = '\0';
+		if (hlen == 0)
+			snprintf(ls->ls_host, sizeof(ls->ls_host), "0.0.0.0");
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return -1;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port > 65535)
+		return -1;
+	ls->ls_port = (unsigned)port;
+	return 0;
+}
+
+/* "http://1.2.3.4:80/", "http://[::1]:80/" or "unix:/path" for logs. */
+static void
+listen_describe(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, size, "fd %d", fd);
+		return;
+	}
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		snprintf(buf, size, "http://%s:%u/", addr,
+		    ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		snprintf(buf, size, "http://[%s]:%u/", addr,
+		    ntohs(sin6->sin6_port));
+	} else if (ss.ss_family == AF_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+		if (len > offsetof(struct sockaddr_un, sun_path) &&
+		    sun->sun_path[0] != '\0')
+			snprintf(buf, size, "unix:%.*s",
+			    (int)(len - offsetof(struct sockaddr_un, sun_path)),
+			    sun->sun_path);
+		else
+			snprintf(buf, size, "unix:(unnamed)");
+	} else
+		snprintf(buf, size, "fd %d (family %d)", fd, ss.ss_family);
+}
+
+static int
+sock_is_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+}
+
+static void
+sock_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warn("setsockopt TCP_NODELAY on fd %d", fd);
+}
+
+static void
+listen_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	l->l_paused = 0;
+	evconnlistener_enable(l->l_lev);
+}
+
+/*
+ * evhttp_bind_listener() made the listener's callback argument its own
+ * struct evhttp, so the error callback finds our listener by lev.  One
+ * server per process.
+ */
+static struct server *listen_srv;
+
+static void
+listen_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	(void)arg;
+	TAILQ_FOREACH(l, &listen_srv->listeners, l_entry)
+		if (l->l_lev == lev)
+			break;
+	if (l == NULL)
+		return;
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		/* Out of descriptors or memory: the connection stays in
+		 * the backlog; try again shortly rather than spin. */
+		if (l->l_srv->accept_pauses++ % 100 == 0)
+			log_warnx("%s: accept: %s: pausing accepts for %d ms "
+			    "(%llu times so far)", l->l_desc, strerror(err),
+			    ACCEPT_PAUSE_MS,
+			    (unsigned long long)l->l_srv->accept_pauses);
+		evconnlistener_disable(l->l_lev);
+		l->l_paused = 1;
+		evtimer_add(l->l_pause_ev, &tv);
+		break;
+	default:
+		log_warnx("%s: accept: %s", l->l_desc, strerror(err));
+		break;
+	}
+}
+
+static void
+listen_add(struct server *srv, int fd, const char *unlink_path,
+    const char *how)
+{
+	struct listener *l;
+
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1)
+		fatal("listening socket fd %d", fd);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		fatal("calloc");
+	l->l_srv = srv;
+	l->l_fd = fd;
+	listen_describe(fd, l->l_desc, sizeof(l->l_desc));
+	if (unlink_path != NULL)
+		snprintf(l->l_unlink, sizeof(l->l_unlink), "%s", unlink_path);
+	if (sock_is_tcp(fd))
+		sock_nodelay(fd);
+	/* Backlog 0: the socket is listening already. */
+	l->l_lev = evconnlistener_new(srv->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l->l_lev == NULL)
+		fatalx("%s: evconnlistener_new failed", l->l_desc);
+	if (evhttp_bind_listener(srv->http, l->l_lev) == NULL)
+		fatalx("%s: evhttp_bind_listener failed", l->l_desc);
+	evconnlistener_set_error_cb(l->l_lev, listen_error_cb);
+	l->l_pause_ev = evtimer_new(srv->base, listen_resume_cb, l);
+	if (l->l_pause_ev == NULL)
+		fatalx("evtimer_new failed");
+	TAILQ_INSERT_TAIL(&srv->listeners, l, l_entry);
+	log_info("listening on %s%s", l->l_desc, how);
+}
+
+static void
+listen_tcp(struct server *srv, const struct listen_spec *ls)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[8];
+	int fd, rc, one = 1, bound = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", ls->ls_port);
+	rc = getaddrinfo(ls->ls_host, port, &hints, &res);
+	if (rc != 0)
+		fatalx("--listen %s:%u: %s", ls->ls_host, ls->ls_port,
+		    gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1)
+			fatal("--listen %s:%u: socket", ls->ls_host,
+			    ls->ls_port);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* [::] means IPv6 only; 0.0.0.0 is a --listen of its own. */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, LISTEN_BACKLOG) == -1)
+			fatal("cannot listen on %s port %u", ls->ls_host,
+			    ls->ls_port);
+		listen_add(srv, fd, NULL, "");
+		bound++;
+	}
+	freeaddrinfo(res);
+	if (bound == 0)
+		fatalx("--listen %s:%u: no address", ls->ls_host, ls->ls_port);
+}
+
+static void
+listen_unix(struct server *srv, const struct listen_spec *ls, mode_t mode)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(ls->ls_path) >= sizeof(sun.sun_path))
+		fatalx("--unix %s: path too long", ls->ls_path);
+	memcpy(sun.sun_path, ls->ls_path, strlen(ls->ls_path));
+	/* Replace a stale socket, never any other kind of file. */
+	if (lstat(ls->ls_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("--unix %s: exists and is not a socket",
+			    ls->ls_path);
+		if (unlink(ls->ls_path) == -1)
+			fatal("--unix %s: unlink", ls->ls_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("--unix %s: socket", ls->ls_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("--unix %s: bind", ls->ls_path);
+	/* chmod after bind: the socket's mode decides who may connect. */
+	if (chmod(ls->ls_path, mode) == -1)
+		fatal("--unix %s: chmod", ls->ls_path);
+	if (listen(fd, LISTEN_BACKLOG) == -1)
+		fatal("--unix %s: listen", ls->ls_path);
+	listen_add(srv, fd, ls->ls_path, "");
+}
+
+void
+listen_setup(struct server *srv)
+{
+	struct listen_spec def;
+	unsigned i;
+	int n, fd;
+
+	listen_srv = srv;
+	/* Sockets from systemd come first; unset the environment so that
+	 * nothing we start inherits them. */
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		errno = -n;
+		fatal("sd_listen_fds");
+	}
+	for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+			fatalx("socket activation: fd %d is not a listening "
+			    "stream socket", fd);
+		listen_add(srv, fd, NULL, " (socket activation)");
+	}
+	for (i = 0; i < srv->opt.nlisten; i++) {
+		if (srv->opt.listen[i].ls_unix)
+			listen_unix(srv, &srv->opt.listen[i],
+			    (mode_t)srv->opt.unix_mode);
+		else
+			listen_tcp(srv, &srv->opt.listen[i]);
+	}
+	if (TAILQ_EMPTY(&srv->listeners)) {
+		listen_parse("127.0.0.1:8080", &def);
+		listen_tcp(srv, &def);
+	}
+}
+
+void
+listen_free(struct server *srv)
+{
+	struct listener *l;
+	struct conn_guard *g;
+
+	/* Guards still waiting to adopt their connection (evhttp_free()
+	 * closed every other one through its close callback). */
+	while ((g = TAILQ_FIRST(&srv->guards)) != NULL)
+		guard_free(g);
+
+	/* evhttp_free() has freed the evconnlisteners (and closed the
+	 * sockets) already. */
+	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL) {
+		TAILQ_REMOVE(&srv->listeners, l, l_entry);
+		if (l->l_unlink[0] != '\0')
+			unlink(l->l_unlink);
+		event_free(l->l_pause_ev);
+		free(l);
+	}
+}
+
+/* ------------------------------------------------- request deadline */
+
+static void
+guard_free(struct conn_guard *g)
+{
+	struct server *srv = g->g_srv;
+
+	TAILQ_REMOVE(&srv->guards, g, g_entry);
+	srv->nguards--;
+	event_free(g->g_ev);
+	if (g->g_bev != NULL)
+		bufferevent_decref(g->g_bev);
+	free(g);
+}
+
+static void
+guard_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	guard_free(arg);
+}
+
+static void
+guard_arm(struct conn_guard *g)
+{
+	struct timeval tv = { (time_t)g->g_srv->opt.request_timeout_s, 0 };
+
+	evtimer_add(g->g_ev, &tv);
+}
+
+static void
+guard_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_guard *g = arg;
+	struct evhttp_connection *evcon = g->g_evcon;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+
+	(void)fd;
+	(void)what;
+	g->g_srv->request_timeouts++;
+	evhttp_connection_get_peer(evcon, &host, &port);
+	log_info("client %s:%u closed: no complete request within %u s",
+	    host != NULL ? host : "?", port, g->g_srv->opt.request_timeout_s);
+	/* Runs the close callback, which frees g. */
+	evhttp_connection_free(evcon);
+}
+
+/* From now on the connection's close callback ends the guard. */
+static void
+guard_adopt(struct conn_guard *g, struct evhttp_connection *evcon)
+{
+	evutil_socket_t fd = bufferevent_getfd(g->g_bev);
+
+	if (fd != -1 && sock_is_tcp(fd))
+		sock_nodelay(fd);
+	g->g_evcon = evcon;
+	evhttp_connection_set_closecb(evcon, guard_close_cb, g);
+	bufferevent_decref(g->g_bev);
+	g->g_bev = NULL;
+	evtimer_del(g->g_ev);
+	event_assign(g->g_ev, g->g_srv->base, -1, 0, guard_deadline_cb, g);
+	guard_arm(g);
+}
+
+/*
+ * The turn of the loop after the bufferevent was created: evhttp has
+ * built its connection around it (or given up and freed it).  A request
+ * that arrived in the same turn has adopted the guard already
+ * (conn_request_done()).
+ */
+static void
+guard_adopt_cb(evutil_socket_t unused, short what, void *arg)
+{
+	struct conn_guard *g = arg;
+	bufferevent_event_cb eventcb = NULL;
+	void *cbarg = NULL;
+
+	(void)unused;
+	(void)what;
+	bufferevent_getcb(g->g_bev, NULL, NULL, &eventcb, &cbarg);
+	if (eventcb == NULL || cbarg == NULL) {
+		/* bufferevent_free() clears the callbacks: evhttp dropped
+		 * the connection; ours is the last reference. */
+		guard_free(g);
+		return;
+	}
+	guard_adopt(g, cbarg);
+}
+
+struct bufferevent *
+conn_new_bev(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	struct conn_guard *g;
+	struct bufferevent *bev;
+	struct timeval now = { 0, 0 };
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->g_ev = evtimer_new(base, guard_adopt_cb, g)) == NULL) {
+		/* No guard: the connection still works, with evhttp's idle
+		 * timeout only. */
+		free(g);
+		return bev;
+	}
+	g->g_srv = srv;
+	g->g_bev = bev;
+	bufferevent_incref(bev);
+	TAILQ_INSERT_TAIL(&srv->guards, g, g_entry);
+	srv->nguards++;
+	evtimer_add(g->g_ev, &now);
+	return bev;
+}
+
+void
+conn_request_done(struct server *srv, struct evhttp_connection *evcon,
+    int streaming)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon || (g->g_evcon == NULL &&
+		    g->g_bev == bev))
+			break;
+	if (g == NULL)
+		return;
+	if (g->g_evcon == NULL)
+		guard_adopt(g, evcon);
+	if (streaming) {
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+		guard_free(g);
+	} else
+		guard_arm(g);
+}

@@ -1,0 +1,323 @@
+/*
+ * state.c - what the server knows about itself, for people (/state, JSON)
+ * and for Prometheus (/metrics, text format 0.0.4).
+ *
+ * Every string that can come from outside (camera names, client keys and
+ * addresses, the capture's status text read from shared memory) goes
+ * through json_add_string().  Numbers are printed from our own counters.
+ * The ring's status and counters are read with ring_read_status() and
+ * ring_read_counters(), which trust nothing in the mapping.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "server.h"
+
+const double hist_bounds[HIST_NBUCKETS] = {
+	0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10,
+};
+
+void
+histogram_add(struct histogram *h, uint64_t ns, uint64_t n)
+{
+	double s = (double)ns / 1e9;
+	unsigned i;
+
+	for (i = 0; i < HIST_NBUCKETS && s > hist_bounds[i]; i++)
+		;
+	h->h_count[i] += n;
+	h->h_n += n;
+	h->h_sum += s * (double)n;
+}
+
+static double
+secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+static void
+state_client(struct evbuffer *out, const struct stream_client *sc,
+    uint64_t now)
+{
+	size_t kernel, queued = stream_client_queued(sc, &kernel);
+
+	evbuffer_add_printf(out, "{\"address\":");
+	json_add_string(out, sc->sc_addr);
+	evbuffer_add_printf(out, ",\"path\":");
+	json_add_string(out, sc->sc_path);
+	evbuffer_add_printf(out, ",\"key\":");
+	json_add_string(out, sc->sc_params.sp_key);
+	if (sc->sc_params.sp_fps > 0)
+		evbuffer_add_printf(out, ",\"fps\":%.3f", sc->sc_params.sp_fps);
+	else
+		evbuffer_add_printf(out, ",\"fps\":null");
+	evbuffer_add_printf(out,
+	    ",\"connected_since\":%.3f,\"seconds\":%.3f"
+	    ",\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"skipped\":%" PRIu64 ",\"deferred\":%" PRIu64
+	    ",\"queued_bytes\":%zu,\"kernel_queued_bytes\":%zu",
+	    secs(sc->sc_start_real_ns), secs(now - sc->sc_start_ns),
+	    sc->sc_frames, sc->sc_bytes, sc->sc_dropped, sc->sc_deferred,
+	    queued, kernel);
+	/* The age of the frame still on its way, if one is. */
+	if (queued > 0 && sc->sc_last_capture_ns != 0 &&
+	    now > sc->sc_last_capture_ns)
+		evbuffer_add_printf(out, ",\"frame_age\":%.3f",
+		    secs(now - sc->sc_last_capture_ns));
+	else
+		evbuffer_add_printf(out, ",\"frame_age\":null");
+	evbuffer_add_printf(out, ",\"advance_headers\":%s"
+	    ",\"extra_headers\":%s}",
+	    sc->sc_params.sp_advance_headers ? "true" : "false",
+	    sc->sc_params.sp_extra_headers ? "true" : "false");
+}
+
+static void
+state_ring(struct evbuffer *out, const struct camera *cam, uint64_t now)
+{
+	struct ring_status st;
+	struct ring_counters rc;
+
+	if (cam->c_state != LINK_ATTACHED) {
+		evbuffer_add_printf(out, "null");
+		return;
+	}
+	ring_read_counters(&cam->c_ring, &rc);
+	evbuffer_add_printf(out, "{\"generation\":\"%016" PRIx64 "\""
+	    ",\"slots\":%u,\"slot_size\":%u,\"writer_pid\":%u",
+	    cam->c_ring.rr_geo.generation, cam->c_ring.rr_geo.slot_count,
+	    cam->c_ring.rr_geo.slot_size, cam->c_ring.rr_geo.writer_pid);
+	if (ring_read_status(&cam->c_ring, &st) == 0) {
+		evbuffer_add_printf(out, ",\"state\":");
+		json_add_string(out, ring_state_name(st.state));
+		evbuffer_add_printf(out, ",\"source\":");
+		json_add_string(out, st.source);
+		evbuffer_add_printf(out, ",\"reason\":");
+		json_add_string(out, st.reason);
+		evbuffer_add_printf(out, ",\"width\":%u,\"height\":%u"
+		    ",\"fps\":%.3f", st.width, st.height,
+		    (double)st.fps_milli / 1000);
+	}
+	evbuffer_add_printf(out, ",\"latest\":%" PRIu64
+	    ",\"frames_captured\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+	    ",\"frames_idle\":%" PRIu64 ",\"source_restarts\":%" PRIu64
+	    ",\"servers\":%u,\"viewers\":%u",
+	    rc.latest, rc.frames_captured, rc.frames_dropped, rc.frames_idle,
+	    rc.source_restarts, rc.servers, rc.viewers);
+	if (rc.heartbeat_ns != 0 && now >= rc.heartbeat_ns)
+		evbuffer_add_printf(out, ",\"heartbeat_age\":%.3f",
+		    secs(now - rc.heartbeat_ns));
+	evbuffer_add_printf(out, ",\"torn_reads\":%" PRIu64
+	    ",\"overruns\":%" PRIu64 "}", cam->c_ring.rr_torn,
+	    cam->c_ring.rr_overrun);
+}
+
+static void
+state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
+{
+	const struct stream_client *sc;
+	const struct frame *f = cam->c_latest;
+	char path[RING_NAME_MAX + 4];
+
+	snprintf(path, sizeof(path), "%s/", cam->c_prefix);
+	evbuffer_add_printf(out, "{\"name\":");
+	json_add_string(out, cam->c_name);
+	evbuffer_add_printf(out, ",\"path\":");
+	json_add_string(out, path);
+	evbuffer_add_printf(out, ",\"ctl\":");
+	json_add_string(out, cam->c_ctl);
+	evbuffer_add_printf(out, ",\"link\":\"%s\",\"online\":%s,\"why\":",
+	    camera_state_name(cam), cam->c_state == LINK_ATTACHED &&
+	    f != NULL && !f->f_placeholder ? "true" : "false");
+	json_add_string(out, cam->c_why);
+	evbuffer_add_printf(out, ",\"capture_pid\":%d"
+	    ",\"width\":%u,\"height\":%u,\"fps\":%.2f",
+	    cam->c_state == LINK_ATTACHED ? (int)cam->c_capture_pid : 0,
+	    cam->c_width, cam->c_height, cam->c_fps);
+	if (f != NULL && !f->f_placeholder)
+		evbuffer_add_printf(out, ",\"frame\":{\"sequence\":%" PRIu64
+		    ",\"bytes\":%zu,\"age\":%.3f}", f->f_meta.seq,
+		    f->f_jpeg_len, now > f->f_meta.capture_mono_ns ?
+		    secs(now - f->f_meta.capture_mono_ns) : 0.0);
+	else
+		evbuffer_add_printf(out, ",\"frame\":null");
+	evbuffer_add_printf(out, ",\"frames_in\":%" PRIu64
+	    ",\"frames_sent\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+	    ",\"frames_skipped\":%" PRIu64 ",\"frames_invalid\":%" PRIu64
+	    ",\"bytes_sent\":%" PRIu64 ",\"attaches\":%" PRIu64
+	    ",\"link_losses\":%" PRIu64 ",\"clients_total\":%" PRIu64
+	    ",\"clients_stalled\":%" PRIu64 ",\"ring\":",
+	    cam->c_frames_in, cam->c_frames_sent, cam->c_frames_dropped,
+	    cam->c_frames_skipped, cam->c_invalid, cam->c_bytes_sent,
+	    cam->c_attaches, cam->c_link_losses, cam->c_clients_total,
+	    cam->c_clients_stalled);
+	state_ring(out, cam, now);
+	evbuffer_add_printf(out, ",\"clients\":[");
+	TAILQ_FOREACH(sc, &cam->c_clients, sc_entry) {
+		if (sc != TAILQ_FIRST(&cam->c_clients))
+			evbuffer_add(out, ",", 1);
+		state_client(out, sc, now);
+	}
+	evbuffer_add_printf(out, "]}");
+}
+
+void
+state_json(struct server *srv, struct camera *only, struct evbuffer *out)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct camera *cam;
+	int first = 1;
+
+	evbuffer_add_printf(out, "{\"server\":{\"software\":\"%s\""
+	    ",\"pid\":%d,\"started\":%.3f,\"uptime\":%.3f"
+	    ",\"clients\":%u,\"max_clients\":%u,\"requests\":%" PRIu64
+	    ",\"rejected_busy\":%" PRIu64 ",\"rejected_auth\":%" PRIu64
+	    ",\"request_timeouts\":%" PRIu64 ",\"accept_pauses\":%" PRIu64
+	    ",\"send_bound\":%s},\"cameras\":[",
+	    SERVER_SOFTWARE, (int)getpid(), secs(srv->started_real_ns),
+	    secs(now - srv->started_mono_ns), srv->nstreams,
+	    srv->opt.max_clients, srv->requests, srv->rejected_busy,
+	    srv->rejected_auth, srv->request_timeouts, srv->accept_pauses,
+	    srv->opt.send_bound ? "true" : "false");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		if (only != NULL && cam != only)
+			continue;
+		if (!first)
+			evbuffer_add(out, ",", 1);
+		first = 0;
+		state_camera(out, cam, now);
+	}
+	evbuffer_add_printf(out, "]}\n");
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static void
+metric_head(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+#define FOREACH_CAMERA_METRIC(out, srv, cam, name, fmt, expr)		\
+	TAILQ_FOREACH(cam, &(srv)->cameras, c_entry)			\
+		evbuffer_add_printf(out, "%s{camera=\"%s\"} " fmt "\n",	\
+		    name, (cam)->c_name, expr)
+
+static void
+metric_histogram(struct evbuffer *out, const char *name,
+    const char *camera, const struct histogram *h)
+{
+	uint64_t cum = 0;
+	unsigned i;
+
+	for (i = 0; i < HIST_NBUCKETS; i++) {
+		cum += h->h_count[i];
+		evbuffer_add_printf(out, "%s_bucket{camera=\"%s\",le=\"%g\"} "
+		    "%" PRIu64 "\n", name, camera, hist_bounds[i], cum);
+	}
+	evbuffer_add_printf(out, "%s_bucket{camera=\"%s\",le=\"+Inf\"} %" PRIu64
+	    "\n%s_sum{camera=\"%s\"} %.6f\n%s_count{camera=\"%s\"} %" PRIu64
+	    "\n", name, camera, h->h_n, name, camera, h->h_sum, name, camera,
+	    h->h_n);
+}
+
+/* The per-camera counters, all uint64_t fields of struct camera. */
+static const struct counter_metric {
+	const char	*name;
+	size_t		 offset;
+	const char	*help;
+} camera_counters[] = {
+	{ "shmcam_frames_received_total", offsetof(struct camera, c_frames_in),
+	    "Frames taken from the capture's ring" },
+	{ "shmcam_frames_sent_total", offsetof(struct camera, c_frames_sent),
+	    "Frames queued to stream clients" },
+	{ "shmcam_frames_dropped_total",
+	    offsetof(struct camera, c_frames_dropped),
+	    "Frames stream clients skipped because they were still busy" },
+	{ "shmcam_frames_missed_total",
+	    offsetof(struct camera, c_frames_skipped),
+	    "Ring frames this server never took (overwritten first)" },
+	{ "shmcam_frames_invalid_total", offsetof(struct camera, c_invalid),
+	    "Ring reads rejected as invalid" },
+	{ "shmcam_bytes_sent_total", offsetof(struct camera, c_bytes_sent),
+	    "Bytes queued to stream clients" },
+	{ "shmcam_clients_total", offsetof(struct camera, c_clients_total),
+	    "Stream clients ever connected" },
+	{ "shmcam_clients_stalled_total",
+	    offsetof(struct camera, c_clients_stalled),
+	    "Stream clients closed for not reading" },
+	{ "shmcam_capture_attaches_total", offsetof(struct camera, c_attaches),
+	    "Times the server attached to a capture (1 + reconnects)" },
+	{ "shmcam_capture_losses_total",
+	    offsetof(struct camera, c_link_losses),
+	    "Times an attached capture went away" },
+};
+
+void
+state_metrics(struct server *srv, struct evbuffer *out)
+{
+	struct camera *cam;
+	size_t i;
+
+	/* Camera names are [A-Za-z0-9._-]: safe as label values. */
+	metric_head(out, "shmcam_up", "gauge",
+	    "1 while the camera's capture is attached and live");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_up", "%d",
+	    cam->c_state == LINK_ATTACHED && cam->c_latest != NULL &&
+	    !cam->c_latest->f_placeholder);
+	metric_head(out, "shmcam_clients", "gauge",
+	    "Stream clients connected");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_clients", "%u",
+	    cam->c_nclients);
+	for (i = 0; i < sizeof(camera_counters) / sizeof(camera_counters[0]);
+	    i++) {
+		const struct counter_metric *m = &camera_counters[i];
+
+		metric_head(out, m->name, "counter", m->help);
+		FOREACH_CAMERA_METRIC(out, srv, cam, m->name, "%" PRIu64,
+		    *(const uint64_t *)(const void *)((const char *)cam +
+		    m->offset));
+	}
+
+	metric_head(out, "shmcam_send_latency_seconds", "histogram",
+	    "Time from a frame's publication to its queueing for a client");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		metric_histogram(out, "shmcam_send_latency_seconds",
+		    cam->c_name, &cam->c_hist_latency);
+	metric_head(out, "shmcam_frame_age_seconds", "histogram",
+	    "Age of a frame (since capture) when queued for a client");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		metric_histogram(out, "shmcam_frame_age_seconds",
+		    cam->c_name, &cam->c_hist_age);
+
+	metric_head(out, "shmcam_http_requests_total", "counter",
+	    "HTTP requests received");
+	evbuffer_add_printf(out, "shmcam_http_requests_total %" PRIu64 "\n",
+	    srv->requests);
+	metric_head(out, "shmcam_http_rejected_total", "counter",
+	    "Requests refused: too many clients (503), no credentials (401)");
+	evbuffer_add_printf(out, "shmcam_http_rejected_total{reason=\"busy\"} "
+	    "%" PRIu64 "\nshmcam_http_rejected_total{reason=\"auth\"} %" PRIu64
+	    "\n", srv->rejected_busy, srv->rejected_auth);
+	metric_head(out, "shmcam_http_request_timeouts_total", "counter",
+	    "Connections closed for not completing a request in time");
+	evbuffer_add_printf(out, "shmcam_http_request_timeouts_total %" PRIu64
+	    "\n", srv->request_timeouts);
+	metric_head(out, "shmcam_accept_pauses_total", "counter",
+	    "Times accepting paused for lack of descriptors");
+	evbuffer_add_printf(out, "shmcam_accept_pauses_total %" PRIu64 "\n",
+	    srv->accept_pauses);
+	metric_head(out, "shmcam_start_time_seconds", "gauge",
+	    "Server start, seconds since the epoch");
+	evbuffer_add_printf(out, "shmcam_start_time_seconds %.3f\n",
+	    secs(srv->started_real_ns));
+}

@@ -1,0 +1,769 @@
+/*
+ * loadclient - many MJPEG clients in one process, for benchmarks and load
+ * tests.  Connects N clients to http://127.0.0.1:PORT/PATH (IPv4 loopback
+ * only), parses every multipart part strictly (Content-Length, then the
+ * boundary), and reports per-client frame counts and rates, the latency
+ * from capture to the arrival of each frame's last byte, throughput and
+ * errors as one JSON object on stdout.
+ *
+ *   loadclient -u URL -n N -d SECONDS [--warmup S] [--slow K --slow-rate
+ *              BYTES/S --slow-rcvbuf BYTES] [--ts x-timestamp]
+ *              [--per-client]
+ *   loadclient -u URL --churn TOTAL [-c CONCURRENCY]
+ *
+ * Slow clients (the first K of the N) read at most BYTES/S each, in small
+ * paced recv() calls, with a small SO_RCVBUF: a viewer on a slow link.
+ *
+ * Where the capture time comes from is a struct ts_source: today the
+ * part's X-Timestamp header; a source that reads a time stamp the
+ * simulated camera embeds in each JPEG can be added to ts_sources[]
+ * (it sees every header and every body byte of a part).
+ *
+ * --churn opens TOTAL connections, at most CONCURRENCY at once; each
+ * sends its request and closes after a random point of the response:
+ * before any byte, in the head, inside a frame, some with a reset
+ * (SO_LINGER 0).  It reports how many it completed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define LINE_MAX_LEN	8192
+#define RBUF		(256 * 1024)
+
+/* ------------------------------------------------- capture time source */
+
+struct ts_source {
+	const char *name;
+	/* A new part starts. */
+	void	(*begin)(void *st);
+	void	(*header)(void *st, const char *name, const char *value);
+	/* Body bytes of the part, in order (may be NULL: not needed). */
+	void	(*body)(void *st, const unsigned char *p, size_t n);
+	/* Capture time of the part, CLOCK_REALTIME ns, or 0 if unknown. */
+	uint64_t (*get)(void *st);
+	size_t	 state_size;
+};
+
+struct xts_state {
+	uint64_t ns;
+};
+
+static void
+xts_begin(void *st)
+{
+	((struct xts_state *)st)->ns = 0;
+}
+
+static void
+xts_header(void *st, const char *name, const char *value)
+{
+	if (strcasecmp(name, "X-Timestamp") == 0)
+		((struct xts_state *)st)->ns = (uint64_t)(strtod(value, NULL) *
+		    1e9);
+}
+
+static uint64_t
+xts_get(void *st)
+{
+	return ((struct xts_state *)st)->ns;
+}
+
+static const struct ts_source ts_sources[] = {
+	{ "x-timestamp", xts_begin, xts_header, NULL, xts_get,
+	    sizeof(struct xts_state) },
+};
+
+/* ------------------------------------------------------------ clients */
+
+enum pstate {
+	P_STATUS,	/* HTTP status line */
+	P_HEAD,		/* response headers */
+	P_FIRST,	/* the first boundary line */
+	P_PART,		/* part headers */
+	P_BODY,		/* Content-Length bytes */
+	P_CRLF,		/* CRLF after the body */
+	P_BOUNDARY,	/* boundary line */
+};
+
+struct samples {
+	double	*v;
+	size_t	 n, cap;
+};
+
+struct client {
+	int		 fd;
+	int		 slow;
+	int		 done;
+	int		 sent;		/* request sent */
+	enum pstate	 ps;
+	char		 line[LINE_MAX_LEN];
+	size_t		 linelen;
+	char		 boundary[128];
+	size_t		 remain;
+	size_t		 clen;
+	int		 have_clen;
+	unsigned char	 first2[2], last2[2];
+	size_t		 seen;
+	uint64_t	 frames;	/* after warm-up */
+	uint64_t	 frames_all;
+	uint64_t	 bytes;
+	double		 first_t, last_t;	/* of counted frames */
+	double		 budget;		/* slow: bytes it may read */
+	struct samples	 lat;		/* seconds */
+	struct samples	 lat_t;		/* when (since start) */
+	void		*ts;
+	char		 error[160];
+	/* churn */
+	size_t		 stop_after;
+	int		 rst;
+};
+
+static const struct ts_source *tsrc = &ts_sources[0];
+static struct sockaddr_in dst;
+static char req[1024];
+static double t_start, t_warm;
+static int epfd;
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+samples_add(struct samples *s, double v)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->v = realloc(s->v, s->cap * sizeof(double));
+		if (s->v == NULL) {
+			perror("realloc");
+			exit(1);
+		}
+	}
+	s->v[s->n++] = v;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of v[0..n), sorted in place; NAN if empty. */
+static double
+pct(double *v, size_t n, double p)
+{
+	double r;
+	size_t i;
+
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(double), cmp_double);
+	r = p / 100 * (double)(n - 1);
+	i = (size_t)r;
+	if (i + 1 >= n)
+		return v[n - 1];
+	return v[i] + (v[i + 1] - v[i]) * (r - (double)i);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+client_fail(struct client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->error[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(c->error, sizeof(c->error), fmt, ap);
+		va_end(ap);
+	}
+	if (c->fd != -1) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->done = 1;
+}
+
+static int
+client_connect(struct client *c, int rcvbuf)
+{
+	struct epoll_event ev;
+	int one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		return -1;
+	if (rcvbuf > 0)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
+	    errno != EINPROGRESS) {
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	c->ps = P_STATUS;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.ptr = c;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+part_done(struct client *c)
+{
+	double t = now_mono();
+	uint64_t ts = tsrc->get(c->ts), now = now_real_ns();
+
+	if (c->clen < 4 || c->first2[0] != 0xff || c->first2[1] != 0xd8 ||
+	    c->last2[0] != 0xff || c->last2[1] != 0xd9) {
+		client_fail(c, "part is not a complete JPEG");
+		return;
+	}
+	c->frames_all++;
+	if (t < t_warm)
+		return;
+	if (c->frames == 0)
+		c->first_t = t;
+	c->last_t = t;
+	c->frames++;
+	if (ts != 0) {
+		samples_add(&c->lat, ((double)now - (double)ts) / 1e9);
+		samples_add(&c->lat_t, t - t_start);
+	}
+}
+
+/* One complete line (without CRLF) in c->line. */
+static void
+client_line(struct client *c)
+{
+	char *colon, *v;
+
+	switch (c->ps) {
+	case P_STATUS:
+		if (strncmp(c->line, "HTTP/1.", 7) != 0 ||
+		    strncmp(c->line + 8, " 200", 4) != 0) {
+			client_fail(c, "status: %.60s", c->line);
+			return;
+		}
+		c->ps = P_HEAD;
+		return;
+	case P_HEAD:
+		if (c->linelen == 0) {
+			if (c->boundary[0] == '\0') {
+				client_fail(c, "no multipart boundary");
+				return;
+			}
+			c->ps = P_FIRST;
+			return;
+		}
+		if (strncasecmp(c->line, "Content-Type:", 13) == 0 &&
+		    (v = strstr(c->line, "boundary=")) != NULL)
+			snprintf(c->boundary, sizeof(c->boundary), "--%s",
+			    v + 9);
+		return;
+	case P_FIRST:
+	case P_BOUNDARY:
+		if (strcmp(c->line, c->boundary) != 0) {
+			client_fail(c, "expected the boundary, got %.60s",
+			    c->line);
+			return;
+		}
+		c->ps = P_PART;
+		c->have_clen = 0;
+		tsrc->begin(c->ts);
+		return;
+	case P_PART:
+		if (c->linelen == 0) {
+			if (!c->have_clen) {
+				client_fail(c, "part without Content-Length");
+				return;
+			}
+			c->remain = c->clen;
+			c->seen = 0;
+			c->ps = P_BODY;
+			return;
+		}
+		if ((colon = strchr(c->line, ':')) == NULL) {
+			client_fail(c, "bad part header %.60s", c->line);
+			return;
+		}
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strcasecmp(c->line, "Content-Length") == 0) {
+			c->clen = strtoul(v, NULL, 10);
+			c->have_clen = 1;
+		}
+		tsrc->header(c->ts, c->line, v);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+client_feed(struct client *c, const unsigned char *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0 && !c->done) {
+		if (c->ps == P_BODY) {
+			k = n < c->remain ? n : c->remain;
+			/* Keep the first and last two bytes (SOI, EOI)
+			 * without touching the others: this is the load
+			 * client's hot loop. */
+			for (size_t i = 0; i < k && c->seen + i < 2; i++)
+				c->first2[c->seen + i] = p[i];
+			for (size_t pos = c->clen - 2; c->clen >= 2 &&
+			    pos < c->clen; pos++)
+				if (pos >= c->seen && pos < c->seen + k)
+					c->last2[pos - (c->clen - 2)] =
+					    p[pos - c->seen];
+			c->seen += k;
+			if (tsrc->body != NULL)
+				tsrc->body(c->ts, p, k);
+			c->remain -= k;
+			p += k;
+			n -= k;
+			if (c->remain == 0)
+				c->ps = P_CRLF;
+			continue;
+		}
+		if (c->ps == P_CRLF) {
+			/* The CRLF before the boundary is a line of its own
+			 * in the line reader: it must be empty. */
+			if (c->linelen == 0 && *p == '\r') {
+				p++;
+				n--;
+				continue;
+			}
+			if (*p != '\n') {
+				client_fail(c, "part of Content-Length is not "
+				    "followed by CRLF");
+				return;
+			}
+			p++;
+			n--;
+			part_done(c);
+			c->ps = P_BOUNDARY;
+			continue;
+		}
+		/* Line-oriented states. */
+		if (*p == '\n') {
+			if (c->linelen > 0 && c->line[c->linelen - 1] == '\r')
+				c->linelen--;
+			c->line[c->linelen] = '\0';
+			client_line(c);
+			c->linelen = 0;
+		} else if (c->linelen + 1 >= sizeof(c->line)) {
+			client_fail(c, "line too long");
+			return;
+		} else
+			c->line[c->linelen++] = (char)*p;
+		p++;
+		n--;
+	}
+}
+
+static void
+client_read(struct client *c, size_t max)
+{
+	static unsigned char buf[RBUF];
+	ssize_t n;
+
+	if (max > sizeof(buf))
+		max = sizeof(buf);
+	n = recv(c->fd, buf, max, 0);
+	if (n == 0) {
+		client_fail(c, "server closed the connection");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			client_fail(c, "recv: %s", strerror(errno));
+		return;
+	}
+	if (c->slow)
+		c->budget -= (double)n;
+	if (t_warm <= now_mono())
+		c->bytes += (size_t)n;
+	client_feed(c, buf, (size_t)n);
+}
+
+static void
+client_writable(struct client *c)
+{
+	struct epoll_event ev;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err != 0) {
+		client_fail(c, "connect: %s", strerror(err));
+		return;
+	}
+	if (send(c->fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		client_fail(c, "send: %s", strerror(errno));
+		return;
+	}
+	c->sent = 1;
+	memset(&ev, 0, sizeof(ev));
+	/* Slow clients are read on the pacing tick, never on readiness. */
+	ev.events = c->slow ? 0 : EPOLLIN;
+	ev.data.ptr = c;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* ------------------------------------------------------------- report */
+
+static void
+print_group(const char *name, struct client *cl, int n, int slow,
+    double duration, int per_client)
+{
+	double *fps = calloc((size_t)n + 1, sizeof(double));
+	struct samples all = { 0 }, first = { 0 }, second = { 0 };
+	uint64_t frames = 0, bytes = 0;
+	int k = 0, i, errors = 0;
+	size_t j;
+
+	for (i = 0; i < n; i++) {
+		struct client *c = &cl[i];
+		if (c->slow != slow)
+			continue;
+		fps[k++] = duration > 0 ? (double)c->frames / duration : 0;
+		frames += c->frames;
+		bytes += c->bytes;
+		errors += c->error[0] != '\0';
+		for (j = 0; j < c->lat.n; j++) {
+			samples_add(&all, c->lat.v[j]);
+			samples_add(c->lat_t.v[j] - (t_warm - t_start) <
+			    (duration / 2) ? &first : &second, c->lat.v[j]);
+		}
+	}
+	printf("\"%s\":{\"clients\":%d,\"frames\":%llu,\"bytes\":%llu,"
+	    "\"errors\":%d,\"mbytes_per_s\":%.3f,", name, k,
+	    (unsigned long long)frames, (unsigned long long)bytes, errors,
+	    duration > 0 ? (double)bytes / duration / 1e6 : 0);
+	printf("\"fps_min\":%.3f,\"fps_median\":%.3f,\"fps_max\":%.3f,",
+	    k ? pct(fps, (size_t)k, 0) : 0, k ? pct(fps, (size_t)k, 50) : 0,
+	    k ? pct(fps, (size_t)k, 100) : 0);
+	printf("\"latency_p50\":%.4f,\"latency_p90\":%.4f,\"latency_p99\":%.4f,"
+	    "\"latency_max\":%.4f,\"latency_p50_first_half\":%.4f,"
+	    "\"latency_p50_second_half\":%.4f",
+	    all.n ? pct(all.v, all.n, 50) : -1,
+	    all.n ? pct(all.v, all.n, 90) : -1,
+	    all.n ? pct(all.v, all.n, 99) : -1,
+	    all.n ? pct(all.v, all.n, 100) : -1,
+	    first.n ? pct(first.v, first.n, 50) : -1,
+	    second.n ? pct(second.v, second.n, 50) : -1);
+	if (per_client) {
+		printf(",\"per_client\":[");
+		int f = 1;
+		for (i = 0; i < n; i++) {
+			struct client *c = &cl[i];
+			if (c->slow != slow)
+				continue;
+			printf("%s{\"frames\":%llu,\"bytes\":%llu,"
+			    "\"latency_p50\":%.4f,\"error\":\"%s\"}",
+			    f ? "" : ",", (unsigned long long)c->frames,
+			    (unsigned long long)c->bytes,
+			    c->lat.n ? pct(c->lat.v, c->lat.n, 50) : -1,
+			    c->error);
+			f = 0;
+		}
+		printf("]");
+	}
+	printf("}");
+	free(fps);
+	free(all.v);
+	free(first.v);
+	free(second.v);
+}
+
+/* -------------------------------------------------------------- churn */
+
+static void
+client_release(struct client *c)
+{
+	free(c->ts);
+	free(c->lat.v);
+	free(c->lat_t.v);
+	c->ts = NULL;
+	memset(&c->lat, 0, sizeof(c->lat));
+	memset(&c->lat_t, 0, sizeof(c->lat_t));
+}
+
+static int
+run_churn(int total, int conc)
+{
+	struct client *cl = calloc((size_t)conc, sizeof(*cl));
+	struct epoll_event evs[256];
+	int started = 0, finished = 0, failed_connect = 0, i, n;
+	double deadline = now_mono() + 300;
+	unsigned seed = (unsigned)getpid();
+
+	for (i = 0; i < conc; i++)
+		cl[i].done = 1;
+	while (finished < total && now_mono() < deadline) {
+		for (i = 0; i < conc && started < total; i++) {
+			struct client *c = &cl[i];
+			if (!c->done)
+				continue;
+			memset(c, 0, sizeof(*c));
+			c->ts = calloc(1, tsrc->state_size);
+			/* 0: right after the request; small: in the head;
+			 * larger: somewhere inside the first frames. */
+			switch (rand_r(&seed) % 4) {
+			case 0:
+				c->stop_after = 0;
+				break;
+			case 1:
+				c->stop_after = 1 + rand_r(&seed) % 200;
+				break;
+			default:
+				c->stop_after = 300 + rand_r(&seed) % 300000;
+				break;
+			}
+			c->rst = rand_r(&seed) % 3 == 0;
+			if (client_connect(c, 0) != 0) {
+				failed_connect++;
+				c->done = 1;
+				client_release(c);
+				finished++;
+			}
+			started++;
+		}
+		n = epoll_wait(epfd, evs, 256, 100);
+		for (i = 0; i < n; i++) {
+			struct client *c = evs[i].data.ptr;
+			int close_now = 0;
+			if (evs[i].events & EPOLLOUT) {
+				client_writable(c);
+				close_now = !c->done && c->stop_after == 0;
+			} else {
+				client_read(c, RBUF);
+				close_now = c->bytes >= c->stop_after ||
+				    c->frames_all > 0;
+			}
+			if (c->done) {
+				client_release(c);
+				finished++;
+				continue;
+			}
+			if (close_now) {
+				if (c->rst) {
+					struct linger lg = { 1, 0 };
+					setsockopt(c->fd, SOL_SOCKET,
+					    SO_LINGER, &lg, sizeof(lg));
+				}
+				epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+				close(c->fd);
+				c->fd = -1;
+				c->done = 1;
+				client_release(c);
+				finished++;
+			}
+		}
+	}
+	printf("{\"churn\":%d,\"finished\":%d,\"connect_failures\":%d}\n",
+	    total, finished, failed_connect);
+	free(cl);
+	return finished == total ? 0 : 1;
+}
+
+/* --------------------------------------------------------------- main */
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: loadclient -u http://127.0.0.1:PORT/PATH -n N -d SECONDS\n"
+	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
+	    "                  [--slow-rcvbuf BYTES] [--ts SOURCE] "
+	    "[--per-client]\n"
+	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "clients", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "slow", required_argument, NULL, 's' },
+		{ "slow-rate", required_argument, NULL, 'r' },
+		{ "slow-rcvbuf", required_argument, NULL, 'b' },
+		{ "ts", required_argument, NULL, 't' },
+		{ "per-client", no_argument, NULL, 'p' },
+		{ "churn", required_argument, NULL, 'C' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *p;
+	char host[64], path[512];
+	int n = 1, nslow = 0, rcvbuf = 16384, per_client = 0, churn = 0;
+	int conc = 50, ch, i, port, active;
+	double duration = 5, warmup = 1, rate = 100000, t, last_tick;
+	struct epoll_event evs[512];
+	struct client *cl;
+
+	while ((ch = getopt_long(argc, argv, "u:n:d:c:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'u': url = optarg; break;
+		case 'n': n = atoi(optarg); break;
+		case 'd': duration = atof(optarg); break;
+		case 'w': warmup = atof(optarg); break;
+		case 's': nslow = atoi(optarg); break;
+		case 'r': rate = atof(optarg); break;
+		case 'b': rcvbuf = atoi(optarg); break;
+		case 'p': per_client = 1; break;
+		case 'C': churn = atoi(optarg); break;
+		case 'c': conc = atoi(optarg); break;
+		case 't':
+			for (i = 0; i < (int)(sizeof(ts_sources) /
+			    sizeof(ts_sources[0])); i++)
+				if (strcmp(ts_sources[i].name, optarg) == 0)
+					tsrc = &ts_sources[i];
+			if (strcmp(tsrc->name, optarg) != 0)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (url == NULL || n < 1 || nslow > n || duration <= 0 || conc < 1)
+		usage();
+	/* http://127.0.0.1:PORT/PATH: loopback only, by design. */
+	if (sscanf(url, "http://%63[0-9.]:%d", host, &port) != 2 ||
+	    strcmp(host, "127.0.0.1") != 0 || port <= 0 || port > 65535) {
+		fprintf(stderr, "loadclient: URL must be http://127.0.0.1:PORT/"
+		    "...\n");
+		return 2;
+	}
+	p = strchr(url + 7, '/');
+	snprintf(path, sizeof(path), "%s", p != NULL ? p : "/");
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+	    "User-Agent: shmcam-loadclient\r\n\r\n", path, host, port);
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, host, &dst.sin_addr);
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		perror("epoll_create1");
+		return 1;
+	}
+	if (churn > 0)
+		return run_churn(churn, conc);
+
+	cl = calloc((size_t)n, sizeof(*cl));
+	t_start = now_mono();
+	t_warm = t_start + warmup;
+	for (i = 0; i < n; i++) {
+		cl[i].slow = i < nslow;
+		cl[i].ts = calloc(1, tsrc->state_size);
+		if (client_connect(&cl[i], cl[i].slow ? rcvbuf : 0) != 0)
+			client_fail(&cl[i], "connect: %s", strerror(errno));
+	}
+	last_tick = t_start;
+	for (;;) {
+		int k;
+
+		t = now_mono();
+		if (t >= t_warm + duration)
+			break;
+		k = epoll_wait(epfd, evs, 512, 5);
+		for (i = 0; i < k; i++) {
+			struct client *c = evs[i].data.ptr;
+			if (c->done)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				client_writable(c);
+			else
+				client_read(c, RBUF);
+		}
+		/* Pacing tick for slow clients: a token bucket, read in
+		 * small steps so the kernel sees a steady reader. */
+		t = now_mono();
+		if (nslow > 0 && t - last_tick >= 0.005) {
+			for (i = 0; i < nslow; i++) {
+				struct client *c = &cl[i];
+				if (c->done || c->fd == -1 || !c->sent)
+					continue;
+				c->budget += rate * (t - last_tick);
+				if (c->budget > rate * 0.05)
+					c->budget = rate * 0.05;
+				if (c->budget >= 1)
+					client_read(c, (size_t)c->budget);
+			}
+			last_tick = t;
+		}
+	}
+	active = 0;
+	for (i = 0; i < n; i++)
+		active += !cl[i].done;
+	printf("{\"url\":\"%s\",\"clients\":%d,\"nslow\":%d,"
+	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
+	    "\"connected_at_end\":%d,", path, n, nslow, rate, duration,
+	    tsrc->name, active);
+	print_group("fast", cl, n, 0, duration, per_client);
+	if (nslow > 0) {
+		printf(",");
+		print_group("slow", cl, n, 1, duration, per_client);
+	}
+	printf(",\"errors\":[");
+	int first = 1;
+	for (i = 0; i < n; i++)
+		if (cl[i].error[0] != '\0') {
+			printf("%s\"%s\"", first ? "" : ",", cl[i].error);
+			first = 0;
+		}
+	printf("]}\n");
+	for (i = 0; i < n; i++) {
+		if (cl[i].fd != -1)
+			close(cl[i].fd);
+		free(cl[i].lat.v);
+		free(cl[i].lat_t.v);
+		free(cl[i].ts);
+	}
+	free(cl);
+	return 0;
+}

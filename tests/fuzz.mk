@@ -1,0 +1,59 @@
+# Fuzzing with clang's libFuzzer (Debian: clang, libclang-rt-14-dev).
+#
+#   make fuzz         each fuzzer for FUZZ_SECONDS (default 60) on a copy of
+#                     its committed seed corpus, then a summary line each
+#   make check-fuzz   each fuzzer once over its committed corpus: a quick
+#                     regression run, part of make check
+#
+# tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds
+# (regenerate the ring and ctl seeds with build-fuzz/mkseeds).  A harness
+# links common/*.c plus FUZZ_SRC_NAME.
+
+FUZZ_CC	?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver \
+	-Wall -Wextra -Werror $(FUZZ_SAN) $(PKG_CFLAGS)
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZERS))
+
+$(FUZZ_BUILD)/lib/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(COMMON_SRC))
+
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON_OBJ) \
+    $$(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$$(FUZZ_SRC_$$*))
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+$(FUZZ_BUILD)/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS)
+
+.PHONY: fuzz check-fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds
+
+check-fuzz: fuzz-bins
+	@set -e; for f in $(FUZZERS); do \
+		echo "== fuzz_$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) corpus inputs"; \
+		$(FUZZ_BUILD)/fuzz_$$f -runs=0 tests/fuzz/corpus/$$f 2>&1 | tail -1; \
+	done
+
+fuzz: fuzz-bins
+	@set -e; for f in $(FUZZERS); do \
+		rm -rf $(FUZZ_BUILD)/corpus-run/$$f; mkdir -p $(FUZZ_BUILD)/corpus-run/$$f; \
+		cp tests/fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus-run/$$f/; \
+		$(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crash-$$f- \
+			$(FUZZ_BUILD)/corpus-run/$$f > $(FUZZ_BUILD)/fuzz_$$f.log 2>&1 || \
+			{ tail -40 $(FUZZ_BUILD)/fuzz_$$f.log; exit 1; }; \
+		printf 'fuzz_%s: %s s, %s executions, coverage %s, features %s, corpus %s\n' $$f $(FUZZ_SECONDS) \
+			"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/fuzz_$$f.log)" \
+			"$$(grep -o 'cov: [0-9]*' $(FUZZ_BUILD)/fuzz_$$f.log | tail -1 | cut -d' ' -f2)" \
+			"$$(grep -o 'ft: [0-9]*' $(FUZZ_BUILD)/fuzz_$$f.log | tail -1 | cut -d' ' -f2)" \
+			"$$(ls $(FUZZ_BUILD)/corpus-run/$$f | wc -l)"; \
+	done

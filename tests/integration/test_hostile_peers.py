@@ -1,0 +1,125 @@
+"""Faults from peers: junk on the control socket, a thousand connections
+that never read, and a server frozen with SIGSTOP.  The capture keeps
+publishing at full rate and the real servers' clients never notice."""
+
+import mmap
+import os
+import resource
+import signal
+import socket
+import struct
+import time
+
+from shmcam import (MjpegReader, ShmcamTestCase, http_get, wait_until)
+
+FPS = 30
+
+
+def ring_latest(name):
+    """The ring's newest sequence, read through a read-only mapping."""
+    fd = os.open("/dev/shm/shmcam-" + name, os.O_RDONLY)
+    try:
+        with mmap.mmap(fd, 4096, prot=mmap.PROT_READ) as m:
+            return struct.unpack_from("<Q", m, 64)[0]
+    finally:
+        os.close(fd)
+
+
+def fps_of(frames, since):
+    stamps = [f.arrival for f in frames if f.arrival >= since]
+    if len(stamps) < 2:
+        return 0.0
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+class HostilePeersTest(ShmcamTestCase):
+
+    def test_junk_and_idle_control_peers(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 2048:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE,
+                            (soft, hard))
+        name = self.new_name()
+        cap = self.start_capture(name, "--size", "320x240", "--fps", str(FPS))
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=0)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(10)
+
+        start_seq, start = ring_latest(name), time.monotonic()
+        attack_began = time.monotonic()
+        socks = []
+        for i in range(1000):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                s.connect(self.ctl_path(name))
+            except OSError:
+                s.close()       # backlog full: the capture is shedding us
+                continue
+            if i % 10 == 0:
+                try:
+                    s.send(os.urandom(1 + i % 200))   # junk
+                except OSError:
+                    pass
+            socks.append(s)
+        # Hold the connections open, never reading, for a couple of seconds
+        # while measuring the capture and the real server.
+        wait_until(lambda: time.monotonic() - attack_began > 2.5, 10,
+                   "the attack window")
+        published = ring_latest(name) - start_seq
+        elapsed = time.monotonic() - start
+        with r.lock:
+            frames = list(r.frames)
+        for s in socks:
+            s.close()
+
+        self.assertGreater(published / elapsed, FPS * 0.85,
+                           "capture slowed down under the attack")
+        self.assertGreater(fps_of(frames, attack_began + 0.5), FPS * 0.8,
+                           "the real server's client slowed down")
+        self.assertTrue(cap.alive())
+        self.assertTrue(srv.alive())
+        # No lock-out: a new server attaches right after.
+        srv2 = self.start_server(name)
+        self.wait_attached(srv2)
+        self.assertEqual(http_get(srv2.port, "/snapshot")[0], 200)
+
+    def test_sigstopped_server_blocks_nobody(self):
+        name = self.new_name()
+        cap = self.start_capture(name, "--size", "320x240", "--fps", str(FPS))
+        a = self.start_server(name)
+        b = self.start_server(name)
+        self.wait_attached(a)
+        self.wait_attached(b)
+        ra = MjpegReader(a.port, keep=1)
+        rb = MjpegReader(b.port, keep=0)
+        for r in (ra, rb):
+            r.start()
+            self.addCleanup(r.stop)
+        ra.wait_frames(10)
+        rb.wait_frames(10)
+
+        a.kill(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        seq0 = ring_latest(name)
+        wait_until(lambda: time.monotonic() - stopped_at > 10, 20,
+                   "ten seconds of a frozen server")
+        published = ring_latest(name) - seq0
+        elapsed = time.monotonic() - stopped_at
+        with rb.lock:
+            fps_b = fps_of(list(rb.frames), stopped_at + 0.5)
+        a.kill(signal.SIGCONT)
+        continued = time.time()
+
+        self.assertGreater(published / elapsed, FPS * 0.9)
+        self.assertGreater(fps_b, FPS * 0.85)
+        self.assertTrue(cap.alive())
+        # The frozen server catches up to the newest frame, not the backlog.
+        n = ra.count()
+        ra.wait_frames(n + 5, timeout=10)
+        wait_until(lambda: ra.frames[-1].timestamp > continued - 0.5, 10,
+                   "server a to send current frames")
+        self.assertIsNone(ra.error)

@@ -1,0 +1,72 @@
+"""Issue 8: viewers on slow links get fresh frames, not a growing backlog.
+
+20 clients read at full speed and 5 at 100 KB/s (paced recv() with a small
+receive buffer), 1280x720 at 30 fps for 20 s.  The slow clients' latency
+(capture time to the arrival of a frame's last byte) stays bounded and
+does not grow over the run, and their frame rate is about bandwidth /
+frame size; the fast clients keep the source rate, and their p99 latency
+is that of a run without slow clients."""
+
+import os
+import statistics
+
+from shmcam import ShmcamTestCase, get_json, loadclient
+
+RATE = 100000          # bytes/s of a slow client
+DURATION = 20
+FPS = 30
+ROUNDS = 5
+SANITIZED = os.environ.get("SHMCAM_BUILD", "build") != "build"
+
+
+class SlowReadersTest(ShmcamTestCase):
+
+    def test_slow_readers_get_fresh_frames(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "1280x720", "--fps", str(FPS))
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        res = loadclient(srv.port, "/stream", "-n", 25, "--slow", 5,
+                         "--slow-rate", RATE, "--slow-rcvbuf", 16384,
+                         "-d", DURATION, "--warmup", 1)
+        fast, slow = res["fast"], res["slow"]
+        self.assertEqual(res["errors"], [], res)
+        self.assertEqual(res["connected_at_end"], 25)
+        frame = fast["bytes"] / fast["frames"]
+        # Slow: latency bounded by about two frames' transfer time...
+        bound = 2 * frame / RATE + 0.2
+        self.assertLessEqual(slow["latency_p50"], bound, (frame, slow))
+        # ... and not growing over the run.
+        self.assertLessEqual(slow["latency_p50_second_half"],
+                             slow["latency_p50_first_half"] * 1.2 + 0.05,
+                             slow)
+        # Their frame rate is what their bandwidth carries.
+        expect = RATE / frame
+        self.assertGreaterEqual(slow["fps_min"], 0.6 * expect, slow)
+        self.assertLessEqual(slow["fps_median"], 1.1 * expect, slow)
+        # Fast clients keep the source rate and their latency.
+        self.assertGreaterEqual(fast["fps_min"], 0.95 * FPS, fast)
+        st = get_json(srv.port)
+        self.assertEqual(st["server"]["send_bound"], True)
+        if SANITIZED:
+            # Instrumented binaries: correctness above, not timing.
+            return
+        # The fast clients' p99 latency with and without slow clients,
+        # in alternating short rounds so that both see the same load
+        # from the rest of this (shared, 2-core) machine; medians of the
+        # rounds.
+        p99 = {0: [], 5: []}
+        for _ in range(ROUNDS):
+            for nslow in (0, 5):
+                r = loadclient(srv.port, "/stream", "-n", 20 + nslow,
+                               "--slow", nslow, "--slow-rate", RATE,
+                               "--slow-rcvbuf", 16384, "-d", 4,
+                               "--warmup", 1)
+                self.assertGreaterEqual(r["fast"]["fps_min"], 0.95 * FPS)
+                p99[nslow].append(r["fast"]["latency_p99"])
+        # The issue asks for 10 %; a few milliseconds' p99 on this
+        # shared machine moves by more than that between identical rounds
+        # (5.6 to 11.6 ms seen), so 1 ms is the floor of what it can tell.
+        base = statistics.median(p99[0])
+        self.assertLessEqual(statistics.median(p99[5]),
+                             max(1.1 * base, base + 0.001), p99)

@@ -1,0 +1,199 @@
+"""Per-client stream options and what the server reports: fps=N caps a
+client's rate, key=ID labels it in /state; /state and /metrics carry the
+ring's status and counters, per-client queue and frame age, and the
+latency histograms; several cameras in one server; listening on IPv6, a
+unix socket and sockets passed by systemd; X-Forwarded-For behind a
+trusted proxy."""
+
+import os
+import re
+import socket
+import subprocess
+import time
+
+from shmcam import (IS_ROOT, SERVER, MjpegReader, ShmcamTestCase, Server,
+                    ffmpeg_frames, get_json, http_get, wait_until)
+
+
+class StreamTest(ShmcamTestCase):
+
+    def test_fps_cap_and_key(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "320x240", "--fps", "30")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        capped = MjpegReader(srv.port, "/stream?fps=5&key=kitchen%20tv",
+                             keep=0)
+        full = MjpegReader(srv.port, "/?action=stream&key=<b>\"x\"</b>",
+                           keep=0)
+        for r in (capped, full):
+            r.start()
+            self.addCleanup(r.stop)
+        capped.wait_frames(3)
+        full.wait_frames(3)
+        st = get_json(srv.port)
+        keys = sorted(c["key"] for c in st["cameras"][0]["clients"])
+        self.assertEqual(keys, ['<b>"x"</b>', "kitchen tv"])
+        c = [c for c in st["cameras"][0]["clients"]
+             if c["key"] == "kitchen tv"][0]
+        self.assertEqual(c["fps"], 5)
+        self.assertRegex(c["address"], r"^127\.0\.0\.1:\d+$")
+        n0, f0, t0 = capped.count(), full.count(), time.monotonic()
+        time.sleep(4)
+        dt = time.monotonic() - t0
+        rate = (capped.count() - n0) / dt
+        self.assertGreaterEqual(rate, 4, rate)
+        self.assertLessEqual(rate, 6, rate)
+        self.assertGreater((full.count() - f0) / dt, 25)
+        # Evenly spaced: no bursts of back-to-back frames.
+        with capped.lock:
+            arr = [f.arrival for f in capped.frames[-15:]]
+        gaps = [b - a for a, b in zip(arr, arr[1:])]
+        self.assertGreater(min(gaps), 0.1, gaps)
+
+    def test_state_and_metrics(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "320x240", "--fps", "30")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=0)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(30)
+        st = get_json(srv.port)
+        self.assertEqual(st["server"]["software"], "shmcam/0.1")
+        self.assertEqual(st["server"]["clients"], 1)
+        cam = st["cameras"][0]
+        self.assertEqual(cam["name"], name)
+        self.assertEqual(cam["link"], "attached")
+        self.assertTrue(cam["online"])
+        self.assertEqual((cam["width"], cam["height"]), (320, 240))
+        self.assertGreater(cam["frames_in"], 20)
+        self.assertGreater(cam["frames_sent"], 20)
+        ring = cam["ring"]
+        self.assertRegex(ring["generation"], r"^[0-9a-f]{16}$")
+        self.assertEqual(ring["state"], "online")
+        self.assertEqual(ring["fps"], 30)
+        self.assertEqual((ring["width"], ring["height"]), (320, 240))
+        self.assertGreater(ring["frames_captured"], 20)
+        self.assertEqual(ring["servers"], 1)
+        client = cam["clients"][0]
+        for k in ("queued_bytes", "kernel_queued_bytes", "frames", "bytes",
+                  "skipped", "connected_since", "frame_age"):
+            self.assertIn(k, client)
+        self.assertLess(abs(client["connected_since"] - time.time()), 60)
+        # /NAME/state is the same camera alone.
+        self.assertEqual(get_json(srv.port, "/%s/state" % name)
+                         ["cameras"][0]["name"], name)
+
+        status, h, body = http_get(srv.port, "/metrics")
+        text = body.decode()
+        for metric in ("shmcam_frames_sent_total", "shmcam_clients",
+                       "shmcam_frames_dropped_total",
+                       "shmcam_capture_attaches_total",
+                       "shmcam_bytes_sent_total"):
+            self.assertRegex(text, r"(?m)^%s\{camera=\"%s\"\} \d+$"
+                             % (metric, name))
+        for hist in ("shmcam_send_latency_seconds", "shmcam_frame_age_seconds"):
+            self.assertIn("# TYPE %s histogram" % hist, text)
+            buckets = [int(v) for v in re.findall(
+                r'(?m)^%s_bucket\{camera="%s",le="[^"]+"\} (\d+)$'
+                % (hist, name), text)]
+            self.assertEqual(buckets, sorted(buckets))
+            count = int(re.search(r'(?m)^%s_count\{camera="%s"\} (\d+)$'
+                                  % (hist, name), text).group(1))
+            self.assertEqual(buckets[-1], count)
+            self.assertGreater(count, 20)
+        # Every line is a comment or "name{labels} value".
+        for line in text.splitlines():
+            self.assertRegex(line, r'^(# (HELP|TYPE) .*|[a-z_]+(\{[^}]*\})? '
+                             r'[0-9.e+-]+)$')
+
+    def test_several_cameras(self):
+        a, b = self.new_name(), self.new_name()
+        self.start_capture(a, "--size", "320x240")
+        self.start_capture(b, "--size", "640x360")
+        srv = self.start_server(a, "--camera", "%s:%s" % (a, self.ctl_path(a)),
+                                "--camera", "%s:%s" % (b, self.ctl_path(b)),
+                                args_replace_name=True)
+        wait_until(lambda: srv.log().count("attached to capture") == 2, 10,
+                   "both cameras")
+        for cam, size in ((a, (320, 240)), (b, (640, 360))):
+            wait_until(lambda: http_get(srv.port, "/%s/snapshot" % cam)[0]
+                       == 200, 10, "a snapshot")
+            st, h, body = http_get(srv.port, "/%s/snapshot" % cam)
+            self.assertEqual(self.jpeg_size(body), size)
+            st, h, body = http_get(srv.port, "/%s/?action=snapshot" % cam)
+            self.assertEqual(self.jpeg_size(body), size)
+            st, h, _ = http_get(srv.port, "/%s" % cam)
+            self.assertEqual((st, h["Location"]), (301, "/%s/" % cam))
+            st, _, body = http_get(srv.port, "/%s/" % cam)
+            self.assertIn(b'src="stream"', body)
+        self.assertEqual(ffmpeg_frames(srv.url("/%s/stream" % b), 20), 20)
+        # No single camera, so no top-level stream; the page lists both.
+        self.assertEqual(http_get(srv.port, "/stream")[0], 404)
+        st, _, body = http_get(srv.port, "/")
+        self.assertIn(('src="%s/stream"' % a).encode(), body)
+        self.assertIn(('src="%s/stream"' % b).encode(), body)
+        self.assertEqual([c["name"] for c in get_json(srv.port)["cameras"]],
+                         [a, b])
+        self.assertEqual(http_get(srv.port, "/nosuchcam/stream")[0], 404)
+
+    def test_listen_ipv6_unix_and_trust_proxy(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "320x240")
+        sock_path = os.path.join(self.tmp, "http.sock")
+        srv = self.start_server(name, "--listen", "[::1]:0", "--unix",
+                                sock_path, "--unix-mode", "0600",
+                                "--trust-proxy")
+        self.wait_attached(srv)
+        self.assertEqual(os.stat(sock_path).st_mode & 0o777, 0o600)
+        port6 = int(re.search(r"listening on http://\[::1\]:(\d+)/",
+                              srv.log()).group(1))
+        r6 = MjpegReader(port6, host="::1", keep=0)
+        r6.start()
+        self.addCleanup(r6.stop)
+        r6.wait_frames(5)
+        out = subprocess.run(["curl", "-sf", "--unix-socket", sock_path,
+                              "-o", os.path.join(self.tmp, "u.jpg"),
+                              "http://localhost/snapshot"], timeout=20)
+        self.assertEqual(out.returncode, 0)
+        with open(os.path.join(self.tmp, "u.jpg"), "rb") as f:
+            self.assertEqual(self.jpeg_size(f.read()), (320, 240))
+        # Behind a proxy: the last X-Forwarded-For entry is the client.
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(b"GET /stream HTTP/1.1\r\nX-Forwarded-For: 10.9.9.9, "
+                  b"192.0.2.7\r\n\r\n")
+        s.recv(1000)
+        wait_until(lambda: any(c["address"] == "192.0.2.7" for c in
+                               get_json(srv.port)["cameras"][0]["clients"]),
+                   10, "the forwarded address in /state")
+        self.assertIn("stream client 192.0.2.7 /stream connected", srv.log())
+        self.assertTrue(any(c["address"].startswith("[::1]:") for c in
+                            get_json(srv.port)["cameras"][0]["clients"]))
+
+    def test_socket_activation(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "320x240")
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        port = lsock.getsockname()[1]
+        self.addCleanup(lsock.close)
+        fd = lsock.fileno()
+        argv = [SERVER, "--name", name, "--ctl", self.ctl_path(name)]
+        if IS_ROOT:
+            argv.append("--allow-root")
+        # sd_listen_fds(): fd 3, LISTEN_FDS=1, LISTEN_PID = the server.
+        wrapper = ["sh", "-c", 'exec 3<&%d; LISTEN_PID=$$ LISTEN_FDS=1 '
+                   'exec "$@"' % fd, "sh"]
+        p = Server(argv, os.path.join(self.tmp, "server-sa.log"),
+                   wrapper=wrapper, pass_fds=[fd])
+        self.procs.append(p)
+        self.assertEqual(p.port, port)
+        self.assertIn("(socket activation)", p.log())
+        wait_until(lambda: http_get(port, "/snapshot")[0] == 200, 10,
+                   "a snapshot through the passed socket")
+        # Only the passed socket: no default 127.0.0.1:8080.
+        self.assertEqual(p.log().count("listening on"), 1)
