@@ -3,316 +3,130 @@
  * shared-memory ring (common/ring.h), waking every attached server through
  * its own eventfd (common/ctl.h, peers.c).
  *
- * main.c: options, setup, the event loop, publishing.
+ * main.c: setup in the order privileges demand (device, ring and control
+ * socket first, then the drop to --user), the event loop, and the
+ * source's life: when it fails (unplug, ENODEV, EIO, no frame for a
+ * while) it is closed, "no signal" placeholders go out once a second,
+ * the ring says OFFLINE and why, and the source is reopened every
+ * --retry-interval until it is back.  Servers and their clients never
+ * notice more than the placeholder.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "ctl.h"
-#include "encode.h"
+#include "capture.h"
 #include "log.h"
-#include "peers.h"
-#include "ring.h"
-#include "source.h"
 
-#define SHMCAM_VERSION	"0.1"
-#define STATS_PERIOD_S	5
+static void capture_source_cb(evutil_socket_t, short, void *);
 
-struct capture_options {
-	const char	*name;
-	const char	*ctl_path;
-	const char	*source;
-	const char	*server_group;
-	uint32_t	 width;
-	uint32_t	 height;
-	uint32_t	 fps_milli;
-	int		 quality;
-	uint32_t	 slots;
-};
-
-struct capture {
-	struct capture_options opt;
-	struct event_base *base;
-	struct source	 src;
-	struct ring_writer ring;
-	struct peers	 peers;
-	struct encoder	 enc;
-	struct event	*src_ev;
-	struct event	*tick_ev;
-	struct event	*sigint_ev;
-	struct event	*sigterm_ev;
-	char		 ctl_path[CTL_PATH_MAX];
-	char		 shm_name[RING_NAME_MAX];
-
-	/* statistics since the last stats line */
-	uint64_t	 st_start_ns;
-	uint64_t	 st_frames;
-	uint64_t	 st_encode_ns;
-	uint64_t	 st_dropped;
-	uint64_t	 st_failures;
-};
-
-static uint64_t
-now_ns(clockid_t id)
+static struct timeval
+ms_tv(unsigned ms)
 {
-	struct timespec ts;
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
 
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return tv;
+}
+
+/* Errors of a source that is not there (yet), as opposed to a bad one. */
+static int
+source_absent(int rc)
+{
+	return rc == -ENOENT || rc == -ENODEV || rc == -ENXIO || rc == -EIO;
 }
 
 static void
-usage(FILE *out)
+capture_source_up(struct capture *c)
 {
-	fprintf(out,
-"usage: shmcam-capture [options]\n"
-"\n"
-"Owns one camera and publishes its frames as JPEG into shared memory for\n"
-"any number of shmcam-server processes.\n"
-"\n"
-"  -n, --name NAME          camera name (default \"default\"); the ring is\n"
-"                           the shared-memory object \"shmcam-NAME\"\n"
-"  -c, --ctl PATH           control socket (default /run/shmcam/NAME.sock,\n"
-"                           or $XDG_RUNTIME_DIR/shmcam/NAME.sock)\n"
-"  -s, --source SPEC        \"pattern\": the built-in test pattern (default)\n"
-"  -S, --size WxH           frame size (default 1280x720)\n"
-"  -f, --fps N              frames per second, may be fractional (default 30)\n"
-"  -q, --quality N          JPEG quality 1-100 (default 80)\n"
-"      --slots N            ring slots, %d-%d (default 8)\n"
-"  -g, --server-group GRP   group that may read the ring and connect to the\n"
-"                           control socket (default: the process's group)\n"
-"  -v, --verbose            debug logging\n"
-"  -h, --help               this text\n"
-"  -V, --version            print the version\n",
-	    RING_SLOTS_MIN, RING_SLOTS_MAX);
+	uint32_t bound;
+
+	c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
+	    capture_source_cb, c);
+	if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
+		fatalx("source events: out of memory");
+	c->src_live = 1;
+	c->last_width = c->src.width;
+	c->last_height = c->src.height;
+	bound = c->src.max_frame;
+	if (encoder_max_size(c->src.width, c->src.height) > bound)
+		bound = (uint32_t)encoder_max_size(c->src.width,
+		    c->src.height);
+	(void)capture_ring_fit(c, bound);
+	capture_pipeline_reset(c);
+	capture_set_status(c, RING_STATE_ONLINE, "");
+	evtimer_del(c->retry_ev);
+	evtimer_del(c->ph_ev);
+	c->reason[0] = c->retry_why[0] = '\0';
 }
 
-/* Parses "WxH" with even W and H within the picture limits. */
-static int
-parse_size(const char *s, uint32_t *w, uint32_t *h)
-{
-	char *end;
-	unsigned long a, b;
-
-	errno = 0;
-	a = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || (*end != 'x' && *end != 'X'))
-		return -1;
-	s = end + 1;
-	b = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
-		return -1;
-	if (a < 16 || b < 16 || a > 8192 || b > 8192 || (a & 1) || (b & 1))
-		return -1;
-	*w = (uint32_t)a;
-	*h = (uint32_t)b;
-	return 0;
-}
-
-/* Parses a rate like "30" or "29.97" into thousandths, within 0.1-240. */
-static int
-parse_fps(const char *s, uint32_t *milli)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0.1 && v <= 240))
-		return -1;
-	*milli = (uint32_t)(v * 1000 + 0.5);
-	return 0;
-}
-
-static int
-parse_uint(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
-	    v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "shmcam-capture: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'shmcam-capture --help'.\n");
-	exit(2);
-}
-
+/* Closes the source; placeholders and retries until it is back. */
 static void
-parse_options(struct capture_options *o, int argc, char **argv)
+capture_source_down(struct capture *c, const char *why)
 {
-	enum { OPT_SLOTS = 256 };
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "source", required_argument, NULL, 's' },
-		{ "size", required_argument, NULL, 'S' },
-		{ "fps", required_argument, NULL, 'f' },
-		{ "quality", required_argument, NULL, 'q' },
-		{ "slots", required_argument, NULL, OPT_SLOTS },
-		{ "server-group", required_argument, NULL, 'g' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long v;
-	int ch;
+	struct timeval second = { 1, 0 }, retry = ms_tv(c->opt.retry_ms);
 
-	memset(o, 0, sizeof(*o));
-	o->name = "default";
-	o->source = "pattern";
-	o->width = 1280;
-	o->height = 720;
-	o->fps_milli = 30000;
-	o->quality = 80;
-	o->slots = 8;
-
-	while ((ch = getopt_long(argc, argv, "n:c:s:S:f:q:g:vhV", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			if (strlen(optarg) > RING_NAME_MAX - 8 ||
-			    ring_name_valid(optarg) != 0)
-				usage_error("invalid --name '%s': use 1-55 of "
-				    "A-Z a-z 0-9 . _ -", optarg);
-			o->name = optarg;
-			break;
-		case 'c':
-			if (strlen(optarg) >= CTL_PATH_MAX || optarg[0] == '\0')
-				usage_error("--ctl path too long: '%s'", optarg);
-			o->ctl_path = optarg;
-			break;
-		case 's':
-			if (strcmp(optarg, "pattern") != 0)
-				usage_error("unknown --source '%s': expected "
-				    "\"pattern\"", optarg);
-			o->source = optarg;
-			break;
-		case 'S':
-			if (parse_size(optarg, &o->width, &o->height) != 0)
-				usage_error("invalid --size '%s': expected WxH, "
-				    "even numbers from 16 to 8192", optarg);
-			break;
-		case 'f':
-			if (parse_fps(optarg, &o->fps_milli) != 0)
-				usage_error("invalid --fps '%s': expected a "
-				    "rate from 0.1 to 240", optarg);
-			break;
-		case 'q':
-			if (parse_uint(optarg, 1, 100, &v) != 0)
-				usage_error("invalid --quality '%s': expected "
-				    "1-100", optarg);
-			o->quality = (int)v;
-			break;
-		case OPT_SLOTS:
-			if (parse_uint(optarg, RING_SLOTS_MIN, RING_SLOTS_MAX,
-			    &v) != 0)
-				usage_error("invalid --slots '%s'", optarg);
-			o->slots = (uint32_t)v;
-			break;
-		case 'g':
-			o->server_group = optarg;
-			break;
-		case 'v':
-			log_set_verbose(1);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("shmcam-capture %s\n", SHMCAM_VERSION);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+	if (c->src_live) {
+		if (c->use_workers) {
+			workers_drain(&c->wk);
+			capture_workers_flush(c);
 		}
+		event_free(c->src_ev);
+		c->src_ev = NULL;
+		c->src.ops->close(&c->src);
+		c->src_live = 0;
 	}
-	if (optind != argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	snprintf(c->reason, sizeof(c->reason), "%s", why);
+	log_warnx("%s lost: %s; publishing \"no signal\", retrying every "
+	    "%u.%03u s", c->src.desc, why, c->opt.retry_ms / 1000,
+	    c->opt.retry_ms % 1000);
+	capture_set_status(c, RING_STATE_OFFLINE, why);
+	capture_publish_placeholder(c);
+	evtimer_add(c->ph_ev, &second);
+	evtimer_add(c->retry_ev, &retry);
 }
 
 static void
-capture_set_status(struct capture *c, enum ring_state state,
-    const char *reason)
+capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ring_status st;
-
-	memset(&st, 0, sizeof(st));
-	st.width = c->src.width;
-	st.height = c->src.height;
-	st.fps_milli = c->src.fps_milli;
-	st.format = c->src.fourcc;
-	st.state = state;
-	snprintf(st.source, sizeof(st.source), "%s", c->src.desc);
-	snprintf(st.reason, sizeof(st.reason), "%s", reason);
-	ring_writer_set_status(&c->ring, &st);
-}
-
-/* Encodes (or copies) one source frame into the next slot and publishes. */
-static void
-capture_publish(struct capture *c, const struct source_frame *f)
-{
-	struct ring_frame rf;
-	uint32_t cap;
-	uint8_t *slot;
-	size_t len = 0;
-	uint64_t t0;
+	struct capture *c = arg;
+	struct timeval retry = ms_tv(c->opt.retry_ms);
+	char why[160] = "";
 	int rc;
 
-	slot = ring_writer_begin(&c->ring, &cap);
-	t0 = now_ns(CLOCK_MONOTONIC);
-	rc = encoder_encode(&c->enc, f, slot, cap, &len);
+	(void)fd;
+	(void)what;
+	rc = c->src.ops->open(&c->src, why, sizeof(why));
 	if (rc != 0) {
-		ring_writer_abort(&c->ring);
-		ring_writer_count(&c->ring, 0, 1, 0, 0);
-		c->st_failures++;
-		if (c->st_failures == 1)
-			log_warnx("encoding a %ux%u frame failed: %s",
-			    f->width, f->height, strerror(-rc));
+		/* Once per distinct reason at info level, not every second. */
+		if (strcmp(why, c->retry_why) != 0)
+			log_info("%s: still gone: %s", c->src.desc, why);
+		else
+			log_debug("%s: still gone: %s", c->src.desc, why);
+		snprintf(c->retry_why, sizeof(c->retry_why), "%s", why);
+		evtimer_add(c->retry_ev, &retry);
 		return;
 	}
-	c->st_encode_ns += now_ns(CLOCK_MONOTONIC) - t0;
+	ring_writer_count(&c->ring, 0, 0, 0, 1);
+	capture_source_up(c);
+	log_info("%s is back: %ux%u %s at %u.%03u fps", c->src.desc,
+	    c->src.width, c->src.height, source_format_name(c->src.fourcc),
+	    c->src.fps_milli / 1000, c->src.fps_milli % 1000);
+}
 
-	memset(&rf, 0, sizeof(rf));
-	rf.length = (uint32_t)len;
-	rf.width = f->width;
-	rf.height = f->height;
-	rf.capture_real_ns = f->capture_real_ns;
-	rf.capture_mono_ns = f->capture_mono_ns;
-	rc = ring_writer_commit(&c->ring, &rf);
-	if (rc != 0) {
-		log_warnx("publish failed: %s", strerror(-rc));
-		return;
-	}
-	c->st_frames++;
-	peers_notify(&c->peers);
+static void
+capture_placeholder_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	capture_publish_placeholder(arg);
 }
 
 static void
@@ -326,23 +140,23 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
-	if (rc < 0)
-		fatalx("source %s failed: %s", c->src.desc, why);
+	if (rc < 0) {
+		capture_source_down(c, why);
+		return;
+	}
 	if (rc == 0)
 		return;
-	ring_writer_count(&c->ring, 1 + f.skipped, f.skipped, 0, 0);
-	c->st_dropped += f.skipped;
-	capture_publish(c, &f);
-	c->src.ops->release(&c->src, &f);
-	ring_writer_heartbeat(&c->ring, now_ns(CLOCK_MONOTONIC));
+	capture_frame(c, &f);
+	ring_writer_heartbeat(&c->ring, source_clock_ns(CLOCK_MONOTONIC));
 }
 
 static void
 capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = source_clock_ns(CLOCK_MONOTONIC);
 	double secs = (double)(now - c->st_start_ns) / 1e9;
+	char why[64];
 
 	(void)fd;
 	(void)what;
@@ -350,16 +164,26 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (ring_writer_repair(&c->ring))
 		log_warnx("ring header was changed by another process; "
 		    "restored it");
+	/* A device that stops delivering without an error (a stuck USB
+	 * camera, a capture card without input) is as good as gone. */
+	if (c->src_live && now - c->last_frame_ns > c->frame_timeout_ns) {
+		snprintf(why, sizeof(why), "no frame for %.1f s",
+		    (double)(now - c->last_frame_ns) / 1e9);
+		capture_source_down(c, why);
+	}
 	if (secs < STATS_PERIOD_S)
 		return;
 	log_info("%s %ux%u: %.1f fps, encode %.2f ms, %llu dropped, "
-	    "%u servers, %u viewers", c->src.desc, c->src.width, c->src.height,
-	    (double)c->st_frames / secs,
-	    c->st_frames ? (double)c->st_encode_ns / (double)c->st_frames / 1e6
-	    : 0.0, (unsigned long long)c->st_dropped, c->peers.ps_attached,
-	    c->peers.ps_viewers);
+	    "%llu invalid, %llu idle, %u servers, %u viewers%s", c->src.desc,
+	    c->last_width, c->last_height, (double)c->st_frames / secs,
+	    c->st_encoded ? (double)c->st_encode_ns / (double)c->st_encoded /
+	    1e6 : 0.0, (unsigned long long)(c->st_dropped + c->st_failures),
+	    (unsigned long long)c->st_invalid,
+	    (unsigned long long)c->st_idle, c->peers.ps_attached,
+	    c->peers.ps_viewers, c->src_live ? "" : " (no signal)");
 	c->st_start_ns = now;
-	c->st_frames = c->st_encode_ns = c->st_dropped = c->st_failures = 0;
+	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
+	c->st_invalid = c->st_idle = c->st_failures = 0;
 }
 
 static void
@@ -372,51 +196,179 @@ capture_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(c->base);
 }
 
+static void
+capture_viewers_cb(struct peers *ps, void *arg)
+{
+	(void)arg;
+	/* The next frame is encoded (capture_idle() sees the viewers):
+	 * a new viewer waits one frame interval at most. */
+	log_debug("%u viewers", ps->ps_viewers);
+}
+
 static gid_t
 lookup_group(const char *name)
 {
 	struct group *gr;
+	char *end;
 	unsigned long v;
 
 	if (name == NULL)
 		return (gid_t)-1;
 	if ((gr = getgrnam(name)) != NULL)
 		return gr->gr_gid;
-	if (parse_uint(name, 0, UINT_MAX - 1, &v) == 0)
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno == 0 && end != name && *end == '\0' && v < UINT_MAX)
 		return (gid_t)v;
-	fatalx("unknown --server-group '%s'", name);
+	capture_usage_error("unknown --server-group '%s'", name);
+}
+
+/* --source auto: the first usable V4L2 device, else the pattern. */
+static void
+capture_choose_source(struct capture *c)
+{
+	if (c->opt.kind != SOURCE_AUTO)
+		return;
+	if (v4l2_find_device(c->device, sizeof(c->device)) == 0) {
+		log_info("--source auto: using %s", c->device);
+		c->opt.kind = SOURCE_V4L2;
+		c->opt.path = c->device;
+		return;
+	}
+	if (c->opt.list)
+		fatalx("--source auto: no V4L2 capture device found to list");
+	log_info("--source auto: no V4L2 capture device with a usable format; "
+	    "using the test pattern");
+	c->opt.kind = SOURCE_PATTERN;
+	if (c->opt.ncontrols > 0 || c->opt.fourcc != 0)
+		log_warnx("--control and --format apply to V4L2 devices only: "
+		    "ignored");
+	c->opt.ncontrols = 0;
+	c->opt.fourcc = 0;
+}
+
+/* Creates and opens the source; 1 if it is open, 0 if not there yet. */
+static int
+capture_open_source(struct capture *c)
+{
+	struct source_config sc;
+	char why[160] = "";
+	int rc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.path = c->opt.path;
+	sc.width = c->opt.width;
+	sc.height = c->opt.height;
+	sc.fps_milli = c->opt.fps_milli;
+	sc.fps_given = c->opt.fps_given;
+	sc.fourcc = c->opt.fourcc;
+	/* Frames held by encoder threads and the one waiting for them must
+	 * leave the driver buffers to fill. */
+	sc.buffers = c->opt.buffers;
+	if (c->opt.workers > 1 && sc.buffers < c->opt.workers + 3)
+		sc.buffers = c->opt.workers + 3;
+	sc.quality = c->opt.quality;
+	sc.controls = c->opt.controls;
+	sc.ncontrols = c->opt.ncontrols;
+	switch (c->opt.kind) {
+	case SOURCE_V4L2:
+		rc = v4l2_source_init(&c->src, &sc);
+		break;
+	case SOURCE_DIR:
+		rc = dir_source_init(&c->src, &sc);
+		break;
+	default:
+		rc = pattern_source_init(&c->src, &sc);
+		break;
+	}
+	if (rc != 0)
+		fatalx("source: %s", strerror(-rc));
+	rc = c->src.ops->open(&c->src, why, sizeof(why));
+	if (rc == 0)
+		return 1;
+	if (rc == -EINVAL) {
+		fprintf(stderr, "shmcam-capture: %s: %s\n", c->src.desc, why);
+		exit(2);
+	}
+	if (c->opt.kind == SOURCE_PATTERN || !source_absent(rc))
+		fatalx("%s: %s", c->src.desc, why);
+	snprintf(c->reason, sizeof(c->reason), "%s", why);
+	log_warnx("%s: %s; starting without it", c->src.desc, why);
+	if (c->opt.ncontrols > 0)
+		log_warnx("--control values are checked when the device "
+		    "appears");
+	return 0;
 }
 
 static void
 capture_setup(struct capture *c)
 {
-	struct source_config sc;
-	char why[128] = "";
-	gid_t gid;
-	int rc, fd;
+	struct timeval second = { 1, 0 };
+	char why[160];
+	uint32_t bound;
+	int rc, fd, live;
 
-	memset(&sc, 0, sizeof(sc));
-	sc.width = c->opt.width;
-	sc.height = c->opt.height;
-	sc.fps_milli = c->opt.fps_milli;
-	sc.quality = c->opt.quality;
-	if ((rc = pattern_source_init(&c->src, &sc)) != 0)
-		fatalx("test pattern: %s", strerror(-rc));
-	if ((rc = c->src.ops->open(&c->src, why, sizeof(why))) != 0)
-		fatalx("source %s: %s", c->src.desc, why);
-	if (!encoder_supports(c->src.fourcc))
-		fatalx("source %s: no encoder for its pixel format",
+	c->server_gid = lookup_group(c->opt.server_group);
+	if (privs_resolve(&c->privs, c->opt.user, c->opt.group, why,
+	    sizeof(why)) != 0)
+		capture_usage_error("%s", why);
+	if (!c->privs.drop && (c->opt.user != NULL || c->opt.group != NULL))
+		log_info("not running as root: --user and --group ignored");
+
+	capture_choose_source(c);
+	if (c->opt.list) {
+		rc = v4l2_list(c->opt.path, stdout, why, sizeof(why));
+		if (rc != 0)
+			fatalx("--list: %s", why);
+		fflush(stdout);
+		exit(0);
+	}
+	live = capture_open_source(c);
+	c->last_width = c->src.width;
+	c->last_height = c->src.height;
+
+	c->use_workers = c->opt.workers > 1 && c->opt.kind == SOURCE_V4L2;
+	if (c->opt.workers > 1 && !c->use_workers)
+		log_info("--workers: %s is encoded on the loop thread",
 		    c->src.desc);
 	if ((rc = encoder_init(&c->enc, c->opt.quality)) != 0)
 		fatalx("JPEG encoder: %s", strerror(-rc));
+	if ((rc = placeholder_init(&c->ph)) != 0)
+		fatalx("placeholder encoder: %s", strerror(-rc));
+	if (c->use_workers) {
+		c->wenc = calloc(c->opt.workers, sizeof(*c->wenc));
+		if (c->wenc == NULL)
+			fatalx("encoders: out of memory");
+		for (unsigned i = 0; i < c->opt.workers; i++)
+			if (encoder_init(&c->wenc[i], c->opt.quality) != 0)
+				fatalx("JPEG encoder %u failed", i);
+		rc = workers_init(&c->wk, c->opt.workers, capture_work,
+		    c->wenc);
+		if (rc != 0)
+			fatalx("encoder threads: %s", strerror(-rc));
+	}
 
-	gid = lookup_group(c->opt.server_group);
+	/* Slots for the largest frame the source can bring. */
+	bound = c->src.max_frame;
+	if (encoder_max_size(c->src.width, c->src.height) > bound)
+		bound = (uint32_t)encoder_max_size(c->src.width,
+		    c->src.height);
 	snprintf(c->shm_name, sizeof(c->shm_name), "shmcam-%s", c->opt.name);
 	rc = ring_writer_create(&c->ring, c->shm_name, c->opt.slots,
-	    ring_slot_size_for(c->src.max_frame), 0640, gid);
+	    ring_slot_size_for(bound), 0640, c->server_gid);
 	if (rc != 0)
 		fatalx("ring /dev/shm/%s: %s", c->shm_name, strerror(-rc));
-	capture_set_status(c, RING_STATE_ONLINE, "");
+	/*
+	 * The ring belongs to the user we become, so that after the drop we
+	 * may still replace it (capture_ring_fit()) and unlink it at exit:
+	 * /dev/shm is sticky, and a root-owned object would be stuck.
+	 */
+	if (c->privs.drop && fchown(c->ring.rw_fd, c->privs.uid, (gid_t)-1)
+	    == -1)
+		fatal("ring /dev/shm/%s: chown to uid %u", c->shm_name,
+		    (unsigned)c->privs.uid);
+	capture_set_status(c, live ? RING_STATE_STARTING : RING_STATE_OFFLINE,
+	    live ? "" : c->reason);
 
 	if (c->opt.ctl_path != NULL)
 		snprintf(c->ctl_path, sizeof(c->ctl_path), "%s",
@@ -424,52 +376,83 @@ capture_setup(struct capture *c)
 	else if (ctl_default_path(c->opt.name, c->ctl_path,
 	    sizeof(c->ctl_path)) != 0)
 		fatalx("default control socket path too long; use --ctl");
-	fd = ctl_listen(c->ctl_path, 0660, gid);
+	fd = ctl_listen(c->ctl_path, 0660, c->server_gid);
 	if (fd == -EADDRINUSE)
 		fatalx("control socket %s: another capture is running there",
 		    c->ctl_path);
 	if (fd < 0)
 		fatalx("control socket %s: %s", c->ctl_path, strerror(-fd));
 
+	/* Everything that needs root is open: from here on, never root. */
+	privs_drop(&c->privs);
+
 	if ((c->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (peers_init(&c->peers, c->base, fd, &c->ring) != 0)
 		fatalx("control socket events: out of memory");
-	c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
-	    capture_source_cb, c);
+	c->peers.ps_viewers_cb = capture_viewers_cb;
+	c->peers.ps_cb_arg = c;
 	c->tick_ev = event_new(c->base, -1, EV_PERSIST, capture_tick_cb, c);
+	c->retry_ev = evtimer_new(c->base, capture_retry_cb, c);
+	c->ph_ev = event_new(c->base, -1, EV_PERSIST, capture_placeholder_cb,
+	    c);
 	c->sigint_ev = evsignal_new(c->base, SIGINT, capture_signal_cb, c);
 	c->sigterm_ev = evsignal_new(c->base, SIGTERM, capture_signal_cb, c);
-	if (c->src_ev == NULL || c->tick_ev == NULL || c->sigint_ev == NULL ||
-	    c->sigterm_ev == NULL)
+	if (c->tick_ev == NULL || c->retry_ev == NULL || c->ph_ev == NULL ||
+	    c->sigint_ev == NULL || c->sigterm_ev == NULL)
 		fatalx("event_new failed");
-	{
-		struct timeval second = { 1, 0 };
-		event_add(c->src_ev, NULL);
-		event_add(c->tick_ev, &second);
-		event_add(c->sigint_ev, NULL);
-		event_add(c->sigterm_ev, NULL);
+	if (c->use_workers) {
+		c->wk_ev = event_new(c->base, workers_fd(&c->wk),
+		    EV_READ | EV_PERSIST, capture_workers_cb, c);
+		if (c->wk_ev == NULL || event_add(c->wk_ev, NULL) == -1)
+			fatalx("event_new failed");
 	}
-	c->st_start_ns = now_ns(CLOCK_MONOTONIC);
-	log_info("capturing %s %ux%u at %u.%03u fps into /dev/shm/%s, "
+	event_add(c->tick_ev, &second);
+	event_add(c->sigint_ev, NULL);
+	event_add(c->sigterm_ev, NULL);
+	c->st_start_ns = source_clock_ns(CLOCK_MONOTONIC);
+	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
-	    c->src.fps_milli / 1000, c->src.fps_milli % 1000, c->shm_name,
-	    c->ctl_path);
+	    live ? source_format_name(c->src.fourcc) : "(format when it "
+	    "appears)", c->src.fps_milli / 1000, c->src.fps_milli % 1000,
+	    c->shm_name, c->ctl_path);
+	if (live)
+		capture_source_up(c);
+	else {
+		snprintf(why, sizeof(why), "%s", c->reason);
+		capture_source_down(c, why);
+	}
 }
 
 static void
 capture_teardown(struct capture *c)
 {
-	event_free(c->src_ev);
+	if (c->use_workers) {
+		workers_drain(&c->wk);
+		capture_workers_flush(c);
+		workers_free(&c->wk);
+		for (unsigned i = 0; i < c->opt.workers; i++)
+			encoder_free(&c->wenc[i]);
+		free(c->wenc);
+		event_free(c->wk_ev);
+	}
+	if (c->src_ev != NULL)
+		event_free(c->src_ev);
 	event_free(c->tick_ev);
+	event_free(c->retry_ev);
+	event_free(c->ph_ev);
 	event_free(c->sigint_ev);
 	event_free(c->sigterm_ev);
 	peers_free(&c->peers);
-	unlink(c->ctl_path);
+	/* After the drop this may fail (a root-owned directory); the next
+	 * capture replaces a stale socket anyway. */
+	if (unlink(c->ctl_path) == -1 && errno != ENOENT)
+		log_debug("unlink %s: %s", c->ctl_path, strerror(errno));
 	ring_writer_destroy(&c->ring, 1);
 	if (c->src.ops != NULL)
 		c->src.ops->destroy(&c->src);
 	encoder_free(&c->enc);
+	placeholder_free(&c->ph);
 	event_base_free(c->base);
 }
 
@@ -480,7 +463,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	log_init(argv[0]);
-	parse_options(&c.opt, argc, argv);
+	capture_parse_options(&c.opt, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	capture_setup(&c);
 	event_base_dispatch(c.base);

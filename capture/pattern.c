@@ -3,15 +3,12 @@
  * one step per frame, the frame number and the wall-clock time, rendered
  * straight into YUV 4:2:0 planes.
  *
- * Paced by a periodic CLOCK_MONOTONIC timerfd: the period does not drift
- * with the time spent encoding, and the expiration count tells how many
- * ticks were missed when the loop fell behind.
+ * Paced by a periodic timerfd (source_timer_open()).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,15 +22,6 @@ struct pattern {
 	uint64_t	 tick;		/* timer periods since open */
 	uint32_t	 fps_milli;
 };
-
-static uint64_t
-now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 pattern_draw_background(struct image *img)
@@ -65,24 +53,11 @@ static int
 pattern_open(struct source *src, char *why, size_t whylen)
 {
 	struct pattern *p = src->priv;
-	struct itimerspec its;
-	uint64_t period = 1000000000000ull / p->fps_milli;
+	int fd;
 
-	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (src->fd == -1) {
-		snprintf(why, whylen, "timerfd_create: %s", strerror(errno));
-		return -errno;
-	}
-	memset(&its, 0, sizeof(its));
-	its.it_interval.tv_sec = (time_t)(period / 1000000000u);
-	its.it_interval.tv_nsec = (long)(period % 1000000000u);
-	its.it_value = its.it_interval;
-	if (timerfd_settime(src->fd, 0, &its, NULL) == -1) {
-		snprintf(why, whylen, "timerfd_settime: %s", strerror(errno));
-		close(src->fd);
-		src->fd = -1;
-		return -errno;
-	}
+	if ((fd = source_timer_open(p->fps_milli, why, whylen)) < 0)
+		return fd;
+	src->fd = fd;
 	p->tick = 0;
 	return 0;
 }
@@ -149,21 +124,15 @@ pattern_next(struct source *src, struct source_frame *f, char *why,
 {
 	struct pattern *p = src->priv;
 	uint64_t expirations;
-	ssize_t n;
+	int rc;
 
-	n = read(src->fd, &expirations, sizeof(expirations));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n != (ssize_t)sizeof(expirations)) {
-		snprintf(why, whylen, "timerfd read: %s",
-		    n == -1 ? strerror(errno) : "short read");
-		return n == -1 ? -errno : -EIO;
-	}
+	if ((rc = source_timer_read(src->fd, &expirations, why, whylen)) <= 0)
+		return rc;
 	p->tick += expirations;
 
 	memset(f, 0, sizeof(*f));
-	f->capture_real_ns = now_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = now_ns(CLOCK_MONOTONIC);
+	f->capture_real_ns = source_clock_ns(CLOCK_REALTIME);
+	f->capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
 	pattern_render(p, f->capture_real_ns);
 	f->fourcc = V4L2_PIX_FMT_YUV420;
 	f->width = p->frame.width;
@@ -230,6 +199,7 @@ pattern_source_init(struct source *src, const struct source_config *c)
 	src->height = c->height;
 	src->fourcc = V4L2_PIX_FMT_YUV420;
 	src->fps_milli = c->fps_milli;
+	src->fps_device_milli = c->fps_milli;	/* paced to the rate asked */
 	src->max_frame = (uint32_t)jpeg_max_size(c->width, c->height);
 	snprintf(src->desc, sizeof(src->desc), "pattern");
 	return 0;

@@ -302,6 +302,15 @@ peers_free(struct peers *ps)
 }
 
 void
+peers_close_all(struct peers *ps, const char *reason)
+{
+	struct peer *p;
+
+	while ((p = TAILQ_FIRST(&ps->ps_list)) != NULL)
+		peer_close(p, reason);
+}
+
+void
 peers_notify(struct peers *ps)
 {
 	static const uint64_t one = 1;

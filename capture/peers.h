@@ -62,5 +62,10 @@ int	peers_init(struct peers *ps, struct event_base *base, int listen_fd,
 void	peers_free(struct peers *ps);
 /* Wakes every attached server: one non-blocking eventfd write each. */
 void	peers_notify(struct peers *ps);
+/*
+ * Closes every peer, e.g. because the ring was replaced: servers see EOF,
+ * keep their clients and reconnect, and the welcome brings the new ring.
+ */
+void	peers_close_all(struct peers *ps, const char *reason);
 
 #endif /* SHMCAM_PEERS_H */

@@ -1,18 +1,30 @@
 /*
- * source.h - where frames come from: the test pattern, a V4L2 device, a
- * directory of JPEG files.
+ * source.h - where frames come from: the test pattern (pattern.c), a V4L2
+ * device (v4l2.c, v4l2_info.c), a directory of JPEG files (dir.c).  This
+ * header is all main.c knows of them.
  *
  * The capture loop (main.c) owns the policy: it polls src->fd, calls
- * next() when it is readable, publishes the frame (JPEG as is, raw
- * formats through encode.c), calls release(), and on a source error
- * closes the source, publishes placeholders and retries open().  A source
- * only knows how to produce frames.
+ * next() when it is readable, publishes the frame (JPEG checked and
+ * passed through, raw formats through encode.c), calls release(), and on
+ * a source error closes the source, publishes placeholders and retries
+ * open().  A source only knows how to produce frames.
+ *
+ * Frames may be held: several frames can be out (between next() and
+ * release()) at once, for the encoder threads; they are released in any
+ * order, always on the loop thread.
+ *
+ * open() errors: -EINVAL means the user's configuration cannot be met by
+ * this source (format, control name or value): at startup that is a
+ * usage error.  -ENOENT, -ENODEV, -ENXIO mean the source is not there
+ * (yet): worth retrying.  Anything else is a real failure.
  */
 #ifndef SHMCAM_SOURCE_H
 #define SHMCAM_SOURCE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "image.h"
 #include "ring.h"
@@ -65,18 +77,71 @@ struct source {
 	uint32_t	 height;
 	uint32_t	 fourcc;
 	uint32_t	 fps_milli;
-	uint32_t	 max_frame;	/* largest JPEG it may hand over */
+	uint32_t	 bytesperline;	/* of raw frames, 0 if packed */
+	/*
+	 * The largest frame the source may hand over, as a JPEG to
+	 * publish: for JPEG sources the largest buffer plus the tables
+	 * mjpeg.c may insert, for raw ones the codec's bound for the
+	 * largest size the device offers in this format.  The ring is sized
+	 * from it.
+	 */
+	uint32_t	 max_frame;
+	uint32_t	 fps_device_milli; /* what the device delivers, 0: unknown;
+					    * above fps_milli: drop in software */
 	char		 desc[RING_TEXT_MAX];	/* "pattern", "v4l2:/dev/video0" */
 };
 
+/* --control NAME=VALUE */
+struct source_control {
+	const char	*name;		/* as v4l2-ctl spells it */
+	int64_t		 value;		/* menu controls: the item's index */
+};
+
+#define SOURCE_CONTROLS_MAX	32
+
 /* What the user asked for; a source may not be able to honour it all. */
 struct source_config {
+	const char	*path;		/* device, or directory for dir: */
 	uint32_t	 width;
 	uint32_t	 height;
 	uint32_t	 fps_milli;
+	int		 fps_given;	/* else a device keeps its own rate */
+	uint32_t	 fourcc;	/* 0: auto (MJPEG preferred) */
+	unsigned	 buffers;	/* V4L2 mmap buffers */
 	int		 quality;
+	const struct source_control *controls;
+	unsigned	 ncontrols;
 };
 
 int	pattern_source_init(struct source *src, const struct source_config *c);
+/* Loops the JPEG files of c->path, sorted by name, at c->fps_milli. */
+int	dir_source_init(struct source *src, const struct source_config *c);
+/* A V4L2 capture device at c->path (mmap streaming). */
+int	v4l2_source_init(struct source *src, const struct source_config *c);
+
+/*
+ * The first /dev/video* that is a capture device with a format we can
+ * publish, into path; 0 or -ENOENT.
+ */
+int	v4l2_find_device(char *path, size_t size);
+/*
+ * Prints the formats, sizes, frame intervals and controls of the device
+ * at path, like v4l2-ctl --list-formats-ext --list-ctrls-menus.  0 or
+ * -errno (why[] says what failed).
+ */
+int	v4l2_list(const char *path, FILE *out, char *why, size_t whylen);
+
+/* "MJPEG", "YUYV", ... for --format and logs, and back; 0 if unknown. */
+uint32_t source_format_parse(const char *name);
+const char *source_format_name(uint32_t fourcc);
+/* 1 if frames of this fourcc are JPEG already. */
+int	source_format_is_jpeg(uint32_t fourcc);
+
+/* The time on clock id in nanoseconds. */
+uint64_t source_clock_ns(clockid_t id);
+/* A non-blocking periodic timerfd at fps_milli; the fd or -errno (why[]). */
+int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);
+/* Reads the timer's expirations: 1 and *ticks, 0 if none yet, -errno. */
+int	source_timer_read(int fd, uint64_t *ticks, char *why, size_t whylen);
 
 #endif /* SHMCAM_SOURCE_H */

@@ -360,7 +360,8 @@ auth_free(struct auth *a)
 		return;
 	for (i = 0; i < a->a_n; i++)
 		free(a->a_users[i].au_hash);
-	explicit_bzero(a->a_users, a->a_n * sizeof(*a->a_users));
+	if (a->a_users != NULL)
+		explicit_bzero(a->a_users, a->a_n * sizeof(*a->a_users));
 	free(a->a_users);
 	explicit_bzero(a, sizeof(*a));
 	free(a);

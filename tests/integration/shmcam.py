@@ -61,6 +61,14 @@ def wait_until(pred, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def observe(seconds):
+    """A measurement window: lets everything run for `seconds` while the
+    caller's readers and counters record what happens, to compute a rate
+    or count events over a known time.  Not a way to wait for something
+    to be ready: that is wait_until()."""
+    time.sleep(seconds)
+
+
 class Proc:
     """A child process whose output goes to a log file we can search."""
 
@@ -391,6 +399,24 @@ def loadclient(port, path="/stream", *args, timeout=120):
 
 def count_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def settled_fds(pid, timeout=10):
+    """The process's descriptor count once it has stopped changing (the
+    same in five reads 50 ms apart): connections a client closed a moment
+    ago may still be open on the server's side."""
+    reads = []
+
+    def settled():
+        reads.append(count_fds(pid))
+        return len(reads) >= 5 and len(set(reads[-5:])) == 1
+    wait_until(settled, timeout, "the descriptor count to settle",
+               interval=0.05)
+    return reads[-1]
+
+# Sanitizer builds: ASan keeps freed memory in quarantine, so RSS says
+# nothing about leaks there (LeakSanitizer checks those at exit).
+SANITIZED = os.environ.get("SHMCAM_BUILD", "build") != "build"
 
 
 def rss_kb(pid):

@@ -10,7 +10,7 @@ import struct
 import threading
 import time
 
-from shmcam import (MjpegReader, ShmcamTestCase, get_json, http_get,
+from shmcam import (MjpegReader, ShmcamTestCase, get_json, http_get, observe,
                     wait_until)
 
 CTL_MAGIC = 0x4c54434d
@@ -93,7 +93,7 @@ class RestartTest(ShmcamTestCase):
         stopped = time.monotonic()
         srv.wait_log(r"capture closed the control socket")
         # Placeholders, about one a second, for everyone.
-        time.sleep(3)
+        observe(3)
 
         def placeholders(r):
             with r.lock:

@@ -7,16 +7,26 @@ does not grow over the run, and their frame rate is about bandwidth /
 frame size; the fast clients keep the source rate, and their p99 latency
 is that of a run without slow clients."""
 
-import os
 import statistics
+import time
 
-from shmcam import ShmcamTestCase, get_json, loadclient
+from shmcam import SANITIZED, ShmcamTestCase, get_json, loadclient
 
 RATE = 100000          # bytes/s of a slow client
 DURATION = 20
 FPS = 30
 ROUNDS = 5
-SANITIZED = os.environ.get("SHMCAM_BUILD", "build") != "build"
+
+
+def load_with_source_fps(port, *args):
+    """Runs the load client; also returns the rate the capture really
+    published at meanwhile (the ring's sequence over the same window), so
+    that "the fast clients keep the source rate" compares with the source
+    and not with a nominal rate a starved capture could not reach."""
+    seq0, t0 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    res = loadclient(port, "/stream", *args)
+    seq1, t1 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    return res, min(FPS, (seq1 - seq0) / (t1 - t0))
 
 
 class SlowReadersTest(ShmcamTestCase):
@@ -26,9 +36,9 @@ class SlowReadersTest(ShmcamTestCase):
         self.start_capture(name, "--size", "1280x720", "--fps", str(FPS))
         srv = self.start_server(name)
         self.wait_attached(srv)
-        res = loadclient(srv.port, "/stream", "-n", 25, "--slow", 5,
-                         "--slow-rate", RATE, "--slow-rcvbuf", 16384,
-                         "-d", DURATION, "--warmup", 1)
+        res, source_fps = load_with_source_fps(
+            srv.port, "-n", 25, "--slow", 5, "--slow-rate", RATE,
+            "--slow-rcvbuf", 16384, "-d", DURATION, "--warmup", 1)
         fast, slow = res["fast"], res["slow"]
         self.assertEqual(res["errors"], [], res)
         self.assertEqual(res["connected_at_end"], 25)
@@ -45,7 +55,9 @@ class SlowReadersTest(ShmcamTestCase):
         self.assertGreaterEqual(slow["fps_min"], 0.6 * expect, slow)
         self.assertLessEqual(slow["fps_median"], 1.1 * expect, slow)
         # Fast clients keep the source rate and their latency.
-        self.assertGreaterEqual(fast["fps_min"], 0.95 * FPS, fast)
+        self.assertGreater(source_fps, 0.8 * FPS, "capture starved")
+        self.assertGreaterEqual(fast["fps_min"], 0.95 * source_fps,
+                                (source_fps, fast))
         st = get_json(srv.port)
         self.assertEqual(st["server"]["send_bound"], True)
         if SANITIZED:
@@ -58,11 +70,12 @@ class SlowReadersTest(ShmcamTestCase):
         p99 = {0: [], 5: []}
         for _ in range(ROUNDS):
             for nslow in (0, 5):
-                r = loadclient(srv.port, "/stream", "-n", 20 + nslow,
-                               "--slow", nslow, "--slow-rate", RATE,
-                               "--slow-rcvbuf", 16384, "-d", 4,
-                               "--warmup", 1)
-                self.assertGreaterEqual(r["fast"]["fps_min"], 0.95 * FPS)
+                r, source_fps = load_with_source_fps(
+                    srv.port, "-n", 20 + nslow, "--slow", nslow,
+                    "--slow-rate", RATE, "--slow-rcvbuf", 16384, "-d", 4,
+                    "--warmup", 1)
+                self.assertGreaterEqual(r["fast"]["fps_min"],
+                                        0.95 * source_fps)
                 p99[nslow].append(r["fast"]["latency_p99"])
         # The issue asks for 10 %; a few milliseconds' p99 on this
         # shared machine moves by more than that between identical rounds

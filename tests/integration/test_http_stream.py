@@ -11,8 +11,8 @@ import socket
 import subprocess
 import time
 
-from shmcam import (IS_ROOT, SERVER, MjpegReader, ShmcamTestCase, Server,
-                    ffmpeg_frames, get_json, http_get, wait_until)
+from shmcam import (IS_ROOT, SERVER, MjpegReader, Server, ShmcamTestCase,
+                    ffmpeg_frames, get_json, http_get, observe, wait_until)
 
 
 class StreamTest(ShmcamTestCase):
@@ -39,7 +39,7 @@ class StreamTest(ShmcamTestCase):
         self.assertEqual(c["fps"], 5)
         self.assertRegex(c["address"], r"^127\.0\.0\.1:\d+$")
         n0, f0, t0 = capped.count(), full.count(), time.monotonic()
-        time.sleep(4)
+        observe(4)
         dt = time.monotonic() - t0
         rate = (capped.count() - n0) / dt
         self.assertGreaterEqual(rate, 4, rate)

@@ -1,0 +1,148 @@
+/*
+ * capture.h - shmcam-capture's shared state.
+ *
+ *   main.c      setup, privilege drop, the loop, losing and regaining
+ *               the source
+ *   options.c   the command line
+ *   pipeline.c  what happens to a frame: rate, validation or encoding,
+ *               publishing, "no signal" placeholders, the ring's size
+ *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c)
+ *   encode.c, mjpeg.c, workers.c, placeholder.c, privs.c, peers.c
+ *
+ * Everything here is touched by the loop thread only; encoder threads
+ * see only their own job and encoder (workers.h).
+ */
+#ifndef SHMCAM_CAPTURE_H
+#define SHMCAM_CAPTURE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "ctl.h"
+#include "encode.h"
+#include "peers.h"
+#include "placeholder.h"
+#include "privs.h"
+#include "ring.h"
+#include "source.h"
+#include "workers.h"
+
+#define SHMCAM_VERSION		"0.1"
+#define STATS_PERIOD_S		5
+#define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
+#define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
+
+enum source_kind {
+	SOURCE_AUTO,
+	SOURCE_PATTERN,
+	SOURCE_V4L2,
+	SOURCE_DIR,
+};
+
+struct capture_options {
+	const char	*name;
+	const char	*ctl_path;
+	enum source_kind kind;
+	const char	*path;		/* v4l2: device, dir: directory */
+	const char	*server_group;
+	const char	*user;
+	const char	*group;
+	uint32_t	 width;
+	uint32_t	 height;
+	int		 size_given;
+	uint32_t	 fps_milli;
+	int		 fps_given;
+	int		 quality;
+	uint32_t	 slots;
+	uint32_t	 fourcc;	/* 0: auto */
+	unsigned	 buffers;
+	unsigned	 workers;
+	unsigned	 retry_ms;
+	int		 always_encode;
+	int		 list;
+	struct source_control controls[SOURCE_CONTROLS_MAX];
+	unsigned	 ncontrols;
+};
+
+struct capture {
+	struct capture_options opt;
+	struct event_base *base;
+	struct source	 src;
+	int		 src_live;	/* open, its fd polled */
+	char		 device[256];	/* --source auto's choice */
+	struct ring_writer ring;
+	struct peers	 peers;
+	struct encoder	 enc;		/* the loop thread's */
+	struct encoder	*wenc;		/* one per worker thread */
+	struct workers	 wk;
+	int		 use_workers;
+	struct placeholder ph;
+	struct privs	 privs;
+	gid_t		 server_gid;	/* (gid_t)-1: the process's */
+	struct event	*src_ev;
+	struct event	*wk_ev;
+	struct event	*tick_ev;
+	struct event	*retry_ev;
+	struct event	*ph_ev;
+	struct event	*sigint_ev;
+	struct event	*sigterm_ev;
+	char		 ctl_path[CTL_PATH_MAX];
+	char		 shm_name[RING_NAME_MAX];
+
+	/* while the source is gone */
+	char		 reason[RING_TEXT_MAX];
+	char		 retry_why[160];
+	uint32_t	 last_width;	/* placeholders are drawn this size */
+	uint32_t	 last_height;
+
+	/* rate: software decimation when the device cannot slow down */
+	int		 decimate;
+	uint64_t	 interval_ns;
+	uint64_t	 due_ns;
+
+	/* idle: raw frames are encoded once a second with no viewer */
+	uint64_t	 last_encode_ns;
+	uint64_t	 last_frame_ns;
+	uint64_t	 frame_timeout_ns;
+	int		 ring_full_logged;
+
+	/* statistics since the last stats line */
+	uint64_t	 st_start_ns;
+	uint64_t	 st_frames;
+	uint64_t	 st_encode_ns;
+	uint64_t	 st_encoded;
+	uint64_t	 st_dropped;
+	uint64_t	 st_invalid;
+	uint64_t	 st_idle;
+	uint64_t	 st_failures;
+};
+
+/* options.c */
+void	capture_parse_options(struct capture_options *o, int argc,
+	    char **argv);
+void	capture_usage_error(const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* pipeline.c */
+/* Takes a frame from the source through to the ring; releases it. */
+void	capture_frame(struct capture *c, struct source_frame *f);
+void	capture_workers_cb(evutil_socket_t fd, short what, void *arg);
+/* Collects every job after workers_drain(), releasing their frames. */
+void	capture_workers_flush(struct capture *c);
+void	capture_publish_placeholder(struct capture *c);
+void	capture_set_status(struct capture *c, enum ring_state state,
+	    const char *reason);
+/* Rate and idle state for a source that just came up. */
+void	capture_pipeline_reset(struct capture *c);
+/*
+ * Makes the ring's slots hold frames of need bytes, replacing the ring
+ * (and disconnecting the servers, who re-attach) if they do not.  0 or
+ * -errno; on failure the old ring stays.
+ */
+int	capture_ring_fit(struct capture *c, size_t need);
+/* The worker threads' encode function (arg: the encoder array). */
+int	capture_work(void *arg, unsigned thread, struct work *w);
+
+#endif /* SHMCAM_CAPTURE_H */

@@ -1,0 +1,354 @@
+/*
+ * options.c - shmcam-capture's command line.  Anything invalid exits 2
+ * with a message that says what was expected.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "capture.h"
+#include "log.h"
+
+#define BUFFERS_MIN	2
+#define BUFFERS_MAX	32
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+"usage: shmcam-capture [options]\n"
+"\n"
+"Owns one camera and publishes its frames as JPEG into shared memory for\n"
+"any number of shmcam-server processes.\n"
+"\n"
+"  -n, --name NAME          camera name (default \"default\"); the ring is\n"
+"                           the shared-memory object \"shmcam-NAME\"\n"
+"  -c, --ctl PATH           control socket (default /run/shmcam/NAME.sock,\n"
+"                           or $XDG_RUNTIME_DIR/shmcam/NAME.sock)\n"
+"  -s, --source SPEC        auto (default): the first V4L2 capture device,\n"
+"                           else the test pattern; v4l2:/dev/videoN (or a\n"
+"                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
+"                           (the JPEG files of a directory, looped)\n"
+"  -F, --format FMT         auto (MJPEG preferred), MJPEG, JPEG, YUYV, UYVY,\n"
+"                           NV12, YUV420, RGB24, BGR24, GREY\n"
+"  -S, --size WxH           frame size (default 1280x720)\n"
+"  -f, --fps N              frames per second, may be fractional (default 30;\n"
+"                           a device keeps its own rate unless given)\n"
+"  -q, --quality N          JPEG quality 1-100 for raw formats (default 80)\n"
+"      --buffers N          V4L2 mmap buffers, %d-%d (default 4)\n"
+"      --control NAME=VAL   set a V4L2 control (names and menu indices as\n"
+"                           --list shows them); repeatable, applied in order\n"
+"      --list               print the device's formats, sizes, rates and\n"
+"                           controls, then exit\n"
+"      --workers N          encoder threads for raw formats, 1-%d (default 1:\n"
+"                           encode on the loop thread)\n"
+"      --always-encode      encode raw frames even with no viewer\n"
+"      --retry-interval S   reopen a lost device every S seconds (default 1)\n"
+"      --slots N            ring slots, %d-%d (default 8)\n"
+"  -g, --server-group GRP   group that may read the ring and connect to the\n"
+"                           control socket (default: the process's group)\n"
+"  -u, --user USER          started as root: run as USER (default %s)\n"
+"      --group GROUP        ... with GROUP as only group (default: USER's\n"
+"                           groups)\n"
+"  -v, --verbose            debug logging\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n",
+	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
+	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
+}
+
+void
+capture_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shmcam-capture: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'shmcam-capture --help'.\n");
+	exit(2);
+}
+
+/* Parses "WxH" with even W and H within the picture limits. */
+static int
+parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	char *end;
+	unsigned long a, b;
+
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || (*end != 'x' && *end != 'X'))
+		return -1;
+	s = end + 1;
+	b = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	if (a < 16 || b < 16 || a > 8192 || b > 8192 || (a & 1) || (b & 1))
+		return -1;
+	*w = (uint32_t)a;
+	*h = (uint32_t)b;
+	return 0;
+}
+
+/* Parses a rate like "30" or "29.97" into thousandths, within 0.1-240. */
+static int
+parse_fps(const char *s, uint32_t *milli)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0.1 && v <= 240))
+		return -1;
+	*milli = (uint32_t)(v * 1000 + 0.5);
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+	    v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+parse_source(struct capture_options *o, const char *spec)
+{
+	size_t len = strlen(spec);
+
+	if (strcmp(spec, "auto") == 0)
+		o->kind = SOURCE_AUTO;
+	else if (strcmp(spec, "pattern") == 0)
+		o->kind = SOURCE_PATTERN;
+	else if (len > 5 && len - 5 < PATH_MAX &&
+	    strncmp(spec, "v4l2:", 5) == 0 && spec[5] == '/') {
+		o->kind = SOURCE_V4L2;
+		o->path = spec + 5;
+	} else if (len > 4 && len - 4 < PATH_MAX &&
+	    strncmp(spec, "dir:", 4) == 0) {
+		o->kind = SOURCE_DIR;
+		o->path = spec + 4;
+	} else
+		capture_usage_error("unknown --source '%s': expected auto, "
+		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
+}
+
+/* NAME=VALUE, NAME as v4l2-ctl spells controls, VALUE an integer. */
+static void
+parse_control(struct capture_options *o, char *arg)
+{
+	struct source_control *c;
+	char *eq = strchr(arg, '='), *end;
+	long long v;
+
+	if (o->ncontrols >= SOURCE_CONTROLS_MAX)
+		capture_usage_error("more than %d --control options",
+		    SOURCE_CONTROLS_MAX);
+	if (eq == NULL || eq == arg)
+		capture_usage_error("invalid --control '%s': expected "
+		    "NAME=VALUE, e.g. brightness=10", arg);
+	for (const char *p = arg; p < eq; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_'))
+			capture_usage_error("invalid --control name in '%s': "
+			    "lower case, digits and '_' as --list shows them",
+			    arg);
+	errno = 0;
+	v = strtoll(eq + 1, &end, 10);
+	if (errno != 0 || end == eq + 1 || *end != '\0' || v < INT32_MIN ||
+	    v > INT32_MAX)
+		capture_usage_error("invalid --control value in '%s': expected "
+		    "an integer (menu items by index)", arg);
+	*eq = '\0';
+	c = &o->controls[o->ncontrols++];
+	c->name = arg;
+	c->value = v;
+}
+
+void
+capture_parse_options(struct capture_options *o, int argc, char **argv)
+{
+	enum {
+		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
+		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
+	};
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "source", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "fps", required_argument, NULL, 'f' },
+		{ "quality", required_argument, NULL, 'q' },
+		{ "buffers", required_argument, NULL, OPT_BUFFERS },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "always-encode", no_argument, NULL, OPT_ALWAYS_ENCODE },
+		{ "retry-interval", required_argument, NULL, OPT_RETRY },
+		{ "slots", required_argument, NULL, OPT_SLOTS },
+		{ "server-group", required_argument, NULL, 'g' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	uint32_t milli;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->name = "default";
+	o->kind = SOURCE_AUTO;
+	o->width = 1280;
+	o->height = 720;
+	o->fps_milli = 30000;
+	o->quality = 80;
+	o->slots = 8;
+	o->buffers = 4;
+	o->workers = 1;
+	o->retry_ms = 1000;
+
+	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (strlen(optarg) > RING_NAME_MAX - 8 ||
+			    ring_name_valid(optarg) != 0)
+				capture_usage_error("invalid --name '%s': use "
+				    "1-55 of A-Z a-z 0-9 . _ -", optarg);
+			o->name = optarg;
+			break;
+		case 'c':
+			if (strlen(optarg) >= CTL_PATH_MAX || optarg[0] == '\0')
+				capture_usage_error("--ctl path too long: '%s'",
+				    optarg);
+			o->ctl_path = optarg;
+			break;
+		case 's':
+			parse_source(o, optarg);
+			break;
+		case 'F':
+			if (strcasecmp(optarg, "auto") == 0)
+				o->fourcc = 0;
+			else if ((o->fourcc = source_format_parse(optarg)) == 0)
+				capture_usage_error("unknown --format '%s': "
+				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
+				    "NV12, YUV420, RGB24, BGR24 or GREY",
+				    optarg);
+			break;
+		case 'S':
+			if (parse_size(optarg, &o->width, &o->height) != 0)
+				capture_usage_error("invalid --size '%s': "
+				    "expected WxH, even numbers from 16 to "
+				    "8192", optarg);
+			o->size_given = 1;
+			break;
+		case 'f':
+			if (parse_fps(optarg, &o->fps_milli) != 0)
+				capture_usage_error("invalid --fps '%s': "
+				    "expected a rate from 0.1 to 240", optarg);
+			o->fps_given = 1;
+			break;
+		case 'q':
+			if (parse_uint(optarg, 1, 100, &v) != 0)
+				capture_usage_error("invalid --quality '%s': "
+				    "expected 1-100", optarg);
+			o->quality = (int)v;
+			break;
+		case OPT_BUFFERS:
+			if (parse_uint(optarg, BUFFERS_MIN, BUFFERS_MAX, &v)
+			    != 0)
+				capture_usage_error("invalid --buffers '%s': "
+				    "expected %d-%d", optarg, BUFFERS_MIN,
+				    BUFFERS_MAX);
+			o->buffers = (unsigned)v;
+			break;
+		case OPT_CONTROL:
+			parse_control(o, optarg);
+			break;
+		case OPT_LIST:
+			o->list = 1;
+			break;
+		case OPT_WORKERS:
+			if (parse_uint(optarg, 1, WORKERS_MAX, &v) != 0)
+				capture_usage_error("invalid --workers '%s': "
+				    "expected 1-%d", optarg, WORKERS_MAX);
+			o->workers = (unsigned)v;
+			break;
+		case OPT_ALWAYS_ENCODE:
+			o->always_encode = 1;
+			break;
+		case OPT_RETRY:
+			if (parse_fps(optarg, &milli) != 0 || milli < 100 ||
+			    milli > 60000)
+				capture_usage_error("invalid --retry-interval "
+				    "'%s': expected seconds from 0.1 to 60",
+				    optarg);
+			o->retry_ms = milli;	/* seconds * 1000 */
+			break;
+		case OPT_SLOTS:
+			if (parse_uint(optarg, RING_SLOTS_MIN, RING_SLOTS_MAX,
+			    &v) != 0)
+				capture_usage_error("invalid --slots '%s': "
+				    "expected %d-%d", optarg, RING_SLOTS_MIN,
+				    RING_SLOTS_MAX);
+			o->slots = (uint32_t)v;
+			break;
+		case 'g':
+			o->server_group = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case OPT_GROUP:
+			o->group = optarg;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("shmcam-capture %s\n", SHMCAM_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc)
+		capture_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
+		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
+		if (o->list)
+			capture_usage_error("--list needs a V4L2 source, not "
+			    "%s", what);
+		if (o->ncontrols > 0)
+			capture_usage_error("--control needs a V4L2 source, "
+			    "not %s", what);
+		if (o->fourcc != 0)
+			capture_usage_error("--format needs a V4L2 source, not "
+			    "%s", what);
+	}
+}

@@ -1,0 +1,43 @@
+/*
+ * privs.h - dropping root before the capture enters its loop.
+ *
+ * The capture opens what needs privileges first (the device, the ring,
+ * the control socket), then, if it runs as root, becomes --user with
+ * --group: supplementary groups (the user's own groups, or only --group
+ * when one is given), then the real, effective and saved group ids, then
+ * the user ids, each call checked; then it makes sure it can get neither
+ * id 0 back, and sets PR_SET_NO_NEW_PRIVS so nothing it might execute
+ * could gain privileges either.  Any failure is fatal: the loop never
+ * runs as root.
+ *
+ * After the drop the device is reopened (after an unplug) as that user,
+ * who therefore needs access to it (on Debian: the video group).
+ */
+#ifndef SHMCAM_PRIVS_H
+#define SHMCAM_PRIVS_H
+
+#include <sys/types.h>
+
+#define PRIVS_GROUPS_MAX	64
+#define PRIVS_DEFAULT_USER	"nobody"
+
+struct privs {
+	int	 drop;			/* running as root: drop to uid/gid */
+	uid_t	 uid;
+	gid_t	 gid;
+	gid_t	 groups[PRIVS_GROUPS_MAX];
+	int	 ngroups;
+	char	 user[64];
+};
+
+/*
+ * Resolves --user and --group (names or numbers; user NULL: the default
+ * user) if the process runs as root; else notes that there is nothing
+ * to drop.  0, or -1 with why[] (an unknown user or group).
+ */
+int	privs_resolve(struct privs *p, const char *user, const char *group,
+	    char *why, size_t whylen);
+/* Drops to p (if p->drop); fatal on any failure. */
+void	privs_drop(const struct privs *p);
+
+#endif /* SHMCAM_PRIVS_H */

@@ -1,0 +1,230 @@
+/*
+ * workers.c - encoder threads (see workers.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "workers.h"
+
+static uint64_t
+clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+workers_main(void *arg)
+{
+	struct workers *wk = arg;
+	static const uint64_t one = 1;
+	unsigned self;
+	struct work *w;
+	uint64_t t0;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	for (self = 0; self < wk->wk_n; self++)
+		if (pthread_equal(wk->wk_threads[self], pthread_self()))
+			break;
+	for (;;) {
+		while (!wk->wk_stop && TAILQ_EMPTY(&wk->wk_todo))
+			pthread_cond_wait(&wk->wk_todo_cond, &wk->wk_lock);
+		if (wk->wk_stop)
+			break;
+		w = TAILQ_FIRST(&wk->wk_todo);
+		TAILQ_REMOVE(&wk->wk_todo, w, w_entry);
+		wk->wk_busy++;
+		pthread_mutex_unlock(&wk->wk_lock);
+
+		t0 = clock_mono_ns();
+		w->w_rc = wk->wk_fn(wk->wk_arg, self, w);
+		w->w_encode_ns = clock_mono_ns() - t0;
+
+		pthread_mutex_lock(&wk->wk_lock);
+		wk->wk_busy--;
+		TAILQ_INSERT_TAIL(&wk->wk_done, w, w_entry);
+		pthread_cond_broadcast(&wk->wk_idle_cond);
+		/* A wake-up only: the list under the lock is the hand-over.
+		 * EAGAIN: the counter is full, a wake-up is pending anyway. */
+		if (write(wk->wk_efd, &one, sizeof(one)) == -1 &&
+		    errno != EAGAIN)
+			abort();
+	}
+	pthread_mutex_unlock(&wk->wk_lock);
+	return NULL;
+}
+
+int
+workers_init(struct workers *wk, unsigned n, work_fn fn, void *arg)
+{
+	unsigned i;
+	int rc;
+
+	memset(wk, 0, sizeof(*wk));
+	wk->wk_efd = -1;
+	if (n < 1 || n > WORKERS_MAX)
+		return -EINVAL;
+	TAILQ_INIT(&wk->wk_free);
+	TAILQ_INIT(&wk->wk_todo);
+	TAILQ_INIT(&wk->wk_done);
+	wk->wk_fn = fn;
+	wk->wk_arg = arg;
+	wk->wk_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wk->wk_efd == -1)
+		return -errno;
+	pthread_mutex_init(&wk->wk_lock, NULL);
+	pthread_cond_init(&wk->wk_todo_cond, NULL);
+	pthread_cond_init(&wk->wk_idle_cond, NULL);
+	/* Threads look themselves up in wk_threads: fill it under the lock. */
+	pthread_mutex_lock(&wk->wk_lock);
+	for (i = 0; i < n; i++) {
+		rc = pthread_create(&wk->wk_threads[i], NULL, workers_main, wk);
+		if (rc != 0) {
+			pthread_mutex_unlock(&wk->wk_lock);
+			workers_free(wk);
+			return -rc;
+		}
+		wk->wk_n = i + 1;
+	}
+	pthread_mutex_unlock(&wk->wk_lock);
+	return 0;
+}
+
+static void
+work_list_free(struct work_list *l)
+{
+	struct work *w;
+
+	while ((w = TAILQ_FIRST(l)) != NULL) {
+		TAILQ_REMOVE(l, w, w_entry);
+		free(w->w_out);
+		free(w);
+	}
+}
+
+void
+workers_free(struct workers *wk)
+{
+	unsigned i;
+
+	if (wk->wk_efd == -1)
+		return;
+	pthread_mutex_lock(&wk->wk_lock);
+	wk->wk_stop = 1;
+	pthread_cond_broadcast(&wk->wk_todo_cond);
+	pthread_mutex_unlock(&wk->wk_lock);
+	for (i = 0; i < wk->wk_n; i++)
+		pthread_join(wk->wk_threads[i], NULL);
+	work_list_free(&wk->wk_free);
+	work_list_free(&wk->wk_todo);
+	work_list_free(&wk->wk_done);
+	pthread_cond_destroy(&wk->wk_todo_cond);
+	pthread_cond_destroy(&wk->wk_idle_cond);
+	pthread_mutex_destroy(&wk->wk_lock);
+	close(wk->wk_efd);
+	wk->wk_efd = -1;
+}
+
+int
+workers_fd(const struct workers *wk)
+{
+	return wk->wk_efd;
+}
+
+int
+workers_submit(struct workers *wk, const struct source_frame *f,
+    struct source_frame *displaced)
+{
+	struct work *w;
+	int ret = 0;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	if ((w = TAILQ_FIRST(&wk->wk_todo)) != NULL) {
+		/* Nobody has started on it: the newer frame takes its place. */
+		*displaced = w->w_frame;
+		ret = 1;
+	} else {
+		if ((w = TAILQ_FIRST(&wk->wk_free)) != NULL)
+			TAILQ_REMOVE(&wk->wk_free, w, w_entry);
+		else if ((w = calloc(1, sizeof(*w))) == NULL) {
+			pthread_mutex_unlock(&wk->wk_lock);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&wk->wk_todo, w, w_entry);
+	}
+	w->w_frame = *f;
+	w->w_order = ++wk->wk_next_order;
+	w->w_len = 0;
+	w->w_rc = 0;
+	w->w_late = 0;
+	pthread_cond_signal(&wk->wk_todo_cond);
+	pthread_mutex_unlock(&wk->wk_lock);
+	return ret;
+}
+
+struct work *
+workers_collect(struct workers *wk)
+{
+	struct work *w;
+	uint64_t count;
+
+	/* Reset the wake-up first: a job finishing after this read writes
+	 * it again, so none is lost. */
+	if (read(wk->wk_efd, &count, sizeof(count)) == -1 && errno != EAGAIN)
+		abort();
+	pthread_mutex_lock(&wk->wk_lock);
+	if ((w = TAILQ_FIRST(&wk->wk_done)) != NULL)
+		TAILQ_REMOVE(&wk->wk_done, w, w_entry);
+	pthread_mutex_unlock(&wk->wk_lock);
+	if (w == NULL)
+		return NULL;
+	if (w->w_rc == -ECANCELED || w->w_order <= wk->wk_last_out)
+		w->w_late = 1;
+	else
+		wk->wk_last_out = w->w_order;
+	return w;
+}
+
+void
+workers_recycle(struct workers *wk, struct work *w)
+{
+	pthread_mutex_lock(&wk->wk_lock);
+	TAILQ_INSERT_HEAD(&wk->wk_free, w, w_entry);
+	pthread_mutex_unlock(&wk->wk_lock);
+}
+
+void
+workers_drain(struct workers *wk)
+{
+	struct work *w;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	while ((w = TAILQ_FIRST(&wk->wk_todo)) != NULL) {
+		TAILQ_REMOVE(&wk->wk_todo, w, w_entry);
+		w->w_rc = -ECANCELED;
+		TAILQ_INSERT_TAIL(&wk->wk_done, w, w_entry);
+	}
+	while (wk->wk_busy > 0)
+		pthread_cond_wait(&wk->wk_idle_cond, &wk->wk_lock);
+	pthread_mutex_unlock(&wk->wk_lock);
+}
+
+unsigned
+workers_pending(struct workers *wk)
+{
+	struct work *w;
+	unsigned n;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	n = wk->wk_busy;
+	TAILQ_FOREACH(w, &wk->wk_todo, w_entry)
+		n++;
+	pthread_mutex_unlock(&wk->wk_lock);
+	return n;
+}

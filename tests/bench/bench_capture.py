@@ -1,0 +1,236 @@
+"""Capture CPU cost, measured against TurboJPEG alone in the same run.
+
+1. YUYV 1280x720 and 1920x1080 from the simulated camera, encoded on the
+   capture's loop thread (--always-encode, so every frame is encoded):
+   CPU time of that thread per published frame, against encbench, which
+   compresses the simulator's YUYV frames with the same TurboJPEG call
+   (planar 4:2:2, same quality and flags).  The ratio is the overhead of
+   everything that is not the codec (target <= 1.15).  Also reported
+   against the capture's own encoder_encode() (split into planes + codec)
+   run by encbench on the same frames: that ratio is what the V4L2
+   dequeue, the loop and the ring add.  encbench runs twice: back to back
+   (caches warm from one frame to the next) and paced at the capture's
+   30 fps (each frame starts with the caches as cold as the capture's,
+   which on a shared machine is what a real-time process gets).
+2. MJPEG 1920x1080 at 30 fps passed through: CPU of the capture's loop
+   thread as % of one core (target <= 2 %).
+
+Only the capture's own thread is counted (/proc/PID/task/PID/schedstat,
+nanoseconds): the simulator's producer thread lives in the same process
+and is the camera's cost, not ours.  Medians of RUNS runs.
+"""
+
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
+CAPTURE = os.path.join(BUILD, "shmcam-capture")
+RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
+ENCBENCH = os.path.join(BUILD, "tests", "encbench")
+SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+RESULTS = os.path.join(ROOT, "tests", "bench", "results", "capture.txt")
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+FRAMES = 90
+MJPEG_SECONDS = 10
+QUALITY = 80
+FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
+
+
+def thread_cpu_ns(pid):
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        return int(f.read().split()[0])
+
+
+def process_cpu_ns(pid):
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
+
+
+def latest(name):
+    r = subprocess.run([RINGINFO, "shmcam-" + name], capture_output=True,
+                       text=True, timeout=10)
+    for line in r.stdout.splitlines():
+        if line.startswith("latest="):
+            return int(line[7:])
+    return 0
+
+
+def wait_latest(name, n, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = latest(name)
+        if v >= n:
+            return v
+        if time.monotonic() > deadline:
+            raise RuntimeError("capture %s stuck at frame %d" % (name, v))
+        time.sleep(0.01)
+
+
+class Capture:
+    counter = 0
+
+    def __init__(self, tmp, *args):
+        Capture.counter += 1
+        self.name = "bench%d-%d" % (os.getpid(), Capture.counter)
+        devdir = os.path.join(tmp, "dev%d" % Capture.counter)
+        os.mkdir(devdir)
+        os.chmod(devdir, 0o777)
+        dev = os.path.join(devdir, "video0")
+        open(dev, "w").close()
+        env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
+                   V4L2SIM_FORMATS=FORMATS, V4L2SIM_QUALITY=str(QUALITY))
+        self.argv = [CAPTURE, "--name", self.name, "--ctl",
+                     os.path.join(tmp, self.name + ".sock"), "--source",
+                     "v4l2:" + dev, "--quality", str(QUALITY)] + list(args)
+        self.log = open(os.path.join(tmp, self.name + ".log"), "w")
+        self.p = subprocess.Popen(self.argv, env=env, stdout=self.log,
+                                  stderr=subprocess.STDOUT)
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(10)
+        self.log.close()
+
+
+def bench_raw(tmp, size):
+    """ms of capture-thread CPU per published YUYV frame."""
+    cap = Capture(tmp, "--format", "YUYV", "--size", size, "--fps", "30",
+                  "--always-encode")
+    try:
+        start = wait_latest(cap.name, 15)
+        cpu0 = thread_cpu_ns(cap.p.pid)
+        seq0 = latest(cap.name)
+        wait_latest(cap.name, seq0 + FRAMES)
+        cpu1 = thread_cpu_ns(cap.p.pid)
+        seq1 = latest(cap.name)
+        del start
+        return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
+    finally:
+        cap.stop()
+
+
+def bench_encbench(size, fps=0):
+    r = subprocess.run([ENCBENCH, size, str(FRAMES), str(QUALITY), str(fps)],
+                       capture_output=True, text=True, timeout=300,
+                       check=True)
+    vals = dict(kv.split("=") for kv in r.stdout.split())
+    return float(vals["codec_ms"]), float(vals["encode_ms"])
+
+
+def bench_mjpeg(tmp):
+    """% of one core: capture thread, and the whole process."""
+    cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    try:
+        wait_latest(cap.name, 15)
+        t0 = time.monotonic_ns()
+        c0 = thread_cpu_ns(cap.p.pid)
+        p0 = process_cpu_ns(cap.p.pid)
+        s0 = latest(cap.name)
+        time.sleep(MJPEG_SECONDS)
+        t1 = time.monotonic_ns()
+        c1 = thread_cpu_ns(cap.p.pid)
+        p1 = process_cpu_ns(cap.p.pid)
+        s1 = latest(cap.name)
+        wall = t1 - t0
+        return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
+                (s1 - s0) * 1e9 / wall)
+    finally:
+        cap.stop()
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return "%s, %d CPUs, Linux %s, %s" % (model, os.cpu_count(),
+                                          platform.release(),
+                                          platform.python_version())
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="shmcam-bench-")
+    os.chmod(tmp, 0o755)
+    lines = []
+    try:
+        for size in ("1280x720", "1920x1080"):
+            caps, codecs, splits, pcodecs, psplits = [], [], [], [], []
+            for _ in range(RUNS):
+                codec, split = bench_encbench(size)
+                codecs.append(codec)
+                splits.append(split)
+                codec, split = bench_encbench(size, 30)
+                pcodecs.append(codec)
+                psplits.append(split)
+                caps.append(bench_raw(tmp, size))
+            c = statistics.median(caps)
+            k = statistics.median(codecs)
+            s = statistics.median(splits)
+            pk = statistics.median(pcodecs)
+            ps = statistics.median(psplits)
+            lines.append("YUYV %-9s capture %.3f ms/frame (target: ratio "
+                         "<= 1.15 to TurboJPEG alone)" % (size, c))
+            lines.append("    TurboJPEG alone, paced at 30 fps  %.3f ms: "
+                         "ratio %.3f; encoder_encode() %.3f ms: ratio %.3f"
+                         % (pk, c / pk, ps, c / ps))
+            lines.append("    TurboJPEG alone, back to back     %.3f ms: "
+                         "ratio %.3f; encoder_encode() %.3f ms: ratio %.3f"
+                         % (k, c / k, s, c / s))
+            lines.append("    runs: capture %s; paced codec %s, encode %s; "
+                         "back to back codec %s, encode %s" % (
+                             " ".join("%.3f" % v for v in caps),
+                             " ".join("%.3f" % v for v in pcodecs),
+                             " ".join("%.3f" % v for v in psplits),
+                             " ".join("%.3f" % v for v in codecs),
+                             " ".join("%.3f" % v for v in splits)))
+            print("\n".join(lines[-4:-1]), flush=True)
+        thr, proc, fps = [], [], []
+        for _ in range(max(3, RUNS // 2)):
+            a, b, r = bench_mjpeg(tmp)
+            thr.append(a)
+            proc.append(b)
+            fps.append(r)
+        lines.append("MJPEG 1920x1080 passthrough at %.1f fps: capture "
+                     "thread %.2f %% of one core (target <= 2 %%); whole "
+                     "process with the simulator's producer %.2f %%"
+                     % (statistics.median(fps), statistics.median(thr),
+                        statistics.median(proc)))
+        lines.append("    runs: %s" % " ".join("%.2f" % v for v in thr))
+        print(lines[-2], flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as f:
+        f.write("# capture CPU (tests/bench/bench_capture.py), %s\n"
+                % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        f.write("# machine: %s\n" % machine())
+        f.write("# medians of %d runs, %d frames each (raw), %d s (MJPEG); "
+                "quality %d\n" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY))
+        f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
+                "tests/bench/bench_capture.py)\n")
+        for line in lines:
+            f.write(line + "\n")
+    print("wrote", RESULTS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

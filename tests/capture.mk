@@ -1,0 +1,36 @@
+# Unit tests of capture modules: each suite links the capture objects it
+# tests (modules without main() or the loop), before the common library
+# they use.
+CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
+CAPTURE_SUITE_OBJS_workers := capture/workers.c
+CAPTURE_SUITE_OBJS_encode  := capture/encode.c
+
+define capture_suite
+$$(BUILD)/tests/check_$(1).o: CPPFLAGS += -Icapture
+$$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
+    $$(call obj,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS)
+endef
+$(foreach s,mjpeg workers encode,$(eval $(call capture_suite,$(s))))
+
+# Tools the V4L2 tests use with the simulator (tests/v4l2sim): simcmp
+# reads its stamp and picture, simframe makes the bytes it sends, encbench
+# is the benchmark's baseline and links the capture's encoder.  Explicit
+# rules: the common library must come after what uses it.
+SIM_READER_OBJS := $(BUILD)/tests/v4l2sim/simstamp.o \
+		   $(BUILD)/tests/v4l2sim/simpattern.o
+SIM_FRAMES_OBJS := $(BUILD)/tests/v4l2sim/frames.o \
+		   $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
+
+$(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
+    $(SIM_READER_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
+    $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
+    $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -1,0 +1,247 @@
+/*
+ * check_workers.c - the encoder thread pool (capture/workers.h): every
+ * frame handed in comes back exactly once (collected or displaced), what
+ * may be published is in strictly increasing capture order, a frame that
+ * finishes after a newer one is marked late, the waiting frame is
+ * replaced by a newer one, and draining leaves nothing in flight.  Run
+ * under ThreadSanitizer by `make SANITIZE=thread check-unit`.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "testutil.h"
+#include "workers.h"
+
+#define FRAMES	400
+
+struct fake {
+	int	 delay_us[FRAMES + 1];	/* by frame index */
+	int	 started[FRAMES + 1];	/* set (atomically) by the worker */
+};
+
+/* Waits until a worker has taken frame i. */
+static void
+wait_started(struct fake *fk, uint32_t i)
+{
+	uint64_t deadline = tu_now_ms() + 5000;
+
+	while (!__atomic_load_n(&fk->started[i], __ATOMIC_ACQUIRE)) {
+		ck_assert_msg(tu_now_ms() < deadline, "frame %u never started",
+		    i);
+		usleep(1000);
+	}
+}
+
+/* "Encodes" by sleeping as long as the frame says, then writing its
+ * index: the job's own buffer, nothing shared. */
+static int
+fake_work(void *arg, unsigned thread, struct work *w)
+{
+	struct fake *fk = arg;
+	uint32_t i = w->w_frame.index;
+
+	(void)thread;
+	if (i <= FRAMES)
+		__atomic_store_n(&fk->started[i], 1, __ATOMIC_RELEASE);
+	if (w->w_cap < sizeof(i)) {
+		free(w->w_out);
+		w->w_out = malloc(sizeof(i));
+		if (w->w_out == NULL)
+			return -ENOMEM;
+		w->w_cap = sizeof(i);
+	}
+	if (i <= FRAMES && fk->delay_us[i] > 0)
+		usleep((useconds_t)fk->delay_us[i]);
+	memcpy(w->w_out, &i, sizeof(i));
+	w->w_len = sizeof(i);
+	return 0;
+}
+
+struct tally {
+	int	 back[FRAMES + 1];	/* times each frame came back */
+	uint64_t last_order;
+	int	 published, late, displaced;
+};
+
+static void
+collect_all(struct workers *wk, struct tally *t)
+{
+	struct work *w;
+	uint32_t i;
+
+	while ((w = workers_collect(wk)) != NULL) {
+		i = w->w_frame.index;
+		ck_assert_uint_le(i, FRAMES);
+		t->back[i]++;
+		if (w->w_late)
+			t->late++;
+		else {
+			ck_assert_int_eq(w->w_rc, 0);
+			ck_assert_uint_gt(w->w_order, t->last_order);
+			t->last_order = w->w_order;
+			ck_assert_uint_eq(w->w_len, sizeof(i));
+			ck_assert_mem_eq(w->w_out, &i, sizeof(i));
+			t->published++;
+		}
+		workers_recycle(wk, w);
+	}
+}
+
+static void
+submit(struct workers *wk, struct tally *t, uint32_t index)
+{
+	struct source_frame f, old;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.index = index;
+	rc = workers_submit(wk, &f, &old);
+	ck_assert_int_ge(rc, 0);
+	if (rc == 1) {
+		ck_assert_uint_le(old.index, FRAMES);
+		t->back[old.index]++;
+		t->displaced++;
+	}
+}
+
+START_TEST(test_order_and_accounting)
+{
+	static struct fake fk;
+	static struct tally t;
+	struct workers wk;
+	uint32_t i, x = 7;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 1; i <= FRAMES; i++) {
+		x = x * 1103515245u + 12345u;
+		fk.delay_us[i] = (int)((x >> 16) % 3000);
+	}
+	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk), 0);
+	for (i = 1; i <= FRAMES; i++) {
+		submit(&wk, &t, i);
+		if (tu_wait_fd(workers_fd(&wk), POLLIN, 1))
+			collect_all(&wk, &t);
+	}
+	workers_drain(&wk);
+	ck_assert_uint_eq(workers_pending(&wk), 0);
+	collect_all(&wk, &t);
+	for (i = 1; i <= FRAMES; i++)
+		ck_assert_msg(t.back[i] == 1, "frame %u came back %d times", i,
+		    t.back[i]);
+	ck_assert_int_eq(t.published + t.late + t.displaced, FRAMES);
+	ck_assert_int_gt(t.published, FRAMES / 4);
+	workers_free(&wk);
+}
+END_TEST
+
+START_TEST(test_late_frame_is_not_published)
+{
+	static struct fake fk;
+	static struct tally t;
+	struct workers wk;
+
+	/* Frame 1 takes long, frame 2 is quick: 2 is done first and 1,
+	 * finishing later, must not be published after it. */
+	memset(&t, 0, sizeof(t));
+	memset(&fk, 0, sizeof(fk));
+	fk.delay_us[1] = 200000;
+	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk), 0);
+	submit(&wk, &t, 1);
+	wait_started(&fk, 1);
+	submit(&wk, &t, 2);
+	while (t.back[1] + t.back[2] < 2) {
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		collect_all(&wk, &t);
+	}
+	ck_assert_int_eq(t.published, 1);
+	ck_assert_int_eq(t.late, 1);
+	ck_assert_uint_eq(t.last_order, 2);
+	workers_free(&wk);
+}
+END_TEST
+
+START_TEST(test_waiting_frame_is_replaced)
+{
+	static struct fake fk;
+	static struct tally t;
+	struct workers wk;
+
+	/* One busy worker: of three more frames only the newest waits. */
+	memset(&t, 0, sizeof(t));
+	memset(&fk, 0, sizeof(fk));
+	fk.delay_us[1] = 100000;
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	submit(&wk, &t, 1);
+	wait_started(&fk, 1);
+	submit(&wk, &t, 2);
+	submit(&wk, &t, 3);
+	submit(&wk, &t, 4);
+	ck_assert_int_eq(t.displaced, 2);
+	ck_assert_int_eq(t.back[2], 1);
+	ck_assert_int_eq(t.back[3], 1);
+	while (t.back[1] + t.back[4] < 2) {
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		collect_all(&wk, &t);
+	}
+	ck_assert_int_eq(t.published, 2);
+	workers_free(&wk);
+}
+END_TEST
+
+START_TEST(test_drain_cancels_the_waiting_frame)
+{
+	static struct fake fk;
+	static struct tally t;
+	struct workers wk;
+
+	memset(&t, 0, sizeof(t));
+	memset(&fk, 0, sizeof(fk));
+	fk.delay_us[1] = 50000;
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	submit(&wk, &t, 1);
+	wait_started(&fk, 1);
+	submit(&wk, &t, 2);
+	workers_drain(&wk);
+	ck_assert_uint_eq(workers_pending(&wk), 0);
+	collect_all(&wk, &t);
+	ck_assert_int_eq(t.back[1], 1);
+	ck_assert_int_eq(t.back[2], 1);
+	ck_assert_int_eq(t.late, 1);		/* 2: cancelled, not run */
+	ck_assert_int_eq(t.published, 1);
+	workers_free(&wk);
+}
+END_TEST
+
+static Suite *
+workers_suite(void)
+{
+	Suite *s = suite_create("workers");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_order_and_accounting);
+	tcase_add_test(tc, test_late_frame_is_not_published);
+	tcase_add_test(tc, test_waiting_frame_is_replaced);
+	tcase_add_test(tc, test_drain_cancels_the_waiting_frame);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(workers_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

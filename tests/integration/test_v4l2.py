@@ -1,0 +1,464 @@
+"""The real shmcam-capture on the simulated V4L2 camera (tests/v4l2sim,
+LD_PRELOAD): MJPEG passthrough byte for byte, tables inserted where the
+camera left them out, broken frames dropped and counted, raw formats
+encoded to the camera's picture, --list and --control, unplug and replug
+under a connected client, the privilege drop, idle skipping, software
+rate decimation, encoder threads and the driver's timestamps."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file,
+                          ring_info)
+from shmcam import (BUILD, CAPTURE, IS_ROOT, MjpegReader, Proc,
+                    ShmcamTestCase, http_get, wait_until)
+
+SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+SIMFRAME = os.path.join(BUILD, "tests", "simframe")
+SIMCMP = os.path.join(BUILD, "tests", "simcmp")
+QUALITY = 80
+DHT_LEN = 420          # capture/mjpeg.h MJPEG_DHT_LEN
+COM_RE = re.compile(rb"V4L2SIM (\d+) (\d+)")
+
+
+def com_stamp(jpeg):
+    """(seq, real_ns) from the simulator's COM segment, or None."""
+    m = COM_RE.search(jpeg[:200])
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def sos_offset(jpeg):
+    """Offset of the first SOS marker, walking the segments."""
+    i = 2
+    while jpeg[i] == 0xFF and jpeg[i + 1] != 0xDA:
+        i += 2 + (jpeg[i + 2] << 8 | jpeg[i + 3])
+    return i
+
+
+class V4l2TestCase(ShmcamTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # A directory the capture may delete the node from after its
+        # privilege drop (V4L2SIM_UNPLUG_AFTER unlinks it in-process).
+        devdir = os.path.join(self.tmp, "dev")
+        os.mkdir(devdir)
+        os.chmod(devdir, 0o777)
+        self.dev = os.path.join(devdir, "video0")
+        open(self.dev, "w").close()
+
+    def sim_env(self, **extra):
+        env = dict(os.environ)
+        env["LD_PRELOAD"] = SIM_SO
+        env["V4L2SIM_DEVICE"] = self.dev
+        env["V4L2SIM_QUALITY"] = str(QUALITY)
+        # The simulator is not instrumented; ASan must not insist on
+        # coming first in the library list.
+        asan = env.get("ASAN_OPTIONS", "")
+        if "verify_asan_link_order" not in asan:
+            env["ASAN_OPTIONS"] = ((asan + ":") if asan else "") + \
+                "verify_asan_link_order=0"
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def start_sim_capture(self, name, *args, sim=None, wait=True):
+        argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name),
+                "--source", "v4l2:" + self.dev] + list(args)
+        p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
+                 env=self.sim_env(**(sim or {})))
+        self.procs.append(p)
+        if wait:
+            p.wait_log(r"capturing", what="capture to start")
+        return p
+
+    def run_sim_capture(self, *args, sim=None):
+        return subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
+                               os.path.join(self.tmp, "x.sock"), "--source",
+                               "v4l2:" + self.dev] + list(args),
+                              env=self.sim_env(**(sim or {})),
+                              capture_output=True, text=True, timeout=30)
+
+    def device_frame(self, fourcc, size, seq, real_ns, no_dht=False):
+        out = os.path.join(self.tmp, "dev-%d.jpg" % seq)
+        subprocess.run([SIMFRAME, fourcc, size, str(QUALITY), str(seq),
+                        str(real_ns), out] + (["no-dht"] if no_dht else []),
+                       check=True, timeout=30)
+        return read_file(out)
+
+    def simcmp(self, jpeg, rgb=False):
+        """Checks decoded pixels against the camera's picture; returns
+        the frame's sequence number."""
+        path = os.path.join(self.tmp, "cmp-%d.jpg" % time.monotonic_ns())
+        with open(path, "wb") as f:
+            f.write(jpeg)
+        r = subprocess.run([SIMCMP] + (["--rgb"] if rgb else []) + [path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, "pixels differ from the "
+                         "camera's picture: %s %s" % (r.stdout, r.stderr))
+        return int(re.search(r"seq=(\d+)", r.stdout).group(1))
+
+    def snapshot(self, srv):
+        status, h, body = http_get(srv.port, "/snapshot")
+        self.assertEqual(status, 200)
+        return h, body
+
+
+class PassthroughTest(V4l2TestCase):
+
+    def test_mjpeg_bytes_published_unchanged(self):
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                               "640x480")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        seqs = set()
+        for _ in range(3):
+            _, body = self.snapshot(srv)
+            stamp = com_stamp(body)
+            self.assertIsNotNone(stamp, "no COM stamp: not the device's")
+            seqs.add(stamp[0])
+            self.assertEqual(body, self.device_frame("MJPG", "640x480",
+                                                     *stamp))
+            time.sleep(0.1)
+        self.assertGreater(len(seqs), 1)
+        info = ring_info(name)
+        self.assertEqual(info["frame_flags"] & FRAME_PASSTHROUGH,
+                         FRAME_PASSTHROUGH)
+        self.assertEqual(info["format"], "MJPG")
+
+    def test_missing_tables_are_inserted(self):
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                               "640x480", sim={"V4L2SIM_NO_DHT": 1})
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        _, body = self.snapshot(srv)
+        stamp = com_stamp(body)
+        dev = self.device_frame("MJPG", "640x480", *stamp, no_dht=True)
+        sos = sos_offset(dev)
+        self.assertNotIn(b"\xff\xc4", dev[:sos])
+        # Ours: the device's bytes with one DHT segment before the SOS.
+        self.assertEqual(len(body), len(dev) + DHT_LEN)
+        self.assertEqual(body[:sos], dev[:sos])
+        self.assertEqual(body[sos:sos + 2], b"\xff\xc4")
+        self.assertEqual(body[sos + DHT_LEN:], dev[sos:])
+        self.assertEqual(self.jpeg_size(body), (640, 480))
+        # ffmpeg, which needs the tables, decodes it too.
+        path = os.path.join(self.tmp, "nodht.jpg")
+        with open(path, "wb") as f:
+            f.write(body)
+        r = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error",
+                            "-xerror", "-i", path, "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(ring_info(name)["frame_flags"] & FRAME_PASSTHROUGH,
+                         0)
+
+    def test_broken_frames_dropped_and_counted(self):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                                     "640x480",
+                                     sim={"V4L2SIM_GARBAGE_EVERY": 3})
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=None)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(30)
+        r.stop()
+        for f in r.frames[1:]:
+            self.assertIsNotNone(com_stamp(f.data))
+            self.assertEqual(self.jpeg_size(f.data), (640, 480))
+        info = wait_until(lambda: (lambda i: i if i["dropped"] >= 8
+                                   else None)(ring_info(name)), 10,
+                          "broken frames to be counted")
+        # About one in three is broken; none of them was published.
+        self.assertLess(info["latest"], info["captured"])
+        self.assertGreaterEqual(info["captured"] - info["latest"],
+                                info["dropped"] - 2)
+        self.assertRegex(cap.log(), r"dropping a broken")
+
+    def test_driver_timestamps(self):
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                               "640x480")
+        wait_until(lambda: ring_info(name)["latest"] > 5, 10, "frames")
+        jpg = os.path.join(self.tmp, "ts.jpg")
+        info = ring_info(name, jpg)
+        seq, real_ns = com_stamp(read_file(jpg))
+        # The simulator's capture time, to within the clock conversion.
+        self.assertLess(abs(info["frame_capture_real_ns"] - real_ns),
+                        5000000)
+        self.assertGreaterEqual(info["frame_publish_real_ns"],
+                                info["frame_capture_real_ns"])
+        self.assertGreaterEqual(info["frame_publish_mono_ns"],
+                                info["frame_capture_mono_ns"])
+        self.assertLess(info["frame_publish_mono_ns"] -
+                        info["frame_capture_mono_ns"], 2000000000)
+
+
+class RawFormatTest(V4l2TestCase):
+
+    FORMATS = ("MJPG:640x480@30;YUYV:640x480@30;UYVY:640x480@30;"
+               "NV12:1280x720@30;YU12:640x480@30;GREY:640x480@30;"
+               "RGB3:640x480@30;BGR3:640x480@30")
+
+    def test_raw_formats_encode_the_cameras_picture(self):
+        cases = [("YUYV", "640x480"), ("NV12", "1280x720"),
+                 ("UYVY", "640x480"), ("YUV420", "640x480"),
+                 ("GREY", "640x480"), ("RGB24", "640x480"),
+                 ("BGR24", "640x480")]
+        for fmt, size in cases:
+            with self.subTest(fmt=fmt):
+                name = self.new_name()
+                self.start_sim_capture(name, "--format", fmt, "--size", size,
+                                       "--always-encode",
+                                       sim={"V4L2SIM_FORMATS":
+                                            self.FORMATS})
+                srv = self.start_server(name)
+                self.wait_attached(srv)
+                _, body = self.snapshot(srv)
+                w, h = map(int, size.split("x"))
+                self.assertEqual(self.jpeg_size(body), (w, h))
+                self.assertIsNone(com_stamp(body))   # encoded by us
+                self.simcmp(body, rgb=fmt in ("RGB24", "BGR24"))
+                self.procs.pop().stop()
+                self.procs.pop().stop()
+
+    def test_workers_publish_in_capture_order(self):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--format", "YUYV", "--size",
+                                     "640x480", "--workers", "3",
+                                     "--always-encode")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=None)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(25)
+        r.stop()
+        seqs = [self.simcmp(f.data) for f in r.frames[1:25]]
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertEqual(len(set(seqs)), len(seqs))
+        threads = os.listdir("/proc/%d/task" % cap.pid)
+        self.assertGreaterEqual(len(threads), 4)
+
+
+class ListAndControlTest(V4l2TestCase):
+
+    def test_list(self):
+        r = self.run_sim_capture("--list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertIn("'MJPG' (Motion-JPEG, compressed)", out)
+        self.assertIn("Size: Discrete 1920x1080", out)
+        self.assertIn("Interval: Discrete 0.033s (30.000 fps)", out)
+        self.assertIn("Interval: Discrete 0.100s (10.000 fps)", out)
+        self.assertRegex(out, r"brightness 0x00980900 \(int\) +: min=-64 "
+                         r"max=64 step=1 default=0 value=0")
+        self.assertRegex(out, r"exposure_auto 0x009a0901 \(menu\) +: "
+                         r"min=0 max=3 default=3 value=3")
+        self.assertRegex(out, r"\t1: Manual Mode")
+        self.assertRegex(out, r"power_line_frequency .*\n\t+0: Disabled")
+
+    def test_controls_are_set_in_order(self):
+        log = os.path.join(self.tmp, "sim.log")
+        name = self.new_name()
+        self.start_sim_capture(name, "--control", "brightness=-10",
+                               "--control", "exposure_auto=1",
+                               "--control", "exposure_absolute=100",
+                               "--control", "power_line_frequency=2",
+                               sim={"V4L2SIM_LOG": log})
+        wait_until(lambda: ring_info(name)["latest"] > 2, 10, "frames")
+        with open(log) as f:
+            sets = re.findall(r"VIDIOC_S_CTRL -> (\S+)", f.read())
+        self.assertEqual(sets, ["0"] * 4)
+
+    def test_bad_controls_and_formats_exit_2(self):
+        cases = [
+            (["--control", "no_such_control=1"], "no such control"),
+            (["--control", "brightness=65"], "out of range"),
+            (["--control", "contrast=-1"], "out of range"),
+            (["--control", "exposure_auto=2"], "not a menu index"),
+            (["--control", "power_line_frequency=3"], "not a menu index"),
+            (["--format", "UYVY"], "no UYVY format"),
+        ]
+        for args, message in cases:
+            r = self.run_sim_capture(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(message, r.stderr, args)
+
+    def test_list_without_device_fails(self):
+        os.unlink(self.dev)
+        r = self.run_sim_capture("--list")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No such file", r.stderr)
+
+
+class UnplugTest(V4l2TestCase):
+
+    def live(self, frames):
+        return [f for f in frames if f.data and com_stamp(f.data)]
+
+    def test_unplug_placeholder_replug_live(self):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                                     "640x480", "--retry-interval", "0.2")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=None)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(10)
+        os.unlink(self.dev)                        # unplug
+        unplugged = time.time()
+        info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
+                                   else None)(ring_info(name)), 10,
+                          "the ring to say offline")
+        self.assertIn("No such device", info["reason"])
+        # Placeholders: not the camera's frames, at its last size, about
+        # once a second, with the ring's placeholder flag.
+        wait_until(lambda: ring_info(name)["frame_flags"] &
+                   FRAME_PLACEHOLDER, 5, "a placeholder in the ring")
+
+        def placeholders():
+            with r.lock:
+                return [f for f in r.frames if f.timestamp and
+                        f.timestamp > unplugged and not com_stamp(f.data)]
+        wait_until(lambda: len(placeholders()) >= 2, 10,
+                   "two placeholders on the client")
+        ph = placeholders()
+        self.assertEqual(self.jpeg_size(ph[0].data), (640, 480))
+        self.assertGreater(ph[-1].timestamp, ph[0].timestamp + 0.5)
+        open(self.dev, "w").close()                # replug
+        replugged = time.time()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the device to come back")
+
+        def back():
+            with r.lock:
+                return [f for f in r.frames if f.timestamp and
+                        f.timestamp > replugged and com_stamp(f.data)]
+        wait_until(lambda: len(back()) >= 10, 10, "live frames again")
+        # A fresh device: its sequence starts again, and goes up.
+        seqs = [com_stamp(f.data)[0] for f in back()]
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertFalse(r.closed)
+        self.assertIsNone(r.error)
+        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertTrue(cap.alive())
+        self.assertRegex(cap.log(), r"is back")
+
+    def test_unplug_by_itself_and_timeout(self):
+        # V4L2SIM_UNPLUG_AFTER unplugs without timing on our side.
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "YUYV", "--size", "640x480",
+                               "--retry-interval", "0.2",
+                               sim={"V4L2SIM_UNPLUG_AFTER": 20})
+        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+                   "the device to go")
+        self.assertFalse(os.path.exists(self.dev))
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["restarts"] >= 1, 10,
+                   "the device to come back")
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to drop privileges")
+class PrivilegeV4l2Test(V4l2TestCase):
+
+    def test_root_capture_drops_and_still_streams(self):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                                     "640x480", "--user", "nobody",
+                                     "--group", "nogroup",
+                                     "--retry-interval", "0.2")
+        with open("/proc/%d/status" % cap.pid) as f:
+            st = dict(l.split(":", 1) for l in f.read().splitlines())
+        self.assertEqual(st["Uid"].split(), ["65534"] * 4)
+        self.assertEqual(st["Gid"].split(), ["65534"] * 4)
+        self.assertEqual(st["Groups"].split(), ["65534"])
+        self.assertEqual(st["NoNewPrivs"].strip(), "1")
+        first = ring_info(name)["latest"]
+        wait_until(lambda: ring_info(name)["latest"] > first + 10, 10,
+                   "frames as nobody")
+        # Reopened as nobody after an unplug.
+        os.unlink(self.dev)
+        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+                   "offline")
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "online again as nobody")
+
+
+class IdleAndRateTest(V4l2TestCase):
+
+    def test_idle_skips_raw_frames_until_a_viewer_comes(self):
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "YUYV", "--size", "640x480")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        a = ring_info(name)
+        wait_until(lambda: ring_info(name)["idle"] >= a["idle"] + 40, 10,
+                   "idle frames to be counted")
+        b = ring_info(name)
+        # About one frame a second is still encoded: snapshots stay fresh.
+        published = b["latest"] - a["latest"]
+        self.assertLessEqual(published, 4)
+        _, body = self.snapshot(srv)
+        self.simcmp(body)
+        # A viewer: every frame is encoded again, at once.
+        r = MjpegReader(srv.port, keep=0)
+        connected = time.time()
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(1)
+        wait_until(lambda: any(f.timestamp and f.timestamp > connected
+                               for f in list(r.frames)), 1.0,
+                   "a frame captured after the viewer came")
+        n0 = r.count()
+        t0 = time.monotonic()
+        r.wait_frames(n0 + 15, timeout=5)
+        self.assertLess(time.monotonic() - t0, 2.5,
+                        "frames came at the idle rate")
+        c = ring_info(name)
+        r.stop()
+        # Gone again: idle counting resumes.
+        wait_until(lambda: ring_info(name)["idle"] > c["idle"] + 20, 10,
+                   "idle again without the viewer")
+
+    def test_mjpeg_is_published_without_viewers(self):
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                               "640x480")
+        a = ring_info(name)
+        wait_until(lambda: ring_info(name)["latest"] >= a["latest"] + 20,
+                   10, "MJPEG frames with nobody watching")
+        self.assertEqual(ring_info(name)["idle"], 0)
+
+    def test_software_decimation(self):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
+                                     "640x480", "--fps", "10",
+                                     sim={"V4L2SIM_FIXED_FPS": 1})
+        self.assertRegex(cap.log(), r"dropping frames evenly to 10\.000")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        r = MjpegReader(srv.port, keep=None)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_frames(22)
+        r.stop()
+        seqs = [com_stamp(f.data)[0] for f in r.frames[1:22]]
+        steps = [b - a for a, b in zip(seqs, seqs[1:])]
+        # 30 fps to 10: every third frame, evenly.
+        self.assertGreaterEqual(steps.count(3), len(steps) - 2, steps)
+        info = ring_info(name)
+        self.assertLess(info["latest"] * 2, info["captured"])
+
+
+if __name__ == "__main__":
+    unittest.main()
