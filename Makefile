@@ -112,9 +112,8 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-# Tools share the test helpers (testutil.o, which needs Check).
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 -include $(sort $(wildcard tests/*.mk))
 

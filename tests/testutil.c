@@ -15,8 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <check.h>
-
 #include "testutil.h"
 
 uint64_t
@@ -129,18 +127,6 @@ tu_tmpdir(void)
 		return NULL;
 	chmod(dir, 0755);
 	return dir;
-}
-
-int
-tu_run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 unsigned char *

@@ -7,7 +7,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
+
+#include <check.h>
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t tu_now_ms(void);
@@ -31,10 +34,22 @@ int	tu_count_fds(void);
 /* "$SHMCAM_BUILD/<name>" (default build directory "build"). */
 const char *tu_build_path(const char *name);
 
-struct Suite;
-/* Runs a Check suite (forked, as Check does by default) and returns the
- * process exit status: EXIT_SUCCESS if every test passed. */
-int	tu_run_suite(struct Suite *s);
+/*
+ * Runs a Check suite (forked, as Check does by default) and returns the
+ * process exit status: EXIT_SUCCESS if every test passed.  Inline, so
+ * that testutil.o does not need libcheck: tools link it too.
+ */
+static inline int
+tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
 
 /* A fresh private directory under /tmp (mode 0755). */
 const char *tu_tmpdir(void);

@@ -42,6 +42,6 @@ $(BUILD)/tests/check_v4l2sim: $(BUILD)/tests/check_v4l2sim.o $(TESTUTIL) $(V4L2S
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 $(BUILD)/tests/simstamp: $(BUILD)/tests/tools/simstamp.o $(TESTUTIL) $(V4L2SIM_READER) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 TEST_BINS	+= $(V4L2SIM_SO)
