@@ -51,7 +51,8 @@ tu_run_suite(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* A fresh private directory under /tmp (mode 0755). */
+/* A private directory under /tmp (mode 0755), one per process, removed
+ * with its contents when that process exits. */
 const char *tu_tmpdir(void);
 
 /* The whole of a file, malloc()ed, in *len; NULL with errno on failure. */
