@@ -5,11 +5,14 @@
 #   make               build build/shmcam-capture and build/shmcam-server
 #   make run           test pattern + server on http://127.0.0.1:8080/
 #   make check         every test
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (programs, systemd units)
+#   make check-systemd the units under a real systemd, in a container
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DOCDIR	?= $(PREFIX)/share/doc/shmcam
 DESTDIR	?=
 
 comma	:= ,
@@ -65,9 +68,10 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check
+	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
-	     libclang-rt-14-dev valgrind ustreamer
+	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
+	     debootstrap
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -185,10 +189,47 @@ bench: all $(TEST_BINS)
 		echo "== $$b"; SHMCAM_BUILD=$(BUILD) $(PYTHON) $$b; done
 
 # ---------------------------------------------------------------- install
+# Where systemd looks for units, sysusers.d and tmpfiles.d files: what its
+# pkg-config file says, else the places it searches under PREFIX.
+pc_systemd = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
+UNITDIR	?= $(call pc_systemd,systemdsystemunitdir,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(call pc_systemd,sysusersdir,$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR ?= $(call pc_systemd,tmpfilesdir,$(PREFIX)/lib/tmpfiles.d)
+
+# systemd/*.in with the install paths filled in; regenerated every time,
+# since they depend on variables rather than files.
+SYSTEMD_IN := $(sort $(wildcard systemd/*.in))
+SYSTEMD_OUT := $(patsubst systemd/%.in,$(BUILD)/systemd/%,$(SYSTEMD_IN))
+UNITS	:= $(filter %.service %.socket,$(SYSTEMD_OUT))
+CONF_EXAMPLES := $(filter %.example,$(SYSTEMD_OUT))
+
+UNITS_OUT ?= $(BUILD)/systemd
+
+.PHONY: units
+units:
+	@mkdir -p $(UNITS_OUT)
+	@for f in $(SYSTEMD_IN); do \
+		out=$(UNITS_OUT)/$$(basename $$f .in); \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' \
+		    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		    -e 's|@DOCDIR@|$(DOCDIR)|g' $$f > $$out.tmp && \
+		mv $$out.tmp $$out || exit 1; done
+
+# Installs the programs, the units, the users and the runtime directory,
+# and the example configurations.  On a running
+# system, then: systemd-sysusers; systemd-tmpfiles --create;
+# systemctl daemon-reload (README, "Running as services").
 .PHONY: install
-install: all
-	install -d $(DESTDIR)$(BINDIR)
+install: all units
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/shmcam $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(CAPTURE) $(SERVER) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/shmcam.sysusers $(DESTDIR)$(SYSUSERSDIR)/shmcam.conf
+	install -m 0644 systemd/shmcam.tmpfiles $(DESTDIR)$(TMPFILESDIR)/shmcam.conf
+	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(SYSCONFDIR)/shmcam/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 
 # Keep test objects: they are not intermediate files to throw away.
 .SECONDARY:

@@ -27,6 +27,7 @@
 #include "placeholder.h"
 #include "privs.h"
 #include "ring.h"
+#include "service.h"
 #include "source.h"
 #include "workers.h"
 
@@ -76,6 +77,7 @@ struct capture {
 	char		 device[256];	/* --source auto's choice */
 	struct ring_writer ring;
 	struct peers	 peers;
+	struct service	 svc;		/* sd_notify: ready, status, watchdog */
 	struct encoder	 enc;		/* the loop thread's */
 	struct encoder	*wenc;		/* one per worker thread */
 	struct workers	 wk;
@@ -112,6 +114,7 @@ struct capture {
 
 	/* statistics since the last stats line */
 	uint64_t	 st_start_ns;
+	double		 st_fps;	/* over the last stats period */
 	uint64_t	 st_frames;
 	uint64_t	 st_encode_ns;
 	uint64_t	 st_encoded;

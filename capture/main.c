@@ -183,9 +183,21 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long)c->st_invalid,
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
 	    c->peers.ps_viewers, c->src_live ? "" : " (no signal)");
+	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
 	c->st_invalid = c->st_idle = c->st_failures = 0;
+}
+
+/* systemd's STATUS= line (service.h). */
+static void
+capture_status(char *buf, size_t size, void *arg)
+{
+	struct capture *c = arg;
+
+	snprintf(buf, size, "%.1f fps, %s, %u servers, %u viewers", c->st_fps,
+	    ring_state_name(c->ring.rw_status.state), c->peers.ps_attached,
+	    c->peers.ps_viewers);
 }
 
 static void
@@ -402,6 +414,9 @@ capture_setup(struct capture *c)
 	event_add(c->tick_ev, &second);
 	event_add(c->sigint_ev, NULL);
 	event_add(c->sigterm_ev, NULL);
+	if (service_init(&c->svc, c->base, capture_status, c) != 0)
+		fatalx("service manager notification events: out of memory");
+	c->st_fps = c->src.fps_milli / 1000.0;
 
 	/* Set up: from here on, nothing but capturing and serving
 	 * (common/sandbox.h). */
@@ -455,6 +470,7 @@ capture_teardown(struct capture *c)
 	event_free(c->ph_ev);
 	event_free(c->sigint_ev);
 	event_free(c->sigterm_ev);
+	service_free(&c->svc);
 	peers_free(&c->peers);
 	/* After the drop this may fail (a root-owned directory); the next
 	 * capture replaces a stale socket anyway. */
@@ -479,6 +495,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	capture_setup(&c);
 	event_base_dispatch(c.base);
+	service_stopping(&c.svc);
 	capture_teardown(&c);
 	return 0;
 }

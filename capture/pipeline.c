@@ -182,6 +182,7 @@ capture_commit(struct capture *c, const struct source_frame *f, uint32_t len,
 	}
 	c->st_frames++;
 	peers_notify(&c->peers);
+	service_ready(&c->svc);
 }
 
 static void
@@ -415,9 +416,10 @@ capture_publish_placeholder(struct capture *c)
 	rf.flags = RING_FRAME_PLACEHOLDER;
 	rf.capture_real_ns = real;
 	rf.capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
-	if ((rc = ring_writer_publish(&c->ring, &rf, jpeg)) == 0)
+	if ((rc = ring_writer_publish(&c->ring, &rf, jpeg)) == 0) {
 		peers_notify(&c->peers);
-	else
+		service_ready(&c->svc);
+	} else
 		log_warnx("placeholder publish: %s", strerror(-rc));
 	free(jpeg);
 }

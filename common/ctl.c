@@ -17,14 +17,45 @@
  * sends too many gets them all closed rather than leaked by truncation. */
 #define CTL_RECV_FDS	16
 
+/*
+ * 1 if the system-wide /run/shmcam is meant for us: we are root, we may
+ * create sockets in it (the capture's user of a system install), or its
+ * group is one of ours (the servers' group, systemd/shmcam.tmpfiles.in).
+ * A server run by systemd has no $XDG_RUNTIME_DIR and must find the
+ * capture there without being told where.
+ */
+static int
+ctl_system_dir_ours(void)
+{
+	struct stat st;
+	gid_t *groups;
+	int i, n, ours = 0;
+
+	if (geteuid() == 0 || access(CTL_SYSTEM_DIR, W_OK | X_OK) == 0)
+		return 1;
+	if (stat(CTL_SYSTEM_DIR, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_mode & S_IXGRP) == 0)
+		return 0;
+	if (st.st_gid == getegid())
+		return 1;
+	if ((n = getgroups(0, NULL)) <= 0 ||
+	    (groups = calloc((size_t)n, sizeof(*groups))) == NULL)
+		return 0;
+	n = getgroups(n, groups);
+	for (i = 0; i < n && !ours; i++)
+		ours = groups[i] == st.st_gid;
+	free(groups);
+	return ours;
+}
+
 int
 ctl_default_path(const char *name, char *buf, size_t size)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
 
-	if (geteuid() == 0 || access("/run/shmcam", W_OK | X_OK) == 0)
-		n = snprintf(buf, size, "/run/shmcam/%s.sock", name);
+	if (ctl_system_dir_ours())
+		n = snprintf(buf, size, CTL_SYSTEM_DIR "/%s.sock", name);
 	else if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(buf, size, "%s/shmcam/%s.sock", xdg, name);
 	else

@@ -111,10 +111,14 @@ _Static_assert(sizeof(struct ctl_welcome) == 120, "ctl ABI");
 _Static_assert(sizeof(struct ctl_refused) == 88, "ctl ABI");
 _Static_assert(sizeof(struct ctl_viewers) == 24, "ctl ABI");
 
+#define CTL_SYSTEM_DIR	"/run/shmcam"
+
 /*
  * Writes the default control socket path for a camera name into buf:
- * $XDG_RUNTIME_DIR/shmcam/<name>.sock for an unprivileged user who has
- * one, else /run/shmcam/<name>.sock.  -ENAMETOOLONG if it does not fit.
+ * CTL_SYSTEM_DIR/<name>.sock for root, for a user who may create sockets
+ * there, and for members of the directory's group (the servers of a
+ * system install); else $XDG_RUNTIME_DIR/shmcam/<name>.sock, else
+ * /tmp/shmcam-<uid>/<name>.sock.  -ENAMETOOLONG if it does not fit.
  */
 int	ctl_default_path(const char *name, char *buf, size_t size);
 

@@ -24,6 +24,7 @@
 #include "opt.h"
 #include "sandbox.h"
 #include "server.h"
+#include "service.h"
 
 static void
 usage(FILE *out)
@@ -94,6 +95,32 @@ server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_info("signal %d, stopping", (int)sig);
 	event_base_loopbreak(srv->base);
+}
+
+/* systemd's STATUS= line (service.h): clients and link, per camera. */
+static void
+server_status(char *buf, size_t size, void *arg)
+{
+	struct server *srv = arg;
+	struct camera *cam;
+	size_t n = 0;
+	int r;
+
+	buf[0] = '\0';
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		if (cam->c_state == LINK_ATTACHED)
+			r = snprintf(buf + n, size - n, "%s%s: %u clients, "
+			    "attached to capture %ld", n ? "; " : "",
+			    cam->c_name, cam->c_nclients,
+			    (long)cam->c_capture_pid);
+		else
+			r = snprintf(buf + n, size - n, "%s%s: %u clients, "
+			    "waiting for its capture", n ? "; " : "",
+			    cam->c_name, cam->c_nclients);
+		if (r < 0 || (size_t)r >= size - n)
+			break;
+		n += (size_t)r;
+	}
 }
 
 struct camera_spec {
@@ -200,6 +227,7 @@ main(int argc, char **argv)
 	struct camera *cam;
 	struct camera_spec *cams = NULL;
 	struct event *sigint_ev, *sigterm_ev;
+	struct service svc;
 	const char *name = NULL, *ctl_path = NULL;
 	unsigned ncams = 0, i;
 	char err[256];
@@ -390,6 +418,9 @@ main(int argc, char **argv)
 	    event_add(sigterm_ev, NULL) == -1)
 		fatalx("signal events failed");
 
+	if (service_init(&svc, srv.base, server_status, &srv) != 0)
+		fatalx("service manager notification events: out of memory");
+
 	/* Set up: from here on the server only serves (common/sandbox.h). */
 	if (!srv.opt.no_sandbox) {
 		int rc = sandbox_apply(SANDBOX_SERVER);
@@ -400,7 +431,11 @@ main(int argc, char **argv)
 	}
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		camera_start(cam);
+	if (service_ready_on_loop(&svc) != 0)
+		fatalx("service manager notification events: out of memory");
 	event_base_dispatch(srv.base);
+	service_stopping(&svc);
+	service_free(&svc);
 
 	/* Stream clients first: their connections are ours, not evhttp's. */
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)

@@ -212,13 +212,15 @@ struct capture_proc {
 	char log[256];
 };
 
+/* name gets this process's pid appended: shm names are global, and other
+ * runs of this suite may be going on at the same time. */
 static void
 capture_start(struct capture_proc *cp, const char *name, const char *dir)
 {
 	char *argv[16];
 	int i = 0;
 
-	snprintf(cp->name, sizeof(cp->name), "%s", name);
+	snprintf(cp->name, sizeof(cp->name), "%s-%d", name, (int)getpid());
 	snprintf(cp->ctl, sizeof(cp->ctl), "%s/%s.sock", dir, name);
 	snprintf(cp->log, sizeof(cp->log), "%s/%s.log", dir, name);
 	argv[i++] = (char *)tu_build_path("shmcam-capture");

@@ -40,15 +40,48 @@
 static char dir[PATH_MAX];
 static char devpath[PATH_MAX];
 
+/* Whatever a test may have left in dir. */
 static void
-setup(void)
+dir_clear(void)
+{
+	static const char *const names[] = { "video0", "link", "other" };
+	char p[PATH_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+}
+
+/*
+ * The directory belongs to the test case, made and removed by the
+ * runner: a failed assertion ends a test's process before its own
+ * teardown would run.
+ */
+static void
+case_setup(void)
 {
 	const char *d = tu_tmpdir();
-	int fd;
 
 	ck_assert_ptr_nonnull(d);
 	snprintf(dir, sizeof(dir), "%s", d);
 	snprintf(devpath, sizeof(devpath), "%s/video0", dir);
+}
+
+static void
+case_teardown(void)
+{
+	dir_clear();
+	rmdir(dir);
+}
+
+static void
+setup(void)
+{
+	int fd;
+
+	dir_clear();
 	fd = open(devpath, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
@@ -59,19 +92,6 @@ setup(void)
 	unsetenv("V4L2SIM_GARBAGE_EVERY");
 	unsetenv("V4L2SIM_UNPLUG_AFTER");
 	unsetenv("V4L2SIM_LOG");
-}
-
-static void
-teardown(void)
-{
-	char p[PATH_MAX + 32];
-
-	unlink(devpath);
-	snprintf(p, sizeof(p), "%s/link", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/other", dir);
-	unlink(p);
-	rmdir(dir);
 }
 
 /* 0 or the errno of the ioctl. */
@@ -1523,7 +1543,8 @@ v4l2sim_suite(void)
 	suite_add_tcase(s, stamp);
 
 	tcase_set_timeout(api, 30);
-	tcase_add_checked_fixture(api, setup, teardown);
+	tcase_add_unchecked_fixture(api, case_setup, case_teardown);
+	tcase_add_checked_fixture(api, setup, dir_clear);
 	tcase_add_test(api, test_preloaded_and_passthrough);
 	tcase_add_test(api, test_enumeration);
 	tcase_add_test(api, test_format_and_rate_negotiation);
@@ -1532,7 +1553,8 @@ v4l2sim_suite(void)
 	suite_add_tcase(s, api);
 
 	tcase_set_timeout(stream, 60);
-	tcase_add_checked_fixture(stream, setup, teardown);
+	tcase_add_unchecked_fixture(stream, case_setup, case_teardown);
+	tcase_add_checked_fixture(stream, setup, dir_clear);
 	tcase_add_test(stream, test_stream_mjpeg);
 	tcase_add_test(stream, test_stream_rate);
 	tcase_add_test(stream, test_no_huffman_tables);
@@ -1577,14 +1599,7 @@ preload_self(char **argv)
 int
 main(int argc, char **argv)
 {
-	SRunner *sr;
-	int failed;
-
 	(void)argc;
 	preload_self(argv);
-	sr = srunner_create(v4l2sim_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(v4l2sim_suite());
 }

@@ -27,7 +27,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver \
-	-Wall -Wextra -Werror -MMD -MP $(FUZZ_SAN) $(PKG_CFLAGS)
+	-Wall -Wextra -Werror $(FUZZ_SAN) $(PKG_CFLAGS)
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -41,9 +41,11 @@ FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZERS))
 
+# Objects (the harnesses' too) with their header dependencies.
 $(FUZZ_BUILD)/lib/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@$(if $(Q),echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 
 FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(COMMON_SRC))
 # The objects of FUZZ_SRC_$(1).  A function, because a % written in the
@@ -51,14 +53,16 @@ FUZZ_COMMON_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(COMMON_SRC))
 fuzz_objs = $(patsubst %.c,$(FUZZ_BUILD)/lib/%.o,$(FUZZ_SRC_$(1)))
 
 .SECONDEXPANSION:
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON_OBJ) \
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
     $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-$(FUZZ_BUILD)/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_COMMON_OBJ)
+$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS)
 
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,16 +118,49 @@ tu_build_path(const char *name)
 	return path;
 }
 
+static char tu_dir[64];
+static pid_t tu_dir_owner;
+
+static int
+tu_rm_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/*
+ * At exit of the process that made it, and only that one: Check forks a
+ * child per test, and children inherit atexit handlers (and an unchecked
+ * fixture's directory, made in the parent, must outlive them).
+ */
+static void
+tu_tmpdir_remove(void)
+{
+	if (tu_dir[0] != '\0' && tu_dir_owner == getpid())
+		nftw(tu_dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *
 tu_tmpdir(void)
 {
-	static char dir[64];
+	static int registered;
 
-	snprintf(dir, sizeof(dir), "/tmp/shmcam-test-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	/* Reused while it exists; a caller may have removed it. */
+	if (tu_dir[0] != '\0' && tu_dir_owner == getpid() &&
+	    access(tu_dir, F_OK) == 0)
+		return tu_dir;
+	snprintf(tu_dir, sizeof(tu_dir), "/tmp/shmcam-test-XXXXXX");
+	if (mkdtemp(tu_dir) == NULL)
 		return NULL;
-	chmod(dir, 0755);
-	return dir;
+	chmod(tu_dir, 0755);
+	tu_dir_owner = getpid();
+	if (!registered++)
+		atexit(tu_tmpdir_remove);
+	return tu_dir;
 }
 
 unsigned char *

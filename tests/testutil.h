@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include <check.h>
-#include <sys/types.h>
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t tu_now_ms(void);
@@ -37,7 +37,7 @@ const char *tu_build_path(const char *name);
 /*
  * Runs a Check suite (forked, as Check does by default) and returns the
  * process exit status: EXIT_SUCCESS if every test passed.  Inline, so
- * that tools using the rest of this file need not link Check.
+ * that testutil.o does not need libcheck: tools link it too.
  */
 static inline int
 tu_run_suite(Suite *s)
@@ -51,7 +51,8 @@ tu_run_suite(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* A fresh private directory under /tmp (mode 0755). */
+/* A private directory under /tmp (mode 0755), one per process, removed
+ * with its contents when that process exits. */
 const char *tu_tmpdir(void);
 
 /* The whole of a file, malloc()ed, in *len; NULL with errno on failure. */

@@ -154,6 +154,9 @@ class ShmcamTestCase(unittest.TestCase):
     """A test case with a private directory and camera names of its own."""
 
     maxDiff = None
+    # A process the sandbox killed fails the test, wherever it happened,
+    # unless the test provokes that on purpose (test_sandbox.py).
+    expect_sandbox_kills = False
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="shmcam-it-")
@@ -173,6 +176,10 @@ class ShmcamTestCase(unittest.TestCase):
                 problems.append("%s exited %s on SIGTERM:\n%s"
                                 % (p.argv[0], rc, p.log()[-3000:]))
             log = p.log()
+            if ("sandbox: forbidden system call" in log and
+                    not self.expect_sandbox_kills):
+                problems.append("%s: killed by its sandbox:\n%s"
+                                % (p.argv[0], log[-3000:]))
             for sig in SANITIZER_SIGNATURES:
                 if sig in log:
                     problems.append("%s: sanitizer report:\n%s"
@@ -283,6 +290,7 @@ class MjpegReader(threading.Thread):
         self.head = {}
         self.error = None
         self.closed = False
+        self.connected_at = None  # time.monotonic() once connected
         self._halt = threading.Event()
         self._sock = None
         self._buf = b""
@@ -323,6 +331,7 @@ class MjpegReader(threading.Thread):
         try:
             self._sock = socket.create_connection((self.host, self.port),
                                                   timeout=30)
+            self.connected_at = time.monotonic()
             if self.rcvbuf:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
                                       self.rcvbuf)

@@ -10,8 +10,8 @@ import struct
 import threading
 import time
 
-from shmcam import (MjpegReader, ShmcamTestCase, get_json, http_get, observe,
-                    wait_until)
+from shmcam import (SLOW, MjpegReader, ShmcamTestCase, get_json, http_get,
+                    observe, wait_until)
 
 CTL_MAGIC = 0x4c54434d
 
@@ -117,7 +117,8 @@ class RestartTest(ShmcamTestCase):
         wait_until(lambda: all(live(r) for r in readers), 5,
                    "live frames for every client")
         late = max(live(r)[0].arrival - back for r in readers)
-        self.assertLess(late, 1.0, "live again after %.2f s" % late)
+        # Within a second (stretched only under a slow wrapper: valgrind).
+        self.assertLess(late, 1.0 * SLOW, "live again after %.2f s" % late)
         for r in readers:
             r.wait_frames(r.count() + 10)
             self.assertFalse(r.closed)

@@ -77,9 +77,14 @@ class SlowReadersTest(ShmcamTestCase):
                 self.assertGreaterEqual(r["fast"]["fps_min"],
                                         0.95 * source_fps)
                 p99[nslow].append(r["fast"]["latency_p99"])
-        # The issue asks for 10 %; a few milliseconds' p99 on this
-        # shared machine moves by more than that between identical rounds
-        # (5.6 to 11.6 ms seen), so 1 ms is the floor of what it can tell.
+        # The issue asks for 10 %.  Each round with slow clients is paired
+        # with the round just before it without them, so that the
+        # machine's drift (other work on these 2 cores) cancels, and the
+        # median of the paired differences is compared; a few
+        # milliseconds' p99 moves by more than 10 % between identical
+        # rounds here (5.6 to 11.6 ms seen), so 1 ms is the floor of what
+        # it can tell.
         base = statistics.median(p99[0])
-        self.assertLessEqual(statistics.median(p99[5]),
-                             max(1.1 * base, base + 0.001), p99)
+        diffs = [w - wo for w, wo in zip(p99[5], p99[0])]
+        self.assertLessEqual(statistics.median(diffs),
+                             max(0.1 * base, 0.001), p99)

@@ -61,6 +61,8 @@ def systemd_group(group, seen=None):
                  "without their sandbox")
 class SandboxTest(ShmcamTestCase):
 
+    expect_sandbox_kills = True
+
     def shared_dir(self):
         """A directory the capture may create its socket in as nobody."""
         d = os.path.join(self.tmp, "run")
