@@ -228,6 +228,10 @@ mjpeg_check(const uint8_t *buf, size_t len, struct mjpeg_info *info)
 		if (m == 0xd9) {			/* EOI */
 			if (info->sos_offset == 0)
 				return -EBADMSG;
+			/* The frame, not the buffer with its padding (found
+			 * by tests/fuzz/fuzz_mjpeg.c). */
+			if (i < MJPEG_MIN_LEN)
+				return -EMSGSIZE;
 			info->length = i;
 			return 0;
 		}

@@ -23,7 +23,8 @@
  *   Microsoft's AVI convention allowed, and mjpeg_repair() puts them in.
  *
  * Return values: 0 or a negative errno value:
- *   -EMSGSIZE  shorter than MJPEG_MIN_LEN
+ *   -EMSGSIZE  shorter than MJPEG_MIN_LEN (the buffer, or the frame up
+ *              to its EOI)
  *   -ENOMSG    no SOI at the start
  *   -EBADMSG   broken structure (segment past the end, no SOF/SOS, bad
  *              marker in the scan, zero size, Huffman tables missing

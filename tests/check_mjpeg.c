@@ -295,6 +295,30 @@ START_TEST(test_padding_is_trimmed)
 }
 END_TEST
 
+/* The minimum is the frame's, not the buffer's: a 67-byte "frame" (no
+ * tables at all) padded past 97 bytes is still too short (a case
+ * fuzz_mjpeg found). */
+START_TEST(test_short_frame_with_padding_is_too_short)
+{
+	static const uint8_t tiny[] = {
+		0xff, 0xd8,
+		0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01,
+		0x01, 0x11, 0x00,
+		0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00,
+		0x12, 0x34,
+		0xff, 0xd9,
+	};
+	static const uint8_t pad[MJPEG_MIN_LEN];
+	struct mjpeg_info info;
+	uint8_t *padded;
+
+	padded = dup_with(tiny, sizeof(tiny), pad, sizeof(pad));
+	ck_assert_int_eq(mjpeg_check(padded, sizeof(tiny) + sizeof(pad), &info),
+	    -EMSGSIZE);
+	free(padded);
+}
+END_TEST
+
 START_TEST(test_every_truncation_is_rejected)
 {
 	struct mjpeg_info info;
@@ -459,6 +483,7 @@ mjpeg_suite(void)
 	tcase_add_test(tc, test_missing_tables_are_inserted);
 	tcase_add_test(tc, test_no_tables_outside_baseline_is_broken);
 	tcase_add_test(tc, test_padding_is_trimmed);
+	tcase_add_test(tc, test_short_frame_with_padding_is_too_short);
 	tcase_add_test(tc, test_every_truncation_is_rejected);
 	tcase_add_test(tc, test_garbage_is_rejected);
 	tcase_add_test(tc, test_broken_structure_is_rejected);
