@@ -156,11 +156,12 @@ static const struct sandbox_call sandbox_calls[] = {
 	 * which ptrace()s every thread, waits for them and lists
 	 * /proc/self/task (with getdents, not getdents64, on x86-64) and
 	 * reads /proc/self/maps (read-only opens, allowed for the server
-	 * below); the runtimes also use alternate signal stacks, thread
-	 * names and the CPU mask.  Never in production.  The tracer blocks
-	 * SIGSYS, so a call missing here kills it without the log line
-	 * (the kernel's default action) and the process waits for it for
-	 * ever: look for a LeakSanitizer that never reports.
+	 * below); ASan asks for the CPU mask when a thread starts; a report
+	 * resolves /proc/self/exe and asks whether stderr is a terminal
+	 * (TCGETS, below).  Never in production.  The tracer
+	 * blocks SIGSYS, so a call missing here kills it without the log
+	 * line (the kernel's default action) and the process waits for it
+	 * for ever: look for a LeakSanitizer that never reports.
 	 */
 	{ "clone",		ALL },
 	{ "ptrace",		ALL },
@@ -170,14 +171,9 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "getdents",		ALL },
 	{ "sigaltstack",	ALL },
 	{ "sched_getaffinity",	ALL },
-	{ "getrlimit",		ALL },
-	{ "prlimit64",		ALL },
 	{ "getppid",		ALL },
 	{ "readlink",		ALL },
 	{ "readlinkat",		ALL },
-	{ "pipe2",		ALL },
-	{ "dup2",		ALL },
-	{ "dup3",		ALL },
 #endif
 };
 

@@ -34,13 +34,17 @@
  *                   and V4L2's ('V' requests)
  *   tgkill          this process only (abort(), raise())
  *
+ * A thread that blocks SIGSYS dies without the line: the kernel then
+ * applies the default action at once.
+ *
  * Sanitizer builds (-fsanitize=address, thread) add what their runtimes
  * do on our threads: LeakSanitizer's check at exit runs a clone()d
  * tracer that ptrace()s every thread.  Those calls are compiled in only
  * there, never into a production build.  Under valgrind the programs run
  * with --no-sandbox (see tests/integration/shmcam.py): valgrind makes its
  * own system calls on the program's threads, to translate code among
- * other things, which an allow-list for the program cannot foresee.
+ * other things, which an allow-list for the program cannot foresee, and
+ * it does not support seccomp filters at all.
  *
  * Return values: 0 or -errno.
  */

@@ -369,6 +369,20 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	http_error(req, HTTP_NOTFOUND, "Not Found", "no such resource");
 }
 
+void
+server_init(struct server *srv)
+{
+	memset(srv, 0, sizeof(*srv));
+	TAILQ_INIT(&srv->cameras);
+	TAILQ_INIT(&srv->listeners);
+	TAILQ_INIT(&srv->guards);
+	srv->opt.client_timeout_s = 10;
+	srv->opt.request_timeout_s = 10;
+	srv->opt.max_clients = 1000;
+	srv->opt.unix_mode = 0660;
+	srv->opt.send_bound = 1;
+}
+
 int
 http_setup(struct server *srv)
 {

@@ -234,15 +234,7 @@ main(int argc, char **argv)
 	int ch;
 
 	log_init(argv[0]);
-	memset(&srv, 0, sizeof(srv));
-	TAILQ_INIT(&srv.cameras);
-	TAILQ_INIT(&srv.listeners);
-	TAILQ_INIT(&srv.guards);
-	srv.opt.client_timeout_s = 10;
-	srv.opt.request_timeout_s = 10;
-	srv.opt.max_clients = 1000;
-	srv.opt.unix_mode = 0660;
-	srv.opt.send_bound = 1;
+	server_init(&srv);
 
 	while ((ch = getopt_long(argc, argv, "l:n:c:t:vhV", longopts,
 	    NULL)) != -1) {

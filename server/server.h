@@ -371,6 +371,9 @@ int	auth_is_hash(const char *pass);
 int	ct_equal(const void *a, const void *b, size_t n);
 
 /* http.c */
+/* An empty server with every option at its default (the command line,
+ * or a test, then changes them). */
+void	server_init(struct server *srv);
 int	http_setup(struct server *srv);
 /* Printable peer address of a connection (and of the client behind a
  * trusted proxy). */

@@ -29,14 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 32)];
-		struct cmsghdr align;
-	} cbuf;
 	union ctl_msg m;
-	struct iovec iov;
-	struct msghdr mh;
-	struct cmsghdr *cm;
 	int fds[CTL_MAX_FDS], nfds, want[32], n, before, i;
 	ssize_t rc;
 
@@ -58,23 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = data[0] % 32;
 	for (i = 0; i < n; i++)
 		want[i] = spare;
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = (void *)(uintptr_t)(data + 1);
-	iov.iov_len = size - 1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (n > 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-		memcpy(CMSG_DATA(cm), want, sizeof(int) * (size_t)n);
-	}
 	before = fuzz_count_fds();
-	if (sendmsg(sv[0], &mh, MSG_DONTWAIT) == -1)
+	if (fuzz_send(sv[0], data + 1, size - 1, want, (unsigned)n) == -1)
 		return 0;	/* too large for the socket: nothing sent */
 
 	rc = ctl_recv(sv[1], &m, fds, &nfds);

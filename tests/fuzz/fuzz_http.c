@@ -67,15 +67,8 @@ setup(void)
 	log_init("fuzz_http");
 	log_set_verbose(-1);
 	signal(SIGPIPE, SIG_IGN);	/* as main.c does */
-	memset(&srv, 0, sizeof(srv));
-	TAILQ_INIT(&srv.cameras);
-	TAILQ_INIT(&srv.listeners);
-	TAILQ_INIT(&srv.guards);
-	srv.opt.client_timeout_s = 10;
-	srv.opt.request_timeout_s = 10;
-	srv.opt.max_clients = 100;
+	server_init(&srv);
 	srv.opt.unix_mode = 0600;
-	srv.opt.send_bound = 1;
 	srv.opt.no_sandbox = 1;
 	srv.opt.auth_exempt = exempt;
 	srv.opt.nauth_exempt = 1;

@@ -101,11 +101,7 @@ setup(void)
 	if ((lfd = ctl_listen(sock_path, 0600, (gid_t)-1)) < 0)
 		abort();
 
-	memset(&srv, 0, sizeof(srv));
-	TAILQ_INIT(&srv.cameras);
-	TAILQ_INIT(&srv.listeners);
-	TAILQ_INIT(&srv.guards);
-	srv.opt.client_timeout_s = 10;
+	server_init(&srv);
 	if ((srv.base = event_base_new()) == NULL)
 		abort();
 	if ((cam = camera_new(&srv, "fz", sock_path)) == NULL)
@@ -199,15 +195,8 @@ static void
 send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
     unsigned kinds, int fix, int fix_ring, int *efd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cbuf;
 	union ctl_msg m;
 	uint8_t copy[256];
-	struct iovec iov = { copy, len };
-	struct msghdr mh;
-	struct cmsghdr *cm;
 	int fds[8];
 	unsigned i, kind;
 
@@ -227,9 +216,6 @@ send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
 		}
 		memcpy(copy, &m, len < sizeof(m) ? len : sizeof(m));
 	}
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
 	for (i = 0; i < nfds; i++) {
 		kind = i < 4 ? (kinds >> (2 * i)) & 3 : 0;
 		fds[i] = make_fd(kind, msg, len);
@@ -238,17 +224,7 @@ send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
 		if (kind == 0 && *efd == -1)
 			*efd = dup(fds[i]);
 	}
-	if (nfds > 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	(void)sendmsg(cs, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)fuzz_send(cs, copy, len, fds, nfds);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 }

@@ -152,14 +152,7 @@ turn(int fd)
 static void
 send_msg(int fd, const uint8_t *msg, size_t len, unsigned nfds, int fix)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cbuf;
 	uint8_t copy[256];
-	struct iovec iov = { copy, len };
-	struct msghdr mh;
-	struct cmsghdr *cm;
 	struct ctl_hdr h;
 	int fds[8];
 	unsigned i;
@@ -173,23 +166,10 @@ send_msg(int fd, const uint8_t *msg, size_t len, unsigned nfds, int fix)
 		h.ch_reserved = 0;
 		memcpy(copy, &h, sizeof(h));
 	}
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		for (i = 0; i < nfds; i++)
-			fds[i] = spare;
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	for (i = 0; i < nfds; i++)
+		fds[i] = spare;
 	/* A full socket or one the capture closed: the step is lost. */
-	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)fuzz_send(fd, copy, len, fds, nfds);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

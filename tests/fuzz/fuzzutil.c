@@ -2,12 +2,44 @@
  * fuzzutil.c - see fuzzutil.h.
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fuzzutil.h"
+
+ssize_t
+fuzz_send(int sock, const void *msg, size_t len, const int *fds,
+    unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * FUZZ_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { (void *)(uintptr_t)msg, len };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+
+	if (nfds > FUZZ_MAX_FDS)
+		abort();
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
 
 /* Calls fn for every descriptor but the directory's own. */
 static int

@@ -11,6 +11,19 @@
 #ifndef SHMCAM_FUZZUTIL_H
 #define SHMCAM_FUZZUTIL_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FUZZ_MAX_FDS	32
+
+/*
+ * Sends msg on sock with nfds (up to FUZZ_MAX_FDS) descriptors, as many
+ * as asked, also more than any message carries or a receiver has room
+ * for (truncated control data); never blocks, never raises SIGPIPE.
+ * sendmsg()'s result.
+ */
+ssize_t	fuzz_send(int sock, const void *msg, size_t len, const int *fds,
+	    unsigned nfds);
 /* Open descriptors of the kinds above. */
 int	fuzz_count_fds(void);
 /* Every open descriptor and what it is, on stderr (a leak's report). */
