@@ -58,6 +58,7 @@
 #define STREAM_NOTSENT_LOWAT	(16 * 1024)
 #define STREAM_REFRESH_NS	900000000ull
 #define STREAM_BUDGET_MIN	(16 * 1024)
+#define STREAM_MAX_WRITE	(64 * 1024 * 1024)
 
 static void
 stream_client_close(struct stream_client *sc, const char *reason)
@@ -414,6 +415,16 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
 	    sc);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	/*
+	 * A frame in one write, not libevent's default of 16 KiB per write:
+	 * each chunk costs a trip through the event loop, a system call
+	 * and a TCP transmission of its own (5 for an 80 KB frame), and the
+	 * clients' chunks interleave, so that every client, not only the
+	 * last, gets its frame when the whole fan-out is done.  A client
+	 * holds at most one frame, so this bounds nothing we need bounded;
+	 * the kernel still takes only what it will (TCP_NOTSENT_LOWAT).
+	 */
+	bufferevent_set_max_single_write(bev, STREAM_MAX_WRITE);
 	tv.tv_sec = srv->opt.client_timeout_s;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(bev, NULL, &tv);
