@@ -193,8 +193,16 @@ sst_body(void *st, const unsigned char *p, size_t n)
 	s->total += n;
 	if (s->done)
 		return;
-	sst_keep(s, p, n);
-	if (!s->com_done && s->len >= SST_COM_BYTES) {
+	if (!s->com_done) {
+		/* Only the first bytes until the COM segment is looked for:
+		 * copying whole frames would double what this client costs
+		 * per byte, and it shares the machine with the streamer. */
+		k = SST_COM_BYTES - s->len < n ? SST_COM_BYTES - s->len : n;
+		sst_keep(s, p, k);
+		p += k;
+		n -= k;
+		if (s->len < SST_COM_BYTES)
+			return;
 		s->com_done = 1;
 		if (simstamp_from_com(s->buf, s->len, &seq, &s->ns) == 0) {
 			s->done = 1;
@@ -202,6 +210,7 @@ sst_body(void *st, const unsigned char *p, size_t n)
 		}
 		s->ns = 0;
 	}
+	sst_keep(s, p, n);
 	if (s->com_done && s->key == 0 && s->len >= SST_KEY_BYTES) {
 		s->key = sst_hash(s->buf, SST_KEY_BYTES, s->clen);
 		k = s->key % SST_CACHE;
