@@ -8,7 +8,8 @@ the "before" and "after" of each change to the fan-out path.
     python3 tests/bench/profile_server.py [--clients N] [--seconds S]
         [--tool callgrind|strace] [--top K] [-- SERVER-OPTIONS...]
     python3 tests/bench/profile_server.py --tool ab --baseline OLD-SERVER
-        [--rounds R] [--clients N] [--seconds S] [-- SERVER-OPTIONS...]
+        [--baseline-args OPTIONS] [--rounds R] [--clients N] [--seconds S]
+        [-- SERVER-OPTIONS...]
 
 --tool ab runs the baseline binary (e.g. a copy of build/shmcam-server
 from before a change) and build/shmcam-server side by side on the same
@@ -162,7 +163,8 @@ class Rig:
 
 
 def run_ab(rig, a):
-    servers = [("baseline", rig.server(a.baseline, a.server_args)),
+    servers = [("baseline", rig.server(a.baseline, a.server_args +
+                                       a.baseline_args.split())),
                ("build", rig.server(SERVER, a.server_args))]
     runs = {label: [] for label, _ in servers}
     for i in range(a.rounds):
@@ -264,6 +266,9 @@ def main():
     ap.add_argument("--tool", choices=("callgrind", "strace", "ab"),
                     default="callgrind")
     ap.add_argument("--baseline", help="the other server binary (ab)")
+    ap.add_argument("--baseline-args", default="",
+                    help="more options for the baseline (ab), e.g. "
+                    "--no-send-bound")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("server_args", nargs="*")
