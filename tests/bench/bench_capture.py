@@ -23,7 +23,6 @@ and is the camera's cost, not ours.  Medians of RUNS runs.
 """
 
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -32,36 +31,16 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
-CAPTURE = os.path.join(BUILD, "shmcam-capture")
-RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
-ENCBENCH = os.path.join(BUILD, "tests", "encbench")
-SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
-RESULTS = os.path.join(ROOT, "tests", "bench", "results", "capture.txt")
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, RINGINFO, SIM_SO,
+                       machine, task_cpu_ns, threads_cpu_ns)
+
+RESULTS = os.path.join(RESULTS, "capture.txt")
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 FRAMES = 90
 MJPEG_SECONDS = 10
 QUALITY = 80
 FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
-
-
-def thread_cpu_ns(pid):
-    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
-        return int(f.read().split()[0])
-
-
-def process_cpu_ns(pid):
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    return total
 
 
 def latest(name):
@@ -116,10 +95,10 @@ def bench_raw(tmp, size):
                   "--always-encode")
     try:
         start = wait_latest(cap.name, 15)
-        cpu0 = thread_cpu_ns(cap.p.pid)
+        cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
         seq0 = latest(cap.name)
         wait_latest(cap.name, seq0 + FRAMES)
-        cpu1 = thread_cpu_ns(cap.p.pid)
+        cpu1 = task_cpu_ns(cap.p.pid, cap.p.pid)
         seq1 = latest(cap.name)
         del start
         return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
@@ -142,31 +121,19 @@ def bench_mjpeg(tmp):
     try:
         wait_latest(cap.name, 15)
         t0 = time.monotonic_ns()
-        c0 = thread_cpu_ns(cap.p.pid)
-        p0 = process_cpu_ns(cap.p.pid)
+        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
+        p0 = threads_cpu_ns([cap.p.pid], exclude=None)
         s0 = latest(cap.name)
         time.sleep(MJPEG_SECONDS)
         t1 = time.monotonic_ns()
-        c1 = thread_cpu_ns(cap.p.pid)
-        p1 = process_cpu_ns(cap.p.pid)
+        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
+        p1 = threads_cpu_ns([cap.p.pid], exclude=None)
         s1 = latest(cap.name)
         wall = t1 - t0
         return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
                 (s1 - s0) * 1e9 / wall)
     finally:
         cap.stop()
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return "%s, %d CPUs, Linux %s, %s" % (model, os.cpu_count(),
-                                          platform.release(),
-                                          platform.python_version())
 
 
 def main():

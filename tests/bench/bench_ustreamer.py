@@ -56,10 +56,8 @@ Writes tests/bench/results/ustreamer.txt and ustreamer.json.
 
 import json
 import os
-import platform
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -69,17 +67,11 @@ import threading
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
-CAPTURE = os.path.join(BUILD, "shmcam-capture")
-SERVER = os.path.join(BUILD, "shmcam-server")
-LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
-ENCBENCH = os.path.join(BUILD, "tests", "encbench")
-COPYBENCH = os.path.join(BUILD, "tests", "copybench")
-SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+from benchutil import (CAPTURE, COPYBENCH, ENCBENCH, LOADCLIENT, RESULTS,
+                       SERVER, SIM_SO, machine, rss_kb, stop_all,
+                       threads_cpu_ns, wait_for)
+
 USTREAMER = os.environ.get("USTREAMER", "/usr/bin/ustreamer")
-RESULTS = os.path.join(HERE, "results")
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "5"))
@@ -98,38 +90,12 @@ MJPEG_SIZE = "1280x720"
 RAW_SIZES = ["1280x720", "1920x1080"]
 RAW_CLIENTS = 10
 QUALITY = 80            # both streamers' default
-SIM_THREAD = "v4l2sim"  # tests/v4l2sim/sim.h SIM_THREAD_NAME
 ENC_FRAMES = 30
 COPY_FRAMES = 100
 
 
 def log(*a):
     print(*a, flush=True)
-
-
-def streamer_cpu_ns(pids):
-    """On-CPU ns of every thread of pids except the simulated camera's."""
-    total = 0
-    for pid in pids:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            base = "/proc/%d/task/%s/" % (pid, tid)
-            try:
-                with open(base + "comm") as f:
-                    if f.read().strip() == SIM_THREAD:
-                        continue
-                with open(base + "schedstat") as f:
-                    total += int(f.read().split()[0])
-            except OSError:
-                pass    # the thread just ended
-    return total
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def http_ok(port, path, check):
@@ -139,14 +105,6 @@ def http_ok(port, path, check):
             return r.status == 200 and check(r)
     except OSError:
         return False
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def free_port():
@@ -187,17 +145,10 @@ class Rig:
         return p, log_path
 
     def cpu_ns(self):
-        return streamer_cpu_ns([p.pid for p in self.procs])
+        return threads_cpu_ns([p.pid for p in self.procs])
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_all(self.procs)
         for f in self.logs:
             f.close()
 
@@ -480,17 +431,6 @@ def scenario_limits(out):
     out["copy"] = {"bytes": nbytes, "conns": n, "median": median_of(runs),
                    "runs": runs}
     log("copy", out["copy"]["median"])
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return "%s, %d CPUs, Linux %s" % (model, os.cpu_count(),
-                                      platform.release())
 
 
 def ratio(a, b):

@@ -38,17 +38,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
-CAPTURE = os.path.join(BUILD, "shmcam-capture")
-SERVER = os.path.join(BUILD, "shmcam-server")
-LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
-SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, stop_all,
+                       threads_cpu_ns, wait_for)
 
 
 def frames_sent(port):
@@ -87,25 +81,6 @@ def self_costs(path):
             elif fn is not None and len(line.split()) >= 2:
                 cost[fn] += int(line.split()[1])
     return total, cost
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.2)
-
-
-def thread_cpu_ns(pid):
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    return total
 
 
 class Rig:
@@ -147,19 +122,13 @@ class Rig:
             if m:
                 port.append(int(m.group(1)))
             return bool(port)
-        wait_for(listening, 60, "the server")
+        wait_for(listening, 60, "the server", 0.2)
         wait_for(lambda: "attached" in open(log).read(), 60,
-                 "the server to attach")
+                 "the server to attach", 0.2)
         return p, port[0]
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(self.procs, timeout=60)
 
 
 def run_ab(rig, a):
@@ -170,13 +139,13 @@ def run_ab(rig, a):
     for i in range(a.rounds):
         for label, (p, port) in (servers if i % 2 == 0 else
                                  list(reversed(servers))):
-            c0, f0 = thread_cpu_ns(p.pid), frames_sent(port)
+            c0, f0 = threads_cpu_ns([p.pid], exclude=None), frames_sent(port)
             r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d/stream"
                                 % port, "-n", str(a.clients), "-d",
                                 str(a.seconds), "--warmup", "1", "--ts",
                                 "simstamp"], capture_output=True, text=True,
                                check=True, timeout=a.seconds + 120)
-            c1, f1 = thread_cpu_ns(p.pid), frames_sent(port)
+            c1, f1 = threads_cpu_ns([p.pid], exclude=None), frames_sent(port)
             res = json.loads(r.stdout)["fast"]
             runs[label].append({
                 "cpu_us": (c1 - c0) / 1e3 / max(1, f1 - f0),
