@@ -51,9 +51,13 @@ endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libjpeg-turbo's libjpeg API, for the capture's packed 4:2:2 encoder
+# (capture/encode.c) and what links it.
+JPEG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libjpeg 2>/dev/null)
+JPEG_LIBS  := $(shell $(PKG_CONFIG) --libs libjpeg 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
-CFLAGS	+= $(PKG_CFLAGS)
+CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
 
 # One folder per process role; every .c in it is part of the program.
 COMMON_SRC  := $(sort $(wildcard common/*.c))
@@ -68,6 +72,7 @@ SERVER	:= $(BUILD)/shmcam-server
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
+	     libjpeg62-turbo-dev \
 	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
@@ -117,7 +122,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 
 $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")

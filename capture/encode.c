@@ -2,9 +2,12 @@
  * encode.c - raw frames to JPEG (see encode.h).
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>		/* jpeglib.h uses FILE */
 #include <stdlib.h>
 #include <string.h>
 
+#include <jpeglib.h>
 #include <linux/videodev2.h>
 #include <turbojpeg.h>
 #ifdef __SSE2__
@@ -12,6 +15,19 @@
 #endif
 
 #include "encode.h"
+
+/*
+ * The libjpeg compressor for packed 4:2:2 (see encode_packed_422()):
+ * created on first use, kept for the encoder's life.  cinfo comes first,
+ * so that libjpeg's callbacks, which get cinfo, find the rest.
+ */
+struct packed_codec {
+	struct jpeg_compress_struct	 pc_cinfo;
+	struct jpeg_error_mgr		 pc_jerr;
+	struct jpeg_destination_mgr	 pc_dest;
+	jmp_buf				 pc_jmp;
+	int				 pc_rc;	/* why we jumped */
+};
 
 int
 encoder_init(struct encoder *e, int quality)
@@ -24,6 +40,10 @@ void
 encoder_free(struct encoder *e)
 {
 	jpeg_encoder_free(&e->en_jpeg);
+	if (e->en_packed != NULL) {
+		jpeg_destroy_compress(&e->en_packed->pc_cinfo);
+		free(e->en_packed);
+	}
 	free(e->en_planes);
 	memset(e, 0, sizeof(*e));
 }
@@ -173,18 +193,16 @@ split_422(const uint8_t *src, size_t bpl, uint32_t w, uint32_t h,
 		    u + (size_t)row * cw, v + (size_t)row * cw);
 }
 
+/* The whole frame split into planes, then TurboJPEG. */
 static int
-encode_packed_422(struct encoder *e, const struct source_frame *f, int uyvy,
-    uint8_t *out, size_t cap, size_t *len)
+encode_packed_422_planes(struct encoder *e, const struct source_frame *f,
+    size_t bpl, int uyvy, uint8_t *out, size_t cap, size_t *len)
 {
 	const uint32_t w = f->width, h = f->height, cw = w / 2;
-	size_t bpl = f->bytesperline ? f->bytesperline : (size_t)w * 2;
 	const uint8_t *planes[3];
 	int strides[3];
 	uint8_t *p;
 
-	if (w & 1 || !frame_fits(f, 0, bpl, (size_t)w * 2, h))
-		return -EINVAL;
 	if ((p = encoder_scratch(e, (size_t)w * h * 2)) == NULL)
 		return -ENOMEM;
 	split_422(f->data, bpl, w, h, uyvy, p, p + (size_t)w * h,
@@ -195,6 +213,179 @@ encode_packed_422(struct encoder *e, const struct source_frame *f, int uyvy,
 	strides[0] = (int)w;
 	strides[1] = strides[2] = (int)cw;
 	return encode_planes(e, planes, strides, f, TJSAMP_422, out, cap, len);
+}
+
+/* libjpeg's fatal errors: back to encode_packed_422_strips(). */
+static void
+packed_error_exit(j_common_ptr cinfo)
+{
+	struct packed_codec *pc = (struct packed_codec *)(void *)cinfo;
+
+	if (pc->pc_rc == 0)
+		pc->pc_rc = -EIO;
+	longjmp(pc->pc_jmp, 1);
+}
+
+/* Warnings and traces: nothing to say (libjpeg would print them). */
+static void
+packed_output_message(j_common_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+static void
+packed_dest_init(j_compress_ptr cinfo)
+{
+	(void)cinfo;		/* the buffer is set before each frame */
+}
+
+/* The output buffer is full: the caller's cap was too small. */
+static boolean
+packed_dest_full(j_compress_ptr cinfo)
+{
+	struct packed_codec *pc = (struct packed_codec *)(void *)cinfo;
+
+	pc->pc_rc = -ENOBUFS;
+	longjmp(pc->pc_jmp, 1);
+}
+
+static void
+packed_dest_term(j_compress_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+static struct packed_codec *
+packed_codec_get(struct encoder *e)
+{
+	struct packed_codec *pc = e->en_packed;
+
+	if (pc != NULL)
+		return pc;
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return NULL;
+	pc->pc_cinfo.err = jpeg_std_error(&pc->pc_jerr);
+	pc->pc_jerr.error_exit = packed_error_exit;
+	pc->pc_jerr.output_message = packed_output_message;
+	if (setjmp(pc->pc_jmp)) {
+		/* jpeg_create_compress() fails only for want of memory. */
+		jpeg_destroy_compress(&pc->pc_cinfo);
+		free(pc);
+		return NULL;
+	}
+	jpeg_create_compress(&pc->pc_cinfo);
+	pc->pc_dest.init_destination = packed_dest_init;
+	pc->pc_dest.empty_output_buffer = packed_dest_full;
+	pc->pc_dest.term_destination = packed_dest_term;
+	pc->pc_cinfo.dest = &pc->pc_dest;
+	e->en_packed = pc;
+	return pc;
+}
+
+/*
+ * Split into planes one strip of 8 rows at a time (a JPEG 4:2:2 iMCU
+ * row), each strip handed to libjpeg as raw data while it is still in
+ * the cache.  Rows are padded as TurboJPEG pads them (the last sample
+ * and the last row repeated to whole blocks), and the compressor is set
+ * up as tjCompressFromYUVPlanes() sets it up, so the JPEG is the same,
+ * byte for byte (tests/check_encode.c compares them).
+ */
+static int
+encode_packed_422_strips(struct encoder *e, const struct source_frame *f,
+    size_t bpl, int uyvy, uint8_t *out, size_t cap, size_t *len)
+{
+	const uint32_t w = f->width, h = f->height, cw = w / 2;
+	/* Samples per strip row: whole 8-pixel blocks. */
+	const size_t yw = ((size_t)w + 7) / 8 * 8, cwp = ((size_t)cw + 7) / 8 * 8;
+	struct packed_codec *pc;
+	struct jpeg_compress_struct *ci;
+	JSAMPROW rows[3][8];
+	JSAMPARRAY planes[3] = { rows[0], rows[1], rows[2] };
+	uint8_t *strip, *y, *u, *v;
+	uint32_t row, i, r;
+
+	if (cap < encoder_max_size(w, h))
+		return -ENOBUFS;
+	if ((strip = encoder_scratch(e, (yw + 2 * cwp) * 8)) == NULL ||
+	    (pc = packed_codec_get(e)) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < 8; i++) {
+		rows[0][i] = strip + i * yw;
+		rows[1][i] = strip + 8 * yw + i * cwp;
+		rows[2][i] = strip + 8 * yw + 8 * cwp + i * cwp;
+	}
+	ci = &pc->pc_cinfo;
+	pc->pc_rc = 0;
+	if (setjmp(pc->pc_jmp)) {
+		jpeg_abort_compress(ci);
+		return pc->pc_rc;
+	}
+	pc->pc_dest.next_output_byte = out;
+	pc->pc_dest.free_in_buffer = cap;
+	ci->image_width = w;
+	ci->image_height = h;
+	ci->input_components = 3;
+	ci->in_color_space = JCS_YCbCr;
+	jpeg_set_defaults(ci);
+	jpeg_set_quality(ci, e->en_jpeg.je_quality, TRUE);
+	/* As TurboJPEG with TJFLAG_FASTDCT, which does the same. */
+	ci->dct_method = e->en_jpeg.je_quality >= 96 ? JDCT_ISLOW : JDCT_IFAST;
+	jpeg_set_colorspace(ci, JCS_YCbCr);
+	ci->comp_info[0].h_samp_factor = 2;
+	ci->comp_info[0].v_samp_factor = 1;
+	ci->comp_info[1].h_samp_factor = ci->comp_info[2].h_samp_factor = 1;
+	ci->comp_info[1].v_samp_factor = ci->comp_info[2].v_samp_factor = 1;
+	ci->raw_data_in = TRUE;
+	jpeg_start_compress(ci, TRUE);
+	for (row = 0; row < h; row += 8) {
+		for (i = 0; i < 8; i++) {
+			y = rows[0][i];
+			u = rows[1][i];
+			v = rows[2][i];
+			if (row + i >= h) {
+				/* Below the picture: its last row again. */
+				memcpy(y, rows[0][i - 1], yw);
+				memcpy(u, rows[1][i - 1], cwp);
+				memcpy(v, rows[2][i - 1], cwp);
+				continue;
+			}
+			split_422_row(f->data + (size_t)(row + i) * bpl, w,
+			    uyvy, y, u, v);
+			for (r = w; r < yw; r++)
+				y[r] = y[w - 1];
+			for (r = cw; r < cwp; r++) {
+				u[r] = u[cw - 1];
+				v[r] = v[cw - 1];
+			}
+		}
+		jpeg_write_raw_data(ci, planes, 8);
+	}
+	jpeg_finish_compress(ci);
+	*len = cap - pc->pc_dest.free_in_buffer;
+	return 0;
+}
+
+/*
+ * Packed 4:2:2.  The strips are the default: TurboJPEG can only take
+ * whole planes, and splitting the whole frame first writes and reads
+ * back twice the frame's size through memory, which was most of what
+ * the capture spent beyond the codec (1.22 x TurboJPEG alone for YUYV,
+ * tests/bench/results/capture.txt).  The planar path stays for encbench,
+ * which measures both in the same run.
+ */
+static int
+encode_packed_422(struct encoder *e, const struct source_frame *f, int uyvy,
+    uint8_t *out, size_t cap, size_t *len)
+{
+	size_t bpl = f->bytesperline ? f->bytesperline : (size_t)f->width * 2;
+
+	if (f->width & 1 || !frame_fits(f, 0, bpl, (size_t)f->width * 2,
+	    f->height))
+		return -EINVAL;
+	if (e->en_packed_planes)
+		return encode_packed_422_planes(e, f, bpl, uyvy, out, cap,
+		    len);
+	return encode_packed_422_strips(e, f, bpl, uyvy, out, cap, len);
 }
 
 /* NV12: a Y plane, then one plane of interleaved Cb Cr at half size. */

@@ -2,11 +2,14 @@
  * encode.h - raw frames to JPEG with TurboJPEG, straight from YUV planes.
  *
  * YUV formats never take a detour through RGB: YUV420 planes are handed
- * to the codec as they are, NV12's interleaved chroma and the packed
- * 4:2:2 formats (YUYV, UYVY) are split into planes first (one pass over
- * the frame, the only copy), GREY is encoded as a one-component JPEG.
- * RGB24 and BGR24 go to tjCompress2() with their pixel order.  Every
- * format honours the frame's bytesperline (rows may be padded).
+ * to the codec as they are, NV12's interleaved chroma is split into
+ * planes first, GREY is encoded as a one-component JPEG.  The packed
+ * 4:2:2 formats (YUYV, UYVY) are split into planes 8 rows at a time and
+ * each strip goes to libjpeg-turbo's own libjpeg API as raw data while
+ * it is in the cache (the same library and settings as TurboJPEG, the
+ * same bytes out; see encode.c for why).  RGB24 and BGR24 go to
+ * tjCompress2() with their pixel order.  Every format honours the
+ * frame's bytesperline (rows may be padded).
  *
  * An encoder is used by one thread at a time; the capture keeps one per
  * thread that encodes (workers.c).
@@ -20,10 +23,19 @@
 #include "image.h"
 #include "source.h"
 
+struct packed_codec;
+
 struct encoder {
 	struct jpeg_encoder en_jpeg;
 	uint8_t		*en_planes;	/* scratch: planar copy of packed input */
 	size_t		 en_planes_size;
+	struct packed_codec *en_packed;	/* libjpeg, for packed 4:2:2 */
+	/*
+	 * Packed 4:2:2 the TurboJPEG way (the whole frame split into
+	 * planes first) rather than in strips through libjpeg: for
+	 * encbench, which shows what each costs.  0 after encoder_init().
+	 */
+	int		 en_packed_planes;
 };
 
 int	encoder_init(struct encoder *e, int quality);

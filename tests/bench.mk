@@ -1,7 +1,8 @@
 # The load client for benchmarks and load tests (tests/bench/loadclient.c):
-# plain C, epoll, no library beyond libc and libm.
+# plain C, epoll; the simulated camera's stamp reader
+# (tests/v4l2sim/simstamp.c, TurboJPEG) for --ts simstamp.
 LOADCLIENT := $(BUILD)/tests/loadclient
 TEST_BINS += $(LOADCLIENT)
 
-$(LOADCLIENT): $(BUILD)/tests/bench/loadclient.o
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+$(LOADCLIENT): $(BUILD)/tests/bench/loadclient.o $(BUILD)/tests/v4l2sim/simstamp.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libturbojpeg) -lm

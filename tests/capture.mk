@@ -9,7 +9,7 @@ define capture_suite
 $$(BUILD)/tests/check_$(1).o: CPPFLAGS += -Icapture
 $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
     $$(call obj,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS)
 endef
 $(foreach s,mjpeg workers encode,$(eval $(call capture_suite,$(s))))
 
@@ -33,4 +33,4 @@ $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
     $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)

@@ -1,9 +1,10 @@
 /*
  * check_encode.c - raw frames to JPEG (capture/encode.h): every format
  * encodes, with padded rows (bytesperline), to a JPEG of the right size
- * whose decoded pixels match the source within JPEG error; frames too
- * short for their geometry and output buffers too small are refused
- * without a read or write outside them.
+ * whose decoded pixels match the source within JPEG error; packed 4:2:2
+ * in strips through libjpeg is byte for byte what TurboJPEG makes of the
+ * same frame in planes; frames too short for their geometry and output
+ * buffers too small are refused without a read or write outside them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -237,6 +238,75 @@ START_TEST(test_formats_encode_to_the_source_picture)
 }
 END_TEST
 
+/*
+ * Packed 4:2:2 goes through libjpeg in strips (the default) or through
+ * TurboJPEG from whole planes (en_packed_planes): the same library with
+ * the same settings and padding must give the same JPEG, byte for byte,
+ * for sizes that are whole blocks and sizes that are not (padded width,
+ * chroma width, last strip), padded rows, both byte orders, both DCTs.
+ */
+static const struct {
+	uint32_t w, h;
+	int	 quality;
+} packed_cases[] = {
+	{ 1280, 720, 80 }, { 640, 480, 97 }, { 168, 96, 90 },
+	{ 642, 482, 80 }, { 18, 13, 75 }, { 2, 1, 80 },
+};
+
+START_TEST(test_packed_strips_equal_turbojpeg_planes)
+{
+	const uint32_t w = packed_cases[_i].w, h = packed_cases[_i].h;
+	const uint32_t bpl = w * 2 + 6;
+	uint32_t x, y, seed = 12345;
+	struct source_frame f;
+	struct encoder strips, planes;
+	uint8_t *frame, *a, *b;
+	size_t cap, alen, blen;
+	int uyvy;
+
+	frame = malloc((size_t)bpl * h);
+	ck_assert_ptr_nonnull(frame);
+	/* Smooth areas and noise: every kind of block the coder meets. */
+	for (y = 0; y < h; y++)
+		for (x = 0; x < bpl; x++) {
+			seed = seed * 1103515245u + 12345u;
+			frame[(size_t)y * bpl + x] = (uint8_t)(x < w ?
+			    (x + y) * 3 : seed >> 24);
+		}
+	cap = encoder_max_size(w, h);
+	a = malloc(cap);
+	b = malloc(cap);
+	ck_assert_int_eq(encoder_init(&strips, packed_cases[_i].quality), 0);
+	ck_assert_int_eq(encoder_init(&planes, packed_cases[_i].quality), 0);
+	planes.en_packed_planes = 1;
+	for (uyvy = 0; uyvy < 2; uyvy++) {
+		memset(&f, 0, sizeof(f));
+		f.fourcc = uyvy ? V4L2_PIX_FMT_UYVY : V4L2_PIX_FMT_YUYV;
+		f.width = w;
+		f.height = h;
+		f.bytesperline = bpl;
+		f.data = frame;
+		f.length = (size_t)bpl * h;
+		/* Twice: the compressor is reused from frame to frame. */
+		for (int round = 0; round < 2; round++) {
+			ck_assert_int_eq(encoder_encode(&strips, &f, a, cap,
+			    &alen), 0);
+			ck_assert_int_eq(encoder_encode(&planes, &f, b, cap,
+			    &blen), 0);
+			ck_assert_msg(alen == blen && memcmp(a, b, alen) == 0,
+			    "%ux%u q%d %s: strips %zu bytes, planes %zu",
+			    w, h, packed_cases[_i].quality,
+			    uyvy ? "UYVY" : "YUYV", alen, blen);
+		}
+	}
+	encoder_free(&strips);
+	encoder_free(&planes);
+	free(a);
+	free(b);
+	free(frame);
+}
+END_TEST
+
 START_TEST(test_unknown_format_is_refused)
 {
 	struct source_frame f;
@@ -271,6 +341,8 @@ encode_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_formats_encode_to_the_source_picture, 0,
 	    sizeof(fourccs) / sizeof(fourccs[0]));
+	tcase_add_loop_test(tc, test_packed_strips_equal_turbojpeg_planes, 0,
+	    sizeof(packed_cases) / sizeof(packed_cases[0]));
 	tcase_add_test(tc, test_unknown_format_is_refused);
 	suite_add_tcase(s, tc);
 	return s;

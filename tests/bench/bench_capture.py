@@ -3,12 +3,14 @@
 1. YUYV 1280x720 and 1920x1080 from the simulated camera, encoded on the
    capture's loop thread (--always-encode, so every frame is encoded):
    CPU time of that thread per published frame, against encbench, which
-   compresses the simulator's YUYV frames with the same TurboJPEG call
-   (planar 4:2:2, same quality and flags).  The ratio is the overhead of
-   everything that is not the codec (target <= 1.15).  Also reported
-   against the capture's own encoder_encode() (split into planes + codec)
-   run by encbench on the same frames: that ratio is what the V4L2
-   dequeue, the loop and the ring add.  encbench runs twice: back to back
+   compresses the simulator's YUYV frames with TurboJPEG from planes
+   split beforehand (planar 4:2:2, same quality and flags).  The ratio is
+   the overhead of everything that is not the codec (target <= 1.15).
+   Also reported against the capture's own encoder_encode() run by
+   encbench on the same frames, both ways it can take YUYV: in strips of
+   8 rows through libjpeg (the capture's way) and split whole into planes
+   for TurboJPEG (the way before); the capture's ratio to the first is
+   what the V4L2 dequeue, the loop and the ring add.  encbench runs twice: back to back
    (caches warm from one frame to the next) and paced at the capture's
    30 fps (each frame starts with the caches as cold as the capture's,
    which on a shared machine is what a real-time process gets).
@@ -21,7 +23,6 @@ and is the camera's cost, not ours.  Medians of RUNS runs.
 """
 
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -30,36 +31,16 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
-CAPTURE = os.path.join(BUILD, "shmcam-capture")
-RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
-ENCBENCH = os.path.join(BUILD, "tests", "encbench")
-SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
-RESULTS = os.path.join(ROOT, "tests", "bench", "results", "capture.txt")
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, RINGINFO, SIM_SO,
+                       machine, task_cpu_ns, threads_cpu_ns)
+
+RESULTS = os.path.join(RESULTS, "capture.txt")
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 FRAMES = 90
 MJPEG_SECONDS = 10
 QUALITY = 80
 FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
-
-
-def thread_cpu_ns(pid):
-    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
-        return int(f.read().split()[0])
-
-
-def process_cpu_ns(pid):
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    return total
 
 
 def latest(name):
@@ -114,10 +95,10 @@ def bench_raw(tmp, size):
                   "--always-encode")
     try:
         start = wait_latest(cap.name, 15)
-        cpu0 = thread_cpu_ns(cap.p.pid)
+        cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
         seq0 = latest(cap.name)
         wait_latest(cap.name, seq0 + FRAMES)
-        cpu1 = thread_cpu_ns(cap.p.pid)
+        cpu1 = task_cpu_ns(cap.p.pid, cap.p.pid)
         seq1 = latest(cap.name)
         del start
         return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
@@ -130,7 +111,8 @@ def bench_encbench(size, fps=0):
                        capture_output=True, text=True, timeout=300,
                        check=True)
     vals = dict(kv.split("=") for kv in r.stdout.split())
-    return float(vals["codec_ms"]), float(vals["encode_ms"])
+    return (float(vals["codec_ms"]), float(vals["encode_ms"]),
+            float(vals["encode_planes_ms"]))
 
 
 def bench_mjpeg(tmp):
@@ -139,13 +121,13 @@ def bench_mjpeg(tmp):
     try:
         wait_latest(cap.name, 15)
         t0 = time.monotonic_ns()
-        c0 = thread_cpu_ns(cap.p.pid)
-        p0 = process_cpu_ns(cap.p.pid)
+        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
+        p0 = threads_cpu_ns([cap.p.pid], exclude=None)
         s0 = latest(cap.name)
         time.sleep(MJPEG_SECONDS)
         t1 = time.monotonic_ns()
-        c1 = thread_cpu_ns(cap.p.pid)
-        p1 = process_cpu_ns(cap.p.pid)
+        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
+        p1 = threads_cpu_ns([cap.p.pid], exclude=None)
         s1 = latest(cap.name)
         wall = t1 - t0
         return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
@@ -154,53 +136,53 @@ def bench_mjpeg(tmp):
         cap.stop()
 
 
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return "%s, %d CPUs, Linux %s, %s" % (model, os.cpu_count(),
-                                          platform.release(),
-                                          platform.python_version())
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="shmcam-bench-")
     os.chmod(tmp, 0o755)
     lines = []
     try:
         for size in ("1280x720", "1920x1080"):
-            caps, codecs, splits, pcodecs, psplits = [], [], [], [], []
+            caps, codecs, splits, planes = [], [], [], []
+            pcodecs, psplits, pplanes = [], [], []
             for _ in range(RUNS):
-                codec, split = bench_encbench(size)
+                codec, split, plane = bench_encbench(size)
                 codecs.append(codec)
                 splits.append(split)
-                codec, split = bench_encbench(size, 30)
+                planes.append(plane)
+                codec, split, plane = bench_encbench(size, 30)
                 pcodecs.append(codec)
                 psplits.append(split)
+                pplanes.append(plane)
                 caps.append(bench_raw(tmp, size))
             c = statistics.median(caps)
             k = statistics.median(codecs)
             s = statistics.median(splits)
+            pl = statistics.median(planes)
             pk = statistics.median(pcodecs)
             ps = statistics.median(psplits)
+            ppl = statistics.median(pplanes)
             lines.append("YUYV %-9s capture %.3f ms/frame (target: ratio "
                          "<= 1.15 to TurboJPEG alone)" % (size, c))
             lines.append("    TurboJPEG alone, paced at 30 fps  %.3f ms: "
-                         "ratio %.3f; encoder_encode() %.3f ms: ratio %.3f"
-                         % (pk, c / pk, ps, c / ps))
+                         "ratio %.3f; encoder_encode() strips %.3f ms "
+                         "(%.3f x codec): ratio %.3f; whole planes %.3f ms "
+                         "(%.3f x codec)"
+                         % (pk, c / pk, ps, ps / pk, c / ps, ppl, ppl / pk))
             lines.append("    TurboJPEG alone, back to back     %.3f ms: "
-                         "ratio %.3f; encoder_encode() %.3f ms: ratio %.3f"
-                         % (k, c / k, s, c / s))
-            lines.append("    runs: capture %s; paced codec %s, encode %s; "
-                         "back to back codec %s, encode %s" % (
+                         "ratio %.3f; encoder_encode() strips %.3f ms "
+                         "(%.3f x codec): ratio %.3f; whole planes %.3f ms "
+                         "(%.3f x codec)"
+                         % (k, c / k, s, s / k, c / s, pl, pl / k))
+            lines.append("    runs: capture %s; paced codec %s, strips %s, "
+                         "planes %s; back to back codec %s, strips %s, "
+                         "planes %s" % (
                              " ".join("%.3f" % v for v in caps),
                              " ".join("%.3f" % v for v in pcodecs),
                              " ".join("%.3f" % v for v in psplits),
+                             " ".join("%.3f" % v for v in pplanes),
                              " ".join("%.3f" % v for v in codecs),
-                             " ".join("%.3f" % v for v in splits)))
+                             " ".join("%.3f" % v for v in splits),
+                             " ".join("%.3f" % v for v in planes)))
             print("\n".join(lines[-4:-1]), flush=True)
         thr, proc, fps = [], [], []
         for _ in range(max(3, RUNS // 2)):

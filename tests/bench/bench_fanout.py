@@ -26,13 +26,7 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
-CAPTURE = os.path.join(BUILD, "shmcam-capture")
-SERVER = os.path.join(BUILD, "shmcam-server")
-LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
-RESULTS = os.path.join(HERE, "results")
+from benchutil import CAPTURE, LOADCLIENT, RESULTS, SERVER, rss_kb
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "8"))
@@ -44,14 +38,6 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def frames_sent(port):

@@ -7,17 +7,31 @@
  * errors as one JSON object on stdout.
  *
  *   loadclient -u URL -n N -d SECONDS [--warmup S] [--slow K --slow-rate
- *              BYTES/S --slow-rcvbuf BYTES] [--ts x-timestamp]
+ *              BYTES/S --slow-rcvbuf BYTES] [--ts x-timestamp|simstamp]
  *              [--per-client]
  *   loadclient -u URL --churn TOTAL [-c CONCURRENCY]
  *
  * Slow clients (the first K of the N) read at most BYTES/S each, in small
  * paced recv() calls, with a small SO_RCVBUF: a viewer on a slow link.
  *
- * Where the capture time comes from is a struct ts_source: today the
- * part's X-Timestamp header; a source that reads a time stamp the
- * simulated camera embeds in each JPEG can be added to ts_sources[]
- * (it sees every header and every body byte of a part).
+ * Where the capture time comes from is a struct ts_source (--ts):
+ *
+ *   x-timestamp  the part's X-Timestamp header (shmcam sends the capture
+ *                time; ustreamer sends the time it queued the part, so
+ *                this source cannot compare the two);
+ *   simstamp     the stamp the simulated camera (tests/v4l2sim) puts
+ *                into every frame: its COM segment when the streamer
+ *                passed the camera's JPEG through, else the barcode in
+ *                the picture, read from a 1/8-scale TurboJPEG decode
+ *                (simstamp_from_jpeg()).  Capture-to-receive latency is
+ *                then measured the same way whatever streamer sent the
+ *                frame.
+ *
+ * The arrival time is taken before the stamp is read, so decoding is not
+ * counted as latency.  A barcode is decoded once per distinct frame: all
+ * clients receive the same bytes, so the stamp is remembered under a
+ * hash of the frame's first bytes (where the barcode rows are) and its
+ * length.
  *
  * --churn opens TOTAL connections, at most CONCURRENCY at once; each
  * sends its request and closes after a random point of the response:
@@ -35,6 +49,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,8 +58,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "v4l2sim/simstamp.h"
+
 #define LINE_MAX_LEN	8192
 #define RBUF		(256 * 1024)
+#define HEAD_READ	8192	/* headers and the first bytes of a body */
+#define READ_ROUNDS	4	/* recv() calls per readiness event */
 
 /* ------------------------------------------------- capture time source */
 
@@ -57,6 +76,10 @@ struct ts_source {
 	void	(*body)(void *st, const unsigned char *p, size_t n);
 	/* Capture time of the part, CLOCK_REALTIME ns, or 0 if unknown. */
 	uint64_t (*get)(void *st);
+	/* Frees what the state holds (may be NULL). */
+	void	(*release)(void *st);
+	/* 1 while body() still needs bytes of this part (NULL: always). */
+	int	(*wants_body)(void *st);
 	size_t	 state_size;
 };
 
@@ -84,9 +107,161 @@ xts_get(void *st)
 	return ((struct xts_state *)st)->ns;
 }
 
+/*
+ * simstamp: the body is collected until its stamp can be read.  The COM
+ * segment comes right after SOI, in the first bytes; only frames without
+ * one (re-encoded by the streamer) are collected whole for the barcode,
+ * and only by the first client that sees them.
+ */
+#define SST_COM_BYTES	1024	/* a COM stamp lies within these */
+#define SST_KEY_BYTES	4096	/* hashed: headers and the barcode rows */
+#define SST_CACHE	64
+
+struct sst_state {
+	uint8_t		*buf;
+	size_t		 len, cap;
+	int		 com_done;	/* the COM look-up is behind us */
+	uint64_t	 clen;		/* Content-Length */
+	uint64_t	 key;
+	int		 done;
+	uint64_t	 ns;
+};
+
+/* Stamps of recent barcode frames, shared by all clients. */
+static struct {
+	uint64_t	key;
+	uint64_t	ns;
+} sst_cache[SST_CACHE];
+static uint64_t sst_decodes, sst_failures;
+
+static uint64_t
+sst_hash(const uint8_t *p, size_t n, uint64_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ len;	/* FNV-1a */
+
+	while (n-- > 0) {
+		h ^= *p++;
+		h *= 0x100000001b3ull;
+	}
+	return h | 1;	/* 0 is an empty cache entry */
+}
+
+static void
+sst_begin(void *st)
+{
+	struct sst_state *s = st;
+
+	s->len = 0;
+	s->com_done = s->done = 0;
+	s->clen = s->key = s->ns = 0;
+}
+
+static void
+sst_header(void *st, const char *name, const char *value)
+{
+	if (strcasecmp(name, "Content-Length") == 0)
+		((struct sst_state *)st)->clen = strtoull(value, NULL, 10);
+}
+
+static void
+sst_release(void *st)
+{
+	free(((struct sst_state *)st)->buf);
+}
+
+static void
+sst_keep(struct sst_state *s, const unsigned char *p, size_t n)
+{
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap ? s->cap : 64 * 1024;
+		while (cap < s->len + n)
+			cap *= 2;
+		if ((s->buf = realloc(s->buf, cap)) == NULL) {
+			perror("realloc");
+			exit(1);
+		}
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+}
+
+static void
+sst_body(void *st, const unsigned char *p, size_t n)
+{
+	struct sst_state *s = st;
+	uint64_t seq;
+	size_t k;
+
+	if (s->done)
+		return;
+	if (!s->com_done) {
+		/* Only the first bytes until the COM segment is looked for:
+		 * copying whole frames would double what this client costs
+		 * per byte, and it shares the machine with the streamer. */
+		k = SST_COM_BYTES - s->len < n ? SST_COM_BYTES - s->len : n;
+		sst_keep(s, p, k);
+		p += k;
+		n -= k;
+		if (s->len < SST_COM_BYTES)
+			return;
+		s->com_done = 1;
+		if (simstamp_from_com(s->buf, s->len, &seq, &s->ns) == 0) {
+			s->done = 1;
+			return;
+		}
+		s->ns = 0;
+	}
+	sst_keep(s, p, n);
+	if (s->com_done && s->key == 0 && s->len >= SST_KEY_BYTES) {
+		s->key = sst_hash(s->buf, SST_KEY_BYTES, s->clen);
+		k = s->key % SST_CACHE;
+		if (sst_cache[k].key == s->key) {
+			s->ns = sst_cache[k].ns;
+			s->done = 1;
+		}
+	}
+}
+
+static int
+sst_wants_body(void *st)
+{
+	return !((struct sst_state *)st)->done;
+}
+
+static uint64_t
+sst_get(void *st)
+{
+	struct sst_state *s = st;
+	uint64_t seq, ns;
+	size_t k;
+
+	if (s->done)
+		return s->ns;
+	/* A short frame, or one that needs its barcode read. */
+	if (simstamp_from_com(s->buf, s->len, &seq, &ns) == 0)
+		return ns;
+	if (s->key == 0)
+		s->key = sst_hash(s->buf, s->len < SST_KEY_BYTES ? s->len :
+		    SST_KEY_BYTES, s->clen);
+	k = s->key % SST_CACHE;
+	if (sst_cache[k].key == s->key)
+		return sst_cache[k].ns;
+	sst_decodes++;
+	if (simstamp_from_barcode(s->buf, s->len, &seq, &ns) != 0) {
+		sst_failures++;
+		return 0;
+	}
+	sst_cache[k].key = s->key;
+	sst_cache[k].ns = ns;
+	return ns;
+}
+
 static const struct ts_source ts_sources[] = {
-	{ "x-timestamp", xts_begin, xts_header, NULL, xts_get,
+	{ "x-timestamp", xts_begin, xts_header, NULL, xts_get, NULL, NULL,
 	    sizeof(struct xts_state) },
+	{ "simstamp", sst_begin, sst_header, sst_body, sst_get, sst_release,
+	    sst_wants_body, sizeof(struct sst_state) },
 };
 
 /* ------------------------------------------------------------ clients */
@@ -122,6 +297,7 @@ struct client {
 	size_t		 seen;
 	uint64_t	 frames;	/* after warm-up */
 	uint64_t	 frames_all;
+	uint64_t	 unstamped;	/* counted frames without a capture time */
 	uint64_t	 bytes;
 	double		 first_t, last_t;	/* of counted frames */
 	double		 budget;		/* slow: bytes it may read */
@@ -246,8 +422,9 @@ client_connect(struct client *c, int rcvbuf)
 static void
 part_done(struct client *c)
 {
+	/* The arrival time first: reading the stamp may take a decode. */
 	double t = now_mono();
-	uint64_t ts = tsrc->get(c->ts), now = now_real_ns();
+	uint64_t now = now_real_ns(), ts = tsrc->get(c->ts);
 
 	if (c->clen < 4 || c->first2[0] != 0xff || c->first2[1] != 0xd8 ||
 	    c->last2[0] != 0xff || c->last2[1] != 0xd9) {
@@ -261,7 +438,9 @@ part_done(struct client *c)
 		c->first_t = t;
 	c->last_t = t;
 	c->frames++;
-	if (ts != 0) {
+	if (ts == 0)
+		c->unstamped++;
+	else {
 		samples_add(&c->lat, ((double)now - (double)ts) / 1e9);
 		samples_add(&c->lat_t, t - t_start);
 	}
@@ -400,29 +579,67 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 	}
 }
 
+/* 1 if the time source still needs body bytes of the current part. */
+static int
+client_wants_body(const struct client *c)
+{
+	return tsrc->body != NULL && (tsrc->wants_body == NULL ||
+	    tsrc->wants_body(c->ts));
+}
+
+/*
+ * Reads what the server sent, at most max bytes, in up to READ_ROUNDS
+ * recv() calls.  Part headers and the first bytes of a body are read
+ * HEAD_READ bytes at a time; the middle of a body that nobody looks at
+ * (the time source has its stamp, SOI is checked) is discarded in the
+ * kernel (MSG_TRUNC, tcp(7)), then its last two bytes and what follows
+ * are read and checked again.  Every byte still arrives through TCP and
+ * is counted, but this client does not copy 80 KB per frame it never
+ * reads: it shares the machine with the streamer it measures, and its
+ * own cost per frame is part of every latency it reports.
+ */
 static void
 client_read(struct client *c, size_t max)
 {
 	static unsigned char buf[RBUF];
+	size_t want;
 	ssize_t n;
+	int round, flags;
 
-	if (max > sizeof(buf))
-		max = sizeof(buf);
-	n = recv(c->fd, buf, max, 0);
-	if (n == 0) {
-		client_fail(c, "server closed the connection");
-		return;
+	for (round = 0; round < READ_ROUNDS && max > 0 && !c->done; round++) {
+		want = max < sizeof(buf) ? max : sizeof(buf);
+		flags = MSG_DONTWAIT;
+		if (c->ps == P_BODY && c->seen >= 2 && c->remain > 2 &&
+		    !client_wants_body(c)) {
+			if (want > c->remain - 2)
+				want = c->remain - 2;
+			flags |= MSG_TRUNC;
+		} else if ((c->ps != P_BODY || c->seen < 2) &&
+		    want > HEAD_READ)
+			want = HEAD_READ;
+		n = recv(c->fd, buf, want, flags);
+		if (n == 0) {
+			client_fail(c, "server closed the connection");
+			return;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				client_fail(c, "recv: %s", strerror(errno));
+			return;
+		}
+		max -= (size_t)n;
+		if (c->slow)
+			c->budget -= (double)n;
+		if (t_warm <= now_mono())
+			c->bytes += (size_t)n;
+		if (flags & MSG_TRUNC) {
+			c->seen += (size_t)n;
+			c->remain -= (size_t)n;
+		} else
+			client_feed(c, buf, (size_t)n);
+		if ((size_t)n < want)
+			return;		/* nothing more for now */
 	}
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			client_fail(c, "recv: %s", strerror(errno));
-		return;
-	}
-	if (c->slow)
-		c->budget -= (double)n;
-	if (t_warm <= now_mono())
-		c->bytes += (size_t)n;
-	client_feed(c, buf, (size_t)n);
 }
 
 static void
@@ -457,7 +674,7 @@ print_group(const char *name, struct client *cl, int n, int slow,
 {
 	double *fps = calloc((size_t)n + 1, sizeof(double));
 	struct samples all = { 0 }, first = { 0 }, second = { 0 };
-	uint64_t frames = 0, bytes = 0;
+	uint64_t frames = 0, frames_all = 0, unstamped = 0, bytes = 0;
 	int k = 0, i, errors = 0;
 	size_t j;
 
@@ -467,6 +684,8 @@ print_group(const char *name, struct client *cl, int n, int slow,
 			continue;
 		fps[k++] = duration > 0 ? (double)c->frames / duration : 0;
 		frames += c->frames;
+		frames_all += c->frames_all;
+		unstamped += c->unstamped;
 		bytes += c->bytes;
 		errors += c->error[0] != '\0';
 		for (j = 0; j < c->lat.n; j++) {
@@ -476,9 +695,11 @@ print_group(const char *name, struct client *cl, int n, int slow,
 		}
 	}
 	printf("\"%s\":{\"clients\":%d,\"frames\":%llu,\"bytes\":%llu,"
+	    "\"frames_all\":%llu,\"unstamped\":%llu,"
 	    "\"errors\":%d,\"mbytes_per_s\":%.3f,", name, k,
-	    (unsigned long long)frames, (unsigned long long)bytes, errors,
-	    duration > 0 ? (double)bytes / duration / 1e6 : 0);
+	    (unsigned long long)frames, (unsigned long long)bytes,
+	    (unsigned long long)frames_all, (unsigned long long)unstamped,
+	    errors, duration > 0 ? (double)bytes / duration / 1e6 : 0);
 	printf("\"fps_min\":%.3f,\"fps_median\":%.3f,\"fps_max\":%.3f,",
 	    k ? pct(fps, (size_t)k, 0) : 0, k ? pct(fps, (size_t)k, 50) : 0,
 	    k ? pct(fps, (size_t)k, 100) : 0);
@@ -518,9 +739,17 @@ print_group(const char *name, struct client *cl, int n, int slow,
 /* -------------------------------------------------------------- churn */
 
 static void
+ts_free(void *st)
+{
+	if (st != NULL && tsrc->release != NULL)
+		tsrc->release(st);
+	free(st);
+}
+
+static void
 client_release(struct client *c)
 {
-	free(c->ts);
+	ts_free(c->ts);
 	free(c->lat.v);
 	free(c->lat_t.v);
 	c->ts = NULL;
@@ -614,7 +843,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: loadclient -u http://127.0.0.1:PORT/PATH -n N -d SECONDS\n"
 	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
-	    "                  [--slow-rcvbuf BYTES] [--ts SOURCE] "
+	    "                  [--slow-rcvbuf BYTES] [--ts x-timestamp|simstamp] "
 	    "[--per-client]\n"
 	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
 	exit(2);
@@ -644,6 +873,7 @@ main(int argc, char **argv)
 	double duration = 5, warmup = 1, rate = 100000, t, last_tick;
 	struct epoll_event evs[512];
 	struct client *cl;
+	struct rlimit rl;
 
 	while ((ch = getopt_long(argc, argv, "u:n:d:c:", longopts, NULL)) !=
 	    -1) {
@@ -687,6 +917,11 @@ main(int argc, char **argv)
 	dst.sin_family = AF_INET;
 	dst.sin_port = htons((uint16_t)port);
 	inet_pton(AF_INET, host, &dst.sin_addr);
+	/* One descriptor per client: as many as we may have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		perror("epoll_create1");
 		return 1;
@@ -742,8 +977,10 @@ main(int argc, char **argv)
 		active += !cl[i].done;
 	printf("{\"url\":\"%s\",\"clients\":%d,\"nslow\":%d,"
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
-	    "\"connected_at_end\":%d,", path, n, nslow, rate, duration,
-	    tsrc->name, active);
+	    "\"connected_at_end\":%d,\"stamp_decodes\":%llu,"
+	    "\"stamp_failures\":%llu,", path, n, nslow, rate, duration,
+	    tsrc->name, active, (unsigned long long)sst_decodes,
+	    (unsigned long long)sst_failures);
 	print_group("fast", cl, n, 0, duration, per_client);
 	if (nslow > 0) {
 		printf(",");
@@ -762,7 +999,7 @@ main(int argc, char **argv)
 			close(cl[i].fd);
 		free(cl[i].lat.v);
 		free(cl[i].lat_t.v);
-		free(cl[i].ts);
+		ts_free(cl[i].ts);
 	}
 	free(cl);
 	return 0;

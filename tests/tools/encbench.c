@@ -10,12 +10,14 @@
  * untimed) as a capture receives them, instead of back to back: caches
  * then start each frame as cold as the capture's do on a busy machine.
  *
- * Prints "codec_ms=C encode_ms=E bytes=B": the thread CPU time per frame
- * of the compression alone (from planes split beforehand and copied, untimed,
- * into one buffer, so that its input is as warm as the capture's), and
- * of the capture's own encoder_encode() (capture/encode.c: the split of
- * YUYV into planes, then the same compression) on the same frames.
- * Every buffer is touched once before timing starts.
+ * Prints "codec_ms=C encode_ms=E encode_planes_ms=P bytes=B": the thread
+ * CPU time per frame of the compression alone (from planes split
+ * beforehand and copied, untimed, into one buffer, so that its input is
+ * as warm as the capture's), and of the capture's own encoder_encode()
+ * (capture/encode.c) on the same frames, both ways it can encode YUYV:
+ * E in strips of 8 rows through libjpeg (the capture's way), P split
+ * whole into planes, then the same TurboJPEG compression as C.  Every
+ * buffer is touched once before timing starts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +68,7 @@ main(int argc, char **argv)
 	struct encoder enc;
 	struct source_frame f;
 	size_t len;
-	double t0, codec, encode;
+	double t0, codec, encode, encode_ms[2];
 	uint64_t bytes = 0;
 	char err[160];
 	tjhandle tj;
@@ -131,30 +133,39 @@ main(int argc, char **argv)
 		bytes += size;
 	}
 
-	/* The capture's encoder, warmed up (its scratch planes allocated). */
-	if (encoder_init(&enc, (int)q) != 0)
-		return 1;
-	memset(&f, 0, sizeof(f));
-	f.fourcc = V4L2_PIX_FMT_YUYV;
-	f.width = w;
-	f.height = h;
-	f.bytesperline = w * 2;
-	f.length = (size_t)w * h * 2;
-	f.data = yuyv[0];
-	if (encoder_encode(&enc, &f, out, cap, &len) != 0)
-		return 1;
-	encode = 0;
-	for (i = 0; i < n; i++) {
-		pace(&next, fps);
-		f.data = yuyv[i % DISTINCT];
-		t0 = thread_cpu_ms();
+	/*
+	 * The capture's encoder, warmed up (its scratch allocated), both
+	 * ways it can take packed 4:2:2: in strips through libjpeg (what
+	 * the capture does) and split whole into planes for TurboJPEG.
+	 */
+	for (int way = 0; way < 2; way++) {
+		if (encoder_init(&enc, (int)q) != 0)
+			return 1;
+		enc.en_packed_planes = way;
+		memset(&f, 0, sizeof(f));
+		f.fourcc = V4L2_PIX_FMT_YUYV;
+		f.width = w;
+		f.height = h;
+		f.bytesperline = w * 2;
+		f.length = (size_t)w * h * 2;
+		f.data = yuyv[0];
 		if (encoder_encode(&enc, &f, out, cap, &len) != 0)
 			return 1;
-		encode += thread_cpu_ms() - t0;
+		encode = 0;
+		for (i = 0; i < n; i++) {
+			pace(&next, fps);
+			f.data = yuyv[i % DISTINCT];
+			t0 = thread_cpu_ms();
+			if (encoder_encode(&enc, &f, out, cap, &len) != 0)
+				return 1;
+			encode += thread_cpu_ms() - t0;
+		}
+		encode_ms[way] = encode / n;
+		encoder_free(&enc);
 	}
-	printf("codec_ms=%.3f encode_ms=%.3f bytes=%llu\n", codec / n,
-	    encode / n, (unsigned long long)(bytes / n));
-	encoder_free(&enc);
+	printf("codec_ms=%.3f encode_ms=%.3f encode_planes_ms=%.3f "
+	    "bytes=%llu\n", codec / n, encode_ms[0], encode_ms[1],
+	    (unsigned long long)(bytes / n));
 	tjDestroy(tj);
 	for (i = 0; i < DISTINCT; i++) {
 		free(planar[i]);

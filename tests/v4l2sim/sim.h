@@ -164,6 +164,13 @@ int	sim_controls_ioctl(struct sim_controls *c, unsigned long req,
 struct sim_device;
 
 /*
+ * The name of each device's producer thread (pthread_setname_np, at most
+ * 15 characters): the thread that makes the frames is the camera, and
+ * benchmarks leave its CPU time out of the program's by this name.
+ */
+#define SIM_THREAD_NAME	"v4l2sim"
+
+/*
  * Opens the simulated device for open(2) flags; returns the new
  * descriptor or -errno.  The caller registers it with sim_fd_add().
  */

@@ -1,0 +1,89 @@
+"""What the benchmarks in tests/bench share (not a benchmark itself:
+make bench runs only bench_*.py): where the binaries are, the CPU time of
+a process's threads, the machine's description, stopping processes and
+waiting for a condition with a deadline."""
+
+import os
+import platform
+import signal
+import subprocess
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
+CAPTURE = os.path.join(BUILD, "shmcam-capture")
+SERVER = os.path.join(BUILD, "shmcam-server")
+LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
+ENCBENCH = os.path.join(BUILD, "tests", "encbench")
+COPYBENCH = os.path.join(BUILD, "tests", "copybench")
+RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
+SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+RESULTS = os.path.join(HERE, "results")
+
+# The simulated camera's producer thread (tests/v4l2sim/sim.h
+# SIM_THREAD_NAME): it lives in the process of the program it serves and
+# is the camera's cost, not the program's.
+SIM_THREAD = "v4l2sim"
+
+
+def task_cpu_ns(pid, tid):
+    """On-CPU time of one thread, ns (/proc/PID/task/TID/schedstat)."""
+    with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+        return int(f.read().split()[0])
+
+
+def threads_cpu_ns(pids, exclude=SIM_THREAD):
+    """On-CPU time of every thread of pids except those named exclude."""
+    total = 0
+    for pid in pids:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    if exclude is not None and f.read().strip() == exclude:
+                        continue
+                total += task_cpu_ns(pid, tid)
+            except OSError:
+                pass    # the thread just ended
+    return total
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return "%s, %d CPUs, Linux %s, Python %s" % (
+        model, os.cpu_count(), platform.release(),
+        platform.python_version())
+
+
+def wait_for(cond, timeout, what, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def stop_all(procs, timeout=20):
+    """SIGTERM to each process still running, newest first; SIGKILL to
+    one that does not exit within timeout."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
