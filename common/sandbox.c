@@ -146,8 +146,10 @@ static const struct sandbox_call sandbox_calls[] = {
 	 * the kernel's driver inside the capture process, so the calls the
 	 * driver would make in the kernel are made here: at every (re)open
 	 * a socketpair (checked below) as the device descriptor, a memfd
-	 * per buffer, a thread.  Each makes an object private to the
-	 * process, which reaches nothing outside it. */
+	 * per buffer, a thread, which names itself (prctl(PR_SET_NAME),
+	 * checked below, so benchmarks can leave its CPU time out).  Each
+	 * makes an object private to the process, which reaches nothing
+	 * outside it. */
 	{ "memfd_create",	CAP },
 #ifdef SANDBOX_SANITIZER
 	/*
@@ -226,6 +228,7 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    fionread = arg_eq(1, FIONREAD),
 	    siocoutq = arg_eq(1, SIOCOUTQ),
 	    tcgets = arg_eq(1, TCGETS),
+	    set_name = arg_eq(0, PR_SET_NAME),
 	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
 	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
 	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
@@ -254,6 +257,7 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 #ifdef SANDBOX_SANITIZER
 	/* A sanitizer's report asks whether stderr is a terminal. */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets);
+	(void)set_name;
 #else
 	(void)tcgets;
 #endif
@@ -263,6 +267,11 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 		/* The simulated camera's device descriptor (above). */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
 		    &unix_only);
+#ifndef SANDBOX_SANITIZER
+		/* Its producer thread's name (sanitizer builds allow any
+		 * prctl, above). */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
+#endif
 	} else {
 		/* The server opens nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
