@@ -80,7 +80,7 @@ CLIENTS = [int(x) for x in
            os.environ.get("BENCH_CLIENTS", "1,10,100,300").split(",")]
 MAXN = [int(x) for x in
         os.environ.get("BENCH_MAXN",
-                       "100,200,300,500,700,1000,1200,1400,1700,2000")
+                       "25,50,100,150,200,300,500,700,1000,1200,1400,1700,2000")
         .split(",")]
 MAXN_DURATION = float(os.environ.get("BENCH_MAXN_DURATION", "4"))
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1,2,3,4").split(",")
@@ -552,10 +552,14 @@ def report(out):
                         st["clients"], st["fps_min"], st["cpu_pct"],
                         st["client_cpu_pct"], "" if st["pass"] else
                         "  (below 95 %)"))
-        add("ratio shmcam/ustreamer: %.2f%s" % (
-            ratio(mx["best"]["shmcam"], mx["best"]["ustreamer"]),
-            " (the top of the ladder: a lower bound)" if
-            mx["best"]["shmcam"] == MAXN[-1] else ""))
+        if mx["best"]["ustreamer"]:
+            add("ratio shmcam/ustreamer: %.2f%s" % (
+                ratio(mx["best"]["shmcam"], mx["best"]["ustreamer"]),
+                " (the top of the ladder: a lower bound)" if
+                mx["best"]["shmcam"] == MAXN[-1] else ""))
+        else:
+            add("ratio shmcam/ustreamer: more than %.0f (ustreamer fails "
+                "the ladder's first step)" % (mx["best"]["shmcam"] / MAXN[0]))
         add("")
     if "copy" in out or out["raw"]:
         add("4. Limits, measured in this run")
