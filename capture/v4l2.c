@@ -193,12 +193,8 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 		return rc;
 	}
 	src->fd = fd;
-	if (!v4l2_is_capture(fd)) {
-		snprintf(why, whylen, "%s is not a video capture device with "
-		    "streaming I/O", v->path);
-		rc = -EMEDIUMTYPE;
+	if ((rc = v4l2_check_capture(fd, v->path, why, whylen)) != 0)
 		goto fail;
-	}
 	if ((rc = v4l2_pick_format(fd, v->cfg.fourcc, &fourcc, why,
 	    whylen)) != 0)
 		goto fail;

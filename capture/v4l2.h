@@ -30,7 +30,12 @@ void	v4l2_max_size(int fd, uint32_t fourcc, uint32_t *w, uint32_t *h);
  */
 int	v4l2_set_controls(int fd, const struct source_control *c, unsigned n,
 	    char *why, size_t whylen);
-/* 1 if fd is a streaming video capture device. */
-int	v4l2_is_capture(int fd);
+/*
+ * 0 if fd is a single-planar video capture device with streaming I/O;
+ * otherwise -EMEDIUMTYPE and, if why is not NULL, why not ("PATH:
+ * multi-planar capture ... is not supported").
+ */
+int	v4l2_check_capture(int fd, const char *path, char *why,
+	    size_t whylen);
 
 #endif /* SHMCAM_V4L2_H */

@@ -23,17 +23,32 @@
 			(char)(((f) >> 16) & 0xff), (char)(((f) >> 24) & 0x7f)
 
 int
-v4l2_is_capture(int fd)
+v4l2_check_capture(int fd, const char *path, char *why, size_t whylen)
 {
 	struct v4l2_capability cap;
 	uint32_t caps;
+	const char *what;
 
 	memset(&cap, 0, sizeof(cap));
 	if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == -1)
-		return 0;
-	caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps :
-	    cap.capabilities;
-	return (caps & V4L2_CAP_VIDEO_CAPTURE) && (caps & V4L2_CAP_STREAMING);
+		what = "not a V4L2 device";
+	else {
+		caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ?
+		    cap.device_caps : cap.capabilities;
+		if ((caps & V4L2_CAP_VIDEO_CAPTURE) &&
+		    (caps & V4L2_CAP_STREAMING))
+			return 0;
+		if (caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
+			what = "multi-planar capture (VIDEO_CAPTURE_MPLANE) "
+			    "is not supported";
+		else if (caps & V4L2_CAP_VIDEO_CAPTURE)
+			what = "no streaming I/O";
+		else
+			what = "not a video capture device";
+	}
+	if (why != NULL)
+		snprintf(why, whylen, "%s: %s", path, what);
+	return -EMEDIUMTYPE;
 }
 
 static int
@@ -475,10 +490,8 @@ v4l2_list(const char *path, FILE *out, char *why, size_t whylen)
 		return -errno;
 	}
 	memset(&cap, 0, sizeof(cap));
-	if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == -1 ||
-	    !v4l2_is_capture(fd)) {
-		snprintf(why, whylen, "%s is not a video capture device with "
-		    "streaming I/O", path);
+	if (v4l2_check_capture(fd, path, why, whylen) != 0 ||
+	    v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == -1) {
 		close(fd);
 		return -EMEDIUMTYPE;
 	}
@@ -520,7 +533,7 @@ v4l2_find_device(char *path, size_t size)
 		fd = open(g.gl_pathv[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (fd == -1)
 			continue;
-		if (v4l2_is_capture(fd) &&
+		if (v4l2_check_capture(fd, g.gl_pathv[i], NULL, 0) == 0 &&
 		    v4l2_pick_format(fd, 0, &fourcc, why, sizeof(why)) == 0 &&
 		    (size_t)snprintf(path, size, "%s", g.gl_pathv[i]) < size)
 			found = 1;

@@ -292,6 +292,13 @@ class ListAndControlTest(V4l2TestCase):
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(message, r.stderr, args)
 
+    def test_multiplanar_device_is_refused_by_name(self):
+        for args in (["--list"], []):
+            r = self.run_sim_capture(*args, sim={"V4L2SIM_MPLANE": "1"})
+            self.assertNotEqual(r.returncode, 0, (args, r.stderr))
+            self.assertIn("multi-planar capture (VIDEO_CAPTURE_MPLANE) "
+                          "is not supported", r.stderr, args)
+
     def test_list_without_device_fails(self):
         os.unlink(self.dev)
         r = self.run_sim_capture("--list")

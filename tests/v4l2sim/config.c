@@ -349,6 +349,8 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	    errlen)) != 0 ||
 	    (rc = env_flag("V4L2SIM_NO_DHT", &c->sc_no_dht, err,
 	    errlen)) != 0 ||
+	    (rc = env_flag("V4L2SIM_MPLANE", &c->sc_mplane, err,
+	    errlen)) != 0 ||
 	    (rc = env_number("V4L2SIM_GARBAGE_EVERY", 1, UINT32_MAX,
 	    &c->sc_garbage_every, err, errlen)) != 0 ||
 	    (rc = env_number("V4L2SIM_UNPLUG_AFTER", 1, UINT64_MAX / 2,

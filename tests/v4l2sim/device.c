@@ -525,7 +525,7 @@ type_ok(uint32_t type)
 }
 
 static int
-do_querycap(struct v4l2_capability *cap)
+do_querycap(struct sim_device *d, struct v4l2_capability *cap)
 {
 	memset(cap, 0, sizeof(*cap));
 	snprintf((char *)cap->driver, sizeof(cap->driver), "v4l2sim");
@@ -533,7 +533,11 @@ do_querycap(struct v4l2_capability *cap)
 	snprintf((char *)cap->bus_info, sizeof(cap->bus_info),
 	    "usb-v4l2sim-1");
 	cap->version = 0x060100;	/* KERNEL_VERSION(6, 1, 0) */
-	cap->device_caps = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING;
+	/* V4L2SIM_MPLANE: what a multi-planar-only bridge reports (many
+	 * CSI receivers); nothing else of that API is simulated. */
+	cap->device_caps = (d->d_cfg->sc_mplane ?
+	    V4L2_CAP_VIDEO_CAPTURE_MPLANE : V4L2_CAP_VIDEO_CAPTURE) |
+	    V4L2_CAP_STREAMING;
 	cap->capabilities = cap->device_caps | V4L2_CAP_DEVICE_CAPS;
 	return 0;
 }
@@ -827,7 +831,7 @@ dispatch(struct sim_device *d, unsigned long req, void *arg)
 {
 	switch (req) {
 	case VIDIOC_QUERYCAP:
-		return do_querycap(arg);
+		return do_querycap(d, arg);
 	case VIDIOC_ENUM_FMT:
 		return do_enum_fmt(d, arg);
 	case VIDIOC_ENUM_FRAMESIZES:

@@ -74,6 +74,7 @@ struct sim_config {
 	struct sim_format sc_formats[SIM_MAX_FORMATS];
 	int		sc_fixed_fps;		/* V4L2SIM_FIXED_FPS */
 	int		sc_no_dht;		/* V4L2SIM_NO_DHT */
+	int		sc_mplane;		/* V4L2SIM_MPLANE */
 	uint64_t	sc_garbage_every;	/* V4L2SIM_GARBAGE_EVERY, 0 off */
 	uint64_t	sc_unplug_after;	/* V4L2SIM_UNPLUG_AFTER, 0 off */
 	int		sc_quality;		/* V4L2SIM_QUALITY */
