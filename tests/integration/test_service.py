@@ -13,7 +13,7 @@ import struct
 import time
 import unittest
 
-from shmcam import ShmcamTestCase, http_get, wait_until
+from shmcam import ShmcamTestCase, http_get, observe, wait_until
 
 WATCHDOG_USEC = 400000      # pings every 200 ms
 
@@ -132,9 +132,7 @@ class ServiceNotifyTest(ShmcamTestCase):
         n = self.notify.count("WATCHDOG")
         try:
             # An observation window for something that must not happen.
-            t = time.monotonic()
-            wait_until(lambda: time.monotonic() - t > 3 * WATCHDOG_USEC / 1e6,
-                       5, "three watchdog intervals")
+            observe(3 * WATCHDOG_USEC / 1e6)
             self.assertEqual(self.notify.count("WATCHDOG"), n,
                              "pinged while stopped")
         finally:

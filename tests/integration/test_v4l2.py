@@ -116,15 +116,19 @@ class PassthroughTest(V4l2TestCase):
         srv = self.start_server(name)
         self.wait_attached(srv)
         seqs = set()
-        for _ in range(3):
-            _, body = self.snapshot(srv)
+
+        def new_frame():
+            body = self.snapshot(srv)[1]
             stamp = com_stamp(body)
             self.assertIsNotNone(stamp, "no COM stamp: not the device's")
+            return (body, stamp) if stamp[0] not in seqs else None
+        # Three different frames, each exactly the device's bytes.
+        for _ in range(3):
+            body, stamp = wait_until(new_frame, 5, "a newer frame")
             seqs.add(stamp[0])
             self.assertEqual(body, self.device_frame("MJPG", "640x480",
                                                      *stamp))
-            time.sleep(0.1)
-        self.assertGreater(len(seqs), 1)
+        self.assertEqual(len(seqs), 3)
         info = ring_info(name)
         self.assertEqual(info["frame_flags"] & FRAME_PASSTHROUGH,
                          FRAME_PASSTHROUGH)
@@ -275,8 +279,14 @@ class ListAndControlTest(V4l2TestCase):
                                sim={"V4L2SIM_LOG": log})
         wait_until(lambda: ring_info(name)["latest"] > 2, 10, "frames")
         with open(log) as f:
-            sets = re.findall(r"VIDIOC_S_CTRL -> (\S+)", f.read())
-        self.assertEqual(sets, ["0"] * 4)
+            sets = re.findall(r"VIDIOC_S_CTRL id=(0x[0-9a-f]{8}) "
+                              r"value=(-?\d+) -> (\S+)", f.read())
+        # brightness, exposure_auto, exposure_absolute,
+        # power_line_frequency: in the order given, each accepted.
+        self.assertEqual(sets, [("0x00980900", "-10", "0"),
+                                ("0x009a0901", "1", "0"),
+                                ("0x009a0902", "100", "0"),
+                                ("0x00980918", "2", "0")])
 
     def test_bad_controls_and_formats_exit_2(self):
         cases = [

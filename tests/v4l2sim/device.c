@@ -894,7 +894,11 @@ log_ioctl(const struct sim_device *d, unsigned long req, void *arg, int rc)
 		snprintf(what, sizeof(what), " %.4s %ux%u sizeimage=%u",
 		    (const char *)&p->pixelformat, p->width, p->height,
 		    p->sizeimage);
-	} else if (rc == 0 && req == VIDIOC_REQBUFS)
+	} else if (req == VIDIOC_S_CTRL)
+		snprintf(what, sizeof(what), " id=0x%08x value=%d",
+		    ((const struct v4l2_control *)arg)->id,
+		    ((const struct v4l2_control *)arg)->value);
+	else if (rc == 0 && req == VIDIOC_REQBUFS)
 		snprintf(what, sizeof(what), " count=%u",
 		    ((const struct v4l2_requestbuffers *)arg)->count);
 	if (name != NULL)
