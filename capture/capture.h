@@ -31,7 +31,6 @@
 #include "source.h"
 #include "workers.h"
 
-#define SHMCAM_VERSION		"0.1"
 #define STATS_PERIOD_S		5
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
@@ -53,7 +52,6 @@ struct capture_options {
 	const char	*group;
 	uint32_t	 width;
 	uint32_t	 height;
-	int		 size_given;
 	uint32_t	 fps_milli;
 	int		 fps_given;
 	int		 quality;
@@ -73,7 +71,6 @@ struct capture {
 	struct capture_options opt;
 	struct event_base *base;
 	struct source	 src;
-	int		 src_live;	/* open, its fd polled */
 	char		 device[256];	/* --source auto's choice */
 	struct ring_writer ring;
 	struct peers	 peers;
@@ -85,7 +82,7 @@ struct capture {
 	struct placeholder ph;
 	struct privs	 privs;
 	gid_t		 server_gid;	/* (gid_t)-1: the process's */
-	struct event	*src_ev;
+	struct event	*src_ev;	/* NULL while the source is gone */
 	struct event	*wk_ev;
 	struct event	*tick_ev;
 	struct event	*retry_ev;

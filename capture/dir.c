@@ -256,8 +256,8 @@ dir_next(struct source *src, struct source_frame *f, char *why,
 	f->height = src->height;
 	f->data = d->buf;
 	f->length = len;
-	f->capture_real_ns = source_clock_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
+	f->capture_real_ns = clock_ns(CLOCK_REALTIME);
+	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	f->skipped = d->lost;
 	d->lost = 0;
 	return 1;
@@ -284,7 +284,6 @@ dir_destroy(struct source *src)
 }
 
 static const struct source_ops dir_ops = {
-	.kind = "dir",
 	.open = dir_open,
 	.close = dir_close,
 	.next = dir_next,

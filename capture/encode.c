@@ -102,24 +102,6 @@ frame_fits(const struct source_frame *f, size_t offset, size_t bpl,
 	return need >= offset && need <= f->length;
 }
 
-static int
-encode_planes(struct encoder *e, const uint8_t *planes[3], int strides[3],
-    const struct source_frame *f, int subsamp, uint8_t *out, size_t cap,
-    size_t *len)
-{
-	unsigned char *dst = out;
-	unsigned long size = cap;
-
-	if (cap < encoder_max_size(f->width, f->height))
-		return -ENOBUFS;
-	if (tjCompressFromYUVPlanes(e->en_jpeg.je_tj, planes, (int)f->width,
-	    strides, (int)f->height, subsamp, &dst, &size,
-	    e->en_jpeg.je_quality, TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0)
-		return -EIO;
-	*len = size;
-	return 0;
-}
-
 /*
  * YUYV (Y0 U Y1 V) or UYVY (U Y0 V Y1) to planar 4:2:2: the one pass over
  * the frame a packed format costs, so it is done 32 pixels at a time
@@ -212,7 +194,8 @@ encode_packed_422_planes(struct encoder *e, const struct source_frame *f,
 	planes[2] = planes[1] + (size_t)cw * h;
 	strides[0] = (int)w;
 	strides[1] = strides[2] = (int)cw;
-	return encode_planes(e, planes, strides, f, TJSAMP_422, out, cap, len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
+	    f->height, TJSAMP_422, out, cap, len);
 }
 
 /* libjpeg's fatal errors: back to encode_packed_422_strips(). */
@@ -421,7 +404,8 @@ encode_nv12(struct encoder *e, const struct source_frame *f, uint8_t *out,
 	planes[2] = p + (size_t)cw * ch;
 	strides[0] = (int)bpl;
 	strides[1] = strides[2] = (int)cw;
-	return encode_planes(e, planes, strides, f, TJSAMP_420, out, cap, len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
+	    f->height, TJSAMP_420, out, cap, len);
 }
 
 /* YU12: Y, then Cb and Cr planes at half size, bytesperline / 2 apart. */
@@ -436,16 +420,10 @@ encode_yuv420(struct encoder *e, const struct source_frame *f, uint8_t *out,
 	const uint8_t *planes[3];
 	int strides[3];
 
-	if (f->image != NULL) {
-		if (f->image->width != w || f->image->height != h)
-			return -EINVAL;
-		for (int i = 0; i < 3; i++) {
-			planes[i] = f->image->plane[i];
-			strides[i] = (int)f->image->stride[i];
-		}
-		return encode_planes(e, planes, strides, f, TJSAMP_420, out,
-		    cap, len);
-	}
+	if (f->image != NULL)
+		return f->image->width == w && f->image->height == h ?
+		    jpeg_encode_yuv420(&e->en_jpeg, f->image, out, cap, len) :
+		    -EINVAL;
 	if (!frame_fits(f, 0, bpl, w, h) ||
 	    !frame_fits(f, bpl * h, cbpl, cw, ch) ||
 	    !frame_fits(f, bpl * h + cbpl * ch, cbpl, cw, ch))
@@ -455,7 +433,8 @@ encode_yuv420(struct encoder *e, const struct source_frame *f, uint8_t *out,
 	planes[2] = planes[1] + cbpl * ch;
 	strides[0] = (int)bpl;
 	strides[1] = strides[2] = (int)cbpl;
-	return encode_planes(e, planes, strides, f, TJSAMP_420, out, cap, len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
+	    f->height, TJSAMP_420, out, cap, len);
 }
 
 static int
@@ -468,8 +447,8 @@ encode_grey(struct encoder *e, const struct source_frame *f, uint8_t *out,
 
 	if (!frame_fits(f, 0, bpl, f->width, f->height))
 		return -EINVAL;
-	return encode_planes(e, planes, strides, f, TJSAMP_GRAY, out, cap,
-	    len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
+	    f->height, TJSAMP_GRAY, out, cap, len);
 }
 
 static int

@@ -12,8 +12,6 @@
  * notice more than the placeholder.
  */
 #include <errno.h>
-#include <grp.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +27,6 @@
 
 static void capture_source_cb(evutil_socket_t, short, void *);
 
-static struct timeval
-ms_tv(unsigned ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	return tv;
-}
-
 /* Errors of a source that is not there (yet), as opposed to a bad one. */
 static int
 source_absent(int rc)
@@ -45,23 +34,25 @@ source_absent(int rc)
 	return rc == -ENOENT || rc == -ENODEV || rc == -ENXIO || rc == -EIO;
 }
 
+/* The largest frame the source may bring: as it says, or as encoded. */
+static size_t
+capture_frame_bound(const struct capture *c)
+{
+	size_t enc = encoder_max_size(c->src.width, c->src.height);
+
+	return enc > c->src.max_frame ? enc : c->src.max_frame;
+}
+
 static void
 capture_source_up(struct capture *c)
 {
-	uint32_t bound;
-
 	c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
 	    capture_source_cb, c);
 	if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
 		fatalx("source events: out of memory");
-	c->src_live = 1;
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
-	bound = c->src.max_frame;
-	if (encoder_max_size(c->src.width, c->src.height) > bound)
-		bound = (uint32_t)encoder_max_size(c->src.width,
-		    c->src.height);
-	(void)capture_ring_fit(c, bound);
+	(void)capture_ring_fit(c, capture_frame_bound(c));
 	capture_pipeline_reset(c);
 	capture_set_status(c, RING_STATE_ONLINE, "");
 	evtimer_del(c->retry_ev);
@@ -75,7 +66,7 @@ capture_source_down(struct capture *c, const char *why)
 {
 	struct timeval second = { 1, 0 }, retry = ms_tv(c->opt.retry_ms);
 
-	if (c->src_live) {
+	if (c->src_ev != NULL) {
 		if (c->use_workers) {
 			workers_drain(&c->wk);
 			capture_workers_flush(c);
@@ -83,7 +74,6 @@ capture_source_down(struct capture *c, const char *why)
 		event_free(c->src_ev);
 		c->src_ev = NULL;
 		c->src.ops->close(&c->src);
-		c->src_live = 0;
 	}
 	snprintf(c->reason, sizeof(c->reason), "%s", why);
 	log_warnx("%s lost: %s; publishing \"no signal\", retrying every "
@@ -149,14 +139,14 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == 0)
 		return;
 	capture_frame(c, &f);
-	ring_writer_heartbeat(&c->ring, source_clock_ns(CLOCK_MONOTONIC));
+	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }
 
 static void
 capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	uint64_t now = source_clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	double secs = (double)(now - c->st_start_ns) / 1e9;
 	char why[64];
 
@@ -168,7 +158,7 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    "restored it");
 	/* A device that stops delivering without an error (a stuck USB
 	 * camera, a capture card without input) is as good as gone. */
-	if (c->src_live && now - c->last_frame_ns > c->frame_timeout_ns) {
+	if (c->src_ev != NULL && now - c->last_frame_ns > c->frame_timeout_ns) {
 		snprintf(why, sizeof(why), "no frame for %.1f s",
 		    (double)(now - c->last_frame_ns) / 1e9);
 		capture_source_down(c, why);
@@ -182,7 +172,7 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	    1e6 : 0.0, (unsigned long long)(c->st_dropped + c->st_failures),
 	    (unsigned long long)c->st_invalid,
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
-	    c->peers.ps_viewers, c->src_live ? "" : " (no signal)");
+	    c->peers.ps_viewers, c->src_ev != NULL ? "" : " (no signal)");
 	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
@@ -222,19 +212,13 @@ capture_viewers_cb(struct peers *ps, void *arg)
 static gid_t
 lookup_group(const char *name)
 {
-	struct group *gr;
-	char *end;
-	unsigned long v;
+	gid_t gid;
 
 	if (name == NULL)
 		return (gid_t)-1;
-	if ((gr = getgrnam(name)) != NULL)
-		return gr->gr_gid;
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (errno == 0 && end != name && *end == '\0' && v < UINT_MAX)
-		return (gid_t)v;
-	opt_usage_error("unknown --server-group '%s'", name);
+	if (privs_lookup_group(name, &gid) != 0)
+		opt_usage_error("unknown --server-group '%s'", name);
+	return gid;
 }
 
 /* --source auto: the first usable V4L2 device, else the pattern. */
@@ -281,7 +265,6 @@ capture_open_source(struct capture *c)
 	sc.buffers = c->opt.buffers;
 	if (c->opt.workers > 1 && sc.buffers < c->opt.workers + 3)
 		sc.buffers = c->opt.workers + 3;
-	sc.quality = c->opt.quality;
 	sc.controls = c->opt.controls;
 	sc.ncontrols = c->opt.ncontrols;
 	switch (c->opt.kind) {
@@ -359,10 +342,7 @@ capture_setup(struct capture *c)
 	}
 
 	/* Slots for the largest frame the source can bring. */
-	bound = c->src.max_frame;
-	if (encoder_max_size(c->src.width, c->src.height) > bound)
-		bound = (uint32_t)encoder_max_size(c->src.width,
-		    c->src.height);
+	bound = (uint32_t)capture_frame_bound(c);
 	snprintf(c->shm_name, sizeof(c->shm_name), "shmcam-%s", c->opt.name);
 	rc = ring_writer_create(&c->ring, c->shm_name, c->opt.slots,
 	    ring_slot_size_for(bound), 0640, c->server_gid);
@@ -437,7 +417,7 @@ capture_setup(struct capture *c)
 		if (c->wk_ev == NULL || event_add(c->wk_ev, NULL) == -1)
 			fatalx("event_new failed");
 	}
-	c->st_start_ns = source_clock_ns(CLOCK_MONOTONIC);
+	c->st_start_ns = clock_ns(CLOCK_MONOTONIC);
 	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
 	    live ? source_format_name(c->src.fourcc) : "(format when it "

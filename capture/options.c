@@ -187,7 +187,6 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
 	uint32_t milli;
 	int ch;
 
@@ -207,10 +206,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (strlen(optarg) > RING_NAME_MAX - 8 ||
-			    ring_name_valid(optarg) != 0)
+			if (ring_camera_name_valid(optarg) != 0)
 				opt_usage_error("invalid --name '%s': use "
-				    "1-55 of A-Z a-z 0-9 . _ -", optarg);
+				    "1-56 of A-Z a-z 0-9 . _ -", optarg);
 			o->name = optarg;
 			break;
 		case 'c':
@@ -236,7 +234,6 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 				opt_usage_error("invalid --size '%s': "
 				    "expected WxH, even numbers from 16 to "
 				    "8192", optarg);
-			o->size_given = 1;
 			break;
 		case 'f':
 			if (parse_fps(optarg, &o->fps_milli) != 0)
@@ -245,18 +242,12 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->fps_given = 1;
 			break;
 		case 'q':
-			if (opt_parse_uint(optarg, 1, 100, 10, &v) != 0)
-				opt_usage_error("invalid --quality '%s': "
-				    "expected 1-100", optarg);
-			o->quality = (int)v;
+			o->quality = (int)opt_uint("--quality", optarg, 1, 100,
+			    10);
 			break;
 		case OPT_BUFFERS:
-			if (opt_parse_uint(optarg, BUFFERS_MIN, BUFFERS_MAX, 10, &v)
-			    != 0)
-				opt_usage_error("invalid --buffers '%s': "
-				    "expected %d-%d", optarg, BUFFERS_MIN,
-				    BUFFERS_MAX);
-			o->buffers = (unsigned)v;
+			o->buffers = (unsigned)opt_uint("--buffers", optarg,
+			    BUFFERS_MIN, BUFFERS_MAX, 10);
 			break;
 		case OPT_CONTROL:
 			parse_control(o, optarg);
@@ -265,10 +256,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->list = 1;
 			break;
 		case OPT_WORKERS:
-			if (opt_parse_uint(optarg, 1, WORKERS_MAX, 10, &v) != 0)
-				opt_usage_error("invalid --workers '%s': "
-				    "expected 1-%d", optarg, WORKERS_MAX);
-			o->workers = (unsigned)v;
+			o->workers = (unsigned)opt_uint("--workers", optarg, 1,
+			    WORKERS_MAX, 10);
 			break;
 		case OPT_ALWAYS_ENCODE:
 			o->always_encode = 1;
@@ -282,12 +271,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->retry_ms = milli;	/* seconds * 1000 */
 			break;
 		case OPT_SLOTS:
-			if (opt_parse_uint(optarg, RING_SLOTS_MIN, RING_SLOTS_MAX, 10,
-			    &v) != 0)
-				opt_usage_error("invalid --slots '%s': "
-				    "expected %d-%d", optarg, RING_SLOTS_MIN,
-				    RING_SLOTS_MAX);
-			o->slots = (uint32_t)v;
+			o->slots = (uint32_t)opt_uint("--slots", optarg,
+			    RING_SLOTS_MIN, RING_SLOTS_MAX, 10);
 			break;
 		case 'g':
 			o->server_group = optarg;

@@ -77,9 +77,7 @@ pattern_render(struct pattern *p, uint64_t real_ns)
 	int w = (int)img->width, h = (int)img->height;
 	int scale;
 	int block = h / 6, travel, pos, x, y;
-	char line[64], date[32];
-	time_t secs = (time_t)(real_ns / 1000000000u);
-	struct tm tm;
+	char line[64];
 
 	image_copy(img, &p->background);
 
@@ -98,13 +96,7 @@ pattern_render(struct pattern *p, uint64_t real_ns)
 	 * number; bottom: the capture time, large enough to read a latency
 	 * off a photo of two screens.
 	 */
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "%s.%03u UTC", date,
-	    (unsigned)(real_ns / 1000000u % 1000u));
-	scale = text_fit_scale(line, w * 9 / 10, h / 90);
-	image_draw_label(img, (w - text_width(line, scale)) / 2,
-	    h - 10 * scale, scale, line);
+	image_draw_clock(img, real_ns, 1);
 
 	scale = text_fit_scale("SHMCAM TEST PATTERN 0000X0000",
 	    w * 9 / 10, h / 160);
@@ -131,8 +123,8 @@ pattern_next(struct source *src, struct source_frame *f, char *why,
 	p->tick += expirations;
 
 	memset(f, 0, sizeof(*f));
-	f->capture_real_ns = source_clock_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
+	f->capture_real_ns = clock_ns(CLOCK_REALTIME);
+	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	pattern_render(p, f->capture_real_ns);
 	f->fourcc = V4L2_PIX_FMT_YUV420;
 	f->width = p->frame.width;
@@ -164,7 +156,6 @@ pattern_destroy(struct source *src)
 }
 
 static const struct source_ops pattern_ops = {
-	.kind = "pattern",
 	.open = pattern_open,
 	.close = pattern_close,
 	.next = pattern_next,

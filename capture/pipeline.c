@@ -93,8 +93,8 @@ capture_ring_fit(struct capture *c, size_t need)
 	    "servers re-attach", size, need);
 	ring_writer_destroy(&c->ring, 0);	/* the name is nw's now */
 	c->ring = nw;
-	capture_set_status(c, c->src_live ? RING_STATE_ONLINE :
-	    RING_STATE_OFFLINE, c->src_live ? "" : c->reason);
+	capture_set_status(c, c->src_ev != NULL ? RING_STATE_ONLINE :
+	    RING_STATE_OFFLINE, c->src_ev != NULL ? "" : c->reason);
 	peers_close_all(&c->peers, "ring replaced");
 	ring_writer_set_peers(&c->ring, 0, 0);
 	return 0;
@@ -116,7 +116,7 @@ capture_pipeline_reset(struct capture *c)
 	c->frame_timeout_ns = rate ? 4000000000000ull / rate : 0;
 	if (c->frame_timeout_ns < FRAME_TIMEOUT_MIN_MS * 1000000ull)
 		c->frame_timeout_ns = FRAME_TIMEOUT_MIN_MS * 1000000ull;
-	c->last_frame_ns = source_clock_ns(CLOCK_MONOTONIC);
+	c->last_frame_ns = clock_ns(CLOCK_MONOTONIC);
 	c->ring_full_logged = 0;
 	if (c->decimate)
 		log_info("%s delivers %u.%03u fps: dropping frames evenly to "
@@ -196,7 +196,7 @@ capture_drop(struct capture *c, uint64_t *counter)
 static uint8_t *
 capture_begin(struct capture *c, size_t need, uint32_t *cap)
 {
-	if (need > ring_capacity(c) && capture_ring_fit(c, need) != 0) {
+	if (capture_ring_fit(c, need) != 0) {
 		if (!c->ring_full_logged++)
 			log_warnx("a %zu-byte frame does not fit the ring's "
 			    "%u-byte slots: dropped", need, ring_capacity(c));
@@ -265,14 +265,14 @@ capture_publish_raw(struct capture *c, const struct source_frame *f)
 		capture_drop(c, &c->st_dropped);
 		return;
 	}
-	t0 = source_clock_ns(CLOCK_MONOTONIC);
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	rc = encoder_encode(&c->enc, f, slot, cap, &len);
 	if (rc != 0) {
 		ring_writer_abort(&c->ring);
 		capture_encode_failed(c, f, rc);
 		return;
 	}
-	c->st_encode_ns += source_clock_ns(CLOCK_MONOTONIC) - t0;
+	c->st_encode_ns += clock_ns(CLOCK_MONOTONIC) - t0;
 	c->st_encoded++;
 	c->last_width = f->width;
 	c->last_height = f->height;
@@ -283,7 +283,7 @@ void
 capture_frame(struct capture *c, struct source_frame *f)
 {
 	struct source_frame old;
-	uint64_t now = source_clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	int rc;
 
 	c->last_frame_ns = now;
@@ -393,7 +393,7 @@ void
 capture_publish_placeholder(struct capture *c)
 {
 	struct ring_frame rf;
-	uint64_t real = source_clock_ns(CLOCK_REALTIME);
+	uint64_t real = clock_ns(CLOCK_REALTIME);
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	int rc;
@@ -405,7 +405,7 @@ capture_publish_placeholder(struct capture *c)
 		    c->last_height, strerror(-rc));
 		return;
 	}
-	if (len > ring_capacity(c) && capture_ring_fit(c, len) != 0) {
+	if (capture_ring_fit(c, len) != 0) {
 		free(jpeg);
 		return;
 	}
@@ -415,7 +415,7 @@ capture_publish_placeholder(struct capture *c)
 	rf.height = c->last_height;
 	rf.flags = RING_FRAME_PLACEHOLDER;
 	rf.capture_real_ns = real;
-	rf.capture_mono_ns = source_clock_ns(CLOCK_MONOTONIC);
+	rf.capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if ((rc = ring_writer_publish(&c->ring, &rf, jpeg)) == 0) {
 		peers_notify(&c->peers);
 		service_ready(&c->svc);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "placeholder.h"
 
@@ -70,10 +69,7 @@ placeholder_render(struct placeholder *ph, uint32_t width, uint32_t height,
     size_t *len)
 {
 	struct image frame;
-	char line[64], date[32];
-	time_t secs = (time_t)(real_ns / 1000000000u);
-	struct tm tm;
-	int rc, scale;
+	int rc;
 
 	if ((rc = placeholder_background(ph, width, height, source, reason))
 	    != 0)
@@ -81,12 +77,7 @@ placeholder_render(struct placeholder *ph, uint32_t width, uint32_t height,
 	if ((rc = image_alloc(&frame, width, height)) != 0)
 		return rc;
 	image_copy(&frame, &ph->ph_bg);
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "%s UTC", date);
-	scale = text_fit_scale(line, (int)width * 9 / 10, (int)height / 90);
-	image_draw_label(&frame, ((int)width - text_width(line, scale)) / 2,
-	    (int)height - 10 * scale, scale, line);
+	image_draw_clock(&frame, real_ns, 0);
 	rc = jpeg_encode_yuv420_alloc(&ph->ph_enc, &frame, jpeg, len);
 	image_free(&frame);
 	return rc;

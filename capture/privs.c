@@ -26,11 +26,25 @@ parse_id(const char *s, unsigned long *out)
 }
 
 int
+privs_lookup_group(const char *name, gid_t *gid)
+{
+	struct group *gr;
+	unsigned long v;
+
+	if ((gr = getgrnam(name)) != NULL)
+		*gid = gr->gr_gid;
+	else if (parse_id(name, &v) == 0)
+		*gid = (gid_t)v;
+	else
+		return -1;
+	return 0;
+}
+
+int
 privs_resolve(struct privs *p, const char *user, const char *group,
     char *why, size_t whylen)
 {
 	struct passwd *pw;
-	struct group *gr;
 	unsigned long v;
 	int n;
 
@@ -55,11 +69,7 @@ privs_resolve(struct privs *p, const char *user, const char *group,
 	p->gid = pw->pw_gid;
 	snprintf(p->user, sizeof(p->user), "%s", pw->pw_name);
 	if (group != NULL) {
-		if ((gr = getgrnam(group)) != NULL)
-			p->gid = gr->gr_gid;
-		else if (parse_id(group, &v) == 0)
-			p->gid = (gid_t)v;
-		else {
+		if (privs_lookup_group(group, &p->gid) != 0) {
 			snprintf(why, whylen, "unknown --group '%s'", group);
 			return -1;
 		}

@@ -30,6 +30,8 @@ struct privs {
 	char	 user[64];
 };
 
+/* A group by name or number: 0 and *gid, or -1 if there is none. */
+int	privs_lookup_group(const char *name, gid_t *gid);
 /*
  * Resolves --user and --group (names or numbers; user NULL: the default
  * user) if the process runs as root; else notes that there is nothing

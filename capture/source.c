@@ -61,15 +61,6 @@ source_format_is_jpeg(uint32_t fourcc)
 	return fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG;
 }
 
-uint64_t
-source_clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * A periodic CLOCK_MONOTONIC timerfd: the period does not drift with the
  * time spent on each frame, and the expiration count tells how many

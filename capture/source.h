@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "image.h"
 #include "ring.h"
 
@@ -48,7 +49,6 @@ struct source_frame {
 struct source;
 
 struct source_ops {
-	const char *kind;
 	/*
 	 * Opens (or reopens) the source; sets src->fd, width, height,
 	 * fourcc, fps_milli.  0, or -errno with why[] saying what failed.
@@ -108,7 +108,6 @@ struct source_config {
 	int		 fps_given;	/* else a device keeps its own rate */
 	uint32_t	 fourcc;	/* 0: auto (MJPEG preferred) */
 	unsigned	 buffers;	/* V4L2 mmap buffers */
-	int		 quality;
 	const struct source_control *controls;
 	unsigned	 ncontrols;
 };
@@ -137,8 +136,6 @@ const char *source_format_name(uint32_t fourcc);
 /* 1 if frames of this fourcc are JPEG already. */
 int	source_format_is_jpeg(uint32_t fourcc);
 
-/* The time on clock id in nanoseconds. */
-uint64_t source_clock_ns(clockid_t id);
 /* A non-blocking periodic timerfd at fps_milli; the fd or -errno (why[]). */
 int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);
 /* Reads the timer's expirations: 1 and *ticks, 0 if none yet, -errno. */

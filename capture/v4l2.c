@@ -345,8 +345,8 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	 * clock time is derived from it by the offset between the clocks
 	 * now.
 	 */
-	now_mono = source_clock_ns(CLOCK_MONOTONIC);
-	now_real = source_clock_ns(CLOCK_REALTIME);
+	now_mono = clock_ns(CLOCK_MONOTONIC);
+	now_real = clock_ns(CLOCK_REALTIME);
 	ts = (uint64_t)b.timestamp.tv_sec * 1000000000u +
 	    (uint64_t)b.timestamp.tv_usec * 1000u;
 	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
@@ -377,7 +377,6 @@ v4l2_destroy(struct source *src)
 }
 
 static const struct source_ops v4l2_ops = {
-	.kind = "v4l2",
 	.open = v4l2_open,
 	.close = v4l2_close,
 	.next = v4l2_next,

@@ -10,15 +10,6 @@
 
 #include "workers.h"
 
-static uint64_t
-clock_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *
 workers_main(void *arg)
 {
@@ -42,9 +33,9 @@ workers_main(void *arg)
 		wk->wk_busy++;
 		pthread_mutex_unlock(&wk->wk_lock);
 
-		t0 = clock_mono_ns();
+		t0 = clock_ns(CLOCK_MONOTONIC);
 		w->w_rc = wk->wk_fn(wk->wk_arg, self, w);
-		w->w_encode_ns = clock_mono_ns() - t0;
+		w->w_encode_ns = clock_ns(CLOCK_MONOTONIC) - t0;
 
 		pthread_mutex_lock(&wk->wk_lock);
 		wk->wk_busy--;
@@ -168,22 +159,35 @@ workers_submit(struct workers *wk, const struct source_frame *f,
 	return ret;
 }
 
+static struct work *
+workers_take_done(struct workers *wk)
+{
+	struct work *w;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	if ((w = TAILQ_FIRST(&wk->wk_done)) != NULL)
+		TAILQ_REMOVE(&wk->wk_done, w, w_entry);
+	pthread_mutex_unlock(&wk->wk_lock);
+	return w;
+}
+
 struct work *
 workers_collect(struct workers *wk)
 {
 	struct work *w;
 	uint64_t count;
 
-	/* Reset the wake-up first: a job finishing after this read writes
-	 * it again, so none is lost. */
-	if (read(wk->wk_efd, &count, sizeof(count)) == -1 && errno != EAGAIN)
-		abort();
-	pthread_mutex_lock(&wk->wk_lock);
-	if ((w = TAILQ_FIRST(&wk->wk_done)) != NULL)
-		TAILQ_REMOVE(&wk->wk_done, w, w_entry);
-	pthread_mutex_unlock(&wk->wk_lock);
-	if (w == NULL)
-		return NULL;
+	/* Only when nothing is left is the wake-up reset, and the list
+	 * looked at once more: a job finishing after the read writes the
+	 * eventfd again, so none is lost, and a caller that collects until
+	 * NULL reads the eventfd once, not once per job. */
+	if ((w = workers_take_done(wk)) == NULL) {
+		if (read(wk->wk_efd, &count, sizeof(count)) == -1 &&
+		    errno != EAGAIN)
+			abort();
+		if ((w = workers_take_done(wk)) == NULL)
+			return NULL;
+	}
 	if (w->w_rc == -ECANCELED || w->w_order <= wk->wk_last_out)
 		w->w_late = 1;
 	else

@@ -3,7 +3,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <turbojpeg.h>
 
@@ -233,6 +235,27 @@ image_draw_label(struct image *img, int x, int y, int scale, const char *s)
 	image_draw_text(img, x, y, scale, s, YUV_WHITE);
 }
 
+void
+image_draw_clock(struct image *img, uint64_t real_ns, int millis)
+{
+	const int w = (int)img->width, h = (int)img->height;
+	time_t secs = (time_t)(real_ns / 1000000000u);
+	char line[64], date[32];
+	struct tm tm;
+	int scale;
+
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	if (millis)
+		snprintf(line, sizeof(line), "%s.%03u UTC", date,
+		    (unsigned)(real_ns / 1000000u % 1000u));
+	else
+		snprintf(line, sizeof(line), "%s UTC", date);
+	scale = text_fit_scale(line, w * 9 / 10, h / 90);
+	image_draw_label(img, (w - text_width(line, scale)) / 2,
+	    h - 10 * scale, scale, line);
+}
+
 int
 jpeg_encoder_init(struct jpeg_encoder *e, int quality)
 {
@@ -263,19 +286,20 @@ jpeg_max_size(uint32_t width, uint32_t height)
 	return n == (unsigned long)-1 ? 0 : (size_t)n;
 }
 
-static int
-jpeg_encode(struct jpeg_encoder *e, const struct image *img, uint8_t **out,
-    size_t *len, int flags)
+int
+jpeg_encode_planes(struct jpeg_encoder *e, const uint8_t **planes,
+    const int *strides, uint32_t width, uint32_t height, int subsamp,
+    uint8_t *out, size_t cap, size_t *len)
 {
-	const unsigned char *planes[3] = { img->plane[0], img->plane[1],
-	    img->plane[2] };
-	int strides[3] = { (int)img->stride[0], (int)img->stride[1],
-	    (int)img->stride[2] };
-	unsigned long size = *len;
+	size_t need = jpeg_max_size(width, height);
+	unsigned long size = cap;
 
-	if (tjCompressFromYUVPlanes(e->je_tj, planes, (int)img->width, strides,
-	    (int)img->height, TJSAMP_420, out, &size, e->je_quality,
-	    flags | TJFLAG_FASTDCT) != 0)
+	/* TJFLAG_NOREALLOC trusts the buffer to be tjBufSize() long. */
+	if (need == 0 || cap < need)
+		return -ENOBUFS;
+	if (tjCompressFromYUVPlanes(e->je_tj, planes, (int)width, strides,
+	    (int)height, subsamp, &out, &size, e->je_quality,
+	    TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0)
 		return -EIO;
 	*len = size;
 	return 0;
@@ -285,13 +309,13 @@ int
 jpeg_encode_yuv420(struct jpeg_encoder *e, const struct image *img,
     uint8_t *out, size_t cap, size_t *len)
 {
-	size_t need = jpeg_max_size(img->width, img->height);
+	const uint8_t *planes[3] = { img->plane[0], img->plane[1],
+	    img->plane[2] };
+	const int strides[3] = { (int)img->stride[0], (int)img->stride[1],
+	    (int)img->stride[2] };
 
-	/* TJFLAG_NOREALLOC trusts the buffer to be tjBufSize() long. */
-	if (need == 0 || cap < need)
-		return -ENOBUFS;
-	*len = cap;
-	return jpeg_encode(e, img, &out, len, TJFLAG_NOREALLOC);
+	return jpeg_encode_planes(e, planes, strides, img->width,
+	    img->height, TJSAMP_420, out, cap, len);
 }
 
 int

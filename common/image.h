@@ -54,6 +54,9 @@ int	text_fit_scale(const char *s, int width, int max);
 /* Text on a dark box with a margin of one glyph-pixel. */
 void	image_draw_label(struct image *img, int x, int y, int scale,
 	    const char *s);
+/* The wall-clock time real_ns ("2026-11-25 14:41:26[.123] UTC") as a
+ * label centred at the bottom, large enough to read off a photo. */
+void	image_draw_clock(struct image *img, uint64_t real_ns, int millis);
 
 /*
  * A reusable TurboJPEG compressor.  jpeg_encode_yuv420() writes into a
@@ -69,6 +72,10 @@ int	jpeg_encoder_init(struct jpeg_encoder *e, int quality);
 void	jpeg_encoder_free(struct jpeg_encoder *e);
 size_t	jpeg_max_size(uint32_t width, uint32_t height);
 int	jpeg_encode_yuv420(struct jpeg_encoder *e, const struct image *img,
+	    uint8_t *out, size_t cap, size_t *len);
+/* The same from any planes TurboJPEG takes, at subsamp (TJSAMP_*). */
+int	jpeg_encode_planes(struct jpeg_encoder *e, const uint8_t **planes,
+	    const int *strides, uint32_t width, uint32_t height, int subsamp,
 	    uint8_t *out, size_t cap, size_t *len);
 /* Allocating variant for one-off pictures; *out is malloc()ed. */
 int	jpeg_encode_yuv420_alloc(struct jpeg_encoder *e,

@@ -37,3 +37,15 @@ opt_parse_uint(const char *s, unsigned long min, unsigned long max, int base,
 	*out = v;
 	return 0;
 }
+
+unsigned long
+opt_uint(const char *opt, const char *s, unsigned long min,
+    unsigned long max, int base)
+{
+	unsigned long v;
+
+	if (opt_parse_uint(s, min, max, base, &v) != 0)
+		opt_usage_error("invalid %s '%s': expected %lu to %lu", opt, s,
+		    min, max);
+	return v;
+}

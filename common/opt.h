@@ -7,6 +7,9 @@
 #ifndef SHMCAM_OPT_H
 #define SHMCAM_OPT_H
 
+/* What --version prints, and the server's Server: header. */
+#define SHMCAM_VERSION		"0.1"
+
 /* "PROGRAM: <message>" and a pointer to --help on stderr, then exit(2). */
 void	opt_usage_error(const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
@@ -18,5 +21,9 @@ void	opt_usage_error(const char *fmt, ...)
  */
 int	opt_parse_uint(const char *s, unsigned long min, unsigned long max,
 	    int base, unsigned long *out);
+/* The same for option opt's value s, or a usage error ("invalid --opt
+ * 's': expected MIN to MAX", exit 2). */
+unsigned long opt_uint(const char *opt, const char *s, unsigned long min,
+	    unsigned long max, int base);
 
 #endif /* SHMCAM_OPT_H */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ring.h"
 
 /*
@@ -123,15 +124,6 @@ add64(uint64_t *p, uint64_t v)
 		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-static uint64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 #ifdef __SANITIZE_THREAD__
 /* ThreadSanitizer's dynamic annotations (libtsan exports them). */
 void	AnnotateIgnoreReadsBegin(const char *file, int line);
@@ -202,6 +194,14 @@ ring_name_valid(const char *name)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+int
+ring_camera_name_valid(const char *name)
+{
+	if (name == NULL || strnlen(name, RING_NAME_MAX) > RING_NAME_MAX - 8)
+		return -EINVAL;
+	return ring_name_valid(name);
 }
 
 uint32_t

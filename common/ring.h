@@ -265,6 +265,9 @@ struct ring_writer {
 
 /* 0 if name is a valid ring name: 1-63 of [A-Za-z0-9._-], not "." or "..". */
 int	ring_name_valid(const char *name);
+/* 0 if name is a valid camera name (--name, --camera): its ring is
+ * "shmcam-NAME", so 1-56 of the same. */
+int	ring_camera_name_valid(const char *name);
 
 /* Bytes a slot needs for frames of up to max_frame bytes (page-rounded). */
 uint32_t ring_slot_size_for(uint32_t max_frame);

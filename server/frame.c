@@ -93,13 +93,11 @@ frame_finish(struct frame *f)
 	    "Content-Type: image/jpeg\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Timestamp: %llu.%06u\r\n"
-	    "%s%s%s"
+	    "%s"
 	    "\r\n",
 	    f->f_jpeg_len, (unsigned long long)(ts / 1000000000u),
 	    (unsigned)(ts % 1000000000u / 1000u),
-	    f->f_placeholder ? "X-Shmcam-Placeholder: " : "",
-	    f->f_placeholder ? frame_placeholder_name(f) : "",
-	    f->f_placeholder ? "\r\n" : "");
+	    frame_placeholder_header(f));
 	if (n < 0 || (size_t)n >= sizeof(head))
 		fatalx("frame part header does not fit");
 	f->f_part_off = f->f_jpeg_off - (size_t)n;
@@ -142,17 +140,28 @@ frame_unref_cb(const void *data, size_t len, void *arg)
 	frame_unref(arg);
 }
 
+/* X-Shmcam-Placeholder, by enum frame_placeholder: the value, and the
+ * part header line the stream sends. */
+#define PLACEHOLDER(v)	{ v, "X-Shmcam-Placeholder: " v "\r\n" }
+static const struct {
+	const char	*name;
+	const char	*header;
+} placeholders[] = {
+	[FRAME_LIVE] = { NULL, "" },
+	[FRAME_OFFLINE] = PLACEHOLDER("offline"),
+	[FRAME_NO_SIGNAL] = PLACEHOLDER("no-signal"),
+};
+
+const char *
+frame_placeholder_header(const struct frame *f)
+{
+	return placeholders[f->f_placeholder].header;
+}
+
 const char *
 frame_placeholder_name(const struct frame *f)
 {
-	switch (f->f_placeholder) {
-	case FRAME_OFFLINE:
-		return "offline";
-	case FRAME_NO_SIGNAL:
-		return "no-signal";
-	default:
-		return NULL;
-	}
+	return placeholders[f->f_placeholder].name;
 }
 
 int

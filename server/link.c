@@ -26,23 +26,6 @@
 
 static void link_connect(struct camera *cam);
 
-uint64_t
-now_ns(int clock_id)
-{
-	struct timespec ts;
-
-	clock_gettime((clockid_t)clock_id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct timeval
-ms_tv(unsigned ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-
-	return tv;
-}
-
 /* Makes f the newest frame and hands it to the clients. */
 static void
 camera_set_latest(struct camera *cam, struct frame *f)
@@ -107,7 +90,7 @@ camera_placeholder(struct camera *cam)
 	f->f_meta.height = h;
 	f->f_meta.flags = RING_FRAME_PLACEHOLDER;
 	f->f_meta.capture_real_ns = f->f_meta.publish_real_ns =
-	    now_ns(CLOCK_REALTIME);
+	    clock_ns(CLOCK_REALTIME);
 	f->f_meta.length = (uint32_t)len;
 	frame_finish(f);
 	frame_unref(cam->c_offline);
@@ -402,7 +385,7 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
 
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	(void)fd;
 	(void)what;

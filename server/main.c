@@ -75,18 +75,6 @@ usage(FILE *out)
 "  -V, --version            print the version\n");
 }
 
-static unsigned
-parse_uint(const char *opt, const char *s, unsigned long min,
-    unsigned long max, int base)
-{
-	unsigned long v;
-
-	if (opt_parse_uint(s, min, max, base, &v) != 0)
-		opt_usage_error("invalid %s '%s': expected %lu to %lu", opt, s,
-		    min, max);
-	return (unsigned)v;
-}
-
 static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -136,14 +124,14 @@ parse_camera(const char *arg, struct camera_spec *cs)
 	char name[RING_NAME_MAX];
 	size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
 
-	if (n == 0 || n > RING_NAME_MAX - 8)
+	if (n == 0 || n >= sizeof(name))
 		opt_usage_error("invalid --camera '%s': expected NAME[:CTLPATH]",
 		    arg);
 	memcpy(name, arg, n);
 	name[n] = '\0';
-	if (ring_name_valid(name) != 0)
-		opt_usage_error("invalid --camera '%s': the name may hold letters, "
-		    "digits, '.', '_' and '-'", arg);
+	if (ring_camera_name_valid(name) != 0)
+		opt_usage_error("invalid --camera '%s': the name is 1-56 "
+		    "letters, digits, '.', '_' and '-'", arg);
 	if (colon != NULL && (colon[1] == '\0' ||
 	    strlen(colon + 1) >= CTL_PATH_MAX))
 		opt_usage_error("invalid --camera '%s': empty or too long control "
@@ -269,12 +257,11 @@ main(int argc, char **argv)
 			break;
 		}
 		case OPT_UNIX_MODE:
-			srv.opt.unix_mode = parse_uint("--unix-mode", optarg,
-			    0, 0777, 8);
+			srv.opt.unix_mode = (unsigned)opt_uint("--unix-mode",
+			    optarg, 0, 0777, 8);
 			break;
 		case 'n':
-			if (strlen(optarg) > RING_NAME_MAX - 8 ||
-			    ring_name_valid(optarg) != 0)
+			if (ring_camera_name_valid(optarg) != 0)
 				opt_usage_error("invalid --name '%s'", optarg);
 			name = optarg;
 			break;
@@ -321,15 +308,15 @@ main(int argc, char **argv)
 			srv.opt.trust_proxy = 1;
 			break;
 		case OPT_MAX_CLIENTS:
-			srv.opt.max_clients = parse_uint("--max-clients",
+			srv.opt.max_clients = (unsigned)opt_uint("--max-clients",
 			    optarg, 1, 1000000, 10);
 			break;
 		case 't':
-			srv.opt.client_timeout_s = parse_uint(
+			srv.opt.client_timeout_s = (unsigned)opt_uint(
 			    "--client-timeout", optarg, 1, 3600, 10);
 			break;
 		case OPT_REQUEST_TIMEOUT:
-			srv.opt.request_timeout_s = parse_uint(
+			srv.opt.request_timeout_s = (unsigned)opt_uint(
 			    "--request-timeout", optarg, 1, 3600, 10);
 			break;
 		case OPT_NO_SEND_BOUND:
@@ -367,8 +354,8 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	server_fd_limit(&srv);
-	srv.started_real_ns = now_ns(CLOCK_REALTIME);
-	srv.started_mono_ns = now_ns(CLOCK_MONOTONIC);
+	srv.started_real_ns = clock_ns(CLOCK_REALTIME);
+	srv.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (srv.opt.auth_file != NULL) {
 		if (auth_load(&srv.auth, srv.opt.auth_file, err,
 		    sizeof(err)) != 0)

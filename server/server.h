@@ -28,10 +28,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "clock.h"
 #include "ctl.h"
+#include "opt.h"
 #include "ring.h"
 
-#define SHMCAM_VERSION		"0.1"
 #define SERVER_SOFTWARE		"shmcam/" SHMCAM_VERSION
 #define BOUNDARY		"boundarydonotcross"
 
@@ -100,6 +101,8 @@ void	frame_unref_cb(const void *data, size_t len, void *arg);
 /* The X-Shmcam-Placeholder value for f ("offline", "no-signal"), or NULL
  * for live video. */
 const char *frame_placeholder_name(const struct frame *f);
+/* The same as a part header line with its CRLF, or "" for live video. */
+const char *frame_placeholder_header(const struct frame *f);
 /* 1 if buf[0..len) starts with SOI and ends with EOI. */
 int	jpeg_looks_complete(const uint8_t *buf, size_t len);
 
@@ -389,6 +392,5 @@ void	state_metrics(struct server *srv, struct evbuffer *out);
 /* The viewer page of cam, or the list of cameras if cam is NULL. */
 void	page_index(struct server *srv, struct camera *cam, struct evbuffer *out);
 
-uint64_t now_ns(int clock_id);
 
 #endif /* SHMCAM_SERVER_H */

@@ -171,7 +171,7 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 void
 state_json(struct server *srv, struct camera *only, struct evbuffer *out)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct camera *cam;
 	int first = 1;
 

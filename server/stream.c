@@ -69,7 +69,8 @@ stream_client_close(struct stream_client *sc, const char *reason)
 {
 	struct camera *cam = sc->sc_cam;
 	struct server *srv = cam->c_srv;
-	double secs = (double)(now_ns(CLOCK_MONOTONIC) - sc->sc_start_ns) / 1e9;
+	double secs = (double)(clock_ns(CLOCK_MONOTONIC) - sc->sc_start_ns) /
+	    1e9;
 
 	log_info("stream client %s %s closed after %.1f s, %llu frames, "
 	    "%llu bytes, %llu skipped: %s", sc->sc_addr, sc->sc_path, secs,
@@ -124,7 +125,7 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    "X-Shmcam-Publish-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Send-Time: %llu.%06u\r\n"
 	    "X-Shmcam-Latency: %llu.%06u\r\n"
-	    "%s%s%s"
+	    "%s"
 	    "\r\n",
 	    f->f_jpeg_len,
 	    (unsigned long long)(m->capture_real_ns / 1000000000u),
@@ -139,9 +140,7 @@ stream_add_extra(struct evbuffer *out, const struct frame *f, uint64_t now_real)
 	    (unsigned)(now_real % 1000000000u / 1000u),
 	    (unsigned long long)(lat / 1000000000u),
 	    (unsigned)(lat % 1000000000u / 1000u),
-	    f->f_placeholder ? "X-Shmcam-Placeholder: " : "",
-	    f->f_placeholder ? frame_placeholder_name(f) : "",
-	    f->f_placeholder ? "\r\n" : "") < 0 ?
+	    frame_placeholder_header(f)) < 0 ?
 	    -1 : 0;
 }
 
@@ -181,7 +180,7 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 	} else if (sc->sc_params.sp_extra_headers) {
 		size_t before = evbuffer_get_length(out);
 
-		if (stream_add_extra(out, f, now_ns(CLOCK_REALTIME)) != 0) {
+		if (stream_add_extra(out, f, clock_ns(CLOCK_REALTIME)) != 0) {
 			stream_client_close(sc, "out of memory");
 			return -1;
 		}
@@ -198,8 +197,10 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 		return -1;
 	}
 	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1) {
-		sc->sc_dropped += f->f_seq - sc->sc_last_seq - 1;
-		cam->c_frames_dropped += f->f_seq - sc->sc_last_seq - 1;
+		uint64_t missed = f->f_seq - sc->sc_last_seq - 1;
+
+		sc->sc_dropped += missed;
+		cam->c_frames_dropped += missed;
 	}
 	sc->sc_last_seq = f->f_seq;
 	sc->sc_last_push_ns = now;
@@ -268,7 +269,7 @@ stream_broadcast(struct camera *cam)
 {
 	struct stream_client *sc, *next;
 	struct frame *f = cam->c_latest;
-	uint64_t now = now_ns(CLOCK_MONOTONIC), sent = 0;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), sent = 0;
 
 	if (f == NULL)
 		return;
@@ -286,7 +287,7 @@ stream_refresh(struct camera *cam)
 {
 	struct stream_client *sc, *next;
 	struct frame *f = cam->c_latest;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	uint64_t timeout = (uint64_t)cam->c_srv->opt.client_timeout_s *
 	    1000000000u;
 
@@ -327,7 +328,7 @@ stream_write_cb(struct bufferevent *bev, void *arg)
 	/* Drained: take the newest frame if we have not sent it yet. */
 	if (f == NULL || sc->sc_last_seq >= f->f_seq)
 		return;
-	now = now_ns(CLOCK_MONOTONIC);
+	now = clock_ns(CLOCK_MONOTONIC);
 	if (stream_ready(sc, f, now) && stream_push(sc, f, now) == 0)
 		stream_count_send(sc->sc_cam, f, now, 1);
 }
@@ -395,8 +396,8 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	sc->sc_bev = bev;
 	sc->sc_fd = bufferevent_getfd(bev);
 	sc->sc_params = *sp;
-	sc->sc_start_ns = now_ns(CLOCK_MONOTONIC);
-	sc->sc_start_real_ns = now_ns(CLOCK_REALTIME);
+	sc->sc_start_ns = clock_ns(CLOCK_MONOTONIC);
+	sc->sc_start_real_ns = clock_ns(CLOCK_REALTIME);
 	sc->sc_last_push_ns = sc->sc_start_ns;
 	sc->sc_next_due_ns = sc->sc_start_ns;
 	snprintf(sc->sc_addr, sizeof(sc->sc_addr), "%s", addr);

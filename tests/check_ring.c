@@ -118,6 +118,14 @@ START_TEST(test_names)
 	ck_assert_int_eq(ring_name_valid("a/b"), -EINVAL);
 	ck_assert_int_eq(ring_name_valid("sp ace"), -EINVAL);
 	ck_assert_int_eq(ring_name_valid(NULL), -EINVAL);
+	/* A camera's ring is "shmcam-NAME": 56 characters at most. */
+	ck_assert_int_eq(ring_camera_name_valid(
+	    "a2345678901234567890123456789012345678901234567890123456"), 0);
+	ck_assert_int_eq(ring_camera_name_valid(
+	    "a23456789012345678901234567890123456789012345678901234567"),
+	    -EINVAL);
+	ck_assert_int_eq(ring_camera_name_valid("a/b"), -EINVAL);
+	ck_assert_int_eq(ring_camera_name_valid(NULL), -EINVAL);
 	ck_assert_int_eq(ring_name_valid(
 	    "0123456789012345678901234567890123456789012345678901234567890123"),
 	    -EINVAL);

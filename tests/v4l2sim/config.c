@@ -260,7 +260,8 @@ parse_format(struct sim_config *c, const char *s, const char *e, char *err,
 	return 0;
 }
 
-int
+/* Parses a V4L2SIM_FORMATS value into c. */
+static int
 sim_config_formats(struct sim_config *c, const char *spec, char *err,
     size_t errlen)
 {

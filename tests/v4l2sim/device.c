@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sim.h"
 
 #define SIM_MIN_BUFFERS	2
@@ -141,33 +142,6 @@ struct sim_map {
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sim_map maps[MAPS_MAX];
 unsigned int sim_mappings;
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------ log */
 
@@ -789,7 +763,7 @@ do_streamon(struct sim_device *d, const int *type)
 	d->d_streaming = 1;
 	d->d_generation++;
 	d->d_interval_ns = fract_ns(d->d_interval);
-	d->d_t0 = mono_ns();
+	d->d_t0 = clock_ns(CLOCK_MONOTONIC);
 	d->d_next_frame = d->d_t0 + d->d_interval_ns;
 	d->d_seq = 0;
 	d->d_made_stream = 0;
@@ -1052,12 +1026,12 @@ produce(struct sim_device *d)
 	d->d_filling = (int)i;
 	pthread_mutex_unlock(&d->d_lock);
 
-	cpu = thread_cpu_ns();
-	mono = mono_ns();
-	real = real_ns();
+	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	mono = clock_ns(CLOCK_MONOTONIC);
+	real = clock_ns(CLOCK_REALTIME);
 	len = sim_frames_fill(d->d_frames, b->sb_map, b->sb_length, seq, real,
 	    broken, &b->sb_paint);
-	cpu = thread_cpu_ns() - cpu;
+	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
 
 	pthread_mutex_lock(&d->d_lock);
 	d->d_filling = -1;
@@ -1096,7 +1070,7 @@ producer(void *arg)
 			pthread_cond_wait(&d->d_cond, &d->d_lock);
 			continue;	/* nothing to do but wait for close */
 		}
-		now = mono_ns();
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (now >= d->d_next_check) {
 			pthread_mutex_unlock(&d->d_lock);
 			gone = dev_gone(d);
@@ -1142,7 +1116,7 @@ producer(void *arg)
 		 */
 		if (d->d_streaming && d->d_next_frame <= wake + CHECK_NS)
 			wake = d->d_next_frame;
-		d->d_thread_cpu_ns = thread_cpu_ns();
+		d->d_thread_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		wait_until(d, wake);
 	}
 	pthread_mutex_unlock(&d->d_lock);

@@ -82,9 +82,6 @@ struct sim_config {
 
 /* Reads the environment; 0, or -EINVAL with err saying what is wrong. */
 int	sim_config_load(struct sim_config *c, char *err, size_t errlen);
-/* Parses a V4L2SIM_FORMATS value into c. */
-int	sim_config_formats(struct sim_config *c, const char *spec, char *err,
-	    size_t errlen);
 
 /* What the simulator knows about a pixel format. */
 struct sim_fourcc {

@@ -102,7 +102,8 @@ texture_y(const struct simpattern *p, uint32_t x, uint32_t y)
 	return clamp255(ramp + noise);
 }
 
-struct yuv
+/* The picture without barcode cells and block. */
+static struct yuv
 simpattern_background(const struct simpattern *p, uint32_t x, uint32_t y)
 {
 	struct yuv c = { SIMSTAMP_Y_NONE, 128, 128 };

@@ -62,9 +62,6 @@ void	simpattern_init(struct simpattern *p, uint32_t width,
 /* Left edge of the block in frame seq. */
 uint32_t simpattern_block_x(const struct simpattern *p, uint64_t seq);
 
-/* The picture without barcode cells and block. */
-struct yuv simpattern_background(const struct simpattern *p,
-	    uint32_t x, uint32_t y);
 /* Everything, for frame seq captured at real_ns. */
 struct yuv simpattern_pixel(const struct simpattern *p,
 	    uint64_t seq, uint64_t real_ns, uint32_t x, uint32_t y);
