@@ -31,8 +31,8 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, RINGINFO, SIM_SO,
-                       machine, task_cpu_ns, threads_cpu_ns)
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, machine,
+                       ring_latest, task_cpu_ns, threads_cpu_ns, wait_for)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
 
@@ -43,24 +43,9 @@ QUALITY = 80
 FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
 
 
-def latest(name):
-    r = subprocess.run([RINGINFO, "shmcam-" + name], capture_output=True,
-                       text=True, timeout=10)
-    for line in r.stdout.splitlines():
-        if line.startswith("latest="):
-            return int(line[7:])
-    return 0
-
-
-def wait_latest(name, n, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = latest(name)
-        if v >= n:
-            return v
-        if time.monotonic() > deadline:
-            raise RuntimeError("capture %s stuck at frame %d" % (name, v))
-        time.sleep(0.01)
+def wait_latest(name, n):
+    wait_for(lambda: ring_latest(name) >= n, 60, "capture %s frame %d" %
+             (name, n), 0.01)
 
 
 class Capture:
@@ -94,13 +79,12 @@ def bench_raw(tmp, size):
     cap = Capture(tmp, "--format", "YUYV", "--size", size, "--fps", "30",
                   "--always-encode")
     try:
-        start = wait_latest(cap.name, 15)
+        wait_latest(cap.name, 15)
         cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq0 = latest(cap.name)
+        seq0 = ring_latest(cap.name)
         wait_latest(cap.name, seq0 + FRAMES)
         cpu1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq1 = latest(cap.name)
-        del start
+        seq1 = ring_latest(cap.name)
         return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
     finally:
         cap.stop()
@@ -123,12 +107,12 @@ def bench_mjpeg(tmp):
         t0 = time.monotonic_ns()
         c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
         p0 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s0 = latest(cap.name)
+        s0 = ring_latest(cap.name)
         time.sleep(MJPEG_SECONDS)
         t1 = time.monotonic_ns()
         c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
         p1 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s1 = latest(cap.name)
+        s1 = ring_latest(cap.name)
         wall = t1 - t0
         return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
                 (s1 - s0) * 1e9 / wall)

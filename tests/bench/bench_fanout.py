@@ -26,26 +26,13 @@ import tempfile
 import threading
 import time
 
-from benchutil import CAPTURE, LOADCLIENT, RESULTS, SERVER, rss_kb
+from benchutil import (CAPTURE, LOADCLIENT, RESULTS, SERVER, cpu_seconds,
+                       frames_sent, rss_kb)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "8"))
 FANOUT = [1, 10, 100, 500]
 SIZE, FPS = "1280x720", 30
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def frames_sent(port):
-    import urllib.request
-    with urllib.request.urlopen("http://127.0.0.1:%d/state" % port,
-                                timeout=10) as r:
-        st = json.load(r)
-    return sum(c["frames_sent"] for c in st["cameras"])
 
 
 class Rig:

@@ -3,11 +3,13 @@ make bench runs only bench_*.py): where the binaries are, the CPU time of
 a process's threads, the machine's description, stopping processes and
 waiting for a condition with a deadline."""
 
+import json
 import os
 import platform
 import signal
 import subprocess
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -33,19 +35,52 @@ def task_cpu_ns(pid, tid):
         return int(f.read().split()[0])
 
 
-def threads_cpu_ns(pids, exclude=SIM_THREAD):
-    """On-CPU time of every thread of pids except those named exclude."""
-    total = 0
+def thread_times(pids):
+    """{(program, thread name, tid): on-CPU ns} of every thread of pids."""
+    out = {}
     for pid in pids:
+        try:
+            prog = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+        except OSError:
+            prog = "?"
         for tid in os.listdir("/proc/%d/task" % pid):
             try:
                 with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                    if exclude is not None and f.read().strip() == exclude:
-                        continue
-                total += task_cpu_ns(pid, tid)
+                    comm = f.read().strip()
+                out[(prog, comm, tid)] = task_cpu_ns(pid, tid)
             except OSError:
                 pass    # the thread just ended
-    return total
+    return out
+
+
+def threads_cpu_ns(pids, exclude=SIM_THREAD):
+    """On-CPU time of every thread of pids except those named exclude."""
+    return sum(ns for (_, comm, _), ns in thread_times(pids).items()
+               if exclude is None or comm != exclude)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process (/proc/PID/stat), seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def frames_sent(port, timeout=10):
+    """Frames a shmcam-server has queued to its stream clients (/state)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/state" % port,
+                                timeout=timeout) as r:
+        return sum(c["frames_sent"] for c in json.load(r)["cameras"])
+
+
+def ring_latest(name):
+    """The newest frame sequence in the ring of capture NAME (ringinfo)."""
+    r = subprocess.run([RINGINFO, "shmcam-" + name], capture_output=True,
+                       text=True, timeout=10)
+    for line in r.stdout.splitlines():
+        if line.startswith("latest="):
+            return int(line[7:])
+    return 0
 
 
 def rss_kb(pid):

@@ -997,9 +997,7 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		if (cl[i].fd != -1)
 			close(cl[i].fd);
-		free(cl[i].lat.v);
-		free(cl[i].lat_t.v);
-		ts_free(cl[i].ts);
+		client_release(&cl[i]);
 	}
 	free(cl);
 	return 0;

@@ -7,9 +7,15 @@ the "before" and "after" of each change to the fan-out path.
 
     python3 tests/bench/profile_server.py [--clients N] [--seconds S]
         [--tool callgrind|strace] [--top K] [-- SERVER-OPTIONS...]
+    python3 tests/bench/profile_server.py --tool threads [--clients N]
+        [--seconds S]
     python3 tests/bench/profile_server.py --tool ab --baseline OLD-SERVER
         [--baseline-args OPTIONS] [--rounds R] [--clients N] [--seconds S]
         [-- SERVER-OPTIONS...]
+
+--tool threads gives the CPU time per camera frame of every thread of
+the capture and the server (/proc/PID/task/*/schedstat), first with no
+client and then with N: the fixed cost of a frame and what clients add.
 
 --tool ab runs the baseline binary (e.g. a copy of build/shmcam-server
 from before a change) and build/shmcam-server side by side on the same
@@ -39,16 +45,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, stop_all,
-                       threads_cpu_ns, wait_for)
-
-
-def frames_sent(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/state" % port,
-                                timeout=30) as r:
-        return sum(c["frames_sent"] for c in json.load(r)["cameras"])
+from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, frames_sent,
+                       ring_latest, stop_all, thread_times, threads_cpu_ns,
+                       wait_for)
 
 
 def self_costs(path):
@@ -139,13 +139,15 @@ def run_ab(rig, a):
     for i in range(a.rounds):
         for label, (p, port) in (servers if i % 2 == 0 else
                                  list(reversed(servers))):
-            c0, f0 = threads_cpu_ns([p.pid], exclude=None), frames_sent(port)
+            c0 = threads_cpu_ns([p.pid], exclude=None)
+            f0 = frames_sent(port, 30)
             r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d/stream"
                                 % port, "-n", str(a.clients), "-d",
                                 str(a.seconds), "--warmup", "1", "--ts",
                                 "simstamp"], capture_output=True, text=True,
                                check=True, timeout=a.seconds + 120)
-            c1, f1 = threads_cpu_ns([p.pid], exclude=None), frames_sent(port)
+            c1 = threads_cpu_ns([p.pid], exclude=None)
+            f1 = frames_sent(port, 30)
             res = json.loads(r.stdout)["fast"]
             runs[label].append({
                 "cpu_us": (c1 - c0) / 1e3 / max(1, f1 - f0),
@@ -166,6 +168,35 @@ def run_ab(rig, a):
     print("build / baseline: CPU %.2f, p99 %.2f" % (
         med["build"]["cpu_us"] / med["baseline"]["cpu_us"],
         med["build"]["p99"] / med["baseline"]["p99"]))
+
+
+def run_threads(rig, a):
+    """CPU per camera frame of each thread of the capture and the server,
+    first with no client, then with --clients: the fixed cost of a frame
+    and what the clients add."""
+    srv, port = rig.server(SERVER, a.server_args)
+    pids = [p.pid for p in rig.procs]
+    for clients in (0, a.clients):
+        lc = None
+        if clients:
+            lc = subprocess.Popen([LOADCLIENT, "-u", "http://127.0.0.1:%d/"
+                                   "stream" % port, "-n", str(clients), "-d",
+                                   str(a.seconds + 2), "--warmup", "1"],
+                                  stdout=subprocess.DEVNULL)
+            wait_for(lambda: frames_sent(port, 30) > clients, 30,
+                     "the clients")
+        t0, s0 = thread_times(pids), ring_latest(rig.name)
+        wait_for(lambda: ring_latest(rig.name) >= s0 + a.seconds * 30,
+                 a.seconds * 3 + 30, "%.0f s of frames" % a.seconds)
+        t1, s1 = thread_times(pids), ring_latest(rig.name)
+        if lc is not None:
+            lc.wait(timeout=a.seconds + 60)
+        print("%d clients, %d camera frames:" % (clients, s1 - s0))
+        for key in sorted(t0):
+            if key in t1:
+                print("  %-16s %-16s %8.1f us per frame" % (
+                    key[0], key[1], (t1[key] - t0[key]) / 1e3 /
+                    max(1, s1 - s0)))
 
 
 def run_tool(rig, a):
@@ -190,9 +221,9 @@ def run_tool(rig, a):
                                    str(srv.pid)], stderr=subprocess.PIPE,
                                   text=True)
         time.sleep(0.5)
-    f0 = frames_sent(port)
+    f0 = frames_sent(port, 30)
     time.sleep(a.seconds)
-    f1 = frames_sent(port)
+    f1 = frames_sent(port, 30)
     if a.tool == "callgrind":
         subprocess.run(["callgrind_control", "--dump", str(srv.pid)],
                        check=True, capture_output=True)
@@ -232,7 +263,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--tool", choices=("callgrind", "strace", "ab"),
+    ap.add_argument("--tool", choices=("callgrind", "strace", "ab",
+                                       "threads"),
                     default="callgrind")
     ap.add_argument("--baseline", help="the other server binary (ab)")
     ap.add_argument("--baseline-args", default="",
@@ -252,6 +284,8 @@ def main():
         rig = Rig(tmp)
         if a.tool == "ab":
             run_ab(rig, a)
+        elif a.tool == "threads":
+            run_threads(rig, a)
         else:
             run_tool(rig, a)
     finally:

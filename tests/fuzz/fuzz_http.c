@@ -69,7 +69,6 @@ setup(void)
 	signal(SIGPIPE, SIG_IGN);	/* as main.c does */
 	server_init(&srv);
 	srv.opt.unix_mode = 0600;
-	srv.opt.no_sandbox = 1;
 	srv.opt.auth_exempt = exempt;
 	srv.opt.nauth_exempt = 1;
 

@@ -204,10 +204,7 @@ send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
 	if (fix && len >= sizeof(m.hdr)) {
 		memset(&m, 0, sizeof(m));
 		memcpy(&m, copy, len < sizeof(m) ? len : sizeof(m));
-		m.hdr.ch_magic = CTL_MAGIC;
-		m.hdr.ch_abi = CTL_ABI_VERSION;
-		m.hdr.ch_len = (uint32_t)len;
-		m.hdr.ch_reserved = 0;
+		fuzz_fix_hdr(&m, len);
 		if (fix_ring && m.hdr.ch_type == CTL_WELCOME) {
 			m.welcome.ring_abi = RING_ABI_VERSION;
 			m.welcome.generation = ring.rw_hdr->rh_generation;

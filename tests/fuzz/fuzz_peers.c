@@ -153,19 +153,12 @@ static void
 send_msg(int fd, const uint8_t *msg, size_t len, unsigned nfds, int fix)
 {
 	uint8_t copy[256];
-	struct ctl_hdr h;
 	int fds[8];
 	unsigned i;
 
 	memcpy(copy, msg, len);
-	if (fix && len >= sizeof(h)) {
-		memcpy(&h, copy, sizeof(h));
-		h.ch_magic = CTL_MAGIC;
-		h.ch_abi = CTL_ABI_VERSION;
-		h.ch_len = (uint32_t)len;
-		h.ch_reserved = 0;
-		memcpy(copy, &h, sizeof(h));
-	}
+	if (fix && len >= sizeof(struct ctl_hdr))
+		fuzz_fix_hdr(copy, len);
 	for (i = 0; i < nfds; i++)
 		fds[i] = spare;
 	/* A full socket or one the capture closed: the step is lost. */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "fuzzutil.h"
 
 ssize_t
@@ -39,6 +40,19 @@ fuzz_send(int sock, const void *msg, size_t len, const int *fds,
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void
+fuzz_fix_hdr(void *msg, size_t len)
+{
+	struct ctl_hdr h;
+
+	memcpy(&h, msg, sizeof(h));
+	h.ch_magic = CTL_MAGIC;
+	h.ch_abi = CTL_ABI_VERSION;
+	h.ch_len = (uint32_t)len;
+	h.ch_reserved = 0;
+	memcpy(msg, &h, sizeof(h));
 }
 
 /* Calls fn for every descriptor but the directory's own. */

@@ -24,6 +24,12 @@
  */
 ssize_t	fuzz_send(int sock, const void *msg, size_t len, const int *fds,
 	    unsigned nfds);
+/*
+ * Makes the first bytes of msg (at least a struct ctl_hdr) a valid
+ * control header of len bytes, whatever its type and body, so that a
+ * harness gets past the framing into the handling.
+ */
+void	fuzz_fix_hdr(void *msg, size_t len);
 /* Open descriptors of the kinds above. */
 int	fuzz_count_fds(void);
 /* Every open descriptor and what it is, on stderr (a leak's report). */
