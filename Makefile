@@ -148,11 +148,14 @@ deps:
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
 
 # ---------------------------------------------------------------- run
-# One capture and one server in the foreground; Ctrl-C stops both.
+# One capture and one server in the foreground; Ctrl-C stops both.  As
+# root, the capture becomes the shmcam-capture user of an install, or,
+# without one, nobody (it keeps the video device's group).
 .PHONY: run
 run: all
-	@set -u; root=; [ "$$(id -u)" = 0 ] && root=--allow-root; \
-	$(CAPTURE) --name $(RUN_NAME) & cap=$$!; \
+	@set -u; root=; user=; if [ "$$(id -u)" = 0 ]; then root=--allow-root; \
+	getent passwd shmcam-capture >/dev/null || user="--user nobody"; fi; \
+	$(CAPTURE) --name $(RUN_NAME) $$user & cap=$$!; \
 	$(SERVER) --name $(RUN_NAME) --listen $(RUN_LISTEN) $$root & srv=$$!; \
 	trap 'kill $$cap $$srv 2>/dev/null; wait; exit 0' INT TERM; \
 	echo; echo "    shmcam is running: open http://$(RUN_LISTEN)/   (Ctrl-C stops it)"; echo; \

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -297,6 +298,29 @@ capture_open_source(struct capture *c)
 	return 0;
 }
 
+/*
+ * After the privilege drop the device is reopened (after an unplug) as
+ * --user: keep the group it can be opened through, whatever --group
+ * says.  That is the device node's group, or, while the device is not
+ * there, the group "video", which owns video devices on Debian (udev).
+ */
+static void
+capture_keep_device_group(struct capture *c)
+{
+	struct stat st;
+	char why[160];
+	gid_t gid;
+
+	if (c->opt.kind != SOURCE_V4L2 || !c->privs.drop)
+		return;
+	if (stat(c->opt.path, &st) == 0)
+		gid = st.st_gid;
+	else if (privs_lookup_group("video", &gid) != 0)
+		return;
+	if (privs_keep_group(&c->privs, gid, why, sizeof(why)) != 0)
+		opt_usage_error("%s", why);
+}
+
 static void
 capture_setup(struct capture *c)
 {
@@ -323,6 +347,7 @@ capture_setup(struct capture *c)
 	live = capture_open_source(c);
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
+	capture_keep_device_group(c);
 
 	c->use_workers = c->opt.workers > 1 && c->opt.kind == SOURCE_V4L2;
 	if (c->opt.workers > 1 && !c->use_workers)
@@ -345,18 +370,9 @@ capture_setup(struct capture *c)
 	bound = (uint32_t)capture_frame_bound(c);
 	snprintf(c->shm_name, sizeof(c->shm_name), "shmcam-%s", c->opt.name);
 	rc = ring_writer_create(&c->ring, c->shm_name, c->opt.slots,
-	    ring_slot_size_for(bound), 0640, c->server_gid);
+	    ring_slot_size_for(bound));
 	if (rc != 0)
-		fatalx("ring /dev/shm/%s: %s", c->shm_name, strerror(-rc));
-	/*
-	 * The ring belongs to the user we become, so that after the drop we
-	 * may still replace it (capture_ring_fit()) and unlink it at exit:
-	 * /dev/shm is sticky, and a root-owned object would be stuck.
-	 */
-	if (c->privs.drop && fchown(c->ring.rw_fd, c->privs.uid, (gid_t)-1)
-	    == -1)
-		fatal("ring /dev/shm/%s: chown to uid %u", c->shm_name,
-		    (unsigned)c->privs.uid);
+		fatalx("ring %s: %s", c->shm_name, strerror(-rc));
 	capture_set_status(c, live ? RING_STATE_STARTING : RING_STATE_OFFLINE,
 	    live ? "" : c->reason);
 
@@ -418,7 +434,7 @@ capture_setup(struct capture *c)
 			fatalx("event_new failed");
 	}
 	c->st_start_ns = clock_ns(CLOCK_MONOTONIC);
-	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
+	log_info("capturing %s %ux%u %s at %u.%03u fps into ring %s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
 	    live ? source_format_name(c->src.fourcc) : "(format when it "
 	    "appears)", c->src.fps_milli / 1000, c->src.fps_milli % 1000,
@@ -456,7 +472,7 @@ capture_teardown(struct capture *c)
 	 * capture replaces a stale socket anyway. */
 	if (unlink(c->ctl_path) == -1 && errno != ENOENT)
 		log_debug("unlink %s: %s", c->ctl_path, strerror(errno));
-	ring_writer_destroy(&c->ring, 1);
+	ring_writer_destroy(&c->ring);
 	if (c->src.ops != NULL)
 		c->src.ops->destroy(&c->src);
 	encoder_free(&c->enc);

@@ -37,7 +37,7 @@ struct peer {
 	pid_t		 p_pid;		/* SO_PEERCRED */
 	uid_t		 p_uid;
 	uint32_t	 p_viewers;
-	char		 p_label[CTL_LABEL_MAX];
+	char		 p_label[4 * CTL_LABEL_MAX];	/* escaped */
 };
 
 struct peers {

@@ -131,26 +131,26 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "timerfd_settime",	CAP },
 	{ "timerfd_gettime",	CAP },
 	{ "getdents64",		CAP },
-	/* The capture replaces its ring when a frame outgrows it (a new
-	 * shared-memory object, sized, given to the servers' group, the old
-	 * name unlinked), reopens its device after an unplug (open is
-	 * checked for the server only), unlinks ring and socket at exit. */
+	/* The capture replaces its ring when a frame outgrows it (a memfd,
+	 * sized, sealed, made 0400, reopened read-only through /proc for
+	 * the servers: common/ring.h), reopens its device after an unplug
+	 * (open is checked for the server only), unlinks its control
+	 * socket at exit. */
+	{ "memfd_create",	CAP },
 	{ "openat",		CAP },
 	{ "open",		CAP },
 	{ "ftruncate",		CAP },
 	{ "fchmod",		CAP },
-	{ "fchown",		CAP },
 	{ "unlink",		CAP },
 	{ "unlinkat",		CAP },
 	/* The test suite's simulated camera (tests/v4l2sim) stands in for
 	 * the kernel's driver inside the capture process, so the calls the
 	 * driver would make in the kernel are made here: at every (re)open
 	 * a socketpair (checked below) as the device descriptor, a memfd
-	 * per buffer, a thread, which names itself (prctl(PR_SET_NAME),
-	 * checked below, so benchmarks can leave its CPU time out).  Each
-	 * makes an object private to the process, which reaches nothing
-	 * outside it. */
-	{ "memfd_create",	CAP },
+	 * per buffer (memfd_create, listed above), a thread, which names
+	 * itself (prctl(PR_SET_NAME), checked below, so benchmarks can
+	 * leave its CPU time out).  Each makes an object private to the
+	 * process, which reaches nothing outside it. */
 #ifdef SANDBOX_SANITIZER
 	/*
 	 * Sanitizer builds only.  LeakSanitizer's check at exit clone()s a

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,19 +108,12 @@ writer_loop(struct ring_writer *w, struct shared *sh)
 	return 0;
 }
 
+/* The writer process: the ring was made before the fork, its mapping
+ * is shared with the parent's (MAP_SHARED survives fork()). */
 static void
-writer(const char *name, struct shared *sh)
+writer(struct ring_writer *w, struct shared *sh)
 {
-	struct ring_writer w;
-	int rc;
-
-	if (ring_writer_create(&w, name, SLOTS, SLOT_SIZE, 0600,
-	    (gid_t)-1) != 0)
-		_exit(2);
-	kill(getppid(), SIGUSR1);	/* ring exists */
-	rc = writer_loop(&w, sh);
-	ring_writer_destroy(&w, 1);
-	_exit(rc);
+	_exit(writer_loop(w, sh));
 }
 
 static int
@@ -166,26 +158,19 @@ reader_loop(struct ring_reader *rp, struct shared *sh, int idx)
 	return 0;
 }
 
+/* A reader process: attaches as a server does, by the read-only
+ * descriptor (inherited here, passed over the control socket there). */
 static void
-reader(const char *name, struct shared *sh, int idx)
+reader(int ro_fd, struct shared *sh, int idx)
 {
 	struct ring_reader r;
 	int rc;
 
-	if (ring_reader_open(&r, name) != 0)
+	if (ring_reader_attach_fd(&r, ro_fd) != 0)
 		_exit(2);
 	rc = reader_loop(&r, sh, idx);
 	ring_reader_close(&r);
 	_exit(rc);
-}
-
-static volatile sig_atomic_t ring_ready;
-
-static void
-on_usr1(int sig)
-{
-	(void)sig;
-	ring_ready = 1;
 }
 
 static int
@@ -241,10 +226,10 @@ report(const char *how, struct shared *sh, int seconds)
 START_TEST(test_stress_processes)
 {
 	int seconds = stress_seconds();
+	struct ring_writer w;
 	struct shared *sh;
 	char name[64];
 	pid_t pids[READERS + 1];
-	uint64_t deadline;
 	int status, i;
 
 	make_noise();
@@ -252,17 +237,13 @@ START_TEST(test_stress_processes)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(sh, MAP_FAILED);
+	ck_assert_int_eq(ring_writer_create(&w, name, SLOTS, SLOT_SIZE), 0);
 
-	signal(SIGUSR1, on_usr1);
 	if ((pids[0] = fork()) == 0)
-		writer(name, sh);
-	deadline = tu_now_ms() + 5000;
-	while (!ring_ready && tu_now_ms() < deadline)
-		usleep(1000);
-	ck_assert_msg(ring_ready, "writer did not create the ring");
+		writer(&w, sh);
 	for (i = 0; i < READERS; i++)
 		if ((pids[i + 1] = fork()) == 0)
-			reader(name, sh, i);
+			reader(w.rw_ro_fd, sh, i);
 
 	run_for(sh, seconds);
 	for (i = 0; i <= READERS; i++) {
@@ -271,6 +252,7 @@ START_TEST(test_stress_processes)
 		    "process %d failed: status %d", i, status);
 	}
 	report("processes", sh, seconds);
+	ring_writer_destroy(&w);
 	munmap(sh, sizeof(*sh));
 }
 END_TEST
@@ -315,8 +297,7 @@ START_TEST(test_stress_threads)
 	memset(&sh, 0, sizeof(sh));
 	memset(args, 0, sizeof(args));
 	snprintf(name, sizeof(name), "shmcam-stress-t%d", (int)getpid());
-	ck_assert_int_eq(ring_writer_create(&w, name, SLOTS, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	ck_assert_int_eq(ring_writer_create(&w, name, SLOTS, SLOT_SIZE), 0);
 	args[0].sh = &sh;
 	args[0].w = &w;
 	ck_assert_int_eq(pthread_create(&th[0], NULL, writer_thread,
@@ -341,7 +322,7 @@ START_TEST(test_stress_threads)
 		if (i > 0)
 			ring_reader_close(&args[i].r);
 	}
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 	report("threads", &sh, seconds);
 }
 END_TEST

@@ -55,7 +55,6 @@ static int pair[2] = { -1, -1 };
 /* Made before the filter too: a directory of our own, the test's pid. */
 static const char *tmpdir;
 static pid_t test_pid;
-static gid_t test_gid;
 
 struct outcome {
 	int	 status;	/* wait status of the child */
@@ -106,7 +105,6 @@ run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
 	tmpdir = tu_tmpdir();
 	test_pid = getpid();
-	test_gid = getgid();
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
@@ -262,11 +260,11 @@ serve_capture(void *arg)
 	closedir(d);
 	if (unlink(path) != 0)
 		return 25;
-	/* A replacement ring: a new object, its group, the old unlinked. */
+	/* A replacement ring: a sealed memfd, read-only reopened. */
 	snprintf(path, sizeof(path), "shmcam-check-sandbox-%d", (int)getpid());
-	if (ring_writer_create(&w, path, 4, 65536, 0640, test_gid) != 0)
+	if (ring_writer_create(&w, path, 4, 65536) != 0)
 		return 26;
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 	log_info("served");
 	return 0;
 }

@@ -89,6 +89,7 @@ setup(void)
 	setenv("V4L2SIM_DEVICE", devpath, 1);
 	unsetenv("V4L2SIM_FORMATS");
 	unsetenv("V4L2SIM_FIXED_FPS");
+	unsetenv("V4L2SIM_IGNORE_PARM");
 	unsetenv("V4L2SIM_NO_DHT");
 	unsetenv("V4L2SIM_GARBAGE_EVERY");
 	unsetenv("V4L2SIM_UNPLUG_AFTER");
@@ -653,6 +654,23 @@ START_TEST(test_format_and_rate_negotiation)
 	ck_assert_int_eq(xio(dev, VIDIOC_S_PARM, &p), 0);
 	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 30);
 	close(dev);
+
+	/* V4L2SIM_IGNORE_PARM: it claims the rate asked for and keeps its
+	 * own (test_stream_rate_ignored shows the frames' pace). */
+	unsetenv("V4L2SIM_FIXED_FPS");
+	setenv("V4L2SIM_IGNORE_PARM", "1", 1);
+	dev = dev_open(0);
+	ck_assert_int_eq(xio(dev, VIDIOC_S_FMT, &f), 0);
+	p.parm.capture.timeperframe.numerator = 1;
+	p.parm.capture.timeperframe.denominator = 15;
+	ck_assert_int_eq(xio(dev, VIDIOC_S_PARM, &p), 0);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 15);
+	memset(&p, 0, sizeof(p));
+	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	ck_assert_int_eq(xio(dev, VIDIOC_G_PARM, &p), 0);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.numerator, 1);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 15);
+	close(dev);
 }
 END_TEST
 
@@ -964,6 +982,48 @@ START_TEST(test_stream_rate)
 	ck_assert_int_le(got, 50);
 	/* Benchmarks find the camera's thread by its name. */
 	ck_assert_int_eq(threads_named("v4l2sim"), 1);
+	sess_stop(&s);
+}
+END_TEST
+
+/*
+ * V4L2SIM_IGNORE_PARM: asked for 10 fps and saying so, the camera still
+ * stamps its frames 1/30 s apart.  The driver's timestamps are the
+ * schedule's, so this holds whatever the machine's load.
+ */
+START_TEST(test_stream_rate_ignored)
+{
+	struct v4l2_streamparm p;
+	struct v4l2_buffer vb;
+	struct sess s;
+	uint64_t t, t0 = 0;
+	uint32_t seq0 = 0;
+	int i, fd;
+
+	setenv("V4L2SIM_FORMATS", "MJPG:320x240@30@10", 1);
+	setenv("V4L2SIM_IGNORE_PARM", "1", 1);
+	fd = dev_open(O_NONBLOCK);
+	memset(&p, 0, sizeof(p));
+	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	p.parm.capture.timeperframe.numerator = 1;
+	p.parm.capture.timeperframe.denominator = 10;
+	ck_assert_int_eq(xio(fd, VIDIOC_S_PARM, &p), 0);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 10);
+	sess_start(&s, fd, "MJPG", 320, 240, 4);
+	for (i = 0; i < 12; i++) {
+		ck_assert_int_eq(sess_next(&s, &vb, 5000), 0);
+		t = (uint64_t)vb.timestamp.tv_sec * 1000000u +
+		    (uint64_t)vb.timestamp.tv_usec;
+		if (i == 0) {
+			t0 = t;
+			seq0 = vb.sequence;
+		}
+		sess_requeue(&s, &vb);
+	}
+	/* 1/30 s per sequence step, not 1/10 (a millisecond of rounding). */
+	ck_assert_uint_gt(vb.sequence, seq0);
+	ck_assert_uint_ge((t - t0) / (vb.sequence - seq0), 32333);
+	ck_assert_uint_le((t - t0) / (vb.sequence - seq0), 34333);
 	sess_stop(&s);
 }
 END_TEST
@@ -1589,6 +1649,7 @@ v4l2sim_suite(void)
 	tcase_add_checked_fixture(stream, setup, dir_clear);
 	tcase_add_test(stream, test_stream_mjpeg);
 	tcase_add_test(stream, test_stream_rate);
+	tcase_add_test(stream, test_stream_rate_ignored);
 	tcase_add_test(stream, test_no_huffman_tables);
 	tcase_add_test(stream, test_garbage_frames);
 	tcase_add_test(stream, test_unplug_and_replug);

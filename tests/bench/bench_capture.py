@@ -31,8 +31,8 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, machine,
-                       ring_latest, task_cpu_ns, threads_cpu_ns, wait_for)
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, RingWatch,
+                       machine, task_cpu_ns, threads_cpu_ns, wait_for)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
 
@@ -43,9 +43,9 @@ QUALITY = 80
 FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
 
 
-def wait_latest(name, n):
-    wait_for(lambda: ring_latest(name) >= n, 60, "capture %s frame %d" %
-             (name, n), 0.01)
+def wait_latest(cap, n):
+    wait_for(lambda: cap.latest() >= n, 60, "capture %s frame %d" %
+             (cap.name, n), 0.01)
 
 
 class Capture:
@@ -61,14 +61,24 @@ class Capture:
         open(dev, "w").close()
         env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
                    V4L2SIM_FORMATS=FORMATS, V4L2SIM_QUALITY=str(QUALITY))
-        self.argv = [CAPTURE, "--name", self.name, "--ctl",
-                     os.path.join(tmp, self.name + ".sock"), "--source",
-                     "v4l2:" + dev, "--quality", str(QUALITY)] + list(args)
+        self.ctl = os.path.join(tmp, self.name + ".sock")
+        self.argv = [CAPTURE, "--name", self.name, "--ctl", self.ctl,
+                     "--source", "v4l2:" + dev, "--quality",
+                     str(QUALITY)] + list(args)
         self.log = open(os.path.join(tmp, self.name + ".log"), "w")
         self.p = subprocess.Popen(self.argv, env=env, stdout=self.log,
                                   stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.ctl), 10, "capture %s"
+                 % self.name)
+        # Attached once: polling its newest sequence then costs the
+        # capture one eventfd write per frame, nothing per poll.
+        self.watch = RingWatch(self.ctl)
+
+    def latest(self):
+        return self.watch.latest()
 
     def stop(self):
+        self.watch.close()
         self.p.send_signal(signal.SIGTERM)
         self.p.wait(10)
         self.log.close()
@@ -79,12 +89,12 @@ def bench_raw(tmp, size):
     cap = Capture(tmp, "--format", "YUYV", "--size", size, "--fps", "30",
                   "--always-encode")
     try:
-        wait_latest(cap.name, 15)
+        wait_latest(cap, 15)
         cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq0 = ring_latest(cap.name)
-        wait_latest(cap.name, seq0 + FRAMES)
+        seq0 = cap.latest()
+        wait_latest(cap, seq0 + FRAMES)
         cpu1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq1 = ring_latest(cap.name)
+        seq1 = cap.latest()
         return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
     finally:
         cap.stop()
@@ -103,16 +113,16 @@ def bench_mjpeg(tmp):
     """% of one core: capture thread, and the whole process."""
     cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
     try:
-        wait_latest(cap.name, 15)
+        wait_latest(cap, 15)
         t0 = time.monotonic_ns()
         c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
         p0 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s0 = ring_latest(cap.name)
+        s0 = cap.latest()
         time.sleep(MJPEG_SECONDS)
         t1 = time.monotonic_ns()
         c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
         p1 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s1 = ring_latest(cap.name)
+        s1 = cap.latest()
         wall = t1 - t0
         return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
                 (s1 - s0) * 1e9 / wall)

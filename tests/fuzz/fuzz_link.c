@@ -64,7 +64,7 @@ cleanup(void)
 {
 	unlink(sock_path);
 	unlink(junk_path);
-	ring_writer_destroy(&ring, 1);
+	ring_writer_destroy(&ring);
 }
 
 static void
@@ -88,7 +88,7 @@ setup(void)
 
 	snprintf(name, sizeof(name), "shmcam-fuzz-link-%d", (int)getpid());
 	if (ring_writer_create(&ring, name, RING_SLOTS_MIN,
-	    ring_slot_size_for((uint32_t)jpeg_len), 0600, (gid_t)-1) != 0)
+	    ring_slot_size_for((uint32_t)jpeg_len)) != 0)
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_link-%d.sock",
 	    (int)getpid());

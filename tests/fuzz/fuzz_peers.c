@@ -54,7 +54,7 @@ static void
 cleanup(void)
 {
 	unlink(sock_path);
-	ring_writer_destroy(&ring, 1);
+	ring_writer_destroy(&ring);
 }
 
 static void
@@ -67,8 +67,7 @@ setup(void)
 	log_set_verbose(-1);
 	signal(SIGPIPE, SIG_IGN);	/* as main.c does */
 	snprintf(name, sizeof(name), "shmcam-fuzz-peers-%d", (int)getpid());
-	if (ring_writer_create(&ring, name, RING_SLOTS_MIN, RING_SLOT_SIZE_MIN,
-	    0600, (gid_t)-1) != 0)
+	if (ring_writer_create(&ring, name, RING_SLOTS_MIN, RING_SLOT_SIZE_MIN) != 0)
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_peers-%d.sock",
 	    (int)getpid());

@@ -48,7 +48,7 @@ ring_seeds(const char *dir)
 	for (size_t k = 0; k < sizeof(frames) / sizeof(frames[0]); k++) {
 		snprintf(name, sizeof(name), "shmcam-mkseeds-%d", (int)getpid());
 		if (ring_writer_create(&w, name, RING_SLOTS_MIN,
-		    RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0) {
+		    RING_SLOT_SIZE_MIN) != 0) {
 			fprintf(stderr, "ring_writer_create failed\n");
 			exit(1);
 		}
@@ -70,7 +70,7 @@ ring_seeds(const char *dir)
 		/* The same ring, cut short. */
 		snprintf(file, sizeof(file), "ring/short-%d", frames[k]);
 		put(dir, file, w.rw_map, w.rw_map_size / 2);
-		ring_writer_destroy(&w, 1);
+		ring_writer_destroy(&w);
 	}
 }
 

@@ -26,6 +26,7 @@ BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
 CAPTURE = os.path.join(BUILD, "shmcam-capture")
 SERVER = os.path.join(BUILD, "shmcam-server")
 JPEGINFO = os.path.join(BUILD, "tests", "jpeginfo")
+RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
 IS_ROOT = os.geteuid() == 0
 # A command to run the programs under, e.g. valgrind (make check-valgrind).
 WRAPPER = os.environ.get("SHMCAM_WRAPPER", "").split()
@@ -39,6 +40,13 @@ SLOW = float(os.environ.get("SHMCAM_SLOW", "1"))
 # change; the rest of the suite runs sandboxed.
 NO_SANDBOX = ["--no-sandbox"] if WRAPPER and "valgrind" in WRAPPER[0] else []
 BOUNDARY = b"boundarydonotcross"
+
+
+def drop_args(args):
+    """What a capture started as root by the tests is told to become
+    (it has no default without the shmcam-capture user of an install):
+    nobody, unless args name a user."""
+    return ["--user", "nobody"] if IS_ROOT and "--user" not in args else []
 
 SANITIZER_SIGNATURES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                         "runtime error:", "WARNING: ThreadSanitizer",
@@ -185,12 +193,6 @@ class ShmcamTestCase(unittest.TestCase):
                     problems.append("%s: sanitizer report:\n%s"
                                     % (p.argv[0], log[-6000:]))
                     break
-        for name in os.listdir("/dev/shm"):
-            if name.startswith("shmcam-it%d-" % os.getpid()):
-                try:
-                    os.unlink(os.path.join("/dev/shm", name))
-                except OSError:
-                    pass
         shutil.rmtree(self.tmp, ignore_errors=True)
         if problems:
             raise AssertionError("\n".join(problems))
@@ -202,9 +204,14 @@ class ShmcamTestCase(unittest.TestCase):
     def ctl_path(self, name):
         return os.path.join(self.tmp, name + ".sock")
 
+    def ring_info(self, name, out=None):
+        """The ring of capture name (started with ctl_path(name)): see
+        ring_info()."""
+        return ring_info(self.ctl_path(name), out)
+
     def start_capture(self, name, *args):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
-        argv += NO_SANDBOX + list(args)
+        argv += NO_SANDBOX + drop_args(args) + list(args)
         p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
                  wrapper=WRAPPER)
         self.procs.append(p)
@@ -248,6 +255,23 @@ class ShmcamTestCase(unittest.TestCase):
         w, h = r.stdout.split()[:2]
         os.unlink(path)
         return int(w), int(h)
+
+
+def ring_info(ctl, out=None):
+    """The ring's status, counters and newest frame as a dict (numbers
+    as int), or None if it cannot be read right now: ringinfo attaches to
+    the capture at control socket ctl for a moment (the capture counts it
+    among its servers meanwhile).  With out, the newest frame is written
+    there."""
+    argv = [RINGINFO, ctl] + ([out] if out else [])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        return None
+    info = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition("=")
+        info[k] = int(v) if v.isdigit() else v
+    return info
 
 
 def http_get(port, path, method="GET", headers=None, timeout=10):
@@ -418,6 +442,99 @@ def loadclient(port, path="/stream", *args, timeout=120):
         raise AssertionError("loadclient failed (%d): %s"
                              % (r.returncode, r.stderr))
     return json.loads(r.stdout)
+
+
+def fds_linked_to(pid, pattern):
+    """The descriptors of process pid whose /proc link matches the regular
+    expression pattern (e.g. "^socket:\\[123\\]$")."""
+    pat = re.compile(pattern)
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if pat.search(os.readlink("/proc/%d/fd/%s" % (pid, fd))):
+                out.append(int(fd))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def pidfd_getfd(pid, fd):
+    """A duplicate of descriptor fd of process pid (pidfd_getfd(2)): the
+    same open file, with its access mode, not a reopen."""
+    SYS_pidfd_getfd = 438   # the same number on every architecture
+    pidfd = os.pidfd_open(pid)
+    try:
+        n = _libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0)
+        if n < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return n
+
+
+CTL_MAGIC = 0x4c54434d
+# The ring ABI this tree speaks, as common/ring.h says.
+with open(os.path.join(ROOT, "common", "ring.h")) as _f:
+    RING_ABI = int(re.search(r"#define RING_ABI_VERSION\s+(\d+)",
+                             _f.read()).group(1))
+
+
+def ctl_attach(path, label=b"test", timeout=5):
+    """Attaches to the capture at control socket path as a server does
+    (common/ctl.h): sends a hello, returns (the welcome's bytes, [eventfd,
+    ring descriptor]) and the socket, which keeps the attachment."""
+    import struct
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(timeout)
+    s.connect(path)
+    hello = struct.pack("<IHHII", CTL_MAGIC, 1, 1, 56, 0)
+    hello += struct.pack("<II32s", os.getpid(), RING_ABI, label)
+    s.send(hello)
+    msg, anc, _, _ = s.recvmsg(512, socket.CMSG_SPACE(8 * 4))
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(struct.unpack("%di" % (len(data) // 4),
+                                      data[:len(data) - len(data) % 4]))
+    return msg, fds, s
+
+
+class RingWatch:
+    """A read-only view of a capture's ring, attached through its control
+    socket as a server is (the capture counts it among its servers and
+    wakes it after each frame: one eventfd write, which nobody reads).
+    For polling the newest sequence at no cost to the capture."""
+
+    def __init__(self, ctl_path):
+        import mmap
+        _, fds, self.sock = ctl_attach(ctl_path, b"ringwatch")
+        if len(fds) != 2:
+            raise AssertionError("no ring from the capture at %s"
+                                 % ctl_path)
+        try:
+            size = os.fstat(fds[1]).st_size
+            self.map = mmap.mmap(fds[1], size, mmap.MAP_SHARED,
+                                 mmap.PROT_READ)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def latest(self):
+        """The newest published sequence (common/ring.h rh_latest)."""
+        import struct
+        return struct.unpack_from("<Q", self.map, 64)[0]
+
+    def generation(self):
+        import struct
+        return struct.unpack_from("<Q", self.map, 24)[0]
+
+    def writer_pid(self):
+        import struct
+        return struct.unpack_from("<I", self.map, 32)[0]
+
+    def close(self):
+        self.map.close()
+        self.sock.close()
 
 
 def count_fds(pid):

@@ -2,28 +2,16 @@
 that never read, and a server frozen with SIGSTOP.  The capture keeps
 publishing at full rate and the real servers' clients never notice."""
 
-import mmap
 import os
 import resource
 import signal
 import socket
-import struct
 import time
 
-from shmcam import (MjpegReader, ShmcamTestCase, figure, http_get,
+from shmcam import (MjpegReader, RingWatch, ShmcamTestCase, figure, http_get,
                     observe, wait_until)
 
 FPS = 30
-
-
-def ring_latest(name):
-    """The ring's newest sequence, read through a read-only mapping."""
-    fd = os.open("/dev/shm/shmcam-" + name, os.O_RDONLY)
-    try:
-        with mmap.mmap(fd, 4096, prot=mmap.PROT_READ) as m:
-            return struct.unpack_from("<Q", m, 64)[0]
-    finally:
-        os.close(fd)
 
 
 def fps_of(frames, since):
@@ -49,8 +37,12 @@ class HostilePeersTest(ShmcamTestCase):
         r.start()
         self.addCleanup(r.stop)
         r.wait_frames(10)
+        # Attached before the flood, so that it is not one of the peers
+        # the capture sheds.
+        watch = RingWatch(self.ctl_path(name))
+        self.addCleanup(watch.close)
 
-        start_seq, start = ring_latest(name), time.monotonic()
+        start_seq, start = watch.latest(), time.monotonic()
         attack_began = time.monotonic()
         socks = []
         for i in range(1000):
@@ -75,7 +67,7 @@ class HostilePeersTest(ShmcamTestCase):
         # Hold the connections open, never reading, for a couple of seconds
         # while measuring the capture and the real server.
         observe(max(0.0, 2.5 - (time.monotonic() - attack_began)))
-        published = ring_latest(name) - start_seq
+        published = watch.latest() - start_seq
         elapsed = time.monotonic() - start
         with r.lock:
             frames = list(r.frames)
@@ -112,11 +104,13 @@ class HostilePeersTest(ShmcamTestCase):
         ra.wait_frames(10)
         rb.wait_frames(10)
 
+        watch = RingWatch(self.ctl_path(name))
+        self.addCleanup(watch.close)
         a.kill(signal.SIGSTOP)
         stopped_at = time.monotonic()
-        seq0 = ring_latest(name)
+        seq0 = watch.latest()
         observe(10)
-        published = ring_latest(name) - seq0
+        published = watch.latest() - seq0
         elapsed = time.monotonic() - stopped_at
         with rb.lock:
             fps_b = fps_of(list(rb.frames), stopped_at + 0.5)

@@ -4,7 +4,6 @@ connects and disconnects leak nothing; a client dribbling its request is
 cut off at --request-timeout; running out of descriptors pauses accepting
 instead of spinning; TCP_NODELAY is really set on client sockets."""
 
-import ctypes
 import os
 import socket
 import subprocess
@@ -13,8 +12,9 @@ import time
 import unittest
 
 from shmcam import (IS_ROOT, SANITIZED, SERVER, MjpegReader, ShmcamTestCase,
-                    count_fds, cpu_seconds, figure, get_json, http_get,
-                    loadclient, observe, rss_kb, settled_fds, wait_until)
+                    count_fds, cpu_seconds, fds_linked_to, figure, get_json,
+                    http_get, loadclient, observe, pidfd_getfd, rss_kb,
+                    settled_fds, wait_until)
 
 
 class RobustnessTest(ShmcamTestCase):
@@ -198,22 +198,6 @@ def server_socket_of(pid, server_port, client_port):
                     int(remote.split(":")[1], 16) == client_port):
                 inode = parts[9]
     assert inode, "connection not found in /proc/net/tcp"
-    target = None
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == \
-                    "socket:[%s]" % inode:
-                target = int(fd)
-        except OSError:
-            pass
-    assert target is not None, "socket not found among the server's fds"
-    libc = ctypes.CDLL(None, use_errno=True)
-    pidfd = os.pidfd_open(pid)
-    try:
-        SYS_pidfd_getfd = 438
-        n = libc.syscall(SYS_pidfd_getfd, pidfd, target, 0)
-        if n < 0:
-            raise OSError(ctypes.get_errno(), "pidfd_getfd")
-    finally:
-        os.close(pidfd)
-    return socket.socket(fileno=n)
+    fds = fds_linked_to(pid, r"^socket:\[%s\]$" % inode)
+    assert fds, "socket not found among the server's fds"
+    return socket.socket(fileno=pidfd_getfd(pid, fds[0]))

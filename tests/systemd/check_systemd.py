@@ -34,13 +34,11 @@ import ctypes
 import fcntl
 import hashlib
 import http.client
-import mmap
 import os
 import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -50,7 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from shmcam import MjpegReader, wait_until  # noqa: E402
+from shmcam import MjpegReader, RingWatch, wait_until  # noqa: E402
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -347,32 +345,39 @@ class Container:
 # ------------------------------------------------------------ observers
 
 class RingProbe(threading.Thread):
-    """Samples the ring header of the capture every 20 ms (read-only):
-    generation, writer pid and the newest sequence, to show whether the
-    capture kept publishing."""
+    """Samples the ring header of the capture every 20 ms: generation,
+    writer pid and the newest sequence, to show whether the capture kept
+    publishing.  The ring has no name (common/ring.h): the probe attaches
+    through the capture's control socket, as a server does, and maps it
+    read-only."""
 
-    def __init__(self, path):
+    def __init__(self, ctl):
         super().__init__(daemon=True)
-        self.path = path
+        self.ctl = ctl
         self.samples = []       # (monotonic, generation, pid, latest)
         self.halt = threading.Event()
         self.error = None
 
     @staticmethod
-    def read(path):
-        with open(path, "rb") as f:
-            with mmap.mmap(f.fileno(), 128, prot=mmap.PROT_READ) as m:
-                # Native formats load each aligned word in one access.
-                gen, = struct.unpack_from("Q", m, 24)
-                pid, = struct.unpack_from("I", m, 32)
-                latest, = struct.unpack_from("Q", m, 64)
-        return gen, pid, latest
+    def read(ctl):
+        """(generation, writer pid, newest sequence) of the ring the
+        capture at control socket ctl hands out now."""
+        w = RingWatch(ctl)
+        try:
+            return w.generation(), w.writer_pid(), w.latest()
+        finally:
+            w.close()
 
     def run(self):
         try:
-            while not self.halt.is_set():
-                self.samples.append((time.monotonic(),) + self.read(self.path))
-                time.sleep(0.02)
+            w = RingWatch(self.ctl)
+            try:
+                while not self.halt.is_set():
+                    self.samples.append((time.monotonic(), w.generation(),
+                                         w.writer_pid(), w.latest()))
+                    time.sleep(0.02)
+            finally:
+                w.close()
         except Exception as e:  # noqa: BLE001 - reported by the check
             self.error = e
 
@@ -448,7 +453,7 @@ class Checks:
         self.build = build
         self.readers = {}
         self.results = []
-        self.ring = ct.path("/dev/shm/shmcam-%s" % CAMERA)
+        self.ring = ct.path("/run/shmcam/%s.sock" % CAMERA)
 
     def point(self, number, title, fn):
         t = time.monotonic()
@@ -679,7 +684,7 @@ class Checks:
             problems.append("not in group shmcam (%s)" % groups)
         with open("/proc/%d/maps" % hpid) as f:
             maps = [line.split() for line in f
-                    if "/shmcam-%s" % CAMERA in line]
+                    if "memfd:shmcam-%s" % CAMERA in line]
         perms = sorted({m[1] for m in maps})
         if not maps or perms != ["r--s"]:
             problems.append("ring mappings %s" % perms)

@@ -2,18 +2,61 @@
  * ringinfo - prints what a ring's header and newest frame say, one
  * key=value per line, for tests and for looking at a running capture:
  *
- *   ringinfo NAME [OUT.jpg]
+ *   ringinfo CTLPATH [OUT.jpg]
  *
- * NAME is the shared-memory object ("shmcam-front"); with OUT.jpg the
- * newest frame's bytes are written there too.  Exit 0, or 1 with a
- * message.
+ * The ring has no name to open it by (common/ring.h): ringinfo attaches
+ * through the capture's control socket CTLPATH, as a server does, for
+ * as long as it takes to read (the capture counts it among its servers
+ * meanwhile).  With OUT.jpg the newest frame's bytes are written there
+ * too.  Exit 0, or 1 with a message.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ctl.h"
 #include "ring.h"
+
+/* The welcome's ring descriptor, or -errno; *sock stays open (closing it
+ * detaches). */
+static int
+attach(const char *path, int *sock)
+{
+	struct ctl_hello h;
+	struct pollfd pfd;
+	union ctl_msg m;
+	int fds[CTL_MAX_FDS], nfds, rc;
+	ssize_t n;
+
+	if ((rc = ctl_connect(path, sock)) != 0)
+		return rc;
+	ctl_init(&h.h, CTL_HELLO, sizeof(h));
+	h.pid = (uint32_t)getpid();
+	h.ring_abi = RING_ABI_VERSION;
+	snprintf(h.label, sizeof(h.label), "ringinfo");
+	if ((rc = ctl_send(*sock, &h, sizeof(h), NULL, 0)) != 0)
+		return rc;
+	pfd.fd = *sock;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	n = ctl_recv(*sock, &m, fds, &nfds);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ECONNRESET;
+	if (m.hdr.ch_type != CTL_WELCOME) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return m.hdr.ch_type == CTL_REFUSED ? -m.refused.error :
+		    -EPROTO;
+	}
+	close(fds[0]);		/* the wake-up eventfd: we only look */
+	return fds[1];
+}
 
 int
 main(int argc, char **argv)
@@ -25,13 +68,19 @@ main(int argc, char **argv)
 	uint8_t *buf;
 	size_t cap;
 	FILE *out;
-	int rc;
+	int rc, fd, sock = -1;
 
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: ringinfo NAME [OUT.jpg]\n");
+		fprintf(stderr, "usage: ringinfo CTLPATH [OUT.jpg]\n");
 		return 2;
 	}
-	if ((rc = ring_reader_open(&r, argv[1])) != 0) {
+	if ((fd = attach(argv[1], &sock)) < 0) {
+		fprintf(stderr, "ringinfo: %s: %s\n", argv[1], strerror(-fd));
+		return 1;
+	}
+	rc = ring_reader_attach_fd(&r, fd);
+	close(fd);
+	if (rc != 0) {
 		fprintf(stderr, "ringinfo: %s: %s\n", argv[1],
 		    ring_strerror(rc));
 		return 1;
@@ -86,5 +135,6 @@ main(int argc, char **argv)
 	}
 	free(buf);
 	ring_reader_close(&r);
+	close(sock);
 	return 0;
 }
