@@ -182,7 +182,7 @@ VALGRIND_TESTS ?= test_skeleton.SkeletonTest.test_snapshot_decodes_at_configured
 	test_skeleton.SkeletonTest.test_stream_parts_are_well_formed \
 	test_skeleton.SkeletonTest.test_capture_restart_keeps_clients \
 	test_skeleton.SkeletonTest.test_index_and_errors \
-	test_hostile_ring test_http_contract test_http_restart
+	test_hostile_ring test_http_contract test_http_restart test_shutdown
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \

@@ -479,7 +479,7 @@ camera_start(struct camera *cam)
 }
 
 void
-camera_free(struct camera *cam)
+camera_stop(struct camera *cam)
 {
 	stream_close_all(cam);
 	if (cam->c_deadline_ev != NULL)
@@ -490,8 +490,21 @@ camera_free(struct camera *cam)
 		event_free(cam->c_deadline_ev);
 	if (cam->c_tick_ev != NULL)
 		event_free(cam->c_tick_ev);
+	cam->c_retry_ev = cam->c_deadline_ev = cam->c_tick_ev = NULL;
+}
+
+void
+camera_free(struct camera *cam)
+{
+	camera_stop(cam);
 	frame_unref(cam->c_latest);
 	frame_unref(cam->c_offline);
+	cam->c_latest = cam->c_offline = NULL;
 	frame_pool_drain(&cam->c_pool);
+	/* A frame still referenced would point into this camera's pool:
+	 * a use after free waiting to happen (server.h, camera_free()). */
+	if (cam->c_pool.fp_live != 0)
+		log_warnx("camera %s: %u frames still referenced at exit",
+		    cam->c_name, cam->c_pool.fp_live);
 	free(cam);
 }

@@ -416,11 +416,24 @@ main(int argc, char **argv)
 	service_stopping(&svc);
 	service_free(&svc);
 
-	/* Stream clients first: their connections are ours, not evhttp's. */
+	/*
+	 * The order matters.  Stream clients first: their connections are
+	 * ours, not evhttp's.  Then evhttp's connections and the listeners,
+	 * and each camera's link and events.  Closed connections may still
+	 * hold frame references in their output buffers (a frame partly
+	 * sent to a slow client, an unflushed snapshot): libevent frees a
+	 * bufferevent through a deferred finalizer, which event_base_free()
+	 * runs.  Only after it are the frames and their cameras freed.
+	 */
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		stream_close_all(cam);
 	evhttp_free(srv.http);
 	listen_free(&srv);
+	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
+		camera_stop(cam);
+	event_free(sigint_ev);
+	event_free(sigterm_ev);
+	event_base_free(srv.base);
 	while ((cam = TAILQ_FIRST(&srv.cameras)) != NULL) {
 		TAILQ_REMOVE(&srv.cameras, cam, c_entry);
 		camera_free(cam);
@@ -431,8 +444,5 @@ main(int argc, char **argv)
 	free(cams);
 	free(srv.opt.listen);
 	free(srv.opt.auth_exempt);
-	event_free(sigint_ev);
-	event_free(sigterm_ev);
-	event_base_free(srv.base);
 	return 0;
 }

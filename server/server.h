@@ -280,6 +280,17 @@ struct server {
 struct camera *camera_new(struct server *srv, const char *name,
 	    const char *ctl_path);
 void	camera_start(struct camera *cam);
+/* Closes its clients and its link to the capture and frees its events;
+ * call before event_base_free(). */
+void	camera_stop(struct camera *cam);
+/*
+ * Frees the camera, its frames and their pool (camera_stop() first if it
+ * was not).  Connections, stream clients' and snapshots', hold frame
+ * references in their output buffers until their bufferevents are
+ * finalized, which libevent defers to its loop or to event_base_free():
+ * call this after event_base_free(), or the last frame_unref() writes
+ * into a freed pool.
+ */
 void	camera_free(struct camera *cam);
 /* Tells the capture how many viewers we have (now, or when possible). */
 void	camera_viewers_changed(struct camera *cam);
