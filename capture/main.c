@@ -382,12 +382,9 @@ capture_setup(struct capture *c)
 	else if (ctl_default_path(c->opt.name, c->ctl_path,
 	    sizeof(c->ctl_path)) != 0)
 		fatalx("default control socket path too long; use --ctl");
-	fd = ctl_listen(c->ctl_path, 0660, c->server_gid);
-	if (fd == -EADDRINUSE)
-		fatalx("control socket %s: another capture is running there",
-		    c->ctl_path);
+	fd = ctl_listen(c->ctl_path, 0660, c->server_gid, why, sizeof(why));
 	if (fd < 0)
-		fatalx("control socket %s: %s", c->ctl_path, strerror(-fd));
+		fatalx("control socket: %s", why);
 
 	/* Everything that needs root is open: from here on, never root. */
 	privs_drop(&c->privs);

@@ -381,6 +381,7 @@ server_init(struct server *srv)
 	srv->opt.max_clients = 1000;
 	srv->opt.unix_mode = 0660;
 	srv->opt.send_bound = 1;
+	srv->opt.capture_uid = (uid_t)-1;
 }
 
 int

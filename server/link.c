@@ -34,6 +34,7 @@ camera_set_latest(struct camera *cam, struct frame *f)
 	frame_unref(cam->c_latest);
 	cam->c_latest = f;
 	stream_broadcast(cam);
+	listen_camera_ready(cam->c_srv);
 }
 
 /*
@@ -168,8 +169,7 @@ link_lost(struct camera *cam, const char *why)
 static void
 link_take_frame(struct camera *cam)
 {
-	const size_t cap = cam->c_ring.rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
-	struct ring_frame meta;
+	struct ring_frame *meta;
 	struct frame *f;
 	int rc;
 
@@ -179,47 +179,45 @@ link_take_frame(struct camera *cam)
 		    cam->c_name);
 		cam->c_ring_seq = 0;
 	}
-	f = frame_get(&cam->c_pool, cap);
-	if (f == NULL) {
-		log_warnx("camera %s: out of memory for a frame", cam->c_name);
-		return;
+	rc = frame_read_ring(&cam->c_pool, &cam->c_ring, cam->c_ring_seq,
+	    &cam->c_frame_hint, &f);
+	if (rc == 0) {
+		meta = &f->f_meta;
+		if (!jpeg_looks_complete(f->f_buf + f->f_jpeg_off,
+		    meta->length) || meta->width == 0 || meta->height == 0 ||
+		    meta->width > 16384 || meta->height > 16384) {
+			frame_unref(f);
+			rc = -EBADMSG;
+		}
 	}
-	rc = ring_read_latest(&cam->c_ring, cam->c_ring_seq, &meta,
-	    f->f_buf + f->f_jpeg_off, cap);
-	if (rc == 0 && (!jpeg_looks_complete(f->f_buf + f->f_jpeg_off,
-	    meta.length) || meta.width == 0 || meta.height == 0 ||
-	    meta.width > 16384 || meta.height > 16384))
-		rc = -EBADMSG;
 	switch (rc) {
 	case 0:
 		break;
 	case -EAGAIN:
 	case -ENODATA:
-		frame_unref(f);
 		return;
 	case -ESTALE:
-		frame_unref(f);
 		link_lost(cam, "ring replaced under us");
 		return;
+	case -ENOMEM:
+		log_warnx("camera %s: out of memory for a frame", cam->c_name);
+		return;
 	default:
-		frame_unref(f);
 		if (cam->c_invalid++ % 100 == 0)
 			log_warnx("camera %s: frame rejected: %s (%llu so far)",
 			    cam->c_name, ring_strerror(rc),
 			    (unsigned long long)cam->c_invalid);
 		return;
 	}
-	f->f_meta = meta;
-	f->f_jpeg_len = meta.length;
 	f->f_generation = cam->c_generation;
-	if (meta.flags & RING_FRAME_PLACEHOLDER)
+	if (meta->flags & RING_FRAME_PLACEHOLDER)
 		f->f_placeholder = FRAME_NO_SIGNAL;
 	frame_finish(f);
-	cam->c_ring_seq = meta.seq;
+	cam->c_ring_seq = meta->seq;
 	cam->c_frames_in++;
-	cam->c_frames_skipped += meta.gap;
-	cam->c_width = meta.width;
-	cam->c_height = meta.height;
+	cam->c_frames_skipped += meta->gap;
+	cam->c_width = meta->width;
+	cam->c_height = meta->height;
 	camera_set_latest(cam, f);
 }
 
@@ -227,13 +225,16 @@ static void
 link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
-	uint64_t count;
+	char why[96];
+	int rc;
 
 	(void)what;
 	/* Reading resets the counter: one wake-up for any number of posts. */
-	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
-		log_warn("camera %s: eventfd read", cam->c_name);
-		link_lost(cam, "eventfd failed");
+	if ((rc = ctl_wakeup_read(fd)) < 0) {
+		snprintf(why, sizeof(why), "wake-up descriptor failed: %s",
+		    rc == -EPROTO ? "not 8 bytes from an eventfd" :
+		    strerror(-rc));
+		link_lost(cam, why);
 		return;
 	}
 	link_take_frame(cam);
@@ -243,9 +244,20 @@ static void
 link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
     int ringfd)
 {
-	char why[128];
+	char why[128], name[4 * sizeof(w->shm_name)];
 	int rc;
 
+	/* Anything but an eventfd as the wake-up descriptor could keep the
+	 * loop busy (a pipe whose writer is gone is readable for ever). */
+	if ((rc = ctl_fd_is_eventfd(efd)) != 1) {
+		close(efd);
+		close(ringfd);
+		snprintf(why, sizeof(why), "wake-up descriptor from capture "
+		    "refused: %s", rc == 0 ? "not an eventfd" :
+		    strerror(-rc));
+		link_lost(cam, why);
+		return;
+	}
 	rc = ring_reader_attach_fd(&cam->c_ring, ringfd);
 	close(ringfd);
 	if (rc == 0 && (cam->c_ring.rr_geo.generation != w->generation ||
@@ -276,7 +288,8 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_attaches++;
 	cam->c_why[0] = '\0';
 	log_info("camera %s: attached to capture pid %u, ring %s generation "
-	    "%016llx, %ux%u", cam->c_name, w->pid, w->shm_name,
+	    "%016llx, %ux%u", cam->c_name, w->pid, log_escape(w->shm_name,
+	    sizeof(w->shm_name), name, sizeof(name)),
 	    (unsigned long long)w->generation, w->width, w->height);
 	cam->c_viewers_dirty = 1;
 	camera_viewers_changed(cam);
@@ -312,8 +325,11 @@ link_sock_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
+		char reason[4 * CTL_REASON_MAX];
+
 		snprintf(why, sizeof(why), "capture refused us: %s",
-		    msg.refused.reason);
+		    log_escape(msg.refused.reason, sizeof(msg.refused.reason),
+		    reason, sizeof(reason)));
 		link_lost(cam, why);
 		return;
 	}
@@ -329,13 +345,14 @@ link_connect(struct camera *cam)
 {
 	struct ctl_hello hello;
 	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
-	char why[160];
+	char why[320], err[256];
 	int rc, fd;
 
-	rc = ctl_connect(cam->c_ctl, &fd);
+	rc = ctl_connect_capture(cam->c_ctl, cam->c_srv->opt.capture_uid,
+	    &fd, err, sizeof(err));
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "waiting for capture at %s: %s",
-		    cam->c_ctl, strerror(-rc));
+		    cam->c_ctl, err);
 		link_note(cam, why);
 		if (cam->c_latest == NULL)
 			camera_show_offline(cam);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -92,6 +93,17 @@ void	frame_pool_init(struct frame_pool *fp);
 void	frame_pool_drain(struct frame_pool *fp);
 /* A frame whose buffer holds a JPEG of up to jpeg_cap bytes; refs = 1. */
 struct frame *frame_get(struct frame_pool *fp, size_t jpeg_cap);
+/* The JPEG bytes f's buffer holds (at least what frame_get() was asked). */
+size_t	frame_jpeg_cap(const struct frame *f);
+/*
+ * The newest frame of ring r after sequence after, copied into a frame of
+ * fp whose buffer is sized by *hint (the length of the frames so far,
+ * updated here): a frame larger than that is read again into a bigger
+ * buffer.  0 and *out (refs = 1, metadata and JPEG in place, not yet
+ * finished), or ring_read_latest()'s error, -ENOMEM.
+ */
+int	frame_read_ring(struct frame_pool *fp, struct ring_reader *r,
+	    uint64_t after, size_t *hint, struct frame **out);
 /* Writes the part headers in front of the JPEG; call once it is in place. */
 void	frame_finish(struct frame *f);
 struct frame *frame_ref(struct frame *f);
@@ -159,8 +171,9 @@ struct camera {
 	struct ring_reader c_ring;
 	uint64_t	 c_generation;
 	uint64_t	 c_ring_seq;	/* newest ring sequence taken */
+	size_t		 c_frame_hint;	/* frame buffer size: frame_read_ring() */
 	pid_t		 c_capture_pid;
-	char		 c_why[96];	/* last reason for not being attached */
+	char		 c_why[320];	/* last reason for not being attached */
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
 	double		 c_fps;		/* frames taken, last second */
@@ -245,7 +258,8 @@ struct server_options {
 	struct listen_spec *listen;
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
-	int		 send_bound;		/* issue 8: kernel queue bound */
+	int		 send_bound;		/* SIOCOUTQ: kernel queue bound */
+	uid_t		 capture_uid;		/* --capture-user, or -1 */
 	int		 no_sandbox;		/* no seccomp filter */
 };
 
@@ -253,6 +267,7 @@ struct server_options {
 struct listener;
 struct conn_guard;
 struct auth;
+struct service;
 
 struct server {
 	struct server_options opt;
@@ -264,6 +279,9 @@ struct server {
 	TAILQ_HEAD(, conn_guard) guards;	/* connections between requests */
 	unsigned	 nguards;
 	struct auth	*auth;
+	struct service	*svc;			/* READY=1 once accepting */
+	int		 accepting;		/* listeners enabled */
+	struct event	*hold_ev;		/* accept at the latest then */
 	uint64_t	 started_real_ns;
 	uint64_t	 started_mono_ns;
 	unsigned	 nstreams;		/* stream clients, all cameras */
@@ -314,8 +332,19 @@ size_t	stream_client_queued(const struct stream_client *sc,
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
 int	listen_parse(const char *s, struct listen_spec *ls);
 /* Binds every --listen and --unix, adopts sockets passed by systemd;
- * fatal on failure. */
+ * fatal on failure.  Nothing is accepted yet: see listen_hold(). */
 void	listen_setup(struct server *srv);
+/*
+ * Accepts connections once every camera has a frame to answer with (the
+ * capture's first, or the offline picture when there is no capture), and
+ * in any case after LISTEN_HOLD_MS.  Meanwhile requests wait in the
+ * listening sockets' backlog: a server started, or restarted by systemd
+ * with its sockets, answers its first requests with a live frame rather
+ * than 503 "no frame yet".
+ */
+void	listen_hold(struct server *srv);
+/* A camera has a frame: accept if every camera has one (listen_hold()). */
+void	listen_camera_ready(struct server *srv);
 void	listen_free(struct server *srv);
 /* evhttp_set_bevcb() callback: starts the request deadline of a new
  * connection. */

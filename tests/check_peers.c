@@ -35,7 +35,7 @@ static void
 rig_start(struct rig *r)
 {
 	static int n;
-	char name[RING_NAME_MAX];
+	char name[RING_NAME_MAX], why[256];
 	int fd;
 
 	memset(r, 0, sizeof(*r));
@@ -47,7 +47,7 @@ rig_start(struct rig *r)
 	ck_assert_int_eq(ring_writer_create(&r->ring, name, RING_SLOTS_MIN,
 	    RING_SLOT_SIZE_MIN), 0);
 	ck_assert_ptr_nonnull(r->base = event_base_new());
-	fd = ctl_listen(r->path, 0600, (gid_t)-1);
+	fd = ctl_listen(r->path, 0600, (gid_t)-1, why, sizeof(why));
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(peers_init(&r->ps, r->base, fd, &r->ring), 0);
 }

@@ -5,3 +5,9 @@ SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/json.c)
 $(BUILD)/tests/check_http: $(BUILD)/tests/check_http.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The server's frames (server/frame.c), read from a real ring.
+$(BUILD)/tests/check_frame.o: CPPFLAGS += -Iserver
+$(BUILD)/tests/check_frame: $(BUILD)/tests/check_frame.o \
+		$(call obj,server/frame.c) $(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)

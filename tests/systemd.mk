@@ -39,6 +39,7 @@ check-units: all
 		[ $$rc = 0 ] || { echo "$$out"; echo "shmcam-$${u%:*}@.service:" \
 		    "exposure above $${u#*:}/100"; exit 1; }; done
 
-check-systemd: all $(BUILD)/tests/jpeginfo
+check-systemd: all $(BUILD)/tests/jpeginfo $(BUILD)/tests/ringinfo \
+    $(BUILD)/tests/libv4l2sim.so
 	$(PYTHON) tests/systemd/check_systemd.py --build $(BUILD) \
 	    --work $(NSPAWN_DIR)

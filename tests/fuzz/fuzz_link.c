@@ -72,7 +72,7 @@ setup(void)
 {
 	struct jpeg_encoder enc;
 	struct image img;
-	char name[64];
+	char name[64], why[256];
 
 	log_init("fuzz_link");
 	log_set_verbose(-1);
@@ -98,7 +98,8 @@ setup(void)
 	if ((lfd = open(junk_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1 || write(lfd, "junk", 4) != 4 || close(lfd) != 0)
 		abort();
-	if ((lfd = ctl_listen(sock_path, 0600, (gid_t)-1)) < 0)
+	if ((lfd = ctl_listen(sock_path, 0600, (gid_t)-1, why,
+	    sizeof(why))) < 0)
 		abort();
 
 	server_init(&srv);

@@ -60,7 +60,7 @@ cleanup(void)
 static void
 setup(void)
 {
-	char name[64];
+	char name[64], why[256];
 	int fd;
 
 	log_init("fuzz_peers");
@@ -74,7 +74,7 @@ setup(void)
 	atexit(cleanup);
 	if ((base = event_base_new()) == NULL)
 		abort();
-	fd = ctl_listen(sock_path, 0600, (gid_t)-1);
+	fd = ctl_listen(sock_path, 0600, (gid_t)-1, why, sizeof(why));
 	if (fd < 0 || peers_init(&ps, base, fd, &ring) != 0)
 		abort();
 	spare = eventfd(0, EFD_CLOEXEC);

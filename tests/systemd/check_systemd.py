@@ -10,13 +10,18 @@ each:
      on their sockets (the servers are started first and wait for it);
   2. restarting server a keeps the capture's PID and its frame sequence,
      b's client sees no interruption, and a client that connects to a
-     during the restart is served once a is back;
+     during the restart is served live frames once a is back, and
+     snapshots requested then get 200 with a live frame (never 503);
   3. restarting the capture keeps both servers' clients connected, and
      they resume live frames;
-  4. kill -9 of a server: systemd restarts it, the capture is untouched;
+  4. kill -9 of a server: systemd restarts it, snapshots requested
+     meanwhile get 200 with a live frame, the capture is untouched;
   5. the server runs as a non-root user, cannot open /dev/video*, and maps
      the ring read-only;
-  6. a capture stopped with SIGSTOP is restarted after WatchdogSec.
+  6. a capture stopped with SIGSTOP is restarted after WatchdogSec;
+  7. a capture started as root without --user runs as shmcam-capture,
+     in group video, and recovers from an unplug and replug of the
+     simulated camera (tests/v4l2sim).
 
 Isolation: the driver first moves into private mount and network
 namespaces (unshare(2)).  Every mount it makes (a tmpfs on /run, which
@@ -65,6 +70,10 @@ MAX_GAP_S = 1.0
 # Server a starts 1 s late (ExecStartPre=), so that a client connecting
 # "during the restart" certainly does (see check_restart_server).
 START_DELAY_S = 1
+# Where check 7 finds the simulated camera inside the container, and the
+# file that is its device node.
+SIM_DIR = "/usr/local/lib/shmcam-test"
+SIM_DEV = "/run/shmcam-test/video0"
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -177,6 +186,10 @@ def prepare_run_dir(run_dir, lower, build):
     run(["make", "--no-print-directory", "-C", ROOT, "install",
          "BUILD=" + os.path.relpath(build, ROOT), "DESTDIR=" + merged],
         timeout=300)
+    # The simulated camera, for check 7 (not part of an install).
+    os.makedirs(os.path.join(merged, SIM_DIR.lstrip("/")))
+    shutil.copy(os.path.join(build, "tests", "libv4l2sim.so"),
+                os.path.join(merged, SIM_DIR.lstrip("/")))
 
     def put(path, text):
         full = os.path.join(merged, path.lstrip("/"))
@@ -427,6 +440,53 @@ def reader(port):
     return r
 
 
+def snapshot_request(port):
+    """Sends GET /snapshot now and returns the socket, to read the answer
+    with snapshot_answer() later: the request waits in the backlog while
+    no server process exists."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"GET /snapshot HTTP/1.1\r\nHost: t\r\n"
+              b"Connection: close\r\n\r\n")
+    return s
+
+
+def snapshot_answer(s):
+    """(status, headers with lower-case names, body) of the answer."""
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/") else 0
+    return status, headers, body
+
+
+def live_snapshots(socks, jpeg_size, what):
+    """Checks that each pending snapshot is answered with a live frame:
+    200, no X-Shmcam-Placeholder, a JPEG of the camera's size.  A
+    restarted server must not answer 503 before it has attached."""
+    for i, s in enumerate(socks):
+        status, h, body = snapshot_answer(s)
+        if status != 200 or "x-shmcam-placeholder" in h:
+            raise AssertionError("%s, snapshot %d: %d %s %r" % (
+                what, i, status, h.get("x-shmcam-placeholder", ""),
+                body[:60]))
+        if jpeg_size(body) != SIZE:
+            raise AssertionError("%s, snapshot %d: not a %dx%d JPEG"
+                                 % ((what, i) + SIZE))
+    return len(socks)
+
+
 def http_unix_get(path, url):
     class UnixConnection(http.client.HTTPConnection):
         def connect(self):
@@ -558,11 +618,14 @@ class Checks:
         late = reader(PORTS["a"])
         wait_until(lambda: late.connected_at or late.error, 10,
                    "a connection to a")
+        snaps = [snapshot_request(PORTS["a"]) for _ in range(3)]
         new_pid = ct.wait_running(self.SRV["a"], a_pid, 30)
         started = int(ct.show(self.SRV["a"], "ExecMainStartTimestampMonotonic")
                       ["ExecMainStartTimestampMonotonic"]) / 1e6
         wait_live(late, 5, t_restart, 20, "the client that connected to a "
                   "during its restart")
+        nsnaps = live_snapshots(snaps, self.jpeg_size,
+                                "requested during the restart")
         t_end = time.monotonic()
         wait_until(lambda: len(frames_after(b, t_end)) >= FPS // 2, 10,
                    "frames on b after the restart")
@@ -570,6 +633,11 @@ class Checks:
         self.readers["a"].stop()
         self.readers["a"] = late
         problems = []
+        with late.lock:
+            first = late.frames[0] if late.frames else None
+        if first is None or "x-shmcam-placeholder" in first.headers:
+            problems.append("the late client's first frame was not live: "
+                            "%r" % (first and first.headers))
         if late.connected_at >= started:
             problems.append("the late client connected %.3f s after the new "
                             "server started" % (late.connected_at - started))
@@ -605,11 +673,13 @@ class Checks:
         return ("capture pid %d kept, ring sequence %d -> %d in %.1f s, "
                 "longest pause %.0f ms; b's client: %d frames, longest gap "
                 "%.0f ms; a (pid %d -> %d): a client that connected %.2f s "
-                "before the new server started got live frames"
+                "before the new server started got live frames from the "
+                "first, and %d snapshots requested then got 200 with a live "
+                "frame"
                 % (cap_pid, seqs[0], seqs[-1], probe.samples[-1][0] -
                    probe.samples[0][0], stall * 1000, len(bf),
                    max_gap(bf) * 1000, a_pid, new_pid,
-                   started - late.connected_at))
+                   started - late.connected_at, nsnaps))
 
     # 3
     def restart_capture(self):
@@ -647,8 +717,20 @@ class Checks:
         gen = RingProbe.read(self.ring)[0]
         b_pid = ct.main_pid(b)
         restarts = int(ct.show(b, "NRestarts")["NRestarts"])
-        os.kill(ct.host_pid(b_pid), signal.SIGKILL)
+        hpid = ct.host_pid(b_pid)
+        os.kill(hpid, signal.SIGKILL)
+        # Snapshots requested from the moment b is gone until systemd has
+        # started it again (RestartSec=, 100 ms by default).
+        snaps = []
+        while True:
+            snaps.append(snapshot_request(PORTS["b"]))
+            p = ct.show(b, "MainPID", "SubState")
+            if int(p["MainPID"]) not in (0, b_pid) or len(snaps) >= 20:
+                break
+            time.sleep(0.02)
         new_pid = ct.wait_running(b, b_pid, 30)
+        nsnaps = live_snapshots(snaps, self.jpeg_size,
+                                "requested after the SIGKILL")
         t = time.monotonic()
         self.readers["b"].stop()
         self.readers["b"] = reader(PORTS["b"])
@@ -661,8 +743,9 @@ class Checks:
                 RingProbe.read(self.ring)[0] != gen):
             raise AssertionError("the capture was disturbed")
         return ("b pid %d killed, restarted as %d (NRestarts %d), serves "
-                "again; capture pid %s and ring generation untouched"
-                % (b_pid, new_pid, n, cap["MainPID"]))
+                "again; %d snapshots requested meanwhile got 200 with a live "
+                "frame; capture pid %s and ring generation untouched"
+                % (b_pid, new_pid, n, nsnaps, cap["MainPID"]))
 
     # 5
     def server_confined(self):
@@ -741,6 +824,77 @@ class Checks:
         return ("pid %d stopped, systemd's watchdog fired and restarted it "
                 "as %d after %.1f s (WatchdogSec=%.0f s); both servers' "
                 "clients live again" % (cap_pid, new_pid, took, wd))
+
+    # 7
+    def default_user(self):
+        """A capture started as root without --user on a system with the
+        units installed (sysusers applied) becomes shmcam-capture, keeps
+        its group video, and reopens the camera after an unplug."""
+        ct = self.ct
+        unit = "shmcam-t7.service"
+        ctl = ct.path("/run/shmcam/t7.sock")
+
+        def plug():
+            ct.sh("sh", "-c", ": > %s && chown root:video %s && "
+                  "chmod 0660 %s" % (SIM_DEV, SIM_DEV, SIM_DEV))
+
+        def ring(key):
+            r = run([os.path.join(self.build, "tests", "ringinfo"), ctl],
+                    check=False)
+            info = dict(line.split("=", 1) for line in r.stdout.splitlines()
+                        if "=" in line)
+            return info.get(key)
+
+        ct.sh("mkdir", "-p", os.path.dirname(SIM_DEV))
+        plug()
+        # Root, and nothing else set: systemd-run's defaults.
+        ct.sh("systemd-run", "--unit", unit, "--collect",
+              "--setenv=LD_PRELOAD=%s/libv4l2sim.so" % SIM_DIR,
+              "--setenv=V4L2SIM_DEVICE=" + SIM_DEV,
+              "--setenv=V4L2SIM_FORMATS=MJPG:320x240@15",
+              "/usr/local/bin/shmcam-capture", "--name", "t7", "--source",
+              "v4l2:" + SIM_DEV, "--retry-interval", "0.2")
+        try:
+            hpid = ct.host_pid(ct.wait_running(unit, 0, 30))
+            wait_until(lambda: (ring("state") == "online" and
+                                int(ring("latest") or 0) > 5), 20,
+                       "frames from the simulated camera")
+            with open("/proc/%d/status" % hpid) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(ct.path("/etc/passwd")) as f:
+                users = {line.split(":")[0]: int(line.split(":")[2])
+                         for line in f}
+            with open(ct.path("/etc/group")) as f:
+                video = [int(line.split(":")[2]) for line in f
+                         if line.startswith("video:")][0]
+            uids = [int(x) for x in st["Uid"].split()]
+            groups = [int(x) for x in st["Groups"].split()]
+            if uids != [users["shmcam-capture"]] * 4:
+                raise AssertionError("runs as uid %s, not shmcam-capture "
+                                     "(%d)" % (uids,
+                                               users["shmcam-capture"]))
+            if video not in groups:
+                raise AssertionError("not in group video: %s" % groups)
+            ct.sh("rm", SIM_DEV)                    # unplug
+            wait_until(lambda: ring("state") == "offline", 20, "offline")
+            plug()                                  # replug
+            wait_until(lambda: ring("state") == "online", 20,
+                       "online again after the replug")
+            n = int(ring("latest"))
+            wait_until(lambda: int(ring("latest")) > n + 5, 20,
+                       "frames after the replug")
+            restarts = ring("restarts")
+        finally:
+            log = ct.sh("journalctl", "-u", unit, "-o", "cat", "--no-pager",
+                        check=False).stdout
+            ct.sh("systemctl", "stop", unit, check=False)
+        if "Permission denied" in log:
+            raise AssertionError("the capture was refused the device:\n"
+                                 + log[-2000:])
+        return ("started as root without --user: uid %d (shmcam-capture), "
+                "groups %s (video = %d); offline after the unplug, live "
+                "again after the replug (%s restarts)"
+                % (uids[0], groups, video, restarts))
 
     def stop_all(self):
         for r in self.readers.values():
@@ -849,7 +1003,9 @@ def main():
                 (3, "restart of the capture", checks.restart_capture),
                 (4, "kill -9 of server b", checks.kill_server),
                 (5, "the server is confined", checks.server_confined),
-                (6, "the capture's watchdog", checks.watchdog)]
+                (6, "the capture's watchdog", checks.watchdog),
+                (7, "a capture started as root without --user",
+                 checks.default_user)]
         for number, title, fn in plan:
             checks.point(number, title, fn)
         bad = checks.stop_all()
