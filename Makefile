@@ -175,10 +175,10 @@ check-integration: all $(TEST_BINS)
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	--track-fds=no --trace-children=no
-VALGRIND_TESTS ?= test_skeleton.SkeletonTest.test_snapshot_decodes_at_configured_size \
-	test_skeleton.SkeletonTest.test_stream_parts_are_well_formed \
-	test_skeleton.SkeletonTest.test_capture_restart_keeps_clients \
-	test_skeleton.SkeletonTest.test_index_and_errors \
+VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configured_size \
+	test_end_to_end.EndToEndTest.test_stream_parts_are_well_formed \
+	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
+	test_end_to_end.EndToEndTest.test_index_and_errors \
 	test_hostile_ring test_http_contract test_http_restart
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
