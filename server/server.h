@@ -258,7 +258,7 @@ struct server_options {
 	struct listen_spec *listen;
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
-	int		 send_bound;		/* SIOCOUTQ: kernel queue bound */
+	int		 send_bound;		/* bound the kernel's queue (stream.c) */
 	uid_t		 capture_uid;		/* --capture-user, or -1 */
 	int		 no_sandbox;		/* no seccomp filter */
 };
