@@ -501,8 +501,12 @@ guard_free(struct conn_guard *g)
 static void
 guard_close_cb(struct evhttp_connection *evcon, void *arg)
 {
-	(void)evcon;
-	guard_free(arg);
+	struct conn_guard *g = arg;
+
+	/* A request of it may be waiting for its credentials to be
+	 * checked: the answer must not reach a freed request. */
+	auth_cancel(g->g_srv->auth, evcon);
+	guard_free(g);
 }
 
 static void
@@ -598,6 +602,17 @@ conn_new_bev(struct event_base *base, void *arg)
 	srv->nguards++;
 	evtimer_add(g->g_ev, &now);
 	return bev;
+}
+
+int
+conn_guarded(struct server *srv, struct evhttp_connection *evcon)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			return 1;
+	return 0;
 }
 
 void

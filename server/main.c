@@ -247,7 +247,7 @@ main(int argc, char **argv)
 	const char *name = NULL, *ctl_path = NULL;
 	unsigned ncams = 0, i;
 	char err[256];
-	int ch;
+	int ch, rc;
 
 	log_init(argv[0]);
 	server_init(&srv);
@@ -432,15 +432,19 @@ main(int argc, char **argv)
 
 	if (service_init(&svc, srv.base, server_status, &srv) != 0)
 		fatalx("service manager notification events: out of memory");
+	if ((rc = auth_setup(srv.auth, srv.base)) != 0)
+		fatalx("auth: eventfd: %s", strerror(-rc));
 
 	/* Set up: from here on the server only serves (common/sandbox.h). */
 	if (!srv.opt.no_sandbox) {
-		int rc = sandbox_apply(SANDBOX_SERVER);
-
-		if (rc != 0)
+		if ((rc = sandbox_apply(SANDBOX_SERVER)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
 		log_info("sandbox: system call filter on");
 	}
+	/* The hashing thread after the filter, so that it runs under it
+	 * whatever the kernel lets sandbox_apply() do to running threads. */
+	if ((rc = auth_start(srv.auth)) != 0)
+		fatalx("auth: thread: %s", strerror(-rc));
 	/* READY=1 once it accepts: when every camera has a frame to answer
 	 * with, or at the latest after a moment (listen_hold()). */
 	srv.svc = &svc;
@@ -464,6 +468,7 @@ main(int argc, char **argv)
 		stream_close_all(cam);
 	evhttp_free(srv.http);
 	listen_free(&srv);
+	auth_free(srv.auth);
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		camera_stop(cam);
 	event_free(sigint_ev);
@@ -473,7 +478,6 @@ main(int argc, char **argv)
 		TAILQ_REMOVE(&srv.cameras, cam, c_entry);
 		camera_free(cam);
 	}
-	auth_free(srv.auth);
 	for (i = 0; i < ncams; i++)
 		free((char *)cams[i].name);
 	free(cams);

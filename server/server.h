@@ -354,6 +354,9 @@ struct bufferevent *conn_new_bev(struct event_base *base, void *arg);
  * owns the connection).  May be called first with 0, then with 1. */
 void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 	    int streaming);
+/* 1 if evcon's closing will be heard of (its close callback is the
+ * guard's, which cancels the credentials checks waiting for it). */
+int	conn_guarded(struct server *srv, struct evhttp_connection *evcon);
 
 /* route.c */
 enum route {
@@ -390,6 +393,16 @@ size_t	json_escape(const char *s, char *out, size_t size);
 void	json_add_string(struct evbuffer *out, const char *s);
 
 /* auth.c */
+enum auth_result {
+	AUTH_OK,		/* the credentials are valid */
+	AUTH_DENIED,		/* none, or wrong: 401 */
+	AUTH_THROTTLED,		/* too many failures from the address: 429 */
+	AUTH_BUSY,		/* too many checks waiting: 503 */
+	AUTH_PENDING,		/* being checked: the answer comes later */
+};
+/* The answer to an AUTH_PENDING request: AUTH_OK (who is the user) or
+ * AUTH_DENIED (who is NULL). */
+typedef void auth_done_fn(void *arg, int result, const char *who);
 int	auth_new(struct auth **ap);
 /* Adds a user; pass is a plain password or a crypt(3) hash. */
 int	auth_add(struct auth *a, const char *user, const char *pass);
@@ -398,9 +411,37 @@ int	auth_load(struct auth **ap, const char *path, char *err,
 	    size_t errlen);
 unsigned auth_count(const struct auth *a);
 /* 1 if the Authorization header value names a user and the right
- * password (the user's name then in who), else 0. */
+ * password (the user's name then in who), else 0.  On the calling
+ * thread, however long a hash takes; no throttling. */
 int	auth_check(struct auth *a, const char *header, char *who,
 	    size_t whosize);
+/*
+ * The hashing thread's wake-up (an eventfd and its event on base):
+ * before the sandbox, which allows no eventfd2.  Then auth_start() starts
+ * the thread, after the sandbox (which it thus runs under).  Both do
+ * nothing when no entry is a crypt(3) hash.  0 or -errno.
+ */
+int	auth_setup(struct auth *a, struct event_base *base);
+int	auth_start(struct auth *a);
+/*
+ * Checks the Authorization header value of a request from client
+ * address addr (as http_peer_addr() gives it; the port is ignored):
+ * AUTH_OK with the user in who, AUTH_DENIED, AUTH_THROTTLED with
+ * *retry_after seconds, AUTH_BUSY, or AUTH_PENDING: a crypt(3) hash must
+ * decide, on the hashing thread, and done(arg, result, who) is called
+ * from the loop when it has, unless auth_cancel(key) came first (key:
+ * the request's connection; NULL to check on the loop instead).
+ */
+int	auth_request(struct auth *a, const char *header, const char *addr,
+	    char *who, size_t whosize, unsigned *retry_after,
+	    auth_done_fn *done, void *arg, const void *key);
+/* The connection key is closing: the answers for it are dropped. */
+void	auth_cancel(struct auth *a, const void *key);
+/* Forgets every address's failures (for the fuzzer, whose inputs would
+ * otherwise throttle each other). */
+void	auth_throttle_forget(struct auth *a);
+/* Requests answered AUTH_THROTTLED so far. */
+uint64_t auth_throttled(const struct auth *a);
 void	auth_free(struct auth *a);
 /* One line of the file: 1 and the fields, 0 for a comment or blank
  * line, -EINVAL if malformed. */

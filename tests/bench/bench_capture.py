@@ -31,8 +31,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, RingWatch, commit,
-                       machine, task_cpu_ns, threads_cpu_ns, wait_for)
+from benchutil import (CAPTURE, CAPTURE_USER, ENCBENCH, RESULTS, SIM_SO,
+                       RingWatch, commit, machine, task_cpu_ns,
+                       threads_cpu_ns, wait_for)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
 
@@ -64,7 +65,7 @@ class Capture:
         self.ctl = os.path.join(tmp, self.name + ".sock")
         self.argv = [CAPTURE, "--name", self.name, "--ctl", self.ctl,
                      "--source", "v4l2:" + dev, "--quality",
-                     str(QUALITY)] + list(args)
+                     str(QUALITY)] + CAPTURE_USER + list(args)
         self.log = open(os.path.join(tmp, self.name + ".log"), "w")
         self.p = subprocess.Popen(self.argv, env=env, stdout=self.log,
                                   stderr=subprocess.STDOUT)

@@ -18,6 +18,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from shmcam import RingWatch  # noqa: E402,F401 - for the benchmarks
 BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
 CAPTURE = os.path.join(BUILD, "shmcam-capture")
+# What a capture started as root is told to become: it has no default
+# user outside an install (shmcam-capture(8), --user).
+CAPTURE_USER = ["--user", "nobody"] if os.geteuid() == 0 else []
 SERVER = os.path.join(BUILD, "shmcam-server")
 LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
 ENCBENCH = os.path.join(BUILD, "tests", "encbench")

@@ -46,9 +46,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, RingWatch,
-                       frames_sent, stop_all, thread_times, threads_cpu_ns,
-                       wait_for)
+from benchutil import (CAPTURE, CAPTURE_USER, LOADCLIENT, SERVER, SIM_SO,
+                       RingWatch, frames_sent, stop_all, thread_times,
+                       threads_cpu_ns, wait_for)
 
 
 def self_costs(path):
@@ -100,7 +100,8 @@ class Rig:
         self.procs = []
         self.procs.append(subprocess.Popen(
             [CAPTURE, "--name", self.name, "--ctl", self.ctl, "--source",
-             "v4l2:" + dev, "--format", "MJPEG", "--size", "1280x720"],
+             "v4l2:" + dev, "--format", "MJPEG", "--size", "1280x720"] +
+            CAPTURE_USER,
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for(lambda: os.path.exists(self.ctl), 10, "the capture")
         self.watch = RingWatch(self.ctl)

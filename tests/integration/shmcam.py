@@ -274,9 +274,13 @@ def ring_info(ctl, out=None):
     return info
 
 
-def http_get(port, path, method="GET", headers=None, timeout=10):
-    """(status, headers dict, body bytes); headers keys as sent."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path, method="GET", headers=None, timeout=10,
+             source=None):
+    """(status, headers dict, body bytes); headers keys as sent.  source:
+    the client's address (any of 127.0.0.0/8), by default 127.0.0.1."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                   source_address=(source, 0) if source
+                                   else None)
     try:
         c.request(method, path, headers=headers or {})
         r = c.getresponse()
@@ -535,6 +539,63 @@ class RingWatch:
     def close(self):
         self.map.close()
         self.sock.close()
+
+
+class PublishMeter(threading.Thread):
+    """Watches a capture's ring (RingWatch) from start() to stop(): how
+    many frames it published and its longest pause between two.  A
+    capture that something holds up pauses for seconds; one that only
+    shares a loaded machine, for a few frame intervals."""
+
+    def __init__(self, ctl_path):
+        super().__init__(daemon=True)
+        self.watch = RingWatch(ctl_path)
+        self.halt = threading.Event()
+        self.published = 0
+        self.longest_pause = 0.0
+        self.elapsed = 0.0
+
+    def run(self):
+        seq0 = last_seq = self.watch.latest()
+        t0 = last_t = time.monotonic()
+        while not self.halt.is_set():
+            time.sleep(0.01)
+            seq, now = self.watch.latest(), time.monotonic()
+            if seq != last_seq:
+                self.longest_pause = max(self.longest_pause, now - last_t)
+                last_seq, last_t = seq, now
+        now = time.monotonic()
+        self.longest_pause = max(self.longest_pause, now - last_t)
+        self.published = last_seq - seq0
+        self.elapsed = now - t0
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+        self.watch.close()
+
+
+def sequence_share(reader, since):
+    """The share of the ring's frames (by X-Shmcam-Sequence, from an
+    extra_headers=1 stream) that reader got after monotonic time since."""
+    with reader.lock:
+        seqs = [int(f.headers["x-shmcam-sequence"]) for f in reader.frames
+                if f.arrival >= since and "x-shmcam-sequence" in f.headers]
+    if len(seqs) < 2:
+        return 0.0
+    return len(set(seqs)) / (max(seqs) - min(seqs) + 1)
+
+
+def load_with_source_fps(port, *args, fps=30):
+    """Runs the load client on /stream; also returns the rate the capture
+    really published at meanwhile (the ring's sequence over the same
+    window, from /state), at most fps, so that "the clients keep the
+    source rate" compares with the source and not with a nominal rate a
+    loaded machine kept the capture from."""
+    seq0, t0 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    res = loadclient(port, "/stream", *args)
+    seq1, t1 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    return res, min(fps, (seq1 - seq0) / (t1 - t0))
 
 
 def count_fds(pid):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import unittest
 
-from shmcam import CAPTURE, IS_ROOT, MjpegReader, Proc, ShmcamTestCase
+from shmcam import CAPTURE, IS_ROOT, MjpegReader, Proc, ShmcamTestCase, figure
 
 
 def free_uid(start):
@@ -81,6 +81,7 @@ class CtlDirTest(ShmcamTestCase):
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)),
                          (self.attacker, 0o777))
         self.assertEqual(os.listdir(self.vdir), [])
+        figure("planted directory: refused (%s)", refusal(cap.log()))
 
     def test_planted_symlink(self):
         target = os.path.join(self.tmp, "attacker")
@@ -95,6 +96,7 @@ class CtlDirTest(ShmcamTestCase):
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)),
                          (self.attacker, 0o777))
         self.assertEqual(os.listdir(target), [])
+        figure("planted symbolic link: refused (%s)", refusal(cap.log()))
 
     def test_planted_socket_in_a_shared_directory(self):
         shared = os.path.join(self.tmp, "shared")
@@ -114,6 +116,8 @@ class CtlDirTest(ShmcamTestCase):
         after = os.lstat(sock)
         self.assertEqual((after.st_ino, after.st_uid, after.st_mode),
                          (before.st_ino, before.st_uid, before.st_mode))
+        figure("planted socket in a shared directory: refused (%s)",
+               refusal(cap.log()))
 
     def test_server_refuses_a_planted_capture(self):
         # The attacker's capture, listening where the victim's server
@@ -133,6 +137,8 @@ class CtlDirTest(ShmcamTestCase):
                          "offline")
         self.assertNotIn("attached to capture", srv.log())
         self.assertNotIn("attached", fake.log())
+        figure("planted capture: the server refused it (%s); its client "
+               "kept the offline picture", refusal(srv.log()))
 
     def test_own_directory_and_capture_user(self):
         name = self.new_name()
@@ -158,6 +164,12 @@ class CtlDirTest(ShmcamTestCase):
                                args_replace_name=True)
         self.wait_attached(ok)
         self.assertTrue(cap.alive())
+
+
+def refusal(log):
+    """The refusal's reason, for the figure."""
+    lines = [line for line in log.splitlines() if "refusing it" in line]
+    return lines[0].split(": ", 1)[1] if lines else "?"
 
 
 def remove(path):

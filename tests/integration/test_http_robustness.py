@@ -13,8 +13,8 @@ import unittest
 
 from shmcam import (IS_ROOT, SANITIZED, SERVER, MjpegReader, ShmcamTestCase,
                     count_fds, cpu_seconds, fds_linked_to, figure, get_json,
-                    http_get, loadclient, observe, pidfd_getfd, rss_kb,
-                    settled_fds, wait_until)
+                    http_get, load_with_source_fps, loadclient, observe,
+                    pidfd_getfd, rss_kb, settled_fds, wait_until)
 
 
 class RobustnessTest(ShmcamTestCase):
@@ -42,12 +42,17 @@ class RobustnessTest(ShmcamTestCase):
                 observe(0.5)
         t = threading.Thread(target=sample)
         t.start()
-        res = loadclient(srv.port, "/stream", "-n", 20, "-d", 6,
-                         "--warmup", 1)
+        res, source_fps = load_with_source_fps(srv.port, "-n", 20, "-d", 6,
+                                               "--warmup", 1)
         t.join()
         fast = res["fast"]
         self.assertEqual(fast["errors"], 0, res["errors"])
-        self.assertGreaterEqual(fast["fps_min"], 0.9 * 30, fast)
+        # Every normal client keeps the rate the capture really had: 80 %
+        # leaves room for frames a loaded machine makes them skip (the
+        # newest frame wins); held up by the stalled ones, they would
+        # get none for the whole client timeout.
+        self.assertGreaterEqual(fast["fps_min"], 0.8 * source_fps,
+                                (source_fps, fast))
         # All five were closed for stalling, with the reason logged.
         wait_until(lambda: srv.log().count("stalled") >= 5, 10,
                    "the stalled clients to be closed")
@@ -156,7 +161,9 @@ class RobustnessTest(ShmcamTestCase):
         t0 = time.monotonic()
         observe(2)
         used = (cpu_seconds(srv.pid) - cpu0) / (time.monotonic() - t0)
-        # Streaming 10 fps to a few dozen clients, not spinning on accept.
+        # Streaming 10 fps to a few dozen clients, not spinning on accept:
+        # a spinning loop takes all the CPU it is given, a loaded machine
+        # gives less, never more, so this cannot fail for the load.
         figure("EMFILE: ulimit -n 48, 70 connections: accepts paused, "
                "server at %.0f %% CPU, accepting again afterwards",
                used * 100)

@@ -22,7 +22,7 @@ import re
 import subprocess
 
 from shmcam import (BUILD, IS_ROOT, MjpegReader, ShmcamTestCase,
-                    ctl_attach, fds_linked_to)
+                    ctl_attach, fds_linked_to, figure)
 
 RINGPROBE = os.path.join(BUILD, "tests", "ringprobe")
 # A uid in no passwd entry, for a process that is only in the servers'
@@ -65,6 +65,7 @@ class SealedRingTest(ShmcamTestCase):
         self.assertEqual(r.returncode, 0, "%s:\n%s%s"
                          % (what, r.stdout, r.stderr))
         self.assertEqual(r.stdout.count("== "), len(args), r.stdout)
+        self.attempts += r.stdout.count(": denied")
         return r.stdout
 
     def test_nobody_else_can_change_the_ring(self):
@@ -80,6 +81,8 @@ class SealedRingTest(ShmcamTestCase):
         r.start()
         self.addCleanup(r.stop)
         r.wait_frames(5)
+        n0 = r.count()
+        self.attempts = 0
 
         ring = r"shmcam-%s( \(deleted\))?$" % re.escape(name)
         cap_fds = fds_linked_to(cap.pid, ring)
@@ -139,3 +142,8 @@ class SealedRingTest(ShmcamTestCase):
         self.assertNotIn("x-shmcam-placeholder", r.frames[-1].headers)
         self.assertNotIn("frame rejected", srv.log())
         self.assertNotIn("ring header was changed", cap.log())
+        figure("sealed ring: %d attempts to write, resize or map it "
+               "writable (as the capture's user, a server's user with its "
+               "descriptor%s), all refused; the client got %d frames "
+               "meanwhile", self.attempts, ", another user of the servers' "
+               "group" if IS_ROOT else "", r.count() - n0)

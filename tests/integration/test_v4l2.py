@@ -461,6 +461,8 @@ class IdleAndRateTest(V4l2TestCase):
         wait_until(lambda: any(f.timestamp and f.timestamp > connected
                                for f in list(r.frames)), 1.0,
                    "a frame captured after the viewer came")
+        # 15 frames: half a second at 30 fps, 15 s at the idle rate of
+        # one a second; 2.5 s leaves room for a loaded machine.
         n0 = r.count()
         t0 = time.monotonic()
         r.wait_frames(n0 + 15, timeout=5)

@@ -1,0 +1,161 @@
+"""Wrong passwords cannot stall the stream, nor tell which users exist.
+
+A crypt(3) hash (yescrypt here, libcrypt's default and mkpasswd's) costs
+a tenth of a second or more to check on this machine.  Checked on the
+event loop, twenty wrong guesses a second would stall every viewer.  The
+server throttles failures per client address and checks hashes on a
+thread of its own, so stream clients keep their frames; and a user name
+that does not exist costs what a wrong password for one that does costs,
+so answer times do not give the names away."""
+
+import base64
+import http.client
+import os
+import statistics
+import subprocess
+import threading
+import time
+
+from shmcam import (BUILD, MjpegReader, ShmcamTestCase, figure, http_get,
+                    wait_until)
+
+MKHASH = os.path.join(BUILD, "tests", "mkhash")
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode()).decode()
+
+
+def timed_get(port, path, headers, source):
+    """(status, seconds) of one request from source address `source`."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                   source_address=(source, 0))
+    try:
+        t = time.monotonic()
+        c.request("GET", path, headers=headers)
+        r = c.getresponse()
+        r.read()
+        return r.status, time.monotonic() - t
+    finally:
+        c.close()
+
+
+class AuthThrottleTest(ShmcamTestCase):
+
+    def start_rig(self):
+        name = self.new_name()
+        h = subprocess.run([MKHASH, "$y$", "0", "secret"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+        auth = os.path.join(self.tmp, "auth")
+        with open(auth, "w") as f:
+            f.write("alice:%s\n" % h)
+        os.chmod(auth, 0o600)
+        self.start_capture(name, "--size", "320x240", "--fps", "30")
+        srv = self.start_server(name, "--auth-file", auth,
+                                "--auth-exempt", "/stream")
+        self.wait_attached_auth(srv)
+        return srv
+
+    def wait_attached_auth(self, srv):
+        srv.wait_log(r"attached to capture", what="server to attach")
+        ok = {"Authorization": basic("alice", "secret")}
+        wait_until(lambda: http_get(srv.port, "/snapshot", headers=ok)[0]
+                   == 200, 10, "a snapshot with the right password")
+
+    def test_stream_keeps_its_rate_under_wrong_passwords(self):
+        srv = self.start_rig()
+        readers = [MjpegReader(srv.port, "/stream?extra_headers=1",
+                               keep=None) for _ in range(3)]
+        for r in readers:
+            r.start()
+            self.addCleanup(r.stop)
+        for r in readers:
+            r.wait_frames(10)
+
+        # Twenty wrong passwords a second for 4 s, each on a connection of
+        # its own, from one address, none waiting for the one before.
+        halt = threading.Event()
+        answers = []
+
+        def guess(i):
+            try:
+                answers.append(timed_get(
+                    srv.port, "/snapshot",
+                    {"Authorization": basic("alice", "guess%d" % i)},
+                    "127.0.0.1")[0])
+            except OSError as e:
+                answers.append(str(e))
+        threads = []
+        start = time.monotonic()
+        for i in range(80):
+            if halt.is_set():
+                break
+            t = threading.Thread(target=guess, args=(i,), daemon=True)
+            t.start()
+            threads.append(t)
+            # The attack's pace: one guess every 50 ms.
+            time.sleep(max(0, start + (i + 1) * 0.05 - time.monotonic()))
+        end = time.monotonic()
+        for t in threads:
+            t.join(30)
+
+        # The share of the frames published meanwhile that each client
+        # got, by the capture's sequence numbers: independent of how fast
+        # this machine is, and 95 % still allows for a frame or two a
+        # second lost to a loaded machine's scheduling.
+        shares = []
+        for r in readers:
+            with r.lock:
+                seqs = sorted({int(f.headers["x-shmcam-sequence"])
+                               for f in r.frames
+                               if start <= f.arrival <= end})
+            shares.append(len(seqs) / (seqs[-1] - seqs[0] + 1))
+        figure("80 wrong passwords in %.1f s from one address: %d answered "
+               "401 and %d 429; the 3 stream clients got %s of the frames "
+               "published meanwhile", end - start, answers.count(401),
+               answers.count(429), ", ".join("%.0f %%" % (100 * x)
+                                              for x in shares))
+        for x in shares:
+            self.assertGreaterEqual(x, 0.95, shares)
+        self.assertEqual(len(answers), 80)
+        self.assertTrue(all(a in (401, 429) for a in answers), answers)
+        # Beyond a few, the address is throttled.
+        self.assertGreater(answers.count(429), 60, answers)
+        self.assertRegex(srv.log(), r"127\.0\.0\.1.*429, too many failed "
+                         r"logins")
+        # The right password from another address still works at once.
+        status, _ = timed_get(srv.port, "/snapshot",
+                              {"Authorization": basic("alice", "secret")},
+                              "127.0.0.2")
+        self.assertEqual(status, 200)
+        _, _, body = http_get(srv.port, "/metrics", headers={
+            "Authorization": basic("alice", "secret")})
+        self.assertIn(('shmcam_http_rejected_total{reason="throttled"} %d'
+                       % answers.count(429)).encode(), body)
+
+    def test_unknown_users_cost_what_known_users_cost(self):
+        srv = self.start_rig()
+        known, unknown = [], []
+        # Interleaved, one at a time, each from an address of its own
+        # (127.0.0.0/8 is all loopback), so that throttling plays no part.
+        for i in range(15):
+            for user, out in (("alice", known), ("mallory", unknown)):
+                source = "127.1.%d.%d" % (i, 1 + (user == "alice"))
+                status, secs = timed_get(
+                    srv.port, "/snapshot",
+                    {"Authorization": basic(user, "wrong%d" % i)}, source)
+                self.assertEqual(status, 401)
+                out.append(secs)
+        # The statistic: the ratio of the median answer times of 15
+        # interleaved wrong guesses each.  Answering an unknown name
+        # without the hash would make it a few hundredths; the same work
+        # makes it 1 give or take the noise of a loaded machine, which
+        # stays well inside a factor of 1.5 either way.
+        ratio = statistics.median(unknown) / statistics.median(known)
+        figure("wrong passwords, 15 each, interleaved: median answer %.0f ms "
+               "for a user that exists, %.0f ms for one that does not "
+               "(ratio %.2f)", statistics.median(known) * 1000,
+               statistics.median(unknown) * 1000, ratio)
+        self.assertGreater(ratio, 1 / 1.5, (known, unknown))
+        self.assertLess(ratio, 1.5, (known, unknown))
