@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -231,7 +232,9 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    set_name = arg_eq(0, PR_SET_NAME),
 	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
 	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
-	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
+	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0),
+	    prio_process = arg_eq(0, PRIO_PROCESS),
+	    prio_lowest = arg_eq(2, 19);
 	int rc = 0;
 
 	/* Memory, never executable. */
@@ -276,6 +279,11 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 		/* The server opens nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
+		/* Its password thread gives way to the event loop: it may
+		 * set a thread's nice value to 19, the lowest priority, and
+		 * nothing else (server/auth.c). */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "setpriority", 2,
+		    (struct scmp_arg_cmp[]){ prio_process, prio_lowest });
 	}
 	return rc;
 }

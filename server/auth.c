@@ -46,6 +46,7 @@
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -620,6 +621,16 @@ auth_thread(void *arg)
 	struct auth_job *j;
 	static const uint64_t one = 1;
 	int ok;
+
+	/*
+	 * The lowest priority: on a machine short of CPU, the event loop
+	 * and the capture win over a hash (a nice value of 19 weighs 15
+	 * against the 1024 of the default).  A thread's own nice value is
+	 * its own on Linux (setpriority(2) with its tid).  Under systemd's
+	 * filter (no @resources) this fails with EPERM, and the thread
+	 * simply keeps the default priority.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 
 	pthread_mutex_lock(&a->a_lock);
 	for (;;) {

@@ -130,7 +130,7 @@ class AuthThrottleTest(ShmcamTestCase):
                               "127.0.0.2")
         self.assertEqual(status, 200)
         _, _, body = http_get(srv.port, "/metrics", headers={
-            "Authorization": basic("alice", "secret")})
+            "Authorization": basic("alice", "secret")}, source="127.0.0.2")
         self.assertIn(('shmcam_http_rejected_total{reason="throttled"} %d'
                        % answers.count(429)).encode(), body)
 
