@@ -234,7 +234,7 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
 	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0),
 	    prio_process = arg_eq(0, PRIO_PROCESS),
-	    prio_lowest = arg_eq(2, 19);
+	    prio_low = arg_eq(2, 10);
 	int rc = 0;
 
 	/* Memory, never executable. */
@@ -280,10 +280,10 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
 		/* Its password thread gives way to the event loop: it may
-		 * set a thread's nice value to 19, the lowest priority, and
-		 * nothing else (server/auth.c). */
+		 * set a thread's nice value to 10, and nothing else
+		 * (server/auth.c). */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "setpriority", 2,
-		    (struct scmp_arg_cmp[]){ prio_process, prio_lowest });
+		    (struct scmp_arg_cmp[]){ prio_process, prio_low });
 	}
 	return rc;
 }

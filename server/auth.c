@@ -68,6 +68,8 @@
 #define AUTH_KEY_MAX		64	/* an address, without its port */
 /* Checks waiting for the hashing thread at once. */
 #define AUTH_QUEUE_MAX		16
+/* The hashing thread's nice value (common/sandbox.c allows this one). */
+#define AUTH_THREAD_NICE	10
 
 struct auth_user {
 	char	 au_name[AUTH_FIELD_MAX];
@@ -623,14 +625,16 @@ auth_thread(void *arg)
 	int ok;
 
 	/*
-	 * The lowest priority: on a machine short of CPU, the event loop
-	 * and the capture win over a hash (a nice value of 19 weighs 15
-	 * against the 1024 of the default).  A thread's own nice value is
-	 * its own on Linux (setpriority(2) with its tid).  Under systemd's
-	 * filter (no @resources) this fails with EPERM, and the thread
-	 * simply keeps the default priority.
+	 * A low priority: on a machine short of CPU, the event loop and
+	 * the capture win over a hash (a nice value of 10 weighs 110
+	 * against the 1024 of the default), while the hash still gets a
+	 * share that does not starve it (19 weighs 15: a login took
+	 * minutes at a load of 12).  A thread's nice value is its own on
+	 * Linux (setpriority(2) with its tid).  Under systemd's filter (no
+	 * @resources) this fails with EPERM, and the thread simply keeps
+	 * the default priority.
 	 */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), AUTH_THREAD_NICE);
 
 	pthread_mutex_lock(&a->a_lock);
 	for (;;) {

@@ -253,8 +253,12 @@ static void http_handle(struct server *srv, struct evhttp_request *req,
 static void
 http_auth_done(void *arg, int result, const char *who)
 {
+	struct evhttp_request *req = arg;
+
 	(void)who;
-	http_handle(http_srv, arg, result);
+	/* Answered now: the deadline runs again for the next request. */
+	conn_request_done(http_srv, evhttp_request_get_connection(req), 0);
+	http_handle(http_srv, req, result);
 }
 
 static void
@@ -337,8 +341,13 @@ http_handle(struct server *srv, struct evhttp_request *req, int auth)
 			    "Authorization"), addr, who, sizeof(who), &wait_s,
 			    http_auth_done, req, conn_guarded(srv, evcon) ?
 			    evcon : NULL);
-			if (auth == AUTH_PENDING)
+			if (auth == AUTH_PENDING) {
+				/* However long the hash takes on a busy
+				 * machine, the client sent its request in
+				 * time: no deadline while it waits. */
+				conn_request_waits(srv, evcon);
 				return;
+			}
 		}
 		switch (auth) {
 		case AUTH_OK:

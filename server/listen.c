@@ -616,6 +616,16 @@ conn_guarded(struct server *srv, struct evhttp_connection *evcon)
 }
 
 void
+conn_request_waits(struct server *srv, struct evhttp_connection *evcon)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			evtimer_del(g->g_ev);
+}
+
+void
 conn_request_done(struct server *srv, struct evhttp_connection *evcon,
     int streaming)
 {

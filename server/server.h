@@ -357,6 +357,10 @@ void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 /* 1 if evcon's closing will be heard of (its close callback is the
  * guard's, which cancels the credentials checks waiting for it). */
 int	conn_guarded(struct server *srv, struct evhttp_connection *evcon);
+/* The request that arrived on evcon is complete and waits for its answer
+ * (its credentials being checked): no deadline until conn_request_done()
+ * says the answer has gone. */
+void	conn_request_waits(struct server *srv, struct evhttp_connection *evcon);
 
 /* route.c */
 enum route {

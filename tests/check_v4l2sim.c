@@ -528,6 +528,34 @@ START_TEST(test_enumeration)
 }
 END_TEST
 
+/* S_PARM asking for 1/fps s per frame; the rate it answers with. */
+static uint32_t
+rate_set(int dev, uint32_t fps)
+{
+	struct v4l2_streamparm p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	p.parm.capture.timeperframe.numerator = 1;
+	p.parm.capture.timeperframe.denominator = fps;
+	ck_assert_int_eq(xio(dev, VIDIOC_S_PARM, &p), 0);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.numerator, 1);
+	return p.parm.capture.timeperframe.denominator;
+}
+
+/* The rate G_PARM says. */
+static uint32_t
+rate_get(int dev)
+{
+	struct v4l2_streamparm p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	ck_assert_int_eq(xio(dev, VIDIOC_G_PARM, &p), 0);
+	ck_assert_uint_eq(p.parm.capture.timeperframe.numerator, 1);
+	return p.parm.capture.timeperframe.denominator;
+}
+
 START_TEST(test_format_and_rate_negotiation)
 {
 	struct v4l2_format f;
@@ -661,15 +689,8 @@ START_TEST(test_format_and_rate_negotiation)
 	setenv("V4L2SIM_IGNORE_PARM", "1", 1);
 	dev = dev_open(0);
 	ck_assert_int_eq(xio(dev, VIDIOC_S_FMT, &f), 0);
-	p.parm.capture.timeperframe.numerator = 1;
-	p.parm.capture.timeperframe.denominator = 15;
-	ck_assert_int_eq(xio(dev, VIDIOC_S_PARM, &p), 0);
-	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 15);
-	memset(&p, 0, sizeof(p));
-	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	ck_assert_int_eq(xio(dev, VIDIOC_G_PARM, &p), 0);
-	ck_assert_uint_eq(p.parm.capture.timeperframe.numerator, 1);
-	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 15);
+	ck_assert_uint_eq(rate_set(dev, 15), 15);
+	ck_assert_uint_eq(rate_get(dev), 15);
 	close(dev);
 }
 END_TEST
@@ -1006,7 +1027,6 @@ END_TEST
  */
 START_TEST(test_stream_rate_ignored)
 {
-	struct v4l2_streamparm p;
 	struct v4l2_buffer vb;
 	struct sess s;
 	uint64_t t, t0 = 0;
@@ -1016,12 +1036,7 @@ START_TEST(test_stream_rate_ignored)
 	setenv("V4L2SIM_FORMATS", "MJPG:320x240@30@10", 1);
 	setenv("V4L2SIM_IGNORE_PARM", "1", 1);
 	fd = dev_open(O_NONBLOCK);
-	memset(&p, 0, sizeof(p));
-	p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	p.parm.capture.timeperframe.numerator = 1;
-	p.parm.capture.timeperframe.denominator = 10;
-	ck_assert_int_eq(xio(fd, VIDIOC_S_PARM, &p), 0);
-	ck_assert_uint_eq(p.parm.capture.timeperframe.denominator, 10);
+	ck_assert_uint_eq(rate_set(fd, 10), 10);
 	sess_start(&s, fd, "MJPG", 320, 240, 4);
 	for (i = 0; i < 12; i++) {
 		ck_assert_int_eq(sess_next(&s, &vb, 5000), 0);

@@ -67,10 +67,16 @@ $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds
 
+# A harness that fails on its corpus fails the target (its output kept in
+# $(FUZZ_BUILD)/check-NAME.log, the end of it shown).
 check-fuzz: fuzz-bins
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz_$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) corpus inputs"; \
-		$(FUZZ_BUILD)/fuzz_$$f -runs=0 tests/fuzz/corpus/$$f 2>&1 | tail -1; \
+		$(FUZZ_BUILD)/fuzz_$$f -runs=0 tests/fuzz/corpus/$$f \
+		    > $(FUZZ_BUILD)/check-$$f.log 2>&1 || { \
+			tail -40 $(FUZZ_BUILD)/check-$$f.log; \
+			echo "fuzz_$$f failed on its corpus"; exit 1; }; \
+		tail -1 $(FUZZ_BUILD)/check-$$f.log; \
 	done
 
 fuzz: fuzz-bins

@@ -314,9 +314,19 @@ done:
 		close(cs);
 	if (efd != -1)
 		close(efd);
+	/*
+	 * The capture is gone for good: the server's own backoff timer must
+	 * not connect again (to a socket nobody answers) while we look, and
+	 * a connection it made by itself meanwhile is hung up on.
+	 */
 	for (k = 0; k < 100 && (cam->c_state != LINK_IDLE ||
-	    fuzz_count_fds() != base_fds); k++)
+	    fuzz_count_fds() != base_fds); k++) {
+		evtimer_del(cam->c_retry_ev);
+		while ((cs = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(cs);
 		turn();
+	}
+	evtimer_del(cam->c_retry_ev);
 	if (cam->c_state != LINK_IDLE || cam->c_sock != -1 ||
 	    cam->c_efd != -1 || fuzz_count_fds() != base_fds) {
 		fprintf(stderr, "fuzz_link: state %s, socket %d, eventfd %d, "

@@ -257,6 +257,31 @@ class ShmcamTestCase(unittest.TestCase):
         return int(w), int(h)
 
 
+def read_response(sock, until=None):
+    """The bytes a server sends on sock until `until` is among them, or
+    until it closes the connection."""
+    data = b""
+    while until is None or until not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def split_response(data):
+    """(status, headers with lower-case names, body) of a raw response;
+    status 0 if it is not one."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/") else 0
+    return status, headers, body
+
+
 def ring_info(ctl, out=None):
     """The ring's status, counters and newest frame as a dict (numbers
     as int), or None if it cannot be read right now: ringinfo attaches to

@@ -13,8 +13,8 @@ import threading
 import time
 
 from shmcam import (IS_ROOT, RING_ABI, SERVER, SLOW, MjpegReader, Server,
-                    ShmcamTestCase, cpu_seconds, get_json, http_get,
-                    observe, wait_until)
+                    ShmcamTestCase, cpu_seconds, get_json, http_get, observe,
+                    read_response, split_response, wait_until)
 
 CTL_MAGIC = 0x4c54434d
 
@@ -90,29 +90,6 @@ class FakeCapture(threading.Thread):
             c.close()
         self.sock.close()
         os.unlink(self.path)
-
-
-def read_response(sock, until):
-    """The bytes a server sends on sock until `until` is among them (or
-    it closes)."""
-    data = b""
-    while until not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def split_response(data):
-    """(status, headers dict with lower-case keys, body) of a response."""
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return int(lines[0].split()[1]), headers, body
 
 
 class RestartTest(ShmcamTestCase):

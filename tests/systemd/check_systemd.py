@@ -53,7 +53,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from shmcam import MjpegReader, RingWatch, wait_until  # noqa: E402
+from shmcam import (MjpegReader, RingWatch, read_response,  # noqa: E402
+                    split_response, wait_until)
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -452,23 +453,10 @@ def snapshot_request(port):
 
 def snapshot_answer(s):
     """(status, headers with lower-case names, body) of the answer."""
-    data = b""
     try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        return split_response(read_response(s))
     finally:
         s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/") else 0
-    return status, headers, body
 
 
 def live_snapshots(socks, jpeg_size, what):
