@@ -18,9 +18,35 @@
 #define BUFFERS_MIN	2
 #define BUFFERS_MAX	32
 
+/* The --format names, wrapped to the help text's column. */
+static void
+format_list_wrapped(char *buf, size_t size)
+{
+	char list[512], *word, *save = NULL;
+	size_t n = 0, col = 0;
+
+	source_format_list(list, sizeof(list));
+	buf[0] = '\0';
+	for (word = strtok_r(list, " ", &save); word != NULL && n < size;
+	    word = strtok_r(NULL, " ", &save)) {
+		if (col > 0 && col + 1 + strlen(word) > 50) {
+			n += (size_t)snprintf(buf + n, size - n, "\n%27s", "");
+			col = 0;
+		} else if (col > 0) {
+			n += (size_t)snprintf(buf + n, size - n, " ");
+			col++;
+		}
+		n += (size_t)snprintf(buf + n, size - n, "%s", word);
+		col += strlen(word);
+	}
+}
+
 static void
 usage(FILE *out)
 {
+	char formats[512];
+
+	format_list_wrapped(formats, sizeof(formats));
 	fprintf(out,
 "usage: shmcam-capture [options]\n"
 "\n"
@@ -35,8 +61,11 @@ usage(FILE *out)
 "                           else the test pattern; v4l2:/dev/videoN (or a\n"
 "                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
 "                           (the JPEG files of a directory, looped)\n"
-"  -F, --format FMT         auto (MJPEG preferred), MJPEG, JPEG, YUYV, UYVY,\n"
-"                           NV12, YUV420, RGB24, BGR24, GREY\n"
+"  -F, --format FMT         auto (MJPEG preferred, then what encodes\n"
+"                           cheapest), or one of:\n"
+"                           %s\n"
+"                           (or the device's four characters, as --list\n"
+"                           shows them)\n"
 "  -S, --size WxH           frame size (default 1280x720)\n"
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
@@ -60,7 +89,7 @@ usage(FILE *out)
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n",
-	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
+	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
 	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
 }
 
@@ -223,11 +252,15 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'F':
 			if (strcasecmp(optarg, "auto") == 0)
 				o->fourcc = 0;
-			else if ((o->fourcc = source_format_parse(optarg)) == 0)
+			else if ((o->fourcc = source_format_parse(optarg)) ==
+			    0) {
+				char list[512];
+
+				source_format_list(list, sizeof(list));
 				opt_usage_error("unknown --format '%s': "
-				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
-				    "NV12, YUV420, RGB24, BGR24 or GREY",
-				    optarg);
+				    "expected auto, %s, or the device's four "
+				    "characters", optarg, list);
+			}
 			break;
 		case 'S':
 			if (parse_size(optarg, &o->width, &o->height) != 0)

@@ -266,7 +266,7 @@ capture_publish_raw(struct capture *c, const struct source_frame *f)
 		return;
 	}
 	t0 = clock_ns(CLOCK_MONOTONIC);
-	rc = encoder_encode(&c->enc, f, slot, cap, &len);
+	rc = encoder_encode(&c->enc, &f->raw, slot, cap, &len);
 	if (rc != 0) {
 		ring_writer_abort(&c->ring);
 		capture_encode_failed(c, f, rc);
@@ -335,7 +335,8 @@ capture_work(void *arg, unsigned thread, struct work *w)
 		w->w_out = p;
 		w->w_cap = need;
 	}
-	return encoder_encode(enc, &w->w_frame, w->w_out, w->w_cap, &w->w_len);
+	return encoder_encode(enc, &w->w_frame.raw, w->w_out, w->w_cap,
+	    &w->w_len);
 }
 
 /* Publishes (or drops) one finished job and gives its frame back. */

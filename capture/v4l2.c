@@ -43,6 +43,8 @@ struct v4l2 {
 	uint32_t	 last_seq;
 	int		 have_seq;
 	uint32_t	 lost;		/* frames lost since the last one handed out */
+	uint32_t	 bytesperline;	/* of raw frames' first plane */
+	int		 short_logged;
 };
 
 int
@@ -231,8 +233,7 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 	src->width = fmt.fmt.pix.width;
 	src->height = fmt.fmt.pix.height;
 	src->fourcc = fourcc;
-	src->bytesperline = source_format_is_jpeg(fourcc) ? 0 :
-	    fmt.fmt.pix.bytesperline;
+	v->bytesperline = fmt.fmt.pix.bytesperline;
 
 	src->fps_device_milli = v4l2_set_rate(v, fd);
 	src->fps_milli = v->cfg.fps_given ? v->cfg.fps_milli :
@@ -332,10 +333,30 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	f->fourcc = src->fourcc;
 	f->width = src->width;
 	f->height = src->height;
-	f->bytesperline = src->bytesperline;
-	f->data = v->bufs[b.index].start;
-	f->length = b.bytesused;
 	f->index = b.index;
+	if (source_format_is_jpeg(src->fourcc)) {
+		f->data = v->bufs[b.index].start;
+		f->length = b.bytesused;
+	} else {
+		uint8_t *data = v->bufs[b.index].start;
+		size_t len = b.bytesused;
+
+		if (rawframe_describe(&f->raw, rawformat_find(src->fourcc),
+		    src->width, src->height, 1, &data, &len,
+		    &v->bytesperline) != 0) {
+			/* Shorter than its geometry: corrupt, as above. */
+			if (!v->short_logged++)
+				log_warnx("%s: a %ux%u %s frame of %u bytes "
+				    "is shorter than its format needs "
+				    "(bytesperline %u): dropped, and any "
+				    "more", v->path, src->width, src->height,
+				    source_format_name(src->fourcc),
+				    b.bytesused, v->bytesperline);
+			v->lost++;
+			v4l2_requeue(src, b.index);
+			return 0;
+		}
+	}
 	f->skipped = v->lost;
 	v->lost = 0;
 

@@ -3,7 +3,7 @@
 # they use.
 CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
 CAPTURE_SUITE_OBJS_workers := capture/workers.c
-CAPTURE_SUITE_OBJS_encode  := capture/encode.c
+CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/rawframe.c
 
 define capture_suite
 $$(BUILD)/tests/check_$(1).o: CPPFLAGS += -Icapture
@@ -32,5 +32,6 @@ $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
 
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
-    $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+    $(call obj,capture/encode.c capture/rawframe.c) $(SIM_FRAMES_OBJS) \
+    $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)

@@ -66,8 +66,9 @@ main(int argc, char **argv)
 	uint8_t *yuyv[DISTINCT], *planar[DISTINCT], *out, *work;
 	unsigned long size, cap;
 	struct encoder enc;
-	struct source_frame f;
-	size_t len;
+	struct rawframe f;
+	size_t len, flen;
+	uint32_t bpl;
 	double t0, codec, encode, encode_ms[2];
 	uint64_t bytes = 0;
 	char err[160];
@@ -142,19 +143,16 @@ main(int argc, char **argv)
 		if (encoder_init(&enc, (int)q) != 0)
 			return 1;
 		enc.en_packed_planes = way;
-		memset(&f, 0, sizeof(f));
-		f.fourcc = V4L2_PIX_FMT_YUYV;
-		f.width = w;
-		f.height = h;
-		f.bytesperline = w * 2;
-		f.length = (size_t)w * h * 2;
-		f.data = yuyv[0];
-		if (encoder_encode(&enc, &f, out, cap, &len) != 0)
+		flen = (size_t)w * h * 2;
+		bpl = w * 2;
+		if (rawframe_describe(&f, rawformat_find(V4L2_PIX_FMT_YUYV),
+		    w, h, 1, &yuyv[0], &flen, &bpl) != 0 ||
+		    encoder_encode(&enc, &f, out, cap, &len) != 0)
 			return 1;
 		encode = 0;
 		for (i = 0; i < n; i++) {
 			pace(&next, fps);
-			f.data = yuyv[i % DISTINCT];
+			f.rw_plane[0].rp_data = yuyv[i % DISTINCT];
 			t0 = thread_cpu_ms();
 			if (encoder_encode(&enc, &f, out, cap, &len) != 0)
 				return 1;
