@@ -33,6 +33,7 @@
 
 #define STATS_PERIOD_S		5
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
+#define SOURCE_DRAIN_MAX	32	/* frames taken per wake-up, at most */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
 
 enum source_kind {
@@ -94,7 +95,7 @@ struct capture {
 
 	/* while the source is gone */
 	char		 reason[RING_TEXT_MAX];
-	char		 retry_why[160];
+	char		 retry_why[256];
 	uint32_t	 last_width;	/* placeholders are drawn this size */
 	uint32_t	 last_height;
 

@@ -90,7 +90,7 @@ capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct timeval retry = ms_tv(c->opt.retry_ms);
-	char why[160] = "";
+	char why[256] = "";
 	int rc;
 
 	(void)fd;
@@ -126,19 +126,28 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct source_frame f;
-	char why[128] = "";
+	char why[256] = "";
 	int rc;
 
 	(void)fd;
 	(void)what;
-	rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
-	if (rc < 0) {
-		capture_source_down(c, why);
-		return;
+	/*
+	 * Every frame that is ready, not one per wake-up: a descriptor may
+	 * signal once for several buffers (libcamera's V4L2 layer did, with
+	 * an eventfd read once per DQBUF before it used a semaphore), and
+	 * a buffer left behind would wait for the next frame's wake-up.
+	 * Bounded by the buffers a device may have; EAGAIN ends it.
+	 */
+	for (int n = 0; n < SOURCE_DRAIN_MAX; n++) {
+		rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
+		if (rc < 0) {
+			capture_source_down(c, why);
+			return;
+		}
+		if (rc == 0)
+			break;
+		capture_frame(c, &f);
 	}
-	if (rc == 0)
-		return;
-	capture_frame(c, &f);
 	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }
 
@@ -250,7 +259,7 @@ static int
 capture_open_source(struct capture *c)
 {
 	struct source_config sc;
-	char why[160] = "";
+	char why[256] = "";
 	int rc;
 
 	memset(&sc, 0, sizeof(sc));
@@ -301,7 +310,7 @@ static void
 capture_setup(struct capture *c)
 {
 	struct timeval second = { 1, 0 };
-	char why[160];
+	char why[256];
 	uint32_t bound;
 	int rc, fd, live;
 

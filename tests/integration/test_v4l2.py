@@ -1,9 +1,12 @@
 """The real shmcam-capture on the simulated V4L2 camera (tests/v4l2sim,
 LD_PRELOAD): MJPEG passthrough byte for byte, tables inserted where the
 camera left them out, broken frames dropped and counted, raw formats
-encoded to the camera's picture, --list and --control, unplug and replug
-under a connected client, the privilege drop, idle skipping, software
-rate decimation, encoder threads and the driver's timestamps."""
+encoded to the camera's picture through the single- and the
+multi-planar API (one buffer or one per plane, padded rows, data
+offsets), the media-controller hint, --list and --control, unplug and
+replug under a connected client, the privilege drop, idle skipping,
+software rate decimation, encoder threads and the driver's
+timestamps."""
 
 import os
 import re
@@ -105,6 +108,35 @@ class V4l2TestCase(ShmcamTestCase):
         status, h, body = http_get(srv.port, "/snapshot")
         self.assertEqual(status, 200)
         return h, body
+
+    def ring_frame(self, name, after=0):
+        """The newest camera frame in the ring (no server needed), once
+        more than `after` frames were published."""
+        jpg = os.path.join(self.tmp, "ring-%s.jpg" % name)
+
+        def fresh():
+            info = ring_info(name, jpg)
+            return info if info and info["latest"] > after and not \
+                info["frame_flags"] & FRAME_PLACEHOLDER else None
+        wait_until(fresh, 10, "a frame in the ring")
+        return read_file(jpg)
+
+    def check_formats(self, cases, sim):
+        """Each (format, size) of cases, captured and encoded: the
+        picture decodes to the camera's at that size."""
+        for fmt, size in cases:
+            with self.subTest(fmt=fmt):
+                name = self.new_name()
+                cap = self.start_sim_capture(name, "--format", fmt,
+                                             "--size", size,
+                                             "--always-encode", sim=sim)
+                body = self.ring_frame(name)
+                w, h = map(int, size.split("x"))
+                self.assertEqual(self.jpeg_size(body), (w, h))
+                self.assertIsNone(com_stamp(body))   # encoded by us
+                self.simcmp(body, rgb=fmt in ("RGB24", "BGR24", "XR24"))
+                cap.stop()
+                self.procs.remove(cap)
 
 
 class PassthroughTest(V4l2TestCase):
@@ -209,29 +241,25 @@ class RawFormatTest(V4l2TestCase):
 
     FORMATS = ("MJPG:640x480@30;YUYV:640x480@30;UYVY:640x480@30;"
                "NV12:1280x720@30;YU12:640x480@30;GREY:640x480@30;"
-               "RGB3:640x480@30;BGR3:640x480@30")
+               "RGB3:640x480@30;BGR3:640x480@30;NV21:640x480@30;"
+               "NV16:640x480@30;NV61:640x480@30;YV12:640x480@30;"
+               "XR24:640x480@30")
 
     def test_raw_formats_encode_the_cameras_picture(self):
-        cases = [("YUYV", "640x480"), ("NV12", "1280x720"),
-                 ("UYVY", "640x480"), ("YUV420", "640x480"),
-                 ("GREY", "640x480"), ("RGB24", "640x480"),
-                 ("BGR24", "640x480")]
-        for fmt, size in cases:
-            with self.subTest(fmt=fmt):
-                name = self.new_name()
-                self.start_sim_capture(name, "--format", fmt, "--size", size,
-                                       "--always-encode",
-                                       sim={"V4L2SIM_FORMATS":
-                                            self.FORMATS})
-                srv = self.start_server(name)
-                self.wait_attached(srv)
-                _, body = self.snapshot(srv)
-                w, h = map(int, size.split("x"))
-                self.assertEqual(self.jpeg_size(body), (w, h))
-                self.assertIsNone(com_stamp(body))   # encoded by us
-                self.simcmp(body, rgb=fmt in ("RGB24", "BGR24"))
-                self.procs.pop().stop()
-                self.procs.pop().stop()
+        self.check_formats([("YUYV", "640x480"), ("NV12", "1280x720"),
+                            ("UYVY", "640x480"), ("YUV420", "640x480"),
+                            ("GREY", "640x480"), ("RGB24", "640x480"),
+                            ("BGR24", "640x480"), ("NV21", "640x480"),
+                            ("NV16", "640x480"), ("NV61", "640x480"),
+                            ("YVU420", "640x480"), ("XR24", "640x480")],
+                           {"V4L2SIM_FORMATS": self.FORMATS})
+
+    def test_padded_rows(self):
+        # Rows aligned to 96 bytes: every plane of these sizes padded.
+        self.check_formats([("NV12", "1280x720"), ("YVU420", "640x480"),
+                            ("YUYV", "640x480")],
+                           {"V4L2SIM_FORMATS": self.FORMATS,
+                            "V4L2SIM_STRIDE_ALIGN": 96})
 
     def test_workers_publish_in_capture_order(self):
         name = self.new_name()
@@ -302,18 +330,75 @@ class ListAndControlTest(V4l2TestCase):
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(message, r.stderr, args)
 
-    def test_multiplanar_device_is_refused_by_name(self):
-        for args in (["--list"], []):
-            r = self.run_sim_capture(*args, sim={"V4L2SIM_MPLANE": "1"})
-            self.assertNotEqual(r.returncode, 0, (args, r.stderr))
-            self.assertIn("multi-planar capture (VIDEO_CAPTURE_MPLANE) "
-                          "is not supported", r.stderr, args)
-
     def test_list_without_device_fails(self):
         os.unlink(self.dev)
         r = self.run_sim_capture("--list")
         self.assertEqual(r.returncode, 1)
         self.assertIn("No such file", r.stderr)
+
+
+class MultiPlanarTest(V4l2TestCase):
+    """A device with only the multi-planar API, as rkisp1, the i.MX8 ISI
+    and many CSI bridges are: one buffer holding every plane, or a
+    buffer per plane, with rows padded to 256 bytes and the data 128
+    bytes into each buffer (data_offset)."""
+
+    FORMATS = ";".join(f + ":640x480@30" for f in (
+        "NV12", "NV16", "YUYV", "UYVY", "YU12", "NV21", "NV61", "YV12",
+        "NM12", "NM21", "NM16", "NM61", "YM12", "YM21", "MJPG"))
+    SIM = {"V4L2SIM_MPLANE": 1, "V4L2SIM_FORMATS": FORMATS,
+           "V4L2SIM_STRIDE_ALIGN": 256, "V4L2SIM_DATA_OFFSET": 128}
+
+    def test_every_layout_decodes_to_the_cameras_picture(self):
+        self.check_formats([(f, "640x480") for f in (
+            "NV12", "NV16", "YUYV", "UYVY", "YUV420", "NV21", "NV61",
+            "YVU420", "NV12M", "NV21M", "NV16M", "NV61M", "YUV420M",
+            "YVU420M")], self.SIM)
+
+    def test_mjpeg_and_auto(self):
+        # MJPEG through planes[0] past its data_offset, unchanged.
+        name = self.new_name()
+        self.start_sim_capture(name, "--size", "640x480", sim=self.SIM)
+        body = self.ring_frame(name)
+        self.assertEqual(body, self.device_frame("MJPG", "640x480",
+                                                 *com_stamp(body)))
+        self.assertEqual(ring_info(name)["format"], "MJPG")
+
+    def test_list_and_unplug(self):
+        r = self.run_sim_capture("--list", sim=self.SIM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Video Capture Multiplanar", r.stdout)
+        self.assertIn("'NM12'", r.stdout)
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "NV12M", "--size",
+                               "640x480", "--always-encode",
+                               "--retry-interval", "0.2", sim=self.SIM)
+        self.ring_frame(name)
+        os.unlink(self.dev)
+        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+                   "offline")
+        latest = ring_info(name)["latest"]
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "online again")
+        self.simcmp(self.ring_frame(name, after=latest + 1))
+
+    def test_media_pipeline_that_is_not_set_up_is_named(self):
+        # A node of a media controller pipeline refuses STREAMON until
+        # media-ctl set it up: EPIPE (link validation), or EINVAL.
+        for extra, hint in (({"V4L2SIM_IO_MC": 1,
+                              "V4L2SIM_FAIL": "STREAMON:EPIPE"}, True),
+                            ({"V4L2SIM_FAIL": "STREAMON:EINVAL"}, True),
+                            ({"V4L2SIM_FAIL": "STREAMON:ENOMEM"}, False)):
+            r = self.run_sim_capture("--format", "NV12", sim=dict(
+                self.SIM, **extra))
+            self.assertNotEqual(r.returncode, 0, (extra, r.stderr))
+            self.assertIn("VIDIOC_STREAMON", r.stderr)
+            for word in ("media-ctl", "libcamerify"):
+                self.assertEqual(word in r.stderr, hint, (extra, r.stderr))
+        r = self.run_sim_capture("--list", sim=dict(self.SIM,
+                                                     V4L2SIM_IO_MC=1))
+        self.assertIn("media controller pipeline", r.stdout)
 
 
 class UnplugTest(V4l2TestCase):

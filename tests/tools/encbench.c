@@ -84,17 +84,17 @@ main(int argc, char **argv)
 	if (argc > 4)
 		fps = (unsigned)atoi(argv[4]);
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, (int)q, 0, err,
+	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, 1, (int)q, 0, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "encbench: %s\n", err);
 		return 1;
 	}
 	for (i = 0; i < DISTINCT; i++) {
 		uint8_t *y, *u, *v;
-		yuyv[i] = malloc(sim_frames_max(sf));
+		yuyv[i] = malloc(sim_frames_max(sf, 0));
 		memset(&paint, 0, sizeof(paint));
-		sim_frames_fill(sf, yuyv[i], sim_frames_max(sf), i + 1,
-		    1000000000ull * (i + 1), SIM_FRAME_GOOD, &paint);
+		sim_frames_fill(sf, &yuyv[i], i + 1, 1000000000ull * (i + 1),
+		    SIM_FRAME_GOOD, &paint, NULL);
 		planar[i] = malloc((size_t)w * h * 2);
 		y = planar[i];
 		u = y + (size_t)w * h;
