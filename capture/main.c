@@ -306,6 +306,28 @@ capture_open_source(struct capture *c)
 	return 0;
 }
 
+/*
+ * Which filter (common/sandbox.h): the capture's, or with a V4L2 layer
+ * in the process, as the device showed at its open, or as LD_PRELOAD
+ * says (a device that is not there yet, and libcamera, which starts
+ * its threads whatever device is opened).  why[] names the evidence.
+ */
+static enum sandbox_program
+capture_sandbox(const struct capture *c, char *why, size_t whylen)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (c->opt.kind == SOURCE_V4L2 && c->src.layer[0] != '\0') {
+		snprintf(why, whylen, "%s", c->src.layer);
+		return SANDBOX_CAPTURE_V4L2_LAYER;
+	}
+	if (preload != NULL && *preload != '\0') {
+		snprintf(why, whylen, "LD_PRELOAD=%s", preload);
+		return SANDBOX_CAPTURE_V4L2_LAYER;
+	}
+	return SANDBOX_CAPTURE;
+}
+
 static void
 capture_setup(struct capture *c)
 {
@@ -410,9 +432,17 @@ capture_setup(struct capture *c)
 	/* Set up: from here on, nothing but capturing and serving
 	 * (common/sandbox.h). */
 	if (!c->opt.no_sandbox) {
-		if ((rc = sandbox_apply(SANDBOX_CAPTURE)) != 0)
+		enum sandbox_program prog = capture_sandbox(c, why,
+		    sizeof(why));
+
+		if ((rc = sandbox_apply(prog)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
-		log_info("sandbox: system call filter on");
+		if (prog == SANDBOX_CAPTURE_V4L2_LAYER)
+			log_info("sandbox: system call filter on, with the "
+			    "calls of a V4L2 layer in this process (%s): "
+			    "pipes, ppoll, memfds, DMA buffers", why);
+		else
+			log_info("sandbox: system call filter on");
 	}
 	/* Threads after the filter, so they are under it whatever the
 	 * kernel lets sandbox_apply() do to threads already running. */

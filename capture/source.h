@@ -87,6 +87,12 @@ struct source {
 	uint32_t	 fps_device_milli; /* what the device delivers, 0: unknown;
 					    * above fps_milli: drop in software */
 	char		 desc[RING_TEXT_MAX];	/* "pattern", "v4l2:/dev/video0" */
+	/*
+	 * V4L2: why the device seems to be answered by a layer in this
+	 * process rather than a kernel driver ("the driver is libcamera"),
+	 * "" if not (as of the last open).  The sandbox allows for one.
+	 */
+	char		 layer[64];
 };
 
 /* --control NAME=VALUE */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +220,29 @@ v4l2_set_format(struct source *src, int fd, uint32_t fourcc, char *why,
 	return 0;
 }
 
+/*
+ * Is a library in this process answering for the device?  A kernel
+ * driver's node is a character device; libcamera's V4L2 layer gives an
+ * eventfd and calls itself "libcamera" (V4L2CameraProxy::querycap()).
+ */
+static void
+v4l2_note_layer(struct source *src, int fd)
+{
+	struct v4l2_capability cap;
+	struct stat st;
+
+	src->layer[0] = '\0';
+	memset(&cap, 0, sizeof(cap));
+	if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == 0 &&
+	    strncmp((const char *)cap.driver, "libcamera", sizeof(cap.driver))
+	    == 0)
+		snprintf(src->layer, sizeof(src->layer), "the driver is "
+		    "libcamera");
+	else if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode))
+		snprintf(src->layer, sizeof(src->layer), "the device is not a "
+		    "character device");
+}
+
 static int
 v4l2_open(struct source *src, char *why, size_t whylen)
 {
@@ -239,6 +263,7 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 	if ((rc = v4l2_check_capture(fd, v->path, &v->type, &v->caps, why,
 	    whylen)) != 0)
 		goto fail;
+	v4l2_note_layer(src, fd);
 	if ((rc = v4l2_pick_format(fd, v->type, v->cfg.fourcc, &fourcc, why,
 	    whylen)) != 0)
 		goto fail;

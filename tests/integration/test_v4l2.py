@@ -18,7 +18,8 @@ import unittest
 from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file,
                           ring_info)
 from shmcam import (BUILD, CAPTURE, IS_ROOT, MjpegReader, Proc,
-                    ShmcamTestCase, http_get, wait_until)
+                    ShmcamTestCase, cpu_seconds, http_get, observe,
+                    wait_until)
 
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
 SIMFRAME = os.path.join(BUILD, "tests", "simframe")
@@ -399,6 +400,112 @@ class MultiPlanarTest(V4l2TestCase):
         r = self.run_sim_capture("--list", sim=dict(self.SIM,
                                                      V4L2SIM_IO_MC=1))
         self.assertIn("media controller pipeline", r.stdout)
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.split(":", 1) for l in f.read().splitlines())
+
+
+def thread_names(pid):
+    names = set()
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            names.add(read_file("/proc/%d/task/%s/comm" % (pid, tid))
+                      .decode().strip())
+        except OSError:
+            pass            # the thread ended meanwhile
+    return names
+
+
+class LibcameraTest(V4l2TestCase):
+    """A Raspberry Pi camera module through libcamerify, as the
+    simulator's libcamera profile imitates libcamera's v4l2-compat.so:
+    driver "libcamera", an eventfd as the device (always writable), no
+    controls, rates or frame intervals (ENOTTY), XR24 800x600 by
+    default, threads of its own from the first open and pipes, eventfds
+    and threads at every open.  With the sandbox on."""
+
+    SIM = {"V4L2SIM_PROFILE": "libcamera"}
+
+    def test_format_stream_unplug_replug_under_the_sandbox(self):
+        log = os.path.join(self.tmp, "sim.log")
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "1280x720",
+                                     "--retry-interval", "0.2",
+                                     sim=dict(self.SIM, V4L2SIM_LOG=log))
+        self.assertRegex(cap.log(), r"sandbox: system call filter on, "
+                         r"with the calls of a V4L2 layer in this process "
+                         r"\(the driver is libcamera\)")
+        self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
+        # A format the Pi's ISP gives cheaply, at the size asked for:
+        # not the layer's default, XRGB8888 at 800x600.
+        body = self.ring_frame(name)
+        self.assertEqual(self.jpeg_size(body), (1280, 720))
+        self.simcmp(body)
+        self.assertEqual(ring_info(name)["format"], "YU12")
+        self.assertTrue({"lc-manager", "lc-ipa", "lc-request"} <=
+                        thread_names(cap.pid))
+        # The descriptor is always writable: the loop must wake for
+        # frames, not spin.  A spinning loop would take a whole core and
+        # make thousands of DQBUFs that find nothing; a loaded machine
+        # can only lower our share, so the bounds hold there too.
+        cpu0, lines0 = cpu_seconds(cap.pid), len(read_file(log).splitlines())
+        observe(2)
+        cpu = cpu_seconds(cap.pid) - cpu0
+        text = b"\n".join(read_file(log).splitlines()[lines0:]).decode()
+        frames = len(re.findall(r"VIDIOC_DQBUF index=\d+ .* -> 0", text))
+        empty = text.count("VIDIOC_DQBUF -> Resource temporarily")
+        self.assertGreater(frames, 20, "30 fps for 2 s")
+        self.assertLessEqual(empty, frames + 10, "DQBUFs that found "
+                             "nothing: %d for %d frames" % (empty, frames))
+        self.assertLess(cpu, 0.6, "the capture took %.2f s of CPU in 2 s"
+                        % cpu)
+        # Unplugged: an eventfd cannot say POLLERR; ENODEV from the next
+        # DQBUF, or no frame for 2 s, tells.  Then back, through the
+        # layer's calls at the reopen (an eventfd, a pipe, a thread)
+        # under the filter.
+        os.unlink(self.dev)
+        info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
+                                   else None)(ring_info(name)), 10,
+                          "the ring to say offline")
+        latest = info["latest"]
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the camera to come back")
+        self.simcmp(self.ring_frame(name, after=latest + 1))
+        self.assertTrue(cap.alive())
+        self.assertNotIn("forbidden system call", cap.log())
+        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
+
+    def test_camera_missing_at_start(self):
+        # The layer's threads then start under the filter, at the first
+        # open: LD_PRELOAD alone says a layer may be there.
+        os.unlink(self.dev)
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "640x480",
+                                     "--retry-interval", "0.2",
+                                     sim=self.SIM)
+        self.assertRegex(cap.log(), r"with the calls of a V4L2 layer in "
+                         r"this process \(LD_PRELOAD=")
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the camera to appear")
+        self.simcmp(self.ring_frame(name))
+        self.assertTrue(cap.alive())
+        self.assertIn("lc-manager", thread_names(cap.pid))
+
+    def test_asked_for_formats_and_enottys(self):
+        # XR24 at 800x600 when asked for, converted from RGB.
+        self.check_formats([("XR24", "800x600")], self.SIM)
+        r = self.run_sim_capture("--list", sim=self.SIM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("driver libcamera", r.stdout)
+        self.assertIn("none (VIDIOC_QUERYCTRL: Inappropriate ioctl", r.stdout)
+        r = self.run_sim_capture("--control", "brightness=10", sim=self.SIM)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("the device has no controls", r.stderr)
 
 
 class UnplugTest(V4l2TestCase):

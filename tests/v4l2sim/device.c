@@ -1559,8 +1559,10 @@ sim_device_open(int flags, enum sim_kind_of_device kind,
 		return fd;
 	}
 
-	/* The program's signals are not for these threads. */
+	/* The program's signals are not for these threads; SIGSYS is, so
+	 * that a system call filter names what they were refused. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = d->d_libcamera ? lc_open(d) : 0;
 	if (rc == 0)
