@@ -12,6 +12,7 @@
  * notice more than the placeholder.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,62 @@ capture_open_source(struct capture *c)
 }
 
 /*
+ * --encoder: the hardware JPEG encoder, opened while we may (its node
+ * may need the video group the capture drops), and readied for the
+ * source's frames if it is there.  Not found, or not one: the CPU, or
+ * with --encoder m2m an exit.  Found and failing later: the CPU
+ * (pipeline.c), the stream goes on.
+ */
+static void
+capture_setup_m2m(struct capture *c, int live)
+{
+	const struct rawformat *f = live ? rawformat_find(c->src.fourcc) :
+	    NULL;
+	const char *dev = c->opt.m2m_path;
+	char path[PATH_MAX], why[256];
+	int must = c->opt.encoder == ENCODER_M2M;
+
+	if (c->opt.encoder == ENCODER_CPU)
+		return;
+	if (c->use_workers) {
+		log_info("--workers %u: raw frames are encoded on the CPU",
+		    c->opt.workers);
+		return;
+	}
+	/* JPEG from the camera: nothing to encode but placeholders. */
+	if (live && f == NULL)
+		return;
+	if (dev == NULL) {
+		if (m2m_find("/dev/video*", path, sizeof(path)) != 0) {
+			if (must)
+				fatalx("--encoder m2m: no V4L2 memory-to-memory "
+				    "JPEG encoder among /dev/video*");
+			return;
+		}
+		dev = path;
+	}
+	if (m2m_open(&c->m2m, dev, c->opt.quality, why, sizeof(why)) != 0) {
+		if (must)
+			fatalx("--encoder: %s", why);
+		log_info("%s: encoding on the CPU", why);
+		return;
+	}
+	if (!m2m_has_quality(c->m2m))
+		log_info("%s has no JPEG quality control: it encodes at a "
+		    "quality of its own, not --quality's", m2m_name(c->m2m));
+	log_info("raw frames are encoded by %s, a V4L2 memory-to-memory "
+	    "encoder; by libjpeg-turbo if it fails", m2m_name(c->m2m));
+	/* Ready for the first frame, while a failure is cheap to report. */
+	if (f != NULL && m2m_configure(c->m2m, f, c->src.width,
+	    c->src.height, why, sizeof(why)) != 0) {
+		log_warnx("hardware JPEG encoder %s: %s; encoding on the CPU "
+		    "(libjpeg-turbo) from now on", m2m_name(c->m2m), why);
+		m2m_close(c->m2m);
+		c->m2m = NULL;
+	}
+}
+
+/*
  * Which filter (common/sandbox.h): the capture's, or with a V4L2 layer
  * in the process, as the device showed at its open, or as LD_PRELOAD
  * says (a device that is not there yet, and libcamera, which starts
@@ -361,6 +418,7 @@ capture_setup(struct capture *c)
 		    c->src.desc);
 	if ((rc = encoder_init(&c->enc, c->opt.quality)) != 0)
 		fatalx("JPEG encoder: %s", strerror(-rc));
+	capture_setup_m2m(c, live);
 	if ((rc = placeholder_init(&c->ph)) != 0)
 		fatalx("placeholder encoder: %s", strerror(-rc));
 	if (c->use_workers) {
@@ -499,6 +557,7 @@ capture_teardown(struct capture *c)
 	if (c->src.ops != NULL)
 		c->src.ops->destroy(&c->src);
 	encoder_free(&c->enc);
+	m2m_close(c->m2m);
 	placeholder_free(&c->ph);
 	event_base_free(c->base);
 }

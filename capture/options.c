@@ -70,6 +70,12 @@ usage(FILE *out)
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
 "  -q, --quality N          JPEG quality 1-100 for raw formats (default 80)\n"
+"      --encoder WHO        who encodes raw formats: auto (default: a V4L2\n"
+"                           memory-to-memory JPEG encoder if one is found\n"
+"                           among /dev/video*, else the CPU), cpu\n"
+"                           (libjpeg-turbo), m2m (that encoder, or exit),\n"
+"                           m2m:/dev/videoN; a failing encoder falls back\n"
+"                           to the CPU\n"
 "      --buffers N          V4L2 mmap buffers, %d-%d (default 4)\n"
 "      --control NAME=VAL   set a V4L2 control (names and menu indices as\n"
 "                           --list shows them); repeatable, applied in order\n"
@@ -152,6 +158,25 @@ parse_source(struct capture_options *o, const char *spec)
 		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
 }
 
+/* --encoder auto|cpu|m2m|m2m:PATH */
+static void
+parse_encoder(struct capture_options *o, const char *arg)
+{
+	o->m2m_path = NULL;
+	if (strcmp(arg, "auto") == 0)
+		o->encoder = ENCODER_AUTO;
+	else if (strcmp(arg, "cpu") == 0)
+		o->encoder = ENCODER_CPU;
+	else if (strcmp(arg, "m2m") == 0)
+		o->encoder = ENCODER_M2M;
+	else if (strncmp(arg, "m2m:/", 5) == 0 && strlen(arg + 4) < PATH_MAX) {
+		o->encoder = ENCODER_M2M;
+		o->m2m_path = arg + 4;
+	} else
+		opt_usage_error("unknown --encoder '%s': expected auto, cpu, "
+		    "m2m or m2m:/dev/videoN", arg);
+}
+
 /* NAME=VALUE, NAME as v4l2-ctl spells controls, VALUE an integer. */
 static void
 parse_control(struct capture_options *o, char *arg)
@@ -190,7 +215,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX,
+		OPT_NO_SANDBOX, OPT_ENCODER,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -200,6 +225,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "fps", required_argument, NULL, 'f' },
 		{ "quality", required_argument, NULL, 'q' },
+		{ "encoder", required_argument, NULL, OPT_ENCODER },
 		{ "buffers", required_argument, NULL, OPT_BUFFERS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -278,6 +304,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->quality = (int)opt_uint("--quality", optarg, 1, 100,
 			    10);
 			break;
+		case OPT_ENCODER:
+			parse_encoder(o, optarg);
+			break;
 		case OPT_BUFFERS:
 			o->buffers = (unsigned)opt_uint("--buffers", optarg,
 			    BUFFERS_MIN, BUFFERS_MAX, 10);
@@ -335,6 +364,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	if (optind != argc)
 		opt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->encoder == ENCODER_M2M && o->workers > 1)
+		opt_usage_error("--encoder m2m encodes on the loop thread; "
+		    "--workers is for encoding on the CPU");
 	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
 		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
 		if (o->list)

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,17 +43,6 @@ struct v4l2 {
 	uint32_t	 lost;		/* frames lost since the last one handed out */
 	int		 short_logged;
 };
-
-int
-v4l2_ioctl(int fd, unsigned long req, void *arg)
-{
-	int rc;
-
-	do
-		rc = ioctl(fd, req, arg);
-	while (rc == -1 && errno == EINTR);
-	return rc;
-}
 
 static void
 v4l2_close(struct source *src)

@@ -88,6 +88,13 @@ int	v4l2_queue_stream(struct v4l2_queue *q, int on);
  */
 int	v4l2_pick_format(int fd, uint32_t type, uint32_t fourcc,
 	    uint32_t *out, char *why, size_t whylen);
+/*
+ * The first path pattern (a glob) matches, in numeric order
+ * (/dev/video2 before /dev/video10), for which fn(path, arg) is
+ * non-zero, into path.  0 or -ENOENT.
+ */
+int	v4l2_find_node(const char *pattern, int (*fn)(const char *, void *),
+	    void *arg, char *path, size_t size);
 /* Largest width and height the device offers in fourcc (0 if unknown). */
 void	v4l2_max_size(int fd, uint32_t fourcc, uint32_t *w, uint32_t *h);
 /*

@@ -560,28 +560,41 @@ video_node_cmp(const void *a, const void *b)
 }
 
 int
-v4l2_find_device(char *path, size_t size)
+v4l2_find_node(const char *pattern, int (*fn)(const char *, void *),
+    void *arg, char *path, size_t size)
 {
 	glob_t g;
-	uint32_t fourcc, type;
-	char why[200];
-	int fd, found = 0;
+	int found = 0;
 
-	if (glob("/dev/video*", 0, NULL, &g) != 0)
+	if (glob(pattern, 0, NULL, &g) != 0)
 		return -ENOENT;
 	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), video_node_cmp);
-	for (size_t i = 0; i < g.gl_pathc && !found; i++) {
-		fd = open(g.gl_pathv[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd == -1)
-			continue;
-		if (v4l2_check_capture(fd, g.gl_pathv[i], &type, NULL, NULL,
-		    0) == 0 &&
-		    v4l2_pick_format(fd, type, 0, &fourcc, why, sizeof(why))
-		    == 0 &&
-		    (size_t)snprintf(path, size, "%s", g.gl_pathv[i]) < size)
-			found = 1;
-		close(fd);
-	}
+	for (size_t i = 0; i < g.gl_pathc && !found; i++)
+		found = fn(g.gl_pathv[i], arg) &&
+		    (size_t)snprintf(path, size, "%s", g.gl_pathv[i]) < size;
 	globfree(&g);
 	return found ? 0 : -ENOENT;
+}
+
+/* A capture device with a format we can publish? */
+static int
+capture_node(const char *path, void *arg)
+{
+	uint32_t fourcc, type;
+	char why[200];
+	int fd, yes;
+
+	(void)arg;
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	yes = v4l2_check_capture(fd, path, &type, NULL, NULL, 0) == 0 &&
+	    v4l2_pick_format(fd, type, 0, &fourcc, why, sizeof(why)) == 0;
+	close(fd);
+	return yes;
+}
+
+int
+v4l2_find_device(char *path, size_t size)
+{
+	return v4l2_find_node("/dev/video*", capture_node, NULL, path, size);
 }

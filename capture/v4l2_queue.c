@@ -1,6 +1,6 @@
 /*
- * v4l2_queue.c - one V4L2 buffer queue with mmap buffers, single- or
- * multi-planar: what the camera source (v4l2.c) and the
+ * v4l2_queue.c - ioctl() as V4L2 programs need it, and one V4L2 buffer
+ * queue with mmap buffers, single- or multi-planar: what the camera source (v4l2.c) and the
  * memory-to-memory encoder (m2m.c) both do with their queues (see
  * v4l2.h).
  *
@@ -13,9 +13,21 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "v4l2.h"
+
+int
+v4l2_ioctl(int fd, unsigned long req, void *arg)
+{
+	int rc;
+
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc == -1 && errno == EINTR);
+	return rc;
+}
 
 static int
 type_mplane(uint32_t type)

@@ -1882,39 +1882,10 @@ v4l2sim_suite(void)
 	return s;
 }
 
-/*
- * Runs the suite with the simulator preloaded: re-executes this program
- * with LD_PRELOAD set.  (ASan wants its runtime first in the library
- * list; it is initialised first anyway, so the check is turned off.)
- */
-static void
-preload_self(char **argv)
-{
-	char so[PATH_MAX], asan[1024];
-	const char *old;
-
-	if (getenv("V4L2SIM_CHECK_CHILD") != NULL)
-		return;
-	if (realpath(tu_build_path("tests/libv4l2sim.so"), so) == NULL) {
-		fprintf(stderr, "check_v4l2sim: %s: %s\n",
-		    tu_build_path("tests/libv4l2sim.so"), strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-	old = getenv("ASAN_OPTIONS");
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	    old != NULL ? old : "", old != NULL && *old ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
-	setenv("LD_PRELOAD", so, 1);
-	setenv("V4L2SIM_CHECK_CHILD", "1", 1);
-	execv("/proc/self/exe", argv);
-	fprintf(stderr, "check_v4l2sim: exec: %s\n", strerror(errno));
-	exit(EXIT_FAILURE);
-}
-
 int
 main(int argc, char **argv)
 {
 	(void)argc;
-	preload_self(argv);
+	tu_preload_v4l2sim(argv);
 	return tu_run_suite(v4l2sim_suite());
 }

@@ -8,6 +8,7 @@ replug under a connected client, the privilege drop, idle skipping,
 software rate decimation, encoder threads and the driver's
 timestamps."""
 
+import glob
 import os
 import re
 import signal
@@ -506,6 +507,103 @@ class LibcameraTest(V4l2TestCase):
         r = self.run_sim_capture("--control", "brightness=10", sim=self.SIM)
         self.assertEqual(r.returncode, 2)
         self.assertIn("the device has no controls", r.stderr)
+
+
+class M2mTest(V4l2TestCase):
+    """The hardware JPEG encoder (V4L2 memory-to-memory), as the
+    simulator's encoder (TurboJPEG behind the bcm2835-codec's API) plays
+    it: it encodes, --quality reaches it, and each fault falls back to
+    libjpeg-turbo once, with the stream going on."""
+
+    def setUp(self):
+        super().setUp()
+        self.enc = os.path.join(os.path.dirname(self.dev), "video31")
+        open(self.enc, "w").close()
+
+    def m2m_sim(self, **extra):
+        return dict({"V4L2SIM_M2M_DEVICE": self.enc,
+                     "V4L2SIM_FORMATS": "NV12:640x480@30;YUYV:640x480@30"},
+                    **extra)
+
+    def start_m2m(self, *args, **extra):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "640x480",
+                                     "--always-encode", "--encoder",
+                                     "m2m:" + self.enc, *args,
+                                     sim=self.m2m_sim(**extra))
+        return name, cap
+
+    def test_raw_frames_are_encoded_by_the_device(self):
+        log = os.path.join(self.tmp, "sim.log")
+        name, cap = self.start_m2m("--quality", "60", V4L2SIM_LOG=log)
+        self.assertRegex(cap.log(), r"raw frames are encoded by .*video31 "
+                         r"\(Sim JPEG encoder\)")
+        for _ in range(3):
+            latest = ring_info(name)["latest"]
+            self.simcmp(self.ring_frame(name, after=latest))
+        self.assertIn("VIDIOC_S_CTRL id=0x009d0903 value=60 -> 0",
+                      read_file(log).decode())
+        cap.stop()
+        self.procs.remove(cap)
+        encoded = re.search(r"v4l2sim-m2m\[\d+\]: closed: (\d+) frames "
+                            r"encoded", read_file(log).decode())
+        self.assertIsNotNone(encoded)
+        self.assertGreaterEqual(int(encoded.group(1)), 3)
+        self.assertNotIn("on the CPU", cap.log())
+
+    def test_a_fault_falls_back_without_losing_the_stream(self):
+        for fault in ({"V4L2SIM_M2M_FAIL": "STREAMON:ESRCH"},
+                      {"V4L2SIM_M2M_FAIL": "S_CTRL:ENOTTY"},
+                      {"V4L2SIM_M2M_STALL_AFTER": 15}):
+            with self.subTest(fault=fault):
+                name, cap = self.start_m2m(**fault)
+                cap.wait_log(r"encoding on the CPU \(libjpeg-turbo\) from "
+                             r"now on", what="the fallback")
+                latest = ring_info(name)["latest"]
+                # Frames go on, from the CPU, decoding to the picture;
+                # the camera was never lost, the fallback said once.
+                wait_until(lambda: ring_info(name)["latest"] >= latest + 20,
+                           10, "frames after the fallback")
+                self.simcmp(self.ring_frame(name))
+                self.assertEqual(ring_info(name)["restarts"], 0)
+                self.assertEqual(ring_info(name)["state"], "online")
+                self.assertEqual(cap.log().count("from now on"), 1)
+                self.assertTrue(cap.alive())
+                cap.stop()
+                self.procs.remove(cap)
+
+    def test_choices_and_refusals(self):
+        # Not an encoder (the camera), or --workers with m2m: refused.
+        r = self.run_sim_capture("--encoder", "m2m:" + self.dev,
+                                 sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is not a memory-to-memory JPEG encoder", r.stderr)
+        r = self.run_sim_capture("--encoder", "m2m", "--workers", "2",
+                                 sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = self.run_sim_capture("--encoder", "gpu", sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # cpu: the device is not used.
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--encoder", "cpu",
+                                     "--always-encode", "--size", "640x480",
+                                     sim=self.m2m_sim())
+        self.simcmp(self.ring_frame(name))
+        self.assertNotIn("memory-to-memory", cap.log())
+
+    @unittest.skipIf(glob.glob("/dev/video*"), "this machine has V4L2 "
+                     "devices: the search would find them")
+    def test_none_found(self):
+        r = self.run_sim_capture("--encoder", "m2m", sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no V4L2 memory-to-memory JPEG encoder among "
+                      "/dev/video*", r.stderr)
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--always-encode", "--size",
+                                     "640x480", "--format", "NV12",
+                                     sim=self.m2m_sim())
+        self.simcmp(self.ring_frame(name))
+        self.assertNotIn("memory-to-memory", cap.log())
 
 
 class UnplugTest(V4l2TestCase):
