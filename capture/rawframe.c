@@ -149,8 +149,14 @@ rawframe_check(const struct rawframe *rf)
 	    rf->rw_height > RAWFRAME_DIM_MAX ||
 	    rf->rw_nplanes != rawformat_planes(f))
 		return -EINVAL;
-	if (f->rf_layout == RAWFRAME_PACKED && (rf->rw_width & 1))
-		return -EINVAL;		/* no whole pixel pairs */
+	/*
+	 * Whole chroma samples only: V4L2's subsampled formats have even
+	 * sizes, and TurboJPEG reads their planes padded to the
+	 * subsampling (tjPlaneHeight(0, 17, TJSAMP_420) is 18 rows), which
+	 * a frame of odd size does not have.
+	 */
+	if (rf->rw_width % f->rf_hsub != 0 || rf->rw_height % f->rf_vsub != 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < rf->rw_nplanes; i++) {
 		const struct rawplane *p = &rf->rw_plane[i];
 

@@ -25,8 +25,10 @@
  *     rawframe_describe() only returns frames whose every row lies within
  *     rp_length (rawframe_check()); a consumer that takes a frame from
  *     elsewhere checks it.  Planes may live in separate buffers.
- *   - Chroma planes have ceil(width / rf_hsub) samples a row and
- *     ceil(height / rf_vsub) rows (4:2:0: both halved; 4:2:2: the width).
+ *   - Chroma planes have width / rf_hsub samples a row and height /
+ *     rf_vsub rows (4:2:0: both halved; 4:2:2: the width): a subsampled
+ *     format's width (and for 4:2:0 its height) is even, as V4L2 has it
+ *     and as TurboJPEG reads planes.
  *   - Colours are BT.601 limited range YCbCr, as V4L2's defaults for
  *     these formats say; RGB formats are full-range sRGB.
  *   - The pixels belong to the producer: a source's frame is valid from
@@ -125,8 +127,8 @@ int	rawformat_same_samples(const struct rawformat *a,
  * nbuf == f->rf_buffers > 1: buffer i holds memory plane i (for YVU420M
  * the second is Cr) with rows stride[i] apart.
  *
- * 0, or -EINVAL: a size of 0 or above RAWFRAME_DIM_MAX, a width a
- * 4:2:2 packed format cannot have (odd), a stride below its row, a
+ * 0, or -EINVAL: a size of 0 or above RAWFRAME_DIM_MAX, a size the
+ * format cannot have (odd where it is subsampled), a stride below its row, a
  * buffer too short for its rows (the last row's padding may be missing),
  * or nbuf not 1 nor f->rf_buffers.
  */

@@ -180,16 +180,16 @@ unsigned int sim_mappings;
 
 /* ------------------------------------------------------------------ log */
 
-static void __attribute__((format(printf, 2, 3)))
-dev_log(const struct sim_device *d, const char *fmt, ...)
+void
+sim_log(int fd, const char *who, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	int n;
 
-	if (d->d_log < 0)
+	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "v4l2sim[%d]: ", (int)getpid());
+	n = snprintf(line, sizeof(line), "%s[%d]: ", who, (int)getpid());
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -197,9 +197,11 @@ dev_log(const struct sim_device *d, const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	/* O_APPEND: one write is one line, whichever thread writes it. */
-	if (write(d->d_log, line, (size_t)n) < 0)
+	if (write(fd, line, (size_t)n) < 0)
 		return;
 }
+
+#define dev_log(d, ...)	sim_log((d)->d_log, "v4l2sim", __VA_ARGS__)
 
 static const char *
 ioctl_name(unsigned long req)

@@ -25,7 +25,6 @@
  * send().
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,25 +101,7 @@ struct sim_m2m {
 	struct m2m_queue m_cap;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-m2m_log(const struct sim_m2m *m, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	int n;
-
-	if (m->m_log < 0)
-		return;
-	n = snprintf(line, sizeof(line), "v4l2sim-m2m[%d]: ", (int)getpid());
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(m->m_log, line, (size_t)n) < 0)
-		return;
-}
+#define m2m_log(m, ...)	sim_log((m)->m_log, "v4l2sim-m2m", __VA_ARGS__)
 
 static int
 out_format_ok(const struct sim_m2m *m, uint32_t fourcc)

@@ -239,6 +239,13 @@ void	sim_controls_init(struct sim_controls *c);
 int	sim_controls_ioctl(struct sim_controls *c, unsigned long req,
 	    void *arg);
 
+/*
+ * One line "WHO[PID]: ..." appended to fd (V4L2SIM_LOG; -1: none),
+ * written whole, whichever thread writes it.
+ */
+void	sim_log(int fd, const char *who, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 /* ------------------------------------------------------------ m2m.c */
 
 struct sim_m2m;
