@@ -375,6 +375,15 @@ m2m_dqbuf(struct m2m *m, struct v4l2_queue *q, uint64_t deadline,
 	uint64_t now;
 	int rc;
 
+	/*
+	 * Woken for this queue only: the device polls writable while a
+	 * raw frame it is done with waits, which may be long before the
+	 * JPEG; waiting for either would spin meanwhile.
+	 */
+	memset(&ev, 0, sizeof(ev));
+	ev.events = q == &m->cap ? EPOLLIN : EPOLLOUT;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->fd, &ev) == -1)
+		return -errno;
 	for (;;) {
 		if ((rc = v4l2_queue_dqbuf(q, d)) != -EAGAIN)
 			return rc;

@@ -348,6 +348,16 @@ capture_setup_m2m(struct capture *c, int live)
 		log_info("%s: encoding on the CPU", why);
 		return;
 	}
+	if (f != NULL && !m2m_takes(c->m2m, f)) {
+		if (must)
+			fatalx("--encoder: %s does not take %s frames",
+			    m2m_name(c->m2m), f->rf_name);
+		log_info("%s does not take %s frames: encoding on the CPU",
+		    m2m_name(c->m2m), f->rf_name);
+		m2m_close(c->m2m);
+		c->m2m = NULL;
+		return;
+	}
 	if (!m2m_has_quality(c->m2m))
 		log_info("%s has no JPEG quality control: it encodes at a "
 		    "quality of its own, not --quality's", m2m_name(c->m2m));

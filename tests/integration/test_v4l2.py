@@ -578,6 +578,11 @@ class M2mTest(V4l2TestCase):
                                  sim=self.m2m_sim())
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("is not a memory-to-memory JPEG encoder", r.stderr)
+        r = self.run_sim_capture("--encoder", "m2m:" + self.enc,
+                                 "--format", "RGB24", sim=self.m2m_sim(
+                                     V4L2SIM_FORMATS="RGB3:640x480@30"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("does not take RGB24 frames", r.stderr)
         r = self.run_sim_capture("--encoder", "m2m", "--workers", "2",
                                  sim=self.m2m_sim())
         self.assertEqual(r.returncode, 2, r.stderr)
