@@ -457,7 +457,9 @@ class LibcameraTest(V4l2TestCase):
         text = b"\n".join(read_file(log).splitlines()[lines0:]).decode()
         frames = len(re.findall(r"VIDIOC_DQBUF index=\d+ .* -> 0", text))
         empty = text.count("VIDIOC_DQBUF -> Resource temporarily")
-        self.assertGreater(frames, 20, "30 fps for 2 s")
+        # 60 frames in 2 s; a third of them is plenty of evidence, and
+        # what a starved producer thread still makes on a loaded machine.
+        self.assertGreater(frames, 20, "frames in 2 s at 30 fps")
         self.assertLessEqual(empty, frames + 10, "DQBUFs that found "
                              "nothing: %d for %d frames" % (empty, frames))
         self.assertLess(cpu, 0.6, "the capture took %.2f s of CPU in 2 s"
