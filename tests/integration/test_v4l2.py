@@ -19,7 +19,7 @@ import unittest
 from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file,
                           ring_info)
 from shmcam import (BUILD, CAPTURE, IS_ROOT, MjpegReader, Proc,
-                    ShmcamTestCase, cpu_seconds, http_get, observe,
+                    ShmcamTestCase, cpu_seconds, figure, http_get, observe,
                     wait_until)
 
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
@@ -464,6 +464,10 @@ class LibcameraTest(V4l2TestCase):
                              "nothing: %d for %d frames" % (empty, frames))
         self.assertLess(cpu, 0.6, "the capture took %.2f s of CPU in 2 s"
                         % cpu)
+        figure("libcamera profile, 1280x720 YUV420 at 30 fps, nobody "
+               "watching: %d frames dequeued and %d empty DQBUFs in 2 s, "
+               "%.2f s of CPU (every thread of the capture, the "
+               "simulated camera's included)", frames, empty, cpu)
         # Unplugged: an eventfd cannot say POLLERR; ENODEV from the next
         # DQBUF, or no frame for 2 s, tells.  Then back, through the
         # layer's calls at the reopen (an eventfd, a pipe, a thread)
