@@ -28,7 +28,6 @@ that namespace, then installs from those archives.  Runs as root; stdlib
 only.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -152,9 +151,6 @@ class Checks:
         self.results = []
         self.listing = []           # what dpkg -L said
         self.reader = None
-
-    def point(self, number, title, fn):
-        return nspawn.point(self.results, number, title, fn)
 
     def apt(self, *args, timeout=180):
         return self.ct.sh("apt-get", "-q", "-y", *args, timeout=timeout,
@@ -383,9 +379,7 @@ def deb_depends(deb):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--work", default="build-nspawn")
+    ap = nspawn.arguments(__doc__)
     ap.add_argument("--pkg", default="build-deb",
                     help="where the package is built")
     ap.add_argument("--program", action="append", default=[],
@@ -396,14 +390,10 @@ def main():
                     "one (when working on the checks)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    why = nspawn.preflight("check-deb", (
-        "debootstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-buildpackage",
-        "lintian", "git"))
-    if why:
-        print(why, file=sys.stderr)
+    session = nspawn.session("check-deb", "deb", args.work, DEADLINE_S,
+                             ("dpkg-buildpackage", "lintian", "git"))
+    if session is None:
         return 1
-
-    session = nspawn.Session("deb", os.path.abspath(args.work), DEADLINE_S)
     failed = True
     checks = None
     try:
@@ -430,22 +420,19 @@ def main():
         nspawn.chroot_apt(merged, "install", "--download-only",
                           "/root/" + os.path.basename(deb))
         nspawn.enter_network_namespace()
-        ct = session.boot()
-        checks = Checks(ct, build, deb, args.program, before)
-        plan = [(1, "apt-get install ./%s" % os.path.basename(deb),
-                 checks.install),
-                (2, "what it installed, and nothing enabled",
-                 checks.as_installed),
-                (3, "a capture and a server enabled, streaming to the host",
-                 checks.enable_and_stream),
-                (4, "an upgrade restarts them", checks.upgrade),
-                (5, "apt-get remove stops them", checks.remove),
-                (6, "apt-get purge leaves nothing", checks.purge)]
-        for number, title, fn in plan:
-            if not checks.point(number, title, fn):
-                break           # each step needs the one before
-        failed = (len(checks.results) < len(plan) or
-                  not all(ok for ok, _ in checks.results))
+        checks = Checks(session.boot(), build, deb, args.program, before)
+        # Each step needs the one before.
+        failed = not nspawn.run_plan(checks.results, [
+            (1, "apt-get install ./%s" % os.path.basename(deb),
+             checks.install),
+            (2, "what it installed, and nothing enabled",
+             checks.as_installed),
+            (3, "a capture and a server enabled, streaming to the host",
+             checks.enable_and_stream),
+            (4, "an upgrade restarts them", checks.upgrade),
+            (5, "apt-get remove stops them", checks.remove),
+            (6, "apt-get purge leaves nothing", checks.purge)],
+            stop_on_failure=True)
     except FAILURES as e:
         print("FAIL check-deb: %s: %s" % (type(e).__name__, e), flush=True)
         session.journal_tail()
@@ -453,9 +440,8 @@ def main():
         if checks and checks.reader:
             checks.reader.stop()
         session.close()
-    say("check-deb %s (logs: %s)" % ("FAILED" if failed else "passed",
-                                     session.work))
-    return 1 if failed else 0
+    return nspawn.finish("check-deb", session, failed)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,8 @@ each:
   4. kill -9 of a server: systemd restarts it, the capture is untouched;
   5. the server runs as a non-root user, cannot open /dev/video*, and maps
      the ring read-only;
-  6. a capture stopped with SIGSTOP is restarted after WatchdogSec.
+  6. a capture stopped with SIGSTOP is killed by systemd's watchdog and
+     restarted.
 
 The Debian root, the namespaces that isolate the run and the container
 are tests/systemd/nspawn.py's (shared with make check-deb); the root here
@@ -25,7 +26,6 @@ listen on 127.0.0.1:8081 and 8082 of the run's own network namespace.
 Runs as root; stdlib only.
 """
 
-import argparse
 import mmap
 import os
 import re
@@ -151,9 +151,6 @@ class Checks:
         self.readers = {}
         self.results = []
         self.ring = ct.path("/dev/shm/shmcam-%s" % CAMERA)
-
-    def point(self, number, title, fn):
-        return nspawn.point(self.results, number, title, fn)
 
     def jpeg_size(self, data):
         return nspawn.jpeg_size(self.build, data)
@@ -414,8 +411,13 @@ class Checks:
                     "--no-pager").stdout
         if "Watchdog timeout" not in log:
             raise AssertionError("no watchdog timeout in the journal")
-        if took < wd * 0.9:
-            raise AssertionError("restarted after %.1f s, before "
+        # The capture pings every WatchdogSec/2 (common/service.c), so its
+        # last ping came up to that long before SIGSTOP, and systemd's
+        # timeout fires between WatchdogSec/2 and WatchdogSec after it
+        # (8.5 s and 10.2 s seen).  Sooner, and something else restarted
+        # it; 0.5 s for the clocks of two processes.
+        if took < wd / 2 - 0.5:
+            raise AssertionError("restarted after %.1f s, before half of "
                                  "WatchdogSec=%.0f s" % (took, wd))
         t2 = time.monotonic()
         for n in PORTS:
@@ -439,18 +441,12 @@ class Checks:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--work", default="build-nspawn")
-    args = ap.parse_args()
+    args = nspawn.arguments(__doc__).parse_args()
     build = os.path.abspath(args.build)
-    why = nspawn.preflight("check-systemd", ("debootstrap", "systemd-nspawn",
-                                             "nsenter", "ip"))
-    if why:
-        print(why, file=sys.stderr)
+    session = nspawn.session("check-systemd", "check", args.work, DEADLINE_S,
+                             ())
+    if session is None:
         return 1
-
-    session = nspawn.Session("check", os.path.abspath(args.work), DEADLINE_S)
     failed = True
     try:
         session.start()
@@ -465,29 +461,26 @@ def main():
         ct = session.boot()
         ct.sh("mknod", "-m", "0666", "/dev/video0", "c", "81", "0")
         checks = Checks(ct, build)
-        plan = [(0, "the installed units", checks.verify),
-                (1, "capture and servers a, b reach READY and serve /stream",
-                 checks.start_all),
-                (2, "restart of server a", checks.restart_server),
-                (3, "restart of the capture", checks.restart_capture),
-                (4, "kill -9 of server b", checks.kill_server),
-                (5, "the server is confined", checks.server_confined),
-                (6, "the capture's watchdog", checks.watchdog)]
-        for number, title, fn in plan:
-            checks.point(number, title, fn)
+        passed = nspawn.run_plan(checks.results, [
+            (0, "the installed units", checks.verify),
+            (1, "capture and servers a, b reach READY and serve /stream",
+             checks.start_all),
+            (2, "restart of server a", checks.restart_server),
+            (3, "restart of the capture", checks.restart_capture),
+            (4, "kill -9 of server b", checks.kill_server),
+            (5, "the server is confined", checks.server_confined),
+            (6, "the capture's watchdog", checks.watchdog)])
         bad = checks.stop_all()
         if bad:
             print("FAIL clean stop: " + "; ".join(bad), flush=True)
-        failed = bad or not all(ok for ok, _ in checks.results)
+        failed = bad or not passed
     except FAILURES as e:
         print("FAIL check-systemd: %s: %s" % (type(e).__name__, e),
               flush=True)
         session.journal_tail()
     finally:
         session.close()
-    say("check-systemd %s (logs: %s)" % ("FAILED" if failed else "passed",
-                                         session.work))
-    return 1 if failed else 0
+    return nspawn.finish("check-systemd", session, failed)
 
 
 if __name__ == "__main__":

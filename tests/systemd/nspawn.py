@@ -19,6 +19,7 @@ shut down on every exit path, and killed if it does not stop in time.
 Runs as root; stdlib only.
 """
 
+import argparse
 import ctypes
 import fcntl
 import hashlib
@@ -457,14 +458,43 @@ class Session:
             shutil.rmtree(os.path.join(self.work, d), ignore_errors=True)
 
 
-def preflight(what, tools):
-    """None if this can run here, else the reason."""
+def arguments(doc):
+    """The command line every check takes: the build and work
+    directories; add to it, then parse_args()."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--work", default="build-nspawn")
+    return ap
+
+
+def session(what, name, work, deadline_s, tools):
+    """A Session for the check `what`, or None, the reason printed, when
+    it cannot run here (not root, a tool missing)."""
+    why = None
     if os.geteuid() != 0:
-        return "%s: needs root (debootstrap, mounts, systemd-nspawn)" % what
-    for tool in tools:
-        if shutil.which(tool) is None:
-            return "%s: %s is missing (sudo make deps)" % (what, tool)
-    return None
+        why = "needs root (debootstrap, mounts, systemd-nspawn)"
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "ip") + tools:
+        if why is None and shutil.which(tool) is None:
+            why = "%s is missing (sudo make deps)" % tool
+    if why:
+        print("%s: %s" % (what, why), file=sys.stderr)
+        return None
+    return Session(name, os.path.abspath(work), deadline_s)
+
+
+def run_plan(results, plan, stop_on_failure=False):
+    """Runs [(number, title, fn)] with point(); stops at the first
+    failure if the checks depend on each other.  True if all passed."""
+    for number, title, fn in plan:
+        if not point(results, number, title, fn) and stop_on_failure:
+            return False
+    return all(ok for ok, _ in results)
+
+
+def finish(what, s, failed):
+    say("%s %s (logs: %s)" % (what, "FAILED" if failed else "passed",
+                              s.work))
+    return 1 if failed else 0
 
 
 def point(results, number, title, fn):
