@@ -129,7 +129,7 @@ class V4l2TestCase(ShmcamTestCase):
         jpg = os.path.join(self.tmp, "ring-%s.jpg" % name)
 
         def fresh():
-            info = ring_info(name, jpg)
+            info = self.ring_info(name, jpg)
             return info if info and info["latest"] > after and not \
                 info["frame_flags"] & FRAME_PLACEHOLDER else None
         wait_until(fresh, 10, "a frame in the ring")
@@ -376,7 +376,7 @@ class MultiPlanarTest(V4l2TestCase):
         body = self.ring_frame(name)
         self.assertEqual(body, self.device_frame("MJPG", "640x480",
                                                  *com_stamp(body)))
-        self.assertEqual(ring_info(name)["format"], "MJPG")
+        self.assertEqual(self.ring_info(name)["format"], "MJPG")
 
     def test_list_and_unplug(self):
         r = self.run_sim_capture("--list", sim=self.SIM)
@@ -389,11 +389,11 @@ class MultiPlanarTest(V4l2TestCase):
                                "--retry-interval", "0.2", sim=self.SIM)
         self.ring_frame(name)
         os.unlink(self.dev)
-        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
                    "offline")
-        latest = ring_info(name)["latest"]
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        latest = self.ring_info(name)["latest"]
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "online again")
         self.simcmp(self.ring_frame(name, after=latest + 1))
 
@@ -456,7 +456,7 @@ class LibcameraTest(V4l2TestCase):
         body = self.ring_frame(name)
         self.assertEqual(self.jpeg_size(body), (1280, 720))
         self.simcmp(body)
-        self.assertEqual(ring_info(name)["format"], "YU12")
+        self.assertEqual(self.ring_info(name)["format"], "YU12")
         self.assertTrue({"lc-manager", "lc-ipa", "lc-request"} <=
                         thread_names(cap.pid))
         # The descriptor is always writable: the loop must wake for
@@ -486,16 +486,16 @@ class LibcameraTest(V4l2TestCase):
         # under the filter.
         os.unlink(self.dev)
         info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
-                                   else None)(ring_info(name)), 10,
+                                   else None)(self.ring_info(name)), 10,
                           "the ring to say offline")
         latest = info["latest"]
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the camera to come back")
         self.simcmp(self.ring_frame(name, after=latest + 1))
         self.assertTrue(cap.alive())
         self.assertNotIn("forbidden system call", cap.log())
-        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertGreaterEqual(self.ring_info(name)["restarts"], 1)
         self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
 
     def test_camera_missing_at_start(self):
@@ -508,8 +508,8 @@ class LibcameraTest(V4l2TestCase):
                                      sim=self.SIM)
         self.assertRegex(cap.log(), r"with the calls of a V4L2 layer in "
                          r"this process \(LD_PRELOAD=")
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the camera to appear")
         self.simcmp(self.ring_frame(name))
         self.assertTrue(cap.alive())
@@ -557,7 +557,7 @@ class M2mTest(V4l2TestCase):
         self.assertRegex(cap.log(), r"raw frames are encoded by .*video31 "
                          r"\(Sim JPEG encoder\)")
         for _ in range(3):
-            latest = ring_info(name)["latest"]
+            latest = self.ring_info(name)["latest"]
             self.simcmp(self.ring_frame(name, after=latest))
         self.assertIn("VIDIOC_S_CTRL id=0x009d0903 value=60 -> 0",
                       read_file(log).decode())
@@ -577,14 +577,14 @@ class M2mTest(V4l2TestCase):
                 name, cap = self.start_m2m(**fault)
                 cap.wait_log(r"encoding on the CPU \(libjpeg-turbo\) from "
                              r"now on", what="the fallback")
-                latest = ring_info(name)["latest"]
+                latest = self.ring_info(name)["latest"]
                 # Frames go on, from the CPU, decoding to the picture;
                 # the camera was never lost, the fallback said once.
-                wait_until(lambda: ring_info(name)["latest"] >= latest + 20,
-                           10, "frames after the fallback")
+                wait_until(lambda: self.ring_info(name)["latest"] >=
+                           latest + 20, 10, "frames after the fallback")
                 self.simcmp(self.ring_frame(name))
-                self.assertEqual(ring_info(name)["restarts"], 0)
-                self.assertEqual(ring_info(name)["state"], "online")
+                self.assertEqual(self.ring_info(name)["restarts"], 0)
+                self.assertEqual(self.ring_info(name)["state"], "online")
                 self.assertEqual(cap.log().count("from now on"), 1)
                 self.assertTrue(cap.alive())
                 cap.stop()
