@@ -657,6 +657,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_ns(pid):
+    """CPU time of every thread a process has now, nanoseconds: the
+    scheduler's own sum (/proc/PID/task/TID/schedstat, first field),
+    exact where /proc/PID/stat counts clock ticks."""
+    total = 0
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open("%s/%s/schedstat" % (task, tid)) as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:   # a thread that just ended
+            pass
+    return total
+
+
 def get_json(port, path="/state", headers=None):
     import json
     status, _, body = http_get(port, path, headers=headers)
