@@ -179,25 +179,31 @@ class AuthThrottleTest(ShmcamTestCase):
         #   at 30 fps, with no client) is a few per cent of a hash.
         #   Answering an unknown name without hashing makes it a few
         #   hundredths; the same work makes it 1 within [0.8, 1.25].
-        # - the answer time: the fastest answer of each, the one least
-        #   delayed by other processes.  Without the hash it was 0.02 of
-        #   the known name's; noise on a loaded 2-core machine stays
-        #   well inside a factor of 2 either way.  (The medians, in the
-        #   figure, move with the load: 0.6 to 1.3 seen at a load of 12.)
-        work = (sum(c for _, c in unknown) / sum(c for _, c in known))
-        fastest = (min(s for s, _ in unknown) / min(s for s, _ in known))
+        # - the answer time: no answer for the unknown name comes back
+        #   sooner than half the CPU time a known name's guess takes.
+        #   An answer cannot take less wall time than the hash it waited
+        #   for, and a load only lengthens it, so this holds on any
+        #   machine; without the hash the fastest took 1 ms against 80
+        #   of CPU.  Comparing the answer times themselves (medians,
+        #   fastest) measures the load: a hash at nice 10 took 0.1 to
+        #   2.5 s under ASan at a load of 12, the fastest answers' ratio
+        #   0.37, the medians' 0.64; they are only printed.
+        cpu_k = [c for _, c in known]
+        cpu_u = [c for _, c in unknown]
+        work = sum(cpu_u) / sum(cpu_k)
+        med_cpu = statistics.median(cpu_k) / 1e9
+        fastest_u = min(s for s, _ in unknown)
         med_k = statistics.median(s for s, _ in known)
         med_u = statistics.median(s for s, _ in unknown)
         figure("wrong passwords, 15 each, interleaved: server CPU %.0f ms "
                "for a user that exists, %.0f ms for one that does not "
-               "(ratio %.2f); fastest answer %.0f and %.0f ms (ratio %.2f); "
-               "median answer %.0f and %.0f ms (ratio %.2f)",
-               sum(c for _, c in known) / 1e6,
-               sum(c for _, c in unknown) / 1e6, work,
-               min(s for s, _ in known) * 1000,
-               min(s for s, _ in unknown) * 1000, fastest, med_k * 1000,
-               med_u * 1000, med_u / med_k)
+               "(ratio %.2f); fastest answer for the one that does not "
+               "%.0f ms, median CPU per guess for the one that does %.0f "
+               "ms; answers: fastest %.0f and %.0f ms, median %.0f and %.0f "
+               "ms", sum(cpu_k) / 1e6, sum(cpu_u) / 1e6, work,
+               fastest_u * 1000, med_cpu * 1000,
+               min(s for s, _ in known) * 1000, fastest_u * 1000,
+               med_k * 1000, med_u * 1000)
         self.assertGreater(work, 0.8, (known, unknown))
         self.assertLess(work, 1.25, (known, unknown))
-        self.assertGreater(fastest, 0.5, (known, unknown))
-        self.assertLess(fastest, 2, (known, unknown))
+        self.assertGreater(fastest_u, med_cpu / 2, (known, unknown))
