@@ -128,6 +128,7 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct source_frame f;
+	uint64_t woke = clock_ns(CLOCK_MONOTONIC), taken;
 	char why[256] = "";
 	int rc;
 
@@ -138,7 +139,13 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	 * signal once for several buffers (libcamera's V4L2 layer did, with
 	 * an eventfd read once per DQBUF before it used a semaphore), and
 	 * a buffer left behind would wait for the next frame's wake-up.
-	 * Bounded by the buffers a device may have; EAGAIN ends it.
+	 * Bounded by the buffers a device may have; EAGAIN ends it, and so
+	 * does a frame captured after the wake-up: it came while we
+	 * worked, and the loop's other events (servers' hellos, the
+	 * heartbeat) come first.  Without that, a source faster than the
+	 * encoder (a timer's frame is always new) kept the loop here for
+	 * SOURCE_DRAIN_MAX encodes, seconds on a slow machine, and servers
+	 * gave up waiting for their welcome.
 	 */
 	for (int n = 0; n < SOURCE_DRAIN_MAX; n++) {
 		rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
@@ -148,7 +155,10 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (rc == 0)
 			break;
+		taken = f.capture_mono_ns;
 		capture_frame(c, &f);
+		if (taken >= woke)
+			break;
 	}
 	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }

@@ -14,8 +14,8 @@ import unittest
 
 from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, make_jpegs,
                           read_file)
-from shmcam import (CAPTURE, IS_ROOT, MjpegReader, Proc, ShmcamTestCase,
-                    ctl_attach, http_get, wait_until)
+from shmcam import (CAPTURE, IS_ROOT, MjpegReader, Proc, RingWatch,
+                    ShmcamTestCase, ctl_attach, figure, http_get, wait_until)
 
 
 def proc_status(pid):
@@ -174,6 +174,45 @@ class DirSourceTest(ShmcamTestCase):
         finally:
             for fd in fds:
                 os.close(fd)
+
+
+class BehindTest(ShmcamTestCase):
+
+    def test_control_socket_answers_while_encoding_falls_behind(self):
+        """A source faster than the encoder (the pattern at 3840x2160 and
+        240 fps: a frame every 4 ms, a 4K JPEG takes tens of ms on any
+        CPU) does not keep the capture's loop from its control socket:
+        each frame taken after the wake-up ends the drain."""
+        name = self.new_name()
+        self.start_capture(name, "--size", "3840x2160", "--fps", "240")
+        watch = RingWatch(self.ctl_path(name))
+        self.addCleanup(watch.close)
+        wait_until(lambda: watch.latest() >= 2, 30, "frames")
+        seq0, t0 = watch.latest(), time.monotonic()
+        wait_until(lambda: watch.latest() >= seq0 + 10, 60, "10 frames")
+        # The time between published frames: one render and encode.
+        period = (time.monotonic() - t0) / (watch.latest() - seq0)
+        self.assertGreater(period, 2 / 240, "the encoder keeps up with "
+                           "240 fps at 3840x2160: nothing to show here")
+        waits = []
+        for _ in range(10):
+            t = time.monotonic()
+            _, fds, sock = ctl_attach(self.ctl_path(name), b"probe",
+                                      timeout=60)
+            waits.append(time.monotonic() - t)
+            sock.close()
+            for fd in fds:
+                os.close(fd)
+        figure("3840x2160 pattern at --fps 240: a frame published every "
+               "%.0f ms; a server's hello answered in %.0f ms at most, "
+               "%.0f ms median (10 attachments)", period * 1000,
+               max(waits) * 1000, sorted(waits)[5] * 1000)
+        # A hello waits for at most the frame being made when it came,
+        # and the one taken after that wake-up: two periods, and one
+        # more, and 0.5 s, for a loaded machine's scheduling.  Draining
+        # every frame the timer had made kept the loop for up to 32
+        # periods (SOURCE_DRAIN_MAX): 16 on average.
+        self.assertLess(max(waits), 3 * period + 0.5, waits)
 
 
 class CaptureOptionsTest(ShmcamTestCase):
