@@ -33,6 +33,8 @@
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <linux/videodev2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <check.h>
 
@@ -171,6 +173,7 @@ serve_common(void)
 	void *ret;
 	char *p, buf[3];
 	int fd, n = -1;
+	socklen_t len;
 
 	/* Memory: small and large allocations, anonymous mappings. */
 	p = malloc(8 << 20);
@@ -199,6 +202,11 @@ serve_common(void)
 	    errno != ENOENT)
 		return 6;
 	close(fd);
+	/* A socket-level option (SO_ERROR, as libevent asks after a
+	 * connect). */
+	len = sizeof(n);
+	if (getsockopt(pair[0], SOL_SOCKET, SO_ERROR, &n, &len) != 0)
+		return 7;
 	/* Bytes waiting and the send queue of a connection. */
 	if (write(pair[0], "abc", 3) != 3 ||
 	    ioctl(pair[1], FIONREAD, &n) != 0 || n != 3 ||
@@ -212,12 +220,21 @@ serve_common(void)
 static int
 serve_server(void *arg)
 {
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 	int fd, rc;
 
 	(void)arg;
 	rc = serve_common();
 	if (rc != 0)
 		return rc;
+	/* TCP_INFO (the send policy) is let through; a unix socket has
+	 * none to give. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != -1 ||
+	    errno != EOPNOTSUPP)
+		return 21;
+	close(fd);
 	/* Reading a file is allowed. */
 	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
@@ -310,6 +327,8 @@ enum forbidden {
 	F_CHMOD,
 	F_MKDIR,
 	F_SOCKETPAIR,
+	F_GETSOCKOPT_TCP,
+	F_TCP_INFO,
 };
 
 struct forbidden_case {
@@ -340,6 +359,8 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_CHMOD,		"chmod",	SRV | CAP, 0 },
 	{ F_MKDIR,		"mkdir",	SRV | CAP, 0 },
 	{ F_SOCKETPAIR,		"socketpair",	SRV, 0 },
+	{ F_GETSOCKOPT_TCP,	"getsockopt",	SRV | CAP, 0 },
+	{ F_TCP_INFO,		"getsockopt",	CAP, 0 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
 
@@ -417,6 +438,22 @@ try_forbidden(void *arg)
 	case F_SOCKETPAIR:
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		break;
+	case F_GETSOCKOPT_TCP: {
+		char cc[16];
+		socklen_t len = sizeof(cc);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len);
+		break;
+	}
+	case F_TCP_INFO: {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+		break;
+	}
 	}
 	(void)fd;
 	return 1;	/* survived: allowed */

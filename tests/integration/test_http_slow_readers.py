@@ -1,7 +1,10 @@
-"""Issue 8: viewers on slow links get fresh frames, not a growing backlog.
+"""Viewers on slow links get fresh frames, not a growing backlog (the
+send policy, server/sendpolicy.h; tests/integration/test_http_wan.py has
+slow and long paths).
 
 20 clients read at full speed and 5 at 100 KB/s (paced recv() with a small
-receive buffer), 1280x720 at 30 fps for 20 s.  The slow clients' latency
+receive buffer: here the reader, not the path, is slow, and TCP's window
+and delivery rate say so), 1280x720 at 30 fps for 20 s.  The slow clients' latency
 (capture time to the arrival of a frame's last byte) stays bounded and
 does not grow over the run, and their frame rate is about bandwidth /
 frame size; the fast clients keep the source rate, and their p99 latency
