@@ -9,10 +9,11 @@ per extra client, capture-to-receive latency p50/p99 (X-Timestamp to the
 arrival of the frame's last byte).
 
 Slow viewers, in the same run: the server with its send policy (the
-default: server/sendpolicy.h, one TCP_INFO per client and frame) against
-the same binary with --no-send-bound (the kernel's queue not looked at,
-as the server did before it was bounded): 20 fast clients + 5 reading
-100 KB/s for 20 s, and 100 fast clients.
+default, server/sendpolicy.h: a client takes a frame when what is ahead
+of it leaves within a frame interval; one TCP_INFO per client and frame)
+against the same binary with --no-send-bound (the kernel queues what its
+buffers take): 20 fast clients + 5 reading 100 KB/s for 20 s, and 100
+fast clients for the policy's CPU cost.
 
 Writes tests/bench/results/fanout.txt (and fanout.json).
 """
@@ -28,8 +29,8 @@ import tempfile
 import threading
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, RESULTS, SERVER, cpu_seconds,
-                       frames_sent, rss_kb)
+from benchutil import (CAPTURE, LOADCLIENT, RESULTS, SERVER, commit,
+                       cpu_seconds, frames_sent, machine, rss_kb)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "8"))
@@ -123,7 +124,9 @@ def main():
                            stderr=subprocess.STDOUT)
     time.sleep(1)
     out = {"size": SIZE, "fps": FPS, "runs": RUNS, "duration": DURATION,
-           "fanout": {}, "send_policy": {}}
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "commit": commit(), "machine": machine(),
+           "fanout": {}, "send_bound": {}}
     try:
         rig = Rig(tmp, name)
         old = Rig(tmp, name, ["--no-send-bound"])
@@ -149,15 +152,15 @@ def main():
                 (out["fanout"][n]["rss_kb"] - base) / (n - 1)
         out["idle_rss_kb"] = idle_rss
 
-        # The same scenarios with and without the send policy,
+        # Slow viewers: the same scenarios with and without the policy,
         # alternating so that both see the same machine.
         for label, n, extra, dur in (
                 ("slow_readers", 25, ["--slow", 5, "--slow-rate", 100000,
                                       "--slow-rcvbuf", 16384], 20),
                 ("fast_100", 100, [], DURATION)):
-            res = {"policy": [], "unbounded": []}
+            res = {"bound": [], "unbounded": []}
             for _ in range(RUNS):
-                res["policy"].append(run_load(rig, n, *extra, duration=dur))
+                res["bound"].append(run_load(rig, n, *extra, duration=dur))
                 res["unbounded"].append(run_load(old, n, *extra,
                                                  duration=dur))
             summary = {}
@@ -181,7 +184,7 @@ def main():
                         "frame_bytes": med(runs, "bytes", "fast") /
                         max(1, med(runs, "frames", "fast"))})
                 summary[policy] = s
-            out["send_policy"][label] = summary
+            out["send_bound"][label] = summary
             print(label, json.dumps(summary), flush=True)
         rig.stop()
         old.stop()
@@ -194,6 +197,10 @@ def main():
     with open(os.path.join(RESULTS, "fanout.json"), "w") as f:
         json.dump(out, f, indent=1)
     lines = [
+        "# fan-out (tests/bench/bench_fanout.py), %s" % out["date"],
+        "# commit: %s; machine: %s" % (out["commit"], out["machine"]),
+        "# command: make bench (or SHMCAM_BUILD=build python3 "
+        "tests/bench/bench_fanout.py); BENCH_RUNS, BENCH_DURATION",
         "shmcam fan-out: %s at %d fps, test pattern, loopback, medians of "
         "%d runs of %.0f s" % (SIZE, FPS, RUNS, DURATION),
         "",
@@ -210,17 +217,17 @@ def main():
                          "-" if n == 1 else "%.1f KiB" %
                          r["rss_kb_per_client"], r["latency_p50_ms"],
                          r["latency_p99_ms"], r["mbytes_per_s"]))
-    s8 = out["send_policy"]["slow_readers"]
+    s8 = out["send_bound"]["slow_readers"]
     lines += [
         "",
         "Slow viewers: 20 fast clients + 5 reading 100 KB/s, 20 s "
-        "(frame %.0f KB)" % (s8["policy"]["frame_bytes"] / 1000),
+        "(frame %.0f KB)" % (s8["bound"]["frame_bytes"] / 1000),
         "",
         "policy           slow fps  slow lat p50  slow p99  p50 1st/2nd "
         "half   fast fps min  fast p99",
     ]
     for policy, label in (("unbounded", "--no-send-bound"),
-                          ("policy", "send policy")):
+                          ("bound", "send bound")):
         r = s8[policy]
         lines.append("%-15s  %8.2f  %10.2f s  %6.2f s  %5.2f / %5.2f s  "
                      "%12.1f  %5.1f ms" % (
@@ -229,22 +236,22 @@ def main():
                          r["slow_latency_p50_first_half_s"],
                          r["slow_latency_p50_second_half_s"],
                          r["fast_fps_min"], r["fast_latency_p99_ms"]))
-    f100 = out["send_policy"]["fast_100"]
+    f100 = out["send_bound"]["fast_100"]
     lines += [
         "",
-        "100 fast clients",
+        "The send policy's cost: 100 fast clients",
         "",
         "policy           fps min  MB/s   CPU/frame  lat p99",
     ]
     for policy, label in (("unbounded", "--no-send-bound"),
-                          ("policy", "send policy")):
+                          ("bound", "send bound")):
         r = f100[policy]
         lines.append("%-15s  %7.1f  %5.0f  %6.1f us  %5.1f ms" % (
             label, r["fast_fps_min"], r["fast_mbytes_per_s"],
             r["cpu_us_per_frame"], r["fast_latency_p99_ms"]))
-    ratio = (f100["policy"]["cpu_us_per_frame"] /
+    ratio = (f100["bound"]["cpu_us_per_frame"] /
              f100["unbounded"]["cpu_us_per_frame"])
-    lines.append("CPU per frame, send policy / unbounded: %.2f" % ratio)
+    lines.append("CPU per frame, bound / unbounded: %.2f" % ratio)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(RESULTS, "fanout.txt"), "w") as f:
         f.write(text)

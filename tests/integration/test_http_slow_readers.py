@@ -3,9 +3,9 @@ send policy, server/sendpolicy.h; tests/integration/test_http_wan.py has
 slow and long paths).
 
 20 clients read at full speed and 5 at 100 KB/s (paced recv() with a small
-receive buffer: here the reader, not the path, is slow, and TCP's window
-and delivery rate say so), 1280x720 at 30 fps for 20 s.  The slow clients' latency
-(capture time to the arrival of a frame's last byte) stays bounded and
+receive buffer: here the reader, not the path, is slow, and TCP's
+window and delivery rate say so), 1280x720 at 30 fps for 20 s.  The slow
+clients' latency (capture time to the arrival of a frame's last byte) stays bounded and
 does not grow over the run, and their frame rate is about bandwidth /
 frame size; the fast clients keep the source rate, and their p99 latency
 is that of a run without slow clients."""
@@ -157,7 +157,7 @@ class SlowReadersTest(ShmcamTestCase):
                 self.assertGreaterEqual(r["fast"]["fps_min"],
                                         0.95 * source_fps)
                 p99[nslow].append(r["fast"]["latency_p99"])
-        # The issue asks for 10 %.  Each round with slow clients is paired
+        # The fast clients' p99 may grow by 10 % at most.  Each round with slow clients is paired
         # with the round just before it without them, so that the
         # machine's drift (other work on these 2 cores) cancels, and the
         # median of the paired differences is compared; a few
