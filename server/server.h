@@ -8,6 +8,8 @@
  *             the eventfd, reconnection, the offline placeholder
  *   frame.c   reference-counted frames copied once out of the ring
  *   stream.c  multipart streaming clients, latest-frame-wins fan-out
+ *   sendpolicy.c  when a client takes its next frame (sendpolicy.h: a
+ *             pure decision over the client's state and TCP_INFO)
  *   http.c    routing, access control and the non-streaming endpoints
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
