@@ -44,8 +44,8 @@ import tempfile
 import shutil
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, RESULTS, SERVER, SIM_SO,
-                       commit, machine, stop_all, wait_for)
+from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, commit,
+                       machine, save_results, stop_all, wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "integration"))
@@ -259,11 +259,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     out["load_end"] = "%.2f" % os.getloadavg()[0]
     text = report(out)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "wan.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    with open(os.path.join(RESULTS, "wan.txt"), "w") as f:
-        f.write(text)
+    save_results("wan", out, text)
     print(text)
     return 0
 

@@ -76,6 +76,7 @@ import fcntl
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -135,7 +136,11 @@ class Namespace:
                                         stdin=subprocess.DEVNULL)
         self.pid = self._holder.pid
         self.path = "/proc/%d/ns/net" % self.pid
-        self._loopback_up()
+        try:
+            self._loopback_up()
+        except BaseException:
+            self.close()
+            raise
 
     def preexec(self):
         """Enters the namespace and dies with the parent; for
@@ -236,17 +241,24 @@ class Link:
                 "--realtime"]
         if queue:
             argv += ["--queue", str(int(queue))]
-        self._p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True,
-                                   preexec_fn=_die_with_parent)
+        self.counters = None
+        try:
+            self._p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True,
+                                       preexec_fn=_die_with_parent)
+        except BaseException:
+            self.ns.close()
+            raise
         # "ready" once both ends are up; a failure says why and exits.
-        line = self._p.stdout.readline()
+        ready, _, _ = select.select([self._p.stdout], [], [], 10 * SLOW)
+        line = self._p.stdout.readline() if ready else ""
         if line.strip() != "ready":
+            self._p.kill()
             self._p.wait()
+            self.ns.close()
             raise AssertionError("wanlink failed (%s): %s"
                                  % (self._p.returncode, self._p.stderr.read()))
-        self.counters = None
 
     def url(self, port, path="/"):
         return "http://%s:%d%s" % (self.server_addr, port, path)

@@ -68,6 +68,8 @@
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 
+#include "clock.h"
+
 #define PKT_MAX		65536
 /* Packets held at once, both directions: far more than any test's
  * bandwidth-delay product (64 MB/s for a second), bounded all the same. */
@@ -106,15 +108,6 @@ die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, ": %s\n", strerror(e));
 	exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* xorshift64*: uniform in [0, 1). */
@@ -234,7 +227,7 @@ dir_read(struct dir *d)
 			die("read %s", d->name);
 		if (n == 0)
 			return;
-		now = now_ns();
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (loss > 0 && rng_next(&d->rng) < loss) {
 			d->lost++;
 			continue;
@@ -430,10 +423,10 @@ main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
-	end = now_ns() + timeout_s * 1000000000u;
+	end = clock_ns(CLOCK_MONOTONIC) + timeout_s * 1000000000u;
 
 	while (running) {
-		next = now_ns();
+		next = clock_ns(CLOCK_MONOTONIC);
 		if (next >= end)
 			break;
 		n = epoll_wait(ep, evs, 8, (int)((end - next) / 1000000u) + 1);
@@ -457,7 +450,7 @@ main(int argc, char **argv)
 					die("read timerfd");
 			}
 		}
-		next = now_ns();
+		next = clock_ns(CLOCK_MONOTONIC);
 		due = dir_deliver(&ab, next);
 		next = dir_deliver(&ba, next);
 		if (next == 0 || (due != 0 && due < next))
