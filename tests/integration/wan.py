@@ -275,15 +275,18 @@ class Link:
             if self._p.poll() is None:
                 self._p.send_signal(signal.SIGTERM)
             try:
-                out, _ = self._p.communicate(timeout=10)
+                out, err = self._p.communicate(timeout=10)
             except subprocess.TimeoutExpired:
                 self._p.kill()
-                out, _ = self._p.communicate()
+                out, err = self._p.communicate()
             lines = out.strip().splitlines()
             try:
-                self.counters = json.loads(lines[-1]) if lines else {}
-            except ValueError:
+                self.counters = json.loads(lines[-1])
+            except (ValueError, IndexError):
                 self.counters = {}
+                raise AssertionError("wanlink (exit %s) printed no "
+                                     "counters: %s" % (self._p.returncode,
+                                                       err[-2000:]))
         return self.counters
 
 
@@ -322,12 +325,18 @@ class Wan:
             if p.poll() is None:
                 p.kill()
             p.wait()
+        problems = []
         for ln in self._links:
-            ln.stop()
+            try:
+                ln.stop()
+            except AssertionError as e:
+                problems.append(str(e))
             ln.ns.close()
         if self.server is not None:
             self.server.close()
         self._procs, self._links = [], []
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def __enter__(self):
         return self

@@ -290,6 +290,19 @@ dir_deliver(struct dir *d, uint64_t now)
 	return d->head != NULL ? d->head->due_ns : 0;
 }
 
+/* Drops what is still on its way (the link is going away). */
+static void
+dir_free(struct dir *d)
+{
+	struct pkt *p;
+
+	while ((p = d->head) != NULL) {
+		d->head = p->next;
+		free(p);
+	}
+	d->tail = NULL;
+}
+
 static void
 dir_print(const struct dir *d)
 {
@@ -467,5 +480,8 @@ main(int argc, char **argv)
 	printf(",");
 	dir_print(&ba);
 	printf("}\n");
+	fflush(stdout);
+	dir_free(&ab);
+	dir_free(&ba);
 	return 0;
 }
