@@ -4,7 +4,8 @@
  * forbidden call kills the child with SIGSYS after one log line naming
  * it (and is never made: the file it would create does not exist).
  * Also under a parent filter that refuses seccomp() with EPERM, as
- * systemd's SystemCallFilter= does.
+ * systemd's SystemCallFilter= does.  And every name in the lists is a
+ * system call on at least one of the architectures they are written for.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -35,6 +36,7 @@
 #include <linux/videodev2.h>
 
 #include <check.h>
+#include <seccomp.h>
 
 #include "log.h"
 #include "ring.h"
@@ -125,7 +127,7 @@ run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
 		_exit(fn(arg));
 	}
 	close(pfd[1]);
-	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, 10000) &&
+	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, tu_ms(10000)) &&
 	    (r = read(pfd[0], o->log + n, sizeof(o->log) - 1 - n)) > 0)
 		n += (size_t)r;
 	o->log[n] = '\0';
@@ -322,6 +324,24 @@ struct forbidden_case {
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
 
+/* The calls glibc makes for unlink(), chmod(), mkdir() and mmap(), as the
+ * kernel's table of the architecture names them: arm64 has only the *at()
+ * forms; 32-bit ARM maps with mmap2 (offsets in pages). */
+#if defined(__aarch64__)
+#define CALL_UNLINK	"unlinkat"
+#define CALL_CHMOD	"fchmodat"
+#define CALL_MKDIR	"mkdirat"
+#else
+#define CALL_UNLINK	"unlink"
+#define CALL_CHMOD	"chmod"
+#define CALL_MKDIR	"mkdir"
+#endif
+#if defined(__arm__)
+#define CALL_MMAP	"mmap2"
+#else
+#define CALL_MMAP	"mmap"
+#endif
+
 static const struct forbidden_case forbidden_cases[] = {
 	{ F_EXECVE,		"execve",	SRV | CAP, 0 },
 	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
@@ -329,16 +349,16 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_SOCKET_NETLINK,	"socket",	SRV | CAP, 0 },
 	{ F_FORK,		"clone",	SRV | CAP, 1 },
 	{ F_PTRACE,		"ptrace",	SRV | CAP, 1 },
-	{ F_MMAP_EXEC,		"mmap",		SRV | CAP, 0 },
+	{ F_MMAP_EXEC,		CALL_MMAP,	SRV | CAP, 0 },
 	{ F_MPROTECT_EXEC,	"mprotect",	SRV | CAP, 0 },
-	{ F_UNLINK,		"unlink",	SRV, 0 },
+	{ F_UNLINK,		CALL_UNLINK,	SRV, 0 },
 	{ F_IOCTL_TIOCSTI,	"ioctl",	SRV | CAP, 0 },
 	{ F_KILL,		"kill",		SRV | CAP, 0 },
 	{ F_TGKILL_OTHER,	"tgkill",	SRV | CAP, 0 },
 	{ F_SETUID,		"setuid",	SRV | CAP, 0 },
 	{ F_BIND,		"bind",		SRV | CAP, 0 },
-	{ F_CHMOD,		"chmod",	SRV | CAP, 0 },
-	{ F_MKDIR,		"mkdir",	SRV | CAP, 0 },
+	{ F_CHMOD,		CALL_CHMOD,	SRV | CAP, 0 },
+	{ F_MKDIR,		CALL_MKDIR,	SRV | CAP, 0 },
 	{ F_SOCKETPAIR,		"socketpair",	SRV, 0 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
@@ -492,6 +512,64 @@ START_TEST(test_forbidden_under_parent_filter)
 }
 END_TEST
 
+/* ----------------------------------------------- names and architectures */
+
+struct name_walk {
+	unsigned	 names;
+	unsigned	 per_arch[8];	/* names that are calls there */
+	char		 unknown[512];	/* names that are calls nowhere */
+};
+
+static void
+name_check(const char *name, void *arg)
+{
+	struct name_walk *w = arg;
+	size_t i, n;
+	int known = 0;
+
+	w->names++;
+	for (i = 0; sandbox_arches[i] != 0; i++)
+		if (seccomp_syscall_resolve_name_arch(sandbox_arches[i],
+		    name) >= 0) {
+			w->per_arch[i]++;
+			known = 1;
+		}
+	n = strlen(w->unknown);
+	if (!known)
+		snprintf(w->unknown + n, sizeof(w->unknown) - n, " %s", name);
+}
+
+START_TEST(test_names_are_calls)
+{
+	struct name_walk w;
+	enum sandbox_program prog;
+	size_t i;
+
+	for (i = 0; sandbox_arches[i] != 0; i++)
+		ck_assert_uint_lt(i, sizeof(w.per_arch) / sizeof(w.per_arch[0]));
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE; prog++) {
+		memset(&w, 0, sizeof(w));
+		sandbox_call_names(prog, name_check, &w);
+		ck_assert_msg(w.unknown[0] == '\0', "%s: a call on none of "
+		    "the architectures:%s", sandbox_program_name(prog),
+		    w.unknown);
+		/* The walk saw the lists, and each architecture has most of
+		 * the names: none is forgotten wholesale. */
+		ck_assert_uint_gt(w.names, 60);
+		for (i = 0; sandbox_arches[i] != 0; i++)
+			ck_assert_msg(w.per_arch[i] > w.names / 2,
+			    "%s: %u of %u names on architecture %#x",
+			    sandbox_program_name(prog), w.per_arch[i],
+			    w.names, sandbox_arches[i]);
+	}
+	/* The machine running this is one of them. */
+	for (i = 0; sandbox_arches[i] != 0; i++)
+		if (sandbox_arches[i] == seccomp_arch_native())
+			break;
+	ck_assert_uint_ne(sandbox_arches[i], 0);
+}
+END_TEST
+
 static Suite *
 sandbox_suite(void)
 {
@@ -505,6 +583,9 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
 	    (int)NFORBIDDEN);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("names");
+	tcase_add_test(tc, test_names_are_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }
