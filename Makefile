@@ -58,6 +58,13 @@ JPEG_LIBS  := $(shell $(PKG_CONFIG) --libs libjpeg 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
+# The ring's 64-bit words need single-copy atomic loads (common/ring.h):
+# on 32-bit ARM, ARMv6K's LDREXD.  Raspberry Pi OS's compiler targets
+# plain ARMv6 (ARM mode, VFP); the Pi 1 and Zero it is for are ARMv6KZ.
+ifneq ($(filter __ARM_ARCH_6__ __ARM_ARCH_6J__ __ARM_ARCH_6Z__,\
+	$(shell $(CC) -dM -E -x c /dev/null 2>/dev/null)),)
+CFLAGS	+= -march=armv6kz+fp -marm
+endif
 
 # One folder per process role; every .c in it is part of the program.
 COMMON_SRC  := $(sort $(wildcard common/*.c))
