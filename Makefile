@@ -7,6 +7,7 @@
 #   make check         every test
 #   make install       PREFIX=/usr/local DESTDIR= (programs, systemd units)
 #   make check-systemd the units under a real systemd, in a container
+#   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 
 PREFIX	?= /usr/local
@@ -77,13 +78,22 @@ COMMON_LIB := $(BUILD)/libshmcam-common.a
 CAPTURE	:= $(BUILD)/shmcam-capture
 SERVER	:= $(BUILD)/shmcam-server
 
-# Debian packages: to build, to run, to test.
-DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libjpeg62-turbo-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
+# Debian packages: to build (the libraries, also fetched for other
+# architectures by check-arch), to run, to test.
+DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev \
+	     libsystemd-dev libcrypt-dev libseccomp-dev check
+DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
 	     debootstrap
+# make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
+# compilers and qemu, and the foreign architectures whose packages it
+# fetches (it installs none of them).
+ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
+DEB_TEST  += gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
+	     libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-system-arm cpio
+DEB_FOREIGN := arm64 armhf
+endif
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -145,14 +155,19 @@ $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
 
 # ---------------------------------------------------------------- deps
 # Idempotent: installs only what is missing, refreshing the package lists
-# first only when they are too old to know a package.
+# first only when they are too old to know a package, or have none of a
+# foreign architecture.
 .PHONY: deps
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make deps installs Debian packages: run it as root (sudo make deps)"; \
 		exit 1; fi
+	@for a in $(DEB_FOREIGN); do dpkg --print-foreign-architectures | \
+		grep -qx $$a || dpkg --add-architecture $$a || exit 1; done
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+	@for a in $(DEB_FOREIGN); do ls /var/lib/apt/lists/*_binary-$${a}_Packages* \
+		>/dev/null 2>&1 || { apt-get update; exit; }; done
 
 # ---------------------------------------------------------------- run
 # One capture and one server in the foreground; Ctrl-C stops both.
