@@ -3,8 +3,8 @@
 # compilers against those architectures' packages, and run on Debian's
 # kernels under qemu's software emulation (tests/arch/check_arch.py;
 # docs/hacking.md, "check-arch").  From an x86-64 host with what make
-# deps installs there.  The builds go to build-ARCH/, the packages
-# (about 150 MB), roots and consoles to $(ARCH_WORK)/.
+# deps installs there.  The builds go to build-ARCH/; the packages
+# (about 115 MB), roots and consoles to $(ARCH_WORK)/ (230 MB in all).
 # CHECK_ARCH_FLAGS=--trace also lists the system calls each program made
 # under its filter.
 ARCH_WORK	:= build-arch

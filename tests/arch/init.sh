@@ -132,27 +132,37 @@ for A in $BUILDS; do
 	# (sd_notify(3): its calls are under the filter too); no manager
 	# listens here, which each logs once.
 	notify="NOTIFY_SOCKET=/run/notify.sock WATCHDOG_USEC=2000000"
-	env $notify $(tracer capture) "$B/shmcam-capture" --name "$NAME" --ctl "$CTL" \
-	    --source pattern --size "$SIZE" --fps "$FPS" \
+	rm -f /tmp/capture.log /tmp/server.log /tmp/first.jpg
+	env $notify $(tracer capture) "$B/shmcam-capture" --name "$NAME" \
+	    --ctl "$CTL" --source pattern --size "$SIZE" --fps "$FPS" \
 	    --user shmcam --server-group shmcam >/tmp/capture.log 2>&1 &
 	cap_job=$!
 	srv_job=
-	if wait_for 120 test -S "$CTL"; then
+	# Until the capture listens, or has died.
+	listening() {
+		test -S "$CTL" || exited "$cap_job"
+	}
+	# Until the server answers, or has died.
+	answering() {
+		wget -q -O /tmp/first.jpg "$URL/snapshot" 2>/dev/null ||
+		    exited "$srv_job"
+	}
+	if wait_for 120 listening && ! exited "$cap_job"; then
 		su -s /bin/sh -c "exec env $notify $(tracer server) \
 		    $B/shmcam-server \
 		    --name $NAME --ctl $CTL --listen 127.0.0.1:8080" viewer \
 		    >/tmp/server.log 2>&1 &
 		srv_job=$!
 	fi
-	if [ -n "$srv_job" ] &&
-	    wait_for 120 wget -q -O /tmp/first.jpg "$URL/snapshot" \
-	    2>/dev/null; then
+	if [ -n "$srv_job" ] && wait_for 120 answering &&
+	    [ -s /tmp/first.jpg ]; then
 		report PASS "$A" start "capture and server up, the server" \
 		    "answers"
 	else
 		show /tmp/capture.log
 		[ -f /tmp/server.log ] && show /tmp/server.log
-		report FAIL "$A" start "no answer from $URL within 120 s"
+		report FAIL "$A" start "no answer from $URL (a program" \
+		    "exited, or 120 s passed)"
 	fi
 	cap=$(pidof shmcam-capture)
 	srv=$(pidof shmcam-server)
@@ -164,7 +174,7 @@ for A in $BUILDS; do
 			report PASS "$A" "seccomp:${p%:*}" "$line (filter)";;
 		*)
 			report FAIL "$A" "seccomp:${p%:*}" \
-			    "pid ${p#*:}: ${line:-no status}";;
+			    "${line:-not running}";;
 		esac
 	done
 
@@ -181,8 +191,19 @@ for A in $BUILDS; do
 		report FAIL "$A" snapshot "${size:-no snapshot}"
 	fi
 
-	[ -n "$srv" ] && stop server "$srv" "$srv_job"
-	[ -n "$cap" ] && stop capture "$cap" "$cap_job"
+	if [ -n "$srv" ]; then
+		stop server "$srv" "$srv_job"
+	else
+		report FAIL "$A" sigterm:server "not running"
+	fi
+	if [ -n "$cap" ]; then
+		stop capture "$cap" "$cap_job"
+	else
+		report FAIL "$A" sigterm:capture "not running"
+	fi
+	# Whatever is left of a failed start, before the next build's.
+	kill -KILL $srv_job $cap_job 2>/dev/null
+	wait
 
 	if [ "$TRACE" = 1 ]; then
 		for p in capture server check_sandbox; do
