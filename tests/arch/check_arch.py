@@ -14,7 +14,9 @@ For each architecture named on the command line (arm64, armhf):
      lists change).  Nothing is installed on the host.
   2. A cross build through the Makefile into build-ARCH/ (TRIPLET-gcc
      --sysroot=the root, pkg-config reading the root): both programs, the
-     unit suites that need no camera, and the tools the checks run.
+     unit suites that need no camera, and the tools the checks run.  With
+     armhf, also the ring as Raspberry Pi OS's compiler builds it for the
+     Pi 1 and Zero (plain ARMv6), checked to be ARMv6KZ code with LDREXD.
   3. An initramfs: busybox, the builds, the shared libraries they load
      (their DT_NEEDED closure, read with readelf from the root), a passwd
      file and tests/arch/init.sh as /init.  The arm64 guest also gets the
@@ -339,18 +341,19 @@ def prepare_root(arch, dev, work, trace):
 
 # ------------------------------------------------------------ cross build
 
-def cross_build(arch, root, build):
-    """Both programs, the suites and tools, built for arch into build.  A
-    build made against another root is thrown away first: make knows
-    nothing of the compiler's command line or the libraries."""
+def cross_build(arch, root, build, flags="", targets=None):
+    """Both programs, the suites and tools (or targets) built for arch
+    into build, the compiler given flags.  A build made against another
+    root is thrown away first: make knows nothing of the compiler's
+    command line or the libraries."""
     t = ARCHES[arch]["triplet"]
     stamp = os.path.join(build, ".check-arch-root")
     old = open(stamp).read() if os.path.exists(stamp) else None
-    if old != root:
+    if old != root + " " + flags:
         shutil.rmtree(build, ignore_errors=True)
     os.makedirs(build, exist_ok=True)
     with open(stamp, "w") as f:
-        f.write(root)
+        f.write(root + " " + flags)
     # Not the flags of a make that runs this (a jobserver, SANITIZE=).
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
@@ -358,13 +361,44 @@ def cross_build(arch, root, build):
                                               "pkgconfig") + ":" +
                os.path.join(root, "usr/share/pkgconfig"),
                PKG_CONFIG_SYSROOT_DIR=root)
-    targets = ["all"] + ["%s/tests/%s" % (build, n) for n in SUITES + TOOLS]
-    say("make BUILD=%s (%s-gcc)" % (build, t), arch)
+    if targets is None:
+        targets = ["all"] + ["%s/tests/%s" % (build, n)
+                             for n in SUITES + TOOLS]
+    say("make BUILD=%s (%s-gcc%s)" % (build, t, " " + flags if flags
+                                      else ""), arch)
     start = time.monotonic()
     run(["make", "--no-print-directory", "-C", ROOT, "-j%d" % os.cpu_count(),
-         "BUILD=" + build, "SANITIZE=", "CC=%s-gcc --sysroot=%s" % (t, root),
+         "BUILD=" + build, "SANITIZE=",
+         "CC=%s-gcc --sysroot=%s %s" % (t, root, flags),
          "PKG_CONFIG=pkg-config"] + targets, env=env, timeout=900)
     say("built in %.0f s" % (time.monotonic() - start), arch)
+
+
+# Raspberry Pi OS's compiler targets plain ARMv6 (armv6, VFP, ARM mode).
+ARMV6_FLAGS = "-march=armv6+fp -marm"
+
+
+def check_armv6(root, build):
+    """(PASS|FAIL, detail): the ring built as by Raspberry Pi OS's compiler
+    is ARMv6KZ code that loads its 64-bit words with LDREXD, not through
+    libatomic (the Makefile adds -march=armv6kz+fp; common/ring.h)."""
+    obj = os.path.join(build, "common/ring.o")
+    if os.path.exists(obj):
+        os.unlink(obj)      # one file: always built afresh
+    try:
+        cross_build("armhf", root, build, ARMV6_FLAGS, [obj])
+    except AssertionError as e:
+        return "FAIL", "%s: %s" % (ARMV6_FLAGS, str(e)[-400:])
+    attrs = run(["readelf", "-A", obj]).stdout
+    code = run(["arm-linux-gnueabihf-objdump", "-d", obj]).stdout
+    arch = re.search(r"Tag_CPU_arch: (\S+)", attrs)
+    arch = arch.group(1) if arch else "unknown"
+    ldrexd = len(re.findall(r"\bldrexd\b", code))
+    calls = sorted(set(re.findall(r"<(__atomic_\w+|__sync_\w+)", code)))
+    detail = "%s: CPU arch %s, %d LDREXD, library calls: %s" % (
+        ARMV6_FLAGS, arch, ldrexd, ", ".join(calls) or "none")
+    ok = arch == "v6KZ" and ldrexd > 0 and not calls
+    return ("PASS" if ok else "FAIL"), detail
 
 
 # ------------------------------------------------------------ initramfs
@@ -594,6 +628,7 @@ def main():
         return 1
 
     builds, kernels = {}, {}
+    failed = []
     for arch in args.arches:
         root, image, kfile = prepare_root(arch, args.dev.split(), args.work,
                                           args.trace)
@@ -601,6 +636,11 @@ def main():
         cross_build(arch, root, build)
         builds[arch] = (root, build)
         kernels[arch] = (image, kfile)
+    if "armhf" in builds:
+        armv6 = check_armv6(builds["armhf"][0], args.build_prefix + "armv6")
+        print("%s armv6 (Raspberry Pi OS) build of the ring: %s" % armv6)
+        if armv6[0] != "PASS":
+            failed.append("the armv6 build of the ring")
     guests = []
     for arch in args.arches:
         # A 64-bit ARM kernel also runs the 32-bit build, as Raspberry Pi
@@ -618,7 +658,6 @@ def main():
         say("booting %s under %s" % (kernels[g.arch][1],
                                      ARCHES[g.arch]["qemu"][0]), g.arch)
         th.start()
-    failed = []
     for g, th in guests:
         th.join()
         results, data, trace = g.reports()
