@@ -620,7 +620,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     tools = ["apt-get", "apt-cache", "dpkg-deb", "readelf", "cpio", "make"]
     for arch in args.arches:
-        tools += [ARCHES[arch]["triplet"] + "-gcc", ARCHES[arch]["qemu"][0]]
+        tools += [ARCHES[arch]["triplet"] + "-gcc", ARCHES[arch]["triplet"] +
+                  "-objdump", ARCHES[arch]["qemu"][0]]
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         print("check-arch needs %s: make deps installs them on an x86-64 "
