@@ -21,6 +21,8 @@
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
+#   rawframe raw frames of any format and driver-reported geometry,
+#           described, encoded and copied (capture/rawframe.c, encode.c)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -34,6 +36,7 @@ FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -57,7 +60,8 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
     $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	    $(JPEG_LIBS)
 
 $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 	@mkdir -p $(@D)
