@@ -617,6 +617,7 @@ def main():
     ap.add_argument("arches", nargs="+", choices=sorted(ARCHES))
     args = ap.parse_args()
     os.chdir(ROOT)
+    args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
     tools = ["apt-get", "apt-cache", "dpkg-deb", "readelf", "cpio", "make"]
     for arch in args.arches:
