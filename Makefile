@@ -97,12 +97,11 @@ DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
 	     debootstrap mandoc manpages-dev lintian git
 # make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
-# compilers and qemu, and the foreign architectures whose packages it
-# fetches (it installs none of them).
+# compilers and qemu.  The packages of the other architectures it fetches
+# through an apt of its own, and installs none of them.
 ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 DEB_TEST  += gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
 	     libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-system-arm cpio
-DEB_FOREIGN := arm64 armhf
 endif
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
@@ -165,19 +164,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(TESTUTIL) $(COMMON_LIB)
 
 # ---------------------------------------------------------------- deps
 # Idempotent: installs only what is missing, refreshing the package lists
-# first only when they are too old to know a package, or have none of a
-# foreign architecture.
+# first only when they are too old to know a package.
 .PHONY: deps
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make deps installs Debian packages: run it as root (sudo make deps)"; \
 		exit 1; fi
-	@for a in $(DEB_FOREIGN); do dpkg --print-foreign-architectures | \
-		grep -qx $$a || dpkg --add-architecture $$a || exit 1; done
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
-	@for a in $(DEB_FOREIGN); do ls /var/lib/apt/lists/*_binary-$${a}_Packages* \
-		>/dev/null 2>&1 || { apt-get update; exit; }; done
 
 # ---------------------------------------------------------------- run
 # One capture and one server in the foreground; Ctrl-C stops both.

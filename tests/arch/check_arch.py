@@ -5,8 +5,10 @@ kernels, under emulation.
 For each architecture named on the command line (arm64, armhf):
 
   1. Debian packages of that architecture, fetched with apt-get download
-     (apt must know the architecture: dpkg --add-architecture, which make
-     deps does on an x86-64 host): the libraries' -dev packages and their
+     through an apt of its own (WORK/apt: the host's sources, lists and
+     cache of its own, no installed packages, the foreign architectures
+     known to it alone; the host's dpkg and apt are left as they are):
+     the libraries' -dev packages and their
      dependency closure, busybox-static, and the kernel that Debian's
      linux-image-arm64 or linux-image-armmp depends on.  The .deb files
      are kept in WORK/debs, the system root extracted from them in
@@ -36,7 +38,7 @@ guests (Debian's strace for the guest's architecture) and prints the
 system calls each made under its filter: how the 32-bit ARM names in
 common/sandbox.c were found.
 
-Runs as any user who may read apt's lists; stdlib only.
+Runs as any user (apt's lists are its own); stdlib only.
 """
 
 import argparse
@@ -142,6 +144,74 @@ def run(argv, timeout=600, check=True, **kw):
 
 # ------------------------------------------------------------ packages
 
+# The private apt (see the docstring): its configuration file, set up by
+# private_apt().  Its lists are refreshed when older than this.
+APT_CONF = None
+APT_LISTS_MAX_AGE_S = 24 * 3600
+
+
+def private_apt(work, arches):
+    """Sets up WORK/apt, an apt that knows the host's sources and the
+    foreign architectures, with its own state, lists and cache and an
+    empty dpkg status, and refreshes its lists when missing or old.
+    Everything apt runs here goes through it (apt_run)."""
+    global APT_CONF
+    top = os.path.join(work, "apt")
+    for d in ("lists/partial", "cache/archives/partial", "conf.d"):
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+    status = os.path.join(top, "status")
+    if not os.path.exists(status):
+        open(status, "w").close()
+    host = subprocess.run(["dpkg", "--print-architecture"],
+                          capture_output=True, text=True).stdout.strip()
+    conf = os.path.join(top, "apt.conf")
+    lines = [
+        'Dir::State "%s";' % top,
+        'Dir::State::lists "%s/lists";' % top,
+        'Dir::State::status "%s";' % status,
+        'Dir::Cache "%s/cache";' % top,
+        # The host's sources and keys, none of its other settings.
+        'Dir::Etc::SourceList "/etc/apt/sources.list";',
+        'Dir::Etc::SourceParts "/etc/apt/sources.list.d";',
+        'Dir::Etc::Parts "%s/conf.d";' % top,
+        'APT::Architecture "%s";' % (host or "amd64"),
+        'APT::Architectures { %s };' % " ".join(
+            '"%s";' % a for a in [host or "amd64"] + list(arches)),
+        # Downloads as whoever runs this, into directories it owns.
+        'APT::Sandbox::User "%s";' % (
+            "root" if os.geteuid() == 0 else os.environ.get("USER", "")),
+        'Acquire::Languages "none";',
+    ]
+    with open(conf + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.rename(conf + ".tmp", conf)
+    APT_CONF = conf
+    lists = glob.glob(os.path.join(top, "lists", "*_Packages*"))
+    newest = max((os.stat(f).st_mtime for f in lists), default=0)
+    have = all(glob.glob(os.path.join(top, "lists", "*_binary-%s_Packages*"
+                                      % a)) for a in arches)
+    if not have or time.time() - newest > APT_LISTS_MAX_AGE_S:
+        say("refreshing the package lists of %s" % " ".join(arches))
+        # A mirror caught mid-sync fails one index ("File has unexpected
+        # size", seen for bookworm-security's armhf list) and apt exits
+        # 100 keeping the rest: enough when every architecture has lists.
+        r = apt_run(["apt-get", "update", "-q"], timeout=900, check=False)
+        for a in arches:
+            if not glob.glob(os.path.join(top, "lists",
+                                          "*_binary-%s_Packages*" % a)):
+                raise AssertionError("apt-get update brought no package "
+                                     "list for %s: %s" % (
+                                         a, (r.stderr or r.stdout)[-2000:]))
+        if r.returncode != 0:
+            say("apt-get update: %s" % r.stderr.strip().splitlines()[0])
+
+
+def apt_run(argv, **kw):
+    """run() of an apt command, through the private apt."""
+    env = dict(os.environ, APT_CONFIG=APT_CONF)
+    return run(argv, env=env, **kw)
+
+
 def closure(packages, arch, prune=None):
     """The dependency closure of packages (names without architecture) for
     arch: Depends and Pre-Depends, no Recommends, packages matching prune
@@ -161,7 +231,7 @@ def closure(packages, arch, prune=None):
         if not batch:
             break
         seen.update(batch)
-        out = run(["apt-cache", "depends", "--no-recommends",
+        out = apt_run(["apt-cache", "depends", "--no-recommends",
                    "--no-suggests", "--no-conflicts", "--no-breaks",
                    "--no-replaces", "--no-enhances"] +
                   ["%s:%s" % (p, arch) for p in batch]).stdout
@@ -191,13 +261,11 @@ def closure(packages, arch, prune=None):
 def deb_files(packages, arch):
     """{package: .deb file name} of packages:arch, as apt would fetch."""
     qual = ["%s:%s" % (p, arch) for p in packages]
-    out = run(["apt-get", "download", "--print-uris"] + qual).stdout
+    out = apt_run(["apt-get", "download", "--print-uris"] + qual).stdout
     files = re.findall(r"^'\S+' (\S+) \d+ ", out, re.M)
     if len(files) != len(qual):
-        raise AssertionError("apt-get knows %d of the %d packages for %s; "
-                             "has make deps added the architecture and "
-                             "updated the lists?" % (len(files), len(qual),
-                                                     arch))
+        raise AssertionError("apt-get knows %d of the %d packages for %s"
+                             % (len(files), len(qual), arch))
     # A .deb is named PACKAGE_VERSION_ARCH.deb.
     return {f.split("_")[0]: f for f in files}
 
@@ -205,7 +273,7 @@ def deb_files(packages, arch):
 def kernel_package(arch):
     """The versioned kernel package the board's metapackage names."""
     meta = ARCHES[arch]["kernel"]
-    out = run(["apt-cache", "depends", "%s:%s" % (meta, arch)]).stdout
+    out = apt_run(["apt-cache", "depends", "%s:%s" % (meta, arch)]).stdout
     m = re.search(r"Depends: (linux-image-\S+?)(:\S+)?$", out, re.M)
     if m is None:
         raise AssertionError("%s:%s depends on no kernel" % (meta, arch))
@@ -216,11 +284,11 @@ def resolve(request, arch, adir):
     """({package: file} of the closure of request, (kernel package, file))
     for arch.  Asking apt takes a while: the answer is kept in adir until
     apt's lists for arch change."""
-    lists = sorted(glob.glob("/var/lib/apt/lists/*_binary-%s_Packages*"
-                             % arch))
+    lists = sorted(glob.glob(os.path.join(os.path.dirname(APT_CONF),
+                                          "lists", "*_binary-%s_Packages*"
+                                          % arch)))
     if not lists:
-        raise AssertionError("apt has no package lists for %s: make deps "
-                             "(as root) adds the architecture" % arch)
+        raise AssertionError("apt has no package lists for %s" % arch)
     state = [" ".join(request), ARCHES[arch]["kernel"]] + [
         "%s %d %d" % (f, os.stat(f).st_mtime, os.stat(f).st_size)
         for f in lists]
@@ -246,7 +314,7 @@ def download(files, arch, debdir):
                if not os.path.exists(os.path.join(debdir, f))]
     if missing:
         say("downloading %d packages" % len(missing), arch)
-        run(["apt-get", "download", "-q"] +
+        apt_run(["apt-get", "download", "-q"] +
             ["%s:%s" % (p, arch) for p in missing], cwd=debdir, timeout=900)
     for f in files.values():
         if not os.path.exists(os.path.join(debdir, f)):
@@ -629,6 +697,8 @@ def main():
               "host" % ", ".join(missing))
         return 1
 
+    private_apt(args.work, sorted(set(a for arch in args.arches for a in
+                                      [arch] + ARCHES[arch].get("also", []))))
     builds, kernels = {}, {}
     failed = []
     for arch in args.arches:
