@@ -21,6 +21,8 @@
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
+#   multipart  the multipart/x-mixed-replace parser of network sources
+#           (capture/multipart.c): streams whole and in pieces
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -34,6 +36,7 @@ FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_multipart := capture/multipart.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
