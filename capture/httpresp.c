@@ -148,6 +148,12 @@ head_header(struct http_head_parser *hp)
 		if (vn >= sizeof(h->location))
 			h->location_cut = 1;
 		snprintf(h->location, sizeof(h->location), "%.*s", (int)vn, v);
+	} else if (nl == 11 && strncasecmp(l, "X-Timestamp", nl) == 0) {
+		snprintf(h->x_timestamp, sizeof(h->x_timestamp), "%.*s",
+		    (int)vn, v);
+	} else if (nl == 20 && strncasecmp(l, "X-Shmcam-Placeholder", nl) ==
+	    0) {
+		h->placeholder = 1;
 	} else if (nl == 16 && strncasecmp(l, "WWW-Authenticate", nl) == 0) {
 		size_t have = strlen(h->challenge);
 

@@ -47,6 +47,9 @@ struct http_head {
 	char		 location[URL_TARGET_MAX + URL_HOST_MAX];
 	int		 location_cut;	/* did not fit */
 	char		 challenge[HTTP_CHALLENGE_MAX];	/* WWW-Authenticate */
+	char		 x_timestamp[40];	/* X-Timestamp, "" if none */
+	int		 placeholder;	/* X-Shmcam-Placeholder: a shmcam
+					 * origin's "offline" picture */
 };
 
 struct http_head_parser {

@@ -91,8 +91,8 @@ struct multipart {
 	uint8_t		*mp_buf;	/* its body */
 	size_t		 mp_len;
 	size_t		 mp_cap;
-	size_t		 mp_scan;	/* scan mode: the next LF to look after */
-	int		 mp_scan0;	/* ... and the body's start, undecided */
+	size_t		 mp_scan;	/* scan mode: the next LF to check */
+	int		 mp_scan0;	/* ... and whether the body's start is */
 	size_t		 mp_skipped;	/* junk since the last boundary */
 	/* statistics, for the log */
 	uint64_t	 mp_parts;

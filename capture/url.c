@@ -1,7 +1,9 @@
 /*
  * url.c - http:// and https:// URLs (see url.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -253,6 +255,15 @@ url_resolve(const struct url *base, const char *loc, size_t len,
 		memset(out->pass, 0, sizeof(out->pass));
 	}
 	return rc;
+}
+
+int
+url_host_is_address(const struct url *u)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, u->host, &a) == 1 ||
+	    inet_pton(AF_INET6, u->host, &a) == 1;
 }
 
 int

@@ -49,6 +49,9 @@ int	url_parse(const char *s, struct url *u, char *why, size_t whylen);
 int	url_resolve(const struct url *base, const char *loc, size_t len,
 	    struct url *out, char *why, size_t whylen);
 
+/* 1 if u's host is an IPv4 or IPv6 address, not a name to resolve. */
+int	url_host_is_address(const struct url *u);
+
 /* 1 if a and b are the same scheme, host and port. */
 int	url_same_origin(const struct url *a, const struct url *b);
 

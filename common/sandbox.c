@@ -218,7 +218,7 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
  * is allowed here in one form and made in another is a violation.
  */
 static int
-sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
+sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog, unsigned net)
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
@@ -239,6 +239,22 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
+	/* A network source's camera (TCP) and name servers (UDP): the
+	 * type's low bits, SOCK_NONBLOCK and SOCK_CLOEXEC aside. */
+	for (int fam = 0; fam < 2; fam++) {
+		struct scmp_arg_cmp inet[2] = {
+			arg_eq(0, fam == 0 ? AF_INET : AF_INET6),
+			arg_masked(1, 0xf, SOCK_STREAM),
+		};
+
+		if (net & SANDBOX_NET_TCP)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+		inet[1] = arg_masked(1, 0xf, SOCK_DGRAM);
+		if (net & SANDBOX_NET_DNS)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+	}
 	/* Threads, never processes.  glibc tries clone3() first, whose
 	 * flags live in memory the filter cannot read: ENOSYS makes it use
 	 * clone(). */
@@ -391,6 +407,12 @@ sandbox_program_name(enum sandbox_program prog)
 int
 sandbox_apply(enum sandbox_program prog)
 {
+	return sandbox_apply_net(prog, 0);
+}
+
+int
+sandbox_apply_net(enum sandbox_program prog, unsigned net)
+{
 	scmp_filter_ctx ctx;
 	size_t i;
 	int rc;
@@ -419,7 +441,7 @@ sandbox_apply(enum sandbox_program prog)
 		if (rc != 0)
 			goto out;
 	}
-	if ((rc = sandbox_rules(ctx, prog)) != 0) {
+	if ((rc = sandbox_rules(ctx, prog, net)) != 0) {
 		rc = -EINVAL;
 		goto out;
 	}
