@@ -417,10 +417,13 @@ class NetSourceOptionsTest(NetSourceCase):
 
     def test_unreachable_at_start(self):
         # Nothing listens there: offline with the reason from the start,
-        # placeholders, and the retries back off.
-        cam = self.camera()
-        port = cam.port
-        cam.close()
+        # placeholders, and the retries back off.  (The port is bound,
+        # not listening, for the test's length: nobody else takes it.)
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.addCleanup(s.close)
+        port = s.getsockname()[1]
         name, cap, srv = self.net_capture("http://127.0.0.1:%d/" % port)
         cap.wait_log(r"lost: connect: Connection refused; publishing",
                      timeout=DEADLINE)
