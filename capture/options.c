@@ -193,16 +193,18 @@ capture_read_credentials(struct capture_options *o)
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
 		log_warnx("--credentials %s is readable by everyone",
 		    o->credentials);
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		opt_usage_error("--credentials %s: empty", o->credentials);
-	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
 	fclose(f);
 	if ((nl = strpbrk(line, "\r\n")) != NULL)
 		*nl = '\0';
 	else if (strlen(line) == sizeof(line) - 1)
 		opt_usage_error("--credentials %s: the line is too long",
 		    o->credentials);
+	/* Empty: no credentials (shmcam-capture-net@.service passes an
+	 * empty file when the camera needs none). */
+	if (line[0] == '\0')
+		return;
 	colon = strchr(line, ':');
 	if (colon == NULL || colon == line ||
 	    (size_t)(colon - line) >= sizeof(o->url.user) ||
