@@ -92,6 +92,7 @@ DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
+	     openssl \
 	     debootstrap mandoc manpages-dev
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 

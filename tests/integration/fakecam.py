@@ -39,6 +39,10 @@ Behaviours (the opts each takes):
 Any behaviour may require credentials: auth=("digest"|"basic", USER,
 PASSWORD) answers 401 until they come (Digest MD5 with qop=auth, as
 cameras do; algorithm="SHA-256" for that).
+
+FakeCamera(..., tls=(CERT, KEY)) speaks https instead (Python's ssl
+module, the PEM files given); make_cert() makes a self-signed pair with
+the openssl command.
 """
 
 import hashlib
@@ -57,11 +61,32 @@ class _Stop(Exception):
     pass
 
 
+def make_cert(directory, names=("localhost",), ips=("127.0.0.1",)):
+    """A self-signed certificate and its key (PEM files) for names and
+    addresses; returns (cert, key)."""
+    import subprocess
+    cert = os.path.join(directory, "cert-%s.pem" % names[0])
+    key = os.path.join(directory, "key-%s.pem" % names[0])
+    san = ",".join(["DNS:" + n for n in names] + ["IP:" + i for i in ips])
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=" + names[0],
+                    "-addext", "subjectAltName=" + san],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
 class FakeCamera:
 
     def __init__(self, frames, behaviour="mjpeg", fps=10, host="127.0.0.1",
-                 **opts):
+                 tls=None, **opts):
         self.frames = list(frames)
+        self.tls = None
+        if tls is not None:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
         self.fps = fps
         self.lock = threading.Lock()
         self.behaviour = behaviour
@@ -85,10 +110,12 @@ class FakeCamera:
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
-    def url(self, path="/stream", userinfo=""):
-        host = "[%s]" % self.host if ":" in self.host else self.host
-        return "http://%s%s:%d%s" % (userinfo + "@" if userinfo else "",
-                                     host, self.port, path)
+    def url(self, path="/stream", userinfo="", host=None):
+        host = host or ("[%s]" % self.host if ":" in self.host
+                        else self.host)
+        return "%s://%s%s:%d%s" % ("https" if self.tls else "http",
+                                   userinfo + "@" if userinfo else "",
+                                   host, self.port, path)
 
     def set(self, behaviour, **opts):
         with self.lock:
@@ -128,6 +155,12 @@ class FakeCamera:
     def _serve(self, conn):
         try:
             conn.settimeout(30)
+            if self.tls is not None:
+                raw = conn
+                conn = self.tls.wrap_socket(raw, server_side=True)
+                with self.lock:
+                    self._conns.discard(raw)
+                    self._conns.add(conn)
             buf = b""
             while not self._halt.is_set():
                 req, buf = self._read_request(conn, buf)
@@ -147,7 +180,7 @@ class FakeCamera:
                 if not keep:
                     return
         except (OSError, _Stop):
-            pass
+            pass    # ssl.SSLError is an OSError
         finally:
             with self.lock:
                 self._conns.discard(conn)

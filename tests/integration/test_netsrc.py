@@ -18,7 +18,7 @@ import time
 import unittest
 
 from capturetools import FRAME_PLACEHOLDER, make_jpegs, read_file, ring_info
-from fakecam import FakeCamera
+from fakecam import FakeCamera, make_cert
 from shmcam import (CAPTURE, LOADCLIENT, MjpegReader, ShmcamTestCase,
                     get_json, http_get, wait_until)
 
@@ -382,6 +382,55 @@ class HostileUpstreamTest(NetSourceCase):
                                              cap.log())]
         self.assertTrue(counts and counts[-1] >= 2, counts)
         self.assertEqual(counts, sorted(counts))
+
+
+@unittest.skipUnless(subprocess.run([CAPTURE, "--help"], capture_output=True,
+                                    text=True).stdout.find("--tls-ca") >= 0,
+                     "built without TLS")
+class HttpsTest(NetSourceCase):
+    """https: the certificate verified, and its name."""
+
+    def test_trusted_certificate(self):
+        cert, key = make_cert(self.tmp)
+        cam = self.camera("mjpeg", tls=(cert, key))
+        for host in ("127.0.0.1", "localhost"):
+            with self.subTest(host=host):
+                name, cap, srv = self.net_capture(cam.url("/stream",
+                                                          host=host),
+                                                  "--tls-ca", cert)
+                self.wait_live(self.reader(srv), 5, want=self.jpegs)
+
+    def test_untrusted_and_misnamed(self):
+        cert, key = make_cert(self.tmp)
+        other, okey = make_cert(self.tmp, names=("other.example",), ips=())
+        cam = self.camera("mjpeg", tls=(cert, key))
+        # Neither the system's authorities nor another certificate's
+        # vouch for it.
+        for ca, why in ((None, r"TLS: self.signed certificate"),
+                        (other, r"TLS: self.signed certificate")):
+            with self.subTest(ca=ca):
+                args = ["--tls-ca", ca] if ca else []
+                name, cap, srv = self.net_capture(cam.url("/stream"),
+                                                  *args)
+                cap.wait_log(r"lost: connect: " + why, timeout=DEADLINE)
+                self.assertEqual(ring_info(name)["state"], "offline")
+        # The right authority, the wrong name.
+        misnamed = self.camera("mjpeg", tls=(other, okey))
+        name, cap, srv = self.net_capture(misnamed.url("/stream"),
+                                          "--tls-ca", other)
+        cap.wait_log(r"lost: connect: TLS: (IP address|hostname) mismatch",
+                     timeout=DEADLINE)
+
+    def test_bad_ca_file(self):
+        path = os.path.join(self.tmp, "junk.pem")
+        with open(path, "w") as f:
+            f.write("not a certificate\n")
+        r = subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
+                            os.path.join(self.tmp, "x.sock"), "--source",
+                            "https://127.0.0.1:1/", "--tls-ca", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("cannot load the certificates of " + path, r.stderr)
 
 
 class NetSourceOptionsTest(NetSourceCase):
