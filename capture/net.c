@@ -1284,6 +1284,8 @@ net_source_init(struct source *src, const struct source_config *c)
 	if (ns->origin.tls &&
 	    (rc = net_tls_setup(ns, c->tls_ca, why, sizeof(why))) != 0) {
 		log_warnx("%s", why);
+		if (ns->ssl_ctx != NULL)
+			SSL_CTX_free(ns->ssl_ctx);
 		explicit_bzero(ns, sizeof(*ns));
 		free(ns);
 		return rc;

@@ -19,8 +19,8 @@ import unittest
 
 from capturetools import FRAME_PLACEHOLDER, make_jpegs, read_file, ring_info
 from fakecam import FakeCamera, make_cert
-from shmcam import (CAPTURE, LOADCLIENT, MjpegReader, ShmcamTestCase,
-                    get_json, http_get, wait_until)
+from shmcam import (CAPTURE, LOADCLIENT, WRAPPER, MjpegReader,
+                    ShmcamTestCase, get_json, http_get, wait_until)
 
 # Recovery is quick on purpose; these are what a test may wait.
 FAST = ["--retry-interval", "0.2", "--retry-max", "0.5"]
@@ -242,9 +242,18 @@ class CredentialsTest(NetSourceCase):
 
     SECRET = "s3cr3t-Pa55"
 
-    def assert_secret_kept(self, cap, srv, name):
+    def cmdline(self, cap):
+        """The capture's arguments as ps(1) shows them.  Under a wrapper
+        (valgrind) they are the wrapper's own, which the program cannot
+        change: None then."""
+        if WRAPPER:
+            return None
         with open("/proc/%d/cmdline" % cap.pid, "rb") as f:
-            self.assertNotIn(self.SECRET.encode(), f.read())
+            return f.read()
+
+    def assert_secret_kept(self, cap, srv, name):
+        if self.cmdline(cap) is not None:
+            self.assertNotIn(self.SECRET.encode(), self.cmdline(cap))
         self.assertNotIn(self.SECRET, cap.log())
         self.assertNotIn(self.SECRET, srv.log())
         _, _, body = http_get(srv.port, "/state")
@@ -258,9 +267,9 @@ class CredentialsTest(NetSourceCase):
         self.wait_live(self.reader(srv), 5, want=self.jpegs)
         self.assertGreaterEqual(cam.auth_ok, 1)
         self.assert_secret_kept(cap, srv, name)
-        with open("/proc/%d/cmdline" % cap.pid, "rb") as f:
+        if self.cmdline(cap) is not None:
             self.assertIn(b"admin:" + b"*" * len(self.SECRET) + b"@",
-                          f.read())
+                          self.cmdline(cap))
 
     def test_digest_sha256_snapshots_reuse_the_nonce(self):
         cam = self.camera("snapshot", auth=("digest", "admin", self.SECRET,
