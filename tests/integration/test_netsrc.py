@@ -20,7 +20,7 @@ import unittest
 from capturetools import FRAME_PLACEHOLDER, make_jpegs, read_file, ring_info
 from fakecam import FakeCamera, make_cert
 from shmcam import (CAPTURE, LOADCLIENT, WRAPPER, MjpegReader,
-                    ShmcamTestCase, get_json, http_get, wait_until)
+                    ShmcamTestCase, figure, get_json, http_get, wait_until)
 
 # Recovery is quick on purpose; these are what a test may wait.
 FAST = ["--retry-interval", "0.2", "--retry-max", "0.5"]
@@ -360,8 +360,10 @@ class HostileUpstreamTest(NetSourceCase):
                 log_at = len(cap.log())
                 cam.set(behaviour, **opts)
                 cam.drop()
+                t0 = time.monotonic()
                 wait_until(lambda: re.search(reason, cap.log()[log_at:]),
                            DEADLINE, "the reason %r in the log" % reason)
+                t_logged = time.monotonic() - t0
                 if ring_reason is not None:
                     lost += 1
                     wait_until(lambda: ring_info(name)["state"] ==
@@ -378,7 +380,17 @@ class HostileUpstreamTest(NetSourceCase):
                     self.assertGreater(ring_info(name)["dropped"], dropped)
                 cam.set("mjpeg")
                 cam.drop()
-                self.wait_live(r, 3, after=len(r.frames), want=self.jpegs)
+                t1 = time.monotonic()
+                self.wait_live(r, 1, after=len(r.frames), want=self.jpegs)
+                t_live = time.monotonic() - t1
+                self.wait_live(r, 3, after=len(r.frames) - 1,
+                               want=self.jpegs)
+                figure("hostile upstream %s: logged %.2f s after it came "
+                       "(%s), live frames %.2f s after it behaved",
+                       behaviour if behaviour != "mjpeg" else "401",
+                       t_logged, "the ring offline, placeholders" if
+                       ring_reason else "the frame dropped and counted",
+                       t_live)
                 self.assertEqual(ring_info(name)["state"], "online")
                 if ring_reason is not None:
                     self.assertGreater(ring_info(name)["restarts"],
