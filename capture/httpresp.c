@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "httpresp.h"
 
 static int resp_fail(char *, size_t, int, const char *, ...)
@@ -233,13 +234,7 @@ chunk_size(struct http_chunked *ch)
 
 	while (l[i] == ' ' || l[i] == '\t')
 		i++;
-	for (;; i++, digits++) {
-		if (l[i] >= '0' && l[i] <= '9')
-			hx = l[i] - '0';
-		else if ((l[i] | 0x20) >= 'a' && (l[i] | 0x20) <= 'f')
-			hx = (l[i] | 0x20) - 'a' + 10;
-		else
-			break;
+	for (; (hx = hex_digit(l[i])) >= 0; i++, digits++) {
 		if (v >> 56)
 			return resp_fail(ch->ch_why, sizeof(ch->ch_why),
 			    -EBADMSG, "a chunk size beyond 2^60");

@@ -550,14 +550,9 @@ found:
 		return 0;
 	}
 	mp_emit(mp, end, part);
-	/* The part's fields stay for the caller; the next header block
-	 * starts from scratch. */
-	mp->mp_headbytes = 0;
-	mp->mp_headlines = 0;
-	mp->mp_clen = -1;
-	mp->mp_ts = 0;
-	mp->mp_placeholder = 0;
-	mp->mp_scan = 0;
+	/* *part keeps the bytes (mp_buf stays) and what the headers said;
+	 * the next header block starts from scratch. */
+	mp_part_reset(mp);
 	return 1;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "url.h"
 
 static int url_fail(char *, size_t, const char *, ...)
@@ -25,18 +26,6 @@ url_fail(char *why, size_t whylen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (size bytes, terminated); 0 or -1. */
 static int
 pct_decode(const char *s, size_t n, char *out, size_t size)
@@ -50,8 +39,8 @@ pct_decode(const char *s, size_t n, char *out, size_t size)
 		if (c == '%') {
 			if (n - i < 3)
 				return -1;
-			if ((hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if ((hi = hex_digit(s[i + 1])) < 0 ||
+			    (lo = hex_digit(s[i + 2])) < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
 			i += 2;
@@ -174,7 +163,7 @@ url_parse(const char *s, struct url *u, char *why, size_t whylen)
 		    "longer than 253 characters");
 	for (size_t i = 0; i < hostlen; i++) {
 		char c = host[i];
-		int ok = u->ipv6 ? (hexval(c) >= 0 || c == ':' || c == '.') :
+		int ok = u->ipv6 ? (hex_digit(c) >= 0 || c == ':' || c == '.') :
 		    ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 		    c == '_');

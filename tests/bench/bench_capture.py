@@ -110,23 +110,28 @@ def bench_encbench(size, fps=0):
             float(vals["encode_planes_ms"]))
 
 
+def cpu_shares(cpu_a, cpu_b, name):
+    """Over MJPEG_SECONDS: % of one core that each of two CPU-time
+    readers (ns) counts, and the frame rate of ring NAME."""
+    t0 = time.monotonic_ns()
+    a0, b0, s0 = cpu_a(), cpu_b(), ring_latest(name)
+    time.sleep(MJPEG_SECONDS)
+    t1 = time.monotonic_ns()
+    a1, b1, s1 = cpu_a(), cpu_b(), ring_latest(name)
+    wall = t1 - t0
+    return (100.0 * (a1 - a0) / wall, 100.0 * (b1 - b0) / wall,
+            (s1 - s0) * 1e9 / wall)
+
+
 def bench_mjpeg(tmp):
     """% of one core: capture thread, and the whole process."""
     cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    pid = cap.p.pid
     try:
         wait_latest(cap.name, 15)
-        t0 = time.monotonic_ns()
-        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p0 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s0 = ring_latest(cap.name)
-        time.sleep(MJPEG_SECONDS)
-        t1 = time.monotonic_ns()
-        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p1 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s1 = ring_latest(cap.name)
-        wall = t1 - t0
-        return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
-                (s1 - s0) * 1e9 / wall)
+        return cpu_shares(lambda: task_cpu_ns(pid, pid),
+                          lambda: threads_cpu_ns([pid], exclude=None),
+                          cap.name)
     finally:
         cap.stop()
 
@@ -153,18 +158,10 @@ def bench_relay(tmp):
         wait_for(port, 30, "the server to listen")
         relay = Capture(tmp, source="http://127.0.0.1:%d/stream" % port())
         wait_latest(relay.name, 15)
-        t0 = time.monotonic_ns()
-        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        r0 = threads_cpu_ns([relay.p.pid], exclude=None)
-        s0 = ring_latest(relay.name)
-        time.sleep(MJPEG_SECONDS)
-        t1 = time.monotonic_ns()
-        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        r1 = threads_cpu_ns([relay.p.pid], exclude=None)
-        s1 = ring_latest(relay.name)
-        wall = t1 - t0
-        return (100.0 * (c1 - c0) / wall, 100.0 * (r1 - r0) / wall,
-                (s1 - s0) * 1e9 / wall)
+        return cpu_shares(lambda: task_cpu_ns(cap.p.pid, cap.p.pid),
+                          lambda: threads_cpu_ns([relay.p.pid],
+                                                 exclude=None),
+                          relay.name)
     finally:
         if relay is not None:
             relay.stop()

@@ -57,6 +57,13 @@ class NetSourceCase(ShmcamTestCase):
         srv = self.start_server(name)
         return name, cap, srv
 
+    def run_capture(self, *args):
+        """A capture run to its end (for what makes it exit)."""
+        return subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
+                               os.path.join(self.tmp, "x.sock")] +
+                              list(args), capture_output=True, text=True,
+                              timeout=30)
+
     def reader(self, srv, path="/stream"):
         r = MjpegReader(srv.port, path, keep=None)
         r.start()
@@ -311,10 +318,8 @@ class CredentialsTest(NetSourceCase):
         path = os.path.join(self.tmp, "creds")
         with open(path, "w") as f:
             f.write("no colon here\n")
-        r = subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
-                            os.path.join(self.tmp, "x.sock"), "--source",
-                            "http://127.0.0.1:1/", "--credentials", path],
-                           capture_output=True, text=True, timeout=30)
+        r = self.run_capture("--source", "http://127.0.0.1:1/",
+                             "--credentials", path)
         self.assertEqual(r.returncode, 2)
         self.assertIn("expected one line USER:PASSWORD", r.stderr)
 
@@ -446,21 +451,13 @@ class HttpsTest(NetSourceCase):
         path = os.path.join(self.tmp, "junk.pem")
         with open(path, "w") as f:
             f.write("not a certificate\n")
-        r = subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
-                            os.path.join(self.tmp, "x.sock"), "--source",
-                            "https://127.0.0.1:1/", "--tls-ca", path],
-                           capture_output=True, text=True, timeout=30)
+        r = self.run_capture("--source", "https://127.0.0.1:1/", "--tls-ca",
+                             path)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("cannot load the certificates of " + path, r.stderr)
 
 
 class NetSourceOptionsTest(NetSourceCase):
-
-    def run_capture(self, *args):
-        return subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
-                               os.path.join(self.tmp, "x.sock")] +
-                              list(args), capture_output=True, text=True,
-                              timeout=30)
 
     def test_bad_options(self):
         for args, msg in [
