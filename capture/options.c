@@ -406,7 +406,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("shmcam-capture %s\n", SHMCAM_VERSION);
+			printf("shmcam-capture %s%s\n", SHMCAM_VERSION,
+			    net_tls_available() ? "" : " (built without TLS: "
+			    "no https sources)");
 			exit(0);
 		default:
 			usage(stderr);
