@@ -92,7 +92,7 @@ struct multipart {
 	size_t		 mp_len;
 	size_t		 mp_cap;
 	size_t		 mp_scan;	/* scan mode: the next LF to check */
-	int		 mp_scan0;	/* ... and whether the body's start is */
+	int		 mp_scan0;	/* the body's start still to check */
 	size_t		 mp_skipped;	/* junk since the last boundary */
 	/* statistics, for the log */
 	uint64_t	 mp_parts;
