@@ -8,7 +8,7 @@
  *               publishing, "no signal" placeholders, the ring's size
  *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c,
  *               net.c with multipart.c, httpresp.c, httpauth.c, url.c)
- *   encode.c, mjpeg.c, workers.c, placeholder.c, privs.c, peers.c
+ *   encode.c, m2m.c, mjpeg.c, workers.c, placeholder.c, privs.c, peers.c
  *
  * Everything here is touched by the loop thread only; encoder threads
  * see only their own job and encoder (workers.h).
@@ -23,6 +23,7 @@
 
 #include "ctl.h"
 #include "encode.h"
+#include "m2m.h"
 #include "opt.h"
 #include "peers.h"
 #include "placeholder.h"
@@ -34,9 +35,17 @@
 
 #define STATS_PERIOD_S		5
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
+#define SOURCE_DRAIN_MAX	32	/* frames taken per wake-up, at most */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
 #define NET_TIMEOUT_MS		5000	/* --source-timeout */
 #define NET_RETRY_MAX_MS	10000	/* --retry-max of network sources */
+
+/* --encoder: who encodes raw frames to JPEG. */
+enum capture_encoder {
+	ENCODER_AUTO,		/* a memory-to-memory encoder if one is found */
+	ENCODER_CPU,		/* libjpeg-turbo */
+	ENCODER_M2M,		/* a memory-to-memory encoder, or exit */
+};
 
 enum source_kind {
 	SOURCE_AUTO,
@@ -72,6 +81,8 @@ struct capture_options {
 	int		 quality;
 	uint32_t	 slots;
 	uint32_t	 fourcc;	/* 0: auto */
+	enum capture_encoder encoder;
+	const char	*m2m_path;	/* --encoder m2m:PATH, else NULL */
 	unsigned	 buffers;
 	unsigned	 workers;
 	unsigned	 retry_ms;
@@ -92,6 +103,7 @@ struct capture {
 	struct peers	 peers;
 	struct service	 svc;		/* sd_notify: ready, status, watchdog */
 	struct encoder	 enc;		/* the loop thread's */
+	struct m2m	*m2m;		/* the hardware encoder, until it fails */
 	struct encoder	*wenc;		/* one per worker thread */
 	struct workers	 wk;
 	int		 use_workers;
@@ -111,7 +123,7 @@ struct capture {
 
 	/* while the source is gone */
 	char		 reason[RING_TEXT_MAX];
-	char		 retry_why[160];
+	char		 retry_why[256];
 	unsigned	 retry_fails;	/* reopen attempts failed in a row */
 	uint64_t	 src_failures;	/* the source lost, all told */
 	int		 upstream_offline; /* a network source shows its own

@@ -19,9 +19,35 @@
 #define BUFFERS_MIN	2
 #define BUFFERS_MAX	32
 
+/* The --format names, wrapped to the help text's column. */
+static void
+format_list_wrapped(char *buf, size_t size)
+{
+	char list[512], *word, *save = NULL;
+	size_t n = 0, col = 0;
+
+	source_format_list(list, sizeof(list));
+	buf[0] = '\0';
+	for (word = strtok_r(list, " ", &save); word != NULL && n < size;
+	    word = strtok_r(NULL, " ", &save)) {
+		if (col > 0 && col + 1 + strlen(word) > 50) {
+			n += (size_t)snprintf(buf + n, size - n, "\n%27s", "");
+			col = 0;
+		} else if (col > 0) {
+			n += (size_t)snprintf(buf + n, size - n, " ");
+			col++;
+		}
+		n += (size_t)snprintf(buf + n, size - n, "%s", word);
+		col += strlen(word);
+	}
+}
+
 static void
 usage(FILE *out)
 {
+	char formats[512];
+
+	format_list_wrapped(formats, sizeof(formats));
 	fprintf(out,
 "usage: shmcam-capture [options]\n"
 "\n"
@@ -38,12 +64,21 @@ usage(FILE *out)
 "                           (the JPEG files of a directory, looped);\n"
 "                           http[s]://[USER:PASS@]HOST[:PORT]/PATH (an MJPEG\n"
 "                           stream, or JPEG snapshots fetched at --fps)\n"
-"  -F, --format FMT         auto (MJPEG preferred), MJPEG, JPEG, YUYV, UYVY,\n"
-"                           NV12, YUV420, RGB24, BGR24, GREY\n"
+"  -F, --format FMT         auto (MJPEG preferred, then what encodes\n"
+"                           cheapest), or one of:\n"
+"                           %s\n"
+"                           (or the device's four characters, as --list\n"
+"                           shows them)\n"
 "  -S, --size WxH           frame size (default 1280x720)\n"
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
 "  -q, --quality N          JPEG quality 1-100 for raw formats (default 80)\n"
+"      --encoder WHO        who encodes raw formats: auto (default: a V4L2\n"
+"                           memory-to-memory JPEG encoder if one is found\n"
+"                           among /dev/video*, else the CPU), cpu\n"
+"                           (libjpeg-turbo), m2m (that encoder, or exit),\n"
+"                           m2m:/dev/videoN; a failing encoder falls back\n"
+"                           to the CPU\n"
 "      --buffers N          V4L2 mmap buffers, %d-%d (default 4)\n"
 "      --control NAME=VAL   set a V4L2 control (names and menu indices as\n"
 "                           --list shows them); repeatable, applied in order\n"
@@ -72,7 +107,7 @@ usage(FILE *out)
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n",
-	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
+	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
 	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
 }
 
@@ -220,6 +255,25 @@ capture_read_credentials(struct capture_options *o)
 	explicit_bzero(line, sizeof(line));
 }
 
+/* --encoder auto|cpu|m2m|m2m:PATH */
+static void
+parse_encoder(struct capture_options *o, const char *arg)
+{
+	o->m2m_path = NULL;
+	if (strcmp(arg, "auto") == 0)
+		o->encoder = ENCODER_AUTO;
+	else if (strcmp(arg, "cpu") == 0)
+		o->encoder = ENCODER_CPU;
+	else if (strcmp(arg, "m2m") == 0)
+		o->encoder = ENCODER_M2M;
+	else if (strncmp(arg, "m2m:/", 5) == 0 && strlen(arg + 4) < PATH_MAX) {
+		o->encoder = ENCODER_M2M;
+		o->m2m_path = arg + 4;
+	} else
+		opt_usage_error("unknown --encoder '%s': expected auto, cpu, "
+		    "m2m or m2m:/dev/videoN", arg);
+}
+
 /* NAME=VALUE, NAME as v4l2-ctl spells controls, VALUE an integer. */
 static void
 parse_control(struct capture_options *o, char *arg)
@@ -258,8 +312,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX, OPT_RETRY_MAX, OPT_CREDENTIALS, OPT_TLS_CA,
-		OPT_SOURCE_TIMEOUT,
+		OPT_NO_SANDBOX, OPT_ENCODER, OPT_RETRY_MAX, OPT_CREDENTIALS,
+		OPT_TLS_CA, OPT_SOURCE_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -269,6 +323,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "fps", required_argument, NULL, 'f' },
 		{ "quality", required_argument, NULL, 'q' },
+		{ "encoder", required_argument, NULL, OPT_ENCODER },
 		{ "buffers", required_argument, NULL, OPT_BUFFERS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -326,11 +381,15 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'F':
 			if (strcasecmp(optarg, "auto") == 0)
 				o->fourcc = 0;
-			else if ((o->fourcc = source_format_parse(optarg)) == 0)
+			else if ((o->fourcc = source_format_parse(optarg)) ==
+			    0) {
+				char list[512];
+
+				source_format_list(list, sizeof(list));
 				opt_usage_error("unknown --format '%s': "
-				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
-				    "NV12, YUV420, RGB24, BGR24 or GREY",
-				    optarg);
+				    "expected auto, %s, or the device's four "
+				    "characters", optarg, list);
+			}
 			break;
 		case 'S':
 			if (parse_size(optarg, &o->width, &o->height) != 0)
@@ -347,6 +406,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'q':
 			o->quality = (int)opt_uint("--quality", optarg, 1, 100,
 			    10);
+			break;
+		case OPT_ENCODER:
+			parse_encoder(o, optarg);
 			break;
 		case OPT_BUFFERS:
 			o->buffers = (unsigned)opt_uint("--buffers", optarg,
@@ -417,6 +479,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	if (optind != argc)
 		opt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->encoder == ENCODER_M2M && o->workers > 1)
+		opt_usage_error("--encoder m2m encodes on the loop thread; "
+		    "--workers is for encoding on the CPU");
 	if (o->kind != SOURCE_NET && (o->credentials != NULL ||
 	    o->tls_ca != NULL))
 		opt_usage_error("--%s needs an http:// or https:// source",

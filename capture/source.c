@@ -1,7 +1,8 @@
 /*
  * source.c - what the sources share (see source.h): the pixel formats by
- * the names --format takes, the clock, and the periodic timer that paces
- * the sources that have no device to do it (pattern, dir).
+ * the names --format takes (the raw ones are rawframe.c's table), and the
+ * periodic timer that paces the sources that have no device to do it
+ * (pattern, dir).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,44 +16,47 @@
 
 #include "source.h"
 
-static const struct {
-	const char	*name;
-	uint32_t	 fourcc;
-} formats[] = {
-	{ "MJPEG", V4L2_PIX_FMT_MJPEG },
-	{ "JPEG", V4L2_PIX_FMT_JPEG },
-	{ "YUYV", V4L2_PIX_FMT_YUYV },
-	{ "UYVY", V4L2_PIX_FMT_UYVY },
-	{ "NV12", V4L2_PIX_FMT_NV12 },
-	{ "YUV420", V4L2_PIX_FMT_YUV420 },
-	{ "RGB24", V4L2_PIX_FMT_RGB24 },
-	{ "BGR24", V4L2_PIX_FMT_BGR24 },
-	{ "GREY", V4L2_PIX_FMT_GREY },
-};
-
 uint32_t
 source_format_parse(const char *name)
 {
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (strcasecmp(name, formats[i].name) == 0)
-			return formats[i].fourcc;
-	/* The device's own spelling of the same formats. */
-	if (strcasecmp(name, "MJPG") == 0)
+	const struct rawformat *f;
+
+	if (strcasecmp(name, "MJPEG") == 0 || strcasecmp(name, "MJPG") == 0)
 		return V4L2_PIX_FMT_MJPEG;
-	if (strcasecmp(name, "YU12") == 0 || strcasecmp(name, "I420") == 0)
+	if (strcasecmp(name, "JPEG") == 0)
+		return V4L2_PIX_FMT_JPEG;
+	/* Older spellings of the same formats. */
+	if (strcasecmp(name, "I420") == 0)
 		return V4L2_PIX_FMT_YUV420;
 	if (strcasecmp(name, "GRAY") == 0)
 		return V4L2_PIX_FMT_GREY;
-	return 0;
+	f = rawformat_parse(name);
+	return f != NULL ? f->rf_fourcc : 0;
 }
 
 const char *
 source_format_name(uint32_t fourcc)
 {
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (formats[i].fourcc == fourcc)
-			return formats[i].name;
-	return "?";
+	const struct rawformat *f;
+
+	if (fourcc == V4L2_PIX_FMT_MJPEG)
+		return "MJPEG";
+	if (fourcc == V4L2_PIX_FMT_JPEG)
+		return "JPEG";
+	f = rawformat_find(fourcc);
+	return f != NULL ? f->rf_name : "?";
+}
+
+size_t
+source_format_list(char *buf, size_t size)
+{
+	const struct rawformat *f;
+	size_t n;
+
+	n = (size_t)snprintf(buf, size, "MJPEG, JPEG");
+	for (size_t i = 0; (f = rawformat_at(i)) != NULL && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, ", %s", f->rf_name);
+	return n;
 }
 
 int

@@ -3,7 +3,7 @@
 # they use.
 CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
 CAPTURE_SUITE_OBJS_workers := capture/workers.c
-CAPTURE_SUITE_OBJS_encode  := capture/encode.c
+CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/rawframe.c
 CAPTURE_SUITE_OBJS_multipart := capture/multipart.c
 CAPTURE_SUITE_OBJS_httpclient := capture/url.c capture/httpresp.c \
 	capture/httpauth.c
@@ -36,5 +36,16 @@ $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
 
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
-    $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+    $(call obj,capture/encode.c capture/rawframe.c) $(SIM_FRAMES_OBJS) \
+    $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)
+
+# The hardware JPEG encoder on the simulated one: the capture's V4L2
+# modules, and the simulator's frames to feed it.
+M2M_SUITE_OBJS := $(call obj,capture/m2m.c capture/v4l2_queue.c \
+	capture/v4l2_info.c capture/encode.c capture/rawframe.c \
+	capture/mjpeg.c capture/source.c)
+$(BUILD)/tests/check_m2m.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/check_m2m: $(BUILD)/tests/check_m2m.o $(TESTUTIL) \
+    $(M2M_SUITE_OBJS) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(JPEG_LIBS)
