@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <seccomp.h>
 
@@ -73,9 +75,9 @@ static const struct sandbox_call sandbox_calls[] = {
 	/* Sockets: HTTP clients (server) and control peers (capture)
 	 * accepted; control messages with descriptors (SCM_RIGHTS) both
 	 * ways; the server reconnects to its capture (connect, with a
-	 * socket() checked below); SO_PEERCRED, SO_ERROR; the server's
-	 * per-client TCP_NODELAY and TCP_NOTSENT_LOWAT (and the simulated
-	 * camera's SO_SNDBUF, see socketpair below). */
+	 * socket() checked below); the server's per-client TCP_NODELAY and
+	 * TCP_NOTSENT_LOWAT (and the simulated camera's SO_SNDBUF, see
+	 * socketpair below).  getsockopt is checked below. */
 	{ "accept4",		ALL },
 	{ "accept",		ALL },
 	{ "connect",		ALL },
@@ -84,7 +86,6 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "recvfrom",		ALL },
 	{ "sendto",		ALL },
 	{ "shutdown",		ALL },
-	{ "getsockopt",		ALL },
 	{ "setsockopt",		ALL },
 	{ "getsockname",	ALL },
 	{ "getpeername",	ALL },
@@ -243,6 +244,8 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog, unsigned net)
 	    self = arg_eq(0, (uint64_t)getpid()),
 	    fionread = arg_eq(1, FIONREAD),
 	    siocoutq = arg_eq(1, SIOCOUTQ),
+	    sol_socket = arg_eq(1, SOL_SOCKET),
+	    tcp_info[2] = { arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_INFO) },
 	    tcgets = arg_eq(1, TCGETS),
 	    set_name = arg_eq(0, PR_SET_NAME),
 	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
@@ -286,9 +289,12 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog, unsigned net)
 	/* Signals to ourselves only: abort(), raise(). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self);
 	/* Bytes waiting on a socket (libevent's reads); the kernel's send
-	 * queue of a stream client (stream.c). */
+	 * queue of a unix stream client (server/sendpolicy.c). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &fionread);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &siocoutq);
+	/* Socket-level options: SO_PEERCRED (the capture's peers), SO_ERROR
+	 * (libevent, after a connect). */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "getsockopt", 1, &sol_socket);
 #ifdef SANDBOX_SANITIZER
 	/* A sanitizer's report asks whether stderr is a terminal. */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets);
@@ -316,6 +322,10 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog, unsigned net)
 		 * memory-to-memory encoder's too. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
 	} else {
+		/* What TCP knows about a stream client's path, for the send
+		 * policy (server/sendpolicy.c); no other TCP option. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "getsockopt", 2,
+		    tcp_info);
 		/* The server opens nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);

@@ -36,6 +36,8 @@
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <linux/videodev2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <check.h>
 
@@ -177,6 +179,7 @@ serve_common(void)
 	void *ret;
 	char *p, buf[3];
 	int fd, n = -1;
+	socklen_t len;
 
 	/* Memory: small and large allocations, anonymous mappings. */
 	p = malloc(8 << 20);
@@ -205,6 +208,11 @@ serve_common(void)
 	    errno != ENOENT)
 		return 6;
 	close(fd);
+	/* A socket-level option (SO_ERROR, as libevent asks after a
+	 * connect). */
+	len = sizeof(n);
+	if (getsockopt(pair[0], SOL_SOCKET, SO_ERROR, &n, &len) != 0)
+		return 7;
 	/* Bytes waiting and the send queue of a connection. */
 	if (write(pair[0], "abc", 3) != 3 ||
 	    ioctl(pair[1], FIONREAD, &n) != 0 || n != 3 ||
@@ -218,12 +226,21 @@ serve_common(void)
 static int
 serve_server(void *arg)
 {
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 	int fd, rc;
 
 	(void)arg;
 	rc = serve_common();
 	if (rc != 0)
 		return rc;
+	/* TCP_INFO (the send policy) is let through; a unix socket has
+	 * none to give. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != -1 ||
+	    errno != EOPNOTSUPP)
+		return 21;
+	close(fd);
 	/* Reading a file is allowed. */
 	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
@@ -367,6 +384,8 @@ enum forbidden {
 	F_CHMOD,
 	F_MKDIR,
 	F_SOCKETPAIR,
+	F_GETSOCKOPT_TCP,
+	F_TCP_INFO,
 	F_PIPE,
 	F_PPOLL,
 	F_MEMFD,
@@ -403,6 +422,9 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_BIND,		"bind",		ALL, 0 },
 	{ F_CHMOD,		"chmod",	ALL, 0 },
 	{ F_MKDIR,		"mkdir",	ALL, 0 },
+	{ F_GETSOCKOPT_TCP,	"getsockopt",	ALL, 0 },
+	/* TCP_INFO is the server's (its send policy), no capture's. */
+	{ F_TCP_INFO,		"getsockopt",	CAP | LAY, 0 },
 	/* What a V4L2 layer needs, the capture on its own does not. */
 	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP, 0 },
 	{ F_PIPE,		"pipe2",	SRV | CAP, 0 },
@@ -487,6 +509,22 @@ try_forbidden(void *arg)
 	case F_SOCKETPAIR:
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		break;
+	case F_GETSOCKOPT_TCP: {
+		char cc[16];
+		socklen_t len = sizeof(cc);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len);
+		break;
+	}
+	case F_TCP_INFO: {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+		break;
+	}
 	case F_PIPE:
 		fd = pipe2(sv, O_CLOEXEC);
 		break;

@@ -41,6 +41,11 @@ class LoadclientStampTest(V4l2TestCase):
         # Capture precedes arrival, by well under a second on loopback.
         self.assertGreater(f["latency_p50"], 0)
         self.assertLess(f["latency_max"], 1.0)
+        # The stamp's sequence numbers: four clients on loopback get
+        # every frame from their first to their last (a few may be lost
+        # by the capture of a loaded machine, none by the server).
+        self.assertGreaterEqual(f["coverage_min"], 0.9)
+        self.assertLessEqual(f["coverage_median"], 1.0)
 
     def test_com_stamp_of_passed_through_frames(self):
         srv = self.serve("MJPEG")
@@ -61,6 +66,8 @@ class LoadclientStampTest(V4l2TestCase):
         # see the same latencies (separate runs: a loose bound).
         xts = self.run_client(srv.port, "x-timestamp")["fast"]
         self.assertLess(abs(xts["latency_p50"] - f["latency_p50"]), 0.02)
+        # X-Timestamp carries no sequence number.
+        self.assertEqual(xts["coverage_min"], -1)
 
     def test_frames_without_a_stamp_are_counted(self):
         # The test pattern has neither COM stamp nor barcode.
@@ -74,6 +81,7 @@ class LoadclientStampTest(V4l2TestCase):
         self.assertGreater(f["frames"], 0)
         self.assertEqual(f["unstamped"], f["frames"])
         self.assertEqual(f["latency_p50"], -1)
+        self.assertEqual(f["coverage_min"], -1)
         self.assertGreater(res["stamp_failures"], 0)
 
 
