@@ -25,11 +25,7 @@ import unittest
 
 from shmcam import CAPTURE, LOADCLIENT, WRAPPER, Proc, figure, wait_until
 from test_v4l2 import V4l2TestCase
-
-try:
-    from wan import Wan
-except ImportError:
-    Wan = None
+from wan import Wan
 
 FPS = 30
 SIZE = "640x480"
@@ -39,7 +35,6 @@ WARMUP = 1.5
 WIRE = 1500 / 1448
 
 
-@unittest.skipIf(Wan is None, "no simulated WAN (tests/integration/wan.py)")
 class RelayWanTest(V4l2TestCase):
 
     def origin(self):
