@@ -301,7 +301,8 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
  * is allowed here in one form and made in another is a violation.
  */
 static int
-sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
+sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
+    unsigned net)
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
@@ -329,6 +330,22 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
+	/* A network source's camera (TCP) and name servers (UDP): the
+	 * type's low bits, SOCK_NONBLOCK and SOCK_CLOEXEC aside. */
+	for (int fam = 0; fam < 2; fam++) {
+		struct scmp_arg_cmp inet[2] = {
+			arg_eq(0, fam == 0 ? AF_INET : AF_INET6),
+			arg_masked(1, 0xf, SOCK_STREAM),
+		};
+
+		if (net & SANDBOX_NET_TCP)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+		inet[1] = arg_masked(1, 0xf, SOCK_DGRAM);
+		if (net & SANDBOX_NET_DNS)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+	}
 	/* Threads, never processes.  glibc tries clone3() first, whose
 	 * flags live in memory the filter cannot read: ENOSYS makes it use
 	 * clone(). */
@@ -504,7 +521,8 @@ sandbox_who(enum sandbox_program prog)
 /* Every rule of prog's filter into ctx; 0, or -EINVAL for a rule
  * libseccomp refused (a bug). */
 static int
-sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog)
+sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog,
+    unsigned net)
 {
 	size_t i;
 
@@ -515,7 +533,7 @@ sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog)
 		    0, NULL) != 0)
 			return -EINVAL;
 	}
-	return sandbox_rules(ctx, prog) != 0 ? -EINVAL : 0;
+	return sandbox_rules(ctx, prog, net) != 0 ? -EINVAL : 0;
 }
 
 void
@@ -523,7 +541,7 @@ sandbox_call_names(enum sandbox_program prog, sandbox_name_fn *fn, void *arg)
 {
 	struct sandbox_sink sink = { NULL, fn, arg };
 
-	sandbox_build(&sink, prog);
+	sandbox_build(&sink, prog, SANDBOX_NET_TCP | SANDBOX_NET_DNS);
 }
 
 /* 1 if the lists are written for the architecture libseccomp runs on. */
@@ -541,6 +559,12 @@ sandbox_arch_supported(void)
 
 int
 sandbox_apply(enum sandbox_program prog)
+{
+	return sandbox_apply_net(prog, 0);
+}
+
+int
+sandbox_apply_net(enum sandbox_program prog, unsigned net)
 {
 	struct sandbox_sink sink = { NULL, NULL, NULL };
 	int rc;
@@ -567,7 +591,7 @@ sandbox_apply(enum sandbox_program prog)
 	rc = seccomp_attr_set(sink.ss_filter, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc != 0 && rc != -EOPNOTSUPP)
 		goto out;
-	if ((rc = sandbox_build(&sink, prog)) != 0)
+	if ((rc = sandbox_build(&sink, prog, net)) != 0)
 		goto out;
 	rc = seccomp_load(sink.ss_filter);
 	if (rc == -ECANCELED)

@@ -64,6 +64,8 @@ static int pair[2] = { -1, -1 };
 static const char *tmpdir;
 static pid_t test_pid;
 static gid_t test_gid;
+/* sandbox_apply_net()'s allowances for the next run_sandboxed(). */
+static unsigned run_net;
 
 struct outcome {
 	int	 status;	/* wait status of the child */
@@ -125,7 +127,8 @@ run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
 		log_init(sandbox_program_name(prog));
 		if (parent_eperm)
 			load_parent_filter();
-		rc = sandbox_apply(prog);
+		rc = run_net ? sandbox_apply_net(prog, run_net) :
+		    sandbox_apply(prog);
 		if (rc != 0) {
 			fprintf(stderr, "sandbox_apply: %s\n", strerror(-rc));
 			_exit(100);
@@ -618,6 +621,62 @@ START_TEST(test_forbidden)
 }
 END_TEST
 
+/* ------------------------------------------------- network sources */
+
+/* Sockets of the family and type in arg ({ family, type }). */
+static int
+make_socket(void *arg)
+{
+	const int *ft = arg;
+	int fd = socket(ft[0], ft[1] | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return 30;
+	close(fd);
+	return 0;
+}
+
+/*
+ * A capture of a network source may make TCP sockets (IPv4, IPv6), and
+ * UDP ones only to resolve names; nothing else of IP, no netlink.
+ */
+START_TEST(test_net_capture)
+{
+	static const struct {
+		unsigned net;
+		int	 family, type, allowed;
+	} t[] = {
+		{ SANDBOX_NET_TCP, AF_INET, SOCK_STREAM, 1 },
+		{ SANDBOX_NET_TCP, AF_INET6, SOCK_STREAM, 1 },
+		{ SANDBOX_NET_TCP, AF_INET, SOCK_DGRAM, 0 },
+		{ SANDBOX_NET_TCP | SANDBOX_NET_DNS, AF_INET, SOCK_DGRAM, 1 },
+		{ SANDBOX_NET_TCP | SANDBOX_NET_DNS, AF_INET6, SOCK_DGRAM, 1 },
+		{ SANDBOX_NET_TCP | SANDBOX_NET_DNS, AF_INET, SOCK_RAW, 0 },
+		{ SANDBOX_NET_TCP | SANDBOX_NET_DNS, AF_PACKET, SOCK_DGRAM, 0 },
+		{ SANDBOX_NET_TCP | SANDBOX_NET_DNS, AF_NETLINK, SOCK_DGRAM,
+		  0 },
+	};
+	struct outcome o;
+	int ft[2];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		run_net = t[i].net;
+		ft[0] = t[i].family;
+		ft[1] = t[i].type;
+		run_sandboxed(SANDBOX_CAPTURE, 0, make_socket, ft, &o);
+		if (t[i].allowed)
+			assert_exit0(&o);
+		else
+			assert_killed(&o, "socket");
+	}
+	/* And the rest of the capture's work, under systemd's filter. */
+	run_net = SANDBOX_NET_TCP | SANDBOX_NET_DNS;
+	run_sandboxed(SANDBOX_CAPTURE, 1, serve_capture, NULL, &o);
+	assert_exit0(&o);
+	run_net = 0;
+}
+END_TEST
+
 /* ------------------------------------------------- under systemd's filter */
 
 START_TEST(test_under_parent_filter)
@@ -759,6 +818,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_server_serves);
 	tcase_add_test(tc, test_capture_serves);
 	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);
+	tcase_add_test(tc, test_net_capture);
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
 	    (int)NFORBIDDEN);
