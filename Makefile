@@ -9,6 +9,7 @@
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
 #   make check-deb     the Debian package, installed and used in one
+#   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 
 PREFIX	?= /usr/local
@@ -61,9 +62,27 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # (capture/encode.c) and what links it.
 JPEG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libjpeg 2>/dev/null)
 JPEG_LIBS  := $(shell $(PKG_CONFIG) --libs libjpeg 2>/dev/null)
+# The capture's network sources (capture/net.c): libcrypto for Digest
+# authentication's hashes, and for https, OpenSSL through libevent_openssl
+# unless TLS=0.  Only the capture links them.
+TLS	?= 1
+NET_PKGS := libcrypto
+ifeq ($(TLS),1)
+NET_PKGS += libssl libevent_openssl
+CPPFLAGS += -DSHMCAM_TLS
+endif
+NET_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NET_PKGS) 2>/dev/null)
+NET_LIBS := $(shell $(PKG_CONFIG) --libs $(NET_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
-CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
+CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS) $(NET_CFLAGS)
+# The ring's 64-bit words need single-copy atomic loads (common/ring.h):
+# on 32-bit ARM, ARMv6K's LDREXD.  Raspberry Pi OS's compiler targets
+# plain ARMv6 (ARM mode, VFP); the Pi 1 and Zero it is for are ARMv6KZ.
+ifneq ($(filter __ARM_ARCH_6__ __ARM_ARCH_6J__ __ARM_ARCH_6Z__,\
+	$(shell $(CC) -dM -E -x c /dev/null 2>/dev/null)),)
+CFLAGS	+= -march=armv6kz+fp -marm
+endif
 
 # One folder per process role; every .c in it is part of the program.
 COMMON_SRC  := $(sort $(wildcard common/*.c))
@@ -79,14 +98,22 @@ SERVER	:= $(BUILD)/shmcam-server
 # (make check-man checks both ways).
 PROGRAMS := $(CAPTURE) $(SERVER)
 
-# Debian packages: to build, to run, to test.
-DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libjpeg62-turbo-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd \
+# Debian packages: to build (the libraries, also fetched for other
+# architectures by check-arch), to run, to test.
+DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev libssl-dev \
+	     libsystemd-dev libcrypt-dev libseccomp-dev check
+DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap mandoc manpages-dev lintian git
+	     debootstrap mandoc manpages-dev lintian git openssl
+# make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
+# compilers and qemu.  The packages of the other architectures it fetches
+# through an apt of its own, and installs none of them.
+ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
+DEB_TEST  += gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
+	     libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-system-arm cpio
+endif
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -132,7 +159,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 
 $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(NET_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -192,7 +219,11 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_end_to_end.EndToEndTest.test_stream_parts_are_well_formed \
 	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
 	test_end_to_end.EndToEndTest.test_index_and_errors \
-	test_hostile_ring test_http_contract test_http_restart test_shutdown
+	test_hostile_ring test_http_contract test_http_restart \
+	test_netsrc.RelayTest.test_frames_byte_for_byte_with_the_origins_timestamps \
+	test_netsrc.CredentialsTest test_netsrc.HttpsTest.test_trusted_certificate \
+	test_netsrc.CameraQuirksTest.test_snapshot_camera test_netsrc.HostileUpstreamTest \
+	test_shutdown
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \

@@ -6,10 +6,12 @@
  * main.c: setup in the order privileges demand (device, ring and control
  * socket first, then the drop to --user), the event loop, and the
  * source's life: when it fails (unplug, ENODEV, EIO, no frame for a
- * while) it is closed, "no signal" placeholders go out once a second,
- * the ring says OFFLINE and why, and the source is reopened every
- * --retry-interval until it is back.  Servers and their clients never
- * notice more than the placeholder.
+ * while; a network source's connection refused, stalled, closed, junk)
+ * it is closed, "no signal" placeholders go out once a second, the ring
+ * says OFFLINE and why, and the source is reopened after
+ * --retry-interval, the wait doubling up to --retry-max, until it is
+ * back.  Servers and their clients never notice more than the
+ * placeholder.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +26,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "mjpeg.h"
 #include "opt.h"
 #include "sandbox.h"
 
@@ -45,13 +48,38 @@ capture_frame_bound(const struct capture *c)
 	return enc > c->src.max_frame ? enc : c->src.max_frame;
 }
 
+/*
+ * The wait before the next reopen: --retry-interval, doubled after each
+ * failure in a row up to --retry-max.  A network source backs off to
+ * 10 s by default (a camera that refuses is asked less often; an
+ * ESP32-CAM busy with another client gets time to notice), the others
+ * are asked at the same pace: a device that is back is seen at once.
+ */
+static unsigned
+capture_retry_ms(const struct capture *c)
+{
+	unsigned max = c->opt.retry_max_ms != 0 ? c->opt.retry_max_ms :
+	    c->opt.kind == SOURCE_NET ? NET_RETRY_MAX_MS : c->opt.retry_ms;
+	uint64_t ms = (uint64_t)c->opt.retry_ms <<
+	    (c->retry_fails < 20 ? c->retry_fails : 20);
+
+	if (max < c->opt.retry_ms)
+		max = c->opt.retry_ms;
+	return ms > max ? max : (unsigned)ms;
+}
+
 static void
 capture_source_up(struct capture *c)
 {
-	c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
-	    capture_source_cb, c);
-	if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
-		fatalx("source events: out of memory");
+	if (c->src.fd != -1) {
+		c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
+		    capture_source_cb, c);
+		if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
+			fatalx("source events: out of memory");
+	}
+	c->life = SOURCE_LIVE;
+	c->retry_fails = 0;
+	c->upstream_offline = 0;
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
 	(void)capture_ring_fit(c, capture_frame_bound(c));
@@ -66,7 +94,8 @@ capture_source_up(struct capture *c)
 static void
 capture_source_down(struct capture *c, const char *why)
 {
-	struct timeval second = { 1, 0 }, retry = ms_tv(c->opt.retry_ms);
+	struct timeval second = { 1, 0 }, retry;
+	unsigned ms;
 
 	if (c->src_ev != NULL) {
 		if (c->use_workers) {
@@ -76,14 +105,41 @@ capture_source_down(struct capture *c, const char *why)
 		event_free(c->src_ev);
 		c->src_ev = NULL;
 		c->src.ops->close(&c->src);
-	}
+	} else if (c->src.ops->attach != NULL && c->life != SOURCE_DOWN)
+		c->src.ops->close(&c->src);
+	c->life = SOURCE_DOWN;
+	c->upstream_offline = 0;
+	c->retry_fails = 0;
+	ms = capture_retry_ms(c);
 	snprintf(c->reason, sizeof(c->reason), "%s", why);
-	log_warnx("%s lost: %s; publishing \"no signal\", retrying every "
-	    "%u.%03u s", c->src.desc, why, c->opt.retry_ms / 1000,
-	    c->opt.retry_ms % 1000);
+	log_warnx("%s lost: %s; publishing \"no signal\", retrying in "
+	    "%u.%03u s", c->src.desc, why, ms / 1000, ms % 1000);
 	capture_set_status(c, RING_STATE_OFFLINE, why);
 	capture_publish_placeholder(c);
 	evtimer_add(c->ph_ev, &second);
+	retry = ms_tv(ms);
+	evtimer_add(c->retry_ev, &retry);
+}
+
+/* A reopen failed: said once per distinct reason, tried again later. */
+static void
+capture_retry_failed(struct capture *c, const char *why)
+{
+	struct timeval retry;
+
+	if (strcmp(why, c->retry_why) != 0)
+		log_info("%s: still gone: %s", c->src.desc, why);
+	else
+		log_debug("%s: still gone: %s", c->src.desc, why);
+	snprintf(c->retry_why, sizeof(c->retry_why), "%s", why);
+	/* A network source's loss is often just the connection closing;
+	 * why it stays away (refused, 401, 404) is the reason to show. */
+	if (c->opt.kind == SOURCE_NET && strcmp(c->reason, why) != 0) {
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+		capture_set_status(c, RING_STATE_OFFLINE, c->reason);
+	}
+	c->retry_fails++;
+	retry = ms_tv(capture_retry_ms(c));
 	evtimer_add(c->retry_ev, &retry);
 }
 
@@ -91,21 +147,16 @@ static void
 capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	struct timeval retry = ms_tv(c->opt.retry_ms);
 	char why[256] = "";
 	int rc;
 
 	(void)fd;
 	(void)what;
 	rc = c->src.ops->open(&c->src, why, sizeof(why));
+	if (rc == -EINPROGRESS)
+		return;		/* the sink says how it went */
 	if (rc != 0) {
-		/* Once per distinct reason at info level, not every second. */
-		if (strcmp(why, c->retry_why) != 0)
-			log_info("%s: still gone: %s", c->src.desc, why);
-		else
-			log_debug("%s: still gone: %s", c->src.desc, why);
-		snprintf(c->retry_why, sizeof(c->retry_why), "%s", why);
-		evtimer_add(c->retry_ev, &retry);
+		capture_retry_failed(c, why);
 		return;
 	}
 	ring_writer_count(&c->ring, 0, 0, 0, 1);
@@ -113,6 +164,62 @@ capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("%s is back: %ux%u %s at %u.%03u fps", c->src.desc,
 	    c->src.width, c->src.height, source_format_name(c->src.fourcc),
 	    c->src.fps_milli / 1000, c->src.fps_milli % 1000);
+}
+
+/*
+ * A frame from a source that runs on the loop.  Such a source is up at
+ * its first frame (a connection alone proves nothing), with that
+ * frame's size.
+ */
+static void
+capture_sink_frame(struct source *src, struct source_frame *f, void *arg)
+{
+	struct capture *c = arg;
+	struct mjpeg_info info;
+	int back = c->life == SOURCE_DOWN;
+
+	(void)src;
+	if (c->life != SOURCE_LIVE) {
+		if (mjpeg_check(f->data, f->length, &info) == 0) {
+			c->src.width = info.width;
+			c->src.height = info.height;
+		}
+		if (back)
+			ring_writer_count(&c->ring, 0, 0, 0, 1);
+		capture_source_up(c);
+		log_info("%s %s: %ux%u JPEG", c->src.desc, back ? "is back" :
+		    "is live", c->src.width, c->src.height);
+	}
+	/* An upstream shmcam whose own camera is away sends its "offline"
+	 * picture: passed on as a placeholder, and the ring says so. */
+	if ((f->flags & SOURCE_FRAME_PLACEHOLDER) && !c->upstream_offline) {
+		c->upstream_offline = 1;
+		capture_set_status(c, RING_STATE_OFFLINE, "upstream offline");
+		log_warnx("%s: the upstream's camera is offline; passing its "
+		    "placeholder on", c->src.desc);
+	} else if (!(f->flags & SOURCE_FRAME_PLACEHOLDER) &&
+	    c->upstream_offline) {
+		c->upstream_offline = 0;
+		capture_set_status(c, RING_STATE_ONLINE, "");
+		log_info("%s: live frames from the upstream again",
+		    c->src.desc);
+	}
+	capture_frame(c, f);
+	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
+}
+
+/* A source that runs on the loop failed (and closed itself). */
+static void
+capture_sink_failed(struct source *src, const char *why, void *arg)
+{
+	struct capture *c = arg;
+
+	(void)src;
+	c->src_failures++;
+	if (c->life == SOURCE_DOWN)
+		capture_retry_failed(c, why);
+	else
+		capture_source_down(c, why);
 }
 
 static void
@@ -178,7 +285,8 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("ring header was changed by another process; "
 		    "restored it");
 	/* A device that stops delivering without an error (a stuck USB
-	 * camera, a capture card without input) is as good as gone. */
+	 * camera, a capture card without input) is as good as gone.  (A
+	 * network source keeps its own time: --source-timeout.) */
 	if (c->src_ev != NULL && now - c->last_frame_ns > c->frame_timeout_ns) {
 		snprintf(why, sizeof(why), "no frame for %.1f s",
 		    (double)(now - c->last_frame_ns) / 1e9);
@@ -187,13 +295,16 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (secs < STATS_PERIOD_S)
 		return;
 	log_info("%s %ux%u: %.1f fps, encode %.2f ms, %llu dropped, "
-	    "%llu invalid, %llu idle, %u servers, %u viewers%s", c->src.desc,
+	    "%llu invalid, %llu idle, %u servers, %u viewers, source lost "
+	    "%llu times%s", c->src.desc,
 	    c->last_width, c->last_height, (double)c->st_frames / secs,
 	    c->st_encoded ? (double)c->st_encode_ns / (double)c->st_encoded /
 	    1e6 : 0.0, (unsigned long long)(c->st_dropped + c->st_failures),
 	    (unsigned long long)c->st_invalid,
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
-	    c->peers.ps_viewers, c->src_ev != NULL ? "" : " (no signal)");
+	    c->peers.ps_viewers, (unsigned long long)c->src_failures,
+	    c->life == SOURCE_LIVE && !c->upstream_offline ? "" :
+	    " (no signal)");
 	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
@@ -288,7 +399,18 @@ capture_open_source(struct capture *c)
 		sc.buffers = c->opt.workers + 3;
 	sc.controls = c->opt.controls;
 	sc.ncontrols = c->opt.ncontrols;
+	sc.url = &c->opt.url;
+	sc.tls_ca = c->opt.tls_ca;
+	sc.timeout_ms = c->opt.source_timeout_ms;
 	switch (c->opt.kind) {
+	case SOURCE_NET:
+		/* Opened once the loop exists (capture_setup()). */
+		if ((rc = net_source_init(&c->src, &sc)) == -EINVAL)
+			exit(2);	/* said why */
+		if (rc != 0)
+			fatalx("source: %s", strerror(-rc));
+		c->life = SOURCE_STARTING;
+		return 0;
 	case SOURCE_V4L2:
 		rc = v4l2_source_init(&c->src, &sc);
 		break;
@@ -437,6 +559,8 @@ capture_setup(struct capture *c)
 	uint32_t bound;
 	int rc, fd, live;
 
+	/* Before the privilege drop: the file may be root's alone. */
+	capture_read_credentials(&c->opt);
 	c->server_gid = lookup_group(c->opt.server_group);
 	if (privs_resolve(&c->privs, c->opt.user, c->opt.group, why,
 	    sizeof(why)) != 0)
@@ -482,8 +606,9 @@ capture_setup(struct capture *c)
 	    ring_slot_size_for(bound));
 	if (rc != 0)
 		fatalx("ring %s: %s", c->shm_name, strerror(-rc));
-	capture_set_status(c, live ? RING_STATE_STARTING : RING_STATE_OFFLINE,
-	    live ? "" : c->reason);
+	capture_set_status(c, live || c->life == SOURCE_STARTING ?
+	    RING_STATE_STARTING : RING_STATE_OFFLINE, live ||
+	    c->life == SOURCE_STARTING ? "" : c->reason);
 
 	if (c->opt.ctl_path != NULL)
 		snprintf(c->ctl_path, sizeof(c->ctl_path), "%s",
@@ -520,20 +645,43 @@ capture_setup(struct capture *c)
 		fatalx("service manager notification events: out of memory");
 	c->st_fps = c->src.fps_milli / 1000.0;
 
+	if (c->src.ops->attach != NULL) {
+		const struct source_sink sink = {
+			.frame = capture_sink_frame,
+			.failed = capture_sink_failed,
+			.arg = c,
+		};
+
+		rc = c->src.ops->attach(&c->src, c->base, &sink, why,
+		    sizeof(why));
+		if (rc == -EINVAL) {
+			fprintf(stderr, "shmcam-capture: %s: %s\n",
+			    c->src.desc, why);
+			exit(2);
+		}
+		if (rc != 0)
+			fatalx("%s: %s", c->src.desc, why);
+	}
+
 	/* Set up: from here on, nothing but capturing and serving
 	 * (common/sandbox.h). */
 	if (!c->opt.no_sandbox) {
 		enum sandbox_program prog = capture_sandbox(c, why,
 		    sizeof(why));
+		unsigned net = c->opt.kind != SOURCE_NET ? 0 :
+		    SANDBOX_NET_TCP | (url_host_is_address(&c->opt.url) ? 0 :
+		    SANDBOX_NET_DNS);
 
-		if ((rc = sandbox_apply(prog)) != 0)
+		if ((rc = sandbox_apply_net(prog, net)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
 		if (prog == SANDBOX_CAPTURE_V4L2_LAYER)
 			log_info("sandbox: system call filter on, with the "
 			    "calls of a V4L2 layer in this process (%s): "
 			    "pipes, ppoll, memfds, DMA buffers", why);
 		else
-			log_info("sandbox: system call filter on");
+			log_info("sandbox: system call filter on%s", net == 0 ?
+			    "" : net & SANDBOX_NET_DNS ? " (with TCP and DNS)" :
+			    " (with TCP)");
 	}
 	/* Threads after the filter, so they are under it whatever the
 	 * kernel lets sandbox_apply() do to threads already running. */
@@ -548,14 +696,25 @@ capture_setup(struct capture *c)
 			fatalx("event_new failed");
 	}
 	c->st_start_ns = clock_ns(CLOCK_MONOTONIC);
-	log_info("capturing %s %ux%u %s at %u.%03u fps into ring %s, "
-	    "control socket %s", c->src.desc, c->src.width, c->src.height,
-	    live ? source_format_name(c->src.fourcc) : "(format when it "
-	    "appears)", c->src.fps_milli / 1000, c->src.fps_milli % 1000,
-	    c->shm_name, c->ctl_path);
+	if (c->life == SOURCE_STARTING)
+		log_info("capturing %s (JPEG frames at the size and rate it "
+		    "sends%s) into ring %s, control socket %s",
+		    c->src.desc, c->opt.fps_given ? ", at most --fps" : "",
+		    c->shm_name, c->ctl_path);
+	else
+		log_info("capturing %s %ux%u %s at %u.%03u fps into ring %s, "
+		    "control socket %s", c->src.desc, c->src.width,
+		    c->src.height, live ? source_format_name(c->src.fourcc) :
+		    "(format when it appears)", c->src.fps_milli / 1000,
+		    c->src.fps_milli % 1000, c->shm_name, c->ctl_path);
 	if (live)
 		capture_source_up(c);
-	else {
+	else if (c->life == SOURCE_STARTING) {
+		why[0] = '\0';
+		rc = c->src.ops->open(&c->src, why, sizeof(why));
+		if (rc != -EINPROGRESS)
+			capture_source_down(c, rc == 0 ? "no frame" : why);
+	} else {
 		snprintf(why, sizeof(why), "%s", c->reason);
 		capture_source_down(c, why);
 	}

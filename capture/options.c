@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "capture.h"
 #include "log.h"
@@ -60,7 +61,9 @@ usage(FILE *out)
 "  -s, --source SPEC        auto (default): the first V4L2 capture device,\n"
 "                           else the test pattern; v4l2:/dev/videoN (or a\n"
 "                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
-"                           (the JPEG files of a directory, looped)\n"
+"                           (the JPEG files of a directory, looped);\n"
+"                           http[s]://[USER:PASS@]HOST[:PORT]/PATH (an MJPEG\n"
+"                           stream, or JPEG snapshots fetched at --fps)\n"
 "  -F, --format FMT         auto (MJPEG preferred, then what encodes\n"
 "                           cheapest), or one of:\n"
 "                           %s\n"
@@ -84,7 +87,16 @@ usage(FILE *out)
 "      --workers N          encoder threads for raw formats, 1-%d (default 1:\n"
 "                           encode on the loop thread)\n"
 "      --always-encode      encode raw frames even with no viewer\n"
-"      --retry-interval S   reopen a lost device every S seconds (default 1)\n"
+"      --retry-interval S   reopen a lost source after S seconds (default 1)\n"
+"      --retry-max S        ... doubling the wait up to S seconds (default:\n"
+"                           10 for network sources, else --retry-interval)\n"
+"      --credentials FILE   user:password for a network source, on the\n"
+"                           file's first line (instead of the URL's)\n"
+"      --source-timeout S   a network source that has not connected,\n"
+"                           answered or sent a frame in S seconds is lost\n"
+"                           (default 5)\n"
+"      --tls-ca FILE        https: trust the certificates in FILE (PEM),\n"
+"                           not the system's\n"
 "      --slots N            ring slots, %d-%d (default 8)\n"
 "  -g, --server-group GRP   group that may connect to the control socket\n"
 "                           and so get the ring (default: the process's)\n"
@@ -138,8 +150,29 @@ parse_fps(const char *s, uint32_t *milli)
 	return 0;
 }
 
+/*
+ * http:// and https:// URLs: parsed here, into our own copy; then the
+ * password is overwritten in argv, so that ps(1) and /proc/PID/cmdline
+ * do not show it (the URL's other parts stay, for the reader of ps).
+ */
 static void
-parse_source(struct capture_options *o, const char *spec)
+parse_source_url(struct capture_options *o, char *spec)
+{
+	char why[128];
+	size_t off, len;
+
+	if (url_parse(spec, &o->url, why, sizeof(why)) != 0)
+		opt_usage_error("invalid --source URL: %s", why);
+	url_password_span(spec, &off, &len);
+	memset(spec + off, '*', len);
+	if (o->url.tls && !net_tls_available())
+		opt_usage_error("--source https://: this shmcam-capture was "
+		    "built without TLS (make TLS=1)");
+	o->kind = SOURCE_NET;
+}
+
+static void
+parse_source(struct capture_options *o, char *spec)
 {
 	size_t len = strlen(spec);
 
@@ -155,9 +188,73 @@ parse_source(struct capture_options *o, const char *spec)
 	    strncmp(spec, "dir:", 4) == 0) {
 		o->kind = SOURCE_DIR;
 		o->path = spec + 4;
-	} else
+	} else if (strncasecmp(spec, "http://", 7) == 0 ||
+	    strncasecmp(spec, "https://", 8) == 0)
+		parse_source_url(o, spec);
+	else
 		opt_usage_error("unknown --source '%s': expected auto, "
-		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
+		    "pattern, v4l2:/dev/videoN, dir:PATH or an http:// or "
+		    "https:// URL", spec);
+}
+
+/* Parses seconds like "0.5" into milliseconds within [min, max]. */
+static unsigned
+parse_seconds(const char *opt, const char *s, unsigned min_ms,
+    unsigned max_ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' ||
+	    !(v * 1000 >= min_ms && v * 1000 <= max_ms))
+		opt_usage_error("invalid %s '%s': expected seconds from %u.%u "
+		    "to %u", opt, s, min_ms / 1000, min_ms % 1000 / 100,
+		    max_ms / 1000);
+	return (unsigned)(v * 1000 + 0.5);
+}
+
+void
+capture_read_credentials(struct capture_options *o)
+{
+	char line[2 * URL_CRED_MAX + 2], *colon, *nl;
+	struct stat st;
+	FILE *f;
+
+	if (o->credentials == NULL)
+		return;
+	if ((f = fopen(o->credentials, "re")) == NULL)
+		opt_usage_error("--credentials %s: %s", o->credentials,
+		    strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
+		log_warnx("--credentials %s is readable by everyone",
+		    o->credentials);
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	if ((nl = strpbrk(line, "\r\n")) != NULL)
+		*nl = '\0';
+	else if (strlen(line) == sizeof(line) - 1)
+		opt_usage_error("--credentials %s: the line is too long",
+		    o->credentials);
+	/* Empty: no credentials (shmcam-capture-net@.service passes an
+	 * empty file when the camera needs none). */
+	if (line[0] == '\0')
+		return;
+	colon = strchr(line, ':');
+	if (colon == NULL || colon == line ||
+	    (size_t)(colon - line) >= sizeof(o->url.user) ||
+	    strlen(colon + 1) >= sizeof(o->url.pass)) {
+		explicit_bzero(line, sizeof(line));
+		opt_usage_error("--credentials %s: expected one line "
+		    "USER:PASSWORD (each at most %zu bytes)", o->credentials,
+		    sizeof(o->url.user) - 1);
+	}
+	*colon = '\0';
+	snprintf(o->url.user, sizeof(o->url.user), "%s", line);
+	snprintf(o->url.pass, sizeof(o->url.pass), "%s", colon + 1);
+	explicit_bzero(line, sizeof(line));
 }
 
 /* --encoder auto|cpu|m2m|m2m:PATH */
@@ -217,7 +314,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX, OPT_ENCODER,
+		OPT_NO_SANDBOX, OPT_ENCODER, OPT_RETRY_MAX, OPT_CREDENTIALS,
+		OPT_TLS_CA, OPT_SOURCE_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -234,6 +332,11 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "always-encode", no_argument, NULL, OPT_ALWAYS_ENCODE },
 		{ "retry-interval", required_argument, NULL, OPT_RETRY },
+		{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
+		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+		{ "source-timeout", required_argument, NULL,
+		  OPT_SOURCE_TIMEOUT },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
 		{ "server-group", required_argument, NULL, 'g' },
 		{ "user", required_argument, NULL, 'u' },
@@ -244,7 +347,6 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t milli;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -258,6 +360,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	o->buffers = 4;
 	o->workers = 1;
 	o->retry_ms = 1000;
+	o->source_timeout_ms = NET_TIMEOUT_MS;
 
 	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
 	    NULL)) != -1) {
@@ -327,12 +430,22 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			o->always_encode = 1;
 			break;
 		case OPT_RETRY:
-			if (parse_fps(optarg, &milli) != 0 || milli < 100 ||
-			    milli > 60000)
-				opt_usage_error("invalid --retry-interval "
-				    "'%s': expected seconds from 0.1 to 60",
-				    optarg);
-			o->retry_ms = milli;	/* seconds * 1000 */
+			o->retry_ms = parse_seconds("--retry-interval", optarg,
+			    100, 60000);
+			break;
+		case OPT_RETRY_MAX:
+			o->retry_max_ms = parse_seconds("--retry-max", optarg,
+			    100, 600000);
+			break;
+		case OPT_CREDENTIALS:
+			o->credentials = optarg;
+			break;
+		case OPT_TLS_CA:
+			o->tls_ca = optarg;
+			break;
+		case OPT_SOURCE_TIMEOUT:
+			o->source_timeout_ms = parse_seconds("--source-timeout",
+			    optarg, 500, 600000);
 			break;
 		case OPT_SLOTS:
 			o->slots = (uint32_t)opt_uint("--slots", optarg,
@@ -357,7 +470,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("shmcam-capture %s\n", SHMCAM_VERSION);
+			printf("shmcam-capture %s%s\n", SHMCAM_VERSION,
+			    net_tls_available() ? "" : " (built without TLS: "
+			    "no https sources)");
 			exit(0);
 		default:
 			usage(stderr);
@@ -369,8 +484,18 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	if (o->encoder == ENCODER_M2M && o->workers > 1)
 		opt_usage_error("--encoder m2m encodes on the loop thread; "
 		    "--workers is for encoding on the CPU");
-	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
-		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
+	if (o->kind != SOURCE_NET && (o->credentials != NULL ||
+	    o->tls_ca != NULL))
+		opt_usage_error("--%s needs an http:// or https:// source",
+		    o->credentials != NULL ? "credentials" : "tls-ca");
+	if (o->tls_ca != NULL && !o->url.tls)
+		opt_usage_error("--tls-ca needs an https:// source");
+	if (o->retry_max_ms != 0 && o->retry_max_ms < o->retry_ms)
+		opt_usage_error("--retry-max is below --retry-interval");
+	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR ||
+	    o->kind == SOURCE_NET) {
+		const char *what = o->kind == SOURCE_DIR ? "dir:" :
+		    o->kind == SOURCE_NET ? "a network source" : "pattern";
 		if (o->list)
 			opt_usage_error("--list needs a V4L2 source, not "
 			    "%s", what);

@@ -85,8 +85,13 @@ capture_ring_fit(struct capture *c, size_t need)
 	    "servers re-attach", size, need);
 	ring_writer_destroy(&c->ring);
 	c->ring = nw;
-	capture_set_status(c, c->src_ev != NULL ? RING_STATE_ONLINE :
-	    RING_STATE_OFFLINE, c->src_ev != NULL ? "" : c->reason);
+	if (c->life == SOURCE_LIVE)
+		capture_set_status(c, c->upstream_offline ? RING_STATE_OFFLINE :
+		    RING_STATE_ONLINE, c->upstream_offline ? "upstream offline"
+		    : "");
+	else
+		capture_set_status(c, c->life == SOURCE_STARTING ?
+		    RING_STATE_STARTING : RING_STATE_OFFLINE, c->reason);
 	peers_close_all(&c->peers, "ring replaced");
 	ring_writer_set_peers(&c->ring, 0, 0);
 	return 0;
@@ -239,7 +244,8 @@ capture_publish_jpeg(struct capture *c, const struct source_frame *f)
 	c->last_width = info.width;
 	c->last_height = info.height;
 	capture_commit(c, f, (uint32_t)len, info.width, info.height,
-	    info.needs_dht ? 0 : RING_FRAME_PASSTHROUGH);
+	    (info.needs_dht ? 0 : RING_FRAME_PASSTHROUGH) |
+	    (f->flags & SOURCE_FRAME_PLACEHOLDER ? RING_FRAME_PLACEHOLDER : 0));
 }
 
 static void

@@ -5,14 +5,19 @@ CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
 CAPTURE_SUITE_OBJS_workers := capture/workers.c
 CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/rawframe.c
 CAPTURE_SUITE_OBJS_peers   := capture/peers.c
+CAPTURE_SUITE_OBJS_multipart := capture/multipart.c
+CAPTURE_SUITE_OBJS_httpclient := capture/url.c capture/httpresp.c \
+	capture/httpauth.c
 
 define capture_suite
 $$(BUILD)/tests/check_$(1).o: CPPFLAGS += -Icapture
 $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
     $$(call obj,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS) \
+	    $$(NET_LIBS)
 endef
-$(foreach s,mjpeg workers encode peers,$(eval $(call capture_suite,$(s))))
+$(foreach s,mjpeg workers encode peers multipart httpclient,\
+    $(eval $(call capture_suite,$(s))))
 
 # Tools the V4L2 tests use with the simulator (tests/v4l2sim): simcmp
 # reads its stamp and picture, simframe makes the bytes it sends, encbench

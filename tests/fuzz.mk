@@ -23,6 +23,10 @@
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
 #   rawframe raw frames of any format and driver-reported geometry,
 #           described, encoded and copied (capture/rawframe.c, encode.c)
+#   multipart  the multipart/x-mixed-replace parser of network sources
+#           (capture/multipart.c): streams whole and in pieces
+#   httpc   the rest a network source reads (capture/httpresp.c, url.c,
+#           httpauth.c): response heads, chunked bodies, URLs, challenges
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -37,6 +41,8 @@ FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
+FUZZ_SRC_multipart := capture/multipart.c
+FUZZ_SRC_httpc := capture/httpresp.c capture/url.c capture/httpauth.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -61,7 +67,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
-	    $(JPEG_LIBS)
+	    $(JPEG_LIBS) $(NET_LIBS)
 
 $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 	@mkdir -p $(@D)

@@ -11,3 +11,10 @@ $(BUILD)/tests/check_frame.o: CPPFLAGS += -Iserver
 $(BUILD)/tests/check_frame: $(BUILD)/tests/check_frame.o \
 		$(call obj,server/frame.c) $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The send policy (server/sendpolicy.c), a pure function: its Check
+# suite links it alone.  Its recorded table, tests/sendpolicy_recorded.h,
+# is written by tests/integration/record_sendpolicy.py.
+$(BUILD)/tests/check_sendpolicy: $(BUILD)/tests/check_sendpolicy.o \
+		$(call obj,server/sendpolicy.c) $(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)

@@ -16,6 +16,11 @@
    which on a shared machine is what a real-time process gets).
 2. MJPEG 1920x1080 at 30 fps passed through: CPU of the capture's loop
    thread as % of one core (target <= 2 %).
+3. The same stream relayed: a second capture whose source is the first's
+   server (--source http://127.0.0.1:PORT/stream, loopback): its whole
+   process as % of one core, and the ratio to 2. measured in the same
+   run (a network source reads the frame from a socket and parses the
+   multipart stream before the same check and copy).
 
 Only the capture's own thread is counted (/proc/PID/task/PID/schedstat,
 nanoseconds): the simulator's producer thread lives in the same process
@@ -31,8 +36,8 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, CAPTURE_USER, ENCBENCH, RESULTS, SIM_SO,
-                       RingWatch, commit, machine, task_cpu_ns,
+from benchutil import (CAPTURE, CAPTURE_USER, ENCBENCH, RESULTS, SERVER,
+                       SIM_SO, RingWatch, commit, machine, task_cpu_ns,
                        threads_cpu_ns, wait_for)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
@@ -52,20 +57,24 @@ def wait_latest(cap, n):
 class Capture:
     counter = 0
 
-    def __init__(self, tmp, *args):
+    def __init__(self, tmp, *args, source=None):
         Capture.counter += 1
         self.name = "bench%d-%d" % (os.getpid(), Capture.counter)
-        devdir = os.path.join(tmp, "dev%d" % Capture.counter)
-        os.mkdir(devdir)
-        os.chmod(devdir, 0o777)
-        dev = os.path.join(devdir, "video0")
-        open(dev, "w").close()
-        env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
-                   V4L2SIM_FORMATS=FORMATS, V4L2SIM_QUALITY=str(QUALITY))
         self.ctl = os.path.join(tmp, self.name + ".sock")
+        env = dict(os.environ)
+        if source is None:
+            devdir = os.path.join(tmp, "dev%d" % Capture.counter)
+            os.mkdir(devdir)
+            os.chmod(devdir, 0o777)
+            dev = os.path.join(devdir, "video0")
+            open(dev, "w").close()
+            env.update(LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
+                       V4L2SIM_FORMATS=FORMATS,
+                       V4L2SIM_QUALITY=str(QUALITY))
+            source = "v4l2:" + dev
         self.argv = [CAPTURE, "--name", self.name, "--ctl", self.ctl,
-                     "--source", "v4l2:" + dev, "--quality",
-                     str(QUALITY)] + CAPTURE_USER + list(args)
+                     "--source", source, "--quality", str(QUALITY)] + \
+            CAPTURE_USER + list(args)
         self.log = open(os.path.join(tmp, self.name + ".log"), "w")
         self.p = subprocess.Popen(self.argv, env=env, stdout=self.log,
                                   stderr=subprocess.STDOUT)
@@ -110,24 +119,64 @@ def bench_encbench(size, fps=0):
             float(vals["encode_planes_ms"]))
 
 
+def cpu_shares(cpu_a, cpu_b, cap):
+    """Over MJPEG_SECONDS: % of one core that each of two CPU-time
+    readers (ns) counts, and the frame rate of capture CAP's ring."""
+    t0 = time.monotonic_ns()
+    a0, b0, s0 = cpu_a(), cpu_b(), cap.latest()
+    time.sleep(MJPEG_SECONDS)
+    t1 = time.monotonic_ns()
+    a1, b1, s1 = cpu_a(), cpu_b(), cap.latest()
+    wall = t1 - t0
+    return (100.0 * (a1 - a0) / wall, 100.0 * (b1 - b0) / wall,
+            (s1 - s0) * 1e9 / wall)
+
+
 def bench_mjpeg(tmp):
     """% of one core: capture thread, and the whole process."""
     cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    pid = cap.p.pid
     try:
         wait_latest(cap, 15)
-        t0 = time.monotonic_ns()
-        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p0 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s0 = cap.latest()
-        time.sleep(MJPEG_SECONDS)
-        t1 = time.monotonic_ns()
-        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p1 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s1 = cap.latest()
-        wall = t1 - t0
-        return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
-                (s1 - s0) * 1e9 / wall)
+        return cpu_shares(lambda: task_cpu_ns(pid, pid),
+                          lambda: threads_cpu_ns([pid], exclude=None),
+                          cap)
     finally:
+        cap.stop()
+
+
+def bench_relay(tmp):
+    """% of one core: the V4L2 passthrough capture's thread, and a relay
+    capture of its server's stream (whole process), over the same
+    seconds."""
+    cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    log = open(os.path.join(tmp, cap.name + "-server.log"), "w")
+    srv = subprocess.Popen([SERVER, "--name", cap.name, "--ctl", cap.ctl,
+                            "--listen", "127.0.0.1:0", "--allow-root"],
+                           stdout=log, stderr=subprocess.STDOUT)
+    relay = None
+    try:
+        wait_latest(cap, 15)
+
+        def port():
+            with open(log.name) as f:
+                for line in f:
+                    if "listening on http://127.0.0.1:" in line:
+                        return int(line.rsplit(":", 1)[1].strip(" /\n"))
+            return None
+        wait_for(port, 30, "the server to listen")
+        relay = Capture(tmp, source="http://127.0.0.1:%d/stream" % port())
+        wait_latest(relay, 15)
+        return cpu_shares(lambda: task_cpu_ns(cap.p.pid, cap.p.pid),
+                          lambda: threads_cpu_ns([relay.p.pid],
+                                                 exclude=None),
+                          relay)
+    finally:
+        if relay is not None:
+            relay.stop()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(10)
+        log.close()
         cap.stop()
 
 
@@ -192,6 +241,24 @@ def main():
                         statistics.median(proc)))
         lines.append("    runs: %s" % " ".join("%.2f" % v for v in thr))
         print(lines[-2], flush=True)
+        dev, rel, rfps = [], [], []
+        for _ in range(max(3, RUNS // 2)):
+            a, b, r = bench_relay(tmp)
+            dev.append(a)
+            rel.append(b)
+            rfps.append(r)
+        lines.append("MJPEG 1920x1080 relayed (network source, loopback) "
+                     "at %.1f fps: the relay's whole process %.2f %% of one "
+                     "core; the V4L2 passthrough thread meanwhile %.2f %%: "
+                     "ratio %.2f" % (statistics.median(rfps),
+                                     statistics.median(rel),
+                                     statistics.median(dev),
+                                     statistics.median(rel) /
+                                     statistics.median(dev)))
+        lines.append("    runs: relay %s; passthrough %s" % (
+            " ".join("%.2f" % v for v in rel),
+            " ".join("%.2f" % v for v in dev)))
+        print(lines[-2], flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
@@ -199,8 +266,9 @@ def main():
         f.write("# capture CPU (tests/bench/bench_capture.py), %s\n"
                 % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
         f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
-        f.write("# medians of %d runs, %d frames each (raw), %d s (MJPEG); "
-                "quality %d\n" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY))
+        f.write("# medians of %d runs, %d frames each (raw), %d s (MJPEG, "
+                "relay); quality %d\n" % (RUNS, FRAMES, MJPEG_SECONDS,
+                                          QUALITY))
         f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
                 "tests/bench/bench_capture.py)\n")
         for line in lines:

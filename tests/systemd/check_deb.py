@@ -52,8 +52,8 @@ PORT = 8081
 # average of 13 on 2 cores).
 DEADLINE_S = 720
 # The units the package installs.
-UNITS = ("shmcam-capture@.service", "shmcam-server@.service",
-         "shmcam-server@.socket")
+UNITS = ("shmcam-capture@.service", "shmcam-capture-net@.service",
+         "shmcam-server@.service", "shmcam-server@.socket")
 
 
 def shmcam_version():

@@ -20,7 +20,12 @@ each:
      the ring read-only;
   6. a capture stopped with SIGSTOP is killed by systemd's watchdog and
      restarted;
-  7. a capture started as root without --user runs as shmcam-capture,
+  7. shmcam-capture-net@relay relays server c (which wants credentials,
+     from /etc/shmcam/capture-relay.credentials through LoadCredential=)
+     to server d, as shmcam-capture from the start, the password nowhere
+     in its arguments or the journal; shmcam-capture-net@relay2, with no
+     credentials file, relays server a;
+  8. a capture started as root without --user runs as shmcam-capture,
      in group video, and recovers from an unplug and replug of the
      simulated camera (tests/v4l2sim).
 
@@ -49,6 +54,10 @@ CAMERA = "cam"
 SIZE = (320, 240)
 FPS = 15
 PORTS = {"a": 8081, "b": 8082}
+# The network capture's check (7): server c serves CAMERA with
+# credentials, the capture "relay" reads it, server d serves "relay".
+NET_PORTS = {"c": 8083, "d": 8084}
+RELAY_SECRET = "relay-s3cret"
 # The whole run, debootstrap included, must end well within 10 minutes.
 DEADLINE_S = 540
 # A client that takes no frame for this long has been interrupted: at
@@ -113,6 +122,26 @@ def prepare_root(merged, build):
                "client\n# can connect while no server process exists.\n"
                "[Service]\nExecStartPre=/bin/sleep %d\n"
                % (START_DELAY_S, START_DELAY_S))
+    nspawn.put(merged, "/etc/shmcam/server-c.conf",
+               'SHMCAM_SERVER_ARGS="--name %s --auth-file '
+               '/etc/shmcam/c.users"\n' % CAMERA)
+    nspawn.put(merged, "/etc/shmcam/c.users", "relay:%s\n" % RELAY_SECRET)
+    nspawn.put(merged, "/etc/shmcam/server-d.conf",
+               'SHMCAM_SERVER_ARGS="--name relay"\n')
+    for name, port in NET_PORTS.items():
+        nspawn.put(merged, "/etc/systemd/system/shmcam-server@%s.socket.d/"
+                   "test.conf" % name,
+                   "[Socket]\nListenStream=127.0.0.1:%d\n" % port)
+    nspawn.put(merged, "/etc/shmcam/capture-relay.conf",
+               'SHMCAM_CAPTURE_ARGS="--source http://127.0.0.1:%d/stream"\n'
+               % NET_PORTS["c"])
+    nspawn.put(merged, "/etc/shmcam/capture-relay.credentials",
+               "relay:%s\n" % RELAY_SECRET)
+    os.chmod(os.path.join(merged, "etc/shmcam/capture-relay.credentials"),
+             0o600)
+    nspawn.put(merged, "/etc/shmcam/capture-relay2.conf",
+               'SHMCAM_CAPTURE_ARGS="--source http://127.0.0.1:%d/stream"\n'
+               % PORTS["a"])
 
 
 # ------------------------------------------------------------ observers
@@ -198,6 +227,8 @@ def live_snapshots(socks, jpeg_size, what):
 class Checks:
     CAP = "shmcam-capture@%s.service" % CAMERA
     SRV = {n: "shmcam-server@%s.service" % n for n in PORTS}
+    NET = "shmcam-capture-net@relay.service"
+    NET2 = "shmcam-capture-net@relay2.service"
 
     def __init__(self, ct, build):
         self.ct = ct
@@ -213,7 +244,8 @@ class Checks:
     def verify(self):
         """The installed units, drop-ins included, as this systemd sees
         them: systemd-analyze verify and security."""
-        units = [self.CAP, self.SRV["a"], "shmcam-server@a.socket"]
+        units = [self.CAP, self.SRV["a"], "shmcam-server@a.socket",
+                 self.NET]
         # --man=no: the minimal root has no man(1) to look up the units'
         # Documentation= pages with.
         r = self.ct.sh("systemd-analyze", "verify", "--man=no", *units,
@@ -222,7 +254,7 @@ class Checks:
             raise AssertionError("systemd-analyze verify: %s"
                                  % (r.stderr or r.stdout).strip())
         scores = []
-        for u in (self.CAP, self.SRV["a"]):
+        for u in (self.CAP, self.SRV["a"], self.NET):
             out = self.ct.sh("systemd-analyze", "security", "--no-pager",
                              u).stdout
             m = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
@@ -504,6 +536,53 @@ class Checks:
                 "clients live again" % (cap_pid, new_pid, took, wd))
 
     # 7
+    def network_capture(self):
+        ct = self.ct
+        srv = ["shmcam-server@%s" % n for n in NET_PORTS]
+        ct.sh("systemctl", "start", *["%s.socket" % u for u in srv])
+        ct.sh("systemctl", "start", *srv, timeout=60)
+        # READY=1 once the first frame (or the offline picture) is in.
+        ct.sh("systemctl", "start", self.NET, self.NET2, timeout=60)
+        t = time.monotonic()
+        self.readers["d"] = reader(NET_PORTS["d"])
+        wait_live(self.readers["d"], 5, t, 20, "server d (the relay)")
+        size = self.jpeg_size(self.readers["d"].frames[-1].data)
+        if size != SIZE:
+            raise AssertionError("relayed frames are %dx%d" % size)
+        wait_until(lambda: "online" in ct.show(self.NET2, "StatusText")
+                   ["StatusText"], 20, "relay2 online")
+        problems = []
+        pid = ct.main_pid(self.NET)
+        hpid = ct.host_pid(pid)
+        with open("/proc/%d/status" % hpid) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        uids = [int(x) for x in st["Uid"].split()]
+        with open("/proc/%d/cmdline" % hpid, "rb") as f:
+            cmdline = f.read()
+        journal = ct.sh("journalctl", "-u", "shmcam-capture-net@*", "-o",
+                        "cat", "--no-pager").stdout
+        with open(ct.path("/etc/passwd")) as f:
+            cap_uid = [int(line.split(":")[2]) for line in f
+                       if line.startswith("shmcam-capture:")][0]
+        if set(uids) != {cap_uid}:
+            problems.append("uids %s, not shmcam-capture's %d" % (uids,
+                                                                  cap_uid))
+        # The privilege drop says so when it happens: it must not have.
+        if "running as user" in journal:
+            problems.append("it was started as root")
+        if RELAY_SECRET.encode() in cmdline or RELAY_SECRET in journal:
+            problems.append("the password shows")
+        if "with TCP" not in journal:
+            problems.append("no network sandbox in the journal")
+        if problems:
+            raise AssertionError("; ".join(problems))
+        return ("relay (pid %d, uid %d from the start) got server c's "
+                "frames with credentials from LoadCredential=, server d "
+                "serves them at %dx%d; relay2 without a credentials file "
+                "online; no password in the arguments or the journal"
+                % (pid, cap_uid, SIZE[0], SIZE[1]))
+
+    # 8
     def default_user(self):
         """A capture started as root without --user on a system with the
         units installed (sysusers applied) becomes shmcam-capture, keeps
@@ -578,10 +657,13 @@ class Checks:
         for r in self.readers.values():
             r.stop()
         ct = self.ct
+        net_srv = ["shmcam-server@%s" % n for n in NET_PORTS]
+        ct.sh("systemctl", "stop", self.NET, self.NET2, *net_srv,
+              *["%s.socket" % u for u in net_srv], timeout=60)
         ct.sh("systemctl", "stop", self.CAP, self.SRV["a"], self.SRV["b"],
               "shmcam-server@a.socket", "shmcam-server@b.socket", timeout=60)
         bad = []
-        for u in [self.CAP] + list(self.SRV.values()):
+        for u in [self.CAP, self.NET, self.NET2] + list(self.SRV.values()):
             p = ct.show(u, "Result", "ExecMainStatus")
             if p["Result"] != "success" or p["ExecMainStatus"] != "0":
                 bad.append("%s: %s" % (u, p))
@@ -618,7 +700,9 @@ def main():
             (4, "kill -9 of server b", checks.kill_server),
             (5, "the server is confined", checks.server_confined),
             (6, "the capture's watchdog", checks.watchdog),
-            (7, "a capture started as root without --user",
+            (7, "network captures relay servers c and a",
+             checks.network_capture),
+            (8, "a capture started as root without --user",
              checks.default_user)])
         bad = checks.stop_all()
         if bad:
