@@ -92,6 +92,7 @@ class AuthThrottleTest(ShmcamTestCase):
         srv = self.start_server(name, "--auth-file", auth,
                                 "--auth-exempt", "/stream")
         self.wait_attached_auth(srv)
+        self.rig_name = name
         return srv
 
     def wait_attached_auth(self, srv):
@@ -102,12 +103,19 @@ class AuthThrottleTest(ShmcamTestCase):
 
     def test_stream_keeps_its_rate_under_wrong_passwords(self):
         srv = self.start_rig()
+        # A witness: a second server of the same capture, not attacked,
+        # with a client of its own.  It shares the machine's load, so
+        # what it misses is what the load costs, not the attack.
+        witness_srv = self.start_server(self.rig_name)
+        self.wait_attached(witness_srv)
+        witness = MjpegReader(witness_srv.port, "/stream?extra_headers=1",
+                              keep=None)
         readers = [MjpegReader(srv.port, "/stream?extra_headers=1",
                                keep=None) for _ in range(3)]
-        for r in readers:
+        for r in readers + [witness]:
             r.start()
             self.addCleanup(r.stop)
-        for r in readers:
+        for r in readers + [witness]:
             r.wait_frames(10)
 
         # Twenty wrong passwords a second for 4 s, each on a connection of
@@ -125,22 +133,30 @@ class AuthThrottleTest(ShmcamTestCase):
 
         # The share of the frames published meanwhile that each client
         # got, by the capture's sequence numbers: independent of how fast
-        # this machine is, and 95 % still allows for a frame or two a
-        # second lost to a loaded machine's scheduling.
-        shares = []
-        for r in readers:
+        # this machine is.  Each attacked client keeps 95 % of the share
+        # the witness got over the same seconds: a loaded machine makes
+        # any server skip a frame now and then (the three clients, alone,
+        # got 92 % once, all missing the same frames, while make check
+        # hashed passwords in its unit suite beside them); the attack
+        # must not add to that.  Checked on the event loop, the hashes left the
+        # clients 2 frames of 16, then 28 %.
+        def share(r):
             with r.lock:
                 seqs = sorted({int(f.headers["x-shmcam-sequence"])
                                for f in r.frames
                                if start <= f.arrival <= end})
-            shares.append(len(seqs) / (seqs[-1] - seqs[0] + 1))
+            return len(seqs) / (seqs[-1] - seqs[0] + 1)
+        shares = [share(r) for r in readers]
+        control = share(witness)
         figure("80 wrong passwords in %.1f s from one address: %d answered "
                "401 and %d 429; the 3 stream clients got %s of the frames "
-               "published meanwhile", end - start, answers.count(401),
+               "published meanwhile, a client of another server of the "
+               "same capture %.0f %%", end - start, answers.count(401),
                answers.count(429), ", ".join("%.0f %%" % (100 * x)
-                                              for x in shares))
+                                              for x in shares),
+               100 * control)
         for x in shares:
-            self.assertGreaterEqual(x, 0.95, shares)
+            self.assertGreaterEqual(x, 0.95 * control, (shares, control))
         self.assertEqual(len(answers), 80)
         self.assertTrue(all(a in (401, 429) for a in answers), answers)
         # Beyond a few, the address is throttled.
