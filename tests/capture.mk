@@ -2,16 +2,29 @@
 # tests (modules without main() or the loop), before the common library
 # they use.
 CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
-CAPTURE_SUITE_OBJS_workers := capture/workers.c
+CAPTURE_SUITE_OBJS_workers := capture/workers.c capture/source.c
 CAPTURE_SUITE_OBJS_encode  := capture/encode.c
+CAPTURE_SUITE_OBJS_keyframe := capture/keyframe.c
+CAPTURE_SUITE_OBJS_h264pass := capture/h264pass.c
+
+# Suites that make H.264 with x264 to test with (tests/v4l2sim/simh264.c)
+# link it; built with X264=no, they skip those tests and say so.
+CAPTURE_SUITE_OBJS_h264pass += $(BUILD)/tests/v4l2sim/simh264.o
 
 define capture_suite
 $$(BUILD)/tests/check_$(1).o: CPPFLAGS += -Icapture
 $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
-    $$(call obj,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS)
+    $$(call obj,$$(filter %.c,$$(CAPTURE_SUITE_OBJS_$(1)))) \
+    $$(filter %.o,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS) \
+	    $$(X264_LIBS)
 endef
-$(foreach s,mjpeg workers encode,$(eval $(call capture_suite,$(s))))
+$(foreach s,mjpeg workers encode keyframe h264pass,$(eval $(call capture_suite,$(s))))
+
+# The common H.264 parser's suite makes its streams with x264 too.
+$(BUILD)/tests/check_h264: $(BUILD)/tests/check_h264.o $(TESTUTIL) \
+    $(BUILD)/tests/v4l2sim/simh264.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(X264_LIBS)
 
 # Tools the V4L2 tests use with the simulator (tests/v4l2sim): simcmp
 # reads its stamp and picture, simframe makes the bytes it sends, encbench
