@@ -12,6 +12,12 @@ h264pass_init(struct h264pass *hp)
 	memset(hp, 0, sizeof(*hp));
 }
 
+void
+h264pass_lost(struct h264pass *hp)
+{
+	hp->hp_synced = 0;
+}
+
 size_t
 h264pass_max_out(size_t len)
 {

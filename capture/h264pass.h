@@ -59,6 +59,10 @@ struct h264pass_out {
 
 void	h264pass_init(struct h264pass *hp);
 
+/* Units were lost before the next one (the driver's sequence has a gap):
+ * nothing goes out until the next IDR. */
+void	h264pass_lost(struct h264pass *hp);
+
 /* The most a unit of len bytes can become (lengths, inserted SPS/PPS). */
 size_t	h264pass_max_out(size_t len);
 

@@ -423,6 +423,8 @@ capture_h264_frame(struct capture *c, const struct source_frame *f,
 	if (f->fourcc == V4L2_PIX_FMT_H264) {
 		if (c->h264_on) {
 			ring_writer_count(&c->h264, 1, 0, 0, 0);
+			if (f->skipped > 0)
+				h264pass_lost(&c->h264pass);
 			h264_passthrough(c, f);
 		}
 		h264_jpeg_notice(c, now);

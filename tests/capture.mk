@@ -33,17 +33,23 @@ $(BUILD)/tests/check_h264: $(BUILD)/tests/check_h264.o $(TESTUTIL) \
 SIM_READER_OBJS := $(BUILD)/tests/v4l2sim/simstamp.o \
 		   $(BUILD)/tests/v4l2sim/simpattern.o
 SIM_FRAMES_OBJS := $(BUILD)/tests/v4l2sim/frames.o \
-		   $(BUILD)/tests/v4l2sim/config.o $(SIM_READER_OBJS)
+		   $(BUILD)/tests/v4l2sim/config.o \
+		   $(BUILD)/tests/v4l2sim/simh264.o $(SIM_READER_OBJS)
 
 $(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
     $(SIM_READER_OBJS) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# simref: the camera's picture for each frame of a decode (H.264 tests).
+$(BUILD)/tests/simref: $(BUILD)/tests/tools/simref.o $(TESTUTIL) \
+    $(SIM_READER_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
     $(SIM_FRAMES_OBJS) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(X264_LIBS)
 
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
     $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
