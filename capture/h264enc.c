@@ -23,6 +23,17 @@ h264enc_max_size(uint32_t width, uint32_t height)
 	return n < 65536 ? 65536 : n;
 }
 
+void
+h264enc_defaults(struct h264_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = H264_AUTO;
+	s->quality = H264_QUALITY_DEFAULT;
+	s->profile = H264_PROFILE_MAIN;
+	s->preset = "superfast";
+	s->threads = 1;
+}
+
 uint32_t
 h264enc_gop(const struct h264_settings *s, uint32_t fps_milli)
 {
@@ -150,18 +161,14 @@ h264enc_log(void *arg, int level, const char *fmt, va_list ap)
 		log_debug("x264: %s", line);
 }
 
-static int
-h264enc_open(struct h264enc *e, uint32_t w, uint32_t h, uint32_t fps_milli,
-    int fullrange)
+int
+h264enc_param(const struct h264_settings *s, uint32_t w, uint32_t h,
+    uint32_t fps_milli, int fullrange, struct x264_param_t *param)
 {
-	x264_param_t p;
+	x264_param_t *pp = param, p;
 	uint32_t kbps;
 
-	if (e->x != NULL) {
-		x264_encoder_close(e->x);
-		e->x = NULL;
-	}
-	if (x264_param_default_preset(&p, e->s.preset, "zerolatency") != 0)
+	if (x264_param_default_preset(&p, s->preset, "zerolatency") != 0)
 		return -EINVAL;
 	p.pf_log = h264enc_log;
 	p.i_log_level = X264_LOG_WARNING;
@@ -181,18 +188,18 @@ h264enc_open(struct h264enc *e, uint32_t w, uint32_t h, uint32_t fps_milli,
 	 * a two-core board, and x264 threads would compete with both (and
 	 * with the servers) for no shorter end-to-end time.
 	 */
-	p.i_threads = (int)e->s.threads;
+	p.i_threads = (int)s->threads;
 	p.b_sliced_threads = 1;
 	p.i_lookahead_threads = 1;
-	p.i_keyint_max = (int)h264enc_gop(&e->s, fps_milli);
+	p.i_keyint_max = (int)h264enc_gop(s, fps_milli);
 	p.i_keyint_min = p.i_keyint_max;
 	p.i_scenecut_threshold = 0;
 	p.b_repeat_headers = 1;
 	p.b_annexb = 0;		/* 4-byte lengths: the ring's format */
 	p.b_aud = 0;
-	kbps = h264enc_bitrate(&e->s, w, h, fps_milli);
+	kbps = h264enc_bitrate(s, w, h, fps_milli);
 	p.rc.i_rc_method = X264_RC_CRF;
-	p.rc.f_rf_constant = (float)e->s.quality;
+	p.rc.f_rf_constant = (float)s->quality;
 	p.rc.i_vbv_max_bitrate = (int)kbps;
 	p.rc.i_vbv_buffer_size = (int)(kbps / 2);
 	/* BT.601 (smpte170m) as the JPEG path; full range for decoded
@@ -201,9 +208,26 @@ h264enc_open(struct h264enc *e, uint32_t w, uint32_t h, uint32_t fps_milli,
 	p.vui.i_colmatrix = 6;
 	p.vui.i_colorprim = 6;
 	p.vui.i_transfer = 6;
-	if (x264_param_apply_profile(&p, e->s.profile == H264_PROFILE_MAIN ?
+	if (x264_param_apply_profile(&p, s->profile == H264_PROFILE_MAIN ?
 	    "main" : "baseline") != 0)
 		return -EINVAL;
+	*pp = p;
+	return 0;
+}
+
+static int
+h264enc_open(struct h264enc *e, uint32_t w, uint32_t h, uint32_t fps_milli,
+    int fullrange)
+{
+	x264_param_t p;
+	int rc;
+
+	if (e->x != NULL) {
+		x264_encoder_close(e->x);
+		e->x = NULL;
+	}
+	if ((rc = h264enc_param(&e->s, w, h, fps_milli, fullrange, &p)) != 0)
+		return rc;
 	if ((e->x = x264_encoder_open(&p)) == NULL)
 		return -EIO;
 	e->width = w;
@@ -215,7 +239,7 @@ h264enc_open(struct h264enc *e, uint32_t w, uint32_t h, uint32_t fps_milli,
 	    "at most %u kbit/s", w, h, fps_milli / 1000, fps_milli % 1000,
 	    e->s.profile == H264_PROFILE_MAIN ? "Main" :
 	    "Constrained Baseline", e->s.preset, p.i_keyint_max,
-	    e->s.quality, kbps);
+	    e->s.quality, (unsigned)p.rc.i_vbv_max_bitrate);
 	return 0;
 }
 
@@ -509,6 +533,20 @@ h264enc_encode(struct h264enc *e, const struct source_frame *f,
 }
 
 #else /* !SHMCAM_X264 */
+
+int
+h264enc_param(const struct h264_settings *s, uint32_t width,
+    uint32_t height, uint32_t fps_milli, int fullrange,
+    struct x264_param_t *p)
+{
+	(void)s;
+	(void)width;
+	(void)height;
+	(void)fps_milli;
+	(void)fullrange;
+	(void)p;
+	return -ENOTSUP;
+}
 
 int
 h264enc_available(void)

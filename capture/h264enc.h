@@ -72,6 +72,19 @@ struct h264_settings {
 };
 
 struct h264enc;
+struct x264_param_t;
+
+/* The defaults of the options (shmcam-capture(8)). */
+void	h264enc_defaults(struct h264_settings *s);
+/*
+ * x264's parameters for these settings at this size, rate and range:
+ * what the encoder opens x264 with, and what the benchmark gives x264
+ * alone (tests/tools/x264bench.c).  0, -EINVAL (x264 refused them),
+ * -ENOTSUP (built without x264).
+ */
+int	h264enc_param(const struct h264_settings *s, uint32_t width,
+	    uint32_t height, uint32_t fps_milli, int fullrange,
+	    struct x264_param_t *p);
 
 /* 1 if this build encodes H.264 (X264=yes). */
 int	h264enc_available(void);

@@ -226,11 +226,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	o->buffers = 4;
 	o->workers = 1;
 	o->retry_ms = 1000;
-	o->h264.mode = H264_AUTO;
-	o->h264.quality = H264_QUALITY_DEFAULT;
-	o->h264.profile = H264_PROFILE_MAIN;
-	o->h264.preset = "superfast";
-	o->h264.threads = 1;
+	h264enc_defaults(&o->h264);
 
 	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
 	    NULL)) != -1) {

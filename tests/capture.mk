@@ -40,6 +40,12 @@ $(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
     $(SIM_READER_OBJS) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# x264bench: the H.264 benchmark's baseline, with the capture's settings.
+$(BUILD)/tests/tools/x264bench.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/x264bench: $(BUILD)/tests/tools/x264bench.o $(TESTUTIL) \
+    $(call obj,capture/h264enc.c) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(X264_LIBS)
+
 # simref: the camera's picture for each frame of a decode (H.264 tests).
 $(BUILD)/tests/simref: $(BUILD)/tests/tools/simref.o $(TESTUTIL) \
     $(SIM_READER_OBJS) $(COMMON_LIB)
