@@ -257,19 +257,6 @@ h264enc_buf(uint8_t **buf, size_t *cap, size_t need)
 	return p;
 }
 
-/* rows of row bytes, bpl apart from offset, inside the frame. */
-static int
-fits(const struct source_frame *f, size_t offset, size_t bpl, size_t row,
-    size_t rows)
-{
-	size_t need;
-
-	if (rows == 0 || row > bpl)
-		return 0;
-	need = offset + bpl * (rows - 1) + row;
-	return need >= offset && need <= f->length;
-}
-
 /* A 4:2:0 picture (I420 or NV12) in pic, pointing into the frame or
  * into e->pic. */
 struct planes {
@@ -424,9 +411,10 @@ h264enc_picture(struct h264enc *e, const struct source_frame *f,
 	case V4L2_PIX_FMT_YUV420:
 		bpl = bpl ? bpl : w;
 		cbpl = f->bytesperline ? bpl / 2 : w / 2;
-		if (!fits(f, 0, bpl, w, h) ||
-		    !fits(f, bpl * h, cbpl, w / 2, h / 2) ||
-		    !fits(f, bpl * h + cbpl * (h / 2), cbpl, w / 2, h / 2))
+		if (!source_frame_fits(f, 0, bpl, w, h) ||
+		    !source_frame_fits(f, bpl * h, cbpl, w / 2, h / 2) ||
+		    !source_frame_fits(f, bpl * h + cbpl * (h / 2), cbpl,
+		    w / 2, h / 2))
 			return -EINVAL;
 		pl->csp = X264_CSP_I420;
 		pl->plane[0] = (uint8_t *)(uintptr_t)s;
@@ -437,7 +425,8 @@ h264enc_picture(struct h264enc *e, const struct source_frame *f,
 		return 0;
 	case V4L2_PIX_FMT_NV12:
 		bpl = bpl ? bpl : w;
-		if (!fits(f, 0, bpl, w, h) || !fits(f, bpl * h, bpl, w, h / 2))
+		if (!source_frame_fits(f, 0, bpl, w, h) ||
+		    !source_frame_fits(f, bpl * h, bpl, w, h / 2))
 			return -EINVAL;
 		pl->csp = X264_CSP_NV12;
 		pl->plane[0] = (uint8_t *)(uintptr_t)s;
@@ -447,7 +436,7 @@ h264enc_picture(struct h264enc *e, const struct source_frame *f,
 	case V4L2_PIX_FMT_YUYV:
 	case V4L2_PIX_FMT_UYVY:
 		bpl = bpl ? bpl : (size_t)w * 2;
-		if (!fits(f, 0, bpl, (size_t)w * 2, h))
+		if (!source_frame_fits(f, 0, bpl, (size_t)w * 2, h))
 			return -EINVAL;
 		if ((rc = planes_nv12(e, w, h, pl)) != 0)
 			return rc;
@@ -460,7 +449,7 @@ h264enc_picture(struct h264enc *e, const struct source_frame *f,
 		/* libyuv names byte orders as little-endian words: its RAW
 		 * is R, G, B in memory (V4L2's RGB24), its RGB24 B, G, R. */
 		bpl = bpl ? bpl : (size_t)w * 3;
-		if (!fits(f, 0, bpl, (size_t)w * 3, h))
+		if (!source_frame_fits(f, 0, bpl, (size_t)w * 3, h))
 			return -EINVAL;
 		if ((rc = planes_i420(e, w, h, pl)) != 0)
 			return rc;
@@ -471,7 +460,7 @@ h264enc_picture(struct h264enc *e, const struct source_frame *f,
 		return rc == 0 ? 0 : -EINVAL;
 	case V4L2_PIX_FMT_GREY:
 		bpl = bpl ? bpl : w;
-		if (!fits(f, 0, bpl, w, h))
+		if (!source_frame_fits(f, 0, bpl, w, h))
 			return -EINVAL;
 		if ((rc = planes_i420(e, w, h, pl)) != 0)
 			return rc;

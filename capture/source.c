@@ -70,6 +70,18 @@ source_format_is_compressed(uint32_t fourcc)
 }
 
 int
+source_frame_fits(const struct source_frame *f, size_t offset, size_t bpl,
+    size_t row, size_t rows)
+{
+	size_t need;
+
+	if (rows == 0 || row > bpl)
+		return 0;
+	need = offset + bpl * (rows - 1) + row;
+	return need >= offset && need <= f->length;
+}
+
+int
 source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
     struct source_frame *copy)
 {

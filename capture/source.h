@@ -139,6 +139,13 @@ int	source_format_is_jpeg(uint32_t fourcc);
 int	source_format_is_compressed(uint32_t fourcc);
 
 /*
+ * 1 if rows rows of row bytes each, bpl bytes apart from offset on (a
+ * plane), lie within the frame's length (and row fits in bpl).
+ */
+int	source_frame_fits(const struct source_frame *f, size_t offset,
+	    size_t bpl, size_t row, size_t rows);
+
+/*
  * A copy of f's bytes in *buf (grown as needed, *cap bytes), described by
  * *copy, which stays valid after f is released: planes handed over as an
  * image become packed YU12.  0, -EINVAL, -ENOMEM.

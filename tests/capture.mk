@@ -3,7 +3,7 @@
 # they use.
 CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
 CAPTURE_SUITE_OBJS_workers := capture/workers.c capture/source.c
-CAPTURE_SUITE_OBJS_encode  := capture/encode.c
+CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/source.c
 CAPTURE_SUITE_OBJS_keyframe := capture/keyframe.c
 CAPTURE_SUITE_OBJS_h264pass := capture/h264pass.c
 
@@ -43,7 +43,7 @@ $(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
 # x264bench: the H.264 benchmark's baseline, with the capture's settings.
 $(BUILD)/tests/tools/x264bench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/x264bench: $(BUILD)/tests/tools/x264bench.o $(TESTUTIL) \
-    $(call obj,capture/h264enc.c) $(COMMON_LIB)
+    $(call obj,capture/h264enc.c capture/source.c) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(X264_LIBS)
 
 # simref: the camera's picture for each frame of a decode (H.264 tests).
@@ -57,5 +57,6 @@ $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
 
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
-    $(call obj,capture/encode.c) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+    $(call obj,capture/encode.c capture/source.c) $(SIM_FRAMES_OBJS) \
+    $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)

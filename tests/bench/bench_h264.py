@@ -29,8 +29,8 @@ import sys
 import tempfile
 import time
 
-from benchutil import (BUILD, CAPTURE, RESULTS, RINGINFO, SIM_SO, commit,
-                       machine, thread_times, wait_for)
+from benchutil import (BUILD, CAPTURE, RESULTS, RINGINFO, SIM_SO,
+                       thread_times, wait_for, write_results)
 
 RESULTS = os.path.join(RESULTS, "h264.txt")
 H264DUMP = os.path.join(BUILD, "tests", "h264dump")
@@ -196,18 +196,11 @@ def main():
             print("\n".join(lines[-3:]), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    with open(RESULTS, "w") as f:
-        f.write("# H.264 encoding in the capture (tests/bench/bench_h264.py),"
-                " %s\n" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-        f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
-        f.write("# medians of %d runs of %.0f s; default settings "
-                "(superfast, Main, CRF 23, VBV 1935 kbit/s, GOP 30)\n"
-                % (RUNS, SECONDS))
-        f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
-                "tests/bench/bench_h264.py)\n")
-        for line in lines:
-            f.write(line + "\n")
-    print("wrote", RESULTS)
+    write_results(RESULTS, "H.264 encoding in the capture",
+                  "bench_h264.py", "medians of %d runs of %.0f s; default "
+                  "settings (superfast, Main, CRF 23, VBV 1935 kbit/s, GOP "
+                  "30); the machine is shared with other builds"
+                  % (RUNS, SECONDS), lines)
     return 0
 
 
