@@ -199,7 +199,8 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_end_to_end.EndToEndTest.test_stream_parts_are_well_formed \
 	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
 	test_end_to_end.EndToEndTest.test_index_and_errors \
-	test_hostile_ring test_http_contract test_http_restart
+	test_hostile_ring test_http_contract test_http_restart \
+	test_h264.H264Test.test_short_stream
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \
