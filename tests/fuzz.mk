@@ -24,6 +24,8 @@
 #   h264    a camera's H.264 through capture/h264pass.c, and the parser
 #           (common/h264.c); seeds by x264 (tests/v4l2sim/simh264.c) as
 #           the simulated camera sends it, unless built with X264=no
+#   rawframe raw frames of any format and driver-reported geometry,
+#           described, encoded and copied (capture/rawframe.c, encode.c)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -38,6 +40,7 @@ FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
+FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -61,7 +64,8 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
     $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	    $(JPEG_LIBS)
 
 $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o: \
     FUZZ_CFLAGS += $(X264_CFLAGS)
