@@ -8,6 +8,8 @@
  *             the eventfd, reconnection, the offline placeholder
  *   frame.c   reference-counted frames copied once out of the ring
  *   stream.c  multipart streaming clients, latest-frame-wins fan-out
+ *   sendpolicy.c  when a client takes its next frame (sendpolicy.h: a
+ *             pure decision over the client's state and TCP_INFO)
  *   http.c    routing, access control and the non-streaming endpoints
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
@@ -32,6 +34,7 @@
 #include "ctl.h"
 #include "opt.h"
 #include "ring.h"
+#include "sendpolicy.h"
 
 #define SERVER_SOFTWARE		"shmcam/" SHMCAM_VERSION
 #define BOUNDARY		"boundarydonotcross"
@@ -177,6 +180,8 @@ struct camera {
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
 	double		 c_fps;		/* frames taken, last second */
+	uint64_t	 c_interval_ns;	/* between frames, smoothed */
+	uint64_t	 c_latest_ns;	/* CLOCK_MONOTONIC of the newest */
 	uint64_t	 c_fps_frames;	/* c_frames_in at the last tick */
 	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
 
@@ -223,6 +228,7 @@ struct camera {
 	uint64_t	 c_bytes_sent;
 	uint64_t	 c_clients_total;
 	uint64_t	 c_clients_stalled;
+	uint64_t	 c_decisions[WHY_N];	/* send policy verdicts */
 	struct histogram c_hist_latency;	/* publish -> send */
 	struct histogram c_hist_age;		/* capture -> send */
 };
@@ -238,7 +244,7 @@ struct stream_client {
 	struct evhttp_connection *sc_evcon;
 	struct bufferevent *sc_bev;
 	int		 sc_fd;
-	int		 sc_bound;		/* kernel queue checked (TCP) */
+	int		 sc_family;		/* AF_INET, AF_INET6, AF_UNIX */
 	struct stream_params sc_params;
 	uint64_t	 sc_last_seq;		/* frame last queued */
 	uint64_t	 sc_last_push_ns;	/* CLOCK_MONOTONIC of that */
@@ -250,7 +256,13 @@ struct stream_client {
 	uint64_t	 sc_frames;
 	uint64_t	 sc_bytes;
 	uint64_t	 sc_dropped;		/* newer frames it never got */
-	uint64_t	 sc_deferred;		/* pushes held back: queue full */
+	uint64_t	 sc_deferred;		/* frames held back: path queue */
+	/* The send policy's last inputs and verdict (stream_decide()). */
+	struct send_path sc_net;
+	struct send_rate_max sc_rate_max;
+	struct send_verdict sc_verdict;
+	uint64_t	 sc_ours;		/* our buffer's bytes then */
+	uint64_t	 sc_decided_ns;		/* when (CLOCK_MONOTONIC) */
 	char		 sc_addr[80];
 	char		 sc_path[64];
 };
@@ -278,7 +290,8 @@ struct server_options {
 	struct listen_spec *listen;
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
-	int		 send_bound;		/* bound the kernel's queue (stream.c) */
+	int		 send_bound;		/* the send policy looks at the
+						 * kernel's figures */
 	int		 no_sandbox;		/* no seccomp filter */
 };
 
