@@ -6,9 +6,10 @@
  * Also under a parent filter that refuses seccomp() with EPERM, as
  * systemd's SystemCallFilter= does.  The capture's list with a V4L2
  * layer in the process (SANDBOX_CAPTURE_V4L2_LAYER) allows what such a
- * layer does, which the capture's own list forbids.  And every name in
- * the lists is a system call on at least one of the architectures they
- * are written for.
+ * layer does, which the capture's own list forbids.  The capture's
+ * H.264 encoder (x264's threads, libyuv) works under its list.  And
+ * every name in the lists is a system call on at least one of the
+ * architectures they are written for.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -44,6 +45,7 @@
 #include <check.h>
 #include <seccomp.h>
 
+#include "h264enc.h"
 #include "log.h"
 #include "ring.h"
 #include "sandbox.h"
@@ -364,6 +366,73 @@ START_TEST(test_capture_serves)
 	run_sandboxed(SANDBOX_CAPTURE_V4L2_LAYER, 0, serve_capture_layer,
 	    NULL, &o);
 	assert_exit0(&o);
+}
+END_TEST
+
+#ifdef SHMCAM_X264
+/*
+ * The capture's H.264 encoder under its filter: x264 detects the CPU
+ * and starts its slice threads on the first frame (after the filter is
+ * on, as in the capture), libyuv detects the CPU on its first
+ * conversion (reading /proc/cpuinfo on 32-bit ARM).  Frames of three
+ * layouts: I420 as it is, packed 4:2:2 and 32-bit RGB through libyuv.
+ */
+static int
+encode_h264(void *arg)
+{
+	static const uint32_t fourccs[] = { V4L2_PIX_FMT_YUV420,
+	    V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_XBGR32 };
+	/* 8 macroblock rows: x264 gives each slice thread 4 at least. */
+	static uint8_t pixels[160 * 128 * 4];
+	struct h264_settings s;
+	struct source_frame f;
+	struct h264enc *e;
+	const uint8_t *out;
+	size_t len, n = 0;
+	int key, keys = 0;
+
+	(void)arg;
+	h264enc_defaults(&s);
+	s.threads = 2;
+	if (h264enc_new(&e, &s) != 0)
+		return 40;
+	for (unsigned i = 0; i < 9; i++) {
+		const struct rawformat *rf = rawformat_find(fourccs[i % 3]);
+		uint8_t *data = pixels;
+		size_t plen = sizeof(pixels);
+		uint32_t stride = 0;
+
+		memset(pixels, (int)(16 + i * 20), sizeof(pixels));
+		memset(&f, 0, sizeof(f));
+		f.fourcc = fourccs[i % 3];
+		f.width = 160;
+		f.height = 128;
+		if (rawframe_describe(&f.raw, rf, 160, 128, 1, &data, &plen,
+		    &stride) != 0)
+			return 41;
+		if (h264enc_encode(e, &f, 30000, 0, &out, &len, &key) != 0 ||
+		    len == 0)
+			return 42;
+		n += len;
+		keys += key;
+	}
+	h264enc_free(e);
+	log_info("encoded %zu bytes, %d keyframes", n, keys);
+	return keys >= 1 ? 0 : 43;
+}
+#endif
+
+START_TEST(test_capture_encodes_h264)
+{
+#ifdef SHMCAM_X264
+	struct outcome o;
+
+	run_sandboxed(SANDBOX_CAPTURE, 0, encode_h264, NULL, &o);
+	assert_exit0(&o);
+	ck_assert_ptr_nonnull(strstr(o.log, "encoded"));
+#else
+	fprintf(stderr, "skipped: built with X264=no, no H.264 encoder\n");
+#endif
 }
 END_TEST
 
@@ -762,6 +831,7 @@ sandbox_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_server_serves);
 	tcase_add_test(tc, test_capture_serves);
+	tcase_add_test(tc, test_capture_encodes_h264);
 	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
