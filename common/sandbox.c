@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -297,6 +298,36 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
 	return c;
 }
 
+/* dl_iterate_phdr(): stops at an object whose PT_GNU_STACK asks for an
+ * executable stack, and names it. */
+static int
+exec_stack_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_STACK &&
+		    (info->dlpi_phdr[i].p_flags & PF_X) != 0) {
+			*(const char **)arg = info->dlpi_name;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * 1 if an object loaded into the process asks for executable stacks
+ * (*name: which).  glibc has then made the main thread's stack
+ * executable while loading it, and makes each thread's stack so with
+ * mprotect(PROT_READ | PROT_WRITE | PROT_EXEC) when the thread starts.
+ * Debian 12's libx264 on armhf is such an object (its ARM assembly has
+ * no .note.GNU-stack); on x86-64 and arm64 none of ours is.
+ */
+static int
+sandbox_exec_stack(const char **name)
+{
+	*name = NULL;
+	return dl_iterate_phdr(exec_stack_object, name) != 0;
+}
+
 /*
  * The checked calls, allowed only with the arguments given.  A call that
  * is allowed here in one form and made in another is a violation.
@@ -306,6 +337,7 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
+	    stack_rwx = arg_eq(2, PROT_READ | PROT_WRITE | PROT_EXEC),
 	    unix_only = arg_eq(0, AF_UNIX),
 	    thread_only = arg_masked(0, CLONE_THREAD, CLONE_THREAD),
 	    self = arg_eq(0, (uint64_t)getpid()),
@@ -328,6 +360,12 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap2", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
+	/* Except a thread's stack where a library asks for executable
+	 * stacks (sandbox_exec_stack()): exactly that protection, which
+	 * those stacks have whatever the filter says. */
+	if (sandbox_exec_stack(&(const char *){ NULL }))
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1,
+		    &stack_rwx);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
 	/* Threads, never processes.  glibc tries clone3() first, whose
@@ -547,6 +585,7 @@ int
 sandbox_apply(enum sandbox_program prog)
 {
 	struct sandbox_sink sink = { NULL, NULL, NULL };
+	const char *name;
 	int rc;
 
 	if (!sandbox_arch_supported()) {
@@ -573,6 +612,10 @@ sandbox_apply(enum sandbox_program prog)
 		goto out;
 	if ((rc = sandbox_build(&sink, prog)) != 0)
 		goto out;
+	if (sandbox_exec_stack(&name))
+		log_warnx("sandbox: %s asks for executable stacks, so thread "
+		    "stacks are executable and may be made so",
+		    name != NULL && *name != '\0' ? name : "the program");
 	rc = seccomp_load(sink.ss_filter);
 	if (rc == -ECANCELED)
 		rc = -ENOSYS;
