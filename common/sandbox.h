@@ -30,7 +30,10 @@
  *                   gives a thread's stack then (logged at setup)
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
- *                   server's TCP sockets are all opened before
+ *                   server's TCP sockets are all opened before; a
+ *                   capture of a network source also AF_INET and
+ *                   AF_INET6, SOCK_STREAM (the camera) and, if it
+ *                   resolves a name, SOCK_DGRAM (DNS)
  *   socketpair      with a V4L2 layer (below), AF_UNIX
  *   openat          the server: read-only; the capture: any (it reopens
  *                   its device read-write and creates a replacement ring)
@@ -107,6 +110,19 @@ enum sandbox_program {
  * architecture: a bug), or prctl's error.
  */
 int	sandbox_apply(enum sandbox_program prog);
+
+/*
+ * sandbox_apply() for a capture whose source is on the network
+ * (capture/net.c), which after setup makes TCP connections to the camera
+ * (SANDBOX_NET_TCP) and, when --source names a host rather than an
+ * address, UDP sockets to ask the name servers of /etc/resolv.conf
+ * (SANDBOX_NET_DNS; the configuration itself is read before).  IPv4 and
+ * IPv6 both, nothing else: no raw or packet sockets, no netlink.
+ * Device sources get none of it.
+ */
+#define SANDBOX_NET_TCP		0x1u
+#define SANDBOX_NET_DNS		0x2u
+int	sandbox_apply_net(enum sandbox_program prog, unsigned net);
 
 const char *sandbox_program_name(enum sandbox_program prog);
 
