@@ -40,15 +40,17 @@ camera_set_latest(struct camera *cam, struct frame *f)
 	/* The frame interval the send policy gives a client's queue to
 	 * drain in: smoothed over about 8 frames (1/8 gain), so that one
 	 * late wake-up does not count; at most a second (the offline
-	 * placeholder's rate). */
-	if (cam->c_latest_ns != 0) {
+	 * placeholder's rate).  Only between frames taken while there are
+	 * viewers: without, frames are taken when asked for
+	 * (camera_refresh()), at any interval. */
+	if (cam->c_latest_ns != 0 && cam->c_nclients > 0) {
 		gap = now - cam->c_latest_ns;
 		if (gap > 1000000000u)
 			gap = 1000000000u;
 		cam->c_interval_ns = cam->c_interval_ns == 0 ? gap :
 		    (7 * cam->c_interval_ns + gap) / 8;
 	}
-	cam->c_latest_ns = now;
+	cam->c_latest_ns = cam->c_nclients > 0 ? now : 0;
 	f->f_seq = ++cam->c_next_seq;
 	frame_unref(cam->c_latest);
 	cam->c_latest = f;
@@ -340,10 +342,16 @@ link_map_ring(struct camera *cam, struct ring_reader *r, int efd,
 static void
 link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct camera *cam = arg;
-
+	(void)fd;
 	(void)what;
-	if (link_wakeup_read(cam, fd, "") == 0)
+	link_take_frame(arg);
+}
+
+void
+camera_refresh(struct camera *cam)
+{
+	if (cam->c_state == LINK_ATTACHED &&
+	    ring_latest(&cam->c_ring) != cam->c_ring_seq)
 		link_take_frame(cam);
 }
 
@@ -356,9 +364,16 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	if (link_map_ring(cam, &cam->c_ring, efd, ringfd, RING_CODEC_JPEG,
 	    w->generation, w->slot_count, w->slot_size, "") != 0)
 		return;
+	/*
+	 * Edge-triggered, and never read: the eventfd wakes its waiters at
+	 * every write, whatever its counter holds, so each publish of the
+	 * capture is an edge of its own, and the read that would reset the
+	 * counter is a system call per frame saved.  The counter cannot
+	 * fill: it holds 2^64 - 2 writes.
+	 */
 	cam->c_efd = efd;
-	cam->c_efd_ev = event_new(cam->c_srv->base, efd, EV_READ | EV_PERSIST,
-	    link_wakeup_cb, cam);
+	cam->c_efd_ev = event_new(cam->c_srv->base, efd,
+	    EV_READ | EV_PERSIST | EV_ET, link_wakeup_cb, cam);
 	if (cam->c_efd_ev == NULL || event_add(cam->c_efd_ev, NULL) == -1) {
 		link_lost(cam, "out of memory for events");
 		return;
@@ -368,6 +383,7 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_state = LINK_ATTACHED;
 	cam->c_generation = w->generation;
 	cam->c_ring_seq = 0;
+	cam->c_fps_ns = 0;
 	cam->c_capture_pid = (pid_t)w->pid;
 	cam->c_backoff_ms = BACKOFF_MIN_MS;
 	cam->c_attaches++;
@@ -551,16 +567,23 @@ static void
 camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
-
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), seq;
 
 	(void)fd;
 	(void)what;
-	if (cam->c_fps_ns != 0 && now > cam->c_fps_ns)
-		cam->c_fps = (double)(cam->c_frames_in - cam->c_fps_frames) *
-		    1e9 / (double)(now - cam->c_fps_ns);
-	cam->c_fps_frames = cam->c_frames_in;
-	cam->c_fps_ns = now;
+	/* The capture's rate, from the ring's sequence numbers: a server
+	 * with no viewer takes no frames, and its camera runs all the same.
+	 * Not attached, no frames. */
+	if (cam->c_state == LINK_ATTACHED) {
+		seq = ring_latest(&cam->c_ring);
+		if (cam->c_fps_ns != 0 && now > cam->c_fps_ns &&
+		    seq >= cam->c_fps_seq)
+			cam->c_fps = (double)(seq - cam->c_fps_seq) * 1e9 /
+			    (double)(now - cam->c_fps_ns);
+		cam->c_fps_seq = seq;
+		cam->c_fps_ns = now;
+	} else
+		cam->c_fps = 0;
 	if (cam->c_viewers_dirty)
 		camera_viewers_changed(cam);
 	if (cam->c_keyframe_pending)
