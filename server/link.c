@@ -28,8 +28,13 @@
 #define WELCOME_TIMEOUT_MS	2000
 #define DEFAULT_WIDTH		1280
 #define DEFAULT_HEIGHT		720
+#define TICK_MS			1000
+#define TICK_IDLE_MS		10000
+#define FPS_WINDOW_NS		900000000u	/* a tick, give or take */
 
 static void link_connect(struct camera *cam);
+static void camera_fps_update(struct camera *cam);
+static void camera_tick_arm(struct camera *cam);
 
 /* Makes f the newest frame and hands it to the clients. */
 static void
@@ -353,6 +358,7 @@ camera_refresh(struct camera *cam)
 	if (cam->c_state == LINK_ATTACHED &&
 	    ring_latest(&cam->c_ring) != cam->c_ring_seq)
 		link_take_frame(cam);
+	camera_fps_update(cam);
 }
 
 static void
@@ -563,32 +569,70 @@ link_retry_cb(evutil_socket_t fd, short what, void *arg)
 	link_connect(arg);
 }
 
+/*
+ * The rate the capture publishes at, from the ring's sequence numbers
+ * (a server with no viewer takes no frames, and its camera runs all the
+ * same), over the time since the last measure if that is most of a
+ * second: the tick comes by every second while there are viewers, and
+ * camera_refresh() before /state is read.  Not attached, no frames.
+ */
+static void
+camera_fps_update(struct camera *cam)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), seq;
+
+	if (cam->c_state != LINK_ATTACHED) {
+		cam->c_fps = 0;
+		cam->c_fps_ns = 0;
+		return;
+	}
+	seq = ring_latest(&cam->c_ring);
+	if (cam->c_fps_ns != 0 && now - cam->c_fps_ns < FPS_WINDOW_NS)
+		return;
+	if (cam->c_fps_ns != 0 && seq >= cam->c_fps_seq)
+		cam->c_fps = (double)(seq - cam->c_fps_seq) * 1e9 /
+		    (double)(now - cam->c_fps_ns);
+	cam->c_fps_seq = seq;
+	cam->c_fps_ns = now;
+}
+
+/*
+ * Arms the tick: every second while the camera has viewers (the refresh
+ * of a static picture, stalled clients) or something to retry (a
+ * viewers count or keyframe request the control socket did not take,
+ * the link); else every TICK_IDLE_MS, since an attached camera with no
+ * viewer has nothing to do then, and each wake-up of an idle server
+ * costs it about 140 us on the machine of docs/performance.md.  A
+ * viewer that comes re-arms it at a second (camera_viewers_changed()).
+ */
+static void
+camera_tick_arm(struct camera *cam)
+{
+	int busy = cam->c_nclients > 0 || cam->c_h264_viewers > 0 ||
+	    cam->c_viewers_dirty || cam->c_keyframe_pending ||
+	    cam->c_state != LINK_ATTACHED;
+	struct timeval tv = ms_tv(busy ? TICK_MS : TICK_IDLE_MS);
+
+	if (cam->c_tick_ev == NULL)
+		return;
+	cam->c_tick_idle = !busy;
+	evtimer_add(cam->c_tick_ev, &tv);
+}
+
 static void
 camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC), seq;
 
 	(void)fd;
 	(void)what;
-	/* The capture's rate, from the ring's sequence numbers: a server
-	 * with no viewer takes no frames, and its camera runs all the same.
-	 * Not attached, no frames. */
-	if (cam->c_state == LINK_ATTACHED) {
-		seq = ring_latest(&cam->c_ring);
-		if (cam->c_fps_ns != 0 && now > cam->c_fps_ns &&
-		    seq >= cam->c_fps_seq)
-			cam->c_fps = (double)(seq - cam->c_fps_seq) * 1e9 /
-			    (double)(now - cam->c_fps_ns);
-		cam->c_fps_seq = seq;
-		cam->c_fps_ns = now;
-	} else
-		cam->c_fps = 0;
+	camera_fps_update(cam);
 	if (cam->c_viewers_dirty)
 		camera_viewers_changed(cam);
 	if (cam->c_keyframe_pending)
 		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
+	camera_tick_arm(cam);
 }
 
 void
@@ -598,6 +642,9 @@ camera_viewers_changed(struct camera *cam)
 	int rc;
 
 	link_h264_poll(cam);
+	if (cam->c_tick_idle && (cam->c_nclients > 0 ||
+	    cam->c_h264_viewers > 0))
+		camera_tick_arm(cam);
 	if (cam->c_state != LINK_ATTACHED) {
 		cam->c_viewers_dirty = 1;
 		return;
@@ -673,8 +720,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	TAILQ_INIT(&cam->c_clients);
 	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
 	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
-	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
-	    cam);
+	cam->c_tick_ev = evtimer_new(srv->base, camera_tick_cb, cam);
 	if (cam->c_retry_ev == NULL || cam->c_deadline_ev == NULL ||
 	    cam->c_tick_ev == NULL) {
 		camera_free(cam);
@@ -686,9 +732,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 void
 camera_start(struct camera *cam)
 {
-	struct timeval second = { 1, 0 };
-
-	event_add(cam->c_tick_ev, &second);
+	camera_tick_arm(cam);
 	link_connect(cam);
 }
 

@@ -195,8 +195,9 @@ struct camera {
 	double		 c_fps;		/* frames published, last second */
 	uint64_t	 c_interval_ns;	/* between frames, smoothed */
 	uint64_t	 c_latest_ns;	/* CLOCK_MONOTONIC of the newest */
-	uint64_t	 c_fps_seq;	/* ring sequence at the last tick */
-	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
+	uint64_t	 c_fps_seq;	/* ring sequence at the last measure */
+	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that measure */
+	int		 c_tick_idle;	/* armed for TICK_IDLE_MS */
 
 	/*
 	 * H.264, when the capture has it (CTL_STREAM).  link.c maps the ring
