@@ -451,7 +451,7 @@ class H264Test(NetSourceCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         with open(idx) as f:
             events = [line.split()[0] for line in f]
-        self.assertIn("viewers", events)
+        self.assertIn("viewers", events, r.stderr)
         self.assertNotIn("au", events)
         self.assertGreater(self.ring_info(name)["latest"], first + 10)
         info = self.ring_info(name, h264=True)
