@@ -187,10 +187,15 @@ class Shmcam(Rig):
                     if "listening on http://127.0.0.1:" in line:
                         self.port = int(line.rsplit(":", 1)[1].strip("/\n"))
             return self.port is not None
-        wait_for(listening, 15, "shmcam-server to listen")
-        wait_for(lambda: http_ok(self.port, "/snapshot", lambda r:
-                                 "X-Shmcam-Placeholder" not in r.headers),
-                 20, "shmcam to stream the camera")
+        try:
+            wait_for(listening, 15, "shmcam-server to listen")
+            wait_for(lambda: http_ok(self.port, "/snapshot", lambda r:
+                                     "X-Shmcam-Placeholder" not in
+                                     r.headers),
+                     20, "shmcam to stream the camera")
+        except Exception:
+            self.stop()     # nobody else has this rig to stop
+            raise
 
     def rss(self):
         return {"rss_kb": rss_kb(self.server.pid),
