@@ -11,6 +11,9 @@
 #   make check-deb     the Debian package, installed and used in one
 #   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
+#   make X264=no       without H.264 encoding (no libx264, no libyuv):
+#                      the source stays ISC, and so does that binary; one
+#                      linked with x264 (GPL-2.0-or-later) is GPL as a whole
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -84,6 +87,18 @@ ifneq ($(filter __ARM_ARCH_6__ __ARM_ARCH_6J__ __ARM_ARCH_6Z__,\
 CFLAGS	+= -march=armv6kz+fp -marm
 endif
 
+# H.264 encoding in the capture (capture/h264enc.c): libx264, and libyuv
+# for the conversions to 4:2:0 (Debian ships no pkg-config file for it).
+X264	?= yes
+ifeq ($(X264),yes)
+X264_CFLAGS := $(shell $(PKG_CONFIG) --cflags x264 2>/dev/null) -DSHMCAM_X264
+X264_LIBS  := $(shell $(PKG_CONFIG) --libs x264 2>/dev/null) -lyuv
+else
+X264_CFLAGS :=
+X264_LIBS  :=
+endif
+CPPFLAGS += $(X264_CFLAGS)
+
 # One folder per process role; every .c in it is part of the program.
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 CAPTURE_SRC := $(sort $(wildcard capture/*.c))
@@ -101,7 +116,8 @@ PROGRAMS := $(CAPTURE) $(SERVER)
 # Debian packages: to build (the libraries, also fetched for other
 # architectures by check-arch), to run, to test.
 DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev libssl-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check
+	     libx264-dev libyuv-dev libsystemd-dev libcrypt-dev \
+	     libseccomp-dev check
 DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
@@ -159,7 +175,8 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 
 $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(NET_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS) \
+	    $(NET_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -223,7 +240,7 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_netsrc.RelayTest.test_frames_byte_for_byte_with_the_origins_timestamps \
 	test_netsrc.CredentialsTest test_netsrc.HttpsTest.test_trusted_certificate \
 	test_netsrc.CameraQuirksTest.test_snapshot_camera test_netsrc.HostileUpstreamTest \
-	test_shutdown
+	test_shutdown test_h264.H264Test.test_short_stream
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \

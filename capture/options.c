@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <linux/videodev2.h>
+
 #include "capture.h"
 #include "log.h"
 #include "opt.h"
@@ -51,8 +53,8 @@ usage(FILE *out)
 	fprintf(out,
 "usage: shmcam-capture [options]\n"
 "\n"
-"Owns one camera and publishes its frames as JPEG into shared memory for\n"
-"any number of shmcam-server processes.\n"
+"Owns one camera and publishes its frames as JPEG, and H.264, into shared\n"
+"memory for any number of shmcam-server processes.\n"
 "\n"
 "  -n, --name NAME          camera name (default \"default\"); the ring\n"
 "                           shows as \"memfd:shmcam-NAME\" in /proc\n"
@@ -69,6 +71,8 @@ usage(FILE *out)
 "                           %s\n"
 "                           (or the device's four characters, as --list\n"
 "                           shows them)\n"
+"                           H264: the camera's H.264 passed through (no\n"
+"                           JPEG then)\n"
 "  -S, --size WxH           frame size (default 1280x720)\n"
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
@@ -86,7 +90,19 @@ usage(FILE *out)
 "                           controls, then exit\n"
 "      --workers N          encoder threads for raw formats, 1-%d (default 1:\n"
 "                           encode on the loop thread)\n"
-"      --always-encode      encode raw frames even with no viewer\n"
+"      --always-encode      encode raw frames (and H.264) even with no viewer\n"
+"      --h264 MODE          auto (default: H.264 if this build has x264, and\n"
+"                           a camera's own), on (an error without x264), off\n"
+"      --h264-bitrate KBPS  H.264 rate limit, kbit/s (default: 0.07 bits per\n"
+"                           pixel and frame, 1935 at 1280x720 30 fps)\n"
+"      --h264-quality N     constant quality within that limit, 1-51, lower\n"
+"                           is better (default %d)\n"
+"      --h264-gop N         frames from keyframe to keyframe, 1-%d (default:\n"
+"                           one second's worth)\n"
+"      --h264-profile P     main (default) or baseline (Constrained Baseline)\n"
+"      --h264-preset NAME   x264 speed preset, ultrafast ... placebo\n"
+"                           (default superfast)\n"
+"      --h264-threads N     x264 sliced threads, 1-%d (default 1)\n"
 "      --retry-interval S   reopen a lost source after S seconds (default 1)\n"
 "      --retry-max S        ... doubling the wait up to S seconds (default:\n"
 "                           10 for network sources, else --retry-interval)\n"
@@ -108,9 +124,33 @@ usage(FILE *out)
 "      --no-sandbox         no system call filter after setup (debugging)\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
-"  -V, --version            print the version\n",
-	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
-	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
+"  -V, --version            print the version and the build's features\n",
+	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, H264_QUALITY_DEFAULT,
+	    H264_GOP_MAX, H264_THREADS_MAX, RING_SLOTS_MIN, RING_SLOTS_MAX,
+	    PRIVS_DEFAULT_USER);
+}
+
+/*
+ * --version: the version on the first line, then what the build has, one
+ * word each ("features: x264 tls"), then what is missing or what it means
+ * for the licence in words.  What the binary is distributed under
+ * depends on x264.
+ */
+static void
+print_version(void)
+{
+	int x264 = h264enc_available(), tls = net_tls_available();
+
+	printf("shmcam-capture %s\n", SHMCAM_VERSION);
+	printf("features:%s%s\n", x264 ? " x264" : "", tls ? " tls" : "");
+	if (x264)
+		printf("H.264: libx264 (this binary is GPL-2.0-or-later as a "
+		    "whole)\n");
+	else
+		printf("H.264: no encoder (built with X264=no); cameras' own "
+		    "H.264 passed through\n");
+	if (!tls)
+		printf("built without TLS: no https sources (TLS=0)\n");
 }
 
 /* Parses "WxH" with even W and H within the picture limits. */
@@ -315,7 +355,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
 		OPT_NO_SANDBOX, OPT_ENCODER, OPT_RETRY_MAX, OPT_CREDENTIALS,
-		OPT_TLS_CA, OPT_SOURCE_TIMEOUT,
+		OPT_TLS_CA, OPT_SOURCE_TIMEOUT, OPT_H264, OPT_H264_BITRATE,
+		OPT_H264_QUALITY, OPT_H264_GOP, OPT_H264_PROFILE,
+		OPT_H264_PRESET, OPT_H264_THREADS,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -331,6 +373,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "always-encode", no_argument, NULL, OPT_ALWAYS_ENCODE },
+		{ "h264", required_argument, NULL, OPT_H264 },
+		{ "h264-bitrate", required_argument, NULL, OPT_H264_BITRATE },
+		{ "h264-quality", required_argument, NULL, OPT_H264_QUALITY },
+		{ "h264-gop", required_argument, NULL, OPT_H264_GOP },
+		{ "h264-profile", required_argument, NULL, OPT_H264_PROFILE },
+		{ "h264-preset", required_argument, NULL, OPT_H264_PRESET },
+		{ "h264-threads", required_argument, NULL, OPT_H264_THREADS },
 		{ "retry-interval", required_argument, NULL, OPT_RETRY },
 		{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
@@ -361,6 +410,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	o->workers = 1;
 	o->retry_ms = 1000;
 	o->source_timeout_ms = NET_TIMEOUT_MS;
+	h264enc_defaults(&o->h264);
 
 	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
 	    NULL)) != -1) {
@@ -429,6 +479,50 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case OPT_ALWAYS_ENCODE:
 			o->always_encode = 1;
 			break;
+		case OPT_H264:
+			if (strcmp(optarg, "auto") == 0)
+				o->h264.mode = H264_AUTO;
+			else if (strcmp(optarg, "on") == 0)
+				o->h264.mode = H264_ON;
+			else if (strcmp(optarg, "off") == 0)
+				o->h264.mode = H264_OFF;
+			else
+				opt_usage_error("invalid --h264 '%s': expected "
+				    "auto, on or off", optarg);
+			break;
+		case OPT_H264_BITRATE:
+			o->h264.bitrate_kbps = (uint32_t)opt_uint(
+			    "--h264-bitrate", optarg, 100, H264_BITRATE_MAX, 10);
+			break;
+		case OPT_H264_QUALITY:
+			o->h264.quality = (int)opt_uint("--h264-quality",
+			    optarg, 1, 51, 10);
+			break;
+		case OPT_H264_GOP:
+			o->h264.gop = (uint32_t)opt_uint("--h264-gop", optarg,
+			    1, H264_GOP_MAX, 10);
+			break;
+		case OPT_H264_PROFILE:
+			if (strcmp(optarg, "main") == 0)
+				o->h264.profile = H264_PROFILE_MAIN;
+			else if (strcmp(optarg, "baseline") == 0)
+				o->h264.profile = H264_PROFILE_BASELINE;
+			else
+				opt_usage_error("invalid --h264-profile '%s': "
+				    "expected main or baseline", optarg);
+			break;
+		case OPT_H264_PRESET:
+			if (!h264enc_preset_valid(optarg))
+				opt_usage_error("invalid --h264-preset '%s': "
+				    "expected ultrafast, superfast, veryfast, "
+				    "faster, fast, medium, slow, slower, "
+				    "veryslow or placebo", optarg);
+			o->h264.preset = optarg;
+			break;
+		case OPT_H264_THREADS:
+			o->h264.threads = (unsigned)opt_uint("--h264-threads",
+			    optarg, 1, H264_THREADS_MAX, 10);
+			break;
 		case OPT_RETRY:
 			o->retry_ms = parse_seconds("--retry-interval", optarg,
 			    100, 60000);
@@ -470,9 +564,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("shmcam-capture %s%s\n", SHMCAM_VERSION,
-			    net_tls_available() ? "" : " (built without TLS: "
-			    "no https sources)");
+			print_version();
 			exit(0);
 		default:
 			usage(stderr);
@@ -481,6 +573,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	if (optind != argc)
 		opt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->h264.mode == H264_ON && !h264enc_available() &&
+	    o->fourcc != V4L2_PIX_FMT_H264)
+		opt_usage_error("--h264 on: this shmcam-capture was built "
+		    "without x264 (make X264=no); only a camera's own H.264 "
+		    "(--format H264) can be published");
+	if (o->h264.mode == H264_OFF && o->fourcc == V4L2_PIX_FMT_H264)
+		opt_usage_error("--format H264 needs H.264 (not --h264 off)");
 	if (o->encoder == ENCODER_M2M && o->workers > 1)
 		opt_usage_error("--encoder m2m encodes on the loop thread; "
 		    "--workers is for encoding on the CPU");

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -206,7 +207,8 @@ static const struct sandbox_call sandbox_calls[] = {
 	 * dup(), allocates buffers from /dev/dma_heap (openat, above; the
 	 * ioctls are checked below) and shares memory with its image
 	 * processing algorithms through memfds, and its threads name
-	 * themselves (prctl(PR_SET_NAME), checked below).  The test
+	 * themselves (prctl(PR_SET_NAME), checked below, allowed to every
+	 * capture).  The test
 	 * suite's simulated camera (tests/v4l2sim): a socketpair (checked
 	 * below) or an eventfd as the device descriptor, a memfd per
 	 * buffer (memfd_create is the capture's, for its ring, above), a
@@ -298,6 +300,36 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
 	return c;
 }
 
+/* dl_iterate_phdr(): stops at an object whose PT_GNU_STACK asks for an
+ * executable stack, and names it. */
+static int
+exec_stack_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_STACK &&
+		    (info->dlpi_phdr[i].p_flags & PF_X) != 0) {
+			*(const char **)arg = info->dlpi_name;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * 1 if an object loaded into the process asks for executable stacks
+ * (*name: which).  glibc has then made the main thread's stack
+ * executable while loading it, and makes each thread's stack so with
+ * mprotect(PROT_READ | PROT_WRITE | PROT_EXEC) when the thread starts.
+ * Debian 12's libx264 on armhf is such an object (its ARM assembly has
+ * no .note.GNU-stack); on x86-64 and arm64 none of ours is.
+ */
+static int
+sandbox_exec_stack(const char **name)
+{
+	*name = NULL;
+	return dl_iterate_phdr(exec_stack_object, name) != 0;
+}
+
 /*
  * The checked calls, allowed only with the arguments given.  A call that
  * is allowed here in one form and made in another is a violation.
@@ -308,6 +340,7 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
+	    stack_rwx = arg_eq(2, PROT_READ | PROT_WRITE | PROT_EXEC),
 	    unix_only = arg_eq(0, AF_UNIX),
 	    thread_only = arg_masked(0, CLONE_THREAD, CLONE_THREAD),
 	    self = arg_eq(0, (uint64_t)getpid()),
@@ -332,6 +365,12 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap2", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
+	/* Except a thread's stack where a library asks for executable
+	 * stacks (sandbox_exec_stack()): exactly that protection, which
+	 * those stacks have whatever the filter says. */
+	if (sandbox_exec_stack(&(const char *){ NULL }))
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1,
+		    &stack_rwx);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
 	/* A network source's camera (TCP) and name servers (UDP): the
@@ -377,23 +416,26 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
 	if (prog == SANDBOX_CAPTURE_V4L2_LAYER) {
 		/* A V4L2 layer in the process (above): the media controller
 		 * ('|', MEDIA_IOC_*, also its requests), DMA heaps ('H') and
-		 * DMA-buffer syncs ('b'); a simulated device's socketpair;
-		 * its threads' names (sanitizer builds allow any prctl). */
+		 * DMA-buffer syncs ('b'); a simulated device's socketpair. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &media);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_heap);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_buf);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
 		    &unix_only);
-#ifndef SANDBOX_SANITIZER
-		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
-#else
-		(void)set_name;
-#endif
 	}
 	if (prog != SANDBOX_SERVER) {
 		/* Video4Linux: every VIDIOC_ request is type 'V', the
 		 * memory-to-memory encoder's too. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
+#ifndef SANDBOX_SANITIZER
+		/* Threads name themselves (PR_SET_NAME only): the capture's
+		 * encoder threads (workers.c, started when a viewer of
+		 * their kind arrives, after the filter is on), and a V4L2
+		 * layer's (above).  Sanitizer builds allow any prctl. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
+#else
+		(void)set_name;
+#endif
 	} else {
 		/* What TCP knows about a stream client's path, for the send
 		 * policy (server/sendpolicy.c); no other TCP option. */
@@ -576,6 +618,7 @@ int
 sandbox_apply_net(enum sandbox_program prog, unsigned net)
 {
 	struct sandbox_sink sink = { NULL, NULL, NULL };
+	const char *name;
 	int rc;
 
 	if (!sandbox_arch_supported()) {
@@ -602,6 +645,10 @@ sandbox_apply_net(enum sandbox_program prog, unsigned net)
 		goto out;
 	if ((rc = sandbox_build(&sink, prog, net)) != 0)
 		goto out;
+	if (sandbox_exec_stack(&name))
+		log_warnx("sandbox: %s asks for executable stacks, so thread "
+		    "stacks are executable and may be made so",
+		    name != NULL && *name != '\0' ? name : "the program");
 	rc = seccomp_load(sink.ss_filter);
 	if (rc == -ECANCELED)
 		rc = -ENOSYS;

@@ -23,7 +23,11 @@
  *   clone(), whose flags the filter can see (threads yes, processes no).
  *
  * Arguments are checked where a call is needed for one purpose only:
- *   mmap/mprotect   never PROT_EXEC (no new code in a running process)
+ *   mmap/mprotect   never PROT_EXEC (no new code in a running process);
+ *                   where a loaded library asks for executable stacks
+ *                   (Debian's libx264 on armhf), mprotect() also with
+ *                   exactly read-write-execute, which is what glibc
+ *                   gives a thread's stack then (logged at setup)
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
  *                   server's TCP sockets are all opened before; a
@@ -37,7 +41,8 @@
  *                   and V4L2's ('V' requests); with a V4L2 layer also the
  *                   media controller's ('|'), DMA heaps' ('H') and
  *                   DMA buffers' ('b')
- *   prctl           with a V4L2 layer, PR_SET_NAME (a thread's name)
+ *   prctl           the capture: PR_SET_NAME (a thread's name: its
+ *                   encoder threads', a V4L2 layer's)
  *   tgkill          this process only (abort(), raise())
  *
  * Preloaded V4L2 layers

@@ -3,7 +3,8 @@
  * (capture/peers.c) with scripted servers on a real socket and a real
  * ring: the welcome carries the writer's own identity and status, not
  * whatever the shared header says now; the viewers of all servers add up
- * without wrapping; a server's label reaches the log escaped.
+ * without wrapping, kind by kind; a server's label reaches the log
+ * escaped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,7 @@ server_hello(struct rig *r, const char *label, size_t label_len)
 	ctl_init(&h.h, CTL_HELLO, sizeof(h));
 	h.pid = (uint32_t)getpid();
 	h.ring_abi = RING_ABI_VERSION;
+	h.kinds = CTL_KIND_BIT(CTL_KIND_JPEG);
 	memcpy(h.label, label, label_len);
 	ck_assert_int_eq(ctl_send(fd, &h, sizeof(h), NULL, 0), 0);
 	return fd;
@@ -107,12 +109,13 @@ server_welcome(int fd, struct ctl_welcome *w)
 }
 
 static void
-server_viewers(int fd, uint32_t viewers)
+server_viewers(int fd, uint32_t jpeg, uint32_t h264)
 {
 	struct ctl_viewers v;
 
 	ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
-	v.viewers = viewers;
+	v.viewers[CTL_KIND_JPEG] = jpeg;
+	v.viewers[CTL_KIND_H264] = h264;
 	ck_assert_int_eq(ctl_send(fd, &v, sizeof(v), NULL, 0), 0);
 }
 
@@ -169,17 +172,20 @@ START_TEST(test_viewers_saturate)
 	rig_until(&r, &r.ps.ps_attached, 2);
 	server_welcome(a, &w);
 	server_welcome(b, &w);
-	server_viewers(a, 0x90000000u);
-	rig_until(&r, &r.ps.ps_viewers, 0x90000000u);
-	server_viewers(b, 0x90000000u);
-	rig_until(&r, &r.ps.ps_viewers, UINT32_MAX);
+	server_viewers(a, 0x90000000u, 0x90000001u);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_H264], 0x90000001u);
+	ck_assert_uint_eq(r.ps.ps_viewers[CTL_KIND_JPEG], 0x90000000u);
+	server_viewers(b, 0x90000000u, 0x90000000u);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], UINT32_MAX);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_H264], UINT32_MAX);
 	ck_assert_int_eq(ring_reader_attach_mem(&rr, r.ring.rw_map,
 	    r.ring.rw_map_size), 0);
 	ring_read_counters(&rr, &c);
 	ck_assert_uint_eq(c.viewers, UINT32_MAX);
 	/* And back when one goes. */
 	close(a);
-	rig_until(&r, &r.ps.ps_viewers, 0x90000000u);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 0x90000000u);
+	ck_assert_uint_eq(r.ps.ps_viewers[CTL_KIND_H264], 0x90000000u);
 	close(b);
 	rig_stop(&r);
 }

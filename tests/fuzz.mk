@@ -21,6 +21,9 @@
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
+#   h264    a camera's H.264 through capture/h264pass.c, and the parser
+#           (common/h264.c); seeds by x264 (tests/v4l2sim/simh264.c) as
+#           the simulated camera sends it, unless built with X264=no
 #   rawframe raw frames of any format and driver-reported geometry,
 #           described, encoded and copied (capture/rawframe.c, encode.c)
 #   multipart  the multipart/x-mixed-replace parser of network sources
@@ -32,7 +35,7 @@ FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver \
+FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests \
 	-Wall -Wextra -Werror $(FUZZ_SAN) $(PKG_CFLAGS)
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
@@ -40,6 +43,7 @@ FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_h264  := capture/h264pass.c
 FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
 FUZZ_SRC_multipart := capture/multipart.c
 FUZZ_SRC_httpc := capture/httpresp.c capture/url.c capture/httpauth.c
@@ -69,21 +73,26 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
 	    $(JPEG_LIBS) $(NET_LIBS)
 
-$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
+$(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o: \
+    FUZZ_CFLAGS += $(X264_CFLAGS)
+$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ) \
+    $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS) \
+	    $(filter-out -lyuv,$(X264_LIBS))
 
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds
 
 # A harness that fails on its corpus fails the target (its output kept in
-# $(FUZZ_BUILD)/check-NAME.log, the end of it shown).
+# $(FUZZ_BUILD)/check-NAME.log, the end of it shown; a crash's input in
+# $(FUZZ_BUILD)/crash-NAME-*, not in the working directory).
 check-fuzz: fuzz-bins
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz_$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) corpus inputs"; \
-		$(FUZZ_BUILD)/fuzz_$$f -runs=0 tests/fuzz/corpus/$$f \
-		    > $(FUZZ_BUILD)/check-$$f.log 2>&1 || { \
+		$(FUZZ_BUILD)/fuzz_$$f -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$f- \
+		    tests/fuzz/corpus/$$f > $(FUZZ_BUILD)/check-$$f.log 2>&1 || { \
 			tail -40 $(FUZZ_BUILD)/check-$$f.log; \
 			echo "fuzz_$$f failed on its corpus"; exit 1; }; \
 		tail -1 $(FUZZ_BUILD)/check-$$f.log; \

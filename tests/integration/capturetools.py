@@ -8,6 +8,7 @@ import subprocess
 # ring.h rs_flags
 FRAME_PLACEHOLDER = 0x1
 FRAME_PASSTHROUGH = 0x2
+FRAME_KEYFRAME = 0x4
 
 
 def make_jpegs(directory, count, size="320x240", start=0, pattern="f%03d.jpg",

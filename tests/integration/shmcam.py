@@ -207,10 +207,10 @@ class ShmcamTestCase(unittest.TestCase):
     def ctl_path(self, name):
         return os.path.join(self.tmp, name + ".sock")
 
-    def ring_info(self, name, out=None):
+    def ring_info(self, name, out=None, h264=False):
         """The ring of capture name (started with ctl_path(name)): see
         ring_info()."""
-        return ring_info(self.ctl_path(name), out)
+        return ring_info(self.ctl_path(name), out, h264)
 
     def ring_get(self, name, key, default):
         """One field of ring_info(name), or default while the ring cannot
@@ -296,13 +296,15 @@ def split_response(data):
     return status, headers, body
 
 
-def ring_info(ctl, out=None):
+def ring_info(ctl, out=None, h264=False):
     """The ring's status, counters and newest frame as a dict (numbers
     as int), or None if it cannot be read right now: ringinfo attaches to
     the capture at control socket ctl for a moment (the capture counts it
     among its servers meanwhile).  With out, the newest frame is written
-    there."""
-    argv = [RINGINFO, ctl] + ([out] if out else [])
+    there.  h264: the capture's H.264 ring instead of its JPEG ring (None
+    if it has none)."""
+    argv = ([RINGINFO] + (["-k", "h264"] if h264 else []) + [ctl] +
+            ([out] if out else []))
     r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     if r.returncode != 0:
         return None
@@ -516,10 +518,20 @@ def pidfd_getfd(pid, fd):
 
 
 CTL_MAGIC = 0x4c54434d
-# The ring ABI this tree speaks, as common/ring.h says.
-with open(os.path.join(ROOT, "common", "ring.h")) as _f:
-    RING_ABI = int(re.search(r"#define RING_ABI_VERSION\s+(\d+)",
-                             _f.read()).group(1))
+HELLO_LEN = 64          # sizeof(struct ctl_hello)
+RING_CODEC_JPEG = 1     # ring.h enum ring_codec
+
+
+def _define(header, name):
+    with open(os.path.join(ROOT, "common", header)) as f:
+        return int(re.search(r"#define %s\s+(\d+)" % name,
+                             f.read()).group(1))
+
+
+# The ABIs this tree speaks, as common/ring.h and common/ctl.h say.
+RING_ABI = _define("ring.h", "RING_ABI_VERSION")
+RING_HEADER = _define("ring.h", "RING_HEADER_SIZE")
+CTL_ABI = _define("ctl.h", "CTL_ABI_VERSION")
 
 
 def ctl_attach(path, label=b"test", timeout=5):
@@ -530,8 +542,9 @@ def ctl_attach(path, label=b"test", timeout=5):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(timeout)
     s.connect(path)
-    hello = struct.pack("<IHHII", CTL_MAGIC, 1, 1, 56, 0)
-    hello += struct.pack("<II32s", os.getpid(), RING_ABI, label)
+    hello = struct.pack("<IHHII", CTL_MAGIC, 1, CTL_ABI, HELLO_LEN, 0)
+    # kinds: JPEG (bit 0) only.
+    hello += struct.pack("<IIII32s", os.getpid(), RING_ABI, 1, 0, label)
     s.send(hello)
     msg, anc, _, _ = s.recvmsg(512, socket.CMSG_SPACE(8 * 4))
     fds = []

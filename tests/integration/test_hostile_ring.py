@@ -68,8 +68,8 @@ class HostileRingTest(ShmcamTestCase):
 
         ring = CaptureMemory(cap.pid, name)
         rnd = random.Random(1234)
-        slots, slot_size = struct.unpack_from("<II", ring[16:24])
-        size = 512 + slots * slot_size      # the mapping is page-rounded
+        header, slots, slot_size = struct.unpack_from("<III", ring[12:24])
+        size = header + slots * slot_size   # the mapping is page-rounded
 
         def scribble(seconds, lo):
             deadline = time.monotonic() + seconds
@@ -78,7 +78,7 @@ class HostileRingTest(ShmcamTestCase):
                 x = rnd.random()
                 if x < 0.5:
                     # a slot's metadata: sequence, lengths, counters
-                    at = 512 + rnd.randrange(slots) * slot_size + \
+                    at = header + rnd.randrange(slots) * slot_size + \
                         rnd.randrange(64 - 8)
                 elif x < 0.6 and lo == 0:
                     # the header's identity and publication words
@@ -95,7 +95,7 @@ class HostileRingTest(ShmcamTestCase):
         # Phase 1: slots only.  Corrupt frames are rejected one by one
         # while the servers stay attached and keep streaming.
         counts = [r.count() for r in readers]
-        writes = scribble(SCRIBBLE_SECONDS, 512)
+        writes = scribble(SCRIBBLE_SECONDS, header)
         for r, n in zip(readers, counts):
             self.assertGreater(r.count(), n + 10, "stream stalled")
         for srv in servers:

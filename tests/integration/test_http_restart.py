@@ -12,11 +12,10 @@ import struct
 import threading
 import time
 
-from shmcam import (IS_ROOT, RING_ABI, SERVER, SLOW, MjpegReader, Server,
-                    ShmcamTestCase, cpu_seconds, get_json, http_get, observe,
-                    read_response, split_response, wait_until)
-
-CTL_MAGIC = 0x4c54434d
+from shmcam import (CTL_ABI, CTL_MAGIC, HELLO_LEN, IS_ROOT, RING_ABI,
+                    RING_CODEC_JPEG, RING_HEADER, SERVER, SLOW, MjpegReader,
+                    Server, ShmcamTestCase, cpu_seconds, get_json, http_get,
+                    observe, read_response, split_response, wait_until)
 
 
 def fake_ring(generation, slot_count=3, slot_size=4096):
@@ -24,10 +23,11 @@ def fake_ring(generation, slot_count=3, slot_size=4096):
     with the header, sealed against shrinking and growing; returns its
     read-only descriptor."""
     fd = os.memfd_create("shmcam-fake", os.MFD_ALLOW_SEALING)
-    size = 512 + slot_count * slot_size
+    size = RING_HEADER + slot_count * slot_size
     os.ftruncate(fd, size)
-    hdr = struct.pack("<QIIIIQI", 0x31474e524d434853, RING_ABI, 512,
-                      slot_count, slot_size, generation, os.getpid())
+    hdr = struct.pack("<QIIIIQII", 0x31474e524d434853, RING_ABI,
+                      RING_HEADER, slot_count, slot_size, generation,
+                      os.getpid(), RING_CODEC_JPEG)
     os.pwrite(fd, hdr, 0)
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK |
                 fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
@@ -37,9 +37,10 @@ def fake_ring(generation, slot_count=3, slot_size=4096):
 
 
 def welcome(generation=0x1234, slot_count=8, slot_size=1 << 20):
-    hdr = struct.pack("<IHHII", CTL_MAGIC, 2, 1, 120, 0)
+    hdr = struct.pack("<IHHII", CTL_MAGIC, 2, CTL_ABI, 120, 0)
+    # kinds: JPEG (bit 0) only.
     body = struct.pack("<QIIIIIIII64s", generation, RING_ABI, slot_count,
-                       slot_size, 320, 240, 30000, os.getpid(), 0,
+                       slot_size, 320, 240, 30000, os.getpid(), 1,
                        b"shmcam-fake")
     return hdr + body
 
@@ -69,7 +70,7 @@ class FakeCapture(threading.Thread):
             self.conns.append(c)
             c.settimeout(5)
             try:
-                if len(c.recv(256)) == 56:
+                if len(c.recv(256)) == HELLO_LEN:
                     self.hellos += 1
             except OSError:
                 continue
@@ -215,7 +216,7 @@ class RestartTest(ShmcamTestCase):
         self.addCleanup(os.close, efd)
         fake = FakeCapture(path, [
             b"\x00" * 7,                             # nonsense
-            struct.pack("<IHHII", CTL_MAGIC, 4, 1, 24, 0) + b"\0" * 8,
+            struct.pack("<IHHII", CTL_MAGIC, 4, CTL_ABI, 24, 0) + b"\0" * 8,
             (welcome(), [efd, junk_fd]),             # foreign shm object
             (welcome(), [efd]),                      # too few fds
             None,                                    # silence

@@ -2,13 +2,14 @@
  * ringinfo - prints what a ring's header and newest frame say, one
  * key=value per line, for tests and for looking at a running capture:
  *
- *   ringinfo CTLPATH [OUT.jpg]
+ *   ringinfo [-k h264] CTLPATH [OUT]
  *
  * The ring has no name to open it by (common/ring.h): ringinfo attaches
  * through the capture's control socket CTLPATH, as a server does, for
  * as long as it takes to read (the capture counts it among its servers
- * meanwhile).  With OUT.jpg the newest frame's bytes are written there
- * too.  Exit 0, or 1 with a message.
+ * meanwhile).  -k h264: the H.264 ring (CTL_STREAM) instead of the JPEG
+ * ring.  With OUT the newest frame's bytes are written there too.  Exit
+ * 0, or 1 with a message (a capture without H.264 has no H.264 ring).
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,13 +21,27 @@
 #include "ctl.h"
 #include "ring.h"
 
-/* The welcome's ring descriptor, or -errno; *sock stays open (closing it
- * detaches). */
+/* Waits up to 5 s for the next message on sock; its length or -errno. */
+static ssize_t
+next_message(int sock, union ctl_msg *m, int fds[CTL_MAX_FDS], int *nfds)
+{
+	struct pollfd pfd;
+	ssize_t n;
+
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	n = ctl_recv(sock, m, fds, nfds);
+	return n == 0 ? -ECONNRESET : n;
+}
+
+/* The descriptor of the ring of kind (the welcome's, or the CTL_STREAM
+ * after it), or -errno; *sock stays open (closing it detaches). */
 static int
-attach(const char *path, int *sock)
+attach(const char *path, unsigned kind, int *sock)
 {
 	struct ctl_hello h;
-	struct pollfd pfd;
 	union ctl_msg m;
 	int fds[CTL_MAX_FDS], nfds, rc;
 	ssize_t n;
@@ -36,18 +51,12 @@ attach(const char *path, int *sock)
 	ctl_init(&h.h, CTL_HELLO, sizeof(h));
 	h.pid = (uint32_t)getpid();
 	h.ring_abi = RING_ABI_VERSION;
+	h.kinds = CTL_KIND_BIT(kind);
 	snprintf(h.label, sizeof(h.label), "ringinfo");
 	if ((rc = ctl_send(*sock, &h, sizeof(h), NULL, 0)) != 0)
 		return rc;
-	pfd.fd = *sock;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 5000) != 1)
-		return -ETIMEDOUT;
-	n = ctl_recv(*sock, &m, fds, &nfds);
-	if (n < 0)
+	if ((n = next_message(*sock, &m, fds, &nfds)) < 0)
 		return (int)n;
-	if (n == 0)
-		return -ECONNRESET;
 	if (m.hdr.ch_type != CTL_WELCOME) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -55,6 +64,20 @@ attach(const char *path, int *sock)
 		    -EPROTO;
 	}
 	close(fds[0]);		/* the wake-up eventfd: we only look */
+	if (kind == CTL_KIND_JPEG)
+		return fds[1];
+	close(fds[1]);
+	if (!(m.welcome.kinds & CTL_KIND_BIT(kind)))
+		return -ENOENT;
+	/* The H.264 ring comes right after the welcome. */
+	if ((n = next_message(*sock, &m, fds, &nfds)) < 0)
+		return (int)n;
+	if (m.hdr.ch_type != CTL_STREAM || m.stream.kind != kind) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	close(fds[0]);
 	return fds[1];
 }
 
@@ -64,17 +87,28 @@ main(int argc, char **argv)
 	struct ring_reader r;
 	struct ring_status st;
 	struct ring_counters c;
+	struct ring_params p;
 	struct ring_frame f;
 	uint8_t *buf;
 	size_t cap;
 	FILE *out;
+	unsigned kind = CTL_KIND_JPEG;
 	int rc, fd, sock = -1;
 
+	if (argc > 2 && strcmp(argv[1], "-k") == 0) {
+		if (strcmp(argv[2], "h264") != 0) {
+			fprintf(stderr, "ringinfo: -k h264 is the only kind\n");
+			return 2;
+		}
+		kind = CTL_KIND_H264;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: ringinfo CTLPATH [OUT.jpg]\n");
+		fprintf(stderr, "usage: ringinfo [-k h264] CTLPATH [OUT]\n");
 		return 2;
 	}
-	if ((fd = attach(argv[1], &sock)) < 0) {
+	if ((fd = attach(argv[1], kind, &sock)) < 0) {
 		fprintf(stderr, "ringinfo: %s: %s\n", argv[1], strerror(-fd));
 		return 1;
 	}
@@ -90,9 +124,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ring_read_counters(&r, &c);
-	printf("generation=%016llx\nslot_count=%u\nslot_size=%u\n",
+	printf("generation=%016llx\nslot_count=%u\nslot_size=%u\ncodec=%s\n",
 	    (unsigned long long)r.rr_geo.generation, r.rr_geo.slot_count,
-	    r.rr_geo.slot_size);
+	    r.rr_geo.slot_size, ring_codec_name(r.rr_geo.codec));
 	printf("state=%s\nreason=%s\nsource=%s\nwidth=%u\nheight=%u\n"
 	    "fps_milli=%u\nformat=%c%c%c%c\n", ring_state_name(st.state),
 	    st.reason, st.source, st.width, st.height, st.fps_milli,
@@ -105,6 +139,21 @@ main(int argc, char **argv)
 	    (unsigned long long)c.frames_dropped,
 	    (unsigned long long)c.frames_idle,
 	    (unsigned long long)c.source_restarts, c.servers, c.viewers);
+	printf("bytes=%llu\nencode_ns=%llu\nencoded=%llu\nkeyframes=%llu\n"
+	    "keyframe_seq=%llu\nkeyframe_requests=%llu\n"
+	    "keyframes_forced=%llu\n", (unsigned long long)c.bytes,
+	    (unsigned long long)c.encode_ns, (unsigned long long)c.encoded,
+	    (unsigned long long)c.keyframes,
+	    (unsigned long long)c.keyframe_seq,
+	    (unsigned long long)c.keyframe_requests,
+	    (unsigned long long)c.keyframes_forced);
+	if ((rc = ring_read_params(&r, &p)) != 0) {
+		fprintf(stderr, "ringinfo: parameters: %s\n",
+		    ring_strerror(rc));
+		return 1;
+	}
+	printf("params_from=%llu\nparams_len=%u\nbitrate_kbps=%u\ngop=%u\n",
+	    (unsigned long long)p.from, p.len, p.bitrate_kbps, p.gop);
 
 	cap = r.rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
 	if ((buf = malloc(cap)) == NULL)
