@@ -12,6 +12,9 @@
  *            hardware encoder while it works, m2m.h, else by
  *            libjpeg-turbo), or on a worker thread into the job's
  *            buffer, then copied in.
+ *     H.264: every frame goes to pipeline_h264.c first (which copies
+ *            what it needs), so that its encoder starts while the JPEG
+ *            is made; a camera's own H.264 only goes there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +44,7 @@ capture_set_status(struct capture *c, enum ring_state state,
 	snprintf(st.source, sizeof(st.source), "%s", c->src.desc);
 	snprintf(st.reason, sizeof(st.reason), "%s", reason);
 	ring_writer_set_status(&c->ring, &st);
+	capture_h264_status(c, &st);
 }
 
 static uint32_t
@@ -53,8 +57,6 @@ int
 capture_ring_fit(struct capture *c, size_t need)
 {
 	struct ring_writer nw;
-	struct ring_counters rc;
-	struct ring_reader rr;
 	uint32_t size;
 	int err;
 
@@ -85,12 +87,7 @@ capture_ring_fit(struct capture *c, size_t need)
 	    fchown(nw.rw_fd, (uid_t)-1, c->server_gid) == -1)
 		log_warn("new ring: group %u", (unsigned)c->server_gid);
 	/* The counters go on where the old ring left them. */
-	if (ring_reader_attach_mem(&rr, c->ring.rw_map, c->ring.rw_map_size)
-	    == 0) {
-		ring_read_counters(&rr, &rc);
-		ring_writer_count(&nw, rc.frames_captured, rc.frames_dropped,
-		    rc.frames_idle, rc.source_restarts);
-	}
+	ring_writer_inherit(&nw, &c->ring);
 	log_info("ring replaced: slots of %u bytes for %zu-byte frames; "
 	    "servers re-attach", size, need);
 	ring_writer_destroy(&c->ring, 0);	/* the name is nw's now */
@@ -154,7 +151,7 @@ capture_due(struct capture *c, uint64_t t)
 static int
 capture_idle(struct capture *c, uint64_t now)
 {
-	if (c->opt.always_encode || c->peers.ps_viewers > 0 ||
+	if (c->opt.always_encode || c->peers.ps_viewers[CTL_KIND_JPEG] > 0 ||
 	    c->opt.kind != SOURCE_V4L2)
 		return 0;
 	if (c->last_encode_ns == 0 ||
@@ -320,6 +317,11 @@ capture_frame(struct capture *c, struct source_frame *f)
 		c->src.ops->release(&c->src, f);
 		return;
 	}
+	capture_h264_frame(c, f, now);
+	if (f->fourcc == V4L2_PIX_FMT_H264) {
+		c->src.ops->release(&c->src, f);
+		return;
+	}
 	if (source_format_is_jpeg(f->fourcc)) {
 		capture_publish_jpeg(c, f);
 		c->src.ops->release(&c->src, f);
@@ -337,7 +339,7 @@ capture_frame(struct capture *c, struct source_frame *f)
 		c->src.ops->release(&c->src, f);
 		return;
 	}
-	rc = workers_submit(&c->wk, f, &old);
+	rc = workers_submit(&c->wk, f, 0, &old);
 	if (rc == 1) {
 		/* Overload: the frame that was still waiting is dropped. */
 		capture_drop(c, &c->st_dropped);
@@ -419,14 +421,21 @@ capture_workers_flush(struct capture *c)
 void
 capture_publish_placeholder(struct capture *c)
 {
+	capture_publish_picture(c, "NO SIGNAL", c->reason);
+}
+
+void
+capture_publish_picture(struct capture *c, const char *title,
+    const char *reason)
+{
 	struct ring_frame rf;
 	uint64_t real = clock_ns(CLOCK_REALTIME);
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	int rc;
 
-	rc = placeholder_render(&c->ph, c->last_width, c->last_height,
-	    c->src.desc, c->reason, real, &jpeg, &len);
+	rc = placeholder_render(&c->ph, title, c->last_width, c->last_height,
+	    c->src.desc, reason, real, &jpeg, &len);
 	if (rc != 0) {
 		log_warnx("placeholder %ux%u: %s", c->last_width,
 		    c->last_height, strerror(-rc));

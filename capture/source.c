@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/timerfd.h>
@@ -25,6 +26,8 @@ source_format_parse(const char *name)
 		return V4L2_PIX_FMT_MJPEG;
 	if (strcasecmp(name, "JPEG") == 0)
 		return V4L2_PIX_FMT_JPEG;
+	if (strcasecmp(name, "H264") == 0)
+		return V4L2_PIX_FMT_H264;
 	/* Older spellings of the same formats. */
 	if (strcasecmp(name, "I420") == 0)
 		return V4L2_PIX_FMT_YUV420;
@@ -43,6 +46,8 @@ source_format_name(uint32_t fourcc)
 		return "MJPEG";
 	if (fourcc == V4L2_PIX_FMT_JPEG)
 		return "JPEG";
+	if (fourcc == V4L2_PIX_FMT_H264)
+		return "H264";
 	f = rawformat_find(fourcc);
 	return f != NULL ? f->rf_name : "?";
 }
@@ -53,7 +58,7 @@ source_format_list(char *buf, size_t size)
 	const struct rawformat *f;
 	size_t n;
 
-	n = (size_t)snprintf(buf, size, "MJPEG, JPEG");
+	n = (size_t)snprintf(buf, size, "MJPEG, JPEG, H264");
 	for (size_t i = 0; (f = rawformat_at(i)) != NULL && n < size; i++)
 		n += (size_t)snprintf(buf + n, size - n, ", %s", f->rf_name);
 	return n;
@@ -63,6 +68,64 @@ int
 source_format_is_jpeg(uint32_t fourcc)
 {
 	return fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG;
+}
+
+int
+source_format_is_compressed(uint32_t fourcc)
+{
+	return source_format_is_jpeg(fourcc) || fourcc == V4L2_PIX_FMT_H264;
+}
+
+int
+source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
+    struct source_frame *copy)
+{
+	const struct rawformat *rf = f->raw.rw_fmt;
+	size_t need = 0;
+	uint32_t stride0 = 0;
+	uint8_t *p;
+
+	if (rf != NULL) {
+		if (rawframe_check(&f->raw) != 0)
+			return -EINVAL;
+		for (unsigned i = 0; i < rawformat_planes(rf); i++)
+			need += rawformat_row_bytes(rf, i, f->raw.rw_width) *
+			    rawformat_rows(rf, i, f->raw.rw_height);
+	} else if (f->data != NULL)
+		need = f->length;
+	else
+		return -EINVAL;
+	if (need > *cap) {
+		if ((p = realloc(*buf, need)) == NULL)
+			return -ENOMEM;
+		*buf = p;
+		*cap = need;
+	}
+	*copy = *f;
+	if (rf == NULL) {
+		memcpy(*buf, f->data, need);
+		copy->data = *buf;
+		return 0;
+	}
+	/* The planes one after the other, rows unpadded, as a single
+	 * buffer of the format holds them: a buffer-per-plane format's
+	 * copy is of its single-buffer twin (NV12M: NV12). */
+	for (size_t i = 0; rf->rf_buffers > 1; i++) {
+		const struct rawformat *g = rawformat_at(i);
+
+		if (g == NULL)
+			return -EINVAL;
+		if (g->rf_buffers == 1 && rawformat_same_samples(g, rf))
+			rf = g;
+	}
+	copy->fourcc = rf->rf_fourcc;
+	copy->data = NULL;
+	copy->length = 0;
+	if (rawframe_describe(&copy->raw, rf, f->raw.rw_width,
+	    f->raw.rw_height, 1, buf, &need, &stride0) != 0 ||
+	    rawframe_copy(&copy->raw, &f->raw) != 0)
+		return -EINVAL;
+	return 0;
 }
 
 /*

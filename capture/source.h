@@ -145,6 +145,17 @@ const char *source_format_name(uint32_t fourcc);
 size_t	source_format_list(char *buf, size_t size);
 /* 1 if frames of this fourcc are JPEG already. */
 int	source_format_is_jpeg(uint32_t fourcc);
+/* 1 if they are a codec's (JPEG or H.264): no rows, sizes vary. */
+int	source_format_is_compressed(uint32_t fourcc);
+
+/*
+ * A copy of f's bytes in *buf (grown as needed, *cap bytes), described by
+ * *copy, which stays valid after f is released: a raw frame's planes
+ * (whatever buffers they were in) one after the other without padding, as
+ * one buffer of its format holds them.  0, -EINVAL, -ENOMEM.
+ */
+int	source_frame_copy(const struct source_frame *f, uint8_t **buf,
+	    size_t *cap, struct source_frame *copy);
 
 /* A non-blocking periodic timerfd at fps_milli; the fd or -errno (why[]). */
 int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);

@@ -284,7 +284,7 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 		maxh = src->height;
 	}
 	bound = encoder_max_size(maxw, maxh);
-	if (source_format_is_jpeg(fourcc)) {
+	if (source_format_is_compressed(fourcc)) {
 		for (unsigned i = 0; i < v->q.vq_nbufs; i++)
 			if (v->q.vq_map[i][0].length > buflen)
 				buflen = v->q.vq_map[i][0].length;
@@ -378,7 +378,7 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	f->width = src->width;
 	f->height = src->height;
 	f->index = d.dq_index;
-	if (source_format_is_jpeg(src->fourcc)) {
+	if (source_format_is_compressed(src->fourcc)) {
 		f->data = d.dq_data[0];
 		f->length = d.dq_len[0];
 	} else if (!v4l2_describe(src, &d, f)) {

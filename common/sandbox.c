@@ -154,7 +154,8 @@ static const struct sandbox_call sandbox_calls[] = {
 	 * dup(), allocates buffers from /dev/dma_heap (openat, above; the
 	 * ioctls are checked below) and shares memory with its image
 	 * processing algorithms through memfds, and its threads name
-	 * themselves (prctl(PR_SET_NAME), checked below).  The test
+	 * themselves (prctl(PR_SET_NAME), checked below, allowed to every
+	 * capture).  The test
 	 * suite's simulated camera (tests/v4l2sim): a socketpair (checked
 	 * below) or an eventfd as the device descriptor, a memfd per
 	 * buffer, a pipe and threads as libcamera's.  Each makes an object
@@ -288,23 +289,26 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	if (prog == SANDBOX_CAPTURE_V4L2_LAYER) {
 		/* A V4L2 layer in the process (above): the media controller
 		 * ('|', MEDIA_IOC_*, also its requests), DMA heaps ('H') and
-		 * DMA-buffer syncs ('b'); a simulated device's socketpair;
-		 * its threads' names (sanitizer builds allow any prctl). */
+		 * DMA-buffer syncs ('b'); a simulated device's socketpair. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &media);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_heap);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_buf);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
 		    &unix_only);
-#ifndef SANDBOX_SANITIZER
-		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
-#else
-		(void)set_name;
-#endif
 	}
 	if (prog != SANDBOX_SERVER) {
 		/* Video4Linux: every VIDIOC_ request is type 'V', the
 		 * memory-to-memory encoder's too. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
+#ifndef SANDBOX_SANITIZER
+		/* Threads name themselves (PR_SET_NAME only): the capture's
+		 * encoder threads (workers.c, started when a viewer of
+		 * their kind arrives, after the filter is on), and a V4L2
+		 * layer's (above).  Sanitizer builds allow any prctl. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
+#else
+		(void)set_name;
+#endif
 	} else {
 		/* What TCP knows about a stream client's path, for the send
 		 * policy (server/sendpolicy.c); no other TCP option. */

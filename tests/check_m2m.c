@@ -81,8 +81,8 @@ camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
 	unsigned n;
 
 	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(sim_frames_new(&c->sf, fourcc, W, H, 96, 80, 0, err,
-	    sizeof(err)), 0);
+	ck_assert_int_eq(sim_frames_new(&c->sf, fourcc, W, H, 96, 80, 0, NULL,
+	    err, sizeof(err)), 0);
 	sim_fourcc_geometry(fourcc, W, H, 96, &g);
 	n = sim_frames_nbuf(c->sf);
 	for (unsigned i = 0; i < n; i++)

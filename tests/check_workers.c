@@ -3,7 +3,9 @@
  * frame handed in comes back exactly once (collected or displaced), what
  * may be published is in strictly increasing capture order, a frame that
  * finishes after a newer one is marked late, the waiting frame is
- * replaced by a newer one, and draining leaves nothing in flight.  Run
+ * replaced by a newer one, and draining leaves nothing in flight; in copy
+ * mode a frame is encoded as it was handed in, and a replaced frame's
+ * flags go on with the newer one.  Run
  * under ThreadSanitizer by `make SANITIZE=thread check-unit`.
  */
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <linux/videodev2.h>
 
 #include "testutil.h"
 #include "workers.h"
@@ -102,7 +105,7 @@ submit(struct workers *wk, struct tally *t, uint32_t index)
 
 	memset(&f, 0, sizeof(f));
 	f.index = index;
-	rc = workers_submit(wk, &f, &old);
+	rc = workers_submit(wk, &f, 0, &old);
 	ck_assert_int_ge(rc, 0);
 	if (rc == 1) {
 		ck_assert_uint_le(old.index, FRAMES);
@@ -123,7 +126,7 @@ START_TEST(test_order_and_accounting)
 		x = x * 1103515245u + 12345u;
 		fk.delay_us[i] = (int)((x >> 16) % 3000);
 	}
-	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk, "test", 0), 0);
 	for (i = 1; i <= FRAMES; i++) {
 		submit(&wk, &t, i);
 		if (tu_wait_fd(workers_fd(&wk), POLLIN, 1))
@@ -152,7 +155,7 @@ START_TEST(test_late_frame_is_not_published)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 200000;
-	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
@@ -177,7 +180,7 @@ START_TEST(test_waiting_frame_is_replaced)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 100000;
-	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
@@ -204,7 +207,7 @@ START_TEST(test_drain_cancels_the_waiting_frame)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 50000;
-	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
@@ -215,6 +218,130 @@ START_TEST(test_drain_cancels_the_waiting_frame)
 	ck_assert_int_eq(t.back[2], 1);
 	ck_assert_int_eq(t.late, 1);		/* 2: cancelled, not run */
 	ck_assert_int_eq(t.published, 1);
+	workers_free(&wk);
+}
+END_TEST
+
+/* Copy mode: the work function sees a copy of the frame's bytes and the
+ * job's flags. */
+static int
+copy_work(void *arg, unsigned thread, struct work *w)
+{
+	struct fake *fk = arg;
+	uint32_t i = w->w_frame.index;
+	const uint8_t *data = w->w_frame.data;
+	size_t len = w->w_frame.length;
+
+	(void)thread;
+	__atomic_store_n(&fk->started[i], 1, __ATOMIC_RELEASE);
+	if (fk->delay_us[i] > 0)
+		usleep((useconds_t)fk->delay_us[i]);
+	free(w->w_out);
+	/* A raw copy's planes are one unpadded buffer from plane 0 on
+	 * (YVU420: Y, Cr, Cb). */
+	if (w->w_frame.raw.rw_fmt != NULL) {
+		data = w->w_frame.raw.rw_plane[0].rp_data;
+		len = (size_t)w->w_frame.width * w->w_frame.height * 3 / 2;
+	}
+	if ((w->w_out = malloc(len)) == NULL)
+		return -ENOMEM;
+	memcpy(w->w_out, data, len);
+	w->w_cap = w->w_len = len;
+	w->w_out_flags = w->w_flags;
+	return 0;
+}
+
+/*
+ * Copy mode: a frame released (overwritten) right after it was handed
+ * in is encoded as it was; the waiting copy dropped for a newer frame
+ * gives that frame its flags; a raw frame's planes come out unpadded in
+ * one buffer.
+ */
+START_TEST(test_copy_mode)
+{
+	static struct fake fk;
+	static uint8_t buf[3][64];
+	struct source_frame f;
+	struct workers wk;
+	struct work *w;
+	int got = 0, rc;
+
+	memset(&fk, 0, sizeof(fk));
+	fk.delay_us[1] = 100000;
+	ck_assert_int_eq(workers_init(&wk, 1, copy_work, &fk, "copy", 1), 0);
+	for (int k = 0; k < 3; k++) {
+		memset(buf[k], 'a' + k, sizeof(buf[k]));
+		memset(&f, 0, sizeof(f));
+		f.index = (uint32_t)k + 1;
+		f.data = buf[k];
+		f.length = sizeof(buf[k]);
+		rc = workers_submit(&wk, &f, 1u << k, NULL);
+		/* The third displaces the second, which waited. */
+		ck_assert_int_eq(rc, k == 2 ? 1 : 0);
+		/* Released at once: the camera's buffer is refilled. */
+		memset(buf[k], 'z', sizeof(buf[k]));
+		if (k == 0)
+			wait_started(&fk, 1);
+	}
+	while (got < 2) {
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		while ((w = workers_collect(&wk)) != NULL) {
+			uint32_t i = w->w_frame.index;
+
+			ck_assert_int_eq(w->w_rc, 0);
+			ck_assert(i == 1 || i == 3);
+			ck_assert_uint_eq(w->w_len, 64);
+			for (int b = 0; b < 64; b++)
+				ck_assert_uint_eq(w->w_out[b], 'a' + i - 1);
+			/* Frame 3 carries frame 2's flag too. */
+			ck_assert_uint_eq(w->w_out_flags, i == 1 ? 1u : 6u);
+			workers_recycle(&wk, w);
+			got++;
+		}
+	}
+
+	/*
+	 * Planes in three buffers with padded rows (YVU420M: Y, Cr, Cb):
+	 * copied into one buffer of YVU420, unpadded, in its memory order.
+	 */
+	{
+		static uint8_t mem[3][48 * 16];
+		uint8_t *data[3] = { mem[0], mem[1], mem[2] };
+		size_t len[3] = { 48 * 16, 24 * 8, 24 * 8 };
+		uint32_t stride[3] = { 48, 24, 24 };
+		const struct rawplane *cp;
+
+		for (int p = 0; p < 3; p++)
+			memset(mem[p], 'A' + p, sizeof(mem[p]));
+		memset(&f, 0, sizeof(f));
+		f.fourcc = V4L2_PIX_FMT_YVU420M;
+		f.width = 32;
+		f.height = 16;
+		ck_assert_int_eq(rawframe_describe(&f.raw,
+		    rawformat_find(V4L2_PIX_FMT_YVU420M), 32, 16, 3, data, len,
+		    stride), 0);
+		f.index = 4;
+		ck_assert_int_eq(workers_submit(&wk, &f, 0, NULL), 0);
+		memset(mem, 'z', sizeof(mem));
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		while ((w = workers_collect(&wk)) == NULL)
+			ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		ck_assert_uint_eq(w->w_frame.fourcc, V4L2_PIX_FMT_YVU420);
+		ck_assert_ptr_eq(w->w_frame.raw.rw_fmt,
+		    rawformat_find(V4L2_PIX_FMT_YVU420));
+		ck_assert_int_eq(rawframe_check(&w->w_frame.raw), 0);
+		cp = w->w_frame.raw.rw_plane;
+		ck_assert_uint_eq(cp[0].rp_stride, 32);
+		ck_assert_uint_eq(cp[1].rp_stride, 16);
+		ck_assert_ptr_eq(cp[2].rp_data, cp[0].rp_data + 512);
+		ck_assert_ptr_eq(cp[1].rp_data, cp[0].rp_data + 640);
+		/* Y from buffer 0, Cr (sample plane 2) from buffer 1. */
+		ck_assert_uint_eq(w->w_len, 32 * 16 * 3 / 2);
+		for (size_t b = 0; b < w->w_len; b++)
+			ck_assert_uint_eq(w->w_out[b], b < 512 ? 'A' :
+			    b < 640 ? 'B' : 'C');
+	}
+	workers_recycle(&wk, w);
 	workers_free(&wk);
 }
 END_TEST
@@ -230,6 +357,7 @@ workers_suite(void)
 	tcase_add_test(tc, test_late_frame_is_not_published);
 	tcase_add_test(tc, test_waiting_frame_is_replaced);
 	tcase_add_test(tc, test_drain_cancels_the_waiting_frame);
+	tcase_add_test(tc, test_copy_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }

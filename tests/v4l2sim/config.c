@@ -60,6 +60,7 @@ static const struct sim_fourcc fourccs[] = {
 	{ V4L2_PIX_FMT_BGR24, "BGR3", "BGR24", "24-bit BGR 8-8-8", SIM_KIND_RGB, 1, 1, 3, 1 },
 	{ V4L2_PIX_FMT_XBGR32, "XR24", "XBGR32", "32-bit BGRX 8-8-8-8", SIM_KIND_RGB, 1, 1, 4, 1 },
 	{ V4L2_PIX_FMT_GREY, "GREY", NULL, "8-bit Greyscale", SIM_KIND_GREY, 1, 0, 1, 1 },
+	{ V4L2_PIX_FMT_H264, "H264", NULL, "H.264", SIM_KIND_H264, 1, 0, 0, 1 },
 };
 
 const struct sim_fourcc *
@@ -104,7 +105,8 @@ sim_fourcc_geometry(uint32_t fourcc, uint32_t width, uint32_t height,
 
 	memset(g, 0, sizeof(*g));
 	g->sg_nbuf = 1;
-	if (fc == NULL || fc->fc_kind == SIM_KIND_JPEG) {
+	if (fc == NULL || fc->fc_kind == SIM_KIND_JPEG ||
+	    fc->fc_kind == SIM_KIND_H264) {
 		/*
 		 * Compressed: like the dwMaxVideoFrameBufferSize a UVC camera
 		 * reports, room for a frame at two bytes per pixel.
@@ -515,6 +517,12 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "V4L2SIM_PROFILE=%s: expected uvc or "
 		    "libcamera", s);
+		return -EINVAL;
+	}
+	s = getenv("V4L2SIM_FILE");
+	if (s != NULL && snprintf(c->sc_file, sizeof(c->sc_file), "%s", s) >=
+	    (int)sizeof(c->sc_file)) {
+		snprintf(err, errlen, "V4L2SIM_FILE: too long");
 		return -EINVAL;
 	}
 	s = getenv("V4L2SIM_FORMATS");

@@ -316,6 +316,7 @@ fmt_fill(const struct sim_device *d, struct v4l2_format *fmt,
 {
 	const struct sim_fourcc *fc = sim_fourcc_find(f->sf_fourcc);
 	uint32_t cs = fc->fc_kind == SIM_KIND_JPEG ? V4L2_COLORSPACE_JPEG :
+	    fc->fc_kind == SIM_KIND_H264 ? V4L2_COLORSPACE_SMPTE170M :
 	    V4L2_COLORSPACE_SRGB;
 	struct sim_geom g;
 
@@ -681,8 +682,8 @@ do_enum_fmt(struct sim_device *d, struct v4l2_fmtdesc *fd)
 	fd->index = index;
 	fd->type = type;
 	fd->pixelformat = fc->fc_fourcc;
-	fd->flags = fc->fc_kind == SIM_KIND_JPEG ? V4L2_FMT_FLAG_COMPRESSED :
-	    0;
+	fd->flags = fc->fc_kind == SIM_KIND_JPEG ||
+	    fc->fc_kind == SIM_KIND_H264 ? V4L2_FMT_FLAG_COMPRESSED : 0;
 	snprintf((char *)fd->description, sizeof(fd->description), "%s",
 	    d->d_libcamera ? "Video Format Description" : fc->fc_desc);
 	return 0;
@@ -922,7 +923,9 @@ do_streamon(struct sim_device *d, const int *type)
 		rc = sim_frames_new(&d->d_frames, d->d_fmt->sf_fourcc,
 		    d->d_size->ss_width, d->d_size->ss_height,
 		    d->d_cfg->sc_align, d->d_cfg->sc_quality,
-		    d->d_cfg->sc_no_dht, err, sizeof(err));
+		    d->d_cfg->sc_no_dht,
+		    d->d_cfg->sc_file[0] != '\0' ? d->d_cfg->sc_file : NULL,
+		    err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, "v4l2sim: cannot make frames: %s\n",
 			    err);
@@ -940,6 +943,7 @@ do_streamon(struct sim_device *d, const int *type)
 			    g.sg_size[p]);
 			return -ENOMEM;
 		}
+	sim_frames_start(d->d_frames);
 	d->d_streaming = 1;
 	d->d_generation++;
 	d->d_interval_ns = fract_ns(d->d_interval);

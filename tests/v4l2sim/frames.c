@@ -28,15 +28,34 @@
  * same tables; that is checked, and TurboJPEG's defaults (the standard
  * Huffman tables of ITU-T T.81 Annex K) are what make V4L2SIM_NO_DHT
  * frames decode: decoders substitute exactly those tables.
+ *
+ * H.264: each frame is composed in 4:2:0 (background and overlay, or the
+ * file's frame) and encoded by x264 (simh264.h) the way many UVC cameras
+ * send it: an access unit delimiter before each picture, the parameter
+ * sets before the first IDR of a stream only, an IDR every 30 frames.
+ * That costs the producer thread a few milliseconds a frame; benchmarks
+ * leave its time out.
+ *
+ * V4L2SIM_FILE: frames from a file of raw 4:2:0 pictures (what ffmpeg
+ * writes with -f rawvideo -pix_fmt yuv420p) at the negotiated size,
+ * played in a loop instead of the picture: content with motion everywhere,
+ * for benchmarks.  Raw formats are converted from it as each frame is
+ * made, JPEG frames encoded once at the start, H.264 as above.  Such
+ * frames carry no stamp.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <turbojpeg.h>
 
 #include "sim.h"
+#include "simh264.h"
 #include "simpattern.h"
 #include "simstamp.h"
 
@@ -73,6 +92,19 @@ struct sim_frames {
 	struct sim_geom	 geom;
 	uint8_t		*bg[3];		/* the background, per buffer */
 	struct sim_planes planes;	/* where each sample plane lies */
+
+	/* V4L2SIM_FILE: its pictures, 4:2:0, mapped */
+	const uint8_t	*file;
+	size_t		 file_size;
+	size_t		 file_frames;
+	uint8_t		*file_jpeg;	/* JPEG: every picture encoded */
+	size_t		*file_jpeg_off;	/* [file_frames + 1] */
+
+	/* H.264 */
+	struct simh264	*h264;
+	uint8_t		*i420;		/* the picture being encoded */
+	uint8_t		*i420_bg;	/* the background in 4:2:0 */
+	int		 h264_started;	/* the stream's first frame went out */
 
 	/* JPEG. */
 	uint8_t		*head;		/* APPn DQT SOF0 [DHT] DRI SOS */
@@ -152,6 +184,7 @@ raw_put(const struct sim_frames *f, uint8_t *const dst[], uint32_t x,
 		y0[x] = c.y;
 		break;
 	case SIM_KIND_JPEG:
+	case SIM_KIND_H264:
 		break;
 	}
 }
@@ -706,12 +739,254 @@ jpeg_fill(struct sim_frames *f, uint8_t *dst, uint64_t seq,
 	return (size_t)(p - dst);
 }
 
+/* ------------------------------------------------------- from a file */
+
+/* Picture k of the file: planes of the negotiated size. */
+static const uint8_t *
+file_picture(const struct sim_frames *f, uint64_t k)
+{
+	size_t size = (size_t)f->width * f->height * 3 / 2;
+
+	return f->file + (size_t)(k % f->file_frames) * size;
+}
+
+/* Raw frame seq from the file, converted to the format: the common
+ * layouts row by row, the others a pixel at a time (slow). */
+static void
+file_fill_raw(struct sim_frames *f, uint8_t *const dst[], uint64_t seq)
+{
+	const struct sim_fourcc *fc = f->fc;
+	const size_t w = f->width, h = f->height, ys = w * h;
+	const uint8_t *y = file_picture(f, seq), *u = y + ys, *v = u + ys / 4;
+	const unsigned s = fc->fc_swap;
+	struct yuv c;
+	size_t row, col, ci;
+	uint8_t *p;
+
+	if (fc->fc_kind != SIM_KIND_PACKED && fc->fc_kind != SIM_KIND_RGB)
+		for (row = 0; row < h; row++)
+			memcpy(raw_plane(f, dst, 0) + row * STRIDE(f, 0),
+			    y + row * w, w);
+	switch (fc->fc_kind) {
+	case SIM_KIND_GREY:
+		return;
+	case SIM_KIND_PLANAR:
+		for (row = 0; row < h / 2; row++) {
+			memcpy(raw_plane(f, dst, 1) + row * STRIDE(f, 1),
+			    u + row * (w / 2), w / 2);
+			memcpy(raw_plane(f, dst, 2) + row * STRIDE(f, 2),
+			    v + row * (w / 2), w / 2);
+		}
+		return;
+	case SIM_KIND_SEMI:
+		for (row = 0; row < h / fc->fc_vsub; row++) {
+			ci = row * fc->fc_vsub / 2 * (w / 2);
+			p = raw_plane(f, dst, 1) + row * STRIDE(f, 1);
+			for (col = 0; col < w / 2; col++, p += 2) {
+				p[s] = u[ci + col];
+				p[1 - s] = v[ci + col];
+			}
+		}
+		return;
+	case SIM_KIND_PACKED:
+		for (row = 0; row < h; row++) {
+			p = raw_plane(f, dst, 0) + row * STRIDE(f, 0);
+			for (col = 0; col < w; col += 2, p += 4) {
+				ci = row / 2 * (w / 2) + col / 2;
+				p[s] = y[row * w + col];
+				p[2 + s] = y[row * w + col + 1];
+				p[1 - s] = u[ci];
+				p[3 - s] = v[ci];
+			}
+		}
+		return;
+	default:
+		for (row = 0; row < h; row++)
+			for (col = 0; col < w; col++) {
+				ci = row / 2 * (w / 2) + col / 2;
+				c.y = y[row * w + col];
+				c.u = u[ci];
+				c.v = v[ci];
+				raw_put(f, dst, (uint32_t)col, (uint32_t)row,
+				    c);
+			}
+		return;
+	}
+}
+
+/* Maps V4L2SIM_FILE; every JPEG is made now if the format is JPEG. */
+static int
+file_open(struct sim_frames *f, const char *path, int quality, char *err,
+    size_t errlen)
+{
+	size_t size = (size_t)f->width * f->height * 3 / 2, cap, k;
+	unsigned char *jpeg;
+	unsigned long jlen;
+	struct stat st;
+	tjhandle tj;
+	void *map;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size < (off_t)size || st.st_size % (off_t)size != 0) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: %lld bytes, not a "
+		    "whole number of %ux%u 4:2:0 pictures", path,
+		    (long long)st.st_size, f->width, f->height);
+		close(fd);
+		return -EINVAL;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: mmap: %s", path,
+		    strerror(errno));
+		return -ENOMEM;
+	}
+	f->file = map;
+	f->file_size = (size_t)st.st_size;
+	f->file_frames = f->file_size / size;
+	if (f->fc->fc_kind != SIM_KIND_JPEG)
+		return 0;
+	cap = tjBufSize((int)f->width, (int)f->height, TJSAMP_420);
+	f->file_jpeg = malloc(cap * f->file_frames);
+	f->file_jpeg_off = calloc(f->file_frames + 1, sizeof(size_t));
+	if (f->file_jpeg == NULL || f->file_jpeg_off == NULL ||
+	    (tj = tjInitCompress()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->max = 0;
+	for (k = 0; k < f->file_frames; k++) {
+		const uint8_t *y = file_picture(f, k);
+		const unsigned char *planes[3] = { y, y + size * 2 / 3,
+		    y + size * 5 / 6 };
+		int strides[3] = { (int)f->width, (int)f->width / 2,
+		    (int)f->width / 2 };
+
+		jpeg = f->file_jpeg + f->file_jpeg_off[k];
+		jlen = cap;
+		if (tjCompressFromYUVPlanes(tj, planes, (int)f->width, strides,
+		    (int)f->height, TJSAMP_420, &jpeg, &jlen, quality,
+		    TJFLAG_NOREALLOC) != 0) {
+			snprintf(err, errlen, "TurboJPEG: %s",
+			    tjGetErrorStr2(tj));
+			tjDestroy(tj);
+			return -EIO;
+		}
+		f->file_jpeg_off[k + 1] = f->file_jpeg_off[k] + jlen;
+		if (jlen > f->max)
+			f->max = jlen;
+	}
+	tjDestroy(tj);
+	return 0;
+}
+
+/* ------------------------------------------------------------- H.264 */
+
+static int
+h264_prepare(struct sim_frames *f, const uint8_t *bg, char *err,
+    size_t errlen)
+{
+	size_t ys = (size_t)f->width * f->height;
+
+	if (!simh264_available()) {
+		snprintf(err, errlen, "H264 needs x264 (built with X264=no)");
+		return -EINVAL;
+	}
+	f->i420 = malloc(ys * 3 / 2);
+	f->i420_bg = malloc(ys * 3 / 2);
+	if (f->i420 == NULL || f->i420_bg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(f->i420_bg, bg, ys * 3 / 2);
+	/* As the driver says: room for two bytes a pixel. */
+	f->max = ys * 2 < 65536 ? 65536 : ys * 2;
+	return 0;
+}
+
+/* A rectangle of one colour on the 4:2:0 picture (even coordinates). */
+static void
+i420_rect(const struct sim_frames *f, uint8_t *img,
+    const struct simpattern_rect *r)
+{
+	size_t w = f->width, ys = w * f->height, row;
+
+	for (row = r->y; row < r->y + r->h; row++)
+		memset(img + row * w + r->x, r->c.y, r->w);
+	for (row = r->y / 2; row < (r->y + r->h) / 2; row++) {
+		memset(img + ys + row * (w / 2) + r->x / 2, r->c.u, r->w / 2);
+		memset(img + ys * 5 / 4 + row * (w / 2) + r->x / 2, r->c.v,
+		    r->w / 2);
+	}
+}
+
+static size_t
+h264_fill(struct sim_frames *f, uint8_t *dst, uint64_t seq,
+    uint64_t real_ns, enum sim_broken broken)
+{
+	struct simpattern_rect rects[SIMPATTERN_OVERLAY_MAX];
+	struct simh264_opts o = { .profile = "main", .gop = 30, .aud = 1,
+	    .headers_once = 1, .annexb = 1 };
+	size_t ys = (size_t)f->width * f->height, len, pos = 0, at;
+	const uint8_t *au;
+	int n, idr;
+
+	if (f->h264 == NULL && simh264_new(&f->h264, f->width, f->height, 30,
+	    &o) != 0)
+		return 0;
+	if (f->file != NULL)
+		memcpy(f->i420, file_picture(f, seq), ys * 3 / 2);
+	else {
+		memcpy(f->i420, f->i420_bg, ys * 3 / 2);
+		n = simpattern_overlay(&f->pat, seq, real_ns, rects);
+		for (int k = 0; k < n; k++)
+			i420_rect(f, f->i420, &rects[k]);
+	}
+	if (simh264_encode(f->h264, f->i420, f->i420 + ys, f->i420 + ys * 5 / 4,
+	    !f->h264_started, &au, &len, &idr) != 0 || len > f->max)
+		return 0;
+	f->h264_started = 1;
+	if (dst == NULL)
+		return len;
+	memcpy(dst, au, len);
+	if (broken != SIM_FRAME_TRUNCATED)
+		return len;
+	/* Cut short: everything before the picture's first slice (its
+	 * start code included), the picture itself gone. */
+	while (pos + 4 <= len) {
+		at = pos;
+		if (dst[pos] == 0 && dst[pos + 1] == 0 && dst[pos + 2] == 1 &&
+		    ((dst[pos + 3] & 0x1f) == 1 || (dst[pos + 3] & 0x1f) == 5))
+			return at > 0 && dst[at - 1] == 0 ? at - 1 : at;
+		pos++;
+	}
+	return len;
+}
+
+void
+sim_frames_start(struct sim_frames *f)
+{
+	/* A camera's encoder starts every stream with an IDR and its
+	 * parameter sets. */
+	simh264_free(f->h264);
+	f->h264 = NULL;
+	f->h264_started = 0;
+}
+
 /* ---------------------------------------------------------- interface */
 
 int
 sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
-    uint32_t height, uint32_t align, int quality, int no_dht, char *err,
-    size_t errlen)
+    uint32_t height, uint32_t align, int quality, int no_dht,
+    const char *file, char *err, size_t errlen)
 {
 	struct sim_frames *f;
 	size_t ysize = (size_t)width * height;
@@ -739,14 +1014,19 @@ sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
 		snprintf(err, errlen, "unknown format %.4s",
 		    (const char *)&fourcc);
 		rc = -EINVAL;
+	} else if (f->fc->fc_kind == SIM_KIND_H264) {
+		f->geom.sg_nbuf = 1;
+		rc = h264_prepare(f, img, err, errlen);
 	} else if (f->fc->fc_kind == SIM_KIND_JPEG) {
 		f->geom.sg_nbuf = 1;
-		rc = jpeg_prepare(f, img, img + ysize, img + ysize + ysize / 4,
-		    quality, no_dht, err, errlen);
+		rc = file != NULL ? 0 : jpeg_prepare(f, img, img + ysize,
+		    img + ysize + ysize / 4, quality, no_dht, err, errlen);
 	} else if ((rc = raw_prepare(f, img, img + ysize,
 	    img + ysize + ysize / 4)) != 0)
 		snprintf(err, errlen, "out of memory");
 	free(img);
+	if (rc == 0 && file != NULL)
+		rc = file_open(f, file, quality, err, errlen);
 	if (rc != 0) {
 		sim_frames_free(f);
 		return rc;
@@ -762,6 +1042,13 @@ sim_frames_free(struct sim_frames *f)
 		return;
 	for (unsigned b = 0; b < 3; b++)
 		free(f->bg[b]);
+	if (f->file != NULL)
+		munmap((void *)(uintptr_t)f->file, f->file_size);
+	free(f->file_jpeg);
+	free(f->file_jpeg_off);
+	simh264_free(f->h264);
+	free(f->i420);
+	free(f->i420_bg);
 	free(f->head);
 	free(f->pool);
 	free(f->rows);
@@ -786,7 +1073,7 @@ sim_frames_nbuf(const struct sim_frames *f)
 size_t
 sim_frames_max(const struct sim_frames *f, unsigned i)
 {
-	if (f->fc->fc_kind == SIM_KIND_JPEG)
+	if (f->fc->fc_kind == SIM_KIND_JPEG || f->fc->fc_kind == SIM_KIND_H264)
 		return i == 0 ? f->max : 0;
 	return i < f->geom.sg_nbuf ? f->geom.sg_size[i] : 0;
 }
@@ -805,14 +1092,16 @@ sim_frames_fill(struct sim_frames *f, uint8_t *const dst[], uint64_t seq,
     uint64_t real_ns, enum sim_broken broken, struct sim_paint *paint,
     size_t used[])
 {
-	const int raw = f->fc->fc_kind != SIM_KIND_JPEG;
+	const int raw = f->fc->fc_kind != SIM_KIND_JPEG &&
+	    f->fc->fc_kind != SIM_KIND_H264;
 	size_t len, i, lens[3] = { 0, 0, 0 };
 	unsigned b, nbuf = raw ? f->geom.sg_nbuf : 1;
 	uint64_t x;
 	int k;
 
 	if (broken == SIM_FRAME_NOISE) {
-		/* Random bytes of a plausible size, not starting with SOI. */
+		/* Random bytes of a plausible size, starting with neither a
+		 * JPEG's SOI nor an H.264 start code. */
 		for (b = 0; b < nbuf; b++) {
 			len = raw ? f->geom.sg_size[b] : 4096 + seq % 8192;
 			for (i = 0; i < len; i += 8) {
@@ -820,10 +1109,31 @@ sim_frames_fill(struct sim_frames *f, uint8_t *const dst[], uint64_t seq,
 				memcpy(dst[b] + i, &x, len - i < 8 ? len - i :
 				    8);
 			}
-			dst[b][0] = 0x00;
+			dst[b][0] = f->fc->fc_kind == SIM_KIND_H264 ? 0x47 :
+			    0x00;
 			lens[b] = len;
 		}
 		paint->sp_frames = 0;
+		/* The camera's encoder made a picture all the same: what
+		 * follows refers to it. */
+		if (f->fc->fc_kind == SIM_KIND_H264)
+			(void)h264_fill(f, NULL, seq, 0, SIM_FRAME_GOOD);
+	} else if (f->fc->fc_kind == SIM_KIND_H264) {
+		paint->sp_frames = 0;
+		lens[0] = h264_fill(f, dst[0], seq, real_ns, broken);
+		broken = SIM_FRAME_GOOD;	/* h264_fill() cut it */
+	} else if (f->file != NULL) {
+		paint->sp_frames = 0;
+		if (raw) {
+			file_fill_raw(f, dst, seq);
+			for (b = 0; b < nbuf; b++)
+				lens[b] = f->geom.sg_size[b];
+		} else {
+			i = (size_t)(seq % f->file_frames);
+			lens[0] = f->file_jpeg_off[i + 1] - f->file_jpeg_off[i];
+			memcpy(dst[0], f->file_jpeg + f->file_jpeg_off[i],
+			    lens[0]);
+		}
 	} else if (raw) {
 		/* 4 MB of YUYV at 1080p is 0.6 ms of memcpy; the parts that
 		 * change are a few kilobytes. */

@@ -98,6 +98,7 @@ struct sim_config {
 	uint64_t	sc_garbage_every;	/* V4L2SIM_GARBAGE_EVERY, 0 off */
 	uint64_t	sc_unplug_after;	/* V4L2SIM_UNPLUG_AFTER, 0 off */
 	int		sc_quality;		/* V4L2SIM_QUALITY */
+	char		sc_file[PATH_MAX];	/* V4L2SIM_FILE, "" if none */
 	unsigned	sc_nfaults;
 	struct sim_fault sc_faults[SIM_MAX_FAULTS];	/* V4L2SIM_FAIL */
 	/* The memory-to-memory JPEG encoder at sc_m2m. */
@@ -125,6 +126,7 @@ enum sim_kind {
 	SIM_KIND_PLANAR,	/* Y, Cb, Cr planes (swap: Y, Cr, Cb) */
 	SIM_KIND_RGB,		/* R G B [X] (swap: B G R [X]) */
 	SIM_KIND_GREY,
+	SIM_KIND_H264,		/* compressed: x264 (simh264.h) */
 };
 
 /* What the simulator knows about a pixel format. */
@@ -197,12 +199,16 @@ enum sim_broken {
 
 /*
  * Pre-renders everything frames of this format and size need, laid out
- * with rows align-byte aligned (1: unpadded; see sim_fourcc_geometry()).
+ * with rows align-byte aligned (1: unpadded; see sim_fourcc_geometry()),
+ * from the picture or (file not NULL) from a file of 4:2:0 pictures.
  * 0 or -errno; err says what failed.
  */
 int	sim_frames_new(struct sim_frames **out, uint32_t fourcc,
 	    uint32_t width, uint32_t height, uint32_t align, int quality,
-	    int no_dht, char *err, size_t errlen);
+	    int no_dht, const char *file, char *err, size_t errlen);
+/* A stream starts (STREAMON): H.264 starts again with an IDR and its
+ * parameter sets, as a camera's encoder does. */
+void	sim_frames_start(struct sim_frames *f);
 void	sim_frames_free(struct sim_frames *f);
 int	sim_frames_match(const struct sim_frames *f, uint32_t fourcc,
 	    uint32_t width, uint32_t height, uint32_t align);
