@@ -66,6 +66,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "server.h"
 
 #define LISTEN_BACKLOG		1024
@@ -95,42 +96,9 @@ static void guard_free(struct conn_guard *g);
 int
 listen_parse(const char *s, struct listen_spec *ls)
 {
-	const char *colon;
-	char *end;
-	unsigned long port;
-	size_t hlen;
-
 	memset(ls, 0, sizeof(*ls));
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hlen = (size_t)(close - s - 1);
-		if (hlen == 0 || hlen >= sizeof(ls->ls_host))
-			return -1;
-		memcpy(ls->ls_host, s + 1, hlen);
-		ls->ls_host[hlen] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
-			return -1;
-		hlen = (size_t)(colon - s);
-		if (hlen >= sizeof(ls->ls_host))
-			return -1;
-		memcpy(ls->ls_host, s, hlen);
-		ls->ls_host[hlen] = '\0';
-		if (hlen == 0)
-			snprintf(ls->ls_host, sizeof(ls->ls_host), "0.0.0.0");
-	}
-	if (colon[1] < '0' || colon[1] > '9')
-		return -1;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port > 65535)
-		return -1;
-	ls->ls_port = (unsigned)port;
-	return 0;
+	return netaddr_parse(s, ls->ls_host, sizeof(ls->ls_host),
+	    &ls->ls_port);
 }
 
 /* "http://1.2.3.4:80/", "http://[::1]:80/" or "unix:/path" for logs. */

@@ -14,7 +14,6 @@
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
  *   state.c   /state (JSON) and /metrics (Prometheus text)
- *   json.c    JSON string escaping
  *   page.c    the HTML viewer page served at /
  *
  * Everything runs on one libevent loop in one thread.
@@ -32,6 +31,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "json.h"
 #include "opt.h"
 #include "ring.h"
 #include "sendpolicy.h"
@@ -396,15 +396,6 @@ enum route route_parse(const char *path, size_t pathlen, const char *query,
 size_t	query_param(const char *query, const char *name, const char **value);
 /* fps=, key=, advance_headers=, extra_headers=; -EINVAL for a bad fps. */
 int	stream_params_parse(const char *query, struct stream_params *sp);
-
-/* json.c */
-/*
- * Escapes s as the inside of a JSON string into out (size bytes, always
- * NUL-terminated, never cut inside an escape); returns the full length.
- */
-size_t	json_escape(const char *s, char *out, size_t size);
-/* Appends s as a quoted JSON string. */
-void	json_add_string(struct evbuffer *out, const char *s);
 
 /* auth.c */
 int	auth_new(struct auth **ap);

@@ -36,7 +36,7 @@ FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
-FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
+FUZZ_SRC_route := server/route.c server/auth.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
