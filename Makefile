@@ -39,7 +39,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd libcrypt libseccomp
+PKGS	:= libturbojpeg libevent libsystemd libcrypt libseccomp nettle
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -97,7 +97,8 @@ PROGRAMS := $(CAPTURE) $(SERVER)
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libjpeg62-turbo-dev libx264-dev libyuv-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd \
+	     libsystemd-dev libcrypt-dev libseccomp-dev nettle-dev check \
+	     systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \

@@ -6,6 +6,7 @@
 #                     regression run, part of make check
 #
 # tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds.
+# (shmcam-rtsp's harnesses, rtsp and rtcp, are in tests/rtsp.mk.)
 # The ring, ctl, peers, link and mjpeg seeds come from build-fuzz/mkseeds
 # (made by the real writer, encoder and message code); the http and route
 # seeds are written by hand.  A harness links common/*.c plus
