@@ -2,7 +2,8 @@
 # frames shared through a POSIX shared-memory ring.
 #
 #   sudo make deps     install the Debian packages to build, run and test
-#   make               build build/shmcam-capture and build/shmcam-server
+#   make               build build/shmcam-capture, build/shmcam-server and
+#                      build/shmcam-rtsp
 #   make run           test pattern + server on http://127.0.0.1:8080/
 #   make check         every test
 #   make install       PREFIX=/usr/local DESTDIR= (programs, manual pages,
@@ -84,15 +85,17 @@ CPPFLAGS += $(X264_CFLAGS)
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 CAPTURE_SRC := $(sort $(wildcard capture/*.c))
 SERVER_SRC  := $(sort $(wildcard server/*.c))
+RTSP_SRC    := $(sort $(wildcard rtsp/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libshmcam-common.a
 CAPTURE	:= $(BUILD)/shmcam-capture
 SERVER	:= $(BUILD)/shmcam-server
+RTSP	:= $(BUILD)/shmcam-rtsp
 # Every program make builds and installs, each with its page man/NAME.8
 # (make check-man checks both ways).
-PROGRAMS := $(CAPTURE) $(SERVER)
+PROGRAMS := $(CAPTURE) $(SERVER) $(RTSP)
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
@@ -151,6 +154,13 @@ $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# shmcam-rtsp checks credentials and decides when a TCP client takes the
+# next frame as shmcam-server does (server/auth.c, server/sendpolicy.c).
+$(RTSP): $(call obj,$(RTSP_SRC) server/auth.c server/sendpolicy.c) \
+		$(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -26,7 +26,7 @@
  *   mmap/mprotect   never PROT_EXEC (no new code in a running process)
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
- *                   server's TCP sockets are all opened before
+ *                   servers' TCP and UDP sockets are all opened before
  *   socketpair      with a V4L2 layer (below), AF_UNIX
  *   openat          the server: read-only; the capture: any (it reopens
  *                   its device read-write and creates a replacement ring)
@@ -78,6 +78,7 @@ enum sandbox_program {
 	SANDBOX_SERVER,
 	SANDBOX_CAPTURE,
 	SANDBOX_CAPTURE_V4L2_LAYER,	/* with a V4L2 layer preloaded */
+	SANDBOX_RTSP,			/* shmcam-server's, and sendmmsg */
 };
 
 /*

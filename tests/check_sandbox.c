@@ -6,7 +6,9 @@
  * Also under a parent filter that refuses seccomp() with EPERM, as
  * systemd's SystemCallFilter= does.  The capture's list with a V4L2
  * layer in the process (SANDBOX_CAPTURE_V4L2_LAYER) allows what such a
- * layer does, which the capture's own list forbids.
+ * layer does, which the capture's own list forbids.  shmcam-rtsp's
+ * (SANDBOX_RTSP) is the server's and sendmmsg(), on UDP sockets bound
+ * before the filter: a socket or a bind after it kills it too.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -352,6 +355,66 @@ START_TEST(test_server_serves)
 }
 END_TEST
 
+/*
+ * shmcam-rtsp: the server's calls, an access unit to a UDP client in one
+ * sendmmsg() on a socket bound before the filter (arg), random session
+ * ids.
+ */
+static int
+serve_rtsp(void *arg)
+{
+	const int *udp = arg;
+	struct sockaddr_in to;
+	socklen_t len = sizeof(to);
+	struct mmsghdr m[2];
+	struct iovec iov[2];
+	char a[] = "rtp", b[] = "rtcp", id[8];
+	int rc;
+
+	if ((rc = serve_server(NULL)) != 0)
+		return rc;
+	if (getsockname(udp[1], (struct sockaddr *)&to, &len) != 0)
+		return 40;
+	memset(m, 0, sizeof(m));
+	iov[0].iov_base = a;
+	iov[0].iov_len = sizeof(a);
+	iov[1].iov_base = b;
+	iov[1].iov_len = sizeof(b);
+	for (int i = 0; i < 2; i++) {
+		m[i].msg_hdr.msg_name = &to;
+		m[i].msg_hdr.msg_namelen = len;
+		m[i].msg_hdr.msg_iov = &iov[i];
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	if (sendmmsg(udp[0], m, 2, MSG_DONTWAIT) != 2)
+		return 41;
+	if (getrandom(id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		return 42;
+	return 0;
+}
+
+START_TEST(test_rtsp_serves)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	struct outcome o;
+	int udp[2];
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 2; i++) {
+		udp[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ne(udp[i], -1);
+		ck_assert_int_eq(bind(udp[i], (struct sockaddr *)&lo,
+		    sizeof(lo)), 0);
+	}
+	run_sandboxed(SANDBOX_RTSP, 0, serve_rtsp, udp, &o);
+	assert_exit0(&o);
+	run_sandboxed(SANDBOX_RTSP, 1, serve_rtsp, udp, &o);
+	assert_exit0(&o);
+	close(udp[0]);
+	close(udp[1]);
+}
+END_TEST
+
 START_TEST(test_capture_serves)
 {
 	struct outcome o;
@@ -391,6 +454,7 @@ enum forbidden {
 	F_MEMFD,
 	F_PRCTL_NAME,
 	F_IOCTL_MEDIA,
+	F_SOCKET_UDP,
 };
 
 struct forbidden_case {
@@ -403,18 +467,19 @@ struct forbidden_case {
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
 #define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)
-#define ALL	(SRV | CAP | LAY)
+#define RTS	(1u << SANDBOX_RTSP)
+#define ALL	(SRV | CAP | LAY | RTS)
 
 static const struct forbidden_case forbidden_cases[] = {
 	{ F_EXECVE,		"execve",	ALL, 0 },
-	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
+	{ F_OPEN_WRITE,		"openat",	SRV | RTS, 0 },
 	{ F_SOCKET_INET,	"socket",	ALL, 0 },
 	{ F_SOCKET_NETLINK,	"socket",	ALL, 0 },
 	{ F_FORK,		"clone",	ALL, 1 },
 	{ F_PTRACE,		"ptrace",	ALL, 1 },
 	{ F_MMAP_EXEC,		"mmap",		ALL, 0 },
 	{ F_MPROTECT_EXEC,	"mprotect",	ALL, 0 },
-	{ F_UNLINK,		"unlink",	SRV, 0 },
+	{ F_UNLINK,		"unlink",	SRV | RTS, 0 },
 	{ F_IOCTL_TIOCSTI,	"ioctl",	ALL, 0 },
 	{ F_KILL,		"kill",		ALL, 0 },
 	{ F_TGKILL_OTHER,	"tgkill",	ALL, 0 },
@@ -426,13 +491,15 @@ static const struct forbidden_case forbidden_cases[] = {
 	/* TCP_INFO is the server's (its send policy), no capture's. */
 	{ F_TCP_INFO,		"getsockopt",	CAP | LAY, 0 },
 	/* What a V4L2 layer needs, the capture on its own does not. */
-	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP, 0 },
-	{ F_PIPE,		"pipe2",	SRV | CAP, 0 },
-	{ F_PPOLL,		"ppoll",	SRV | CAP, 0 },
-	{ F_MEMFD,		"memfd_create",	SRV | CAP, 0 },
-	{ F_IOCTL_MEDIA,	"ioctl",	SRV | CAP, 0 },
+	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP | RTS, 0 },
+	{ F_PIPE,		"pipe2",	SRV | CAP | RTS, 0 },
+	{ F_PPOLL,		"ppoll",	SRV | CAP | RTS, 0 },
+	{ F_MEMFD,		"memfd_create",	SRV | CAP | RTS, 0 },
+	{ F_IOCTL_MEDIA,	"ioctl",	SRV | CAP | RTS, 0 },
 	/* Thread names: the capture's encoder threads too. */
-	{ F_PRCTL_NAME,		"prctl",	SRV, 1 },
+	{ F_PRCTL_NAME,		"prctl",	SRV | RTS, 1 },
+	/* shmcam-rtsp binds its UDP sockets before the filter. */
+	{ F_SOCKET_UDP,		"socket",	ALL, 0 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
 
@@ -545,6 +612,9 @@ try_forbidden(void *arg)
 		ioctl(STDIN_FILENO, _IOWR('|', 0x00, char[256]),
 		    (char[256]){ 0 });
 		break;
+	case F_SOCKET_UDP:
+		fd = socket(AF_INET6, SOCK_DGRAM, 0);
+		break;
 	}
 	(void)fd;
 	return 1;	/* survived: allowed */
@@ -559,8 +629,7 @@ check_forbidden(int parent_eperm, int i)
 	enum sandbox_program prog;
 
 	tmpdir = tu_tmpdir();
-	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE_V4L2_LAYER;
-	    prog++) {
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_RTSP; prog++) {
 		if ((fc->progs & (1u << prog)) == 0)
 			continue;
 		if (fc->needs_strict && SANITIZED) {
@@ -633,6 +702,7 @@ sandbox_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_server_serves);
 	tcase_add_test(tc, test_capture_serves);
+	tcase_add_test(tc, test_rtsp_serves);
 	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
