@@ -19,10 +19,10 @@
  *     here and by the capture, ctl.h).
  *   - A TCP session takes an access unit when shmcam-server's send
  *     policy says what is still on its way to the client leaves the
- *     path within a frame interval (server/sendpolicy.h: our buffer, the
- *     kernel's unsent bytes, and what is in flight beyond what the path
- *     holds while moving), so a viewer far away with room on its path
- *     gets every frame.  When it says wait, the session is behind: it
+ *     path within MEDIA_SEND_BUDGET_NS (server/sendpolicy.h: our buffer,
+ *     the kernel's unsent bytes, and what is in flight beyond what the
+ *     path holds while moving), so a viewer far away with room on its
+ *     path gets every frame.  When it says wait, the session is behind: it
  *     skips to the next keyframe instead of queueing, so its memory is
  *     bounded and what it gets is fresh.  The gap shows in the sequence
  *     numbers as loss, which is what it is; receivers resume at the
@@ -63,6 +63,17 @@
 #define SR_INTERVAL_NS		2000000000ull
 /* The frame interval until the capture times tell (30 fps). */
 #define MEDIA_INTERVAL_NS	33333333ull
+/*
+ * How long what is ahead of an access unit may take to reach a TCP
+ * client before it skips to the next keyframe instead: a skip freezes
+ * its picture until then (up to a GOP, a second by default), a queue
+ * only delays it.  Half a second lets a long path's slow start and a
+ * keyframe's burst through (measured: a client 200 ms away skipped a
+ * dozen times in 6 s with one frame interval, never with this), and
+ * keeps a client on a link narrower than the stream within about that
+ * of live.
+ */
+#define MEDIA_SEND_BUDGET_NS	500000000ull
 #define MEDIA_POOL_MAX		8
 
 /* ------------------------------------------------------------ packets */
@@ -188,6 +199,7 @@ session_decide(struct rtsp_session *ss, uint64_t now)
 		    ss->ss_cam->c_interval_ns : MEDIA_INTERVAL_NS,
 		.cl_stall_ns = (uint64_t)cn->cn_srv->opt.client_timeout_s *
 		    1000000000u,
+		.cl_budget_ns = MEDIA_SEND_BUDGET_NS,
 	};
 
 	/* A connected TCP socket always describes itself; if not, it is
