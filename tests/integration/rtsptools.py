@@ -41,15 +41,22 @@ class Rtsp(Proc):
     def url(self, path=""):
         return "rtsp://127.0.0.1:%d/%s" % (self.port, path)
 
+    def _get(self, path):
+        if self.netns is not None:
+            status, _, body = self.netns.http_get(self.http_port, path)
+            if status != 200:
+                raise AssertionError("%s: status %d" % (path, status))
+            return body
+        with urllib.request.urlopen("http://127.0.0.1:%d%s"
+                                    % (self.http_port, path),
+                                    timeout=10) as r:
+            return r.read()
+
     def state(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/state"
-                                    % self.http_port, timeout=10) as r:
-            return json.load(r)
+        return json.loads(self._get("/state"))
 
     def metrics(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
-                                    % self.http_port, timeout=10) as r:
-            text = r.read().decode()
+        text = self._get("/metrics").decode()
         out = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
@@ -72,10 +79,12 @@ def udp_ports():
     return "%d-%d" % (base, base + 15)
 
 
-def start_rtsp(tc, name, *args, camera_args=None, wrapper=None):
+def start_rtsp(tc, name, *args, camera_args=None, wrapper=None, netns=None,
+               listen="127.0.0.1:0"):
     """shmcam-rtsp for camera name of test case tc (a ShmcamTestCase),
-    on ephemeral ports."""
-    argv = [RTSP, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+    on ephemeral ports; inside network namespace netns (a wan.Namespace)
+    if given."""
+    argv = [RTSP, "--listen", listen, "--http", "127.0.0.1:0",
             "--udp-ports", udp_ports()]
     argv += camera_args if camera_args is not None else [
         "--name", name, "--ctl", tc.ctl_path(name)]
@@ -85,20 +94,30 @@ def start_rtsp(tc, name, *args, camera_args=None, wrapper=None):
     _counter[0] += 1
     p = Rtsp(argv, os.path.join(tc.tmp, "rtsp-%s-%d.log"
                                 % (name, _counter[0])),
-             wrapper=list(wrapper or []) + WRAPPER)
+             wrapper=list(wrapper or []) + WRAPPER, netns=netns)
     tc.procs.append(p)
     return p
 
 
 # ------------------------------------------------------------- H.264 in RTP
 
+def rtp_now():
+    """CLOCK_MONOTONIC now as an RTP timestamp: shmcam-rtsp's are the
+    capture times on the same clock (rtsp/rtp.h)."""
+    ns = time.monotonic_ns()
+    return (ns // 1000000000 * 90000 + ns % 1000000000 * 9 // 100000) \
+        % (1 << 32)
+
+
 class AccessUnit:
-    __slots__ = ("ts", "seq", "arrival", "nals", "key")
+    __slots__ = ("ts", "seq", "arrival", "age", "nals", "key")
 
     def __init__(self, ts, seq, arrival, nals):
         self.ts = ts
         self.seq = seq            # first packet's sequence number
         self.arrival = arrival
+        # Seconds from its capture to its arrival here.
+        self.age = ((rtp_now() - ts) % (1 << 32)) / 90000
         self.nals = nals
         self.key = any(n[0] & 0x1f == 5 for n in nals)
 
@@ -131,8 +150,12 @@ class Depay:
         seq, ts, ssrc = struct.unpack("!HII", pkt[2:12])
         self.ssrc = ssrc
         if self.next_seq is not None and seq != self.next_seq:
+            # Lost packets: the unit they were in is broken (a sender
+            # that skips whole units leaves gaps between them, which
+            # break nothing).
             self.gaps += 1
-            self._bad = True
+            if self._ts is not None and ts == self._ts:
+                self._bad = True
         self.next_seq = (seq + 1) & 0xffff
         if self._ts is not None and ts != self._ts:
             # A new unit without the last one's marker: cut short.
@@ -198,8 +221,10 @@ class RtspClient:
     RTP (interleaved, or from the UDP socket) into the depacketizer."""
 
     def __init__(self, port, host="127.0.0.1", timeout=10, user=None,
-                 password=None, auth="any", user_agent="shmcam-test"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 password=None, auth="any", user_agent="shmcam-test",
+                 sock=None):
+        self.sock = sock or socket.create_connection((host, port),
+                                                     timeout=timeout)
         self.host, self.port = host, port
         self.cseq = 0
         self.buf = b""
@@ -382,12 +407,16 @@ class RtspClient:
 
 class RtspReader(threading.Thread):
     """A client in a thread of its own: starts a session and reads until
-    stopped (or, paused, stops reading with its connection open)."""
+    stopped (or, paused, stops reading with its connection open).  sock:
+    a connected socket to use (from a wan.Namespace), host: the server's
+    address as it sees it."""
 
-    def __init__(self, port, path, transport="tcp", rcvbuf=None):
+    def __init__(self, port, path, transport="tcp", rcvbuf=None, sock=None,
+                 host="127.0.0.1"):
         super().__init__(daemon=True)
         self.port, self.path, self.transport = port, path, transport
         self.rcvbuf = rcvbuf
+        self.sock, self.host = sock, host
         self.client = None
         self.error = None
         self.closed = False
@@ -401,11 +430,11 @@ class RtspReader(threading.Thread):
 
     def run(self):
         try:
-            self.client = RtspClient(self.port, timeout=30)
+            self.client = RtspClient(self.port, timeout=30, sock=self.sock)
             if self.rcvbuf:
                 self.client.sock.setsockopt(socket.SOL_SOCKET,
                                             socket.SO_RCVBUF, self.rcvbuf)
-            url = "rtsp://127.0.0.1:%d/%s" % (self.port, self.path)
+            url = "rtsp://%s:%d/%s" % (self.host, self.port, self.path)
             r = self.client.start(url, self.transport)
             self.status = r.status
             if r.status != 200:
