@@ -17,7 +17,11 @@ each:
   5. the server runs as a non-root user, cannot open /dev/video*, and maps
      the ring read-only;
   6. a capture stopped with SIGSTOP is killed by systemd's watchdog and
-     restarted.
+     restarted;
+  7. an RTSP server (shmcam-rtsp@n, its socket 127.0.0.1:8554 held by
+     systemd) reaches READY, serves H.264 over RTSP, runs unprivileged,
+     and restarting it disturbs neither the capture nor the HTTP
+     servers' clients.
 
 The Debian root, the namespaces that isolate the run and the container
 are tests/systemd/nspawn.py's (shared with make check-deb); the root here
@@ -38,9 +42,11 @@ import time
 import nspawn
 from nspawn import (FAILURES, frames_after, http_unix_get, live_run,
                     max_gap, reader, run, say, wait_live)
+from rtsptools import RtspClient
 from shmcam import wait_until
 
 CAMERA = "cam"
+RTSP_PORT = 8554     # shmcam-rtsp@.socket's default
 SIZE = (320, 240)
 FPS = 15
 PORTS = {"a": 8081, "b": 8082}
@@ -68,7 +74,7 @@ def parse_timespan(s):
 def runtime_packages(build):
     """Debian packages of the libraries the built programs link."""
     libs = set()
-    for prog in ("shmcam-capture", "shmcam-server"):
+    for prog in ("shmcam-capture", "shmcam-server", "shmcam-rtsp"):
         out = run(["ldd", os.path.join(build, prog)]).stdout
         libs.update(re.findall(r"=> (/\S+)", out))
     # dpkg knows a library by the path its package installed, which with
@@ -94,6 +100,8 @@ def prepare_root(merged, build):
         nspawn.put(merged, "/etc/systemd/system/shmcam-server@%s.socket.d/"
                    "test.conf" % name,
                    "[Socket]\nListenStream=127.0.0.1:%d\n" % port)
+    nspawn.put(merged, "/etc/shmcam/rtsp-n.conf",
+               'SHMCAM_RTSP_ARGS="--name %s"\n' % CAMERA)
     nspawn.put(merged, "/etc/systemd/system/shmcam-server@a.service.d/"
                "test.conf",
                "# check_systemd.py: a restart lasts at least %d s, so a "
@@ -144,6 +152,7 @@ class RingProbe(threading.Thread):
 class Checks:
     CAP = "shmcam-capture@%s.service" % CAMERA
     SRV = {n: "shmcam-server@%s.service" % n for n in PORTS}
+    RTSP = "shmcam-rtsp@n.service"
 
     def __init__(self, ct, build):
         self.ct = ct
@@ -426,14 +435,66 @@ class Checks:
                 "as %d after %.1f s (WatchdogSec=%.0f s); both servers' "
                 "clients live again" % (cap_pid, new_pid, took, wd))
 
+    # 7
+    def rtsp(self):
+        ct = self.ct
+        unit = self.RTSP
+        ct.sh("systemctl", "start", "shmcam-rtsp@n.socket")
+        ct.sh("systemctl", "start", unit, timeout=60)
+        p = ct.show(unit, "ActiveState", "SubState", "MainPID")
+        if (p["ActiveState"], p["SubState"]) != ("active", "running"):
+            raise AssertionError("%s is %s/%s" % (unit, p["ActiveState"],
+                                                  p["SubState"]))
+        url = "rtsp://127.0.0.1:%d/%s" % (RTSP_PORT, CAMERA)
+
+        def watch():
+            c = RtspClient(RTSP_PORT)
+            try:
+                r = c.start(url)
+                if r.status != 200:
+                    raise AssertionError("PLAY: %d" % r.status)
+                units = c.read_units(30, timeout=20)
+                if not units[0].key:
+                    raise AssertionError("not starting at a keyframe")
+                return len(units)
+            finally:
+                c.close()
+        n = watch()
+        with open("/proc/%d/status" % ct.host_pid(int(p["MainPID"]))) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        uids = [int(x) for x in st["Uid"].split()]
+        if 0 in uids:
+            raise AssertionError("shmcam-rtsp runs with uid %s" % uids)
+        # A restart: the capture and the HTTP servers' clients carry on.
+        cap_pid = ct.main_pid(self.CAP)
+        gen = RingProbe.read(self.ring)[0]
+        t = time.monotonic()
+        ct.sh("systemctl", "restart", unit, timeout=60)
+        watch()
+        for name in PORTS:
+            wait_live(self.readers[name], 5, t, 20, "server %s's client"
+                      % name)
+            gap = max_gap(frames_after(self.readers[name], t))
+            if gap > MAX_GAP_S:
+                raise AssertionError("server %s's client waited %.1f s"
+                                     % (name, gap))
+        if (ct.main_pid(self.CAP) != cap_pid or
+                RingProbe.read(self.ring)[0] != gen):
+            raise AssertionError("the capture was disturbed")
+        return ("%s READY, %d access units over RTSP from a keyframe on "
+                "(socket 127.0.0.1:%d), uid %d; restarted without the "
+                "capture (pid %d) or the HTTP clients noticing"
+                % (unit, n, RTSP_PORT, uids[0], cap_pid))
+
     def stop_all(self):
         for r in self.readers.values():
             r.stop()
         ct = self.ct
         ct.sh("systemctl", "stop", self.CAP, self.SRV["a"], self.SRV["b"],
-              "shmcam-server@a.socket", "shmcam-server@b.socket", timeout=60)
+              "shmcam-server@a.socket", "shmcam-server@b.socket", self.RTSP,
+              "shmcam-rtsp@n.socket", timeout=60)
         bad = []
-        for u in [self.CAP] + list(self.SRV.values()):
+        for u in [self.CAP, self.RTSP] + list(self.SRV.values()):
             p = ct.show(u, "Result", "ExecMainStatus")
             if p["Result"] != "success" or p["ExecMainStatus"] != "0":
                 bad.append("%s: %s" % (u, p))
@@ -469,7 +530,8 @@ def main():
             (3, "restart of the capture", checks.restart_capture),
             (4, "kill -9 of server b", checks.kill_server),
             (5, "the server is confined", checks.server_confined),
-            (6, "the capture's watchdog", checks.watchdog)])
+            (6, "the capture's watchdog", checks.watchdog),
+            (7, "an RTSP server", checks.rtsp)])
         bad = checks.stop_all()
         if bad:
             print("FAIL clean stop: " + "; ".join(bad), flush=True)
