@@ -216,7 +216,9 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
 	test_end_to_end.EndToEndTest.test_index_and_errors \
 	test_hostile_ring test_http_contract test_http_restart \
-	test_h264.H264Test.test_short_stream
+	test_h264.H264Test.test_short_stream \
+	test_rtsp_access.RtspAccessTest.test_digest_and_basic \
+	test_rtsp_robustness.RtspRobustnessTest.test_limits_and_malformed
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \
