@@ -6,9 +6,12 @@
  * Also under a parent filter that refuses seccomp() with EPERM, as
  * systemd's SystemCallFilter= does.  The capture's list with a V4L2
  * layer in the process (SANDBOX_CAPTURE_V4L2_LAYER) allows what such a
- * layer does, which the capture's own list forbids.  shmcam-rtsp's
- * (SANDBOX_RTSP) is the server's and sendmmsg(), on UDP sockets bound
- * before the filter: a socket or a bind after it kills it too.
+ * layer does, which the capture's own list forbids.  The capture's
+ * H.264 encoder (x264's threads, libyuv) works under its list.  And
+ * every name in the lists is a system call on at least one of the
+ * architectures they are written for.  shmcam-rtsp's (SANDBOX_RTSP) is
+ * the server's and sendmmsg(), on UDP sockets bound before the filter:
+ * a socket or a bind after it kills it too.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -43,7 +46,9 @@
 #include <netinet/tcp.h>
 
 #include <check.h>
+#include <seccomp.h>
 
+#include "h264enc.h"
 #include "log.h"
 #include "ring.h"
 #include "sandbox.h"
@@ -133,7 +138,7 @@ run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
 		_exit(fn(arg));
 	}
 	close(pfd[1]);
-	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, 10000) &&
+	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, tu_ms(10000)) &&
 	    (r = read(pfd[0], o->log + n, sizeof(o->log) - 1 - n)) > 0)
 		n += (size_t)r;
 	o->log[n] = '\0';
@@ -427,6 +432,73 @@ START_TEST(test_capture_serves)
 }
 END_TEST
 
+#ifdef SHMCAM_X264
+/*
+ * The capture's H.264 encoder under its filter: x264 detects the CPU
+ * and starts its slice threads on the first frame (after the filter is
+ * on, as in the capture), libyuv detects the CPU on its first
+ * conversion (reading /proc/cpuinfo on 32-bit ARM).  Frames of three
+ * layouts: I420 as it is, packed 4:2:2 and 32-bit RGB through libyuv.
+ */
+static int
+encode_h264(void *arg)
+{
+	static const uint32_t fourccs[] = { V4L2_PIX_FMT_YUV420,
+	    V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_XBGR32 };
+	/* 8 macroblock rows: x264 gives each slice thread 4 at least. */
+	static uint8_t pixels[160 * 128 * 4];
+	struct h264_settings s;
+	struct source_frame f;
+	struct h264enc *e;
+	const uint8_t *out;
+	size_t len, n = 0;
+	int key, keys = 0;
+
+	(void)arg;
+	h264enc_defaults(&s);
+	s.threads = 2;
+	if (h264enc_new(&e, &s) != 0)
+		return 40;
+	for (unsigned i = 0; i < 9; i++) {
+		const struct rawformat *rf = rawformat_find(fourccs[i % 3]);
+		uint8_t *data = pixels;
+		size_t plen = sizeof(pixels);
+		uint32_t stride = 0;
+
+		memset(pixels, (int)(16 + i * 20), sizeof(pixels));
+		memset(&f, 0, sizeof(f));
+		f.fourcc = fourccs[i % 3];
+		f.width = 160;
+		f.height = 128;
+		if (rawframe_describe(&f.raw, rf, 160, 128, 1, &data, &plen,
+		    &stride) != 0)
+			return 41;
+		if (h264enc_encode(e, &f, 30000, 0, &out, &len, &key) != 0 ||
+		    len == 0)
+			return 42;
+		n += len;
+		keys += key;
+	}
+	h264enc_free(e);
+	log_info("encoded %zu bytes, %d keyframes", n, keys);
+	return keys >= 1 ? 0 : 43;
+}
+#endif
+
+START_TEST(test_capture_encodes_h264)
+{
+#ifdef SHMCAM_X264
+	struct outcome o;
+
+	run_sandboxed(SANDBOX_CAPTURE, 0, encode_h264, NULL, &o);
+	assert_exit0(&o);
+	ck_assert_ptr_nonnull(strstr(o.log, "encoded"));
+#else
+	fprintf(stderr, "skipped: built with X264=no, no H.264 encoder\n");
+#endif
+}
+END_TEST
+
 /* -------------------------------------------------- what is forbidden */
 
 enum forbidden {
@@ -470,6 +542,24 @@ struct forbidden_case {
 #define RTS	(1u << SANDBOX_RTSP)
 #define ALL	(SRV | CAP | LAY | RTS)
 
+/* The calls glibc makes for unlink(), chmod(), mkdir() and mmap(), as the
+ * kernel's table of the architecture names them: arm64 has only the *at()
+ * forms; 32-bit ARM maps with mmap2 (offsets in pages). */
+#if defined(__aarch64__)
+#define CALL_UNLINK	"unlinkat"
+#define CALL_CHMOD	"fchmodat"
+#define CALL_MKDIR	"mkdirat"
+#else
+#define CALL_UNLINK	"unlink"
+#define CALL_CHMOD	"chmod"
+#define CALL_MKDIR	"mkdir"
+#endif
+#if defined(__arm__)
+#define CALL_MMAP	"mmap2"
+#else
+#define CALL_MMAP	"mmap"
+#endif
+
 static const struct forbidden_case forbidden_cases[] = {
 	{ F_EXECVE,		"execve",	ALL, 0 },
 	{ F_OPEN_WRITE,		"openat",	SRV | RTS, 0 },
@@ -477,16 +567,16 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_SOCKET_NETLINK,	"socket",	ALL, 0 },
 	{ F_FORK,		"clone",	ALL, 1 },
 	{ F_PTRACE,		"ptrace",	ALL, 1 },
-	{ F_MMAP_EXEC,		"mmap",		ALL, 0 },
+	{ F_MMAP_EXEC,		CALL_MMAP,	ALL, 0 },
 	{ F_MPROTECT_EXEC,	"mprotect",	ALL, 0 },
-	{ F_UNLINK,		"unlink",	SRV | RTS, 0 },
+	{ F_UNLINK,		CALL_UNLINK,	SRV | RTS, 0 },
 	{ F_IOCTL_TIOCSTI,	"ioctl",	ALL, 0 },
 	{ F_KILL,		"kill",		ALL, 0 },
 	{ F_TGKILL_OTHER,	"tgkill",	ALL, 0 },
 	{ F_SETUID,		"setuid",	ALL, 0 },
 	{ F_BIND,		"bind",		ALL, 0 },
-	{ F_CHMOD,		"chmod",	ALL, 0 },
-	{ F_MKDIR,		"mkdir",	ALL, 0 },
+	{ F_CHMOD,		CALL_CHMOD,	ALL, 0 },
+	{ F_MKDIR,		CALL_MKDIR,	ALL, 0 },
 	{ F_GETSOCKOPT_TCP,	"getsockopt",	ALL, 0 },
 	/* TCP_INFO is the server's (its send policy), no capture's. */
 	{ F_TCP_INFO,		"getsockopt",	CAP | LAY, 0 },
@@ -693,6 +783,113 @@ START_TEST(test_forbidden_under_parent_filter)
 }
 END_TEST
 
+/* ----------------------------------------------- names and architectures */
+
+#define NAMES_MAX	256
+
+/* The distinct names of a program's lists. */
+struct name_walk {
+	const char	*names[NAMES_MAX];
+	unsigned	 n;
+};
+
+static void
+name_collect(const char *name, void *arg)
+{
+	struct name_walk *w = arg;
+	unsigned i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->names[i], name) == 0)
+			return;
+	ck_assert_uint_lt(w->n, NAMES_MAX);
+	w->names[w->n++] = name;
+}
+
+/* How many system calls arch has (numbered below 1024: ARM's private
+ * calls, from 0xf0000, are not counted). */
+static unsigned
+arch_calls(uint32_t arch)
+{
+	unsigned n = 0;
+	char *name;
+	int nr;
+
+	for (nr = 0; nr < 1024; nr++)
+		if ((name = seccomp_syscall_resolve_num_arch(arch, nr)) != NULL) {
+			n++;
+			free(name);
+		}
+	return n;
+}
+
+static const char *
+arch_name(uint32_t arch)
+{
+	switch (arch) {
+	case SCMP_ARCH_X86_64:	return "x86-64";
+	case SCMP_ARCH_AARCH64:	return "arm64";
+	case SCMP_ARCH_ARM:	return "armhf";
+	default:		return "?";
+	}
+}
+
+START_TEST(test_names_are_calls)
+{
+	struct name_walk w;
+	enum sandbox_program prog;
+	char unknown[512];
+	unsigned i, a, on[8];
+	size_t len;
+
+	for (a = 0; sandbox_arches[a] != 0; a++)
+		ck_assert_uint_lt(a, sizeof(on) / sizeof(on[0]));
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_RTSP; prog++) {
+		memset(&w, 0, sizeof(w));
+		memset(on, 0, sizeof(on));
+		unknown[0] = '\0';
+		sandbox_call_names(prog, name_collect, &w);
+		for (i = 0; i < w.n; i++) {
+			int known = 0;
+
+			for (a = 0; sandbox_arches[a] != 0; a++)
+				if (seccomp_syscall_resolve_name_arch(
+				    sandbox_arches[a], w.names[i]) >= 0) {
+					on[a]++;
+					known = 1;
+				}
+			len = strlen(unknown);
+			if (!known)
+				snprintf(unknown + len, sizeof(unknown) - len,
+				    " %s", w.names[i]);
+		}
+		ck_assert_msg(unknown[0] == '\0', "%s: a call on none of "
+		    "the architectures:%s", sandbox_program_name(prog),
+		    unknown);
+		/* The walk saw the lists, and each architecture has most of
+		 * the names: none is forgotten wholesale. */
+		ck_assert_uint_gt(w.n, 50);
+		for (a = 0; sandbox_arches[a] != 0; a++) {
+			ck_assert_msg(on[a] > w.n / 2, "%s: %u of %u names on "
+			    "%s", sandbox_program_name(prog), on[a], w.n,
+			    arch_name(sandbox_arches[a]));
+			fprintf(stderr, "figure: sandbox: %s%s allows %u of "
+			    "the %u system calls of %s\n",
+			    sandbox_program_name(prog),
+			    prog == SANDBOX_CAPTURE_V4L2_LAYER ?
+			    " with a V4L2 layer" : "", on[a],
+			    arch_calls(sandbox_arches[a]),
+			    arch_name(sandbox_arches[a]));
+		}
+	}
+	/* The machine running this is one of them. */
+	for (a = 0; sandbox_arches[a] != 0; a++)
+		if (sandbox_arches[a] == seccomp_arch_native())
+			break;
+	ck_assert_uint_ne(sandbox_arches[a], 0);
+}
+END_TEST
+
 static Suite *
 sandbox_suite(void)
 {
@@ -703,10 +900,14 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_server_serves);
 	tcase_add_test(tc, test_capture_serves);
 	tcase_add_test(tc, test_rtsp_serves);
+	tcase_add_test(tc, test_capture_encodes_h264);
 	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
 	    (int)NFORBIDDEN);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("names");
+	tcase_add_test(tc, test_names_are_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,3 +15,12 @@ $(SANDBOX_PROBE): tests/sandbox/probe.c
 	    -fvisibility=hidden -Wl,-z,relro,-z,now -o $@ $<
 
 TEST_BINS += $(SANDBOX_PROBE)
+
+# The suite runs the capture's H.264 encoder under the capture's filter.
+SANDBOX_SUITE_OBJS := $(call obj,capture/h264enc.c capture/rawframe.c \
+	capture/source.c)
+$(BUILD)/tests/check_sandbox.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/check_sandbox: $(BUILD)/tests/check_sandbox.o $(TESTUTIL) \
+    $(SANDBOX_SUITE_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(JPEG_LIBS) \
+	    $(X264_LIBS)

@@ -9,7 +9,7 @@
  *
  *   loadclient -u URL -n N -d SECONDS [--warmup S] [--slow K --slow-rate
  *              BYTES/S --slow-rcvbuf BYTES] [--ts x-timestamp|simstamp]
- *              [--per-client]
+ *              [--per-client] [--decode]
  *   loadclient -u URL --churn TOTAL [-c CONCURRENCY]
  *
  * Slow clients (the first K of the N) read at most BYTES/S each, in small
@@ -41,6 +41,11 @@
  * hash of the frame's first bytes (where the barcode rows are) and its
  * length.
  *
+ * --decode decodes every frame completely (TurboJPEG, warnings count as
+ * failures) and reports the failures: a check that what arrives are
+ * pictures, where a load test only looks at SOI and EOI.  Each client
+ * also reports the longest pause between two of its frames (gap_max).
+ *
  * --churn opens TOTAL connections, at most CONCURRENCY at once; each
  * sends its request and closes after a random point of the response:
  * before any byte, in the head, inside a frame, some with a reset
@@ -65,6 +70,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+
+#include <turbojpeg.h>
 
 #include "v4l2sim/simstamp.h"
 
@@ -314,6 +321,10 @@ struct client {
 	int		 have_clen;
 	unsigned char	 first2[2], last2[2];
 	size_t		 seen;
+	unsigned char	*body;		/* --decode: the part's bytes */
+	size_t		 body_cap;
+	uint64_t	 decode_failures;
+	double		 gap_max;	/* longest pause between frames, s */
 	uint64_t	 frames;	/* after warm-up */
 	uint64_t	 frames_all;
 	uint64_t	 unstamped;	/* counted frames without a capture time */
@@ -332,6 +343,7 @@ struct client {
 };
 
 static const struct ts_source *tsrc = &ts_sources[0];
+static tjhandle decoder;		/* --decode */
 static struct sockaddr_in dst;
 static char req[1024];
 static double t_start, t_warm;
@@ -440,6 +452,29 @@ client_connect(struct client *c, int rcvbuf)
 	return 0;
 }
 
+/* 0 if the JPEG decodes completely, without a warning. */
+static int
+frame_decode(const unsigned char *jpeg, size_t len)
+{
+	static unsigned char *rgb;
+	static size_t rgb_size;
+	int w, h, sub, cs;
+
+	if (tjDecompressHeader3(decoder, jpeg, (unsigned long)len, &w, &h,
+	    &sub, &cs) != 0 || w <= 0 || h <= 0)
+		return -1;
+	if ((size_t)w * (size_t)h * 3 > rgb_size) {
+		free(rgb);
+		rgb_size = (size_t)w * (size_t)h * 3;
+		if ((rgb = malloc(rgb_size)) == NULL) {
+			perror("malloc");
+			exit(1);
+		}
+	}
+	return tjDecompress2(decoder, jpeg, (unsigned long)len, rgb, w, 0, h,
+	    TJPF_RGB, TJFLAG_STOPONWARNING) == 0 ? 0 : -1;
+}
+
 static void
 part_done(struct client *c)
 {
@@ -453,10 +488,14 @@ part_done(struct client *c)
 		return;
 	}
 	c->frames_all++;
+	if (decoder != NULL && frame_decode(c->body, c->clen) != 0)
+		c->decode_failures++;
 	if (t < t_warm)
 		return;
 	if (c->frames == 0)
 		c->first_t = t;
+	else if (t - c->last_t > c->gap_max)
+		c->gap_max = t - c->last_t;
 	c->last_t = t;
 	c->frames++;
 	if (seq != 0) {
@@ -523,6 +562,14 @@ client_line(struct client *c)
 			c->remain = c->clen;
 			c->seen = 0;
 			c->ps = P_BODY;
+			if (decoder != NULL && c->clen > c->body_cap) {
+				free(c->body);
+				c->body_cap = c->clen;
+				if ((c->body = malloc(c->body_cap)) == NULL) {
+					perror("malloc");
+					exit(1);
+				}
+			}
 			return;
 		}
 		if ((colon = strchr(c->line, ':')) == NULL) {
@@ -561,6 +608,8 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 				if (pos >= c->seen && pos < c->seen + k)
 					c->last2[pos - (c->clen - 2)] =
 					    p[pos - c->seen];
+			if (decoder != NULL && k > 0)
+				memcpy(c->body + c->seen, p, k);
 			c->seen += k;
 			if (tsrc->body != NULL)
 				tsrc->body(c->ts, p, k);
@@ -611,8 +660,8 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 static int
 client_wants_body(const struct client *c)
 {
-	return tsrc->body != NULL && (tsrc->wants_body == NULL ||
-	    tsrc->wants_body(c->ts));
+	return decoder != NULL || (tsrc->body != NULL &&
+	    (tsrc->wants_body == NULL || tsrc->wants_body(c->ts)));
 }
 
 /*
@@ -704,6 +753,8 @@ print_group(const char *name, struct client *cl, int n, int slow,
 	double *cov = calloc((size_t)n + 1, sizeof(double));
 	struct samples all = { 0 }, first = { 0 }, second = { 0 };
 	uint64_t frames = 0, frames_all = 0, unstamped = 0, bytes = 0;
+	uint64_t decode_failures = 0;
+	double gap_max = 0;
 	int k = 0, kc = 0, i, errors = 0;
 	size_t j;
 
@@ -719,6 +770,9 @@ print_group(const char *name, struct client *cl, int n, int slow,
 		frames_all += c->frames_all;
 		unstamped += c->unstamped;
 		bytes += c->bytes;
+		decode_failures += c->decode_failures;
+		if (c->gap_max > gap_max)
+			gap_max = c->gap_max;
 		errors += c->error[0] != '\0';
 		for (j = 0; j < c->lat.n; j++) {
 			samples_add(&all, c->lat.v[j]);
@@ -732,6 +786,10 @@ print_group(const char *name, struct client *cl, int n, int slow,
 	    (unsigned long long)frames, (unsigned long long)bytes,
 	    (unsigned long long)frames_all, (unsigned long long)unstamped,
 	    errors, duration > 0 ? (double)bytes / duration / 1e6 : 0);
+	if (decoder != NULL)
+		printf("\"decode_failures\":%llu,",
+		    (unsigned long long)decode_failures);
+	printf("\"gap_max\":%.3f,", gap_max);
 	printf("\"fps_min\":%.3f,\"fps_median\":%.3f,\"fps_max\":%.3f,",
 	    k ? pct(fps, (size_t)k, 0) : 0, k ? pct(fps, (size_t)k, 50) : 0,
 	    k ? pct(fps, (size_t)k, 100) : 0);
@@ -786,6 +844,9 @@ static void
 client_release(struct client *c)
 {
 	ts_free(c->ts);
+	free(c->body);
+	c->body = NULL;
+	c->body_cap = 0;
 	free(c->lat.v);
 	free(c->lat_t.v);
 	c->ts = NULL;
@@ -881,6 +942,7 @@ usage(void)
 	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
 	    "                  [--slow-rcvbuf BYTES] [--ts x-timestamp|simstamp] "
 	    "[--per-client]\n"
+	    "                  [--decode]\n"
 	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
 	exit(2);
 }
@@ -898,6 +960,7 @@ main(int argc, char **argv)
 		{ "slow-rcvbuf", required_argument, NULL, 'b' },
 		{ "ts", required_argument, NULL, 't' },
 		{ "per-client", no_argument, NULL, 'p' },
+		{ "decode", no_argument, NULL, 'D' },
 		{ "churn", required_argument, NULL, 'C' },
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
@@ -922,6 +985,14 @@ main(int argc, char **argv)
 		case 'r': rate = atof(optarg); break;
 		case 'b': rcvbuf = atoi(optarg); break;
 		case 'p': per_client = 1; break;
+		case 'D':
+			if (decoder == NULL &&
+			    (decoder = tjInitDecompress()) == NULL) {
+				fprintf(stderr, "loadclient: tjInitDecompress "
+				    "failed\n");
+				return 1;
+			}
+			break;
 		case 'C': churn = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
 		case 't':
@@ -1039,5 +1110,7 @@ main(int argc, char **argv)
 		client_release(&cl[i]);
 	}
 	free(cl);
+	if (decoder != NULL)
+		tjDestroy(decoder);
 	return 0;
 }
