@@ -13,32 +13,26 @@
  * backlog it cannot take (the connection waits there).
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <event2/listener.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "listener.h"
 #include "log.h"
 #include "netaddr.h"
 #include "rtsp.h"
-
-#define LISTEN_BACKLOG		1024
-#define ACCEPT_PAUSE_MS		200
 
 struct listener {
 	TAILQ_ENTRY(listener) l_entry;
 	struct rtsp_server *l_srv;
 	struct evconnlistener *l_lev;
 	struct event	*l_pause_ev;
-	char		 l_desc[RTSP_ADDR_MAX + 16];
+	char		 l_desc[RTSP_ADDR_MAX + 16];	/* "rtsp://[v6]:port/" */
 };
 
 int
@@ -73,49 +67,25 @@ static void
 listen_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval tv = ms_tv(ACCEPT_PAUSE_MS);
-	int err = EVUTIL_SOCKET_ERROR();
 
-	switch (err) {
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-		if (l->l_srv->accept_pauses++ % 100 == 0)
-			log_warnx("%s: accept: %s: pausing accepts for %d ms "
-			    "(%llu times so far)", l->l_desc, strerror(err),
-			    ACCEPT_PAUSE_MS,
-			    (unsigned long long)l->l_srv->accept_pauses);
-		evconnlistener_disable(lev);
-		evtimer_add(l->l_pause_ev, &tv);
-		break;
-	default:
-		log_warnx("%s: accept: %s", l->l_desc, strerror(err));
-		break;
-	}
+	(void)listener_accept_error(lev, EVUTIL_SOCKET_ERROR(),
+	    l->l_pause_ev, l->l_desc, &l->l_srv->accept_pauses);
 }
 
 static void
 listen_add(struct rtsp_server *srv, int fd, const char *how)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	struct listener *l;
-	char addr[RTSP_ADDR_MAX];
 
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
 	    evutil_make_socket_closeonexec(fd) == -1)
 		fatal("listening socket fd %d", fd);
+	if (!listener_is_tcp(fd))
+		fatalx("fd %d: RTSP is served over TCP only", fd);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	l->l_srv = srv;
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		fatal("getsockname on fd %d", fd);
-	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
-		fatalx("fd %d: RTSP is served over TCP only", fd);
-	netaddr_text((struct sockaddr *)&ss, 1, addr, sizeof(addr));
-	snprintf(l->l_desc, sizeof(l->l_desc), "rtsp://%s/", addr);
+	listener_describe(fd, "rtsp", l->l_desc, sizeof(l->l_desc));
 	/* Backlog 0: the socket is listening already. */
 	l->l_lev = evconnlistener_new(srv->base, listen_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -127,47 +97,10 @@ listen_add(struct rtsp_server *srv, int fd, const char *how)
 	log_info("listening on %s%s", l->l_desc, how);
 }
 
-int
-listen_bind_tcp(struct rtsp_server *srv, const struct listen_addr *la,
-    const char *what, void (*add)(struct rtsp_server *, int, const char *))
+static void
+listen_add_bound(int fd, void *arg)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[8];
-	int fd = -1, rc, one = 1, bound = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", la->la_port);
-	rc = getaddrinfo(la->la_host, port, &hints, &res);
-	if (rc != 0)
-		fatalx("%s %s:%u: %s", what, la->la_host, la->la_port,
-		    gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1)
-			fatal("%s %s:%u: socket", what, la->la_host,
-			    la->la_port);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* [::] means IPv6 only; 0.0.0.0 is a --listen of its own. */
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, LISTEN_BACKLOG) == -1)
-			fatal("%s: cannot listen on %s port %u", what,
-			    la->la_host, la->la_port);
-		bound++;
-		if (add == NULL)
-			break;
-		add(srv, fd, "");
-	}
-	freeaddrinfo(res);
-	if (bound == 0)
-		fatalx("%s %s:%u: no address", what, la->la_host, la->la_port);
-	return fd;
+	listen_add(arg, fd, "");
 }
 
 void
@@ -202,11 +135,13 @@ listen_setup(struct rtsp_server *srv)
 		free(names);
 	}
 	for (i = 0; i < srv->opt.nlisten; i++)
-		(void)listen_bind_tcp(srv, &srv->opt.listen[i], "--listen",
-		    listen_add);
+		(void)listener_bind_tcp(srv->opt.listen[i].la_host,
+		    srv->opt.listen[i].la_port, "--listen", listen_add_bound,
+		    srv);
 	if (TAILQ_EMPTY(&srv->listeners)) {
 		listen_parse_addr("127.0.0.1:8554", &def);
-		(void)listen_bind_tcp(srv, &def, "--listen", listen_add);
+		(void)listener_bind_tcp(def.la_host, def.la_port, "--listen",
+		    listen_add_bound, srv);
 	}
 }
 

@@ -461,9 +461,8 @@ rtsp_reason(unsigned status)
 	return "Unknown";
 }
 
-/* Appends a formatted piece at *n; -1 once it does not fit. */
-static int __attribute__((format(printf, 4, 5)))
-put(char *buf, size_t size, size_t *n, const char *fmt, ...)
+int
+rtsp_putf(char *buf, size_t size, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -493,26 +492,26 @@ rtsp_response_format(char *buf, size_t size, const struct rtsp_response *rs)
 	time_t t;
 	int bad = 0;
 
-	bad |= put(buf, size, &n, "RTSP/1.0 %u %s\r\n", rs->rs_status,
+	bad |= rtsp_putf(buf, size, &n, "RTSP/1.0 %u %s\r\n", rs->rs_status,
 	    rtsp_reason(rs->rs_status));
 	if (rs->rs_cseq >= 0)
-		bad |= put(buf, size, &n, "CSeq: %lld\r\n", rs->rs_cseq);
+		bad |= rtsp_putf(buf, size, &n, "CSeq: %lld\r\n", rs->rs_cseq);
 	t = (time_t)rs->rs_date;
 	if (rs->rs_date != 0 && gmtime_r(&t, &tm) != NULL)
-		bad |= put(buf, size, &n, "Date: %s, %02d %s %04d %02d:%02d:%02d "
+		bad |= rtsp_putf(buf, size, &n, "Date: %s, %02d %s %04d %02d:%02d:%02d "
 		    "GMT\r\n", days[tm.tm_wday % 7], tm.tm_mday,
 		    months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
 		    tm.tm_min, tm.tm_sec);
-	bad |= put(buf, size, &n, "Server: shmcam/%s\r\n", SHMCAM_VERSION);
+	bad |= rtsp_putf(buf, size, &n, "Server: shmcam/%s\r\n", SHMCAM_VERSION);
 	if (rs->rs_session != NULL)
-		bad |= put(buf, size, &n, "Session: %s;timeout=%u\r\n",
+		bad |= rtsp_putf(buf, size, &n, "Session: %s;timeout=%u\r\n",
 		    rs->rs_session, rs->rs_timeout);
 	if (rs->rs_body_len > 0)
-		bad |= put(buf, size, &n, "Content-Type: %s\r\n"
+		bad |= rtsp_putf(buf, size, &n, "Content-Type: %s\r\n"
 		    "Content-Length: %zu\r\n", rs->rs_content_type != NULL ?
 		    rs->rs_content_type : "text/plain", rs->rs_body_len);
 	if (rs->rs_headers != NULL)
-		bad |= put(buf, size, &n, "%s", rs->rs_headers);
-	bad |= put(buf, size, &n, "\r\n");
+		bad |= rtsp_putf(buf, size, &n, "%s", rs->rs_headers);
+	bad |= rtsp_putf(buf, size, &n, "\r\n");
 	return bad ? -EMSGSIZE : (ssize_t)n;
 }

@@ -174,6 +174,14 @@ struct rtsp_response {
 ssize_t	rtsp_response_format(char *buf, size_t size,
 	    const struct rtsp_response *rs);
 
+/*
+ * Appends printf-style text to buf at *n (size bytes in all): 0, or -1
+ * once it does not fit (then *n is size and stays so, and every later
+ * call fails too: check once, at the end).
+ */
+int	rtsp_putf(char *buf, size_t size, size_t *n, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
 /* The reason phrase of a status code ("Unknown" for others). */
 const char *rtsp_reason(unsigned status);
 const char *rtsp_method_name(enum rtsp_method m);

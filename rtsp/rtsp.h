@@ -372,11 +372,6 @@ int	listen_parse_addr(const char *s, struct listen_addr *la);
  * failure. */
 void	listen_setup(struct rtsp_server *srv);
 void	listen_free(struct rtsp_server *srv);
-/* Binds and listens on la (what names the option for messages): each
- * address through add, or, for add NULL, the first only, returned. */
-int	listen_bind_tcp(struct rtsp_server *srv, const struct listen_addr *la,
-	    const char *what, void (*add)(struct rtsp_server *, int,
-	    const char *));
 
 /* state.c */
 /* Serves /state and /metrics on the listening socket fd. */

@@ -12,7 +12,6 @@
  *   a=framerate             the capture's nominal rate, a hint
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,25 +36,6 @@ put_base64(char *out, size_t size, size_t *n, const uint8_t *src,
 	return 0;
 }
 
-static int __attribute__((format(printf, 4, 5)))
-put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (*n >= size)
-		return -1;
-	va_start(ap, fmt);
-	r = vsnprintf(buf + *n, size - *n, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= size - *n) {
-		*n = size;
-		return -1;
-	}
-	*n += (size_t)r;
-	return 0;
-}
-
 /* Text SDP can carry in a line: printable, no spaces. */
 static int
 sdp_text_ok(const char *s)
@@ -77,7 +57,7 @@ sdp_write(char *buf, size_t size, const struct sdp_params *p)
 	if (p->sps_len < 4 || p->pps_len < 1 || !sdp_text_ok(p->name) ||
 	    !sdp_text_ok(p->addr) || size == 0)
 		return -EINVAL;
-	bad |= put(buf, size, &n,
+	bad |= rtsp_putf(buf, size, &n,
 	    "v=0\r\n"
 	    "o=- %llu %llu IN %s %s\r\n"
 	    "s=%s\r\n"
@@ -97,16 +77,16 @@ sdp_write(char *buf, size_t size, const struct sdp_params *p)
 	    p->sps[1], p->sps[2], p->sps[3]);
 	if (bad == 0)
 		bad |= put_base64(buf, size, &n, p->sps, p->sps_len);
-	bad |= put(buf, size, &n, ",");
+	bad |= rtsp_putf(buf, size, &n, ",");
 	if (bad == 0)
 		bad |= put_base64(buf, size, &n, p->pps, p->pps_len);
-	bad |= put(buf, size, &n, "\r\n"
+	bad |= rtsp_putf(buf, size, &n, "\r\n"
 	    "a=rtcp-fb:%u nack pli\r\n"
 	    "a=rtcp-fb:%u ccm fir\r\n", RTP_PT_H264, RTP_PT_H264);
 	if (p->fps_milli != 0)
-		bad |= put(buf, size, &n, "a=framerate:%u.%03u\r\n",
+		bad |= rtsp_putf(buf, size, &n, "a=framerate:%u.%03u\r\n",
 		    p->fps_milli / 1000, p->fps_milli % 1000);
-	bad |= put(buf, size, &n, "a=control:%s\r\n",
+	bad |= rtsp_putf(buf, size, &n, "a=control:%s\r\n",
 	    RTSP_TRACK_CONTROL);
 	return bad ? -ENOBUFS : (ssize_t)n;
 }

@@ -18,6 +18,7 @@
 #include <event2/http.h>
 
 #include "json.h"
+#include "listener.h"
 #include "log.h"
 #include "netaddr.h"
 #include "opt.h"
@@ -265,7 +266,8 @@ state_setup(struct rtsp_server *srv)
 	if (!srv->opt.http_set)
 		return;
 	state_http(srv);
-	fd = listen_bind_tcp(srv, &srv->opt.http, "--http", NULL);
+	fd = listener_bind_tcp(srv->opt.http.la_host, srv->opt.http.la_port,
+	    "--http", NULL, NULL);
 	if (evutil_make_socket_nonblocking(fd) == -1)
 		fatal("--http: fd %d", fd);
 	if (evhttp_accept_socket_with_handle(srv->http, fd) == NULL)
