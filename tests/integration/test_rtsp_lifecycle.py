@@ -16,7 +16,6 @@ import signal
 import subprocess
 import time
 
-from capturetools import ring_info
 from h264tools import need_x264
 from rtsptools import RtspReader, start_rtsp
 from shmcam import MjpegReader, ShmcamTestCase, observe, wait_until
@@ -107,7 +106,7 @@ class RtspLifecycleTest(ShmcamTestCase):
         mjpeg.start()
         self.addCleanup(mjpeg.stop)
         mjpeg.wait_frames(10)
-        gen0 = ring_info(name)["generation"]
+        gen0 = self.ring_info(name)["generation"]
         for sig in (signal.SIGTERM, signal.SIGKILL):
             rtsp = start_rtsp(self, name)
             r = RtspReader(rtsp.port, name)
@@ -133,7 +132,7 @@ class RtspLifecycleTest(ShmcamTestCase):
             self.assertLess(max(b - a for a, b in zip(arrivals,
                                                       arrivals[1:])), 1.0)
         self.assertTrue(cap.alive())
-        self.assertEqual(ring_info(name)["generation"], gen0)
+        self.assertEqual(self.ring_info(name)["generation"], gen0)
         self.assertIsNone(mjpeg.error)
         self.assertFalse(mjpeg.closed)
         # The capture saw readers come and go, nothing else.
@@ -157,11 +156,11 @@ class RtspLifecycleTest(ShmcamTestCase):
             r.wait_units(5, timeout=10)
         for m in mjpegs:
             m.wait_frames(5)
-        h0 = ring_info(name, h264=True)
+        h0 = self.ring_info(name, h264=True)
         n0 = [r.count() for r in readers]
         t0 = time.monotonic()
         observe(3)
-        h1 = ring_info(name, h264=True)
+        h1 = self.ring_info(name, h264=True)
         elapsed = time.monotonic() - t0
         encoded = h1["encoded"] - h0["encoded"]
         published = h1["latest"] - h0["latest"]
