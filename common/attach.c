@@ -105,15 +105,17 @@ attach_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct attach *at = arg;
 	enum ctl_kind kind;
-	uint64_t count;
+	char why[96];
+	int rc;
 
 	(void)what;
 	kind = fd == at->at_efd[CTL_KIND_JPEG] ? CTL_KIND_JPEG : CTL_KIND_H264;
 	/* Reading resets the counter: one wake-up for any number of posts. */
-	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
-		log_warn("camera %s: %s eventfd read", at->at_name,
-		    ring_codec_name(kind_codec[kind]));
-		attach_lost(at, "eventfd failed");
+	if ((rc = ctl_wakeup_read(fd)) < 0) {
+		snprintf(why, sizeof(why), "%s wake-up descriptor failed: %s",
+		    ring_codec_name(kind_codec[kind]), rc == -EPROTO ?
+		    "not 8 bytes from an eventfd" : strerror(-rc));
+		attach_lost(at, why);
 		return;
 	}
 	at->at_cb(at, ATTACH_WAKEUP, kind, at->at_cb_arg);
@@ -158,6 +160,17 @@ attach_map(struct attach *at, enum ctl_kind kind, uint64_t generation,
 	int rc;
 
 	attach_unmap(at, kind);
+	/* Anything but an eventfd as the wake-up descriptor could keep the
+	 * loop busy (a pipe whose writer is gone is readable for ever). */
+	if ((rc = ctl_fd_is_eventfd(efd)) != 1) {
+		close(efd);
+		close(ringfd);
+		snprintf(why, sizeof(why), "%s wake-up descriptor from capture "
+		    "refused: %s", ring_codec_name(kind_codec[kind]),
+		    rc == 0 ? "not an eventfd" : strerror(-rc));
+		attach_lost(at, why);
+		return -1;
+	}
 	rc = ring_reader_attach_fd(r, ringfd);
 	close(ringfd);
 	if (rc == 0 && r->rr_geo.codec != kind_codec[kind])
@@ -188,6 +201,8 @@ static void
 attach_welcome(struct attach *at, const struct ctl_welcome *w, int efd,
     int ringfd)
 {
+	char name[4 * sizeof(w->shm_name)];
+
 	evtimer_del(at->at_deadline_ev);
 	at->at_capture_pid = (pid_t)w->pid;
 	at->at_capture_kinds = w->kinds;
@@ -199,7 +214,8 @@ attach_welcome(struct attach *at, const struct ctl_welcome *w, int efd,
 	at->at_attaches++;
 	at->at_why[0] = '\0';
 	log_info("camera %s: attached to capture pid %u, ring %s generation "
-	    "%016llx, %ux%u", at->at_name, w->pid, w->shm_name,
+	    "%016llx, %ux%u", at->at_name, w->pid, log_escape(w->shm_name,
+	    sizeof(w->shm_name), name, sizeof(name)),
 	    (unsigned long long)w->generation, w->width, w->height);
 	at->at_viewers_dirty = 1;
 	attach_set_viewers(at, CTL_KIND_JPEG, at->at_viewers[CTL_KIND_JPEG]);
@@ -210,6 +226,7 @@ attach_stream(struct attach *at, const struct ctl_stream *m, int efd,
     int ringfd)
 {
 	enum ctl_kind kind = (enum ctl_kind)m->kind;
+	char name[4 * sizeof(m->shm_name)];
 
 	if (kind != CTL_KIND_H264 || !(at->at_kinds & CTL_KIND_BIT(kind))) {
 		close(efd);
@@ -221,7 +238,8 @@ attach_stream(struct attach *at, const struct ctl_stream *m, int efd,
 	    m->fps_milli, efd, ringfd) != 0)
 		return;
 	log_info("camera %s: %s ring %s generation %016llx, %ux%u",
-	    at->at_name, ring_codec_name(kind_codec[kind]), m->shm_name,
+	    at->at_name, ring_codec_name(kind_codec[kind]),
+	    log_escape(m->shm_name, sizeof(m->shm_name), name, sizeof(name)),
 	    (unsigned long long)m->generation, m->width, m->height);
 }
 
@@ -260,8 +278,11 @@ attach_sock_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (at->at_state == ATTACH_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
+		char reason[4 * CTL_REASON_MAX];
+
 		snprintf(why, sizeof(why), "capture refused us: %s",
-		    msg.refused.reason);
+		    log_escape(msg.refused.reason, sizeof(msg.refused.reason),
+		    reason, sizeof(reason)));
 		attach_lost(at, why);
 		return;
 	}
@@ -277,13 +298,14 @@ attach_connect(struct attach *at)
 {
 	struct ctl_hello hello;
 	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
-	char why[200];
+	char why[320], err[256];
 	int rc, fd;
 
-	rc = ctl_connect(at->at_ctl, &fd);
+	rc = ctl_connect_capture(at->at_ctl, at->at_capture_uid, &fd, err,
+	    sizeof(err));
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "waiting for capture at %s: %s",
-		    at->at_ctl, strerror(-rc));
+		    at->at_ctl, err);
 		attach_note(at, why);
 		attach_schedule_retry(at);
 		return;
@@ -409,6 +431,7 @@ attach_init(struct attach *at, struct event_base *base, const char *name,
 	memset(at, 0, sizeof(*at));
 	at->at_base = base;
 	at->at_sock = -1;
+	at->at_capture_uid = (uid_t)-1;
 	for (k = 0; k < CTL_KINDS; k++)
 		at->at_efd[k] = -1;
 	at->at_backoff_ms = BACKOFF_MIN_MS;

@@ -18,7 +18,10 @@
  * event to its DOWN event; read it in between with ring_read_*() on
  * at_ring[kind].  Every message from the capture is checked (ctl.h), and
  * every ring (ring.h): a capture that sends junk is dropped and
- * reconnected to, never trusted.
+ * reconnected to, never trusted.  Who listens on the control socket is
+ * checked before the hello (ctl_connect_capture(): at_capture_uid, by
+ * default (uid_t)-1, is --capture-user), and each wake-up descriptor must
+ * be an eventfd.
  *
  * Wake-ups: each ring has its own eventfd; attach polls a kind's only
  * while the caller has viewers of it (attach_set_viewers()) or asked for
@@ -66,6 +69,7 @@ struct attach {
 	char		 at_label[CTL_LABEL_MAX];
 	uint32_t	 at_kinds;	/* CTL_KIND_BIT()s we ask for */
 	uint32_t	 at_poll_always; /* kinds polled without viewers */
+	uid_t		 at_capture_uid;	/* --capture-user, or -1 */
 	attach_cb	*at_cb;
 	void		*at_cb_arg;
 

@@ -2,6 +2,7 @@
  * opt.c - see opt.h.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,23 @@ opt_camera(const char *arg, char **name, const char **ctl)
 	*ctl = colon != NULL ? colon + 1 : NULL;
 	if (*name == NULL)
 		fatal("strndup");
+}
+
+uid_t
+opt_user(const char *what, const char *arg)
+{
+	struct passwd *pw;
+	unsigned long v;
+	char *end;
+
+	if ((pw = getpwnam(arg)) != NULL)
+		return pw->pw_uid;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v >= (unsigned long)(uid_t)-1)
+		opt_usage_error("unknown %s '%s'", what, arg);
+	return (uid_t)v;
 }
 
 void

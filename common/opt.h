@@ -7,6 +7,8 @@
 #ifndef SHMCAM_OPT_H
 #define SHMCAM_OPT_H
 
+#include <sys/types.h>
+
 /* What --version prints, and the server's Server: header. */
 #define SHMCAM_VERSION		"0.1"
 
@@ -31,6 +33,12 @@ unsigned long opt_uint(const char *opt, const char *s, unsigned long min,
  * name) and the path in arg (or NULL), or a usage error.
  */
 void	opt_camera(const char *arg, char **name, const char **ctl);
+
+/*
+ * A --capture-user value (what, the option's name): a user name or a
+ * number, its uid; or a usage error.
+ */
+uid_t	opt_user(const char *what, const char *arg);
 
 /*
  * Clients each hold per_client descriptors: raises the soft limit on

@@ -41,6 +41,10 @@ usage(FILE *out)
 "      --camera NAME[:PATH] serve this camera at rtsp://HOST:PORT/NAME;\n"
 "                           repeatable.  PATH is its control socket (default\n"
 "                           as above).  A single camera is also served at /.\n"
+"      --capture-user USER  the user the captures run as (name or number):\n"
+"                           a capture of any other user is refused (by\n"
+"                           default: the control socket's owner, if its\n"
+"                           directory is safe from other users)\n"
 "Listening\n"
 "  -l, --listen HOST:PORT   RTSP over TCP, repeatable (default 127.0.0.1:8554\n"
 "                           when nothing else is given); IPv6 as [::1]:8554;\n"
@@ -136,6 +140,7 @@ server_init(struct rtsp_server *srv)
 	srv->opt.session_timeout_s = 60;
 	srv->opt.client_timeout_s = 10;
 	srv->opt.max_clients = 100;
+	srv->opt.capture_uid = (uid_t)-1;
 	srv->opt.udp_min = 6970;
 	srv->opt.udp_max = 7069;
 	TAILQ_INIT(&srv->cameras);
@@ -150,6 +155,7 @@ struct camera_spec {
 
 enum {
 	OPT_CAMERA = 256,
+	OPT_CAPTURE_USER,
 	OPT_UDP_PORTS,
 	OPT_HTTP,
 	OPT_AUTH_FILE,
@@ -167,6 +173,7 @@ main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "camera", required_argument, NULL, OPT_CAMERA },
+		{ "capture-user", required_argument, NULL, OPT_CAPTURE_USER },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "udp-ports", required_argument, NULL, OPT_UDP_PORTS },
 		{ "http", required_argument, NULL, OPT_HTTP },
@@ -236,6 +243,10 @@ main(int argc, char **argv)
 				    "HOST:PORT or [IPV6]:PORT", optarg);
 			break;
 		}
+		case OPT_CAPTURE_USER:
+			srv.opt.capture_uid = opt_user("--capture-user",
+			    optarg);
+			break;
 		case OPT_UDP_PORTS:
 			parse_udp_ports(optarg, &srv.opt);
 			break;

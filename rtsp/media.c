@@ -687,6 +687,7 @@ camera_new(struct rtsp_server *srv, const char *name, const char *ctl_path)
 		free(cam);
 		return NULL;
 	}
+	cam->c_at.at_capture_uid = srv->opt.capture_uid;
 	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
 	    cam);
 	if (cam->c_tick_ev == NULL) {

@@ -323,6 +323,7 @@ struct rtsp_options {
 	unsigned	 udp_min;		/* 0: no UDP */
 	unsigned	 udp_max;
 	const char	*auth_file;
+	uid_t		 capture_uid;		/* --capture-user, or -1 */
 	struct listen_addr *listen;
 	unsigned	 nlisten;
 	struct listen_addr http;		/* la_port 0: none */

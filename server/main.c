@@ -115,27 +115,6 @@ server_status(char *buf, size_t size, void *arg)
 	}
 }
 
-/* A user by name or number: 0 and *uid, or -1. */
-static int
-lookup_user(const char *name, uid_t *uid)
-{
-	struct passwd *pw;
-	unsigned long v;
-	char *end;
-
-	if ((pw = getpwnam(name)) != NULL) {
-		*uid = pw->pw_uid;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (errno != 0 || end == name || *end != '\0' || name[0] == '-' ||
-	    v >= (unsigned long)(uid_t)-1)
-		return -1;
-	*uid = (uid_t)v;
-	return 0;
-}
-
 struct camera_spec {
 	char		*name;
 	const char	*ctl;
@@ -256,9 +235,8 @@ main(int argc, char **argv)
 			ncams++;
 			break;
 		case OPT_CAPTURE_USER:
-			if (lookup_user(optarg, &srv.opt.capture_uid) != 0)
-				opt_usage_error("unknown --capture-user '%s'",
-				    optarg);
+			srv.opt.capture_uid = opt_user("--capture-user",
+			    optarg);
 			break;
 		case OPT_AUTH_FILE:
 			srv.opt.auth_file = optarg;
