@@ -1,7 +1,8 @@
 /*
  * access.c - Basic and Digest authentication from --auth-file (see
  * access.h).  The file and Basic are shmcam-server's (server/auth.c):
- * the same parser, the same hashing, the same constant-time checks.
+ * the same parser, the same hashing (on its thread), the same
+ * constant-time checks, the same throttling.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,12 @@
 #include "../server/server.h"
 #include "access.h"
 #include "digest.h"
+
+_Static_assert((int)ACCESS_OK == AUTH_OK &&
+    (int)ACCESS_DENIED == AUTH_DENIED &&
+    (int)ACCESS_THROTTLED == AUTH_THROTTLED &&
+    (int)ACCESS_BUSY == AUTH_BUSY &&
+    (int)ACCESS_PENDING == AUTH_PENDING, "access_result is auth_result");
 
 #define ACCESS_NAME_MAX		256	/* auth.c's AUTH_FIELD_MAX */
 #define ACCESS_LINE_MAX		1024
@@ -80,6 +87,25 @@ access_load(struct access **ap, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int
+access_setup(struct access *a, struct event_base *base)
+{
+	return a != NULL ? auth_setup(a->a_basic, base) : 0;
+}
+
+int
+access_start(struct access *a)
+{
+	return a != NULL ? auth_start(a->a_basic) : 0;
+}
+
+void
+access_cancel(struct access *a, const void *key)
+{
+	if (a != NULL)
+		auth_cancel(a->a_basic, key);
+}
+
 void
 access_free(struct access *a)
 {
@@ -146,15 +172,25 @@ access_check_digest(struct access *a, const char *authz, const char *method,
 
 enum access_result
 access_check(struct access *a, const char *authz, const char *method,
-    const char *nonce, char *who, size_t whosize)
+    const char *nonce, const char *addr, char *who, size_t whosize,
+    unsigned *retry_after, access_done_fn *done, void *arg,
+    const void *key)
 {
+	enum access_result r;
+
+	*retry_after = 0;
 	if (authz == NULL)
 		return ACCESS_DENIED;
-	if (strncasecmp(authz, "Digest", 6) == 0)
-		return access_check_digest(a, authz, method, nonce, who,
-		    whosize);
-	return auth_check(a->a_basic, authz, who, whosize) ? ACCESS_OK :
-	    ACCESS_DENIED;
+	if (strncasecmp(authz, "Digest", 6) != 0)
+		return (enum access_result)auth_request(a->a_basic, authz, addr,
+		    who, whosize, retry_after, done, arg, key);
+	if (auth_admit(a->a_basic, addr, retry_after) != AUTH_OK)
+		return ACCESS_THROTTLED;
+	r = access_check_digest(a, authz, method, nonce, who, whosize);
+	/* A stale nonce came with the right answer: no failure. */
+	if (r == ACCESS_DENIED)
+		auth_failed(a->a_basic, addr);
+	return r;
 }
 
 int

@@ -7,7 +7,9 @@
  * channel), anything else a request, parsed whole by proto.c once its
  * head (and body) are in.  Requests are handled in order, one at a time:
  * a DESCRIBE that waits for the camera's parameter sets holds back the
- * requests after it, so responses keep their order.
+ * requests after it, so responses keep their order.  So does a request
+ * whose credentials wait for the hashing thread (access.h): it stays in
+ * the input, and is parsed and handled again with the answer.
  *
  * Deadlines, against clients that hold connections without using them
  * (slowloris and the like):
@@ -39,6 +41,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "access.h"
 #include "log.h"
 #include "netaddr.h"
 #include "rtsp.h"
@@ -65,6 +68,10 @@ conn_close(struct rtsp_conn *cn, const char *why)
 	double secs = (double)(clock_ns(CLOCK_MONOTONIC) - cn->cn_start_ns) /
 	    1e9;
 
+	/* Its request's credentials may be being checked: the answer must
+	 * not reach a freed connection. */
+	if (cn->cn_auth_wait)
+		access_cancel(srv->access, cn);
 	if (cn->cn_session != NULL)
 		session_free(cn->cn_session, why);
 	if (cn->cn_describe_cam != NULL) {
@@ -135,6 +142,12 @@ conn_arm(struct rtsp_conn *cn, int partial)
 
 	if (cn->cn_describe_cam != NULL)
 		return;		/* conn_park()'s deadline */
+	if (cn->cn_auth_wait) {
+		/* However long the hash takes on a busy machine, the client
+		 * sent its request in time. */
+		evtimer_del(cn->cn_deadline_ev);
+		return;
+	}
 	if (partial) {
 		if (!evtimer_pending(cn->cn_deadline_ev, NULL))
 			evtimer_add(cn->cn_deadline_ev, &tv);
@@ -231,7 +244,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	ssize_t r;
 
 	while (!cn->cn_closing && cn->cn_describe_cam == NULL &&
-	    (len = evbuffer_get_length(in)) > 0) {
+	    !cn->cn_auth_wait && (len = evbuffer_get_length(in)) > 0) {
 		p = evbuffer_pullup(in, 1);
 		if (p[0] == '$') {
 			if (len < 4)
@@ -257,10 +270,15 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			conn_refuse_request(cn, r, &srv->rq);
 			break;
 		}
-		evbuffer_drain(in, (size_t)r);
-		cn->cn_requests++;
-		srv->requests++;
+		if (cn->cn_auth_answer == -1) {
+			cn->cn_requests++;
+			srv->requests++;
+		}
 		session_request(cn, &srv->rq);
+		if (cn->cn_auth_wait)
+			break;		/* the request stays for its answer */
+		cn->cn_auth_answer = -1;
+		evbuffer_drain(in, (size_t)r);
 	}
 	if (cn->cn_closing) {
 		if (conn_queued(cn) == 0)
@@ -278,6 +296,23 @@ conn_resume(struct rtsp_conn *cn)
 		conn_read_cb(cn->cn_bev, cn);
 	else
 		conn_arm(cn, 0);
+}
+
+void
+conn_auth_wait(struct rtsp_conn *cn)
+{
+	cn->cn_auth_wait = 1;
+}
+
+void
+conn_auth_answer(void *arg, int result, const char *who)
+{
+	struct rtsp_conn *cn = arg;
+
+	(void)who;
+	cn->cn_auth_wait = 0;
+	cn->cn_auth_answer = result;
+	conn_resume(cn);
 }
 
 static void
@@ -339,6 +374,7 @@ conn_new(struct rtsp_server *srv, int fd, const struct sockaddr *sa,
 	cn->cn_srv = srv;
 	cn->cn_fd = fd;
 	cn->cn_refuse = refuse;
+	cn->cn_auth_answer = -1;
 	cn->cn_start_ns = clock_ns(CLOCK_MONOTONIC);
 	memcpy(&cn->cn_peer, sa, salen < sizeof(cn->cn_peer) ? salen :
 	    sizeof(cn->cn_peer));

@@ -349,6 +349,8 @@ main(int argc, char **argv)
 		fatalx("signal events failed");
 	if (service_init(&svc, srv.base, rtsp_status, &srv) != 0)
 		fatalx("service manager notification events: out of memory");
+	if ((rc = access_setup(srv.access, srv.base)) != 0)
+		fatalx("auth: eventfd: %s", strerror(-rc));
 
 	/* Set up: from here on the server only serves (common/sandbox.h). */
 	if (!srv.opt.no_sandbox) {
@@ -357,6 +359,9 @@ main(int argc, char **argv)
 			fatalx("sandbox: %s", strerror(-rc));
 		log_info("sandbox: system call filter on");
 	}
+	/* The hashing thread after the filter, so that it runs under it. */
+	if ((rc = access_start(srv.access)) != 0)
+		fatalx("auth: thread: %s", strerror(-rc));
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		camera_start(cam);
 	if (service_ready_on_loop(&svc) != 0)

@@ -239,6 +239,10 @@ struct rtsp_conn {
 	int		 cn_closing;	/* close once the output is out */
 	char		 cn_nonce[RTSP_NONCE_LEN + 1];	/* Digest */
 	struct rtsp_session *cn_session;
+	/* a request waiting for its credentials to be checked (it stays
+	 * in the input until then), and the answer once it is */
+	int		 cn_auth_wait;
+	int		 cn_auth_answer;	/* enum access_result, or -1 */
 	/* a DESCRIBE waiting for the camera's parameter sets */
 	struct camera	*cn_describe_cam;
 	long long	 cn_describe_cseq;
@@ -265,6 +269,12 @@ void	conn_park(struct rtsp_conn *cn, unsigned ms);
 /* Handles the requests that came meanwhile; cn may be closed on
  * return. */
 void	conn_resume(struct rtsp_conn *cn);
+/* Handles no request until conn_auth_answer(): the one being handled
+ * waits, with no deadline, for a hash to be checked (access.h). */
+void	conn_auth_wait(struct rtsp_conn *cn);
+/* The answer (enum access_result): the waiting request is handled again
+ * with it; cn may be closed on return.  An access_done_fn. */
+void	conn_auth_answer(void *arg, int result, const char *who);
 void	conn_close_all(struct rtsp_server *srv);
 /* Bytes waiting in our output buffer. */
 size_t	conn_queued(const struct rtsp_conn *cn);
@@ -356,6 +366,7 @@ struct rtsp_server {
 	uint64_t	 bad_requests;		/* 4xx for malformed ones */
 	uint64_t	 rejected_busy;		/* --max-clients */
 	uint64_t	 rejected_auth;		/* 401 */
+	uint64_t	 rejected_throttled;	/* too many failed logins */
 	uint64_t	 request_timeouts;
 	uint64_t	 session_timeouts;
 	uint64_t	 stalled;		/* output stalled, closed */

@@ -383,22 +383,56 @@ session_rtcp(struct rtsp_session *ss, const uint8_t *p, size_t len)
 
 /* ------------------------------------------------------------ requests */
 
-/* Credentials, where they are asked for: 0, or -1 after a 401. */
+/*
+ * Credentials, where they are asked for: 0, or -1 after answering (401,
+ * or 503 with Retry-After for an address throttled after failed logins
+ * or while too many checks wait: RTSP 1.0 has no 429, and 503 with
+ * Retry-After is the refusal its clients know to wait on), or 1 while
+ * a hash decides (the connection waits; conn_auth_answer()).
+ */
 static int
 session_access(struct rtsp_conn *cn, const struct rtsp_request *rq)
 {
 	struct rtsp_server *srv = cn->cn_srv;
+	const char *authz = rtsp_header(rq, "Authorization");
 	char who[256], headers[512];
-	enum access_result r;
+	unsigned wait_s = 0;
+	int r;
 
 	if (srv->access == NULL || rq->rq_method == RTSP_OPTIONS)
 		return 0;
-	r = access_check(srv->access, rtsp_header(rq, "Authorization"),
-	    rq->rq_method_name, cn->cn_nonce, who, sizeof(who));
-	if (r == ACCESS_OK)
+	if ((r = cn->cn_auth_answer) == -1) {
+		r = access_check(srv->access, authz, rq->rq_method_name,
+		    cn->cn_nonce, cn->cn_addr, who, sizeof(who), &wait_s,
+		    conn_auth_answer, cn, cn);
+		if (r == ACCESS_PENDING) {
+			conn_auth_wait(cn);
+			return 1;
+		}
+	}
+	cn->cn_auth_answer = -1;
+	switch (r) {
+	case ACCESS_OK:
 		return 0;
+	case ACCESS_THROTTLED:
+		srv->rejected_throttled++;
+		log_info("client %s: %s %s: 503, too many failed logins",
+		    cn->cn_addr, rq->rq_method_name, rq->rq_uri);
+		snprintf(headers, sizeof(headers), "Retry-After: %u\r\n",
+		    wait_s);
+		respond(cn, rq, 503, headers);
+		return -1;
+	case ACCESS_BUSY:
+		srv->rejected_busy++;
+		log_info("client %s: %s %s: 503, too many logins being checked",
+		    cn->cn_addr, rq->rq_method_name, rq->rq_uri);
+		respond(cn, rq, 503, "Retry-After: 1\r\n");
+		return -1;
+	default:
+		break;
+	}
 	srv->rejected_auth++;
-	if (rtsp_header(rq, "Authorization") != NULL && r == ACCESS_DENIED)
+	if (authz != NULL && r == ACCESS_DENIED)
 		log_info("client %s: %s %s: wrong credentials", cn->cn_addr,
 		    rq->rq_method_name, rq->rq_uri);
 	if (access_challenge(srv->access, cn->cn_nonce, r == ACCESS_STALE,
@@ -432,7 +466,7 @@ session_request(struct rtsp_conn *cn, struct rtsp_request *rq)
 		return;
 	}
 	if (session_access(cn, rq) != 0)
-		return;
+		return;		/* answered, or waiting for the answer */
 	target = rtsp_uri_target(rq->rq_uri, name, sizeof(name), &alias);
 	if (target == RTSP_TARGET_STREAM || target == RTSP_TARGET_TRACK)
 		cam = camera_find(srv, name, alias);

@@ -147,8 +147,11 @@ state_metrics(struct rtsp_server *srv, struct evbuffer *out)
 		S(connections, "connections accepted"),
 		S(requests, "requests handled"),
 		S(bad_requests, "requests refused as malformed or too large"),
-		S(rejected_busy, "connections refused over --max-clients"),
+		S(rejected_busy, "connections refused over --max-clients, "
+		    "logins refused while too many were being checked"),
 		S(rejected_auth, "requests answered 401"),
+		S(rejected_throttled, "requests refused after too many failed "
+		    "logins from their address"),
 		S(request_timeouts, "connections closed by --request-timeout"),
 		S(session_timeouts, "sessions ended by --session-timeout"),
 		S(stalled, "connections closed by --client-timeout"),

@@ -489,6 +489,14 @@ int	auth_request(struct auth *a, const char *header, const char *addr,
 	    auth_done_fn *done, void *arg, const void *key);
 /* The connection key is closing: the answers for it are dropped. */
 void	auth_cancel(struct auth *a, const void *key);
+/*
+ * For credentials checked elsewhere (shmcam-rtsp's Digest), throttled
+ * with auth_request()'s: auth_admit() answers AUTH_THROTTLED (with
+ * *retry_after seconds) while addr may not fail once more, else AUTH_OK;
+ * auth_failed() counts a failure of addr's.
+ */
+int	auth_admit(struct auth *a, const char *addr, unsigned *retry_after);
+void	auth_failed(struct auth *a, const char *addr);
 /* Forgets every address's failures (for the fuzzer, whose inputs would
  * otherwise throttle each other). */
 void	auth_throttle_forget(struct auth *a);

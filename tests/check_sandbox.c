@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -177,6 +178,14 @@ thread_main(void *arg)
 	return arg;
 }
 
+/* The readers' password thread (server/auth.c) gives way to the loop. */
+static void *
+thread_nice(void *arg)
+{
+	*(int *)arg = setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	return NULL;
+}
+
 /* What both programs do while serving. */
 static int
 serve_common(void)
@@ -235,12 +244,17 @@ serve_server(void *arg)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
+	pthread_t t;
 	int fd, rc;
 
 	(void)arg;
 	rc = serve_common();
 	if (rc != 0)
 		return rc;
+	/* A password-checking thread at nice 10. */
+	if (pthread_create(&t, NULL, thread_nice, &rc) != 0 ||
+	    pthread_join(t, NULL) != 0 || rc != 0)
+		return 22;
 	/* TCP_INFO (the send policy) is let through; a unix socket has
 	 * none to give. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -574,6 +588,7 @@ enum forbidden {
 	F_PRCTL_NAME,
 	F_IOCTL_MEDIA,
 	F_SOCKET_UDP,
+	F_SETPRIORITY,
 };
 
 struct forbidden_case {
@@ -638,6 +653,9 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_PRCTL_NAME,		"prctl",	SRV | RTS, 1 },
 	/* shmcam-rtsp binds its UDP sockets before the filter. */
 	{ F_SOCKET_UDP,		"socket",	ALL, 0 },
+	/* The readers' password threads lower their priority to 10, and
+	 * nothing else (server/auth.c). */
+	{ F_SETPRIORITY,	"setpriority",	ALL, 0 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
 
@@ -752,6 +770,9 @@ try_forbidden(void *arg)
 		break;
 	case F_SOCKET_UDP:
 		fd = socket(AF_INET6, SOCK_DGRAM, 0);
+		break;
+	case F_SETPRIORITY:
+		fd = setpriority(PRIO_PROCESS, 0, 0);
 		break;
 	}
 	(void)fd;

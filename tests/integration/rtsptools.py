@@ -409,11 +409,13 @@ class RtspReader(threading.Thread):
     """A client in a thread of its own: starts a session and reads until
     stopped (or, paused, stops reading with its connection open).  sock:
     a connected socket to use (from a wan.Namespace), host: the server's
-    address as it sees it."""
+    address as it sees it; user and password: credentials to answer a
+    401 with."""
 
     def __init__(self, port, path, transport="tcp", rcvbuf=None, sock=None,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", user=None, password=None):
         super().__init__(daemon=True)
+        self.user, self.password = user, password
         self.port, self.path, self.transport = port, path, transport
         self.rcvbuf = rcvbuf
         self.sock, self.host = sock, host
@@ -430,7 +432,8 @@ class RtspReader(threading.Thread):
 
     def run(self):
         try:
-            self.client = RtspClient(self.port, timeout=30, sock=self.sock)
+            self.client = RtspClient(self.port, timeout=30, sock=self.sock,
+                                     user=self.user, password=self.password)
             if self.rcvbuf:
                 self.client.sock.setsockopt(socket.SOL_SOCKET,
                                             socket.SO_RCVBUF, self.rcvbuf)

@@ -8,6 +8,7 @@ clients, ffmpeg and GStreamer, with credentials in the URL."""
 import base64
 import os
 import re
+import socket
 import subprocess
 
 from h264tools import need_x264
@@ -32,7 +33,11 @@ class RtspAccessTest(ShmcamTestCase):
         self.rtsp = start_rtsp(self, self.name, "--auth-file", users)
         self.url = self.rtsp.url(self.name)
 
-    def client(self, **kw):
+    def client(self, source=None, **kw):
+        if source is not None:
+            kw["sock"] = socket.create_connection(
+                ("127.0.0.1", self.rtsp.port), timeout=10,
+                source_address=(source, 0))
         c = RtspClient(self.rtsp.port, **kw)
         self.addCleanup(c.close)
         return c
@@ -74,22 +79,29 @@ class RtspAccessTest(ShmcamTestCase):
             return {"Authorization": "Basic " + base64.b64encode(
                 ("%s:%s" % (user, password)).encode()).decode()}
 
-        for hdrs, want in (
-                (digest_auth("alice", "secret"), 200),
-                (digest_auth("alice", "Secret"), 401),
-                (digest_auth("carol", "secret"), 401),
+        # Each on a connection of its own from an address of its own
+        # (127.0.0.0/8 is all loopback): failed logins are throttled per
+        # address (test_rtsp_auth_throttle).
+        for i, (hdrs, want) in enumerate((
+                (lambda n: digest_auth("alice", "secret", n), 200),
+                (lambda n: digest_auth("alice", "Secret", n), 401),
+                (lambda n: digest_auth("carol", "secret", n), 401),
                 # A hash cannot answer Digest.
-                (digest_auth("bob", "hunter2"), 401),
+                (lambda n: digest_auth("bob", "hunter2", n), 401),
                 # Answered for another method: not this request's.
-                (digest_auth("alice", "secret", method="PLAY"), 401),
-                (basic_auth("alice", "secret"), 200),
-                (basic_auth("bob", "hunter2"), 200),
-                (basic_auth("bob", "hunter3"), 401),
-                (basic_auth("alice", ""), 401),
-                ({"Authorization": "Bearer x"}, 401),
-                ({"Authorization": "Digest junk"}, 401)):
-            hdrs = dict(hdrs, Accept="application/sdp")
-            r = c.request("DESCRIBE", self.url, hdrs)
+                (lambda n: digest_auth("alice", "secret", n,
+                                       method="PLAY"), 401),
+                (lambda n: basic_auth("alice", "secret"), 200),
+                (lambda n: basic_auth("bob", "hunter2"), 200),
+                (lambda n: basic_auth("bob", "hunter3"), 401),
+                (lambda n: basic_auth("alice", ""), 401),
+                (lambda n: {"Authorization": "Bearer x"}, 401),
+                (lambda n: {"Authorization": "Digest junk"}, 401))):
+            d = self.client(source="127.2.0.%d" % (i + 1))
+            n = re.search(r'nonce="([0-9a-f]{32})"', self.describe(
+                d).header("www-authenticate")).group(1)
+            hdrs = dict(hdrs(n), Accept="application/sdp")
+            r = d.request("DESCRIBE", self.url, hdrs)
             self.assertEqual(r.status, want, hdrs)
             if want == 401:
                 self.assertEqual(len(self.challenges(r)), 2)
