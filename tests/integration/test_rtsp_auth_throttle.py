@@ -24,44 +24,9 @@ from shmcam import (BUILD, ShmcamTestCase, figure, thread_cpu_ns,
 MKHASH = os.path.join(BUILD, "tests", "mkhash")
 FPS = 30
 
-# The attacker: 80 DESCRIBEs with a wrong Basic password, one every 50 ms,
-# each on a connection of its own from 127.0.0.1, none waiting for the
-# one before; prints the statuses (or errors) and how long the sending
-# took, as JSON.  Every guess is waited for, however long a loaded machine
-# takes to hash the few that are checked.
-ATTACK = r"""
-import base64, json, socket, sys, threading, time
-port, url = int(sys.argv[1]), sys.argv[2]
-answers = []
-def guess(i):
-    auth = base64.b64encode(("alice:guess%d" % i).encode()).decode()
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=120,
-                                     source_address=("127.0.0.1", 0))
-        s.sendall(("DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\nAuthorization: "
-                   "Basic %s\r\n\r\n" % (url, auth)).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = s.recv(4096)
-            if not chunk:
-                raise OSError("closed after %r" % head)
-            head += chunk
-        answers.append(int(head.split()[1]))
-        s.close()
-    except OSError as e:
-        answers.append(str(e))
-threads = []
-start = time.monotonic()
-for i in range(80):
-    t = threading.Thread(target=guess, args=(i,))
-    t.start()
-    threads.append(t)
-    time.sleep(max(0, start + (i + 1) * 0.05 - time.monotonic()))
-elapsed = time.monotonic() - start
-for t in threads:
-    t.join()
-print(json.dumps([answers, elapsed]))
-"""
+# The attacker: 80 wrong Basic passwords in 4 s from 127.0.0.1.
+GUESSES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "guesses.py")
 
 
 def basic(user, password):
@@ -114,13 +79,13 @@ class RtspAuthThrottleTest(ShmcamTestCase):
         for r in readers + [witness]:
             r.wait_units(10, timeout=30)
 
-        # Twenty wrong passwords a second for 4 s, in a process of its
-        # own so that its threads do not hold up this process's readers
-        # (Python's global lock).
+        # Twenty wrong passwords a second for 4 s, each on a connection of
+        # its own, from one address, none waiting for the one before.
         start = time.monotonic()
         ts_start = rtp_now()
         attack = subprocess.run(
-            [sys.executable, "-c", ATTACK, str(self.rtsp.port), self.url],
+            [sys.executable, GUESSES, "rtsp", str(self.rtsp.port),
+             self.url],
             capture_output=True, text=True, timeout=180)
         self.assertEqual(attack.returncode, 0, attack.stderr)
         answers, elapsed = json.loads(attack.stdout)
