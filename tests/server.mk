@@ -1,6 +1,6 @@
 # Check suites for the server's pure modules (routing, query parameters,
 # auth, JSON escaping): linked with those objects, not the whole server.
-SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/json.c)
+SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c)
 
 $(BUILD)/tests/check_http: $(BUILD)/tests/check_http.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)
