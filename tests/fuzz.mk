@@ -21,6 +21,9 @@
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
+#   mp4     Annex-B units and SPS fields (common/h264.c), the fragmented
+#           MP4 writer (server/mp4.c); seeds cut from x264's output
+#           (ffmpeg -c:v libx264, several profiles and sizes)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -34,6 +37,7 @@ FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_mp4   := server/mp4.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c

@@ -5,3 +5,15 @@ SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/json.c)
 $(BUILD)/tests/check_http: $(BUILD)/tests/check_http.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The fragmented MP4 writer's suite and tool (tests/tools/mp4mux.c): the
+# writer alone, without the rest of the server.
+MP4_OBJ := $(call obj,server/mp4.c)
+
+$(BUILD)/tests/check_mp4: $(BUILD)/tests/check_mp4.o $(MP4_OBJ) \
+		$(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/mp4mux: $(BUILD)/tests/tools/mp4mux.o $(MP4_OBJ) \
+		$(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -1,0 +1,134 @@
+/*
+ * mp4.h - a fragmented MP4 writer for one H.264 video track (ISO/IEC
+ * 14496-12, the ISO base media file format, with the AVC file format of
+ * ISO/IEC 14496-15): an init segment, then any number of fragments.
+ *
+ *   init segment   ftyp, moov (mvhd; trak with an avc1 sample entry whose
+ *                  avcC carries the SPS and PPS; mvex/trex)
+ *   fragment       moof (mfhd, traf: tfhd, tfdt, trun) + mdat, holding
+ *                  one or more access units
+ *
+ * Why our own writer rather than libavformat: the server is sandboxed
+ * (seccomp allow-list, common/sandbox.c) and loads nothing it does not
+ * need; libavformat with its dependencies brings about 130 shared
+ * libraries (network protocols, TLS, codecs) into that process, and with
+ * them code we cannot vouch for.  What a live stream needs of MP4 is a
+ * few fixed boxes, written here in a few hundred lines that are fuzzed
+ * (tests/fuzz/fuzz_mp4.c) and checked against real demuxers (ffprobe,
+ * GStreamer, VLC, Chromium: tests/integration/test_mp4.py).
+ *
+ * Pure functions over bytes, no I/O: the caller owns every buffer, and
+ * the same calls serve a progressive stream (a fragment per frame) and
+ * segmenters that group frames (a fragment of N samples).  Like
+ * snprintf(), each writer returns the number of bytes the whole output
+ * needs and writes what fits in cap; call it with cap 0 to measure.  Errors are negative errno values:
+ *   -EINVAL    arguments that cannot be written (no samples, a sample
+ *              without video data, a duration beyond 32 bits)
+ *   -EBADMSG   an SPS that does not parse, an access unit that is not
+ *              Annex-B
+ *   -ENOTSUP   a picture larger than H264_SIZE_MAX
+ *
+ * Samples are given as Annex-B access units (start codes), as encoders
+ * and the capture's ring hold them, and written as the length-prefixed
+ * NAL units MP4 wants.  Access unit delimiters, parameter sets and filler
+ * are left out of the samples: the parameter sets live in the init
+ * segment (an avc1 sample entry), and a stream whose parameter sets
+ * change needs a new init segment (and a new stream; see mp4stream.c).
+ */
+#ifndef SHMCAM_MP4_H
+#define SHMCAM_MP4_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "h264.h"
+
+/* The 90 kHz clock of MPEG systems and RTP: every frame rate a camera
+ * has is close to a whole number of ticks per frame. */
+#define MP4_TIMESCALE	90000u
+#define MP4_TRACK_ID	1u
+
+/* The video track, as the init segment describes it. */
+struct mp4_track {
+	const uint8_t	*sps;		/* one SPS NAL unit, no start code */
+	size_t		 sps_len;
+	const uint8_t	*pps;		/* one PPS NAL unit, no start code */
+	size_t		 pps_len;
+};
+
+/* Bytes of the init segment (see above for the return value). */
+ssize_t	mp4_write_init(uint8_t *buf, size_t cap, const struct mp4_track *t);
+
+/* Times are in MP4_TIMESCALE ticks. */
+struct mp4_sample {
+	const uint8_t	*au;		/* one access unit, Annex-B */
+	size_t		 au_len;
+	uint32_t	 duration;	/* until the next sample */
+	int		 sync;		/* an IDR picture: decodable alone */
+};
+
+struct mp4_fragment {
+	uint32_t	 sequence;	/* mfhd sequence_number */
+	uint64_t	 decode_time;	/* tfdt: ticks, the first sample's */
+	const struct mp4_sample *samples;
+	unsigned	 nsamples;	/* at least 1 */
+};
+
+/*
+ * Bytes of the fragment (moof + mdat, see above for the return value).
+ * Samples with nothing to show once parameter sets and delimiters are
+ * left out (no slice, SEI or other unit) are -EINVAL: a sample must hold
+ * a picture.
+ */
+ssize_t	mp4_write_fragment(uint8_t *buf, size_t cap,
+	    const struct mp4_fragment *fr);
+
+/*
+ * Bytes an Annex-B access unit takes in an mdat (its NAL units with
+ * 4-byte lengths, less what stays out of samples), or -EBADMSG.
+ */
+ssize_t	mp4_sample_size(const uint8_t *au, size_t len);
+
+/* 1 if the Annex-B access unit holds a slice of an IDR picture. */
+int	mp4_au_is_idr(const uint8_t *au, size_t len);
+
+/*
+ * The SPS and PPS of an Annex-B access unit (an encoder's keyframe
+ * carries them), pointers into au: 0, or -ENOENT if either is missing.
+ */
+int	mp4_au_parameter_sets(const uint8_t *au, size_t len,
+	    const uint8_t **sps, size_t *sps_len, const uint8_t **pps,
+	    size_t *pps_len);
+
+/*
+ * Decode times from capture times, for a live stream whose samples are
+ * written as they arrive (a sample's duration is needed before the next
+ * one exists).  Pure: the caller keeps the state.
+ *
+ * A sample's decode time is its capture time (CLOCK_MONOTONIC, so it is
+ * the same in every server and survives a restart of either process) in
+ * ticks, made strictly increasing: a capture time that goes backwards
+ * or repeats (a driver's jitter) is moved one tick past the previous
+ * one.  Its duration is the interval that led to it (from the sample
+ * before), clamped to [MP4_DURATION_MIN, MP4_DURATION_MAX]; an interval
+ * longer than MP4_DURATION_MAX (a paused or restarted source) is not
+ * taken as the rate.  The duration is a guess at when the next sample
+ * comes; each fragment's tfdt, not the guess, places its sample, so
+ * jitter and gaps never accumulate.  Seed tl_last_interval with the
+ * nominal frame interval if known (0: MP4_DURATION_DEFAULT).
+ */
+#define MP4_DURATION_MIN	(MP4_TIMESCALE / 240)	/* 240 fps */
+#define MP4_DURATION_MAX	MP4_TIMESCALE		/* 1 fps */
+#define MP4_DURATION_DEFAULT	(MP4_TIMESCALE / 30)
+
+struct mp4_timeline {
+	uint64_t	 tl_last_dts;	/* 0: no sample yet */
+	uint32_t	 tl_last_interval;
+};
+
+/* The decode time and duration of a sample captured at capture_ns. */
+void	mp4_timeline_next(struct mp4_timeline *tl, uint64_t capture_ns,
+	    uint64_t *dts, uint32_t *duration);
+
+#endif /* SHMCAM_MP4_H */

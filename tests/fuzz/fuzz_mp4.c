@@ -1,0 +1,243 @@
+/*
+ * fuzz_mp4.c - the H.264 bitstream helpers (common/h264.c) and the
+ * fragmented MP4 writer (server/mp4.c) against arbitrary access units,
+ * as a camera or another process's shared memory could hand them over.
+ *
+ * The first byte picks what the rest is:
+ *
+ *   0  an Annex-B stream: its units are walked (each within the input,
+ *      none holding a start code) and every SPS among them parsed (sizes
+ *      within bounds)
+ *   1  an Annex-B stream whose first SPS and PPS make an init segment
+ *   2  a fragment: a 64-bit decode time, a sample count (1 to 16), then
+ *      per sample a 16-bit duration, a 16-bit length and that many bytes
+ *      of access unit, each copied into an allocation of exactly its size
+ *
+ * Whatever the writers accept, they must write exactly the size they
+ * measured, nothing past a short capacity, and boxes that nest: sizes
+ * that add up, a trun whose sizes and data offset match the mdat, sample
+ * sizes that match mp4_sample_size().  Errors must be documented ones.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h264.h"
+#include "mp4.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Boxes of buf[0..len) fill it exactly, each at least a header. */
+static void
+check_boxes(const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		if (len - off < 8 || be32(buf + off) < 8 ||
+		    be32(buf + off) > len - off)
+			abort();
+		off += be32(buf + off);
+	}
+}
+
+static void
+walk_units(const uint8_t *buf, size_t len)
+{
+	struct h264_annexb ab;
+	const uint8_t *nal;
+	size_t n;
+	struct h264_sps sps;
+	int rc;
+
+	rc = h264_annexb_init(&ab, buf, len);
+	if (rc == -EBADMSG)
+		return;
+	if (rc != 0)
+		abort();
+	while (h264_annexb_next(&ab, &nal, &n) == 1) {
+		if (nal < buf || n == 0 || nal + n > buf + len)
+			abort();
+		for (size_t i = 0; i + 2 < n; i++)
+			if (nal[i] == 0 && nal[i + 1] == 0 && nal[i + 2] == 1)
+				abort();
+		if (H264_NAL_TYPE(nal[0]) != H264_NAL_SPS)
+			continue;
+		rc = h264_sps_parse(nal, n, &sps);
+		if (rc == 0 && (sps.width == 0 || sps.height == 0 ||
+		    sps.width > H264_SIZE_MAX || sps.height > H264_SIZE_MAX ||
+		    sps.chroma_format_idc > 3 || sps.bit_depth_luma < 8 ||
+		    sps.bit_depth_luma > 14))
+			abort();
+		if (rc != 0 && rc != -EBADMSG && rc != -ENOTSUP)
+			abort();
+	}
+}
+
+/* Writes with exactly n bytes of room, and with one byte less plus a
+ * guard that must stay untouched. */
+static uint8_t *
+write_exact(ssize_t (*fn)(uint8_t *, size_t, const void *), const void *arg,
+    ssize_t n)
+{
+	uint8_t *out = malloc((size_t)n), *small = malloc((size_t)n + 8);
+
+	if (out == NULL || small == NULL)
+		abort();
+	if (fn(out, (size_t)n, arg) != n)
+		abort();
+	memset(small, 0xa5, (size_t)n + 8);
+	if (fn(small, (size_t)n - 1, arg) != n)
+		abort();
+	for (size_t i = (size_t)n - 1; i < (size_t)n + 8; i++)
+		if (small[i] != 0xa5)
+			abort();
+	/* What fit is what the full write wrote. */
+	if (memcmp(small, out, (size_t)n - 1) != 0)
+		abort();
+	free(small);
+	return out;
+}
+
+static ssize_t
+init_fn(uint8_t *buf, size_t cap, const void *arg)
+{
+	return mp4_write_init(buf, cap, arg);
+}
+
+static ssize_t
+frag_fn(uint8_t *buf, size_t cap, const void *arg)
+{
+	return mp4_write_fragment(buf, cap, arg);
+}
+
+static void
+fuzz_init(const uint8_t *buf, size_t len)
+{
+	struct mp4_track t;
+	uint8_t *out;
+	ssize_t n;
+
+	if (mp4_au_parameter_sets(buf, len, &t.sps, &t.sps_len, &t.pps,
+	    &t.pps_len) != 0)
+		return;
+	n = mp4_write_init(NULL, 0, &t);
+	if (n == -EBADMSG || n == -ENOTSUP || n == -EINVAL)
+		return;
+	if (n < 100)
+		abort();
+	out = write_exact(init_fn, &t, n);
+	check_boxes(out, (size_t)n);
+	if (memcmp(out + 4, "ftyp", 4) != 0)
+		abort();
+	free(out);
+}
+
+#define MAX_SAMPLES	16
+
+static void
+fuzz_fragment(const uint8_t *data, size_t size)
+{
+	struct mp4_sample s[MAX_SAMPLES];
+	uint8_t *copies[MAX_SAMPLES] = { NULL };
+	struct mp4_fragment fr;
+	const uint8_t *trun, *mdat;
+	uint8_t *out;
+	uint64_t sum = 0;
+	unsigned i, ns;
+	ssize_t n, ss;
+
+	if (size < 9)
+		return;
+	memcpy(&fr.decode_time, data, 8);
+	fr.sequence = (uint32_t)fr.decode_time;
+	ns = 1 + data[8] % MAX_SAMPLES;
+	data += 9;
+	size -= 9;
+	for (i = 0; i < ns; i++) {
+		size_t len;
+
+		if (size < 4)
+			break;
+		s[i].duration = (uint32_t)data[0] << 8 | data[1];
+		s[i].sync = data[0] & 1;
+		len = (size_t)data[2] << 8 | data[3];
+		data += 4;
+		size -= 4;
+		if (len > size)
+			len = size;
+		copies[i] = malloc(len ? len : 1);
+		if (copies[i] == NULL)
+			abort();
+		memcpy(copies[i], data, len);
+		s[i].au = copies[i];
+		s[i].au_len = len;
+		data += len;
+		size -= len;
+	}
+	fr.samples = s;
+	fr.nsamples = i;
+	n = mp4_write_fragment(NULL, 0, &fr);
+	if (n == -EINVAL || n == -EBADMSG)
+		goto out;
+	if (n < 0 || fr.nsamples == 0)
+		abort();
+	out = write_exact(frag_fn, &fr, n);
+	check_boxes(out, (size_t)n);
+	/* moof (mfhd 16, traf: 8 + tfhd 16 + tfdt 20 + trun) then mdat */
+	if (memcmp(out + 4, "moof", 4) != 0)
+		abort();
+	trun = out + 8 + 16 + 8 + 16 + 20;
+	mdat = out + be32(out);
+	if (memcmp(trun + 4, "trun", 4) != 0 || be32(trun + 12) != fr.nsamples ||
+	    memcmp(mdat + 4, "mdat", 4) != 0 ||
+	    be32(trun + 16) != (uint32_t)(mdat + 8 - out))
+		abort();
+	for (i = 0; i < fr.nsamples; i++) {
+		ss = mp4_sample_size(s[i].au, s[i].au_len);
+		if (ss <= 0 || be32(trun + 24 + 12 * i) != (uint32_t)ss ||
+		    be32(trun + 20 + 12 * i) != s[i].duration)
+			abort();
+		sum += (uint64_t)ss;
+	}
+	if (sum + 8 != be32(mdat))
+		abort();
+	free(out);
+out:
+	for (i = 0; i < MAX_SAMPLES; i++)
+		free(copies[i]);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *copy;
+
+	if (size < 1)
+		return 0;
+	copy = malloc(size);
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, data, size);
+	switch (copy[0] % 3) {
+	case 0:
+		walk_units(copy + 1, size - 1);
+		break;
+	case 1:
+		fuzz_init(copy + 1, size - 1);
+		break;
+	default:
+		fuzz_fragment(copy + 1, size - 1);
+		break;
+	}
+	free(copy);
+	return 0;
+}
