@@ -80,6 +80,76 @@ h264_annexb_next(struct h264_annexb *ab, const uint8_t **nal, size_t *len)
 	}
 }
 
+/* ----------------------------------------------------- length-prefixed */
+
+void
+h264_avcc_init(struct h264_avcc *av, const uint8_t *buf, size_t len)
+{
+	av->av_p = buf;
+	av->av_end = buf + len;
+}
+
+int
+h264_avcc_next(struct h264_avcc *av, const uint8_t **nal, size_t *len)
+{
+	size_t left = (size_t)(av->av_end - av->av_p), n;
+
+	if (left == 0)
+		return 0;
+	if (left < 4)
+		goto bad;
+	n = (size_t)av->av_p[0] << 24 | (size_t)av->av_p[1] << 16 |
+	    (size_t)av->av_p[2] << 8 | av->av_p[3];
+	if (n == 0 || n > left - 4)
+		goto bad;
+	*nal = av->av_p + 4;
+	*len = n;
+	av->av_p += 4 + n;
+	return 1;
+bad:
+	av->av_p = av->av_end;
+	return -EBADMSG;
+}
+
+int
+h264_avcc_check(const uint8_t *buf, size_t len)
+{
+	struct h264_avcc av;
+	const uint8_t *nal;
+	size_t n;
+	int rc, units = 0;
+
+	h264_avcc_init(&av, buf, len);
+	while ((rc = h264_avcc_next(&av, &nal, &n)) == 1) {
+		if (nal[0] & 0x80)
+			return -EBADMSG;
+		units++;
+	}
+	return rc == 0 && units > 0 ? 0 : -EBADMSG;
+}
+
+ssize_t
+h264_annexb_to_avcc(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	struct h264_annexb ab;
+	const uint8_t *nal;
+	size_t n, o = 0;
+
+	if (h264_annexb_init(&ab, in, len) != 0)
+		return -EBADMSG;
+	while (h264_annexb_next(&ab, &nal, &n) == 1) {
+		uint8_t be[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+		    (uint8_t)(n >> 8), (uint8_t)n };
+
+		if (o + 4 + n <= cap) {
+			memcpy(out + o, be, 4);
+			memcpy(out + o + 4, nal, n);
+		}
+		o += 4 + n;
+	}
+	return (ssize_t)o;
+}
+
 /* ------------------------------------------------------------ the SPS */
 
 /*

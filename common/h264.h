@@ -1,8 +1,10 @@
 /*
  * h264.h - the parts of an H.264 (ITU-T H.264 | ISO/IEC 14496-10)
- * bitstream that a container needs: NAL units in an Annex-B byte stream,
- * and the fields of a sequence parameter set (SPS) that describe the
- * picture (size, profile, level, chroma format, bit depth).
+ * bitstream that a container needs: NAL units in an Annex-B byte stream
+ * (start codes: encoders, cameras) and in length-prefixed form (4-byte
+ * big-endian lengths: the H.264 ring's payloads, MP4 samples), and the
+ * fields of a sequence parameter set (SPS) that describe the picture
+ * (size, profile, level, chroma format, bit depth).
  *
  * Nothing here decodes pictures.  Every function reads only inside the
  * buffer it is given, whatever the bytes: the input may come from a
@@ -16,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* nal_unit_type, H.264 table 7-1: the ones we act on. */
 enum h264_nal_type {
@@ -57,6 +60,38 @@ int	h264_annexb_init(struct h264_annexb *ab, const uint8_t *buf,
  */
 int	h264_annexb_next(struct h264_annexb *ab, const uint8_t **nal,
 	    size_t *len);
+
+/*
+ * Walks length-prefixed NAL units (ISO/IEC 14496-15 with 4-byte lengths,
+ * lengthSizeMinusOne = 3): each unit preceded by its size as a 32-bit
+ * big-endian integer.
+ */
+struct h264_avcc {
+	const uint8_t	*av_p;
+	const uint8_t	*av_end;
+};
+
+void	h264_avcc_init(struct h264_avcc *av, const uint8_t *buf, size_t len);
+/*
+ * The next unit: 1 and *nal, *len (len >= 1), 0 at the end, or -EBADMSG
+ * for a length of 0 or one that runs past the end (the walk stops there).
+ */
+int	h264_avcc_next(struct h264_avcc *av, const uint8_t **nal,
+	    size_t *len);
+/*
+ * 0 if buf[0..len) is a whole number of length-prefixed units, at least
+ * one, each with a valid header byte (forbidden_zero_bit clear); else
+ * -EBADMSG.
+ */
+int	h264_avcc_check(const uint8_t *buf, size_t len);
+
+/*
+ * Writes the units of an Annex-B stream as length-prefixed units into
+ * out (what fits of cap bytes); returns the bytes the whole needs, or
+ * -EBADMSG if in is not Annex-B.
+ */
+ssize_t	h264_annexb_to_avcc(const uint8_t *in, size_t len, uint8_t *out,
+	    size_t cap);
 
 /* What a container needs of an SPS (H.264 7.3.2.1.1). */
 struct h264_sps {

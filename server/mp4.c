@@ -336,26 +336,26 @@ nal_in_sample(unsigned type)
 }
 
 /*
- * Writes (or measures) a sample's NAL units with 4-byte lengths; returns
- * its size, 0 if nothing is left of it, or -EBADMSG.
+ * Writes (or measures) a sample: its length-prefixed units as they are,
+ * less the ones that stay out; returns its size, 0 if nothing is left of
+ * it, or -EBADMSG.
  */
 static ssize_t
 put_sample(struct cursor *c, const struct mp4_sample *s)
 {
-	struct h264_annexb ab;
+	struct h264_avcc av;
 	const uint8_t *nal;
 	size_t len, start = c->c_len;
+	int rc;
 
-	if (s->au == NULL || h264_annexb_init(&ab, s->au, s->au_len) != 0)
+	if (s->au == NULL || h264_avcc_check(s->au, s->au_len) != 0)
 		return -EBADMSG;
-	while (h264_annexb_next(&ab, &nal, &len) == 1) {
-		if (!nal_in_sample(H264_NAL_TYPE(nal[0])))
-			continue;
-		if (len > UINT32_MAX - 4)
-			return -EBADMSG;
-		put32(c, (uint32_t)len);
-		put(c, nal, len);
-	}
+	h264_avcc_init(&av, s->au, s->au_len);
+	while ((rc = h264_avcc_next(&av, &nal, &len)) == 1)
+		if (nal_in_sample(H264_NAL_TYPE(nal[0])))
+			put(c, nal - 4, len + 4);
+	if (rc != 0)
+		return -EBADMSG;
 	if (c->c_len - start > UINT32_MAX)
 		return -EINVAL;
 	return (ssize_t)(c->c_len - start);
@@ -441,13 +441,12 @@ mp4_sample_size(const uint8_t *au, size_t len)
 int
 mp4_au_is_idr(const uint8_t *au, size_t len)
 {
-	struct h264_annexb ab;
+	struct h264_avcc av;
 	const uint8_t *nal;
 	size_t n;
 
-	if (h264_annexb_init(&ab, au, len) != 0)
-		return 0;
-	while (h264_annexb_next(&ab, &nal, &n) == 1)
+	h264_avcc_init(&av, au, len);
+	while (h264_avcc_next(&av, &nal, &n) == 1)
 		if (H264_NAL_TYPE(nal[0]) == H264_NAL_IDR)
 			return 1;
 	return 0;
@@ -457,15 +456,14 @@ int
 mp4_au_parameter_sets(const uint8_t *au, size_t len, const uint8_t **sps,
     size_t *sps_len, const uint8_t **pps, size_t *pps_len)
 {
-	struct h264_annexb ab;
+	struct h264_avcc av;
 	const uint8_t *nal;
 	size_t n;
 
 	*sps = *pps = NULL;
 	*sps_len = *pps_len = 0;
-	if (h264_annexb_init(&ab, au, len) != 0)
-		return -ENOENT;
-	while (h264_annexb_next(&ab, &nal, &n) == 1) {
+	h264_avcc_init(&av, au, len);
+	while (h264_avcc_next(&av, &nal, &n) == 1) {
 		if (H264_NAL_TYPE(nal[0]) == H264_NAL_SPS && *sps == NULL) {
 			*sps = nal;
 			*sps_len = n;

@@ -25,13 +25,14 @@
  *   -EINVAL    arguments that cannot be written (no samples, a sample
  *              without video data, a duration beyond 32 bits)
  *   -EBADMSG   an SPS that does not parse, an access unit that is not
- *              Annex-B
+ *              a whole number of length-prefixed units
  *   -ENOTSUP   a picture larger than H264_SIZE_MAX
  *
- * Samples are given as Annex-B access units (start codes), as encoders
- * and the capture's ring hold them, and written as the length-prefixed
- * NAL units MP4 wants.  Access unit delimiters, parameter sets and filler
- * are left out of the samples: the parameter sets live in the init
+ * Samples are given as access units of length-prefixed NAL units (4-byte
+ * big-endian lengths, as the capture's H.264 ring holds them, ring.h;
+ * h264_annexb_to_avcc() converts an encoder's Annex-B output), which is
+ * what MP4 samples are with lengthSizeMinusOne = 3.  Access unit
+ * delimiters, parameter sets and filler are left out of the samples: the parameter sets live in the init
  * segment (an avc1 sample entry), and a stream whose parameter sets
  * change needs a new init segment (and a new stream; see mp4stream.c).
  */
@@ -62,7 +63,7 @@ ssize_t	mp4_write_init(uint8_t *buf, size_t cap, const struct mp4_track *t);
 
 /* Times are in MP4_TIMESCALE ticks. */
 struct mp4_sample {
-	const uint8_t	*au;		/* one access unit, Annex-B */
+	const uint8_t	*au;		/* one access unit, length-prefixed */
 	size_t		 au_len;
 	uint32_t	 duration;	/* until the next sample */
 	int		 sync;		/* an IDR picture: decodable alone */
@@ -85,17 +86,18 @@ ssize_t	mp4_write_fragment(uint8_t *buf, size_t cap,
 	    const struct mp4_fragment *fr);
 
 /*
- * Bytes an Annex-B access unit takes in an mdat (its NAL units with
- * 4-byte lengths, less what stays out of samples), or -EBADMSG.
+ * Bytes an access unit takes in an mdat (less what stays out of
+ * samples), or -EBADMSG.
  */
 ssize_t	mp4_sample_size(const uint8_t *au, size_t len);
 
-/* 1 if the Annex-B access unit holds a slice of an IDR picture. */
+/* 1 if the access unit holds a slice of an IDR picture. */
 int	mp4_au_is_idr(const uint8_t *au, size_t len);
 
 /*
- * The SPS and PPS of an Annex-B access unit (an encoder's keyframe
- * carries them), pointers into au: 0, or -ENOENT if either is missing.
+ * The first SPS and PPS among length-prefixed units (a keyframe of the
+ * ring carries them, and so does the ring's rh_params), pointers into au:
+ * 0, or -ENOENT if either is missing.
  */
 int	mp4_au_parameter_sets(const uint8_t *au, size_t len,
 	    const uint8_t **sps, size_t *sps_len, const uint8_t **pps,

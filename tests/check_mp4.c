@@ -1,6 +1,7 @@
 /*
  * check_mp4.c - the H.264 bitstream helpers (common/h264.c) and the
- * fragmented MP4 writer (server/mp4.c): Annex-B units, SPS fields of
+ * fragmented MP4 writer (server/mp4.c): Annex-B and length-prefixed
+ * units, SPS fields of
  * real encoders' parameter sets, the boxes and offsets of init segments
  * and fragments, writing within capacity, and the live timeline.
  * Real demuxers judge the output in tests/integration/test_mp4.py.
@@ -89,6 +90,41 @@ START_TEST(test_annexb_units)
 	}
 	ck_assert_int_eq(h264_annexb_next(&ab, &nal, &len), 0);
 	ck_assert_int_eq(h264_annexb_next(&ab, &nal, &len), 0);
+}
+END_TEST
+
+START_TEST(test_avcc_units)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 2, 0x67, 0x42, 0, 0, 0, 1,
+	    0x68 };
+	static const uint8_t annexb[] = { 0, 0, 0, 1, 0x67, 0xaa, 0, 0, 1,
+	    0x68, 0xbb, 0, 0 };
+	struct h264_avcc av;
+	const uint8_t *nal;
+	uint8_t out[32];
+	size_t len;
+
+	h264_avcc_init(&av, ok, sizeof(ok));
+	ck_assert_int_eq(h264_avcc_next(&av, &nal, &len), 1);
+	ck_assert_ptr_eq(nal, ok + 4);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_int_eq(h264_avcc_next(&av, &nal, &len), 1);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(h264_avcc_next(&av, &nal, &len), 0);
+	ck_assert_int_eq(h264_avcc_check(ok, sizeof(ok)), 0);
+	ck_assert_int_eq(h264_avcc_check(ok, sizeof(ok) - 1), -EBADMSG);
+	ck_assert_int_eq(h264_avcc_check(ok, 3), -EBADMSG);
+	ck_assert_int_eq(h264_avcc_check(ok, 0), -EBADMSG);
+	/* Annex-B read as lengths: the first "length" runs past the end. */
+	ck_assert_int_eq(h264_avcc_check(annexb, sizeof(annexb)), -EBADMSG);
+
+	ck_assert_int_eq(h264_annexb_to_avcc(annexb, sizeof(annexb), NULL, 0),
+	    12);
+	ck_assert_int_eq(h264_annexb_to_avcc(annexb, sizeof(annexb), out,
+	    sizeof(out)), 12);
+	ck_assert_mem_eq(out, "\0\0\0\2\x67\xaa\0\0\0\2\x68\xbb", 12);
+	ck_assert_int_eq(h264_annexb_to_avcc(ok, sizeof(ok), out, sizeof(out)),
+	    -EBADMSG);
 }
 END_TEST
 
@@ -310,8 +346,8 @@ END_TEST
 /* Every capacity short of the whole: nothing written past it. */
 START_TEST(test_write_within_capacity)
 {
-	static const uint8_t au[] = { 0, 0, 0, 1, 0x65, 0x88, 0x84, 0, 0, 1,
-	    0x65, 0x01, 0x02 };
+	static const uint8_t au[] = { 0, 0, 0, 3, 0x65, 0x88, 0x84, 0, 0, 0,
+	    3, 0x65, 0x01, 0x02 };
 	struct mp4_sample s = { au, sizeof(au), 3000, 1 };
 	struct mp4_fragment fr = { 7, 1234567890123ull, &s, 1 };
 	struct mp4_track t = track();
@@ -344,11 +380,11 @@ END_TEST
 START_TEST(test_fragment_layout)
 {
 	/* AUD, SPS, PPS, SEI, IDR slice in two units; then a P slice. */
-	static const uint8_t key[] = { 0, 0, 0, 1, 0x09, 0x10,
-	    0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x0d, 0, 0, 1, 0x68, 0xce,
-	    0, 0, 1, 0x06, 0x05, 0x01, 0x80, 0, 0, 1, 0x65, 0x88, 0x80,
-	    0, 0, 1, 0x65, 0x11, 0x22, 0x33, 0 };
-	static const uint8_t p[] = { 0, 0, 1, 0x41, 0x9a, 0x02 };
+	static const uint8_t key[] = { 0, 0, 0, 2, 0x09, 0x10,
+	    0, 0, 0, 4, 0x67, 0x42, 0xc0, 0x0d, 0, 0, 0, 2, 0x68, 0xce,
+	    0, 0, 0, 4, 0x06, 0x05, 0x01, 0x80, 0, 0, 0, 3, 0x65, 0x88, 0x80,
+	    0, 0, 0, 4, 0x65, 0x11, 0x22, 0x33 };
+	static const uint8_t p[] = { 0, 0, 0, 3, 0x41, 0x9a, 0x02 };
 	struct mp4_sample s[2] = { { key, sizeof(key), 2990, 1 },
 	    { p, sizeof(p), 3010, 0 } };
 	struct mp4_fragment fr = { 0xdeadbeef, 0x123456789aull, s, 2 };
@@ -396,9 +432,13 @@ END_TEST
 
 START_TEST(test_fragment_refuses)
 {
-	static const uint8_t only_ps[] = { 0, 0, 0, 1, 0x67, 0x42, 0, 0, 1,
-	    0x68, 0xce, 0, 0, 1, 0x09, 0x10 };
-	static const uint8_t raw[] = { 0x65, 0x88, 0x80 };
+	static const uint8_t only_ps[] = { 0, 0, 0, 2, 0x67, 0x42, 0, 0, 0,
+	    2, 0x68, 0xce, 0, 0, 0, 2, 0x09, 0x10 };
+	/* Annex-B, not length-prefixed; a length past the end; a unit
+	 * with the forbidden bit */
+	static const uint8_t raw[] = { 0, 0, 0, 1, 0x65, 0x88, 0x80 };
+	static const uint8_t cut[] = { 0, 0, 0, 9, 0x65, 0x88, 0x80 };
+	static const uint8_t forbidden[] = { 0, 0, 0, 2, 0xe5, 0x88 };
 	struct mp4_sample s = { only_ps, sizeof(only_ps), 3000, 1 };
 	struct mp4_fragment fr = { 1, 0, &s, 1 };
 	uint8_t buf[256];
@@ -406,6 +446,14 @@ START_TEST(test_fragment_refuses)
 	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EINVAL);
 	s.au = raw;
 	s.au_len = sizeof(raw);
+	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EBADMSG);
+	s.au = cut;
+	s.au_len = sizeof(cut);
+	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EBADMSG);
+	s.au = forbidden;
+	s.au_len = sizeof(forbidden);
+	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EBADMSG);
+	s.au_len = 0;
 	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EBADMSG);
 	fr.nsamples = 0;
 	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EINVAL);
@@ -417,21 +465,21 @@ END_TEST
 
 START_TEST(test_au_helpers)
 {
-	static const uint8_t key[] = { 0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1,
-	    0x67, 0x42, 0xc0, 0x0d, 0, 0, 1, 0x68, 0xce, 0, 0, 1, 0x65,
+	static const uint8_t key[] = { 0, 0, 0, 2, 0x09, 0x10, 0, 0, 0, 4,
+	    0x67, 0x42, 0xc0, 0x0d, 0, 0, 0, 2, 0x68, 0xce, 0, 0, 0, 2, 0x65,
 	    0x88 };
-	static const uint8_t p[] = { 0, 0, 1, 0x41, 0x9a };
+	static const uint8_t p[] = { 0, 0, 0, 2, 0x41, 0x9a };
 	const uint8_t *sps, *pps;
 	size_t sl, pl;
 
 	ck_assert_int_eq(mp4_au_is_idr(key, sizeof(key)), 1);
 	ck_assert_int_eq(mp4_au_is_idr(p, sizeof(p)), 0);
-	ck_assert_int_eq(mp4_au_is_idr(key + 4, sizeof(key) - 4), 0);
+	ck_assert_int_eq(mp4_au_is_idr(key, sizeof(key) - 3), 0);
 	ck_assert_int_eq(mp4_au_parameter_sets(key, sizeof(key), &sps, &sl,
 	    &pps, &pl), 0);
 	ck_assert_ptr_eq(sps, key + 10);
 	ck_assert_uint_eq(sl, 4);
-	ck_assert_ptr_eq(pps, key + 17);
+	ck_assert_ptr_eq(pps, key + 18);
 	ck_assert_uint_eq(pl, 2);
 	ck_assert_int_eq(mp4_au_parameter_sets(p, sizeof(p), &sps, &sl, &pps,
 	    &pl), -ENOENT);
@@ -500,6 +548,7 @@ mp4_suite(void)
 	tcase_add_loop_test(tc, test_sps_fields, 0,
 	    sizeof(sps_cases) / sizeof(sps_cases[0]));
 	tcase_add_test(tc, test_sps_truncated);
+	tcase_add_test(tc, test_avcc_units);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("writer");
 	tcase_add_test(tc, test_init_segment);

@@ -6,12 +6,14 @@
  * The first byte picks what the rest is:
  *
  *   0  an Annex-B stream: its units are walked (each within the input,
- *      none holding a start code) and every SPS among them parsed (sizes
- *      within bounds)
- *   1  an Annex-B stream whose first SPS and PPS make an init segment
+ *      none holding a start code), converted to length-prefixed units
+ *      (which walk as the same units) and every SPS among them parsed
+ *      (sizes within bounds)
+ *   1  length-prefixed units whose first SPS and PPS make an init segment
  *   2  a fragment: a 64-bit decode time, a sample count (1 to 16), then
  *      per sample a 16-bit duration, a 16-bit length and that many bytes
- *      of access unit, each copied into an allocation of exactly its size
+ *      of access unit (length-prefixed units, as the H.264 ring holds
+ *      them), each copied into an allocation of exactly its size
  *
  * Whatever the writers accept, they must write exactly the size they
  * measured, nothing past a short capacity, and boxes that nest: sizes
@@ -53,8 +55,11 @@ static void
 walk_units(const uint8_t *buf, size_t len)
 {
 	struct h264_annexb ab;
-	const uint8_t *nal;
-	size_t n;
+	struct h264_avcc av;
+	const uint8_t *nal, *anal;
+	uint8_t *avcc;
+	size_t n, an;
+	ssize_t need;
 	struct h264_sps sps;
 	int rc;
 
@@ -63,8 +68,16 @@ walk_units(const uint8_t *buf, size_t len)
 		return;
 	if (rc != 0)
 		abort();
+	need = h264_annexb_to_avcc(buf, len, NULL, 0);
+	if (need < 0 || (avcc = malloc((size_t)need + 1)) == NULL ||
+	    h264_annexb_to_avcc(buf, len, avcc, (size_t)need) != need)
+		abort();
+	h264_avcc_init(&av, avcc, (size_t)need);
 	while (h264_annexb_next(&ab, &nal, &n) == 1) {
 		if (nal < buf || n == 0 || nal + n > buf + len)
+			abort();
+		if (h264_avcc_next(&av, &anal, &an) != 1 || an != n ||
+		    memcmp(anal, nal, n) != 0)
 			abort();
 		for (size_t i = 0; i + 2 < n; i++)
 			if (nal[i] == 0 && nal[i + 1] == 0 && nal[i + 2] == 1)
@@ -80,6 +93,9 @@ walk_units(const uint8_t *buf, size_t len)
 		if (rc != 0 && rc != -EBADMSG && rc != -ENOTSUP)
 			abort();
 	}
+	if (h264_avcc_next(&av, &anal, &an) != 0)
+		abort();
+	free(avcc);
 }
 
 /* Writes with exactly n bytes of room, and with one byte less plus a

@@ -14,7 +14,12 @@
  *     --random-sizes   each sample's pictures replaced by one slice of
  *                      random bytes and random size (1 B to 256 KiB), for
  *                      demuxers only: they do not decode
+ *
+ * Each access unit is converted to length-prefixed units first, as the
+ * capture's H.264 ring holds them.
  *     --frames N       at most N frames
+ *     --start S        the first capture time, seconds (default 3600;
+ *                      CLOCK_MONOTONIC counts from boot)
  *
  * Prints one line per sample written: "DTS DURATION SIZE SYNC" (ticks of
  * MP4_TIMESCALE, bytes of the sample in the mdat, 1 for a sync sample),
@@ -114,7 +119,7 @@ split_aus(const uint8_t *buf, size_t len, struct au **out)
 	return count;
 }
 
-/* One slice of random bytes (no zero byte, so no start code inside). */
+/* One slice of random bytes, length-prefixed. */
 static uint8_t *
 random_au(int idr, size_t *len)
 {
@@ -124,11 +129,30 @@ random_au(int idr, size_t *len)
 
 	if (p == NULL)
 		exit(1);
-	memcpy(p, "\0\0\0\1", 4);
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
 	p[4] = idr ? 0x65 : 0x41;
 	for (size_t i = 1; i < n; i++)
-		p[4 + i] = (uint8_t)(1 + rng() % 255);
+		p[4 + i] = (uint8_t)rng();
 	*len = n + 4;
+	return p;
+}
+
+/* An access unit as the ring holds it: length-prefixed units. */
+static uint8_t *
+to_avcc(const struct au *a, size_t *len)
+{
+	ssize_t n = h264_annexb_to_avcc(a->p, a->len, NULL, 0);
+	uint8_t *p;
+
+	if (n <= 0 || (p = malloc((size_t)n)) == NULL ||
+	    h264_annexb_to_avcc(a->p, a->len, p, (size_t)n) != n) {
+		fprintf(stderr, "mp4mux: an access unit is not Annex-B\n");
+		exit(1);
+	}
+	*len = (size_t)n;
 	return p;
 }
 
@@ -176,13 +200,15 @@ main(int argc, char **argv)
 			group = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--frames") == 0)
 			max_frames = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--start") == 0)
+			capture_ns = (uint64_t)(atof(argv[++i]) * 1e9);
 		else
 			break;
 	}
 	if (argc - i != 2 || fps <= 0 || group < 1) {
 		fprintf(stderr, "usage: mp4mux [--fps F] [--seed N] "
 		    "[--jitter MS] [--drop P] [--group N] [--random-sizes] "
-		    "[--frames N] IN.h264 OUT.mp4\n");
+		    "[--frames N] [--start S] IN.h264 OUT.mp4\n");
 		return 2;
 	}
 	in = tu_read_file(argv[i], &in_len);
@@ -191,9 +217,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	naus = split_aus(in, in_len, &aus);
-	for (k = 0; k < naus && sps == NULL; k++)
-		mp4_au_parameter_sets(aus[k].p, aus[k].len, &sps, &sps_len,
-		    &pps, &pps_len);
+	for (k = 0; k < naus && sps == NULL; k++) {
+		size_t alen;
+		uint8_t *a = to_avcc(&aus[k], &alen);
+
+		/* Kept (never freed): sps and pps point into it. */
+		if (mp4_au_parameter_sets(a, alen, &sps, &sps_len, &pps,
+		    &pps_len) != 0)
+			free(a);
+	}
 	if (sps == NULL) {
 		fprintf(stderr, "mp4mux: no SPS and PPS in the input\n");
 		return 1;
@@ -244,15 +276,13 @@ main(int argc, char **argv)
 		for (j = 0; j < ns; j++) {
 			const struct au *a = &aus[k + j];
 
-			owned[j] = NULL;
-			s[j].sync = mp4_au_is_idr(a->p, a->len);
+			owned[j] = to_avcc(a, &s[j].au_len);
+			s[j].sync = mp4_au_is_idr(owned[j], s[j].au_len);
 			if (random_sizes) {
+				free(owned[j]);
 				owned[j] = random_au(s[j].sync, &s[j].au_len);
-				s[j].au = owned[j];
-			} else {
-				s[j].au = a->p;
-				s[j].au_len = a->len;
 			}
+			s[j].au = owned[j];
 			/* Inside a fragment the next sample is known: its
 			 * decode time gives the duration.  The last one's
 			 * is the timeline's guess, as for a live stream. */
