@@ -172,7 +172,8 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	    1e6 : 0.0, (unsigned long long)(c->st_dropped + c->st_failures),
 	    (unsigned long long)c->st_invalid,
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
-	    c->peers.ps_viewers, c->src_ev != NULL ? "" : " (no signal)");
+	    c->peers.ps_viewers[CTL_KIND_JPEG], c->src_ev != NULL ? "" :
+	    " (no signal)");
 	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
@@ -187,7 +188,8 @@ capture_status(char *buf, size_t size, void *arg)
 
 	snprintf(buf, size, "%.1f fps, %s, %u servers, %u viewers", c->st_fps,
 	    ring_state_name(c->ring.rw_status.state), c->peers.ps_attached,
-	    c->peers.ps_viewers);
+	    c->peers.ps_viewers[CTL_KIND_JPEG] +
+	    c->peers.ps_viewers[CTL_KIND_H264]);
 }
 
 static void
@@ -206,7 +208,8 @@ capture_viewers_cb(struct peers *ps, void *arg)
 	(void)arg;
 	/* The next frame is encoded (capture_idle() sees the viewers):
 	 * a new viewer waits one frame interval at most. */
-	log_debug("%u viewers", ps->ps_viewers);
+	log_debug("%u MJPEG viewers, %u H.264 viewers",
+	    ps->ps_viewers[CTL_KIND_JPEG], ps->ps_viewers[CTL_KIND_H264]);
 }
 
 static gid_t

@@ -18,17 +18,38 @@ static void
 peers_update_counts(struct peers *ps)
 {
 	struct peer *p;
-	uint32_t viewers = 0;
+	uint32_t viewers[CTL_KINDS] = { 0 };
+	int changed = 0;
+	unsigned k;
 
-	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
-		if (p->p_efd != -1)
-			viewers += p->p_viewers;
-	ring_writer_set_peers(ps->ps_ring, ps->ps_attached, viewers);
-	if (viewers != ps->ps_viewers) {
-		ps->ps_viewers = viewers;
-		if (ps->ps_viewers_cb != NULL)
-			ps->ps_viewers_cb(ps, ps->ps_cb_arg);
+	TAILQ_FOREACH(p, &ps->ps_list, p_entry) {
+		if (p->p_efd == -1)
+			continue;
+		for (k = 0; k < CTL_KINDS; k++)
+			viewers[k] += p->p_viewers[k];
 	}
+	ring_writer_set_peers(ps->ps_ring, ps->ps_attached,
+	    viewers[CTL_KIND_JPEG]);
+	if (ps->ps_h264 != NULL)
+		ring_writer_set_peers(ps->ps_h264, ps->ps_h264_attached,
+		    viewers[CTL_KIND_H264]);
+	for (k = 0; k < CTL_KINDS; k++) {
+		changed |= viewers[k] != ps->ps_viewers[k];
+		ps->ps_viewers[k] = viewers[k];
+	}
+	if (changed && ps->ps_viewers_cb != NULL)
+		ps->ps_viewers_cb(ps, ps->ps_cb_arg);
+}
+
+/* Forgets the H.264 eventfd of p, if it has one. */
+static void
+peer_drop_h264(struct peer *p)
+{
+	if (p->p_h264_efd == -1)
+		return;
+	close(p->p_h264_efd);
+	p->p_h264_efd = -1;
+	p->p_owner->ps_h264_attached--;
 }
 
 static void
@@ -41,6 +62,7 @@ peer_close(struct peer *p, const char *reason)
 		    (int)p->p_pid, reason);
 		ps->ps_attached--;
 		close(p->p_efd);
+		peer_drop_h264(p);
 	} else {
 		log_debug("control peer pid %d closed before hello: %s",
 		    (int)p->p_pid, reason);
@@ -65,6 +87,50 @@ peer_refuse(struct peer *p, int error, const char *reason)
 	snprintf(msg.reason, sizeof(msg.reason), "%s", reason);
 	(void)ctl_send(p->p_sock, &msg, sizeof(msg), NULL, 0);
 	peer_close(p, reason);
+}
+
+/*
+ * Sends p the H.264 ring with a fresh eventfd of its own (replacing the
+ * one it had).  0, or -1 if p was closed.
+ */
+static int
+peer_send_h264(struct peer *p)
+{
+	struct peers *ps = p->p_owner;
+	const struct ring_writer *w = ps->ps_h264;
+	struct ctl_stream msg;
+	int fds[2], efd, rc;
+
+	peer_drop_h264(p);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd == -1) {
+		log_warn("eventfd for server pid %d", (int)p->p_pid);
+		peer_close(p, "eventfd for H.264 failed");
+		return -1;
+	}
+	ctl_init(&msg.h, CTL_STREAM, sizeof(msg));
+	msg.generation = w->rw_identity.rh_generation;
+	msg.kind = CTL_KIND_H264;
+	msg.codec = RING_CODEC_H264;
+	msg.slot_count = w->rw_slot_count;
+	msg.slot_size = w->rw_slot_size;
+	msg.width = w->rw_status.width;
+	msg.height = w->rw_status.height;
+	msg.fps_milli = w->rw_status.fps_milli;
+	snprintf(msg.shm_name, sizeof(msg.shm_name), "%s", w->rw_name);
+	fds[0] = efd;
+	fds[1] = w->rw_ro_fd;
+	rc = ctl_send(p->p_sock, &msg, sizeof(msg), fds, 2);
+	if (rc != 0) {
+		close(efd);
+		errno = -rc;
+		log_warn("H.264 ring to server pid %d", (int)p->p_pid);
+		peer_close(p, "H.264 ring not sent");
+		return -1;
+	}
+	p->p_h264_efd = efd;
+	ps->ps_h264_attached++;
+	return 0;
 }
 
 static void
@@ -101,6 +167,8 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 	msg.height = h->rh_height;
 	msg.fps_milli = h->rh_fps_milli;
 	msg.pid = (uint32_t)getpid();
+	msg.kinds = CTL_KIND_BIT(CTL_KIND_JPEG) |
+	    (ps->ps_h264 != NULL ? CTL_KIND_BIT(CTL_KIND_H264) : 0);
 	snprintf(msg.shm_name, sizeof(msg.shm_name), "%s", w->rw_name);
 	fds[0] = efd;
 	fds[1] = w->rw_ro_fd;
@@ -113,11 +181,15 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 		return;
 	}
 	p->p_efd = efd;
+	p->p_kinds = hello->kinds;
 	ps->ps_pending--;
 	ps->ps_attached++;
 	evtimer_del(p->p_deadline);
 	log_info("server %s (pid %d, uid %d) attached, %u attached",
 	    p->p_label, (int)p->p_pid, (int)p->p_uid, ps->ps_attached);
+	if (ps->ps_h264 != NULL && (p->p_kinds & CTL_KIND_BIT(CTL_KIND_H264)) &&
+	    peer_send_h264(p) != 0)
+		return;
 	peers_update_counts(ps);
 }
 
@@ -159,8 +231,18 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 				peer_close(p, "viewers before hello");
 				return;
 			}
-			p->p_viewers = msg.viewers.viewers;
+			memcpy(p->p_viewers, msg.viewers.viewers,
+			    sizeof(p->p_viewers));
 			peers_update_counts(p->p_owner);
+			break;
+		case CTL_KEYFRAME:
+			if (p->p_efd == -1) {
+				peer_close(p, "keyframe request before hello");
+				return;
+			}
+			if (p->p_owner->ps_keyframe_cb != NULL)
+				p->p_owner->ps_keyframe_cb(p->p_owner,
+				    p->p_owner->ps_cb_arg);
 			break;
 		default:
 			log_warnx("control peer pid %d sent %s, closing",
@@ -233,7 +315,7 @@ peers_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		p->p_owner = ps;
 		p->p_sock = fd;
-		p->p_efd = -1;
+		p->p_efd = p->p_h264_efd = -1;
 		snprintf(p->p_label, sizeof(p->p_label), "?");
 		len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -286,6 +368,8 @@ peers_free(struct peers *ps)
 		TAILQ_REMOVE(&ps->ps_list, p, p_entry);
 		if (p->p_efd != -1)
 			close(p->p_efd);
+		if (p->p_h264_efd != -1)
+			close(p->p_h264_efd);
 		event_free(p->p_ev);
 		event_free(p->p_deadline);
 		close(p->p_sock);
@@ -310,22 +394,49 @@ peers_close_all(struct peers *ps, const char *reason)
 		peer_close(p, reason);
 }
 
+static void
+peer_wake(const struct peer *p, int efd)
+{
+	static const uint64_t one = 1;
+
+	/*
+	 * EAGAIN means the counter is already huge: a wake-up is pending,
+	 * which is all this write is for.
+	 */
+	if (efd != -1 && write(efd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
+		log_warn("eventfd write for server pid %d", (int)p->p_pid);
+}
+
 void
 peers_notify(struct peers *ps)
 {
-	static const uint64_t one = 1;
 	struct peer *p;
 
-	TAILQ_FOREACH(p, &ps->ps_list, p_entry) {
-		if (p->p_efd == -1)
-			continue;
-		/*
-		 * EAGAIN means the counter is already huge: a wake-up is
-		 * pending, which is all this write is for.
-		 */
-		if (write(p->p_efd, &one, sizeof(one)) == -1 &&
-		    errno != EAGAIN)
-			log_warn("eventfd write for server pid %d",
-			    (int)p->p_pid);
+	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
+		peer_wake(p, p->p_efd);
+}
+
+void
+peers_notify_h264(struct peers *ps)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
+		peer_wake(p, p->p_h264_efd);
+}
+
+void
+peers_set_h264(struct peers *ps, struct ring_writer *h264)
+{
+	struct peer *p, *next;
+
+	ps->ps_h264 = h264;
+	/* peer_send_h264() may close (and free) p. */
+	for (p = TAILQ_FIRST(&ps->ps_list); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, p_entry);
+		if (p->p_efd != -1 && (p->p_kinds & CTL_KIND_BIT(CTL_KIND_H264)))
+			(void)peer_send_h264(p);
 	}
+	peers_update_counts(ps);
 }

@@ -1,6 +1,8 @@
 /*
  * peers.h - the capture's side of the control socket: accepts servers,
- * hands each its own eventfd and the ring, wakes them after each publish.
+ * hands each its own eventfd and the JPEG ring, and, if it asks, another
+ * eventfd and the H.264 ring (CTL_STREAM); wakes them after each publish;
+ * adds up their viewers per kind; passes keyframe requests on.
  *
  * A peer must send a valid CTL_HELLO within PEER_HELLO_TIMEOUT_MS or it is
  * closed; anything it sends that fails validation closes it too.  Peers
@@ -36,7 +38,9 @@ struct peer {
 	struct event	*p_deadline;	/* hello must come before it */
 	pid_t		 p_pid;		/* SO_PEERCRED */
 	uid_t		 p_uid;
-	uint32_t	 p_viewers;
+	uint32_t	 p_kinds;	/* CTL_KIND_BIT()s it asked for */
+	int		 p_h264_efd;	/* -1 until sent the H.264 ring */
+	uint32_t	 p_viewers[CTL_KINDS];
 	char		 p_label[CTL_LABEL_MAX];
 };
 
@@ -46,13 +50,17 @@ struct peers {
 	struct event	*ps_listen_ev;
 	struct event	*ps_resume_ev;	/* re-enables accept after EMFILE */
 	struct ring_writer *ps_ring;
+	struct ring_writer *ps_h264;	/* NULL: no H.264 */
 	TAILQ_HEAD(, peer) ps_list;
 	unsigned	 ps_pending;
 	unsigned	 ps_attached;
-	uint32_t	 ps_viewers;	/* sum over attached peers */
+	unsigned	 ps_h264_attached; /* peers that have the H.264 ring */
+	uint32_t	 ps_viewers[CTL_KINDS];	/* sums over attached peers */
 	uint64_t	 ps_refused;	/* connections closed unwelcomed */
-	/* Called when ps_viewers changes. */
+	/* Called when one of ps_viewers changes. */
 	void		(*ps_viewers_cb)(struct peers *, void *);
+	/* Called for each CTL_KEYFRAME from an attached peer. */
+	void		(*ps_keyframe_cb)(struct peers *, void *);
 	void		*ps_cb_arg;
 };
 
@@ -62,6 +70,14 @@ int	peers_init(struct peers *ps, struct event_base *base, int listen_fd,
 void	peers_free(struct peers *ps);
 /* Wakes every attached server: one non-blocking eventfd write each. */
 void	peers_notify(struct peers *ps);
+/* The same for the H.264 ring's eventfds. */
+void	peers_notify_h264(struct peers *ps);
+/*
+ * The H.264 ring is h264 from now on (created, or replaced by one with
+ * bigger slots): every attached server that asked for H.264 gets it in a
+ * CTL_STREAM with a fresh eventfd; later ones get it after their welcome.
+ */
+void	peers_set_h264(struct peers *ps, struct ring_writer *h264);
 /*
  * Closes every peer, e.g. because the ring was replaced: servers see EOF,
  * keep their clients and reconnect, and the welcome brings the new ring.

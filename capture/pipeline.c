@@ -51,8 +51,6 @@ int
 capture_ring_fit(struct capture *c, size_t need)
 {
 	struct ring_writer nw;
-	struct ring_counters rc;
-	struct ring_reader rr;
 	uint32_t size;
 	int err;
 
@@ -83,12 +81,7 @@ capture_ring_fit(struct capture *c, size_t need)
 	    fchown(nw.rw_fd, (uid_t)-1, c->server_gid) == -1)
 		log_warn("new ring: group %u", (unsigned)c->server_gid);
 	/* The counters go on where the old ring left them. */
-	if (ring_reader_attach_mem(&rr, c->ring.rw_map, c->ring.rw_map_size)
-	    == 0) {
-		ring_read_counters(&rr, &rc);
-		ring_writer_count(&nw, rc.frames_captured, rc.frames_dropped,
-		    rc.frames_idle, rc.source_restarts);
-	}
+	ring_writer_inherit(&nw, &c->ring);
 	log_info("ring replaced: slots of %u bytes for %zu-byte frames; "
 	    "servers re-attach", size, need);
 	ring_writer_destroy(&c->ring, 0);	/* the name is nw's now */
@@ -152,7 +145,7 @@ capture_due(struct capture *c, uint64_t t)
 static int
 capture_idle(struct capture *c, uint64_t now)
 {
-	if (c->opt.always_encode || c->peers.ps_viewers > 0 ||
+	if (c->opt.always_encode || c->peers.ps_viewers[CTL_KIND_JPEG] > 0 ||
 	    c->opt.kind != SOURCE_V4L2)
 		return 0;
 	if (c->last_encode_ns == 0 ||

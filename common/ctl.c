@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ring.h"
 
 /* Room for more descriptors than any message carries, so that a peer that
  * sends too many gets them all closed rather than leaked by truncation. */
@@ -219,6 +220,10 @@ ctl_type_len(unsigned type)
 		return sizeof(struct ctl_refused);
 	case CTL_VIEWERS:
 		return sizeof(struct ctl_viewers);
+	case CTL_STREAM:
+		return sizeof(struct ctl_stream);
+	case CTL_KEYFRAME:
+		return sizeof(struct ctl_keyframe);
 	default:
 		return 0;
 	}
@@ -244,17 +249,36 @@ ctl_validate(const union ctl_msg *msg, size_t len, int nfds)
 	want = ctl_type_len(h->ch_type);
 	if (want == 0 || want != len)
 		return -EPROTO;
-	if (nfds != (h->ch_type == CTL_WELCOME ? 2 : 0))
+	if (nfds != (h->ch_type == CTL_WELCOME || h->ch_type == CTL_STREAM ?
+	    2 : 0))
 		return -EPROTO;
 	switch (h->ch_type) {
 	case CTL_HELLO:
 		if (!ctl_terminated(msg->hello.label,
-		    sizeof(msg->hello.label)))
+		    sizeof(msg->hello.label)) ||
+		    (msg->hello.kinds & ~CTL_KINDS_ALL) != 0 ||
+		    msg->hello.reserved != 0)
 			return -EPROTO;
 		break;
 	case CTL_WELCOME:
 		if (!ctl_terminated(msg->welcome.shm_name,
-		    sizeof(msg->welcome.shm_name)))
+		    sizeof(msg->welcome.shm_name)) ||
+		    (msg->welcome.kinds & ~CTL_KINDS_ALL) != 0 ||
+		    !(msg->welcome.kinds & CTL_KIND_BIT(CTL_KIND_JPEG)))
+			return -EPROTO;
+		break;
+	case CTL_STREAM:
+		/* H.264 is the only kind that comes this way. */
+		if (!ctl_terminated(msg->stream.shm_name,
+		    sizeof(msg->stream.shm_name)) ||
+		    msg->stream.kind != CTL_KIND_H264 ||
+		    msg->stream.codec != RING_CODEC_H264 ||
+		    msg->stream.reserved != 0)
+			return -EPROTO;
+		break;
+	case CTL_KEYFRAME:
+		if (msg->keyframe.kind != CTL_KIND_H264 ||
+		    msg->keyframe.reserved != 0)
 			return -EPROTO;
 		break;
 	case CTL_REFUSED:
@@ -343,6 +367,23 @@ ctl_type_name(unsigned type)
 		return "refused";
 	case CTL_VIEWERS:
 		return "viewers";
+	case CTL_STREAM:
+		return "stream";
+	case CTL_KEYFRAME:
+		return "keyframe";
+	default:
+		return "unknown";
+	}
+}
+
+const char *
+ctl_kind_name(unsigned kind)
+{
+	switch (kind) {
+	case CTL_KIND_JPEG:
+		return "jpeg";
+	case CTL_KIND_H264:
+		return "h264";
 	default:
 		return "unknown";
 	}

@@ -7,24 +7,57 @@
  * reported truncated and refused.
  *
  * Conversation
- *   server  -> capture   CTL_HELLO      abi, pid, label
- *   capture -> server    CTL_WELCOME    generation, geometry, shm name;
+ *   server  -> capture   CTL_HELLO      abi, pid, label, the kinds of
+ *                                       stream it can serve
+ *   capture -> server    CTL_WELCOME    the JPEG ring: generation,
+ *                                       geometry, shm name, and the kinds
+ *                                       the capture publishes;
  *                                       SCM_RIGHTS: [eventfd, ring fd]
  *           or           CTL_REFUSED    errno-style code and a reason
- *   server  -> capture   CTL_VIEWERS    how many clients it is serving
- *                                       (whenever that changes)
+ *   capture -> server    CTL_STREAM     the ring of another kind (H.264):
+ *                                       right after the welcome, and
+ *                                       again whenever that ring is
+ *                                       replaced (bigger slots, another
+ *                                       run of the encoder); only to a
+ *                                       server whose hello asked for the
+ *                                       kind.  SCM_RIGHTS: [eventfd, ring
+ *                                       fd], both for that ring alone
+ *   server  -> capture   CTL_VIEWERS    how many clients it serves, per
+ *                                       kind (whenever a count changes)
+ *   server  -> capture   CTL_KEYFRAME   a viewer of that kind just
+ *                                       started: please publish a
+ *                                       keyframe soon
  *
- *   The eventfd is the server's own: after each publish the capture
- *   writes 1 to every attached server's eventfd (non-blocking; a full
- *   counter just means a wake-up is already pending).  Reading an eventfd
- *   resets it, which is why no two servers share one.  The ring fd is
+ *   Each eventfd is the server's own: after each publish into a ring the
+ *   capture writes 1 to every attached server's eventfd of that ring
+ *   (non-blocking; a full counter just means a wake-up is already
+ *   pending).  Reading an eventfd resets it, which is why no two servers
+ *   share one, and why each ring has its own: a server with no viewer of
+ *   a kind need not poll that ring's eventfd at all.  The ring fd is
  *   opened O_RDONLY by the capture, so the server can map the ring only
  *   PROT_READ whatever its own privileges.
  *
- *   A server that closes its socket is forgotten and its eventfd closed.
+ *   Encoders run only while someone watches their kind: the capture adds
+ *   up the servers' CTL_VIEWERS counts per kind.  With no JPEG viewer,
+ *   raw frames are encoded to JPEG about once a second (snapshots stay
+ *   fresh); with no H.264 viewer, nothing is encoded to H.264, and the
+ *   first frame after that is a keyframe.
+ *
+ *   Keyframe requests are rate-limited by the capture: a request makes
+ *   the next frame a keyframe unless a keyframe was published less than
+ *   CTL_KEYFRAME_INTERVAL_MS ago, in which case the keyframe comes when
+ *   that interval is over.  Requests while one is pending are merged.
+ *   So a hundred viewers arriving at once cost one extra keyframe, and
+ *   any number cost at most one per interval, while each waits at most
+ *   the interval plus a frame.  A camera that sends H.264 itself cannot
+ *   be asked unless its driver has a control for it (then it is, under
+ *   the same limit); otherwise requests are counted and viewers wait for
+ *   its next keyframe.
+ *
+ *   A server that closes its socket is forgotten and its eventfds closed.
  *   When the capture exits, servers see EOF, keep their HTTP clients and
  *   reconnect with backoff; a WELCOME with a new generation means a new
- *   ring to map.
+ *   ring to map, and so does a CTL_STREAM with a new generation.
  *
  * Trust
  *   Every message is checked before use: magic, type, exact length for
@@ -42,18 +75,32 @@
 #include <sys/types.h>
 
 #define CTL_MAGIC	UINT32_C(0x4c54434d)	/* "MCTL" */
-#define CTL_ABI_VERSION	1
+#define CTL_ABI_VERSION	2
 #define CTL_LABEL_MAX	32
 #define CTL_REASON_MAX	64
 #define CTL_MAX_FDS	2
 #define CTL_PATH_MAX	108	/* sizeof(sun_path) */
+/* At most one keyframe made on request per this many ms (see above): a
+ * viewer waits at most this plus a frame interval for its keyframe. */
+#define CTL_KEYFRAME_INTERVAL_MS	250
 
 enum ctl_type {
 	CTL_HELLO = 1,
 	CTL_WELCOME = 2,
 	CTL_REFUSED = 3,
 	CTL_VIEWERS = 4,
+	CTL_STREAM = 5,
+	CTL_KEYFRAME = 6,
 };
+
+/* Kinds of stream, each with its own ring (ring.h's codecs). */
+enum ctl_kind {
+	CTL_KIND_JPEG = 0,	/* RING_CODEC_JPEG: MJPEG, snapshots */
+	CTL_KIND_H264 = 1,	/* RING_CODEC_H264 */
+	CTL_KINDS = 2,
+};
+#define CTL_KIND_BIT(k)		(1u << (k))
+#define CTL_KINDS_ALL		((1u << CTL_KINDS) - 1)
 
 struct ctl_hdr {
 	uint32_t ch_magic;	/* CTL_MAGIC */
@@ -67,6 +114,8 @@ struct ctl_hello {
 	struct ctl_hdr	h;
 	uint32_t	pid;
 	uint32_t	ring_abi;		/* RING_ABI_VERSION it reads */
+	uint32_t	kinds;			/* CTL_KIND_BIT()s it serves */
+	uint32_t	reserved;		/* zero */
 	char		label[CTL_LABEL_MAX];	/* for logs, e.g. "server" */
 };
 
@@ -80,7 +129,23 @@ struct ctl_welcome {
 	uint32_t	height;
 	uint32_t	fps_milli;
 	uint32_t	pid;			/* the capture's */
-	uint32_t	reserved;
+	uint32_t	kinds;			/* CTL_KIND_BIT()s it publishes
+						 * (JPEG always) */
+	char		shm_name[64];		/* RING_NAME_MAX */
+};
+
+/* The ring of one more kind: its own eventfd and ring fd follow. */
+struct ctl_stream {
+	struct ctl_hdr	h;
+	uint64_t	generation;		/* of that ring */
+	uint32_t	kind;			/* enum ctl_kind, not JPEG */
+	uint32_t	codec;			/* enum ring_codec of the ring */
+	uint32_t	slot_count;
+	uint32_t	slot_size;
+	uint32_t	width;
+	uint32_t	height;
+	uint32_t	fps_milli;
+	uint32_t	reserved;		/* zero */
 	char		shm_name[64];		/* RING_NAME_MAX */
 };
 
@@ -91,10 +156,16 @@ struct ctl_refused {
 	char		reason[CTL_REASON_MAX];
 };
 
+/* Clients of this server, per kind: MJPEG streams, H.264 streams. */
 struct ctl_viewers {
 	struct ctl_hdr	h;
-	uint32_t	viewers;
-	uint32_t	reserved;
+	uint32_t	viewers[CTL_KINDS];	/* by enum ctl_kind */
+};
+
+struct ctl_keyframe {
+	struct ctl_hdr	h;
+	uint32_t	kind;			/* CTL_KIND_H264 */
+	uint32_t	reserved;		/* zero */
 };
 
 union ctl_msg {
@@ -103,13 +174,17 @@ union ctl_msg {
 	struct ctl_welcome	welcome;
 	struct ctl_refused	refused;
 	struct ctl_viewers	viewers;
+	struct ctl_stream	stream;
+	struct ctl_keyframe	keyframe;
 };
 
 _Static_assert(sizeof(struct ctl_hdr) == 16, "ctl ABI");
-_Static_assert(sizeof(struct ctl_hello) == 56, "ctl ABI");
+_Static_assert(sizeof(struct ctl_hello) == 64, "ctl ABI");
 _Static_assert(sizeof(struct ctl_welcome) == 120, "ctl ABI");
 _Static_assert(sizeof(struct ctl_refused) == 88, "ctl ABI");
 _Static_assert(sizeof(struct ctl_viewers) == 24, "ctl ABI");
+_Static_assert(sizeof(struct ctl_stream) == 120, "ctl ABI");
+_Static_assert(sizeof(struct ctl_keyframe) == 24, "ctl ABI");
 
 #define CTL_SYSTEM_DIR	"/run/shmcam"
 
@@ -155,11 +230,14 @@ ssize_t	ctl_recv(int sock, union ctl_msg *msg, int fds[CTL_MAX_FDS],
 
 /*
  * Checks a received message: header fields, exact length for its type,
- * the number of descriptors its type carries, NUL-terminated strings.
- * Pure; exposed for the fuzzer and the tests.  0 or -EPROTO.
+ * the number of descriptors its type carries, NUL-terminated strings,
+ * kinds and codecs this build knows, reserved fields zero.  Pure; exposed
+ * for the fuzzer and the tests.  0 or -EPROTO.
  */
 int	ctl_validate(const union ctl_msg *msg, size_t len, int nfds);
 
 const char *ctl_type_name(unsigned type);
+/* "jpeg", "h264", or "unknown". */
+const char *ctl_kind_name(unsigned kind);
 
 #endif /* SHMCAM_CTL_H */

@@ -247,9 +247,24 @@ ring_writer_slot(const struct ring_writer *w, uint64_t seq)
 	    (size_t)(seq % w->rw_slot_count) * w->rw_slot_size);
 }
 
+static int
+ring_codec_valid(uint32_t codec)
+{
+	return codec == RING_CODEC_JPEG || codec == RING_CODEC_H264;
+}
+
 int
 ring_writer_create(struct ring_writer *w, const char *name,
     uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid)
+{
+	return ring_writer_create_codec(w, name, RING_CODEC_JPEG, slot_count,
+	    slot_size, mode, gid);
+}
+
+int
+ring_writer_create_codec(struct ring_writer *w, const char *name,
+    uint32_t codec, uint32_t slot_count, uint32_t slot_size, mode_t mode,
+    gid_t gid)
 {
 	struct ring_header *h;
 	char path[RING_NAME_MAX + 1], self[64];
@@ -258,7 +273,7 @@ ring_writer_create(struct ring_writer *w, const char *name,
 
 	memset(w, 0, sizeof(*w));
 	w->rw_fd = w->rw_ro_fd = -1;
-	if (ring_name_valid(name) != 0 ||
+	if (ring_name_valid(name) != 0 || !ring_codec_valid(codec) ||
 	    !ring_geometry_valid(slot_count, slot_size))
 		return -EINVAL;
 	size = RING_HEADER_SIZE + (size_t)slot_count * slot_size;
@@ -319,6 +334,7 @@ ring_writer_create(struct ring_writer *w, const char *name,
 	h->rh_slot_size = slot_size;
 	h->rh_generation = ring_new_generation();
 	h->rh_writer_pid = (uint32_t)getpid();
+	h->rh_codec = codec;
 	h->rh_created_ns = clock_ns(CLOCK_REALTIME);
 	w->rw_identity = *h;
 	w->rw_identity.rh_magic = RING_MAGIC;
@@ -419,6 +435,11 @@ ring_writer_commit(struct ring_writer *w, struct ring_frame *f)
 	st32(&s->rs_flags, f->flags);
 	/* Even: payload and metadata are complete before this is seen. */
 	seq_write_end(&s->rs_seqlock, w->rw_open_lock);
+	add64(&w->rw_hdr->rh_bytes, f->length);
+	if (f->flags & RING_FRAME_KEYFRAME) {
+		add64(&w->rw_hdr->rh_keyframes, 1);
+		st64(&w->rw_hdr->rh_keyframe_seq, seq);
+	}
 	/* The publication: frame seq is complete for whoever acquires it. */
 	st64_release(&w->rw_hdr->rh_latest, seq);
 	w->rw_seq = seq;
@@ -507,13 +528,73 @@ ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
 	st32(&w->rw_hdr->rh_viewers, viewers);
 }
 
+void
+ring_writer_count_encode(struct ring_writer *w, uint64_t encode_ns)
+{
+	add64(&w->rw_hdr->rh_encode_ns, encode_ns);
+	add64(&w->rw_hdr->rh_encoded, 1);
+}
+
+void
+ring_writer_count_requests(struct ring_writer *w, uint64_t requests,
+    uint64_t forced)
+{
+	add64(&w->rw_hdr->rh_keyframe_requests, requests);
+	add64(&w->rw_hdr->rh_keyframes_forced, forced);
+}
+
+int
+ring_writer_set_params(struct ring_writer *w, uint64_t from,
+    const void *data, uint32_t len, uint32_t bitrate_kbps, uint32_t gop)
+{
+	struct ring_header *h = w->rw_hdr;
+
+	if (len > RING_PARAMS_MAX)
+		return -EMSGSIZE;
+	seq_write_begin(&h->rh_params_seq, &w->rw_params_lock);
+	st64(&h->rh_params_from, from);
+	st32(&h->rh_params_len, len);
+	st32(&h->rh_bitrate_kbps, bitrate_kbps);
+	st32(&h->rh_gop, gop);
+	memcpy(h->rh_params, data, len);
+	seq_write_end(&h->rh_params_seq, &w->rw_params_lock);
+	return 0;
+}
+
+void
+ring_writer_inherit(struct ring_writer *w, const struct ring_writer *old)
+{
+	struct ring_reader r;
+	struct ring_counters c;
+	struct ring_params p;
+	struct ring_header *h = w->rw_hdr;
+
+	/* Read back through a reader: the old mapping is shared, and is
+	 * trusted no more than any other. */
+	if (ring_reader_attach_mem(&r, old->rw_map, old->rw_map_size) != 0)
+		return;
+	ring_read_counters(&r, &c);
+	ring_writer_count(w, c.frames_captured, c.frames_dropped,
+	    c.frames_idle, c.source_restarts);
+	add64(&h->rh_bytes, c.bytes);
+	add64(&h->rh_encode_ns, c.encode_ns);
+	add64(&h->rh_encoded, c.encoded);
+	add64(&h->rh_keyframes, c.keyframes);
+	ring_writer_count_requests(w, c.keyframe_requests, c.keyframes_forced);
+	/* The parameters stay until the next keyframe brings them again;
+	 * the sequence numbers start over, so they apply from frame 1. */
+	if (ring_read_params(&r, &p) == 0 && p.from != 0)
+		(void)ring_writer_set_params(w, 1, p.data, p.len,
+		    p.bitrate_kbps, p.gop);
+}
+
 /* ---------------------------------------------------------------- reader */
 
 int
 ring_header_validate(const void *mem, size_t size, struct ring_geometry *geo)
 {
 	const struct ring_header *h = mem;
-	uint32_t count, slot;
+	uint32_t count, slot, codec;
 	uint64_t need;
 
 	if (mem == NULL || size < RING_HEADER_SIZE)
@@ -524,6 +605,9 @@ ring_header_validate(const void *mem, size_t size, struct ring_geometry *geo)
 		return -EPROTONOSUPPORT;
 	if (ld32(&h->rh_header_size) != RING_HEADER_SIZE)
 		return -EPROTO;
+	codec = ld32(&h->rh_codec);
+	if (!ring_codec_valid(codec))
+		return -EMEDIUMTYPE;
 	count = ld32(&h->rh_slot_count);
 	slot = ld32(&h->rh_slot_size);
 	if (!ring_geometry_valid(count, slot))
@@ -536,6 +620,7 @@ ring_header_validate(const void *mem, size_t size, struct ring_geometry *geo)
 	geo->slot_size = slot;
 	geo->generation = ld64(&h->rh_generation);
 	geo->writer_pid = ld32(&h->rh_writer_pid);
+	geo->codec = codec;
 	geo->map_size = (size_t)need;
 	return 0;
 }
@@ -810,6 +895,45 @@ ring_read_counters(const struct ring_reader *r, struct ring_counters *c)
 	c->source_restarts = ld64(&h->rh_source_restarts);
 	c->servers = ld32(&h->rh_servers);
 	c->viewers = ld32(&h->rh_viewers);
+	c->keyframe_seq = ld64(&h->rh_keyframe_seq);
+	c->bytes = ld64(&h->rh_bytes);
+	c->encode_ns = ld64(&h->rh_encode_ns);
+	c->encoded = ld64(&h->rh_encoded);
+	c->keyframes = ld64(&h->rh_keyframes);
+	c->keyframe_requests = ld64(&h->rh_keyframe_requests);
+	c->keyframes_forced = ld64(&h->rh_keyframes_forced);
+}
+
+int
+ring_read_params(const struct ring_reader *r, struct ring_params *p)
+{
+	const struct ring_header *h = ring_reader_hdr(r);
+	uint64_t s1;
+	uint32_t len;
+	int tries;
+
+	if (h == NULL)
+		return -EINVAL;
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		s1 = seq_read_begin(&h->rh_params_seq);
+		if (s1 & 1)
+			continue;
+		p->from = ld64(&h->rh_params_from);
+		len = ld32(&h->rh_params_len);
+		p->bitrate_kbps = ld32(&h->rh_bitrate_kbps);
+		p->gop = ld32(&h->rh_gop);
+		if (len > RING_PARAMS_MAX) {
+			if (seq_read_retry(&h->rh_params_seq, s1))
+				continue;
+			return -EBADMSG;
+		}
+		ring_copy_payload(p->data, h->rh_params, len);
+		if (seq_read_retry(&h->rh_params_seq, s1))
+			continue;
+		p->len = len;
+		return 0;
+	}
+	return -EBUSY;
 }
 
 const char *
@@ -840,6 +964,8 @@ ring_strerror(int err)
 		return "frame larger than the buffer";
 	case -EBADMSG:
 		return "inconsistent slot (corrupt or hostile writer)";
+	case -EMEDIUMTYPE:
+		return "ring holds frames of another codec";
 	default:
 		return strerror(-err);
 	}
@@ -857,6 +983,19 @@ ring_state_name(uint32_t state)
 		return "offline";
 	case RING_STATE_STOPPED:
 		return "stopped";
+	default:
+		return "unknown";
+	}
+}
+
+const char *
+ring_codec_name(uint32_t codec)
+{
+	switch (codec) {
+	case RING_CODEC_JPEG:
+		return "jpeg";
+	case RING_CODEC_H264:
+		return "h264";
 	default:
 		return "unknown";
 	}

@@ -5,8 +5,32 @@
  * Layout of the POSIX shared-memory object "/<name>":
  *
  *   offset 0                      struct ring_header  (RING_HEADER_SIZE)
- *   offset rh_header_size         slot 0: struct ring_slot, then JPEG bytes
+ *   offset rh_header_size         slot 0: struct ring_slot, then the frame
  *   ... + i * rh_slot_size        slot i
+ *
+ * Codecs
+ *   A capture publishes one ring per kind of stream, each of this same
+ *   design, and says in rh_codec (W once) what its frames are:
+ *
+ *   RING_CODEC_JPEG  ("shmcam-NAME")  every frame a complete JPEG (SOI to
+ *       EOI); always there.
+ *   RING_CODEC_H264  ("shmavc-NAME")  every frame one H.264 access unit
+ *       (one picture), when the capture has H.264 (--h264).  The payload
+ *       is the access unit's NAL units in decoding order, each preceded
+ *       by its length as a 4-byte big-endian integer (the sample format
+ *       of ISO/IEC 14496-15 with lengthSizeMinusOne = 3; no start codes,
+ *       no access unit delimiter, emulation prevention bytes kept).  No
+ *       B-frames: decoding order is presentation order, and capture
+ *       times increase from frame to frame.  A frame flagged
+ *       RING_FRAME_KEYFRAME is an IDR picture whose payload starts with
+ *       the SPS and PPS it uses, so a reader can start decoding at any
+ *       keyframe without anything else.  The header holds the current
+ *       SPS and PPS too (rh_params, below), for a reader that attaches
+ *       between keyframes; rh_keyframe_seq says where the newest
+ *       keyframe is.  common/h264.h checks and walks these payloads.
+ *   A reader checks rh_codec (ring_geometry.codec) against the kind it
+ *   asked for: the control socket says which ring is which (ctl.h), but
+ *   the mapping is the authority.
  *
  * Only fixed-width types appear in shared memory; sizes and offsets are
  * pinned by _Static_assert below and by tests/check_ring.c, so a reader and
@@ -58,6 +82,8 @@
  *     -EPROTONOSUPPORT   ABI version this build does not speak
  *     -EPROTO            header size differs from this build's
  *     -ERANGE            slot count or slot size out of bounds
+ *     -EMEDIUMTYPE       rh_codec is none this build knows (attach), or
+ *                        not the codec the caller expected
  *     -ESTALE            the header's identity (magic or generation)
  *                        changed after attach: re-attach
  *     -ENODATA           nothing published yet
@@ -79,8 +105,8 @@
 #include <sys/types.h>
 
 #define RING_MAGIC		UINT64_C(0x31474e524d434853)	/* "SHCMRNG1" */
-#define RING_ABI_VERSION	1
-#define RING_HEADER_SIZE	512
+#define RING_ABI_VERSION	2
+#define RING_HEADER_SIZE	4096	/* one page: slots are page-aligned */
 #define RING_SLOT_HEADER_SIZE	64
 
 #define RING_SLOTS_MIN		3	/* newest, one being written, one spare */
@@ -90,10 +116,27 @@
 #define RING_READ_TRIES		4
 #define RING_NAME_MAX		64	/* including the NUL */
 #define RING_TEXT_MAX		64	/* rh_source, rh_reason, with NUL */
+#define RING_PARAMS_MAX		3072	/* rh_params: SPS and PPS, length-
+					 * prefixed like a payload */
+
+/* Shared-memory object names: prefix + camera name (at most 56). */
+#define RING_PREFIX_JPEG	"shmcam-"
+#define RING_PREFIX_H264	"shmavc-"
+
+/* rh_codec */
+enum ring_codec {
+	RING_CODEC_JPEG = 1,
+	RING_CODEC_H264 = 2,
+};
 
 /* rs_flags */
 #define RING_FRAME_PLACEHOLDER	0x1u	/* "no signal" picture, not live */
-#define RING_FRAME_PASSTHROUGH	0x2u	/* device JPEG published unchanged */
+#define RING_FRAME_PASSTHROUGH	0x2u	/* the device's frame, not ours: JPEG
+					 * unchanged, H.264 as the camera
+					 * coded it */
+#define RING_FRAME_KEYFRAME	0x4u	/* H.264: an IDR picture after its
+					 * SPS and PPS; a decoder can start
+					 * here */
 
 /* rh_state */
 enum ring_state {
@@ -117,7 +160,7 @@ struct ring_header {
 	uint32_t rh_slot_size;		/*  20 bytes per slot, header included */
 	uint64_t rh_generation;		/*  24 random, new at each capture start */
 	uint32_t rh_writer_pid;		/*  32 pid of the capture process */
-	uint32_t rh_reserved0;		/*  36 zero */
+	uint32_t rh_codec;		/*  36 enum ring_codec: what a frame is */
 	uint64_t rh_created_ns;		/*  40 CLOCK_REALTIME at creation */
 	uint8_t  rh_reserved1[16];	/*  48 zero */
 
@@ -129,11 +172,17 @@ struct ring_header {
 	uint64_t rh_frames_captured;	/*  80 frames taken from the source [relaxed] */
 	uint64_t rh_frames_dropped;	/*  88 source frames rejected as invalid
 					 *     or lost to overload [relaxed] */
-	uint64_t rh_frames_idle;	/*  96 frames not encoded: no viewer [relaxed] */
+	uint64_t rh_frames_idle;	/*  96 frames not encoded: no viewer of
+					 *     this ring's kind [relaxed] */
 	uint32_t rh_servers;		/* 104 attached server processes [relaxed] */
-	uint32_t rh_viewers;		/* 108 viewers the servers report [relaxed] */
+	uint32_t rh_viewers;		/* 108 viewers of this ring's kind the
+					 *     servers report [relaxed] */
 	uint64_t rh_source_restarts;	/* 112 times the source was reopened [relaxed] */
-	uint64_t rh_reserved2;		/* 120 zero */
+	uint64_t rh_keyframe_seq;	/* 120 sequence of the newest keyframe,
+					 *     0 = none; stored before the
+					 *     rh_latest that publishes it: a
+					 *     hint, the slot must still be read
+					 *     and checked [relaxed] */
 
 	/* status: W, under rh_status_seq (a seqlock of its own, same rules
 	 * as a slot's) */
@@ -147,7 +196,42 @@ struct ring_header {
 	char     rh_source[RING_TEXT_MAX]; /* 160 e.g. "v4l2:/dev/video0" */
 	char     rh_reason[RING_TEXT_MAX]; /* 224 why offline, "" when online */
 
-	uint8_t  rh_reserved[RING_HEADER_SIZE - 288]; /* 288 zero: room to grow */
+	/* what publishing costs: W, per frame [relaxed] */
+	uint64_t rh_bytes;		/* 288 payload bytes published */
+	uint64_t rh_encode_ns;		/* 296 encoding time (wall clock, ns) of
+					 *     the rh_encoded frames */
+	uint64_t rh_encoded;		/* 304 frames this capture encoded and
+					 *     published (not passed through) */
+	uint64_t rh_keyframes;		/* 312 frames published with
+					 *     RING_FRAME_KEYFRAME */
+	uint64_t rh_keyframe_requests;	/* 320 keyframe requests from servers
+					 *     (CTL_KEYFRAME) */
+	uint64_t rh_keyframes_forced;	/* 328 keyframes made because of a
+					 *     request (at most one per
+					 *     CTL_KEYFRAME_INTERVAL_MS) */
+	uint8_t  rh_reserved4[48];	/* 336 zero */
+
+	/* codec parameters: W, under rh_params_seq (a seqlock, same rules as
+	 * a slot's); changed only between frames, before the first frame
+	 * that uses them is published */
+	uint64_t rh_params_seq;		/* 384 */
+	uint64_t rh_params_from;	/* 392 sequence of the first frame the
+					 *     parameters below apply to (a
+					 *     keyframe); 0 = none yet */
+	uint32_t rh_params_len;		/* 400 bytes in rh_params */
+	uint32_t rh_bitrate_kbps;	/* 404 the encoder's rate limit, kbit/s;
+					 *     0 = not ours (passed through) */
+	uint32_t rh_gop;		/* 408 frames from keyframe to keyframe
+					 *     when nobody asks for one; 0 =
+					 *     unknown (passed through) */
+	uint32_t rh_reserved5;		/* 412 zero */
+	uint8_t  rh_reserved6[96];	/* 416 zero */
+	uint8_t  rh_params[RING_PARAMS_MAX]; /* 512 H.264: the SPS and PPS of
+					 *     the current keyframes, each
+					 *     preceded by its 4-byte length
+					 *     like a payload's NAL units */
+
+	uint8_t  rh_reserved[RING_HEADER_SIZE - 3584]; /* 3584 zero: room to grow */
 };
 
 /*
@@ -162,7 +246,7 @@ struct ring_slot {
 					 *    timestamp for V4L2 sources) */
 	uint64_t rs_publish_real_ns;	/* 32 CLOCK_REALTIME of publish */
 	uint64_t rs_publish_mono_ns;	/* 40 CLOCK_MONOTONIC of publish */
-	uint32_t rs_length;		/* 48 JPEG bytes in the payload */
+	uint32_t rs_length;		/* 48 bytes in the payload */
 	uint32_t rs_width;		/* 52 pixels */
 	uint32_t rs_height;		/* 56 pixels */
 	uint32_t rs_flags;		/* 60 RING_FRAME_* */
@@ -177,7 +261,15 @@ _Static_assert(offsetof(struct ring_header, rh_status_seq) == 128, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_width) == 136, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_source) == 160, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_reason) == 224, "ABI");
-_Static_assert(offsetof(struct ring_header, rh_reserved) == 288, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_codec) == 36, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_keyframe_seq) == 120, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_bytes) == 288, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_keyframes_forced) == 328,
+    "ABI");
+_Static_assert(offsetof(struct ring_header, rh_params_seq) == 384, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_params_len) == 400, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_params) == 512, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_reserved) == 3584, "ABI");
 _Static_assert(sizeof(struct ring_slot) == RING_SLOT_HEADER_SIZE,
     "ring slot header size is ABI");
 _Static_assert(offsetof(struct ring_slot, rs_sequence) == 8, "ABI");
@@ -218,7 +310,11 @@ struct ring_status {
 	char reason[RING_TEXT_MAX];
 };
 
-/* Counters of the writer, copied for reporting (relaxed, not a snapshot). */
+/*
+ * Counters of the writer, copied for reporting (relaxed, not a snapshot).
+ * A reader derives rates from two copies: bitrate = 8 * delta bytes /
+ * delta time, encoding time per frame = delta encode_ns / delta encoded.
+ */
 struct ring_counters {
 	uint64_t latest;
 	uint64_t heartbeat_ns;
@@ -228,6 +324,22 @@ struct ring_counters {
 	uint64_t source_restarts;
 	uint32_t servers;
 	uint32_t viewers;
+	uint64_t keyframe_seq;
+	uint64_t bytes;
+	uint64_t encode_ns;
+	uint64_t encoded;
+	uint64_t keyframes;
+	uint64_t keyframe_requests;
+	uint64_t keyframes_forced;
+};
+
+/* The codec parameters (rh_params_*), as a reader copies them. */
+struct ring_params {
+	uint64_t from;		/* first sequence they apply to, 0: none */
+	uint32_t len;		/* bytes in data, <= RING_PARAMS_MAX */
+	uint32_t bitrate_kbps;
+	uint32_t gop;
+	uint8_t	 data[RING_PARAMS_MAX];
 };
 
 struct ring_geometry {
@@ -235,6 +347,7 @@ struct ring_geometry {
 	uint32_t slot_size;
 	uint64_t generation;
 	uint32_t writer_pid;
+	uint32_t codec;		/* enum ring_codec, a known one */
 	size_t	 map_size;	/* bytes the geometry needs */
 };
 
@@ -257,6 +370,7 @@ struct ring_writer {
 	uint64_t	 rw_seq;	/* last published sequence */
 	uint64_t	*rw_locks;	/* private value of each rs_seqlock */
 	uint64_t	 rw_status_lock; /* private value of rh_status_seq */
+	uint64_t	 rw_params_lock; /* private value of rh_params_seq */
 	struct ring_status rw_status;	/* last status set */
 	struct ring_slot *rw_open;	/* slot between begin and commit */
 	uint64_t	*rw_open_lock;	/* its entry in rw_locks */
@@ -275,8 +389,12 @@ uint32_t ring_slot_size_for(uint32_t max_frame);
 /*
  * Creates "/<name>" with mode (e.g. 0640), group gid (or (gid_t)-1 to keep
  * the process's), slot_count slots of slot_size bytes and a fresh random
- * generation.  A stale object of that name is unlinked first.
+ * generation, for frames of codec (enum ring_codec; ring_writer_create()
+ * makes a JPEG ring).  A stale object of that name is unlinked first.
  */
+int	ring_writer_create_codec(struct ring_writer *w, const char *name,
+	    uint32_t codec, uint32_t slot_count, uint32_t slot_size,
+	    mode_t mode, gid_t gid);
 int	ring_writer_create(struct ring_writer *w, const char *name,
 	    uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid);
 /* Marks the ring stopped, unmaps, closes; unlinks the name if unlink_name. */
@@ -287,8 +405,9 @@ void	ring_writer_destroy(struct ring_writer *w, int unlink_name);
  * ring_writer_begin() opens the next slot (readers of it now see "busy")
  * and returns its payload and capacity; ring_writer_commit() fills in the
  * metadata of f (seq and publish times are set here and returned in f),
- * closes the slot and publishes it.  ring_writer_abort() closes the slot
- * with nothing in it.  Never blocks.
+ * closes the slot and publishes it, counting its bytes (rh_bytes) and,
+ * for RING_FRAME_KEYFRAME, the keyframe (rh_keyframes, rh_keyframe_seq).
+ * ring_writer_abort() closes the slot with nothing in it.  Never blocks.
  */
 uint8_t *ring_writer_begin(struct ring_writer *w, uint32_t *capacity);
 int	ring_writer_commit(struct ring_writer *w, struct ring_frame *f);
@@ -312,6 +431,23 @@ void	ring_writer_count(struct ring_writer *w, uint64_t captured,
 	    uint64_t dropped, uint64_t idle, uint64_t restarts);
 void	ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
 	    uint32_t viewers);
+/* One frame encoded (and about to be published) in encode_ns. */
+void	ring_writer_count_encode(struct ring_writer *w, uint64_t encode_ns);
+/* Keyframe requests received, and keyframes forced for them. */
+void	ring_writer_count_requests(struct ring_writer *w, uint64_t requests,
+	    uint64_t forced);
+/*
+ * The codec parameters: data[0..len) (len <= RING_PARAMS_MAX, else
+ * -EMSGSIZE), first used by frame `from` (the next sequence the writer
+ * will publish: w->rw_seq + 1), the encoder's bitrate limit and GOP.
+ * Call before publishing that frame.
+ */
+int	ring_writer_set_params(struct ring_writer *w, uint64_t from,
+	    const void *data, uint32_t len, uint32_t bitrate_kbps,
+	    uint32_t gop);
+/* A ring that replaces old (bigger slots) starts with old's counters. */
+void	ring_writer_inherit(struct ring_writer *w,
+	    const struct ring_writer *old);
 
 /* ---------------------------------------------------------------- reader */
 
@@ -361,10 +497,15 @@ uint64_t ring_latest(const struct ring_reader *r);
 /* 0 if the header's identity is unchanged since attach, else -ESTALE. */
 int	ring_reader_check(const struct ring_reader *r);
 int	ring_read_status(const struct ring_reader *r, struct ring_status *st);
+/* 0, -EBUSY (being rewritten every try), -EBADMSG (length beyond
+ * RING_PARAMS_MAX). */
+int	ring_read_params(const struct ring_reader *r, struct ring_params *p);
 void	ring_read_counters(const struct ring_reader *r,
 	    struct ring_counters *c);
 
 const char *ring_strerror(int err);
 const char *ring_state_name(uint32_t state);
+/* "jpeg", "h264", or "unknown". */
+const char *ring_codec_name(uint32_t codec);
 
 #endif /* SHMCAM_RING_H */

@@ -4,6 +4,11 @@
  *   IDLE --connect, send hello--> HELLO --welcome: map ring, arm eventfd-->
  *   ATTACHED --EOF, junk, stale ring--> IDLE (placeholder, retry w/ backoff)
  *
+ * While attached, a CTL_STREAM brings the H.264 ring (again, whenever the
+ * capture replaces it): mapped into c_h264, its eventfd polled while the
+ * server has H.264 viewers; what happens to its frames is the delivery
+ * code's business (c_h264_event).
+ *
  * While not attached, clients keep their connections and get the "camera
  * offline" placeholder, re-sent once a second by stream_refresh().
  */
@@ -118,9 +123,31 @@ link_schedule_retry(struct camera *cam)
 		cam->c_backoff_ms = BACKOFF_MAX_MS;
 }
 
+/* Lets go of the H.264 ring and its eventfd, telling the delivery code
+ * first. */
+static void
+link_detach_h264(struct camera *cam)
+{
+	if (!cam->c_h264_attached)
+		return;
+	if (cam->c_h264_event != NULL)
+		cam->c_h264_event(cam, CAMERA_H264_DETACHED);
+	if (cam->c_h264_ev != NULL) {
+		event_free(cam->c_h264_ev);
+		cam->c_h264_ev = NULL;
+	}
+	if (cam->c_h264_efd != -1)
+		close(cam->c_h264_efd);
+	cam->c_h264_efd = -1;
+	ring_reader_close(&cam->c_h264);
+	cam->c_h264_attached = 0;
+	cam->c_keyframe_pending = 0;
+}
+
 static void
 link_close(struct camera *cam)
 {
+	link_detach_h264(cam);
 	evtimer_del(cam->c_deadline_ev);
 	if (cam->c_sock_ev != NULL) {
 		event_free(cam->c_sock_ev);
@@ -248,6 +275,8 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 
 	rc = ring_reader_attach_fd(&cam->c_ring, ringfd);
 	close(ringfd);
+	if (rc == 0 && cam->c_ring.rr_geo.codec != RING_CODEC_JPEG)
+		rc = -EMEDIUMTYPE;
 	if (rc == 0 && (cam->c_ring.rr_geo.generation != w->generation ||
 	    cam->c_ring.rr_geo.slot_count != w->slot_count ||
 	    cam->c_ring.rr_geo.slot_size != w->slot_size))
@@ -284,6 +313,81 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 }
 
 static void
+link_h264_wakeup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct camera *cam = arg;
+	uint64_t count;
+
+	(void)what;
+	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
+		log_warn("camera %s: H.264 eventfd read", cam->c_name);
+		link_lost(cam, "H.264 eventfd failed");
+		return;
+	}
+	if (cam->c_h264_event != NULL)
+		cam->c_h264_event(cam, CAMERA_H264_WAKEUP);
+}
+
+/* Polls the H.264 eventfd while there are H.264 viewers, else not. */
+static void
+link_h264_poll(struct camera *cam)
+{
+	int want = cam->c_h264_attached && cam->c_h264_viewers > 0;
+
+	if (want && cam->c_h264_ev == NULL) {
+		cam->c_h264_ev = event_new(cam->c_srv->base, cam->c_h264_efd,
+		    EV_READ | EV_PERSIST, link_h264_wakeup_cb, cam);
+		if (cam->c_h264_ev == NULL ||
+		    event_add(cam->c_h264_ev, NULL) == -1) {
+			if (cam->c_h264_ev != NULL)
+				event_free(cam->c_h264_ev);
+			cam->c_h264_ev = NULL;
+			log_warnx("camera %s: out of memory for H.264 events",
+			    cam->c_name);
+		}
+	} else if (!want && cam->c_h264_ev != NULL) {
+		event_free(cam->c_h264_ev);
+		cam->c_h264_ev = NULL;
+	}
+}
+
+/* CTL_STREAM: the H.264 ring, first or instead of the one we have. */
+static void
+link_attach_h264(struct camera *cam, const struct ctl_stream *m, int efd,
+    int ringfd)
+{
+	char why[128];
+	int rc;
+
+	link_detach_h264(cam);
+	rc = ring_reader_attach_fd(&cam->c_h264, ringfd);
+	close(ringfd);
+	if (rc == 0 && cam->c_h264.rr_geo.codec != RING_CODEC_H264)
+		rc = -EMEDIUMTYPE;
+	if (rc == 0 && (cam->c_h264.rr_geo.generation != m->generation ||
+	    cam->c_h264.rr_geo.slot_count != m->slot_count ||
+	    cam->c_h264.rr_geo.slot_size != m->slot_size))
+		rc = -ESTALE;
+	if (rc != 0) {
+		ring_reader_close(&cam->c_h264);
+		close(efd);
+		snprintf(why, sizeof(why), "H.264 ring from capture refused: "
+		    "%s", ring_strerror(rc));
+		link_lost(cam, why);
+		return;
+	}
+	cam->c_h264_efd = efd;
+	cam->c_h264_attached = 1;
+	cam->c_h264_generation = m->generation;
+	log_info("camera %s: H.264 ring %s generation %016llx, %ux%u",
+	    cam->c_name, m->shm_name, (unsigned long long)m->generation,
+	    m->width, m->height);
+	if (cam->c_h264_event != NULL)
+		cam->c_h264_event(cam, CAMERA_H264_ATTACHED);
+	link_h264_poll(cam);
+}
+
+static void
 link_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
@@ -309,6 +413,10 @@ link_sock_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_WELCOME) {
 		link_attach(cam, &msg.welcome, fds[0], fds[1]);
+		return;
+	}
+	if (cam->c_state == LINK_ATTACHED && msg.hdr.ch_type == CTL_STREAM) {
+		link_attach_h264(cam, &msg.stream, fds[0], fds[1]);
 		return;
 	}
 	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
@@ -346,6 +454,7 @@ link_connect(struct camera *cam)
 	ctl_init(&hello.h, CTL_HELLO, sizeof(hello));
 	hello.pid = (uint32_t)getpid();
 	hello.ring_abi = RING_ABI_VERSION;
+	hello.kinds = CTL_KINDS_ALL;
 	snprintf(hello.label, sizeof(hello.label), "server/%s", cam->c_name);
 	rc = ctl_send(fd, &hello, sizeof(hello), NULL, 0);
 	if (rc != 0) {
@@ -396,6 +505,8 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 	cam->c_fps_ns = now;
 	if (cam->c_viewers_dirty)
 		camera_viewers_changed(cam);
+	if (cam->c_keyframe_pending)
+		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
 }
 
@@ -405,22 +516,44 @@ camera_viewers_changed(struct camera *cam)
 	struct ctl_viewers msg;
 	int rc;
 
+	link_h264_poll(cam);
 	if (cam->c_state != LINK_ATTACHED) {
 		cam->c_viewers_dirty = 1;
 		return;
 	}
-	if (!cam->c_viewers_dirty && cam->c_viewers_sent == cam->c_nclients)
+	if (!cam->c_viewers_dirty && cam->c_viewers_sent == cam->c_nclients &&
+	    cam->c_h264_viewers_sent == cam->c_h264_viewers)
 		return;
 	ctl_init(&msg.h, CTL_VIEWERS, sizeof(msg));
-	msg.viewers = cam->c_nclients;
+	msg.viewers[CTL_KIND_JPEG] = cam->c_nclients;
+	msg.viewers[CTL_KIND_H264] = cam->c_h264_viewers;
 	rc = ctl_send(cam->c_sock, &msg, sizeof(msg), NULL, 0);
 	if (rc == 0) {
 		cam->c_viewers_sent = cam->c_nclients;
+		cam->c_h264_viewers_sent = cam->c_h264_viewers;
 		cam->c_viewers_dirty = 0;
 	} else {
 		/* Full socket: the tick retries; the newest count wins. */
 		cam->c_viewers_dirty = 1;
 	}
+}
+
+int
+camera_request_keyframe(struct camera *cam)
+{
+	struct ctl_keyframe msg;
+	int rc;
+
+	if (cam->c_state != LINK_ATTACHED || !cam->c_h264_attached)
+		return -ENOTCONN;
+	ctl_init(&msg.h, CTL_KEYFRAME, sizeof(msg));
+	msg.kind = CTL_KIND_H264;
+	rc = ctl_send(cam->c_sock, &msg, sizeof(msg), NULL, 0);
+	/* Full socket: the tick sends it; requests in between are one. */
+	cam->c_keyframe_pending = rc != 0;
+	if (rc == 0)
+		cam->c_keyframe_requests++;
+	return 0;
 }
 
 const char *
@@ -446,7 +579,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	if (cam == NULL)
 		return NULL;
 	cam->c_srv = srv;
-	cam->c_sock = cam->c_efd = -1;
+	cam->c_sock = cam->c_efd = cam->c_h264_efd = -1;
 	cam->c_backoff_ms = BACKOFF_MIN_MS;
 	snprintf(cam->c_name, sizeof(cam->c_name), "%s", name);
 	if (ctl_path != NULL)

@@ -139,6 +139,19 @@ enum link_state {
 	LINK_ATTACHED,		/* ring mapped, eventfd armed */
 };
 
+/*
+ * What link.c tells the H.264 delivery code through c_h264_event (NULL:
+ * nobody listens).  The ring is c_h264; its frames are ring.h's
+ * RING_CODEC_H264 access units.
+ */
+enum camera_h264_event {
+	CAMERA_H264_ATTACHED,	/* c_h264 is mapped: a ring of a new
+				 * generation (frame sequences start over) */
+	CAMERA_H264_WAKEUP,	/* the capture published into c_h264 */
+	CAMERA_H264_DETACHED,	/* c_h264 is about to be unmapped: the link
+				 * was lost, or a new ring replaces it */
+};
+
 struct camera {
 	TAILQ_ENTRY(camera) c_entry;
 	struct server	*c_srv;
@@ -166,6 +179,26 @@ struct camera {
 	double		 c_fps;		/* frames taken, last second */
 	uint64_t	 c_fps_frames;	/* c_frames_in at the last tick */
 	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
+
+	/*
+	 * H.264, when the capture has it (CTL_STREAM).  link.c maps the ring
+	 * and reads the eventfd; it polls the eventfd only while
+	 * c_h264_viewers > 0, so a server with no H.264 viewer is not woken
+	 * for H.264 frames.  The delivery code sets c_h264_viewers and calls
+	 * camera_viewers_changed(), asks for keyframes with
+	 * camera_request_keyframe(), and hears of the ring through
+	 * c_h264_event.
+	 */
+	int		 c_h264_attached;
+	struct ring_reader c_h264;
+	uint64_t	 c_h264_generation;
+	int		 c_h264_efd;
+	struct event	*c_h264_ev;	/* non-NULL while polled */
+	uint32_t	 c_h264_viewers;
+	uint32_t	 c_h264_viewers_sent;
+	int		 c_keyframe_pending;	/* a request waits for room */
+	uint64_t	 c_keyframe_requests;	/* sent to the capture */
+	void		(*c_h264_event)(struct camera *, enum camera_h264_event);
 
 	/* frames */
 	struct frame_pool c_pool;
@@ -281,8 +314,19 @@ struct camera *camera_new(struct server *srv, const char *name,
 	    const char *ctl_path);
 void	camera_start(struct camera *cam);
 void	camera_free(struct camera *cam);
-/* Tells the capture how many viewers we have (now, or when possible). */
+/*
+ * Tells the capture how many viewers we have of each kind (c_nclients
+ * MJPEG, c_h264_viewers H.264), now or when possible, and polls the H.264
+ * eventfd while there are H.264 viewers.
+ */
 void	camera_viewers_changed(struct camera *cam);
+/*
+ * Asks the capture for an H.264 keyframe (a viewer starts): sent now, or
+ * from the next tick if the control socket is full.  The capture merges
+ * and rate-limits requests (ctl.h).  -ENOTCONN if no H.264 ring is
+ * attached.
+ */
+int	camera_request_keyframe(struct camera *cam);
 const char *camera_state_name(const struct camera *cam);
 
 /* stream.c */

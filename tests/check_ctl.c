@@ -48,18 +48,32 @@ make_msg(union ctl_msg *m, enum ctl_type type, size_t *len)
 		*len = sizeof(m->viewers);
 		ctl_init(&m->hdr, type, *len);
 		break;
+	case CTL_STREAM:
+		*len = sizeof(m->stream);
+		ctl_init(&m->hdr, type, *len);
+		m->stream.kind = CTL_KIND_H264;
+		m->stream.codec = RING_CODEC_H264;
+		break;
+	case CTL_KEYFRAME:
+		*len = sizeof(m->keyframe);
+		ctl_init(&m->hdr, type, *len);
+		m->keyframe.kind = CTL_KIND_H264;
+		break;
 	}
+	if (type == CTL_WELCOME)
+		m->welcome.kinds = CTL_KIND_BIT(CTL_KIND_JPEG);
 }
 
 START_TEST(test_validate)
 {
 	static const enum ctl_type types[] = { CTL_HELLO, CTL_WELCOME,
-	    CTL_REFUSED, CTL_VIEWERS };
+	    CTL_REFUSED, CTL_VIEWERS, CTL_STREAM, CTL_KEYFRAME };
 	union ctl_msg m;
 	size_t len;
 
-	for (size_t i = 0; i < 4; i++) {
-		int nfds = types[i] == CTL_WELCOME ? 2 : 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		int nfds = types[i] == CTL_WELCOME || types[i] == CTL_STREAM ?
+		    2 : 0;
 
 		make_msg(&m, types[i], &len);
 		ck_assert_int_eq(ctl_validate(&m, len, nfds), 0);
@@ -91,6 +105,41 @@ START_TEST(test_validate)
 	make_msg(&m, CTL_REFUSED, &len);
 	memset(m.refused.reason, 'a', sizeof(m.refused.reason));
 	ck_assert_int_eq(ctl_validate(&m, len, 0), -EPROTO);
+	make_msg(&m, CTL_STREAM, &len);
+	memset(m.stream.shm_name, 'a', sizeof(m.stream.shm_name));
+	ck_assert_int_eq(ctl_validate(&m, len, 2), -EPROTO);
+
+	/* Kinds and codecs this build does not know, reserved fields. */
+	make_msg(&m, CTL_HELLO, &len);
+	m.hello.kinds = CTL_KINDS_ALL;
+	ck_assert_int_eq(ctl_validate(&m, len, 0), 0);
+	m.hello.kinds = 1u << CTL_KINDS;
+	ck_assert_int_eq(ctl_validate(&m, len, 0), -EPROTO);
+	make_msg(&m, CTL_HELLO, &len);
+	m.hello.reserved = 1;
+	ck_assert_int_eq(ctl_validate(&m, len, 0), -EPROTO);
+	make_msg(&m, CTL_WELCOME, &len);
+	m.welcome.kinds = CTL_KIND_BIT(CTL_KIND_H264);	/* JPEG is always */
+	ck_assert_int_eq(ctl_validate(&m, len, 2), -EPROTO);
+	m.welcome.kinds = CTL_KINDS_ALL;
+	ck_assert_int_eq(ctl_validate(&m, len, 2), 0);
+	m.welcome.kinds = 4;
+	ck_assert_int_eq(ctl_validate(&m, len, 2), -EPROTO);
+	make_msg(&m, CTL_STREAM, &len);
+	m.stream.kind = CTL_KIND_JPEG;
+	ck_assert_int_eq(ctl_validate(&m, len, 2), -EPROTO);
+	make_msg(&m, CTL_STREAM, &len);
+	m.stream.codec = RING_CODEC_JPEG;
+	ck_assert_int_eq(ctl_validate(&m, len, 2), -EPROTO);
+	make_msg(&m, CTL_KEYFRAME, &len);
+	m.keyframe.kind = 7;
+	ck_assert_int_eq(ctl_validate(&m, len, 0), -EPROTO);
+	make_msg(&m, CTL_KEYFRAME, &len);
+	m.keyframe.reserved = 1;
+	ck_assert_int_eq(ctl_validate(&m, len, 0), -EPROTO);
+	ck_assert_str_eq(ctl_type_name(CTL_STREAM), "stream");
+	ck_assert_str_eq(ctl_type_name(CTL_KEYFRAME), "keyframe");
+	ck_assert_str_eq(ctl_kind_name(CTL_KIND_H264), "h264");
 }
 END_TEST
 

@@ -66,8 +66,8 @@ assert_payload(const uint8_t *got, size_t len, uint64_t seed)
 /* The layout is ABI: these numbers may only change with RING_ABI_VERSION. */
 START_TEST(test_abi_pin)
 {
-	ck_assert_uint_eq(RING_ABI_VERSION, 1);
-	ck_assert_uint_eq(sizeof(struct ring_header), 512);
+	ck_assert_uint_eq(RING_ABI_VERSION, 2);
+	ck_assert_uint_eq(sizeof(struct ring_header), 4096);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_magic), 0);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_abi), 8);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_header_size), 12);
@@ -75,6 +75,7 @@ START_TEST(test_abi_pin)
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_slot_size), 20);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_generation), 24);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_writer_pid), 32);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_codec), 36);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_created_ns), 40);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_latest), 64);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_heartbeat_ns), 72);
@@ -84,6 +85,7 @@ START_TEST(test_abi_pin)
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_servers), 104);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_viewers), 108);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_source_restarts), 112);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_keyframe_seq), 120);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_status_seq), 128);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_width), 136);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_height), 140);
@@ -92,7 +94,27 @@ START_TEST(test_abi_pin)
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_format), 152);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_source), 160);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_reason), 224);
-	ck_assert_uint_eq(offsetof(struct ring_header, rh_reserved), 288);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_bytes), 288);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_encode_ns), 296);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_encoded), 304);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_keyframes), 312);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_keyframe_requests),
+	    320);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_keyframes_forced),
+	    328);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_params_seq), 384);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_params_from), 392);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_params_len), 400);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_bitrate_kbps), 404);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_gop), 408);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_params), 512);
+	ck_assert_uint_eq(RING_PARAMS_MAX, 3072);
+	ck_assert_uint_eq(offsetof(struct ring_header, rh_reserved), 3584);
+	ck_assert_uint_eq(RING_CODEC_JPEG, 1);
+	ck_assert_uint_eq(RING_CODEC_H264, 2);
+	ck_assert_uint_eq(RING_FRAME_PLACEHOLDER, 1);
+	ck_assert_uint_eq(RING_FRAME_PASSTHROUGH, 2);
+	ck_assert_uint_eq(RING_FRAME_KEYFRAME, 4);
 	ck_assert_uint_eq(sizeof(struct ring_slot), 64);
 	ck_assert_uint_eq(offsetof(struct ring_slot, rs_seqlock), 0);
 	ck_assert_uint_eq(offsetof(struct ring_slot, rs_sequence), 8);
@@ -345,6 +367,111 @@ START_TEST(test_generation_change)
 END_TEST
 
 /*
+ * The fields of the H.264 ring: the codec in the identity, what commit
+ * counts by itself (bytes, keyframes, where the newest keyframe is), the
+ * encoder's counters, the parameter sets under their seqlock, and a
+ * replacement ring that carries all of it on.
+ */
+START_TEST(test_codec_fields)
+{
+	static const uint8_t params[] = { 0, 0, 0, 4, 0x67, 0x42, 0xc0, 0x1f,
+	    0, 0, 0, 2, 0x68, 0xce };
+	static uint8_t big[RING_PARAMS_MAX + 1];
+	struct ring_writer w, w2;
+	struct ring_reader r;
+	struct ring_counters c;
+	struct ring_params p;
+	struct ring_frame f;
+	static uint8_t buf[PAYLOAD_MAX];
+	uint8_t au[100];
+
+	setup_name();
+	ck_assert_int_eq(ring_writer_create_codec(&w, ring_name, 0, 4,
+	    SLOT_SIZE, 0600, (gid_t)-1), -EINVAL);
+	ck_assert_int_eq(ring_writer_create_codec(&w, ring_name,
+	    RING_CODEC_H264, 4, SLOT_SIZE, 0600, (gid_t)-1), 0);
+	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_uint_eq(r.rr_geo.codec, RING_CODEC_H264);
+	ck_assert_str_eq(ring_codec_name(r.rr_geo.codec), "h264");
+
+	/* No parameters yet. */
+	ck_assert_int_eq(ring_read_params(&r, &p), 0);
+	ck_assert_uint_eq(p.from, 0);
+	ck_assert_uint_eq(p.len, 0);
+	ck_assert_int_eq(ring_writer_set_params(&w, 1, big, sizeof(big), 0, 0),
+	    -EMSGSIZE);
+	ck_assert_int_eq(ring_writer_set_params(&w, 1, params, sizeof(params),
+	    1935, 30), 0);
+
+	memset(au, 0x11, sizeof(au));
+	memset(&f, 0, sizeof(f));
+	f.length = 100;
+	f.flags = RING_FRAME_KEYFRAME;
+	ring_writer_count_encode(&w, 5000000);
+	ck_assert_int_eq(ring_writer_publish(&w, &f, au), 0);
+	f.length = 40;
+	f.flags = 0;
+	ring_writer_count_encode(&w, 3000000);
+	ck_assert_int_eq(ring_writer_publish(&w, &f, au), 0);
+	ring_writer_count_requests(&w, 100, 1);
+
+	ring_read_counters(&r, &c);
+	ck_assert_uint_eq(c.latest, 2);
+	ck_assert_uint_eq(c.bytes, 140);
+	ck_assert_uint_eq(c.keyframes, 1);
+	ck_assert_uint_eq(c.keyframe_seq, 1);
+	ck_assert_uint_eq(c.encoded, 2);
+	ck_assert_uint_eq(c.encode_ns, 8000000);
+	ck_assert_uint_eq(c.keyframe_requests, 100);
+	ck_assert_uint_eq(c.keyframes_forced, 1);
+	ck_assert_int_eq(ring_read_latest(&r, 0, &f, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(f.flags, 0);
+	ck_assert_int_eq(ring_read_next(&r, 0, &f, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(f.flags, RING_FRAME_KEYFRAME);
+	ck_assert_uint_eq(f.seq, c.keyframe_seq);
+
+	ck_assert_int_eq(ring_read_params(&r, &p), 0);
+	ck_assert_uint_eq(p.from, 1);
+	ck_assert_uint_eq(p.len, sizeof(params));
+	ck_assert_uint_eq(p.bitrate_kbps, 1935);
+	ck_assert_uint_eq(p.gop, 30);
+	ck_assert_mem_eq(p.data, params, sizeof(params));
+
+	/* A hostile length is refused, a block left odd is busy. */
+	w.rw_hdr->rh_params_len = RING_PARAMS_MAX + 1;
+	ck_assert_int_eq(ring_read_params(&r, &p), -EBADMSG);
+	w.rw_hdr->rh_params_len = sizeof(params);
+	w.rw_hdr->rh_params_seq |= 1;
+	ck_assert_int_eq(ring_read_params(&r, &p), -EBUSY);
+	w.rw_hdr->rh_params_seq &= ~(uint64_t)1;
+
+	/* A replacement (bigger slots) takes the counters and parameters
+	 * over; its sequences start again at 1. */
+	ck_assert_int_eq(ring_writer_create_codec(&w2, ring_name,
+	    RING_CODEC_H264, 4, 2 * SLOT_SIZE, 0600, (gid_t)-1), 0);
+	ring_writer_inherit(&w2, &w);
+	ring_reader_close(&r);
+	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ring_read_counters(&r, &c);
+	ck_assert_uint_eq(c.latest, 0);
+	ck_assert_uint_eq(c.bytes, 140);
+	ck_assert_uint_eq(c.keyframes, 1);
+	ck_assert_uint_eq(c.keyframe_seq, 0);
+	ck_assert_uint_eq(c.encoded, 2);
+	ck_assert_uint_eq(c.encode_ns, 8000000);
+	ck_assert_uint_eq(c.keyframe_requests, 100);
+	ck_assert_uint_eq(c.keyframes_forced, 1);
+	ck_assert_int_eq(ring_read_params(&r, &p), 0);
+	ck_assert_uint_eq(p.from, 1);
+	ck_assert_uint_eq(p.gop, 30);
+	ck_assert_mem_eq(p.data, params, sizeof(params));
+	ring_reader_close(&r);
+	ring_writer_destroy(&w, 0);
+	ring_writer_destroy(&w2, 1);
+}
+END_TEST
+
+/*
  * Another process with write access scribbles over the header and a
  * slot's counter: the writer never reads them back, and repairs the
  * identity so that readers can re-attach.
@@ -446,7 +573,9 @@ START_TEST(test_corrupt_headers)
 		int expect;
 	} cases[] = {
 		{ "magic", 0, 8, 0x1234, -ENOMSG },
-		{ "abi", 8, 4, 2, -EPROTONOSUPPORT },
+		{ "abi", 8, 4, 1, -EPROTONOSUPPORT },
+		{ "codec 0", 36, 4, 0, -EMEDIUMTYPE },
+		{ "codec 3", 36, 4, 3, -EMEDIUMTYPE },
 		{ "header size", 12, 4, 256, -EPROTO },
 		{ "slot count 0", 16, 4, 0, -ERANGE },
 		{ "slot count 2", 16, 4, 2, -ERANGE },
@@ -586,6 +715,7 @@ ring_suite(void)
 	tcase_add_test(tc, test_wraparound_and_overrun);
 	tcase_add_test(tc, test_begin_abort_commit);
 	tcase_add_test(tc, test_generation_change);
+	tcase_add_test(tc, test_codec_fields);
 	tcase_add_test(tc, test_writer_survives_scribbling);
 	tcase_add_test(tc, test_corrupt_headers);
 	tcase_add_test(tc, test_corrupt_slots);

@@ -71,10 +71,15 @@ $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds
 
+# A harness that crashes on a seed fails the target (its log's end is
+# shown); the output of a pipe would hide the exit status.
 check-fuzz: fuzz-bins
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz_$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) corpus inputs"; \
-		$(FUZZ_BUILD)/fuzz_$$f -runs=0 tests/fuzz/corpus/$$f 2>&1 | tail -1; \
+		$(FUZZ_BUILD)/fuzz_$$f -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$f- \
+			tests/fuzz/corpus/$$f > $(FUZZ_BUILD)/check_$$f.log 2>&1 || \
+			{ tail -40 $(FUZZ_BUILD)/check_$$f.log; exit 1; }; \
+		tail -1 $(FUZZ_BUILD)/check_$$f.log; \
 	done
 
 fuzz: fuzz-bins

@@ -60,7 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Accepted: valid, with exactly its descriptors. */
 		if (ctl_validate(&m, (size_t)rc, nfds) != 0)
 			abort();
-		if (nfds != (m.hdr.ch_type == CTL_WELCOME ? 2 : 0))
+		if (nfds != (m.hdr.ch_type == CTL_WELCOME ||
+		    m.hdr.ch_type == CTL_STREAM ? 2 : 0))
 			abort();
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);

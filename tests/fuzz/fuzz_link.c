@@ -10,13 +10,14 @@
  *
  *   op & 3 == 0   the capture sends a message: one byte d, d & 7
  *                 descriptors; one byte k, their kinds two bits each for
- *                 the first four (0 an eventfd, 1 the ring, read-only,
- *                 2 a regular file, 3 a memfd of junk; the rest
- *                 eventfds); two
- *                 bytes of length (& 255) and the bytes.  op & 8 makes
- *                 the header's magic, ABI and length valid, op & 16 also
- *                 a welcome's ring fields (ABI, generation, slots) those
- *                 of the real ring, so that attaching can succeed.
+ *                 the first four (0 an eventfd, 1 the ring, read-only:
+ *                 the H.264 ring if op & 32, else the JPEG ring, 2 a
+ *                 regular file, 3 a memfd of junk; the rest eventfds);
+ *                 two bytes of length (& 255) and the bytes.  op & 8
+ *                 makes the header's magic, ABI and length valid, op & 16
+ *                 also a welcome's or a stream's ring fields (ABI,
+ *                 kinds, codec, generation, slots) those of the real
+ *                 rings, so that attaching can succeed.
  *   op & 3 == 1   the loop turns and the capture reads what came back
  *   op & 3 == 2   a frame is published and the server woken through the
  *                 last eventfd sent (op & 8: junk instead of a JPEG)
@@ -24,8 +25,8 @@
  *
  * Throughout, the frame the server holds is the offline picture or a
  * complete JPEG from the ring, never junk.  At the end the capture hangs
- * up; the camera must be back to waiting with its socket, eventfd and
- * ring let go and every descriptor closed.  FUZZ_LINK_TRACE=1 in the
+ * up; the camera must be back to waiting with its socket, eventfds and
+ * rings let go and every descriptor closed.  FUZZ_LINK_TRACE=1 in the
  * environment prints what each input made of the link.
  */
 #include <errno.h>
@@ -52,6 +53,7 @@
 static struct server srv;
 static struct camera *cam;
 static struct ring_writer ring;
+static struct ring_writer h264;	/* an empty H.264 ring */
 static uint8_t *jpeg;
 static size_t jpeg_len;
 static char sock_path[108];
@@ -65,6 +67,7 @@ cleanup(void)
 	unlink(sock_path);
 	unlink(junk_path);
 	ring_writer_destroy(&ring, 1);
+	ring_writer_destroy(&h264, 1);
 }
 
 static void
@@ -89,6 +92,10 @@ setup(void)
 	snprintf(name, sizeof(name), "shmcam-fuzz-link-%d", (int)getpid());
 	if (ring_writer_create(&ring, name, RING_SLOTS_MIN,
 	    ring_slot_size_for((uint32_t)jpeg_len), 0600, (gid_t)-1) != 0)
+		abort();
+	snprintf(name, sizeof(name), "shmavc-fuzz-link-%d", (int)getpid());
+	if (ring_writer_create_codec(&h264, name, RING_CODEC_H264,
+	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0)
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_link-%d.sock",
 	    (int)getpid());
@@ -168,13 +175,13 @@ reconnect(void)
 }
 
 static int
-make_fd(unsigned kind, const uint8_t *junk, size_t n)
+make_fd(unsigned kind, int avc, const uint8_t *junk, size_t n)
 {
 	int fd;
 
 	switch (kind) {
 	case 1:
-		return dup(ring.rw_ro_fd);
+		return dup(avc ? h264.rw_ro_fd : ring.rw_ro_fd);
 	case 2:
 		return open(junk_path, O_RDONLY | O_CLOEXEC);
 	case 3:
@@ -193,7 +200,7 @@ make_fd(unsigned kind, const uint8_t *junk, size_t n)
 /* Sends one message; the first eventfd sent stays open in *efd. */
 static void
 send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
-    unsigned kinds, int fix, int fix_ring, int *efd)
+    unsigned kinds, int fix, int fix_ring, int avc, int *efd)
 {
 	union ctl_msg m;
 	uint8_t copy[256];
@@ -207,15 +214,24 @@ send_msg(int cs, const uint8_t *msg, size_t len, unsigned nfds,
 		fuzz_fix_hdr(&m, len);
 		if (fix_ring && m.hdr.ch_type == CTL_WELCOME) {
 			m.welcome.ring_abi = RING_ABI_VERSION;
+			m.welcome.kinds |= CTL_KIND_BIT(CTL_KIND_JPEG);
 			m.welcome.generation = ring.rw_hdr->rh_generation;
 			m.welcome.slot_count = ring.rw_slot_count;
 			m.welcome.slot_size = ring.rw_slot_size;
+		}
+		if (fix_ring && m.hdr.ch_type == CTL_STREAM) {
+			m.stream.kind = CTL_KIND_H264;
+			m.stream.codec = RING_CODEC_H264;
+			m.stream.reserved = 0;
+			m.stream.generation = h264.rw_hdr->rh_generation;
+			m.stream.slot_count = h264.rw_slot_count;
+			m.stream.slot_size = h264.rw_slot_size;
 		}
 		memcpy(copy, &m, len < sizeof(m) ? len : sizeof(m));
 	}
 	for (i = 0; i < nfds; i++) {
 		kind = i < 4 ? (kinds >> (2 * i)) & 3 : 0;
-		fds[i] = make_fd(kind, msg, len);
+		fds[i] = make_fd(kind, avc, msg, len);
 		if (fds[i] == -1)
 			abort();
 		if (kind == 0 && *efd == -1)
@@ -280,7 +296,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				cs = reconnect();
 			if (cs != -1)
 				send_msg(cs, data + i, len, nfds, kinds,
-				    (op & 8) != 0, (op & 16) != 0, &efd);
+				    (op & 8) != 0, (op & 16) != 0, (op & 32) != 0,
+				    &efd);
 			i += len;
 			turn();
 			break;
@@ -317,7 +334,8 @@ done:
 	    fuzz_count_fds() != base_fds); k++)
 		turn();
 	if (cam->c_state != LINK_IDLE || cam->c_sock != -1 ||
-	    cam->c_efd != -1 || fuzz_count_fds() != base_fds) {
+	    cam->c_efd != -1 || cam->c_h264_efd != -1 ||
+	    cam->c_h264_attached || fuzz_count_fds() != base_fds) {
 		fprintf(stderr, "fuzz_link: state %s, socket %d, eventfd %d, "
 		    "%d descriptors (%d before) after the capture left\n",
 		    camera_state_name(cam), cam->c_sock, cam->c_efd,

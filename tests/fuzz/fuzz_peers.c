@@ -18,12 +18,16 @@
  *   op & 3 == 1   the loop turns and the client reads what came back
  *                 (a welcome's descriptors are closed)
  *   op & 3 == 2   the client hangs up (and reconnects at its next send)
- *   op & 3 == 3   a frame is published: peers_notify() wakes everyone
+ *   op & 3 == 3   a frame is published into both rings: peers_notify()
+ *                 and peers_notify_h264() wake everyone
  *
+ * The capture has H.264 (a real H.264 ring), so a hello that asks for it
+ * is answered with a welcome and a CTL_STREAM.
  * After every turn the counts must agree (peers pending plus attached
- * equals the peers listed; the viewers are the attached peers' sum, and
- * the ring's header says the same); at the end both clients hang up and
- * every peer must be gone and every descriptor closed.
+ * equals the peers listed; the viewers of each kind are the attached
+ * peers' sum, and each ring's header says the same; only attached peers
+ * that asked for H.264 have its eventfd); at the end both clients hang
+ * up and every peer must be gone and every descriptor closed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -45,7 +49,9 @@
 
 static struct event_base *base;
 static struct ring_writer ring;
+static struct ring_writer h264;
 static struct peers ps;
+static uint64_t keyframe_requests;
 static char sock_path[108];
 static int spare = -1;		/* the descriptor clients attach */
 static int base_fds;
@@ -55,6 +61,15 @@ cleanup(void)
 {
 	unlink(sock_path);
 	ring_writer_destroy(&ring, 1);
+	ring_writer_destroy(&h264, 1);
+}
+
+static void
+keyframe_cb(struct peers *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	keyframe_requests++;
 }
 
 static void
@@ -70,6 +85,10 @@ setup(void)
 	if (ring_writer_create(&ring, name, RING_SLOTS_MIN, RING_SLOT_SIZE_MIN,
 	    0600, (gid_t)-1) != 0)
 		abort();
+	snprintf(name, sizeof(name), "shmavc-fuzz-peers-%d", (int)getpid());
+	if (ring_writer_create_codec(&h264, name, RING_CODEC_H264,
+	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0)
+		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_peers-%d.sock",
 	    (int)getpid());
 	atexit(cleanup);
@@ -78,6 +97,8 @@ setup(void)
 	fd = ctl_listen(sock_path, 0600, (gid_t)-1);
 	if (fd < 0 || peers_init(&ps, base, fd, &ring) != 0)
 		abort();
+	peers_set_h264(&ps, &h264);
+	ps.ps_keyframe_cb = keyframe_cb;
 	spare = eventfd(0, EFD_CLOEXEC);
 	if (spare == -1)
 		abort();
@@ -90,24 +111,40 @@ check_counts(void)
 	struct ring_reader r;
 	struct ring_counters c;
 	struct peer *p;
-	unsigned n = 0, attached = 0;
-	uint32_t viewers = 0;
+	unsigned n = 0, attached = 0, with_h264 = 0;
+	uint32_t viewers[CTL_KINDS] = { 0 };
 
 	TAILQ_FOREACH(p, &ps.ps_list, p_entry) {
 		n++;
 		if (p->p_efd != -1) {
 			attached++;
-			viewers += p->p_viewers;
+			viewers[CTL_KIND_JPEG] += p->p_viewers[CTL_KIND_JPEG];
+			viewers[CTL_KIND_H264] += p->p_viewers[CTL_KIND_H264];
+		}
+		if (p->p_h264_efd != -1) {
+			with_h264++;
+			if (p->p_efd == -1 ||
+			    !(p->p_kinds & CTL_KIND_BIT(CTL_KIND_H264)))
+				abort();
 		}
 	}
 	if (n != ps.ps_pending + ps.ps_attached ||
-	    attached != ps.ps_attached || viewers != ps.ps_viewers ||
+	    attached != ps.ps_attached || with_h264 != ps.ps_h264_attached ||
+	    viewers[CTL_KIND_JPEG] != ps.ps_viewers[CTL_KIND_JPEG] ||
+	    viewers[CTL_KIND_H264] != ps.ps_viewers[CTL_KIND_H264] ||
 	    ps.ps_attached > PEERS_MAX || ps.ps_pending > PEERS_PENDING_MAX)
 		abort();
 	if (ring_reader_attach_mem(&r, ring.rw_map, ring.rw_map_size) != 0)
 		abort();
 	ring_read_counters(&r, &c);
-	if (c.servers != ps.ps_attached || c.viewers != ps.ps_viewers)
+	if (c.servers != ps.ps_attached ||
+	    c.viewers != ps.ps_viewers[CTL_KIND_JPEG])
+		abort();
+	if (ring_reader_attach_mem(&r, h264.rw_map, h264.rw_map_size) != 0)
+		abort();
+	ring_read_counters(&r, &c);
+	if (c.servers != ps.ps_h264_attached ||
+	    c.viewers != ps.ps_viewers[CTL_KIND_H264])
 		abort();
 }
 
@@ -205,6 +242,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 			peers_notify(&ps);
+			peers_notify_h264(&ps);
 			break;
 		}
 	}
@@ -217,11 +255,14 @@ done:
 	for (k = 0; k < 100 && (ps.ps_pending + ps.ps_attached > 0 ||
 	    fuzz_count_fds() != base_fds); k++)
 		turn(-1);
-	if (ps.ps_pending + ps.ps_attached > 0 || ps.ps_viewers != 0 ||
+	if (ps.ps_pending + ps.ps_attached > 0 || ps.ps_h264_attached > 0 ||
+	    ps.ps_viewers[CTL_KIND_JPEG] != 0 ||
+	    ps.ps_viewers[CTL_KIND_H264] != 0 ||
 	    fuzz_count_fds() != base_fds) {
 		fprintf(stderr, "fuzz_peers: %u pending, %u attached, %u "
 		    "viewers, %d descriptors (%d before) after both left\n",
-		    ps.ps_pending, ps.ps_attached, ps.ps_viewers,
+		    ps.ps_pending, ps.ps_attached,
+		    ps.ps_viewers[CTL_KIND_JPEG] + ps.ps_viewers[CTL_KIND_H264],
 		    fuzz_count_fds(), base_fds);
 		fuzz_list_fds();
 		abort();

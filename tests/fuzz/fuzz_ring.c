@@ -5,7 +5,9 @@
  * mapping shorter than the geometry its header claims).  It is copied into
  * an allocation of exactly that size, so AddressSanitizer reports any read
  * outside the mapping.  Every call must return 0 or one of the errors
- * ring.h documents; anything else aborts.
+ * ring.h documents; anything else aborts, and so does an attached ring
+ * of a codec this build does not know or parameters longer than their
+ * field.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@ documented(int rc)
 	case 0: case -EMSGSIZE: case -ENOMSG: case -EPROTONOSUPPORT:
 	case -EPROTO: case -ERANGE: case -ESTALE: case -ENODATA:
 	case -EAGAIN: case -EBUSY: case -ENOBUFS: case -EBADMSG:
+	case -EMEDIUMTYPE:
 		return 1;
 	default:
 		return 0;
@@ -37,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ring_geometry geo;
 	struct ring_status st;
 	struct ring_counters c;
+	struct ring_params p;
 	struct ring_frame f;
 	uint8_t *mem;
 	uint64_t after;
@@ -83,7 +87,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && (memchr(st.source, 0, sizeof(st.source)) ==
 		    NULL || memchr(st.reason, 0, sizeof(st.reason)) == NULL))
 			abort();
+		rc = ring_read_params(&r, &p);
+		if (!documented(rc) || (rc == 0 && p.len > RING_PARAMS_MAX))
+			abort();
 		ring_read_counters(&r, &c);
+		if (r.rr_geo.codec != RING_CODEC_JPEG &&
+		    r.rr_geo.codec != RING_CODEC_H264)
+			abort();
 		(void)ring_latest(&r);
 		(void)ring_reader_check(&r);
 		ring_reader_close(&r);

@@ -72,6 +72,36 @@ ring_seeds(const char *dir)
 		put(dir, file, w.rw_map, w.rw_map_size / 2);
 		ring_writer_destroy(&w, 1);
 	}
+
+	/* An H.264 ring: parameters, a keyframe and two more frames, with
+	 * the encoder's counters. */
+	{
+		static const uint8_t params[] = { 0, 0, 0, 4, 0x67, 0x42, 0xc0,
+		    0x1f, 0, 0, 0, 2, 0x68, 0xce };
+		static const uint8_t au[] = { 0, 0, 0, 4, 0x67, 0x42, 0xc0,
+		    0x1f, 0, 0, 0, 2, 0x68, 0xce, 0, 0, 0, 3, 0x65, 0x88, 0x80 };
+
+		snprintf(name, sizeof(name), "shmavc-mkseeds-%d", (int)getpid());
+		if (ring_writer_create_codec(&w, name, RING_CODEC_H264,
+		    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0) {
+			fprintf(stderr, "ring_writer_create_codec failed\n");
+			exit(1);
+		}
+		ring_writer_set_status(&w, &st);
+		ring_writer_set_params(&w, 1, params, sizeof(params), 1000, 30);
+		for (int i = 0; i < 3; i++) {
+			memset(&f, 0, sizeof(f));
+			f.length = sizeof(au);
+			f.width = 64;
+			f.height = 48;
+			f.flags = i == 0 ? RING_FRAME_KEYFRAME : 0;
+			ring_writer_count_encode(&w, 1000000);
+			ring_writer_publish(&w, &f, au);
+		}
+		ring_writer_count_requests(&w, 3, 1);
+		put(dir, "ring/h264-3", w.rw_map, w.rw_map_size);
+		ring_writer_destroy(&w, 1);
+	}
 }
 
 static void
@@ -88,6 +118,7 @@ ctl_seeds(const char *dir)
 	put(dir, "ctl/hello", buf, 1 + sizeof(m.hello));
 
 	ctl_init(&m.hdr, CTL_WELCOME, sizeof(m.welcome));
+	m.welcome.kinds = CTL_KINDS_ALL;
 	snprintf(m.welcome.shm_name, sizeof(m.welcome.shm_name), "shmcam-x");
 	buf[0] = 2;
 	memcpy(buf + 1, &m, sizeof(m.welcome));
@@ -102,10 +133,25 @@ ctl_seeds(const char *dir)
 	put(dir, "ctl/refused", buf, 1 + sizeof(m.refused));
 
 	ctl_init(&m.hdr, CTL_VIEWERS, sizeof(m.viewers));
-	m.viewers.viewers = 3;
+	m.viewers.viewers[CTL_KIND_JPEG] = 3;
+	m.viewers.viewers[CTL_KIND_H264] = 2;
 	buf[0] = 1;
 	memcpy(buf + 1, &m, sizeof(m.viewers));
 	put(dir, "ctl/viewers-1fd", buf, 1 + sizeof(m.viewers));
+
+	ctl_init(&m.hdr, CTL_STREAM, sizeof(m.stream));
+	m.stream.kind = CTL_KIND_H264;
+	m.stream.codec = RING_CODEC_H264;
+	snprintf(m.stream.shm_name, sizeof(m.stream.shm_name), "shmavc-x");
+	buf[0] = 2;
+	memcpy(buf + 1, &m, sizeof(m.stream));
+	put(dir, "ctl/stream", buf, 1 + sizeof(m.stream));
+
+	ctl_init(&m.hdr, CTL_KEYFRAME, sizeof(m.keyframe));
+	m.keyframe.kind = CTL_KIND_H264;
+	buf[0] = 0;
+	memcpy(buf + 1, &m, sizeof(m.keyframe));
+	put(dir, "ctl/keyframe", buf, 1 + sizeof(m.keyframe));
 }
 
 /* A script being written: steps appended to buf. */
@@ -139,6 +185,7 @@ peers_seeds(const char *dir)
 {
 	struct ctl_hello hello;
 	struct ctl_viewers viewers;
+	struct ctl_keyframe kf;
 	struct script s;
 	uint8_t none = 0, three = 3;
 
@@ -147,7 +194,9 @@ peers_seeds(const char *dir)
 	hello.ring_abi = RING_ABI_VERSION;
 	snprintf(hello.label, sizeof(hello.label), "server/x");
 	ctl_init(&viewers.h, CTL_VIEWERS, sizeof(viewers));
-	viewers.viewers = 3;
+	viewers.viewers[CTL_KIND_JPEG] = 3;
+	ctl_init(&kf.h, CTL_KEYFRAME, sizeof(kf));
+	kf.kind = CTL_KIND_H264;
 
 	/* Two servers attach, report viewers, are woken, leave. */
 	memset(&s, 0, sizeof(s));
@@ -157,7 +206,7 @@ peers_seeds(const char *dir)
 	step(&s, 0x03);
 	step_msg(&s, 0x04, &none, 1, &hello, sizeof(hello));
 	step(&s, 0x05);
-	viewers.viewers = 7;
+	viewers.viewers[CTL_KIND_JPEG] = 7;
 	step_msg(&s, 0x04, &none, 1, &viewers, sizeof(viewers));
 	step(&s, 0x01);
 	step(&s, 0x02);
@@ -176,6 +225,24 @@ peers_seeds(const char *dir)
 	step_msg(&s, 0x00, &none, 1, &hello, sizeof(hello));
 	step(&s, 0x01);
 	put(dir, "peers/junk", s.buf, s.len);
+
+	/* Servers that ask for H.264 get its ring, report H.264 viewers
+	 * and ask for keyframes, also before their hello. */
+	memset(&s, 0, sizeof(s));
+	hello.kinds = CTL_KINDS_ALL;
+	step_msg(&s, 0x08, &none, 1, &kf, sizeof(kf));
+	step_msg(&s, 0x0c, &none, 1, &hello, sizeof(hello));
+	step(&s, 0x05);
+	viewers.viewers[CTL_KIND_H264] = 4;
+	step_msg(&s, 0x0c, &none, 1, &viewers, sizeof(viewers));
+	step_msg(&s, 0x0c, &none, 1, &kf, sizeof(kf));
+	step_msg(&s, 0x0c, &none, 1, &kf, sizeof(kf));
+	step(&s, 0x03);
+	step(&s, 0x05);
+	step(&s, 0x06);
+	put(dir, "peers/h264", s.buf, s.len);
+	hello.kinds = 0;
+	viewers.viewers[CTL_KIND_H264] = 0;
 
 	/* A server that reads another ring ABI is refused. */
 	memset(&s, 0, sizeof(s));
@@ -204,6 +271,7 @@ link_seeds(const char *dir)
 	w.height = 48;
 	w.fps_milli = 30000;
 	w.pid = 4321;
+	w.kinds = CTL_KIND_BIT(CTL_KIND_JPEG);
 	snprintf(w.shm_name, sizeof(w.shm_name), "shmcam-x");
 
 	/* Attached (the harness fills in the ring's generation and
@@ -227,6 +295,31 @@ link_seeds(const char *dir)
 	step(&s, 0x01);
 	put(dir, "link/bad-welcomes", s.buf, s.len);
 
+	/* Attached, then the H.264 ring (op & 32: its descriptor), then a
+	 * replacement of it, then a stream for the wrong codec. */
+	{
+		struct ctl_stream st;
+
+		memset(&s, 0, sizeof(s));
+		ctl_init(&st.h, CTL_STREAM, sizeof(st));
+		st.kind = CTL_KIND_H264;
+		st.codec = RING_CODEC_H264;
+		st.width = 64;
+		st.height = 48;
+		snprintf(st.shm_name, sizeof(st.shm_name), "shmavc-x");
+		w.kinds = CTL_KINDS_ALL;
+		step_msg(&s, 0x18, efd_ring, 2, &w, sizeof(w));
+		step(&s, 0x01);
+		step_msg(&s, 0x38, efd_ring, 2, &st, sizeof(st));
+		step(&s, 0x01);
+		step_msg(&s, 0x38, efd_ring, 2, &st, sizeof(st));
+		step(&s, 0x02);
+		step_msg(&s, 0x18, efd_ring, 2, &st, sizeof(st));
+		step(&s, 0x01);
+		put(dir, "link/attach-h264", s.buf, s.len);
+		w.kinds = CTL_KIND_BIT(CTL_KIND_JPEG);
+	}
+
 	/* Refused, and an unexpected message after attaching. */
 	memset(&s, 0, sizeof(s));
 	ctl_init(&r.h, CTL_REFUSED, sizeof(r));
@@ -236,7 +329,7 @@ link_seeds(const char *dir)
 	step(&s, 0x01);
 	step_msg(&s, 0x18, efd_ring, 2, &w, sizeof(w));
 	ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
-	v.viewers = 1;
+	v.viewers[CTL_KIND_JPEG] = 1;
 	step_msg(&s, 0x00, none, 2, &v, sizeof(v));
 	step(&s, 0x01);
 	put(dir, "link/refused-unexpected", s.buf, s.len);

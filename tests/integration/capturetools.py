@@ -11,12 +11,15 @@ RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
 # ring.h rs_flags
 FRAME_PLACEHOLDER = 0x1
 FRAME_PASSTHROUGH = 0x2
+FRAME_KEYFRAME = 0x4
 
 
-def ring_info(name, out=None):
+def ring_info(name, out=None, h264=False):
     """The ring's status, counters and newest frame as a dict (numbers
-    as int), or None if it cannot be read right now."""
-    argv = [RINGINFO, "shmcam-" + name] + ([out] if out else [])
+    as int), or None if it cannot be read right now.  h264: the camera's
+    H.264 ring instead of its JPEG ring."""
+    prefix = "shmavc-" if h264 else "shmcam-"
+    argv = [RINGINFO, prefix + name] + ([out] if out else [])
     r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     if r.returncode != 0:
         return None

@@ -186,7 +186,8 @@ class ShmcamTestCase(unittest.TestCase):
                                     % (p.argv[0], log[-6000:]))
                     break
         for name in os.listdir("/dev/shm"):
-            if name.startswith("shmcam-it%d-" % os.getpid()):
+            if name.startswith(("shmcam-it%d-" % os.getpid(),
+                                 "shmavc-it%d-" % os.getpid())):
                 try:
                     os.unlink(os.path.join("/dev/shm", name))
                 except OSError:

@@ -36,16 +36,22 @@ class HostileRingTest(ShmcamTestCase):
         ring = mmap.mmap(fd, size)
         os.close(fd)
         rnd = random.Random(1234)
-        slots, slot_size = struct.unpack_from("<II", ring, 16)
+        header, slots, slot_size = struct.unpack_from("<III", ring, 12)
 
         def scribble(seconds, lo):
             deadline = time.monotonic() + seconds
             writes = 0
             while time.monotonic() < deadline:
-                if rnd.random() < 0.5:
+                r = rnd.random()
+                if r < 0.5:
                     # a slot's metadata: sequence, lengths, counters
-                    at = 512 + rnd.randrange(slots) * slot_size + \
+                    at = header + rnd.randrange(slots) * slot_size + \
                         rnd.randrange(64 - 8)
+                elif lo < header and r < 0.75:
+                    # the header itself: a uniform pick over a mapping of
+                    # megabytes would hit its first 72 bytes (identity,
+                    # newest sequence) about once in 1.5 s, or not at all
+                    at = rnd.randrange(lo, header - 8)
                 else:
                     at = rnd.randrange(lo, size - 8)
                 n = rnd.choice((1, 4, 8))
@@ -58,7 +64,7 @@ class HostileRingTest(ShmcamTestCase):
         # Phase 1: slots only.  Corrupt frames are rejected one by one
         # while the servers stay attached and keep streaming.
         counts = [r.count() for r in readers]
-        writes = scribble(SCRIBBLE_SECONDS, 512)
+        writes = scribble(SCRIBBLE_SECONDS, header)
         for r, n in zip(readers, counts):
             self.assertGreater(r.count(), n + 10, "stream stalled")
         for srv in servers:

@@ -14,12 +14,16 @@ from shmcam import (SLOW, MjpegReader, ShmcamTestCase, get_json, http_get,
                     observe, wait_until)
 
 CTL_MAGIC = 0x4c54434d
+CTL_ABI = 2            # common/ctl.h CTL_ABI_VERSION
+RING_ABI = 2           # common/ring.h RING_ABI_VERSION
+HELLO_LEN = 64         # sizeof(struct ctl_hello)
 
 
 def welcome(generation=0x1234, slot_count=8, slot_size=1 << 20):
-    hdr = struct.pack("<IHHII", CTL_MAGIC, 2, 1, 120, 0)
-    body = struct.pack("<QIIIIIIII64s", generation, 1, slot_count,
-                       slot_size, 320, 240, 30000, os.getpid(), 0,
+    hdr = struct.pack("<IHHII", CTL_MAGIC, 2, CTL_ABI, 120, 0)
+    # kinds: JPEG (bit 0) only.
+    body = struct.pack("<QIIIIIIII64s", generation, RING_ABI, slot_count,
+                       slot_size, 320, 240, 30000, os.getpid(), 1,
                        b"shmcam-fake")
     return hdr + body
 
@@ -49,7 +53,7 @@ class FakeCapture(threading.Thread):
             self.conns.append(c)
             c.settimeout(5)
             try:
-                if len(c.recv(256)) == 56:
+                if len(c.recv(256)) == HELLO_LEN:
                     self.hellos += 1
             except OSError:
                 continue
@@ -142,7 +146,7 @@ class RestartTest(ShmcamTestCase):
         self.addCleanup(os.close, efd)
         fake = FakeCapture(path, [
             b"\x00" * 7,                             # nonsense
-            struct.pack("<IHHII", CTL_MAGIC, 4, 1, 24, 0) + b"\0" * 8,
+            struct.pack("<IHHII", CTL_MAGIC, 4, CTL_ABI, 24, 0) + b"\0" * 8,
             (welcome(), [efd, junk_fd]),             # foreign shm object
             (welcome(), [efd]),                      # too few fds
             None,                                    # silence

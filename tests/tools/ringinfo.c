@@ -2,11 +2,11 @@
  * ringinfo - prints what a ring's header and newest frame say, one
  * key=value per line, for tests and for looking at a running capture:
  *
- *   ringinfo NAME [OUT.jpg]
+ *   ringinfo NAME [OUT]
  *
- * NAME is the shared-memory object ("shmcam-front"); with OUT.jpg the
- * newest frame's bytes are written there too.  Exit 0, or 1 with a
- * message.
+ * NAME is the shared-memory object ("shmcam-front", or "shmavc-front"
+ * for the H.264 ring); with OUT the newest frame's bytes are written
+ * there too.  Exit 0, or 1 with a message.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@ main(int argc, char **argv)
 	struct ring_reader r;
 	struct ring_status st;
 	struct ring_counters c;
+	struct ring_params p;
 	struct ring_frame f;
 	uint8_t *buf;
 	size_t cap;
@@ -28,7 +29,7 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: ringinfo NAME [OUT.jpg]\n");
+		fprintf(stderr, "usage: ringinfo NAME [OUT]\n");
 		return 2;
 	}
 	if ((rc = ring_reader_open(&r, argv[1])) != 0) {
@@ -41,9 +42,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ring_read_counters(&r, &c);
-	printf("generation=%016llx\nslot_count=%u\nslot_size=%u\n",
+	printf("generation=%016llx\nslot_count=%u\nslot_size=%u\ncodec=%s\n",
 	    (unsigned long long)r.rr_geo.generation, r.rr_geo.slot_count,
-	    r.rr_geo.slot_size);
+	    r.rr_geo.slot_size, ring_codec_name(r.rr_geo.codec));
 	printf("state=%s\nreason=%s\nsource=%s\nwidth=%u\nheight=%u\n"
 	    "fps_milli=%u\nformat=%c%c%c%c\n", ring_state_name(st.state),
 	    st.reason, st.source, st.width, st.height, st.fps_milli,
@@ -56,6 +57,21 @@ main(int argc, char **argv)
 	    (unsigned long long)c.frames_dropped,
 	    (unsigned long long)c.frames_idle,
 	    (unsigned long long)c.source_restarts, c.servers, c.viewers);
+	printf("bytes=%llu\nencode_ns=%llu\nencoded=%llu\nkeyframes=%llu\n"
+	    "keyframe_seq=%llu\nkeyframe_requests=%llu\n"
+	    "keyframes_forced=%llu\n", (unsigned long long)c.bytes,
+	    (unsigned long long)c.encode_ns, (unsigned long long)c.encoded,
+	    (unsigned long long)c.keyframes,
+	    (unsigned long long)c.keyframe_seq,
+	    (unsigned long long)c.keyframe_requests,
+	    (unsigned long long)c.keyframes_forced);
+	if ((rc = ring_read_params(&r, &p)) != 0) {
+		fprintf(stderr, "ringinfo: parameters: %s\n",
+		    ring_strerror(rc));
+		return 1;
+	}
+	printf("params_from=%llu\nparams_len=%u\nbitrate_kbps=%u\ngop=%u\n",
+	    (unsigned long long)p.from, p.len, p.bitrate_kbps, p.gop);
 
 	cap = r.rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
 	if ((buf = malloc(cap)) == NULL)
