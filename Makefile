@@ -76,7 +76,8 @@ DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap
+	     debootstrap nodejs npm gstreamer1.0-tools gstreamer1.0-plugins-good \
+	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin vlc-plugin-base
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -146,6 +147,9 @@ deps:
 		exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+	@# Browser-side test tools (playwright-core drives Debian's chromium),
+	@# exactly as pinned in tests/browser/package-lock.json.
+	cd tests/browser && npm ci --no-audit --no-fund
 
 # ---------------------------------------------------------------- run
 # One capture and one server in the foreground; Ctrl-C stops both.

@@ -4,6 +4,7 @@
  *
  * URLs (route.c parses them)
  *   /stream, /?action=stream              multipart MJPEG (stream.c)
+ *   /stream.mp4                           H.264, fragmented MP4 (mp4stream.c)
  *   /snapshot, /snapshot.jpg, /?action=snapshot   the newest JPEG, at once
  *   /state, /metrics                      JSON and Prometheus (state.c)
  *   /                                     the viewer page (page.c)
@@ -198,13 +199,13 @@ http_page(struct server *srv, struct camera *cam, struct evhttp_request *req,
 }
 
 static void
-http_stream_head(struct evhttp_request *req)
+http_stream_head(struct evhttp_request *req, enum route route)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	http_common_headers(req);
 	http_no_cache(req);
-	evhttp_add_header(h, "Content-Type",
+	evhttp_add_header(h, "Content-Type", route == ROUTE_MP4 ? "video/mp4" :
 	    "multipart/x-mixed-replace;boundary=" BOUNDARY);
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 }
@@ -269,8 +270,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	route = route_parse(uri, pathlen, query, name, sizeof(name));
 	if (route != ROUTE_NONE && route != ROUTE_REDIRECT) {
 		cam = http_camera(srv, name);
-		if (cam == NULL && (name[0] != '\0' ||
-		    route == ROUTE_STREAM || route == ROUTE_SNAPSHOT))
+		if (cam == NULL && (name[0] != '\0' || route == ROUTE_STREAM ||
+		    route == ROUTE_MP4 || route == ROUTE_SNAPSHOT))
 			route = ROUTE_NONE;
 	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
 		route = ROUTE_NONE;
@@ -332,8 +333,15 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	case ROUTE_STREAM:
+	case ROUTE_MP4:
+		if (route == ROUTE_MP4 && !mp4_available(cam)) {
+			http_error(req, HTTP_NOTFOUND, "Not Found", "this "
+			    "camera has no H.264 stream (shmcam-capture "
+			    "--h264); /stream is MJPEG");
+			return;
+		}
 		if (method == EVHTTP_REQ_HEAD) {
-			http_stream_head(req);
+			http_stream_head(req, route);
 			return;
 		}
 		if (stream_params_parse(query, &sp) != 0) {
@@ -353,7 +361,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 		conn_request_done(srv, evcon, 1);
-		stream_start(cam, req, &sp, addr);
+		if (route == ROUTE_MP4)
+			mp4_start(cam, req, &sp, addr);
+		else
+			stream_start(cam, req, &sp, addr);
 		return;
 	case ROUTE_SNAPSHOT:
 		http_snapshot(cam, req);

@@ -301,6 +301,7 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_generation = w->generation;
 	cam->c_ring_seq = 0;
 	cam->c_capture_pid = (pid_t)w->pid;
+	cam->c_kinds = w->kinds;
 	cam->c_backoff_ms = BACKOFF_MIN_MS;
 	cam->c_attaches++;
 	cam->c_why[0] = '\0';
@@ -508,6 +509,7 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (cam->c_keyframe_pending)
 		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
+	mp4_tick(cam);
 }
 
 void
@@ -590,6 +592,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	}
 	frame_pool_init(&cam->c_pool);
 	TAILQ_INIT(&cam->c_clients);
+	mp4_camera_init(cam);
 	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
 	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
 	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
@@ -626,5 +629,6 @@ camera_free(struct camera *cam)
 	frame_unref(cam->c_latest);
 	frame_unref(cam->c_offline);
 	frame_pool_drain(&cam->c_pool);
+	mp4_camera_free(cam);
 	free(cam);
 }

@@ -5,6 +5,7 @@
  * Paths
  *   /, /index.html                      the viewer page, or the action=
  *   /stream, /snapshot, /snapshot.jpg   ... of the only camera
+ *   /stream.mp4                         its H.264 as fragmented MP4
  *   /state, /metrics                    all cameras
  *   /NAME/, /NAME/stream, ...           camera NAME (any number)
  *   /NAME                               redirected to /NAME/
@@ -93,6 +94,8 @@ route_endpoint(const char *p, size_t len, const char *query)
 	}
 	if (eq(p, len, "/stream") || eq(p, len, "/stream.mjpg"))
 		return ROUTE_STREAM;
+	if (eq(p, len, "/stream.mp4"))
+		return ROUTE_MP4;
 	if (eq(p, len, "/snapshot") || eq(p, len, "/snapshot.jpg"))
 		return ROUTE_SNAPSHOT;
 	if (eq(p, len, "/state"))

@@ -7,7 +7,11 @@
  *   link.c    one camera: the control socket to its capture, the ring,
  *             the eventfd, reconnection, the offline placeholder
  *   frame.c   reference-counted frames copied once out of the ring
- *   stream.c  multipart streaming clients, latest-frame-wins fan-out
+ *   stream.c  streaming clients: the connection, sending shared frames,
+ *             multipart MJPEG with latest-frame-wins fan-out
+ *   mp4stream.c  H.264 as fragmented MP4: one mux per camera, clients
+ *             that start and resume at keyframes
+ *   mp4.c     the fragmented MP4 box writer (pure)
  *   http.c    routing, access control and the non-streaming endpoints
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
@@ -30,6 +34,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "mp4.h"
 #include "opt.h"
 #include "ring.h"
 
@@ -48,6 +53,15 @@
  * an advance_headers=1 client one reference (f_jpeg_off..f_adv_end), and
  * a snapshot one reference to the JPEG alone.  Immutable once built;
  * freed (or recycled) when the last reference goes.
+ *
+ * An MP4 fragment or init segment (mp4stream.c) is a frame of the same
+ * kind, framed as an HTTP chunk:
+ *
+ *   [room]["%zx" CRLF][moof + mdat][CRLF]
+ *          ^f_part_off ^f_jpeg_off     ^f_end  (f_jpeg_len: the MP4 bytes)
+ *
+ * so a chunked (HTTP/1.1) client gets f_part_off..f_end and an HTTP/1.0
+ * one the MP4 bytes alone.
  */
 #define FRAME_HEAD_ROOM		256
 #define FRAME_TRAILER		"\r\n--" BOUNDARY "\r\n"
@@ -71,6 +85,7 @@ struct frame {
 	uint64_t	 f_seq;		/* server-local, increasing for ever */
 	struct ring_frame f_meta;	/* as read from the ring */
 	uint64_t	 f_generation;	/* ring it came from; 0: placeholder */
+	uint64_t	 f_epoch;	/* MP4: the parameter sets it needs */
 	int		 f_placeholder;	/* enum frame_placeholder */
 	uint8_t		*f_buf;
 	size_t		 f_cap;
@@ -133,6 +148,62 @@ struct stream_params {
 struct server;
 struct stream_client;
 
+enum stream_kind {
+	STREAM_MJPEG,		/* multipart JPEG (stream.c) */
+	STREAM_MP4,		/* H.264 in fragmented MP4 (mp4stream.c) */
+};
+
+/*
+ * A camera's MP4 mux (mp4stream.c): the H.264 ring's access units turned
+ * into MP4 fragments once, shared by reference by all its MP4 clients.
+ */
+#define MP4_PARAMS_MAX	1024	/* bytes of an SPS or a PPS we keep */
+
+struct mp4_mux {
+	struct frame_pool mx_pool;
+	struct frame	*mx_init;	/* init segment of mx_epoch */
+	struct frame	*mx_latest;	/* newest fragment, or NULL */
+	uint64_t	 mx_epoch;	/* +1 whenever the SPS or PPS change */
+	uint8_t		 mx_sps[MP4_PARAMS_MAX];
+	size_t		 mx_sps_len;
+	uint8_t		 mx_pps[MP4_PARAMS_MAX];
+	size_t		 mx_pps_len;
+	uint32_t	 mx_width;	/* from the SPS */
+	uint32_t	 mx_height;
+	uint64_t	 mx_ring_seq;	/* newest ring sequence taken */
+	int		 mx_broken;	/* a frame was lost: nothing published
+					 * until the next keyframe */
+	struct mp4_timeline mx_timeline;
+	uint64_t	 mx_next_seq;	/* f_seq of fragments, increasing */
+	uint8_t		*mx_buf;	/* one access unit out of the ring */
+	size_t		 mx_cap;
+
+	TAILQ_HEAD(, stream_client) mx_clients;
+	unsigned	 mx_nclients;
+
+	/* counters */
+	uint64_t	 mx_frames_in;	/* access units taken from the ring */
+	uint64_t	 mx_keyframes_in;
+	uint64_t	 mx_lost;	/* ring frames overwritten before read */
+	uint64_t	 mx_dropped;	/* not published: waiting for a key */
+	uint64_t	 mx_invalid;	/* refused: not H.264 we can write */
+	uint64_t	 mx_frames_sent;
+	uint64_t	 mx_bytes_sent;
+	uint64_t	 mx_clients_total;
+	uint64_t	 mx_keyframes_requested;
+	uint64_t	 mx_keyframes_served;	/* clients started or resumed */
+	uint64_t	 mx_skips;	/* clients that fell behind and skipped
+					 * to the next keyframe */
+	uint64_t	 mx_ends;	/* responses ended: parameters changed */
+
+	/* what the capture publishes, as rates over the last tick */
+	uint64_t	 mx_rate_ns;	/* CLOCK_MONOTONIC of the last copy */
+	uint64_t	 mx_rate_generation;
+	struct ring_counters mx_rate_prev;
+	double		 mx_bitrate;	/* bit/s */
+	double		 mx_encode_s;	/* seconds per encoded frame */
+};
+
 enum link_state {
 	LINK_IDLE,		/* waiting to (re)connect */
 	LINK_HELLO,		/* connected, waiting for the welcome */
@@ -189,6 +260,8 @@ struct camera {
 	 * camera_request_keyframe(), and hears of the ring through
 	 * c_h264_event.
 	 */
+	uint32_t	 c_kinds;	/* CTL_KIND_BIT()s the capture's welcome
+					 * said it publishes */
 	int		 c_h264_attached;
 	struct ring_reader c_h264;
 	uint64_t	 c_h264_generation;
@@ -208,9 +281,10 @@ struct camera {
 	uint32_t	 c_height;
 	struct frame	*c_offline;	/* placeholder, rendered once */
 
-	/* streaming clients */
+	/* streaming clients: MJPEG here, MP4 in c_mp4 */
 	TAILQ_HEAD(, stream_client) c_clients;
 	unsigned	 c_nclients;
+	struct mp4_mux	 c_mp4;
 
 	/* counters */
 	uint64_t	 c_frames_in;	/* frames taken from the ring */
@@ -235,6 +309,7 @@ struct camera {
 struct stream_client {
 	TAILQ_ENTRY(stream_client) sc_entry;
 	struct camera	*sc_cam;
+	enum stream_kind sc_kind;
 	struct evhttp_connection *sc_evcon;
 	struct bufferevent *sc_bev;
 	int		 sc_fd;
@@ -253,6 +328,17 @@ struct stream_client {
 	uint64_t	 sc_deferred;		/* pushes held back: queue full */
 	char		 sc_addr[80];
 	char		 sc_path[64];
+
+	/* MP4: sc_last_seq is the last fragment's f_seq */
+	int		 sc_chunked;		/* HTTP/1.1: chunked body */
+	int		 sc_waiting;		/* for a keyframe to (re)start */
+	int		 sc_ending;		/* last chunk queued: close when
+						 * it has left */
+	uint64_t	 sc_epoch;		/* init segment sent for */
+	uint64_t	 sc_keyframes;		/* starts and resumes */
+	uint64_t	 sc_skips;		/* fell behind, skipped to a key */
+	uint64_t	 sc_first_frame_ns;	/* CLOCK_MONOTONIC of its first
+						 * keyframe, 0 before */
 };
 
 /* ------------------------------------------------------------- server */
@@ -333,6 +419,29 @@ const char *camera_state_name(const struct camera *cam);
 /* Takes over the connection of req and streams cam to it. */
 void	stream_start(struct camera *cam, struct evhttp_request *req,
 	    const struct stream_params *sp, const char *addr);
+/*
+ * What every kind of stream shares: takes over the connection of req
+ * (socket options, callbacks, timeouts) and lists the client; the caller
+ * writes its response head next.  NULL (and a 503 sent) on failure.
+ */
+struct stream_client *stream_client_new(struct camera *cam,
+	    struct evhttp_request *req, const struct stream_params *sp,
+	    const char *addr, enum stream_kind kind);
+/* Logs why, frees the client and its connection; safe in callbacks. */
+void	stream_client_close(struct stream_client *sc, const char *reason);
+/* Sends f->f_buf[off..off+len) to sc, by reference; 0, or -1 if sc was
+ * closed (out of memory). */
+int	stream_client_send(struct stream_client *sc, struct frame *f,
+	    size_t off, size_t len);
+/*
+ * The send decision: 1 if sc can take a frame of len bytes now (nothing
+ * of ours queued, and little enough in the kernel), 0 to wait for a
+ * newer one, which an MP4 client reads as "skip to the next keyframe".
+ */
+int	stream_client_can_take(struct stream_client *sc, size_t len);
+/* Closes sc if it has had bytes queued and taken no frame for the client
+ * timeout: -1 (closed), else 0. */
+int	stream_client_check_stall(struct stream_client *sc, uint64_t now);
 /* A new c_latest: hand it to every client that is ready for one. */
 void	stream_broadcast(struct camera *cam);
 /* Re-sends the newest frame to clients idle for a second (static or
@@ -342,6 +451,19 @@ void	stream_close_all(struct camera *cam);
 /* Bytes queued for a client: ours plus the kernel's send queue. */
 size_t	stream_client_queued(const struct stream_client *sc,
 	    size_t *kernel);
+
+/* mp4stream.c */
+void	mp4_camera_init(struct camera *cam);
+void	mp4_camera_free(struct camera *cam);
+/* Takes over the connection of req and streams cam's H.264 to it. */
+void	mp4_start(struct camera *cam, struct evhttp_request *req,
+	    const struct stream_params *sp, const char *addr);
+/* sc's output has drained. */
+void	mp4_client_drained(struct stream_client *sc);
+/* Once a second: stalled clients. */
+void	mp4_tick(struct camera *cam);
+/* 1 if the camera's capture publishes H.264 (or may: not yet known). */
+int	mp4_available(const struct camera *cam);
 
 /* listen.c */
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
@@ -364,6 +486,7 @@ enum route {
 	ROUTE_NONE,
 	ROUTE_INDEX,
 	ROUTE_STREAM,
+	ROUTE_MP4,		/* /stream.mp4 */
 	ROUTE_SNAPSHOT,
 	ROUTE_STATE,
 	ROUTE_METRICS,

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,9 +75,83 @@ state_client(struct evbuffer *out, const struct stream_client *sc,
 	else
 		evbuffer_add_printf(out, ",\"frame_age\":null");
 	evbuffer_add_printf(out, ",\"advance_headers\":%s"
-	    ",\"extra_headers\":%s}",
+	    ",\"extra_headers\":%s",
 	    sc->sc_params.sp_advance_headers ? "true" : "false",
 	    sc->sc_params.sp_extra_headers ? "true" : "false");
+	if (sc->sc_kind == STREAM_MP4) {
+		evbuffer_add_printf(out, ",\"kind\":\"mp4\",\"chunked\":%s"
+		    ",\"waiting_for_keyframe\":%s,\"keyframes\":%" PRIu64
+		    ",\"skips_to_keyframe\":%" PRIu64,
+		    sc->sc_chunked ? "true" : "false",
+		    sc->sc_waiting ? "true" : "false", sc->sc_keyframes,
+		    sc->sc_skips);
+		/* Time to first frame: from the request to its first
+		 * keyframe's queueing. */
+		if (sc->sc_first_frame_ns != 0)
+			evbuffer_add_printf(out, ",\"first_frame_after\":%.3f",
+			    secs(sc->sc_first_frame_ns - sc->sc_start_ns));
+		else
+			evbuffer_add_printf(out, ",\"first_frame_after\":null");
+	} else
+		evbuffer_add_printf(out, ",\"kind\":\"mjpeg\"");
+	evbuffer_add(out, "}", 1);
+}
+
+/* The H.264 stream: the capture's ring and encoder, our mux, clients. */
+static void
+state_h264(struct evbuffer *out, const struct camera *cam)
+{
+	const struct mp4_mux *mx = &cam->c_mp4;
+	struct ring_counters rc;
+	struct ring_params *pp;
+
+	if (!cam->c_h264_attached) {
+		evbuffer_add_printf(out, "null");
+		return;
+	}
+	ring_read_counters(&cam->c_h264, &rc);
+	evbuffer_add_printf(out, "{\"generation\":\"%016" PRIx64 "\""
+	    ",\"slots\":%u,\"slot_size\":%u,\"latest\":%" PRIu64
+	    ",\"keyframes_published\":%" PRIu64
+	    ",\"keyframe_requests_received\":%" PRIu64
+	    ",\"keyframes_forced\":%" PRIu64,
+	    cam->c_h264.rr_geo.generation, cam->c_h264.rr_geo.slot_count,
+	    cam->c_h264.rr_geo.slot_size, rc.latest, rc.keyframes,
+	    rc.keyframe_requests, rc.keyframes_forced);
+	pp = malloc(sizeof(*pp));
+	if (pp != NULL && ring_read_params(&cam->c_h264, pp) == 0)
+		evbuffer_add_printf(out, ",\"encoder_bitrate_kbps\":%u"
+		    ",\"gop\":%u", pp->bitrate_kbps, pp->gop);
+	free(pp);
+	evbuffer_add_printf(out, ",\"bitrate\":%.0f,\"encode_seconds\":%.6f"
+	    ",\"width\":%u,\"height\":%u,\"parameter_sets\":%" PRIu64
+	    ",\"frames_in\":%" PRIu64 ",\"keyframes_in\":%" PRIu64
+	    ",\"frames_lost\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+	    ",\"frames_invalid\":%" PRIu64 "}",
+	    mx->mx_bitrate, mx->mx_encode_s, mx->mx_width, mx->mx_height,
+	    mx->mx_epoch, mx->mx_frames_in, mx->mx_keyframes_in, mx->mx_lost,
+	    mx->mx_dropped, mx->mx_invalid);
+}
+
+/* Per kind of stream: clients, what they were sent, and for MP4 how
+ * they started and kept up. */
+static void
+state_streams(struct evbuffer *out, const struct camera *cam)
+{
+	const struct mp4_mux *mx = &cam->c_mp4;
+
+	evbuffer_add_printf(out, "{\"mjpeg\":{\"clients\":%u"
+	    ",\"frames_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 "}"
+	    ",\"mp4\":{\"available\":%s,\"clients\":%u"
+	    ",\"clients_total\":%" PRIu64 ",\"frames_sent\":%" PRIu64
+	    ",\"bytes_sent\":%" PRIu64 ",\"keyframes_requested\":%" PRIu64
+	    ",\"keyframes_served\":%" PRIu64 ",\"skips_to_keyframe\":%" PRIu64
+	    ",\"responses_ended\":%" PRIu64 "}}",
+	    cam->c_nclients, cam->c_frames_sent, cam->c_bytes_sent,
+	    mp4_available(cam) ? "true" : "false", mx->mx_nclients,
+	    mx->mx_clients_total, mx->mx_frames_sent, mx->mx_bytes_sent,
+	    mx->mx_keyframes_requested, mx->mx_keyframes_served, mx->mx_skips,
+	    mx->mx_ends);
 }
 
 static void
@@ -159,9 +234,19 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 	    cam->c_attaches, cam->c_link_losses, cam->c_clients_total,
 	    cam->c_clients_stalled);
 	state_ring(out, cam, now);
+	evbuffer_add_printf(out, ",\"h264\":");
+	state_h264(out, cam);
+	evbuffer_add_printf(out, ",\"streams\":");
+	state_streams(out, cam);
 	evbuffer_add_printf(out, ",\"clients\":[");
 	TAILQ_FOREACH(sc, &cam->c_clients, sc_entry) {
 		if (sc != TAILQ_FIRST(&cam->c_clients))
+			evbuffer_add(out, ",", 1);
+		state_client(out, sc, now);
+	}
+	TAILQ_FOREACH(sc, &cam->c_mp4.mx_clients, sc_entry) {
+		if (sc != TAILQ_FIRST(&cam->c_mp4.mx_clients) ||
+		    !TAILQ_EMPTY(&cam->c_clients))
 			evbuffer_add(out, ",", 1);
 		state_client(out, sc, now);
 	}
@@ -260,6 +345,26 @@ static const struct counter_metric {
 	{ "shmcam_capture_losses_total",
 	    offsetof(struct camera, c_link_losses),
 	    "Times an attached capture went away" },
+	{ "shmcam_h264_frames_received_total",
+	    offsetof(struct camera, c_mp4.mx_frames_in),
+	    "H.264 access units taken from the capture's ring" },
+	{ "shmcam_h264_frames_lost_total",
+	    offsetof(struct camera, c_mp4.mx_lost),
+	    "H.264 ring frames overwritten before this server read them" },
+	{ "shmcam_h264_frames_invalid_total",
+	    offsetof(struct camera, c_mp4.mx_invalid),
+	    "H.264 access units refused (not whole, flags that lie, "
+	    "parameter sets that do not parse)" },
+	{ "shmcam_h264_keyframes_requested_total",
+	    offsetof(struct camera, c_mp4.mx_keyframes_requested),
+	    "Keyframes asked of the capture for MP4 clients that start or "
+	    "fell behind" },
+	{ "shmcam_h264_keyframes_served_total",
+	    offsetof(struct camera, c_mp4.mx_keyframes_served),
+	    "MP4 clients started or resumed at a keyframe" },
+	{ "shmcam_h264_keyframe_skips_total",
+	    offsetof(struct camera, c_mp4.mx_skips),
+	    "MP4 clients that fell behind and skipped to the next keyframe" },
 };
 
 void
@@ -287,6 +392,31 @@ state_metrics(struct server *srv, struct evbuffer *out)
 		    *(const uint64_t *)(const void *)((const char *)cam +
 		    m->offset));
 	}
+
+	metric_head(out, "shmcam_stream_clients", "gauge",
+	    "Stream clients connected, per kind of stream");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		evbuffer_add_printf(out, "shmcam_stream_clients{camera=\"%s\","
+		    "kind=\"mjpeg\"} %u\nshmcam_stream_clients{camera=\"%s\","
+		    "kind=\"mp4\"} %u\n", cam->c_name, cam->c_nclients,
+		    cam->c_name, cam->c_mp4.mx_nclients);
+	metric_head(out, "shmcam_stream_bytes_sent_total", "counter",
+	    "Bytes queued to stream clients, per kind of stream");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		evbuffer_add_printf(out, "shmcam_stream_bytes_sent_total{"
+		    "camera=\"%s\",kind=\"mjpeg\"} %" PRIu64 "\n"
+		    "shmcam_stream_bytes_sent_total{camera=\"%s\","
+		    "kind=\"mp4\"} %" PRIu64 "\n", cam->c_name,
+		    cam->c_bytes_sent, cam->c_name, cam->c_mp4.mx_bytes_sent);
+	metric_head(out, "shmcam_h264_bitrate_bits_per_second", "gauge",
+	    "What the capture published into the H.264 ring, last second");
+	FOREACH_CAMERA_METRIC(out, srv, cam,
+	    "shmcam_h264_bitrate_bits_per_second", "%.0f",
+	    cam->c_mp4.mx_bitrate);
+	metric_head(out, "shmcam_h264_encode_seconds", "gauge",
+	    "The capture's mean H.264 encoding time per frame, last second");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_h264_encode_seconds",
+	    "%.6f", cam->c_mp4.mx_encode_s);
 
 	metric_head(out, "shmcam_send_latency_seconds", "histogram",
 	    "Time from a frame's publication to its queueing for a client");

@@ -64,7 +64,7 @@
 #define STREAM_BUDGET_MIN	(16 * 1024)
 #define STREAM_MAX_WRITE	(64 * 1024 * 1024)
 
-static void
+void
 stream_client_close(struct stream_client *sc, const char *reason)
 {
 	struct camera *cam = sc->sc_cam;
@@ -77,9 +77,15 @@ stream_client_close(struct stream_client *sc, const char *reason)
 	    (unsigned long long)sc->sc_frames,
 	    (unsigned long long)sc->sc_bytes,
 	    (unsigned long long)sc->sc_dropped, reason);
-	TAILQ_REMOVE(&cam->c_clients, sc, sc_entry);
-	cam->c_nclients--;
+	if (sc->sc_kind == STREAM_MP4) {
+		TAILQ_REMOVE(&cam->c_mp4.mx_clients, sc, sc_entry);
+		cam->c_mp4.mx_nclients--;
+	} else {
+		TAILQ_REMOVE(&cam->c_clients, sc, sc_entry);
+		cam->c_nclients--;
+	}
 	srv->nstreams--;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients;
 	/* Frees the bufferevent, its queued frame references and the
 	 * request; safe from within a bufferevent callback. */
 	evhttp_connection_free(sc->sc_evcon);
@@ -165,13 +171,31 @@ stream_send_now(struct stream_client *sc, const uint8_t *p, size_t len)
 	return n > 0 ? (size_t)n : 0;
 }
 
+int
+stream_client_send(struct stream_client *sc, struct frame *f, size_t off,
+    size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(sc->sc_bev);
+	size_t sent;
+
+	sent = evbuffer_get_length(out) == 0 ?
+	    stream_send_now(sc, f->f_buf + off, len) : 0;
+	if (sent < len && evbuffer_add_reference(out, f->f_buf + off + sent,
+	    len - sent, frame_unref_cb, frame_ref(f)) == -1) {
+		frame_unref(f);
+		stream_client_close(sc, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Queues f for sc; 0, or -1 if sc was closed. */
 static int
 stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 {
 	struct evbuffer *out = bufferevent_get_output(sc->sc_bev);
 	struct camera *cam = sc->sc_cam;
-	size_t off = f->f_part_off, end = f->f_end, len, sent;
+	size_t off = f->f_part_off, end = f->f_end, len;
 
 	if (sc->sc_params.sp_advance_headers) {
 		/* This part's headers went out with the last boundary. */
@@ -188,14 +212,8 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 		off = f->f_jpeg_off;
 	}
 	len = end - off;
-	sent = evbuffer_get_length(out) == 0 ?
-	    stream_send_now(sc, f->f_buf + off, len) : 0;
-	if (sent < len && evbuffer_add_reference(out, f->f_buf + off + sent,
-	    len - sent, frame_unref_cb, frame_ref(f)) == -1) {
-		frame_unref(f);
-		stream_client_close(sc, "out of memory");
+	if (stream_client_send(sc, f, off, len) != 0)
 		return -1;
-	}
 	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1) {
 		uint64_t missed = f->f_seq - sc->sc_last_seq - 1;
 
@@ -227,21 +245,15 @@ stream_idle(const struct stream_client *sc)
 	return evbuffer_get_length(bufferevent_get_output(sc->sc_bev)) == 0;
 }
 
-/*
- * 1 if sc may take f now: it has not had it, our buffer is empty, its
- * fps cap allows, and the kernel holds less than half a frame for it.
- */
-static int
-stream_ready(struct stream_client *sc, const struct frame *f, uint64_t now)
+int
+stream_client_can_take(struct stream_client *sc, size_t len)
 {
 	size_t budget;
 
-	if (sc->sc_last_seq >= f->f_seq || !stream_idle(sc))
-		return 0;
-	if (sc->sc_params.sp_interval_ns != 0 && now < sc->sc_next_due_ns)
+	if (!stream_idle(sc))
 		return 0;
 	if (sc->sc_bound) {
-		budget = (f->f_end - f->f_part_off) / 2;
+		budget = len / 2;
 		if (budget < STREAM_BUDGET_MIN)
 			budget = STREAM_BUDGET_MIN;
 		if ((size_t)stream_kernel_queued(sc) > budget) {
@@ -250,6 +262,20 @@ stream_ready(struct stream_client *sc, const struct frame *f, uint64_t now)
 		}
 	}
 	return 1;
+}
+
+/*
+ * 1 if sc may take f now: it has not had it, its fps cap allows, and
+ * stream_client_can_take().
+ */
+static int
+stream_ready(struct stream_client *sc, const struct frame *f, uint64_t now)
+{
+	if (sc->sc_last_seq >= f->f_seq)
+		return 0;
+	if (sc->sc_params.sp_interval_ns != 0 && now < sc->sc_next_due_ns)
+		return 0;
+	return stream_client_can_take(sc, f->f_end - f->f_part_off);
 }
 
 static void
@@ -282,29 +308,38 @@ stream_broadcast(struct camera *cam)
 	stream_count_send(cam, f, now, sent);
 }
 
+int
+stream_client_check_stall(struct stream_client *sc, uint64_t now)
+{
+	uint64_t timeout = (uint64_t)sc->sc_cam->c_srv->opt.client_timeout_s *
+	    1000000000u;
+
+	/* Stalled: something still queued for it, and no frame taken for
+	 * the whole timeout (a capped fps=N client, or one waiting for a
+	 * keyframe, with nothing queued is merely waiting). */
+	if (now - sc->sc_last_push_ns > timeout &&
+	    stream_client_queued(sc, NULL) > 0) {
+		sc->sc_cam->c_clients_stalled++;
+		stream_client_close(sc, "stalled: took no frame for the "
+		    "client timeout");
+		return -1;
+	}
+	return 0;
+}
+
 void
 stream_refresh(struct camera *cam)
 {
 	struct stream_client *sc, *next;
 	struct frame *f = cam->c_latest;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	uint64_t timeout = (uint64_t)cam->c_srv->opt.client_timeout_s *
-	    1000000000u;
 
 	if (f == NULL)
 		return;
 	for (sc = TAILQ_FIRST(&cam->c_clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, sc_entry);
-		/* Stalled: something still queued for it, and no frame
-		 * taken for the whole timeout (a capped fps=N client with
-		 * nothing queued is merely waiting). */
-		if (now - sc->sc_last_push_ns > timeout &&
-		    stream_client_queued(sc, NULL) > 0) {
-			cam->c_clients_stalled++;
-			stream_client_close(sc, "stalled: took no frame for "
-			    "the client timeout");
+		if (stream_client_check_stall(sc, now) != 0)
 			continue;
-		}
 		if (now - sc->sc_last_push_ns < STREAM_REFRESH_NS ||
 		    !stream_idle(sc))
 			continue;
@@ -325,6 +360,10 @@ stream_write_cb(struct bufferevent *bev, void *arg)
 	uint64_t now;
 
 	(void)bev;
+	if (sc->sc_kind == STREAM_MP4) {
+		mp4_client_drained(sc);
+		return;
+	}
 	/* Drained: take the newest frame if we have not sent it yet. */
 	if (f == NULL || sc->sc_last_seq >= f->f_seq)
 		return;
@@ -373,13 +412,12 @@ sock_family(int fd)
 	return ss.ss_family;
 }
 
-void
-stream_start(struct camera *cam, struct evhttp_request *req,
-    const struct stream_params *sp, const char *addr)
+struct stream_client *
+stream_client_new(struct camera *cam, struct evhttp_request *req,
+    const struct stream_params *sp, const char *addr, enum stream_kind kind)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	struct evbuffer *out = bufferevent_get_output(bev);
 	struct server *srv = cam->c_srv;
 	struct stream_client *sc;
 	const char *uri = evhttp_request_get_uri(req);
@@ -389,9 +427,10 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL) {
 		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
-		return;
+		return NULL;
 	}
 	sc->sc_cam = cam;
+	sc->sc_kind = kind;
 	sc->sc_evcon = evcon;
 	sc->sc_bev = bev;
 	sc->sc_fd = bufferevent_getfd(bev);
@@ -418,6 +457,54 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	sc->sc_bound = srv->opt.send_bound &&
 	    (family == AF_INET || family == AF_INET6 || family == AF_UNIX);
 
+	/* From here the connection is ours, not evhttp's. */
+	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
+	    sc);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	/*
+	 * A frame in one write, not libevent's default of 16 KiB per write:
+	 * each chunk costs a trip through the event loop, a system call
+	 * and a TCP transmission of its own (5 for an 80 KB frame), and the
+	 * clients' chunks interleave, so that every client, not only the
+	 * last, gets its frame when the whole fan-out is done.  A client
+	 * holds at most one frame, so this bounds nothing we need bounded;
+	 * the kernel still takes only what it will (TCP_NOTSENT_LOWAT).
+	 */
+	bufferevent_set_max_single_write(bev, STREAM_MAX_WRITE);
+	tv.tv_sec = srv->opt.client_timeout_s;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(bev, NULL, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+
+	if (kind == STREAM_MP4) {
+		TAILQ_INSERT_TAIL(&cam->c_mp4.mx_clients, sc, sc_entry);
+		cam->c_mp4.mx_nclients++;
+		cam->c_mp4.mx_clients_total++;
+	} else {
+		TAILQ_INSERT_TAIL(&cam->c_clients, sc, sc_entry);
+		cam->c_nclients++;
+		cam->c_clients_total++;
+	}
+	srv->nstreams++;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients;
+	log_info("stream client %s %s connected%s%s", sc->sc_addr, sc->sc_path,
+	    sp->sp_key[0] != '\0' ? ", key " : "", sp->sp_key);
+	camera_viewers_changed(cam);
+	return sc;
+}
+
+void
+stream_start(struct camera *cam, struct evhttp_request *req,
+    const struct stream_params *sp, const char *addr)
+{
+	struct server *srv = cam->c_srv;
+	struct stream_client *sc;
+	struct evbuffer *out;
+
+	sc = stream_client_new(cam, req, sp, addr, STREAM_MJPEG);
+	if (sc == NULL)
+		return;
+	out = bufferevent_get_output(sc->sc_bev);
 	/*
 	 * The response head, written by us: no Content-Length and no chunked
 	 * encoding, the body ends when the connection does.  That is an
@@ -438,33 +525,6 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 		    srv->opt.allow_origin);
 	evbuffer_add_printf(out, "\r\n--" BOUNDARY "\r\n%s",
 	    sp->sp_advance_headers ? FRAME_ADVANCE : "");
-
-	/* From here the connection is ours, not evhttp's. */
-	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
-	    sc);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	/*
-	 * A frame in one write, not libevent's default of 16 KiB per write:
-	 * each chunk costs a trip through the event loop, a system call
-	 * and a TCP transmission of its own (5 for an 80 KB frame), and the
-	 * clients' chunks interleave, so that every client, not only the
-	 * last, gets its frame when the whole fan-out is done.  A client
-	 * holds at most one frame, so this bounds nothing we need bounded;
-	 * the kernel still takes only what it will (TCP_NOTSENT_LOWAT).
-	 */
-	bufferevent_set_max_single_write(bev, STREAM_MAX_WRITE);
-	tv.tv_sec = srv->opt.client_timeout_s;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(bev, NULL, &tv);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-
-	TAILQ_INSERT_TAIL(&cam->c_clients, sc, sc_entry);
-	cam->c_nclients++;
-	cam->c_clients_total++;
-	srv->nstreams++;
-	log_info("stream client %s %s connected%s%s", sc->sc_addr, sc->sc_path,
-	    sp->sp_key[0] != '\0' ? ", key " : "", sp->sp_key);
-	camera_viewers_changed(cam);
 	/* The newest frame goes out behind the head at once: a viewer sees
 	 * a picture without waiting for the next capture. */
 	if (cam->c_latest != NULL && stream_push(sc, cam->c_latest,
@@ -478,5 +538,7 @@ stream_close_all(struct camera *cam)
 	struct stream_client *sc;
 
 	while ((sc = TAILQ_FIRST(&cam->c_clients)) != NULL)
+		stream_client_close(sc, "server shutting down");
+	while ((sc = TAILQ_FIRST(&cam->c_mp4.mx_clients)) != NULL)
 		stream_client_close(sc, "server shutting down");
 }

@@ -33,6 +33,14 @@
  * hash of the frame's first bytes (where the barcode rows are) and its
  * length.
  *
+ * --mp4 reads /stream.mp4 instead (HTTP/1.1, a chunked body): MP4 boxes
+ * that must tile the body exactly, ftyp and moov first, then moof + mdat
+ * pairs; a frame is a fragment, done when its mdat's last byte arrives.
+ * Its capture time is its tfdt (shmcam writes the capture's
+ * CLOCK_MONOTONIC in 90 kHz ticks), so the latency is measured on the
+ * same clock, to the tick, with no stamp in the picture; the bulk of an
+ * mdat is discarded in the kernel like the middle of a JPEG.
+ *
  * --churn opens TOTAL connections, at most CONCURRENCY at once; each
  * sends its request and closes after a random point of the response:
  * before any byte, in the head, inside a frame, some with a reset
@@ -274,6 +282,10 @@ enum pstate {
 	P_BODY,		/* Content-Length bytes */
 	P_CRLF,		/* CRLF after the body */
 	P_BOUNDARY,	/* boundary line */
+	/* --mp4 */
+	P_CHUNK,	/* chunk-size line */
+	P_CHUNK_DATA,	/* chunk data: boxes */
+	P_CHUNK_END,	/* CRLF after the chunk data */
 };
 
 struct samples {
@@ -308,9 +320,19 @@ struct client {
 	/* churn */
 	size_t		 stop_after;
 	int		 rst;
+	/* --mp4 */
+	size_t		 chunk_left;	/* bytes of chunk data to come */
+	unsigned char	 box_hdr[8];
+	size_t		 box_have;	/* header bytes of the current box */
+	size_t		 box_left;	/* body bytes of the current box */
+	char		 box_type[5];
+	unsigned char	 moof[512];	/* the start of the last moof */
+	size_t		 moof_len;
+	int		 inits;		/* moov boxes seen */
 };
 
 static const struct ts_source *tsrc = &ts_sources[0];
+static int mp4_mode;
 static struct sockaddr_in dst;
 static char req[1024];
 static double t_start, t_warm;
@@ -446,6 +468,100 @@ part_done(struct client *c)
 	}
 }
 
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An mdat has arrived whole: one frame, captured at its moof's tfdt. */
+static void
+mp4_fragment_done(struct client *c)
+{
+	double t = now_mono(), capture;
+	size_t i;
+
+	for (i = 8; i + 16 <= c->moof_len; i++)
+		if (memcmp(c->moof + i, "tfdt", 4) == 0)
+			break;
+	if (i + 16 > c->moof_len || c->moof[i + 4] != 1) {
+		client_fail(c, "fragment without a 64-bit tfdt");
+		return;
+	}
+	capture = (double)((uint64_t)be32(c->moof + i + 8) << 32 |
+	    be32(c->moof + i + 12)) / 90000.0;
+	c->frames_all++;
+	if (t < t_warm)
+		return;
+	if (c->frames == 0)
+		c->first_t = t;
+	c->last_t = t;
+	c->frames++;
+	samples_add(&c->lat, t - capture);
+	samples_add(&c->lat_t, t - t_start);
+}
+
+/* Bytes of chunk data: box headers, the start of moofs, mdat ends. */
+static void
+mp4_feed_boxes(struct client *c, const unsigned char *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0 && !c->done) {
+		if (c->box_have < 8) {
+			k = 8 - c->box_have < n ? 8 - c->box_have : n;
+			memcpy(c->box_hdr + c->box_have, p, k);
+			c->box_have += k;
+			p += k;
+			n -= k;
+			if (c->box_have < 8)
+				return;
+			memcpy(c->box_type, c->box_hdr + 4, 4);
+			c->box_type[4] = '\0';
+			if (be32(c->box_hdr) < 8) {
+				client_fail(c, "box of size %u", be32(c->box_hdr));
+				return;
+			}
+			c->box_left = be32(c->box_hdr) - 8;
+			if (strcmp(c->box_type, "moov") == 0)
+				c->inits++;
+			else if (strcmp(c->box_type, "moof") == 0) {
+				memcpy(c->moof, c->box_hdr, 8);
+				c->moof_len = 8;
+			} else if (strcmp(c->box_type, "mdat") != 0 &&
+			    strcmp(c->box_type, "ftyp") != 0) {
+				client_fail(c, "unexpected box '%.4s'",
+				    c->box_type);
+				return;
+			}
+		}
+		k = c->box_left < n ? c->box_left : n;
+		if (strcmp(c->box_type, "moof") == 0 &&
+		    c->moof_len < sizeof(c->moof)) {
+			size_t m = sizeof(c->moof) - c->moof_len;
+			m = m < k ? m : k;
+			memcpy(c->moof + c->moof_len, p, m);
+			c->moof_len += m;
+		}
+		c->box_left -= k;
+		p += k;
+		n -= k;
+		if (c->box_left == 0) {
+			c->box_have = 0;
+			if (strcmp(c->box_type, "mdat") == 0) {
+				if (c->inits == 0 || c->moof_len == 0) {
+					client_fail(c, "mdat before moov and "
+					    "moof");
+					return;
+				}
+				mp4_fragment_done(c);
+				c->moof_len = 0;
+			}
+		}
+	}
+}
+
 /* One complete line (without CRLF) in c->line. */
 static void
 client_line(struct client *c)
@@ -462,6 +578,10 @@ client_line(struct client *c)
 		c->ps = P_HEAD;
 		return;
 	case P_HEAD:
+		if (c->linelen == 0 && mp4_mode) {
+			c->ps = P_CHUNK;
+			return;
+		}
 		if (c->linelen == 0) {
 			if (c->boundary[0] == '\0') {
 				client_fail(c, "no multipart boundary");
@@ -485,6 +605,22 @@ client_line(struct client *c)
 		c->ps = P_PART;
 		c->have_clen = 0;
 		tsrc->begin(c->ts);
+		return;
+	case P_CHUNK:
+		c->chunk_left = strtoul(c->line, &v, 16);
+		if (v == c->line || c->chunk_left == 0) {
+			client_fail(c, "chunk size '%.20s': the body ended",
+			    c->line);
+			return;
+		}
+		c->ps = P_CHUNK_DATA;
+		return;
+	case P_CHUNK_END:
+		if (c->linelen != 0) {
+			client_fail(c, "chunk data not followed by CRLF");
+			return;
+		}
+		c->ps = P_CHUNK;
 		return;
 	case P_PART:
 		if (c->linelen == 0) {
@@ -521,6 +657,16 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 	size_t k;
 
 	while (n > 0 && !c->done) {
+		if (c->ps == P_CHUNK_DATA) {
+			k = n < c->chunk_left ? n : c->chunk_left;
+			mp4_feed_boxes(c, p, k);
+			c->chunk_left -= k;
+			p += k;
+			n -= k;
+			if (c->chunk_left == 0)
+				c->ps = P_CHUNK_END;
+			continue;
+		}
 		if (c->ps == P_BODY) {
 			k = n < c->remain ? n : c->remain;
 			/* Keep the first and last two bytes (SOI, EOI)
@@ -609,13 +755,22 @@ client_read(struct client *c, size_t max)
 	for (round = 0; round < READ_ROUNDS && max > 0 && !c->done; round++) {
 		want = max < sizeof(buf) ? max : sizeof(buf);
 		flags = MSG_DONTWAIT;
-		if (c->ps == P_BODY && c->seen >= 2 && c->remain > 2 &&
+		if (c->ps == P_CHUNK_DATA && c->box_have == 8 &&
+		    strcmp(c->box_type, "mdat") == 0 && c->box_left > 1 &&
+		    c->chunk_left > 1) {
+			/* The middle of an mdat: only its end matters. */
+			size_t skip = c->box_left < c->chunk_left ?
+			    c->box_left : c->chunk_left;
+			if (want > skip - 1)
+				want = skip - 1;
+			flags |= MSG_TRUNC;
+		} else if (c->ps == P_BODY && c->seen >= 2 && c->remain > 2 &&
 		    !client_wants_body(c)) {
 			if (want > c->remain - 2)
 				want = c->remain - 2;
 			flags |= MSG_TRUNC;
 		} else if ((c->ps != P_BODY || c->seen < 2) &&
-		    want > HEAD_READ)
+		    c->ps != P_CHUNK_DATA && want > HEAD_READ)
 			want = HEAD_READ;
 		n = recv(c->fd, buf, want, flags);
 		if (n == 0) {
@@ -632,7 +787,10 @@ client_read(struct client *c, size_t max)
 			c->budget -= (double)n;
 		if (t_warm <= now_mono())
 			c->bytes += (size_t)n;
-		if (flags & MSG_TRUNC) {
+		if ((flags & MSG_TRUNC) && c->ps == P_CHUNK_DATA) {
+			c->box_left -= (size_t)n;
+			c->chunk_left -= (size_t)n;
+		} else if (flags & MSG_TRUNC) {
 			c->seen += (size_t)n;
 			c->remain -= (size_t)n;
 		} else
@@ -844,7 +1002,7 @@ usage(void)
 	    "usage: loadclient -u http://127.0.0.1:PORT/PATH -n N -d SECONDS\n"
 	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
 	    "                  [--slow-rcvbuf BYTES] [--ts x-timestamp|simstamp] "
-	    "[--per-client]\n"
+	    "[--per-client] [--mp4]\n"
 	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
 	exit(2);
 }
@@ -864,6 +1022,7 @@ main(int argc, char **argv)
 		{ "per-client", no_argument, NULL, 'p' },
 		{ "churn", required_argument, NULL, 'C' },
 		{ "concurrency", required_argument, NULL, 'c' },
+		{ "mp4", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *p;
@@ -888,6 +1047,7 @@ main(int argc, char **argv)
 		case 'p': per_client = 1; break;
 		case 'C': churn = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
+		case 'M': mp4_mode = 1; break;
 		case 't':
 			for (i = 0; i < (int)(sizeof(ts_sources) /
 			    sizeof(ts_sources[0])); i++)
@@ -979,7 +1139,7 @@ main(int argc, char **argv)
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
 	    "\"connected_at_end\":%d,\"stamp_decodes\":%llu,"
 	    "\"stamp_failures\":%llu,", path, n, nslow, rate, duration,
-	    tsrc->name, active, (unsigned long long)sst_decodes,
+	    mp4_mode ? "tfdt" : tsrc->name, active, (unsigned long long)sst_decodes,
 	    (unsigned long long)sst_failures);
 	print_group("fast", cl, n, 0, duration, per_client);
 	if (nslow > 0) {
