@@ -392,6 +392,7 @@ server_init(struct server *srv)
 	srv->opt.max_clients = 1000;
 	srv->opt.unix_mode = 0660;
 	srv->opt.send_bound = 1;
+	srv->opt.keyframe_requests = 1;
 }
 
 int

@@ -66,6 +66,13 @@
 #define CHUNK_LAST	"0\r\n\r\n"
 /* Reads per wake-up at most (a ring of many small slots): fairness. */
 #define MP4_READS_MAX	64
+/*
+ * A client never starts with a keyframe older than this: a player shows
+ * the first frame at once and the next at its decode time, so an old
+ * start would hold the picture back for good (with nobody watching, the
+ * ring's newest frames can be minutes old).
+ */
+#define MP4_START_MAX_AGE_NS	1000000000ull
 
 static int
 frame_is_key(const struct frame *f)
@@ -133,6 +140,8 @@ mp4_client_end(struct stream_client *sc, const char *why)
 static void
 mp4_request_keyframe(struct camera *cam)
 {
+	if (!cam->c_srv->opt.keyframe_requests)
+		return;
 	cam->c_mp4.mx_keyframes_requested++;
 	(void)camera_request_keyframe(cam);
 }
@@ -169,7 +178,8 @@ mp4_offer(struct stream_client *sc, struct frame *f, uint64_t now)
 		mp4_client_skip(sc);
 	}
 	if (sc->sc_waiting) {
-		if (!frame_is_key(f))
+		if (!frame_is_key(f) || (now > f->f_meta.capture_mono_ns &&
+		    now - f->f_meta.capture_mono_ns > MP4_START_MAX_AGE_NS))
 			return 0;
 		if (sc->sc_epoch != 0 && sc->sc_epoch != f->f_epoch) {
 			mp4_client_end(sc, "the H.264 parameters changed: "

@@ -365,6 +365,8 @@ struct server_options {
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
 	int		 send_bound;		/* issue 8: kernel queue bound */
+	int		 keyframe_requests;	/* ask the capture for H.264
+						 * keyframes for MP4 clients */
 	int		 no_sandbox;		/* no seccomp filter */
 };
 

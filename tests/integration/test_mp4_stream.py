@@ -1,0 +1,405 @@
+"""/stream.mp4 with real consumers: ffprobe and ffmpeg (also joining in the
+middle of a GOP, over HTTP/1.0 and 1.1), GStreamer, VLC and headless
+Chromium (a <video> element, and the viewer page choosing it); how soon a
+new viewer gets its first frame with and without keyframe requests;
+clients that keep their connection through a capture restart, and get a
+clean end of the response when the H.264 parameters change; a slow
+reader that skips to keyframes and still decodes; /state and /metrics per
+kind of stream."""
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+import unittest
+
+from capturetools import ring_info
+from shmcam import (CAPTURE, ROOT, Mp4Reader, ShmcamTestCase, ffmpeg_decode,
+                    figure, get_json, http_get, observe, wait_until)
+from test_v4l2 import V4l2TestCase
+
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+VIDEO_JS = os.path.join(BROWSER_DIR, "video.js")
+HAVE_BROWSER = (shutil.which("chromium") and shutil.which("node") and
+                os.path.isdir(os.path.join(BROWSER_DIR, "node_modules",
+                                           "playwright-core")))
+
+
+def capture_has_h264():
+    """1 if this build's capture can encode H.264 (a build without x264,
+    make X264=no, cannot: then only the tests that need no H.264 run)."""
+    r = subprocess.run([CAPTURE, "--help"], capture_output=True, text=True,
+                       timeout=10)
+    return "--h264" in r.stdout and "without x264" not in r.stdout
+
+
+H264 = capture_has_h264()
+NO_H264 = "this build's capture has no H.264 (x264)"
+
+
+def browser(url, seconds, page=False):
+    """video.js's samples: [first line: what chromium can play, then one
+    dict every 250 ms]."""
+    r = subprocess.run(["node", VIDEO_JS, url, str(seconds)] +
+                       (["--page"] if page else []), capture_output=True,
+                       text=True, timeout=seconds + 90, cwd=BROWSER_DIR)
+    if r.returncode != 0:
+        raise AssertionError("video.js failed: %s" % r.stderr[-3000:])
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+@unittest.skipUnless(H264, NO_H264)
+class Mp4StreamTest(ShmcamTestCase):
+
+    def start_h264(self, name=None, size="640x360", fps=30, gop=30,
+                   server_args=(), capture_args=()):
+        name = name or self.new_name()
+        cap = self.start_capture(name, "--size", size, "--fps", str(fps),
+                                 "--h264", "on", "--h264-gop", str(gop),
+                                 *capture_args)
+        srv = self.start_server(name, *server_args)
+        self.wait_attached(srv)
+        wait_until(lambda: get_json(srv.port)["cameras"][0]["h264"], 10,
+                   "the H.264 ring")
+        return name, cap, srv
+
+    def reader(self, srv, path="/stream.mp4", **kw):
+        r = Mp4Reader(srv.port, path, **kw)
+        r.start()
+        self.addCleanup(r.stop)
+        return r
+
+    def assert_runs_decodable(self, r):
+        """Every run of fragments a client got starts at a keyframe, and
+        decode times only increase."""
+        with r.lock:
+            frags = list(r.fragments)
+        self.assertTrue(frags and frags[0].sync, "first fragment not sync")
+        for a, b in zip(frags, frags[1:]):
+            self.assertGreater(b.decode_time, a.decode_time)
+
+    def test_ffprobe_and_ffmpeg(self):
+        name, _, srv = self.start_h264(size="640x360", fps=30)
+        url = srv.url("/stream.mp4")
+        r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
+                            "-show_entries",
+                            "stream=codec_name,width,height,r_frame_rate",
+                            "-of", "json", url],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(r.stdout)["streams"][0]
+        self.assertEqual(st["codec_name"], "h264")
+        self.assertEqual((st["width"], st["height"]), (640, 360))
+        self.assertEqual(st["r_frame_rate"], "30/1")
+
+        # A reader keeps the mux busy; ffmpeg joins it in the middle of
+        # a GOP (a keyframe every 30 frames; it joins 10 to 20 frames
+        # after one) and must still decode every frame it gets.
+        first = self.reader(srv)
+        first.wait_fragments(2)
+
+        def mid_gop():
+            with first.lock:
+                f = first.fragments
+                last_key = max(i for i, x in enumerate(f) if x.sync)
+                return 10 <= len(f) - 1 - last_key <= 20
+        wait_until(mid_gop, 10, "the middle of a GOP")
+        n, err = ffmpeg_decode(url, frames=150)
+        self.assertEqual(n, 150)
+        self.assertEqual(err, "")
+        for path in ("/stream.mp4?key=x", "/%s/stream.mp4" % name):
+            n, err = ffmpeg_decode(srv.url(path), frames=30)
+            self.assertEqual((n, err), (30, ""), path)
+
+    def test_http10_and_head(self):
+        _, _, srv = self.start_h264()
+        status, h, body = http_get(srv.port, "/stream.mp4", method="HEAD")
+        self.assertEqual(status, 200)
+        self.assertEqual(h["Content-Type"], "video/mp4")
+        self.assertEqual(body, b"")
+        saved = os.path.join(self.tmp, "http10.mp4")
+        r = self.reader(srv, http10=True, save=saved)
+        r.wait_fragments(60, timeout=20)
+        self.assertEqual(r.status, 200)
+        self.assertNotIn("transfer-encoding", r.head)
+        self.assertNotIn("content-length", r.head)
+        self.assertEqual(r.inits, 1)
+        self.assert_runs_decodable(r)
+        r.stop()
+        n, err = ffmpeg_decode(saved)
+        self.assertEqual(err, "")
+        self.assertGreaterEqual(n, 60)
+
+    def test_gstreamer_and_vlc(self):
+        _, _, srv = self.start_h264()
+        url = srv.url("/stream.mp4")
+        # 90 frames through the whole pipeline, decoded by libav.
+        r = subprocess.run(["gst-launch-1.0", "-q", "souphttpsrc",
+                            "location=" + url, "num-buffers=400", "!",
+                            "qtdemux", "!", "h264parse", "!", "avdec_h264",
+                            "!", "identity", "eos-after=90", "silent=false",
+                            "!", "fakesink", "sync=false"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        self.assertNotRegex(r.stderr, r"(?i)error")
+        # VLC decodes it for 4 s and writes what it decoded to a file.
+        out = os.path.join(self.tmp, "vlc.ts")
+        r = subprocess.run(["cvlc", "-q", "--no-audio", "--run-time=4",
+                            "--play-and-exit", url,
+                            "--sout=#transcode{vcodec=mp2v,vb=800}:"
+                            "std{access=file,mux=ts,dst=%s}" % out],
+                           capture_output=True, text=True, timeout=90,
+                           env=dict(os.environ, HOME=self.tmp))
+        self.assertTrue(os.path.exists(out), r.stderr[-2000:])
+        n, _ = ffmpeg_decode(out)
+        self.assertGreater(n, 30, "VLC decoded %d frames" % n)
+
+    @unittest.skipUnless(HAVE_BROWSER, "chromium, node or playwright-core "
+                         "(make deps) missing")
+    def test_chromium_plays_it(self):
+        _, _, srv = self.start_h264()
+        samples = browser(srv.url("/stream.mp4"), 6)
+        caps = samples[0]
+        self.assertEqual(caps["canplay_h264"], "probably", caps)
+        play = [s for s in samples[1:] if s["frames"] > 0]
+        self.assertTrue(play, samples[-1])
+        self.assertIsNone(samples[-1]["error"])
+        # Both keep advancing over the last 2 s.
+        late = [s for s in play if s["now"] >= play[-1]["now"] - 2]
+        self.assertGreater(late[-1]["frames"] - late[0]["frames"], 20,
+                           late)
+        self.assertGreater(late[-1]["t"] - late[0]["t"], 1.0, late)
+
+    @unittest.skipUnless(HAVE_BROWSER, "chromium, node or playwright-core "
+                         "(make deps) missing")
+    def test_viewer_page_picks_h264(self):
+        _, _, srv = self.start_h264()
+        samples = browser(srv.url("/"), 8, page=True)
+        last = samples[-1]
+        self.assertEqual(last["playing"], "playing: H.264 (MP4)", last)
+        self.assertFalse(last["hidden"])
+        self.assertGreater(last["frames"], 30)
+        kinds = [c["kind"] for c in
+                 get_json(srv.port)["cameras"][0]["clients"]]
+        # The video is closed with the browser; MJPEG was closed when
+        # the video began to play.
+        self.assertNotIn("mjpeg", kinds)
+
+    def test_joining_with_keyframe_requests(self):
+        # A keyframe every 10 s if nobody asks: a viewer that had to wait
+        # for one would wait seconds.
+        _, _, srv = self.start_h264(gop=300)
+        waits = []
+        for i in range(6):
+            r = self.reader(srv)
+            r.wait_fragments(1, timeout=10)
+            waits.append(r.first_sync - r.started)
+            self.assertTrue(r.fragments[0].sync)
+            r.stop()
+            # Apart by more than the capture's 250 ms request limit.
+            observe(0.4)
+        figure("time to first frame with keyframe requests (GOP 10 s): "
+               "median %.0f ms, max %.0f ms", statistics.median(waits) * 1e3,
+               max(waits) * 1e3)
+        # About 300 ms (the capture's 250 ms limit, a frame interval and
+        # the encode); 1 s leaves room for a loaded 2-core machine.
+        self.assertLess(statistics.median(waits), 1.0, waits)
+        mp4 = get_json(srv.port)["cameras"][0]["streams"]["mp4"]
+        self.assertGreaterEqual(mp4["keyframes_requested"], 5)
+        self.assertEqual(mp4["keyframes_served"], 6)
+
+    def test_joining_without_keyframe_requests(self):
+        _, _, srv = self.start_h264(gop=30,
+                                    server_args=("--no-keyframe-requests",))
+        waits = []
+        for i in range(4):
+            r = self.reader(srv)
+            r.wait_fragments(1, timeout=10)
+            waits.append(r.first_sync - r.started)
+            r.stop()
+        figure("time to first frame without keyframe requests (GOP 1 s): "
+               "median %.0f ms, max %.0f ms", statistics.median(waits) * 1e3,
+               max(waits) * 1e3)
+        # Within one GOP (1 s), plus 0.5 s for a loaded machine.
+        self.assertLess(max(waits), 1.5, waits)
+        mp4 = get_json(srv.port)["cameras"][0]["streams"]["mp4"]
+        self.assertEqual(mp4["keyframes_requested"], 0)
+
+    def test_capture_restart_keeps_clients(self):
+        name, cap, srv = self.start_h264(gop=30)
+        saved = [os.path.join(self.tmp, "r%d.mp4" % i) for i in range(2)]
+        readers = [self.reader(srv, save=saved[0]),
+                   self.reader(srv, save=saved[1], http10=True),
+                   self.reader(srv)]
+        for r in readers:
+            r.wait_fragments(20)
+        self.assertEqual(cap.stop(), 0)
+        srv.wait_log(r"capture closed the control socket")
+        observe(1)
+        self.start_capture(name, "--size", "640x360", "--fps", "30",
+                           "--h264", "on", "--h264-gop", "30")
+        back = time.monotonic()
+
+        def after(r):
+            with r.lock:
+                return [f for f in r.fragments if f.arrival > back]
+        wait_until(lambda: all(len(after(r)) >= 30 for r in readers), 15,
+                   "fragments of the new capture for every client")
+        for r in readers:
+            self.assertIsNone(r.error)
+            self.assertFalse(r.closed)
+            self.assertTrue(after(r)[0].sync)
+            self.assertEqual(r.inits, 1)
+            self.assert_runs_decodable(r)
+        for r in readers:
+            r.stop()
+        for path in saved:
+            n, err = ffmpeg_decode(path)
+            self.assertEqual(err, "", path)
+            self.assertGreaterEqual(n, 50)
+
+        # Other parameter sets (another size): a clean end, then the new
+        # stream on reconnecting.
+        r = self.reader(srv)
+        r10 = self.reader(srv, http10=True)
+        r.wait_fragments(5)
+        r10.wait_fragments(5)
+        self.assertEqual(self.procs[-1].stop(), 0)
+        self.start_capture(name, "--size", "320x240", "--fps", "30",
+                           "--h264", "on")
+        wait_until(lambda: r.closed and r10.closed, 15,
+                   "the responses to end")
+        self.assertTrue(r.ended, r.error)
+        self.assertIsNone(r.error)
+        self.assertIsNone(r10.error)      # HTTP/1.0: the body just ends
+        n, err = ffmpeg_decode(srv.url("/stream.mp4"), frames=10)
+        self.assertEqual((n, err), (10, ""))
+        r = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                            "stream=width,height", "-of", "csv=p=0",
+                            srv.url("/stream.mp4")], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.stdout.strip(), "320,240")
+        self.assertGreaterEqual(get_json(srv.port)["cameras"][0]["streams"]
+                                ["mp4"]["responses_ended"], 2)
+
+    def test_slow_reader_skips_to_keyframes(self):
+        _, _, srv = self.start_h264(size="1280x720", gop=15)
+        saved = os.path.join(self.tmp, "slow.mp4")
+        fast = self.reader(srv)
+        # 8 KiB of receive buffer, read every 50 ms: about 160 KB/s,
+        # below the stream's rate at this size.
+        slow = self.reader(srv, save=saved, rcvbuf=8192, read_delay=0.05)
+        fast.wait_fragments(5)
+        slow.wait_fragments(5, timeout=20)
+        n0 = fast.count()
+        observe(5)
+        self.assertGreater(fast.count() - n0, 5 * 30 * 0.8)
+        st = get_json(srv.port)["cameras"][0]
+        skips = [c["skips_to_keyframe"] for c in st["clients"]
+                 if c.get("kind") == "mp4"]
+        self.assertGreater(max(skips), 0, st["clients"])
+        # Fresh pictures: the slow client's fragments arrive at most a
+        # second after capture (tfdt is the capture time on
+        # CLOCK_MONOTONIC, 90 kHz); queueing would make this grow.
+        with slow.lock:
+            late = [f.arrival - f.decode_time / 90000.0
+                    for f in slow.fragments[-10:]]
+        self.assertLess(max(late), 1.5, late)
+        self.assertLess(st["clients"][0]["queued_bytes"] +
+                        st["clients"][1]["queued_bytes"], 4 << 20)
+        slow.stop()
+        self.assert_runs_decodable(slow)
+        n, err = ffmpeg_decode(saved)
+        self.assertEqual(err, "")
+        self.assertGreater(n, 5)
+
+    def test_state_and_metrics(self):
+        name, _, srv = self.start_h264()
+        r = self.reader(srv, "/stream.mp4?key=tv")
+        r.wait_fragments(40)
+        cam = get_json(srv.port)["cameras"][0]
+        h = cam["h264"]
+        self.assertEqual((h["width"], h["height"]), (640, 360))
+        self.assertGreater(h["bitrate"], 0)
+        self.assertGreater(h["encode_seconds"], 0)
+        self.assertEqual(h["parameter_sets"], 1)
+        mp4 = cam["streams"]["mp4"]
+        self.assertEqual(mp4["clients"], 1)
+        self.assertGreater(mp4["bytes_sent"], 0)
+        self.assertEqual(cam["streams"]["mjpeg"]["clients"], 0)
+        c = [c for c in cam["clients"] if c["kind"] == "mp4"][0]
+        self.assertEqual(c["key"], "tv")
+        self.assertTrue(c["chunked"])
+        self.assertIsNotNone(c["first_frame_after"])
+        text = http_get(srv.port, "/metrics")[2].decode()
+        for metric, value in (
+                ('shmcam_stream_clients{camera="%s",kind="mp4"}', "1"),
+                ('shmcam_stream_clients{camera="%s",kind="mjpeg"}', "0")):
+            self.assertIn((metric % name) + " " + value, text)
+        for metric in ("shmcam_h264_keyframes_served_total",
+                       "shmcam_h264_bitrate_bits_per_second",
+                       "shmcam_h264_encode_seconds"):
+            self.assertRegex(text, r'(?m)^%s\{camera="%s"\} [0-9.]+$'
+                             % (metric, name))
+
+
+class Mp4WithoutH264Test(ShmcamTestCase):
+
+    def test_camera_without_h264(self):
+        name = self.new_name()
+        self.start_capture(name, "--size", "320x240")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        for method in ("GET", "HEAD"):
+            status, _, _ = http_get(srv.port, "/stream.mp4", method=method)
+            self.assertEqual(status, 404)
+        self.assertFalse(get_json(srv.port)["cameras"][0]["streams"]["mp4"]
+                         ["available"])
+        self.assertRegex(http_get(srv.port, "/")[2].decode(), r"stream\.mp4")
+
+
+@unittest.skipUnless(H264, NO_H264)
+class Mp4UnplugTest(V4l2TestCase):
+
+    def test_unplug_and_replug_keep_clients(self):
+        # A raw camera (YUYV, encoded by the capture) unplugged and
+        # plugged in again at the same size: MP4 clients stay connected,
+        # get nothing while it is away, and carry on at a keyframe.
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "YUYV", "--size",
+                               "640x480", "--retry-interval", "0.2",
+                               "--h264", "on")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        saved = os.path.join(self.tmp, "unplug.mp4")
+        r = Mp4Reader(srv.port, save=saved)
+        r.start()
+        self.addCleanup(r.stop)
+        r.wait_fragments(20)
+        os.unlink(self.dev)                        # unplug
+        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+                   "the ring to say offline")
+        observe(1)
+        open(self.dev, "w").close()                # replug
+        back = time.monotonic()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the device to come back")
+
+        def after():
+            with r.lock:
+                return [f for f in r.fragments if f.arrival > back]
+        wait_until(lambda: len(after()) >= 20, 15, "fragments after replug")
+        self.assertTrue(after()[0].sync)
+        self.assertFalse(r.closed)
+        self.assertIsNone(r.error)
+        r.stop()
+        n, err = ffmpeg_decode(saved)
+        self.assertEqual(err, "")
+        self.assertGreaterEqual(n, 40)
+
+
+if __name__ == "__main__":
+    unittest.main()
