@@ -324,8 +324,6 @@ static int
 nal_in_sample(unsigned type)
 {
 	switch (type) {
-	case H264_NAL_SPS:
-	case H264_NAL_PPS:
 	case H264_NAL_AUD:
 	case H264_NAL_END_SEQ:
 	case H264_NAL_END_STREAM:
@@ -485,18 +483,38 @@ ticks(uint64_t ns)
 	return ns / 100000u * 9u + ns % 100000u * 9u / 100000u;
 }
 
+uint32_t
+mp4_frame_ticks(uint32_t fps_milli)
+{
+	if (fps_milli == 0)
+		return 0;
+	return (uint32_t)(((uint64_t)MP4_TIMESCALE * 1000 + fps_milli / 2) /
+	    fps_milli);
+}
+
 void
 mp4_timeline_next(struct mp4_timeline *tl, uint64_t capture_ns,
     uint64_t *dts, uint32_t *duration)
 {
-	uint64_t t = ticks(capture_ns);
+	uint64_t t = ticks(capture_ns), n = tl->tl_nominal, g, k;
 	uint32_t d;
 
+	/* Onto the grid if within a quarter of a frame of it. */
+	if (n != 0 && tl->tl_anchor != 0 && t >= tl->tl_anchor) {
+		k = (t - tl->tl_anchor + n / 2) / n;
+		g = tl->tl_anchor + k * n;
+		if ((t > g ? t - g : g - t) <= n / 4 && g > tl->tl_last_dts)
+			t = g;
+		else
+			tl->tl_anchor = t;
+	} else
+		tl->tl_anchor = t;
 	if (tl->tl_last_dts != 0 && t <= tl->tl_last_dts)
 		t = tl->tl_last_dts + 1;
 	if (tl->tl_last_dts != 0 && t - tl->tl_last_dts <= MP4_DURATION_MAX)
 		tl->tl_last_interval = (uint32_t)(t - tl->tl_last_dts);
-	d = tl->tl_last_interval ? tl->tl_last_interval : MP4_DURATION_DEFAULT;
+	d = tl->tl_last_interval ? tl->tl_last_interval :
+	    n ? (uint32_t)n : MP4_DURATION_DEFAULT;
 	if (d < MP4_DURATION_MIN)
 		d = MP4_DURATION_MIN;
 	if (d > MP4_DURATION_MAX)

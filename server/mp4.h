@@ -32,9 +32,13 @@
  * big-endian lengths, as the capture's H.264 ring holds them, ring.h;
  * h264_annexb_to_avcc() converts an encoder's Annex-B output), which is
  * what MP4 samples are with lengthSizeMinusOne = 3.  Access unit
- * delimiters, parameter sets and filler are left out of the samples: the parameter sets live in the init
- * segment (an avc1 sample entry), and a stream whose parameter sets
- * change needs a new init segment (and a new stream; see mp4stream.c).
+ * delimiters, end-of-sequence units and filler are left out.  The
+ * parameter sets a keyframe carries stay in it, besides the init
+ * segment's avc1 sample entry: a player that remuxes the samples (VLC or
+ * ffmpeg to MPEG-TS, a restreamer) passes them on only from the samples,
+ * and its decoder needs them after every cut.  A stream whose parameter
+ * sets change still needs a new init segment (and a new stream; see
+ * mp4stream.c).
  */
 #ifndef SHMCAM_MP4_H
 #define SHMCAM_MP4_H
@@ -78,9 +82,8 @@ struct mp4_fragment {
 
 /*
  * Bytes of the fragment (moof + mdat, see above for the return value).
- * Samples with nothing to show once parameter sets and delimiters are
- * left out (no slice, SEI or other unit) are -EINVAL: a sample must hold
- * a picture.
+ * A sample with nothing left once delimiters and filler are left out is
+ * -EINVAL.
  */
 ssize_t	mp4_write_fragment(uint8_t *buf, size_t cap,
 	    const struct mp4_fragment *fr);
@@ -110,24 +113,37 @@ int	mp4_au_parameter_sets(const uint8_t *au, size_t len,
  *
  * A sample's decode time is its capture time (CLOCK_MONOTONIC, so it is
  * the same in every server and survives a restart of either process) in
- * ticks, made strictly increasing: a capture time that goes backwards
- * or repeats (a driver's jitter) is moved one tick past the previous
- * one.  Its duration is the interval that led to it (from the sample
+ * ticks.  With the source's nominal frame interval known (tl_nominal,
+ * ticks), a capture time within a quarter of an interval of the frame
+ * grid (anchored at an earlier frame) is put on it: a timer's or a
+ * driver's jitter would otherwise make every duration differ, and players
+ * guess the frame rate from them (ffprobe reports 359/12 for 30 fps with
+ * a millisecond of jitter).  A time further off (a source that drifts,
+ * stalls or restarts) is taken as it is and anchors the grid anew.
+ * Decode times are made strictly increasing: one that goes backwards or
+ * repeats is moved one tick past the previous one.
+ *
+ * A sample's duration is the interval that led to it (from the sample
  * before), clamped to [MP4_DURATION_MIN, MP4_DURATION_MAX]; an interval
  * longer than MP4_DURATION_MAX (a paused or restarted source) is not
  * taken as the rate.  The duration is a guess at when the next sample
  * comes; each fragment's tfdt, not the guess, places its sample, so
- * jitter and gaps never accumulate.  Seed tl_last_interval with the
- * nominal frame interval if known (0: MP4_DURATION_DEFAULT).
+ * neither jitter nor gaps accumulate.  Before the first interval the
+ * guess is tl_nominal, else MP4_DURATION_DEFAULT.
  */
 #define MP4_DURATION_MIN	(MP4_TIMESCALE / 240)	/* 240 fps */
 #define MP4_DURATION_MAX	MP4_TIMESCALE		/* 1 fps */
 #define MP4_DURATION_DEFAULT	(MP4_TIMESCALE / 30)
 
 struct mp4_timeline {
-	uint64_t	 tl_last_dts;	/* 0: no sample yet */
+	uint32_t	 tl_nominal;	/* ticks per frame; 0: unknown */
 	uint32_t	 tl_last_interval;
+	uint64_t	 tl_last_dts;	/* 0: no sample yet */
+	uint64_t	 tl_anchor;	/* a decode time on the grid; 0: none */
 };
+
+/* Ticks per frame of a rate of fps_milli frames per 1000 s (0: 0). */
+uint32_t mp4_frame_ticks(uint32_t fps_milli);
 
 /* The decode time and duration of a sample captured at capture_ns. */
 void	mp4_timeline_next(struct mp4_timeline *tl, uint64_t capture_ns,

@@ -411,13 +411,20 @@ mp4_h264_event(struct camera *cam, enum camera_h264_event ev)
 	struct mp4_mux *mx = &cam->c_mp4;
 
 	switch (ev) {
-	case CAMERA_H264_ATTACHED:
+	case CAMERA_H264_ATTACHED: {
+		struct ring_status st;
+
 		/* A new ring: its sequences start over; its first frame
-		 * we take must be a keyframe. */
+		 * we take must be a keyframe.  Its nominal rate puts decode
+		 * times on a grid (mp4_timeline_next()). */
+		if (ring_read_status(&cam->c_h264, &st) == 0)
+			mx->mx_timeline.tl_nominal =
+			    mp4_frame_ticks(st.fps_milli);
 		mx->mx_ring_seq = 0;
 		mp4_mux_forget(mx);
 		mp4_mux_take(cam);
 		break;
+	}
 	case CAMERA_H264_WAKEUP:
 		mp4_mux_take(cam);
 		break;

@@ -376,7 +376,7 @@ START_TEST(test_write_within_capacity)
 END_TEST
 
 /* Two samples: boxes, offsets, flags, and the samples as length-prefixed
- * units without delimiters and parameter sets. */
+ * units without the delimiter (the parameter sets stay). */
 START_TEST(test_fragment_layout)
 {
 	/* AUD, SPS, PPS, SEI, IDR slice in two units; then a P slice. */
@@ -389,6 +389,7 @@ START_TEST(test_fragment_layout)
 	    { p, sizeof(p), 3010, 0 } };
 	struct mp4_fragment fr = { 0xdeadbeef, 0x123456789aull, s, 2 };
 	static const uint8_t want_mdat[] = {
+	    0, 0, 0, 4, 0x67, 0x42, 0xc0, 0x0d, 0, 0, 0, 2, 0x68, 0xce,
 	    0, 0, 0, 4, 0x06, 0x05, 0x01, 0x80,
 	    0, 0, 0, 3, 0x65, 0x88, 0x80,
 	    0, 0, 0, 4, 0x65, 0x11, 0x22, 0x33,
@@ -405,7 +406,7 @@ START_TEST(test_fragment_layout)
 	ck_assert_uint_eq(moof_size + mdat_size, (size_t)n);
 	ck_assert_uint_eq(mdat_size, 8 + sizeof(want_mdat));
 	ck_assert_mem_eq(mdat + 8, want_mdat, sizeof(want_mdat));
-	ck_assert_int_eq(mp4_sample_size(key, sizeof(key)), 23);
+	ck_assert_int_eq(mp4_sample_size(key, sizeof(key)), 37);
 	ck_assert_int_eq(mp4_sample_size(p, sizeof(p)), 7);
 
 	b = find_box(buf, (size_t)n, "moof/mfhd", &bs);
@@ -422,7 +423,7 @@ START_TEST(test_fragment_layout)
 	/* data_offset from the moof's first byte to the first sample */
 	ck_assert_uint_eq(be32(b + 16), (uint32_t)(mdat + 8 - moof));
 	ck_assert_uint_eq(be32(b + 20), 2990);
-	ck_assert_uint_eq(be32(b + 24), 23);
+	ck_assert_uint_eq(be32(b + 24), 37);
 	ck_assert_uint_eq(be32(b + 28), 0x02000000);
 	ck_assert_uint_eq(be32(b + 32), 3010);
 	ck_assert_uint_eq(be32(b + 36), 7);
@@ -432,8 +433,8 @@ END_TEST
 
 START_TEST(test_fragment_refuses)
 {
-	static const uint8_t only_ps[] = { 0, 0, 0, 2, 0x67, 0x42, 0, 0, 0,
-	    2, 0x68, 0xce, 0, 0, 0, 2, 0x09, 0x10 };
+	static const uint8_t only_ps[] = { 0, 0, 0, 2, 0x09, 0x10, 0, 0, 0,
+	    1, 0x0c };
 	/* Annex-B, not length-prefixed; a length past the end; a unit
 	 * with the forbidden bit */
 	static const uint8_t raw[] = { 0, 0, 0, 1, 0x65, 0x88, 0x80 };
@@ -492,7 +493,7 @@ END_TEST
 
 START_TEST(test_timeline_steady)
 {
-	struct mp4_timeline tl = { 0, 0 };
+	struct mp4_timeline tl = { 0, 0, 0, 0 };
 	uint64_t dts, prev = 0, t0 = 5000 * MS;
 	uint32_t d;
 
@@ -514,7 +515,7 @@ START_TEST(test_timeline_jitter_and_gaps)
 {
 	static const int64_t offsets_ms[] = { 0, 33, 66, 66, 60, 100, 2100,
 	    2133, 2166 };
-	struct mp4_timeline tl = { 0, 0 };
+	struct mp4_timeline tl = { 0, 0, 0, 0 };
 	uint64_t dts, prev = 0;
 	uint32_t d;
 
@@ -534,6 +535,41 @@ START_TEST(test_timeline_jitter_and_gaps)
 		prev = dts;
 	}
 	ck_assert_uint_eq(d, 33 * 90);
+}
+END_TEST
+
+/* With the nominal rate: jitter within a quarter frame lands on the grid,
+ * gaps keep it, a source that is off by more re-anchors it. */
+START_TEST(test_timeline_grid)
+{
+	/* 30 fps: 3000 ticks; capture times in microseconds. */
+	static const struct {
+		uint64_t us;
+		uint64_t want;	/* ticks after the first frame */
+		uint32_t dur;
+	} steps[] = {
+		{ 0, 0, 3000 },
+		{ 33000, 3000, 3000 },		/* 333 us early */
+		{ 67500, 6000, 3000 },		/* 833 us late */
+		{ 100000, 9000, 3000 },
+		{ 233333, 21000, 12000 },	/* three frames lost */
+		{ 276000, 24840, 3840 },	/* 9 ms late: off the grid */
+		{ 309333, 27840, 3000 },	/* on the new grid */
+		{ 342000, 30840, 3000 },
+	};
+	struct mp4_timeline tl = { mp4_frame_ticks(30000), 0, 0, 0 };
+	uint64_t base = 7200ull * 90000, dts;
+	uint32_t d;
+
+	ck_assert_uint_eq(tl.tl_nominal, 3000);
+	ck_assert_uint_eq(mp4_frame_ticks(29970), 3003);
+	ck_assert_uint_eq(mp4_frame_ticks(0), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		mp4_timeline_next(&tl, 7200ull * 1000000000 + steps[i].us * 1000,
+		    &dts, &d);
+		ck_assert_msg(dts - base == steps[i].want && d == steps[i].dur,
+		    "step %zu: %llu %u", i, (unsigned long long)(dts - base), d);
+	}
 }
 END_TEST
 
@@ -560,6 +596,7 @@ mp4_suite(void)
 	tcase_add_test(tc, test_au_helpers);
 	tcase_add_test(tc, test_timeline_steady);
 	tcase_add_test(tc, test_timeline_jitter_and_gaps);
+	tcase_add_test(tc, test_timeline_grid);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,7 +33,13 @@ def capture_has_h264():
     make X264=no, cannot: then only the tests that need no H.264 run)."""
     r = subprocess.run([CAPTURE, "--help"], capture_output=True, text=True,
                        timeout=10)
-    return "--h264" in r.stdout and "without x264" not in r.stdout
+    if "--h264" not in r.stdout:
+        return False
+    # An option error either way, after --h264 on is judged.
+    r = subprocess.run([CAPTURE, "--h264", "on", "--source", "pattern",
+                        "--list"], capture_output=True, text=True,
+                       timeout=10)
+    return "built without x264" not in r.stderr
 
 
 H264 = capture_has_h264()
@@ -145,33 +151,50 @@ class Mp4StreamTest(ShmcamTestCase):
                            capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
         self.assertNotRegex(r.stderr, r"(?i)error")
-        # VLC decodes it for 4 s and writes what it decoded to a file.
-        out = os.path.join(self.tmp, "vlc.ts")
-        r = subprocess.run(["cvlc", "-q", "--no-audio", "--run-time=4",
-                            "--play-and-exit", url,
-                            "--sout=#transcode{vcodec=mp2v,vb=800}:"
-                            "std{access=file,mux=ts,dst=%s}" % out],
-                           capture_output=True, text=True, timeout=90,
-                           env=dict(os.environ, HOME=self.tmp))
+        # VLC reads it for 4 s and writes what it read to an MPEG-TS file.
+        # With its libavformat demuxer: VLC 3.0's own MP4 demuxer stops
+        # at the first fragment of any live fragmented MP4 over HTTP
+        # (ffmpeg's own -movflags frag_every_frame output too), while it
+        # plays the same bytes from a file.  VLC refuses to run as root:
+        # as nobody then, into a directory nobody may write.
+        vdir = os.path.join(self.tmp, "vlc")
+        os.mkdir(vdir)
+        os.chmod(vdir, 0o777)
+        out = os.path.join(vdir, "vlc.ts")
+        argv = ["cvlc", "-q", "--no-audio", "--run-time=4",
+                "--play-and-exit", "--demux=avformat", url,
+                "--sout=#std{access=file,mux=ts,dst=%s}" % out]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "nobody", "--"] + argv
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=90,
+                           env=dict(os.environ, HOME=vdir))
         self.assertTrue(os.path.exists(out), r.stderr[-2000:])
-        n, _ = ffmpeg_decode(out)
-        self.assertGreater(n, 30, "VLC decoded %d frames" % n)
+        # Decodable as VLC passed it on: the keyframes carry their
+        # parameter sets into the TS.
+        n, err = ffmpeg_decode(out)
+        self.assertEqual(err, "")
+        self.assertGreater(n, 30, "VLC passed on %d frames" % n)
 
     @unittest.skipUnless(HAVE_BROWSER, "chromium, node or playwright-core "
                          "(make deps) missing")
     def test_chromium_plays_it(self):
         _, _, srv = self.start_h264()
-        samples = browser(srv.url("/stream.mp4"), 6)
+        # Chromium holds about two seconds of a progressive stream before
+        # it plays on steadily, and reads it in blocks: at the test
+        # pattern's low bitrate that takes a few seconds after the first
+        # frame shows.  12 s leaves room for that on a loaded machine.
+        samples = browser(srv.url("/stream.mp4"), 12)
         caps = samples[0]
+        # Debian's chromium decodes H.264 (through the system's ffmpeg).
         self.assertEqual(caps["canplay_h264"], "probably", caps)
         play = [s for s in samples[1:] if s["frames"] > 0]
         self.assertTrue(play, samples[-1])
         self.assertIsNone(samples[-1]["error"])
-        # Both keep advancing over the last 2 s.
-        late = [s for s in play if s["now"] >= play[-1]["now"] - 2]
-        self.assertGreater(late[-1]["frames"] - late[0]["frames"], 20,
+        # Both keep advancing over the last 3 s: 30 frames a second.
+        late = [s for s in play if s["now"] >= play[-1]["now"] - 3]
+        self.assertGreater(late[-1]["frames"] - late[0]["frames"], 45,
                            late)
-        self.assertGreater(late[-1]["t"] - late[0]["t"], 1.0, late)
+        self.assertGreater(late[-1]["t"] - late[0]["t"], 1.5, late)
 
     @unittest.skipUnless(HAVE_BROWSER, "chromium, node or playwright-core "
                          "(make deps) missing")
@@ -190,17 +213,19 @@ class Mp4StreamTest(ShmcamTestCase):
 
     def test_joining_with_keyframe_requests(self):
         # A keyframe every 10 s if nobody asks: a viewer that had to wait
-        # for one would wait seconds.
+        # for one would wait seconds.  One viewer keeps the encoder going,
+        # so that the others join in the middle of a GOP.
         _, _, srv = self.start_h264(gop=300)
+        self.reader(srv).wait_fragments(2)
         waits = []
         for i in range(6):
+            # Apart by more than the capture's 250 ms request limit.
+            observe(0.4)
             r = self.reader(srv)
             r.wait_fragments(1, timeout=10)
             waits.append(r.first_sync - r.started)
             self.assertTrue(r.fragments[0].sync)
             r.stop()
-            # Apart by more than the capture's 250 ms request limit.
-            observe(0.4)
         figure("time to first frame with keyframe requests (GOP 10 s): "
                "median %.0f ms, max %.0f ms", statistics.median(waits) * 1e3,
                max(waits) * 1e3)
@@ -208,14 +233,16 @@ class Mp4StreamTest(ShmcamTestCase):
         # the encode); 1 s leaves room for a loaded 2-core machine.
         self.assertLess(statistics.median(waits), 1.0, waits)
         mp4 = get_json(srv.port)["cameras"][0]["streams"]["mp4"]
-        self.assertGreaterEqual(mp4["keyframes_requested"], 5)
-        self.assertEqual(mp4["keyframes_served"], 6)
+        self.assertGreaterEqual(mp4["keyframes_requested"], 6)
+        self.assertEqual(mp4["keyframes_served"], 7)
 
     def test_joining_without_keyframe_requests(self):
         _, _, srv = self.start_h264(gop=30,
                                     server_args=("--no-keyframe-requests",))
+        self.reader(srv).wait_fragments(2)
         waits = []
         for i in range(4):
+            observe(0.3)
             r = self.reader(srv)
             r.wait_fragments(1, timeout=10)
             waits.append(r.first_sync - r.started)
@@ -289,25 +316,26 @@ class Mp4StreamTest(ShmcamTestCase):
         _, _, srv = self.start_h264(size="1280x720", gop=15)
         saved = os.path.join(self.tmp, "slow.mp4")
         fast = self.reader(srv)
-        # 8 KiB of receive buffer, read every 50 ms: about 160 KB/s,
-        # below the stream's rate at this size.
-        slow = self.reader(srv, save=saved, rcvbuf=8192, read_delay=0.05)
+        # A small receive buffer read every 300 ms: a few KB/s, below
+        # the test pattern's 30 KB/s or so at this size.
+        slow = self.reader(srv, save=saved, rcvbuf=4096, read_delay=0.3)
         fast.wait_fragments(5)
         slow.wait_fragments(5, timeout=20)
         n0 = fast.count()
-        observe(5)
+        observe(6)
         self.assertGreater(fast.count() - n0, 5 * 30 * 0.8)
         st = get_json(srv.port)["cameras"][0]
         skips = [c["skips_to_keyframe"] for c in st["clients"]
                  if c.get("kind") == "mp4"]
         self.assertGreater(max(skips), 0, st["clients"])
-        # Fresh pictures: the slow client's fragments arrive at most a
-        # second after capture (tfdt is the capture time on
-        # CLOCK_MONOTONIC, 90 kHz); queueing would make this grow.
+        # No backlog: what the slow client gets is as old as one
+        # keyframe takes to cross its link (tfdt is the capture time on
+        # CLOCK_MONOTONIC, 90 kHz), and does not grow; queueing would
+        # make it grow by the observation time.
         with slow.lock:
-            late = [f.arrival - f.decode_time / 90000.0
-                    for f in slow.fragments[-10:]]
-        self.assertLess(max(late), 1.5, late)
+            ages = [f.arrival - f.decode_time / 90000.0
+                    for f in slow.fragments]
+        self.assertLess(max(ages[len(ages) // 2:]), 4, ages)
         self.assertLess(st["clients"][0]["queued_bytes"] +
                         st["clients"][1]["queued_bytes"], 4 << 20)
         slow.stop()
@@ -320,6 +348,10 @@ class Mp4StreamTest(ShmcamTestCase):
         name, _, srv = self.start_h264()
         r = self.reader(srv, "/stream.mp4?key=tv")
         r.wait_fragments(40)
+        # Rates come from two readings of the capture's counters, a
+        # second apart.
+        wait_until(lambda: get_json(srv.port)["cameras"][0]["h264"]
+                   ["bitrate"] > 0, 5, "a bitrate")
         cam = get_json(srv.port)["cameras"][0]
         h = cam["h264"]
         self.assertEqual((h["width"], h["height"]), (640, 360))
@@ -350,7 +382,8 @@ class Mp4WithoutH264Test(ShmcamTestCase):
 
     def test_camera_without_h264(self):
         name = self.new_name()
-        self.start_capture(name, "--size", "320x240")
+        self.start_capture(name, "--size", "320x240",
+                           *(("--h264", "off") if H264 else ()))
         srv = self.start_server(name)
         self.wait_attached(srv)
         for method in ("GET", "HEAD"):

@@ -174,7 +174,7 @@ main(int argc, char **argv)
 	const uint8_t *sps = NULL, *pps = NULL;
 	size_t sps_len = 0, pps_len = 0, in_len, naus, k;
 	uint64_t capture_ns = 1000000000ull * 3600;
-	struct mp4_timeline tl = { 0, 0 };
+	struct mp4_timeline tl = { 0, 0, 0, 0 };
 	struct mp4_track track;
 	struct au *aus;
 	uint64_t *dts;
