@@ -5,7 +5,8 @@
 #   make               build build/shmcam-capture and build/shmcam-server
 #   make run           test pattern + server on http://127.0.0.1:8080/
 #   make check         every test
-#   make install       PREFIX=/usr/local DESTDIR= (programs, systemd units)
+#   make install       PREFIX=/usr/local DESTDIR= (programs, manual pages,
+#                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 
@@ -13,6 +14,7 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 DOCDIR	?= $(PREFIX)/share/doc/shmcam
+MANDIR	?= $(PREFIX)/share/man
 DESTDIR	?=
 
 comma	:= ,
@@ -69,6 +71,9 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_LIB := $(BUILD)/libshmcam-common.a
 CAPTURE	:= $(BUILD)/shmcam-capture
 SERVER	:= $(BUILD)/shmcam-server
+# Every program make builds and installs, each with its page man/NAME.8
+# (make check-man checks both ways).
+PROGRAMS := $(CAPTURE) $(SERVER)
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
@@ -76,8 +81,9 @@ DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap nodejs npm gstreamer1.0-tools gstreamer1.0-plugins-good \
-	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin vlc-plugin-base
+	     debootstrap mandoc manpages-dev nodejs npm gstreamer1.0-tools \
+	     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	     gstreamer1.0-libav vlc-bin vlc-plugin-base
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -106,7 +112,7 @@ RUN_LISTEN ?= 127.0.0.1:8080
 RUN_NAME   ?= default
 
 .PHONY: all
-all: $(CAPTURE) $(SERVER)
+all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -179,10 +185,10 @@ check-integration: all $(TEST_BINS)
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	--track-fds=no --trace-children=no
-VALGRIND_TESTS ?= test_skeleton.SkeletonTest.test_snapshot_decodes_at_configured_size \
-	test_skeleton.SkeletonTest.test_stream_parts_are_well_formed \
-	test_skeleton.SkeletonTest.test_capture_restart_keeps_clients \
-	test_skeleton.SkeletonTest.test_index_and_errors \
+VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configured_size \
+	test_end_to_end.EndToEndTest.test_stream_parts_are_well_formed \
+	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
+	test_end_to_end.EndToEndTest.test_index_and_errors \
 	test_hostile_ring test_http_contract test_http_restart
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
@@ -224,21 +230,30 @@ units:
 		    -e 's|@DOCDIR@|$(DOCDIR)|g' $$f > $$out.tmp && \
 		mv $$out.tmp $$out || exit 1; done
 
-# Installs the programs, the units, the users and the runtime directory,
-# and the example configurations.  On a running
+# The manual pages: man/NAME.SECTION, installed into MANDIR/manSECTION.
+MAN_PAGES := $(sort $(wildcard man/*.[1-9]))
+MAN_SECTIONS := $(sort $(patsubst .%,%,$(suffix $(MAN_PAGES))))
+
+# Installs the programs, their manual pages, the units, the users and the
+# runtime directory, and the example configurations.  On a running
 # system, then: systemd-sysusers; systemd-tmpfiles --create;
-# systemctl daemon-reload (README, "Running as services").
+# systemctl daemon-reload (docs/hacking.md, "Installing").
 .PHONY: install
 install: all units
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/shmcam $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(CAPTURE) $(SERVER) $(DESTDIR)$(BINDIR)/
+	    $(DESTDIR)$(SYSCONFDIR)/shmcam $(DESTDIR)$(DOCDIR) \
+	    $(patsubst %,$(DESTDIR)$(MANDIR)/man%,$(MAN_SECTIONS))
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	for s in $(MAN_SECTIONS); do \
+		install -m 0644 man/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/shmcam.sysusers $(DESTDIR)$(SYSUSERSDIR)/shmcam.conf
 	install -m 0644 systemd/shmcam.tmpfiles $(DESTDIR)$(TMPFILESDIR)/shmcam.conf
 	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(SYSCONFDIR)/shmcam/
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 README.md NEWS $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 
 # Keep test objects: they are not intermediate files to throw away.
 .SECONDARY:

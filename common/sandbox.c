@@ -251,7 +251,7 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	/* Signals to ourselves only: abort(), raise(). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self);
 	/* Bytes waiting on a socket (libevent's reads); the kernel's send
-	 * queue of a stream client (stream.c, issue 8). */
+	 * queue of a stream client (stream.c). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &fionread);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &siocoutq);
 #ifdef SANDBOX_SANITIZER

@@ -364,7 +364,7 @@ struct server_options {
 	struct listen_spec *listen;
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
-	int		 send_bound;		/* issue 8: kernel queue bound */
+	int		 send_bound;		/* bound the kernel's queue (stream.c) */
 	int		 keyframe_requests;	/* ask the capture for H.264
 						 * keyframes for MP4 clients */
 	int		 no_sandbox;		/* no seccomp filter */

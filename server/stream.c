@@ -17,7 +17,7 @@
  * newest frame if it has not had it yet; a slow client therefore skips
  * frames and never delays anyone else.
  *
- * "Left" must include the kernel (issue 8).  A socket's send buffer can
+ * "Left" must include the kernel.  A socket's send buffer can
  * hold megabytes: a viewer reading 100 KB/s would be handed every frame
  * the moment our own buffer drained into the kernel, and see them later
  * and later.  Two things bound what is in flight for a TCP client:

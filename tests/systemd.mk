@@ -8,7 +8,8 @@
 #                  needs root, debootstrap and systemd-container
 #
 # The exposure levels systemd-analyze security may report at most, on its
-# 0-100 scale (it prints them divided by 10); README, "Running as services".
+# 0-100 scale (it prints them divided by 10); docs/security.md, "The
+# systemd units".
 SECURITY_MAX_CAPTURE := 30
 SECURITY_MAX_SERVER  := 20
 VERIFY_DIR := $(BUILD)/systemd-verify

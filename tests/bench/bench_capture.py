@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, machine,
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, commit, machine,
                        ring_latest, task_cpu_ns, threads_cpu_ns, wait_for)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
@@ -187,7 +187,7 @@ def main():
     with open(RESULTS, "w") as f:
         f.write("# capture CPU (tests/bench/bench_capture.py), %s\n"
                 % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-        f.write("# machine: %s\n" % machine())
+        f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
         f.write("# medians of %d runs, %d frames each (raw), %d s (MJPEG); "
                 "quality %d\n" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY))
         f.write("# command: make bench (or SHMCAM_BUILD=build python3 "

@@ -1,4 +1,4 @@
-"""shmcam against Debian's ustreamer 4.9, side by side (issue 6).
+"""shmcam against Debian's ustreamer 4.9, side by side.
 
 Both streamers run on the same simulated V4L2 camera (tests/v4l2sim,
 LD_PRELOAD): same frames, size, rate and format, each on a camera of its
@@ -68,7 +68,8 @@ import time
 import urllib.request
 
 from benchutil import (CAPTURE, COPYBENCH, ENCBENCH, LOADCLIENT, RESULTS,
-                       SERVER, SIM_SO, machine, rss_kb, stop_all,
+                       SERVER, SIM_SO, commit, machine, rss_kb,
+                       stop_all,
                        threads_cpu_ns, wait_for)
 
 USTREAMER = os.environ.get("USTREAMER", "/usr/bin/ustreamer")
@@ -445,8 +446,9 @@ def report(out):
     add = L.append
     add("# shmcam vs ustreamer %s (tests/bench/bench_ustreamer.py), %s" % (
         out["ustreamer_version"], out["date"]))
-    add("# machine: %s; load average (1 min) %s at the start, %s at the "
-        "end" % (out["machine"], out["load_start"], out["load_end"]))
+    add("# commit: %s; machine: %s; load average (1 min) %s at the start, "
+        "%s at the end" % (out.get("commit", "?"), out["machine"], out["load_start"],
+                           out["load_end"]))
     add("# medians of %d alternating rounds, %.0f s per run after %.0f s "
         "warm-up; the load client shares the 2 cores with the streamer"
         % (ROUNDS, DURATION, WARMUP))
@@ -599,8 +601,8 @@ def report(out):
         peers = [m[100][p]["median"] for p in PEERS if p in m[100]]
         best_cpu = min(u["cpu_us_per_frame"] for u in peers)
         best_p99 = min(u["latency_p99_ms"] for u in peers)
-        add("Targets (issue 6), at 100 clients, MJPEG passthrough, against "
-            "the better of the ustreamer configurations:")
+        add("Targets at 100 clients, MJPEG passthrough, against the "
+            "better of the ustreamer configurations:")
         cpu_r = s["cpu_us_per_frame"] / best_cpu
         add("  CPU per delivered frame <= 0.5 x ustreamer's: %.2f x (%.1f "
             "against %.1f us): %s" % (cpu_r, s["cpu_us_per_frame"], best_cpu,
@@ -633,7 +635,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="shmcam-bench-")
     os.chmod(tmp, 0o755)
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "machine": machine(), "ustreamer_version": ver,
+           "commit": commit(), "machine": machine(),
+           "ustreamer_version": ver,
            "load_start": "%.2f" % os.getloadavg()[0], "rounds": ROUNDS,
            "duration": DURATION, "warmup": WARMUP, "mjpeg": {}, "raw": {}}
     try:

@@ -1,7 +1,7 @@
 """What the benchmarks in tests/bench share (not a benchmark itself:
 make bench runs only bench_*.py): where the binaries are, the CPU time of
-a process's threads, the machine's description, stopping processes and
-waiting for a condition with a deadline."""
+a process's threads, the machine's description and the commit measured,
+stopping processes and waiting for a condition with a deadline."""
 
 import json
 import os
@@ -101,6 +101,23 @@ def machine():
     return "%s, %d CPUs, Linux %s, Python %s" % (
         model, os.cpu_count(), platform.release(),
         platform.python_version())
+
+
+def commit():
+    """The commit of the tree being measured, "-dirty" when it has
+    uncommitted changes, "?" outside a git checkout: every figure in
+    tests/bench/results names the code it measured (docs/performance.md)."""
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                              "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        if rev.returncode != 0:
+            return "?"
+        dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet",
+                                "HEAD", "--"], timeout=10).returncode != 0
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return rev.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def wait_for(cond, timeout, what, interval=0.1):

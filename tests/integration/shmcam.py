@@ -69,7 +69,7 @@ def wait_until(pred, timeout, what, interval=0.02):
 
 
 def figure(fmt, *args):
-    """A measured figure for the README's tables, on stderr, prefixed so
+    """A measured figure for docs/security.md's tables, on stderr, prefixed so
     that `grep '^figure:'` over a test run collects them."""
     import sys
     sys.stderr.write("\nfigure: " + (fmt % args) + "\n")

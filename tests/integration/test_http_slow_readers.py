@@ -1,4 +1,4 @@
-"""Issue 8: viewers on slow links get fresh frames, not a growing backlog.
+"""Viewers on slow links get fresh frames, not a growing backlog.
 
 20 clients read at full speed and 5 at 100 KB/s (paced recv() with a small
 receive buffer), 1280x720 at 30 fps for 20 s.  The slow clients' latency
@@ -83,7 +83,7 @@ class SlowReadersTest(ShmcamTestCase):
                 self.assertGreaterEqual(r["fast"]["fps_min"],
                                         0.95 * source_fps)
                 p99[nslow].append(r["fast"]["latency_p99"])
-        # The issue asks for 10 %.  Each round with slow clients is paired
+        # The fast clients' p99 may grow by 10 % at most.  Each round with slow clients is paired
         # with the round just before it without them, so that the
         # machine's drift (other work on these 2 cores) cancels, and the
         # median of the paired differences is compared; a few

@@ -160,7 +160,7 @@ class SandboxTest(ShmcamTestCase):
     @unittest.skipIf(SANITIZED, "LeakSanitizer needs ptrace at exit, "
                      "which systemd's @system-service does not allow")
     def test_beneath_systemds_filter(self):
-        # What the units on the systemd branch ask for:
+        # What the units in systemd/ ask for:
         # SystemCallFilter=@system-service, then ~@privileged @resources,
         # the capture also @chown; SystemCallErrorNumber=EPERM.
         base = (systemd_group("@system-service") -

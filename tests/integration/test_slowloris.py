@@ -1,4 +1,4 @@
-"""Slowloris at scale (issue 7): 500 connections dribble their request
+"""Slowloris at scale: 500 connections dribble their request
 heads, one byte every half second, so that an idle timeout never fires.
 Every one of them is cut off at --request-timeout, counted from its
 connect, while a stream client keeps the source's frame rate and

@@ -1,7 +1,7 @@
 """The simulated V4L2 camera (tests/v4l2sim) serving a real third-party
 streamer: Debian's ustreamer 4.9, which drives a camera with plain
 open/ioctl/mmap/select on the device descriptor.  The benchmark against
-ustreamer (issue 6) runs it exactly like this.
+ustreamer (tests/bench/bench_ustreamer.py) runs it exactly like this.
 
 ustreamer has no objection to running as root (4.9 has no root check), and
 its --port must be 1..65535, so a free port is picked by binding port 0

@@ -1,7 +1,7 @@
 /*
  * sim.h - internals of the simulated V4L2 camera (libv4l2sim.so), an
- * LD_PRELOAD library for tests.  The contract it implements, and how to
- * use it, are in /work/briefs/v4l2sim-contract.md and the README.
+ * LD_PRELOAD library for tests.  What it simulates, and how to use it, is
+ * in docs/hacking.md, "The simulated camera".
  *
  * Modules:
  *   preload.c   the interposed libc functions, the table from descriptor

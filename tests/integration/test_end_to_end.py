@@ -1,4 +1,4 @@
-"""The walking skeleton end to end: the real capture on the test pattern,
+"""End to end: the real capture on the test pattern,
 real servers, real clients (a strict multipart parser, ffmpeg, TurboJPEG)."""
 
 import os
@@ -13,7 +13,7 @@ from shmcam import (IS_ROOT, CAPTURE, SERVER, MjpegReader, ShmcamTestCase,
                     ffmpeg_frames, http_get, wait_until)
 
 
-class SkeletonTest(ShmcamTestCase):
+class EndToEndTest(ShmcamTestCase):
 
     def test_snapshot_decodes_at_configured_size(self):
         name = self.new_name()
