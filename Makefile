@@ -9,6 +9,9 @@
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
+#   make X264=no       without H.264 encoding (no libx264, no libyuv):
+#                      the source stays ISC, and so does that binary; one
+#                      linked with x264 (GPL-2.0-or-later) is GPL as a whole
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -61,6 +64,18 @@ CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
 
+# H.264 encoding in the capture (capture/h264enc.c): libx264, and libyuv
+# for the conversions to 4:2:0 (Debian ships no pkg-config file for it).
+X264	?= yes
+ifeq ($(X264),yes)
+X264_CFLAGS := $(shell $(PKG_CONFIG) --cflags x264 2>/dev/null) -DSHMCAM_X264
+X264_LIBS  := $(shell $(PKG_CONFIG) --libs x264 2>/dev/null) -lyuv
+else
+X264_CFLAGS :=
+X264_LIBS  :=
+endif
+CPPFLAGS += $(X264_CFLAGS)
+
 # One folder per process role; every .c in it is part of the program.
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 CAPTURE_SRC := $(sort $(wildcard capture/*.c))
@@ -77,7 +92,7 @@ PROGRAMS := $(CAPTURE) $(SERVER)
 
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libjpeg62-turbo-dev \
+	     libjpeg62-turbo-dev libx264-dev libyuv-dev \
 	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
@@ -129,7 +144,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 
 $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -6,11 +6,16 @@
  *   options.c   the command line
  *   pipeline.c  what happens to a frame: rate, validation or encoding,
  *               publishing, "no signal" placeholders, the ring's size
+ *   pipeline_h264.c  the same for the H.264 ring: the encoder's thread,
+ *               cameras' own H.264, keyframes on request
  *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c)
- *   encode.c, mjpeg.c, workers.c, placeholder.c, privs.c, peers.c
+ *   encode.c, mjpeg.c, h264enc.c, h264pass.c, keyframe.c, workers.c,
+ *   placeholder.c, privs.c, peers.c
  *
  * Everything here is touched by the loop thread only; encoder threads
- * see only their own job and encoder (workers.h).
+ * see only their own job and encoder (workers.h), and the H.264 thread
+ * h264enc and h264_fps, which the loop thread changes only while that
+ * thread has nothing to do (drained).
  */
 #ifndef SHMCAM_CAPTURE_H
 #define SHMCAM_CAPTURE_H
@@ -22,6 +27,9 @@
 
 #include "ctl.h"
 #include "encode.h"
+#include "h264enc.h"
+#include "h264pass.h"
+#include "keyframe.h"
 #include "opt.h"
 #include "peers.h"
 #include "placeholder.h"
@@ -61,6 +69,7 @@ struct capture_options {
 	unsigned	 workers;
 	unsigned	 retry_ms;
 	int		 always_encode;
+	struct h264_settings h264;
 	int		 list;
 	int		 no_sandbox;
 	struct source_control controls[SOURCE_CONTROLS_MAX];
@@ -109,6 +118,22 @@ struct capture {
 	uint64_t	 frame_timeout_ns;
 	int		 ring_full_logged;
 
+	/* H.264 (pipeline_h264.c) */
+	int		 h264_on;	/* the H.264 ring exists */
+	struct ring_writer h264;
+	char		 h264_shm_name[RING_NAME_MAX];
+	struct h264enc	*h264enc;	/* the H.264 thread's; NULL: none */
+	struct workers	 h264_wk;	/* that thread, copy mode */
+	struct event	*h264_ev;
+	uint32_t	 h264_fps;	/* the encoder's rate (see above) */
+	struct h264pass	 h264pass;	/* a camera's own H.264 */
+	struct kf_limit	 kf;
+	int		 h264_resume;	/* next frame encoded: a keyframe */
+	uint64_t	 h264_last_jpeg_ns; /* H.264 camera: JPEG ring's picture */
+	uint8_t		 h264_params[RING_PARAMS_MAX]; /* as in the header */
+	uint32_t	 h264_params_len;
+	int		 h264_full_logged;
+
 	/* statistics since the last stats line */
 	uint64_t	 st_start_ns;
 	double		 st_fps;	/* over the last stats period */
@@ -119,6 +144,11 @@ struct capture {
 	uint64_t	 st_invalid;
 	uint64_t	 st_idle;
 	uint64_t	 st_failures;
+	uint64_t	 st_h264_frames;
+	uint64_t	 st_h264_bytes;
+	uint64_t	 st_h264_encode_ns;
+	uint64_t	 st_h264_encoded;
+	uint64_t	 st_h264_dropped;	/* broken, overload, failed */
 };
 
 /* options.c */
@@ -132,6 +162,9 @@ void	capture_workers_cb(evutil_socket_t fd, short what, void *arg);
 /* Collects every job after workers_drain(), releasing their frames. */
 void	capture_workers_flush(struct capture *c);
 void	capture_publish_placeholder(struct capture *c);
+/* The same picture with another title and reason, in the JPEG ring. */
+void	capture_publish_picture(struct capture *c, const char *title,
+	    const char *reason);
 void	capture_set_status(struct capture *c, enum ring_state state,
 	    const char *reason);
 /* Rate and idle state for a source that just came up. */
@@ -144,5 +177,24 @@ void	capture_pipeline_reset(struct capture *c);
 int	capture_ring_fit(struct capture *c, size_t need);
 /* The worker threads' encode function (arg: the encoder array). */
 int	capture_work(void *arg, unsigned thread, struct work *w);
+
+/* pipeline_h264.c */
+/* Before the privilege drop: the H.264 ring, if H.264 is on. */
+void	capture_h264_setup(struct capture *c);
+/* After the sandbox: the encoder and its thread. */
+void	capture_h264_start(struct capture *c);
+void	capture_h264_teardown(struct capture *c);
+/* A frame from the source, on its way to the H.264 ring (f stays the
+ * caller's). */
+void	capture_h264_frame(struct capture *c, const struct source_frame *f,
+	    uint64_t now);
+/* The source went away (frames in the encoder still come out), or came
+ * back (its rate, its frames' size). */
+void	capture_h264_source_down(struct capture *c);
+void	capture_h264_source_up(struct capture *c);
+/* A server asked for a keyframe (CTL_KEYFRAME). */
+void	capture_h264_keyframe_request(struct capture *c);
+/* Sets the H.264 ring's status like the JPEG ring's. */
+void	capture_h264_status(struct capture *c, const struct ring_status *st);
 
 #endif /* SHMCAM_CAPTURE_H */

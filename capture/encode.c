@@ -87,22 +87,6 @@ encoder_scratch(struct encoder *e, size_t size)
 }
 
 /*
- * Bytes per line, and a check that `rows` rows of `row` bytes each,
- * `bpl` apart, lie within the frame.
- */
-static int
-frame_fits(const struct source_frame *f, size_t offset, size_t bpl,
-    size_t row, size_t rows)
-{
-	size_t need;
-
-	if (rows == 0 || row > bpl)
-		return 0;
-	need = offset + bpl * (rows - 1) + row;
-	return need >= offset && need <= f->length;
-}
-
-/*
  * YUYV (Y0 U Y1 V) or UYVY (U Y0 V Y1) to planar 4:2:2: the one pass over
  * the frame a packed format costs, so it is done 32 pixels at a time
  * with SSE2 (every x86-64 has it): luma is every other byte, chroma the
@@ -362,8 +346,8 @@ encode_packed_422(struct encoder *e, const struct source_frame *f, int uyvy,
 {
 	size_t bpl = f->bytesperline ? f->bytesperline : (size_t)f->width * 2;
 
-	if (f->width & 1 || !frame_fits(f, 0, bpl, (size_t)f->width * 2,
-	    f->height))
+	if (f->width & 1 || !source_frame_fits(f, 0, bpl,
+	    (size_t)f->width * 2, f->height))
 		return -EINVAL;
 	if (e->en_packed_planes)
 		return encode_packed_422_planes(e, f, bpl, uyvy, out, cap,
@@ -384,8 +368,8 @@ encode_nv12(struct encoder *e, const struct source_frame *f, uint8_t *out,
 	uint32_t row, x;
 	uint8_t *p;
 
-	if (!frame_fits(f, 0, bpl, w, h) ||
-	    !frame_fits(f, bpl * h, bpl, (size_t)cw * 2, ch))
+	if (!source_frame_fits(f, 0, bpl, w, h) ||
+	    !source_frame_fits(f, bpl * h, bpl, (size_t)cw * 2, ch))
 		return -EINVAL;
 	if ((p = encoder_scratch(e, (size_t)cw * ch * 2)) == NULL)
 		return -ENOMEM;
@@ -424,9 +408,9 @@ encode_yuv420(struct encoder *e, const struct source_frame *f, uint8_t *out,
 		return f->image->width == w && f->image->height == h ?
 		    jpeg_encode_yuv420(&e->en_jpeg, f->image, out, cap, len) :
 		    -EINVAL;
-	if (!frame_fits(f, 0, bpl, w, h) ||
-	    !frame_fits(f, bpl * h, cbpl, cw, ch) ||
-	    !frame_fits(f, bpl * h + cbpl * ch, cbpl, cw, ch))
+	if (!source_frame_fits(f, 0, bpl, w, h) ||
+	    !source_frame_fits(f, bpl * h, cbpl, cw, ch) ||
+	    !source_frame_fits(f, bpl * h + cbpl * ch, cbpl, cw, ch))
 		return -EINVAL;
 	planes[0] = f->data;
 	planes[1] = f->data + bpl * h;
@@ -445,7 +429,7 @@ encode_grey(struct encoder *e, const struct source_frame *f, uint8_t *out,
 	const uint8_t *planes[3] = { f->data, NULL, NULL };
 	int strides[3] = { (int)bpl, 0, 0 };
 
-	if (!frame_fits(f, 0, bpl, f->width, f->height))
+	if (!source_frame_fits(f, 0, bpl, f->width, f->height))
 		return -EINVAL;
 	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
 	    f->height, TJSAMP_GRAY, out, cap, len);
@@ -459,7 +443,7 @@ encode_rgb(struct encoder *e, const struct source_frame *f, int pf,
 	unsigned char *dst = out;
 	unsigned long size = cap;
 
-	if (!frame_fits(f, 0, bpl, (size_t)f->width * 3, f->height))
+	if (!source_frame_fits(f, 0, bpl, (size_t)f->width * 3, f->height))
 		return -EINVAL;
 	if (cap < encoder_max_size(f->width, f->height))
 		return -ENOBUFS;

@@ -53,6 +53,7 @@ capture_source_up(struct capture *c)
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
 	(void)capture_ring_fit(c, capture_frame_bound(c));
+	capture_h264_source_up(c);
 	capture_pipeline_reset(c);
 	capture_set_status(c, RING_STATE_ONLINE, "");
 	evtimer_del(c->retry_ev);
@@ -71,6 +72,7 @@ capture_source_down(struct capture *c, const char *why)
 			workers_drain(&c->wk);
 			capture_workers_flush(c);
 		}
+		capture_h264_source_down(c);
 		event_free(c->src_ev);
 		c->src_ev = NULL;
 		c->src.ops->close(&c->src);
@@ -174,10 +176,21 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
 	    c->peers.ps_viewers[CTL_KIND_JPEG], c->src_ev != NULL ? "" :
 	    " (no signal)");
+	if (c->h264_on)
+		log_info("%s H.264: %.1f fps, %.0f kbit/s, encode %.2f ms, "
+		    "%llu dropped, %u viewers", c->src.desc,
+		    (double)c->st_h264_frames / secs,
+		    (double)c->st_h264_bytes * 8 / secs / 1000,
+		    c->st_h264_encoded ? (double)c->st_h264_encode_ns /
+		    (double)c->st_h264_encoded / 1e6 : 0.0,
+		    (unsigned long long)c->st_h264_dropped,
+		    c->peers.ps_viewers[CTL_KIND_H264]);
 	c->st_fps = (double)c->st_frames / secs;
 	c->st_start_ns = now;
 	c->st_frames = c->st_encode_ns = c->st_encoded = c->st_dropped = 0;
 	c->st_invalid = c->st_idle = c->st_failures = 0;
+	c->st_h264_frames = c->st_h264_bytes = c->st_h264_encode_ns = 0;
+	c->st_h264_encoded = c->st_h264_dropped = 0;
 }
 
 /* systemd's STATUS= line (service.h). */
@@ -200,6 +213,13 @@ capture_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_info("signal %d, stopping", (int)sig);
 	event_base_loopbreak(c->base);
+}
+
+static void
+capture_keyframe_cb(struct peers *ps, void *arg)
+{
+	(void)ps;
+	capture_h264_keyframe_request(arg);
 }
 
 static void
@@ -360,6 +380,7 @@ capture_setup(struct capture *c)
 	    == -1)
 		fatal("ring /dev/shm/%s: chown to uid %u", c->shm_name,
 		    (unsigned)c->privs.uid);
+	capture_h264_setup(c);
 	capture_set_status(c, live ? RING_STATE_STARTING : RING_STATE_OFFLINE,
 	    live ? "" : c->reason);
 
@@ -384,7 +405,10 @@ capture_setup(struct capture *c)
 	if (peers_init(&c->peers, c->base, fd, &c->ring) != 0)
 		fatalx("control socket events: out of memory");
 	c->peers.ps_viewers_cb = capture_viewers_cb;
+	c->peers.ps_keyframe_cb = capture_keyframe_cb;
 	c->peers.ps_cb_arg = c;
+	if (c->h264_on)
+		peers_set_h264(&c->peers, &c->h264);
 	c->tick_ev = event_new(c->base, -1, EV_PERSIST, capture_tick_cb, c);
 	c->retry_ev = evtimer_new(c->base, capture_retry_cb, c);
 	c->ph_ev = event_new(c->base, -1, EV_PERSIST, capture_placeholder_cb,
@@ -412,7 +436,7 @@ capture_setup(struct capture *c)
 	 * kernel lets sandbox_apply() do to threads already running. */
 	if (c->use_workers) {
 		rc = workers_init(&c->wk, c->opt.workers, capture_work,
-		    c->wenc);
+		    c->wenc, "encode", 0);
 		if (rc != 0)
 			fatalx("encoder threads: %s", strerror(-rc));
 		c->wk_ev = event_new(c->base, workers_fd(&c->wk),
@@ -420,6 +444,7 @@ capture_setup(struct capture *c)
 		if (c->wk_ev == NULL || event_add(c->wk_ev, NULL) == -1)
 			fatalx("event_new failed");
 	}
+	capture_h264_start(c);
 	c->st_start_ns = clock_ns(CLOCK_MONOTONIC);
 	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
 	    "control socket %s", c->src.desc, c->src.width, c->src.height,
@@ -455,6 +480,7 @@ capture_teardown(struct capture *c)
 	event_free(c->sigterm_ev);
 	service_free(&c->svc);
 	peers_free(&c->peers);
+	capture_h264_teardown(c);
 	/* After the drop this may fail (a root-owned directory); the next
 	 * capture replaces a stale socket anyway. */
 	if (unlink(c->ctl_path) == -1 && errno != ENOENT)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <linux/videodev2.h>
+
 #include "capture.h"
 #include "log.h"
 #include "opt.h"
@@ -24,8 +26,8 @@ usage(FILE *out)
 	fprintf(out,
 "usage: shmcam-capture [options]\n"
 "\n"
-"Owns one camera and publishes its frames as JPEG into shared memory for\n"
-"any number of shmcam-server processes.\n"
+"Owns one camera and publishes its frames as JPEG, and H.264, into shared\n"
+"memory for any number of shmcam-server processes.\n"
 "\n"
 "  -n, --name NAME          camera name (default \"default\"); the ring is\n"
 "                           the shared-memory object \"shmcam-NAME\"\n"
@@ -36,7 +38,8 @@ usage(FILE *out)
 "                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
 "                           (the JPEG files of a directory, looped)\n"
 "  -F, --format FMT         auto (MJPEG preferred), MJPEG, JPEG, YUYV, UYVY,\n"
-"                           NV12, YUV420, RGB24, BGR24, GREY\n"
+"                           NV12, YUV420, RGB24, BGR24, GREY, H264 (the\n"
+"                           camera's H.264 passed through; no JPEG)\n"
 "  -S, --size WxH           frame size (default 1280x720)\n"
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
@@ -48,7 +51,19 @@ usage(FILE *out)
 "                           controls, then exit\n"
 "      --workers N          encoder threads for raw formats, 1-%d (default 1:\n"
 "                           encode on the loop thread)\n"
-"      --always-encode      encode raw frames even with no viewer\n"
+"      --always-encode      encode raw frames (and H.264) even with no viewer\n"
+"      --h264 MODE          auto (default: H.264 if this build has x264, and\n"
+"                           a camera's own), on (an error without x264), off\n"
+"      --h264-bitrate KBPS  H.264 rate limit, kbit/s (default: 0.07 bits per\n"
+"                           pixel and frame, 1935 at 1280x720 30 fps)\n"
+"      --h264-quality N     constant quality within that limit, 1-51, lower\n"
+"                           is better (default %d)\n"
+"      --h264-gop N         frames from keyframe to keyframe, 1-%d (default:\n"
+"                           one second's worth)\n"
+"      --h264-profile P     main (default) or baseline (Constrained Baseline)\n"
+"      --h264-preset NAME   x264 speed preset, ultrafast ... placebo\n"
+"                           (default superfast)\n"
+"      --h264-threads N     x264 sliced threads, 1-%d (default 1)\n"
 "      --retry-interval S   reopen a lost device every S seconds (default 1)\n"
 "      --slots N            ring slots, %d-%d (default 8)\n"
 "  -g, --server-group GRP   group that may read the ring and connect to the\n"
@@ -60,8 +75,9 @@ usage(FILE *out)
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n",
-	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, RING_SLOTS_MIN,
-	    RING_SLOTS_MAX, PRIVS_DEFAULT_USER);
+	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, H264_QUALITY_DEFAULT,
+	    H264_GOP_MAX, H264_THREADS_MAX, RING_SLOTS_MIN, RING_SLOTS_MAX,
+	    PRIVS_DEFAULT_USER);
 }
 
 /* Parses "WxH" with even W and H within the picture limits. */
@@ -161,7 +177,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX,
+		OPT_NO_SANDBOX, OPT_H264, OPT_H264_BITRATE, OPT_H264_QUALITY,
+		OPT_H264_GOP, OPT_H264_PROFILE, OPT_H264_PRESET,
+		OPT_H264_THREADS,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -176,6 +194,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "always-encode", no_argument, NULL, OPT_ALWAYS_ENCODE },
+		{ "h264", required_argument, NULL, OPT_H264 },
+		{ "h264-bitrate", required_argument, NULL, OPT_H264_BITRATE },
+		{ "h264-quality", required_argument, NULL, OPT_H264_QUALITY },
+		{ "h264-gop", required_argument, NULL, OPT_H264_GOP },
+		{ "h264-profile", required_argument, NULL, OPT_H264_PROFILE },
+		{ "h264-preset", required_argument, NULL, OPT_H264_PRESET },
+		{ "h264-threads", required_argument, NULL, OPT_H264_THREADS },
 		{ "retry-interval", required_argument, NULL, OPT_RETRY },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
 		{ "server-group", required_argument, NULL, 'g' },
@@ -201,6 +226,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	o->buffers = 4;
 	o->workers = 1;
 	o->retry_ms = 1000;
+	h264enc_defaults(&o->h264);
 
 	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
 	    NULL)) != -1) {
@@ -226,7 +252,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			else if ((o->fourcc = source_format_parse(optarg)) == 0)
 				opt_usage_error("unknown --format '%s': "
 				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
-				    "NV12, YUV420, RGB24, BGR24 or GREY",
+				    "NV12, YUV420, RGB24, BGR24, GREY or H264",
 				    optarg);
 			break;
 		case 'S':
@@ -262,6 +288,50 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case OPT_ALWAYS_ENCODE:
 			o->always_encode = 1;
 			break;
+		case OPT_H264:
+			if (strcmp(optarg, "auto") == 0)
+				o->h264.mode = H264_AUTO;
+			else if (strcmp(optarg, "on") == 0)
+				o->h264.mode = H264_ON;
+			else if (strcmp(optarg, "off") == 0)
+				o->h264.mode = H264_OFF;
+			else
+				opt_usage_error("invalid --h264 '%s': expected "
+				    "auto, on or off", optarg);
+			break;
+		case OPT_H264_BITRATE:
+			o->h264.bitrate_kbps = (uint32_t)opt_uint(
+			    "--h264-bitrate", optarg, 100, H264_BITRATE_MAX, 10);
+			break;
+		case OPT_H264_QUALITY:
+			o->h264.quality = (int)opt_uint("--h264-quality",
+			    optarg, 1, 51, 10);
+			break;
+		case OPT_H264_GOP:
+			o->h264.gop = (uint32_t)opt_uint("--h264-gop", optarg,
+			    1, H264_GOP_MAX, 10);
+			break;
+		case OPT_H264_PROFILE:
+			if (strcmp(optarg, "main") == 0)
+				o->h264.profile = H264_PROFILE_MAIN;
+			else if (strcmp(optarg, "baseline") == 0)
+				o->h264.profile = H264_PROFILE_BASELINE;
+			else
+				opt_usage_error("invalid --h264-profile '%s': "
+				    "expected main or baseline", optarg);
+			break;
+		case OPT_H264_PRESET:
+			if (!h264enc_preset_valid(optarg))
+				opt_usage_error("invalid --h264-preset '%s': "
+				    "expected ultrafast, superfast, veryfast, "
+				    "faster, fast, medium, slow, slower, "
+				    "veryslow or placebo", optarg);
+			o->h264.preset = optarg;
+			break;
+		case OPT_H264_THREADS:
+			o->h264.threads = (unsigned)opt_uint("--h264-threads",
+			    optarg, 1, H264_THREADS_MAX, 10);
+			break;
 		case OPT_RETRY:
 			if (parse_fps(optarg, &milli) != 0 || milli < 100 ||
 			    milli > 60000)
@@ -294,6 +364,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			exit(0);
 		case 'V':
 			printf("shmcam-capture %s\n", SHMCAM_VERSION);
+			/* What the binary is distributed under depends on it. */
+			if (h264enc_available())
+				printf("H.264: libx264 (this binary is "
+				    "GPL-2.0-or-later as a whole)\n");
+			else
+				printf("H.264: no encoder (built with X264=no); "
+				    "cameras' own H.264 passed through\n");
 			exit(0);
 		default:
 			usage(stderr);
@@ -302,6 +379,13 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	if (optind != argc)
 		opt_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->h264.mode == H264_ON && !h264enc_available() &&
+	    o->fourcc != V4L2_PIX_FMT_H264)
+		opt_usage_error("--h264 on: this shmcam-capture was built "
+		    "without x264 (make X264=no); only a camera's own H.264 "
+		    "(--format H264) can be published");
+	if (o->h264.mode == H264_OFF && o->fourcc == V4L2_PIX_FMT_H264)
+		opt_usage_error("--format H264 needs H.264 (not --h264 off)");
 	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
 		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
 		if (o->list)

@@ -90,6 +90,43 @@ peer_refuse(struct peer *p, int error, const char *reason)
 }
 
 /*
+ * Sends p msg (len bytes) with a fresh eventfd of its own and ring's
+ * read-only descriptor; the eventfd, or -1 with p closed (what says what
+ * was not sent).
+ */
+static int
+peer_send_ring(struct peer *p, const void *msg, size_t len,
+    const struct ring_writer *ring, const char *what)
+{
+	char reason[64];
+	int fds[2], efd, rc;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd == -1) {
+		log_warn("eventfd for server pid %d", (int)p->p_pid);
+		snprintf(reason, sizeof(reason), "eventfd for %s failed", what);
+		/* Still in the handshake: told why; attached: let go. */
+		if (p->p_efd == -1)
+			peer_refuse(p, errno, reason);
+		else
+			peer_close(p, reason);
+		return -1;
+	}
+	fds[0] = efd;
+	fds[1] = ring->rw_ro_fd;
+	rc = ctl_send(p->p_sock, msg, len, fds, 2);
+	if (rc != 0) {
+		close(efd);
+		errno = -rc;
+		log_warn("%s to server pid %d", what, (int)p->p_pid);
+		snprintf(reason, sizeof(reason), "%s not sent", what);
+		peer_close(p, reason);
+		return -1;
+	}
+	return efd;
+}
+
+/*
  * Sends p the H.264 ring with a fresh eventfd of its own (replacing the
  * one it had).  0, or -1 if p was closed.
  */
@@ -99,15 +136,9 @@ peer_send_h264(struct peer *p)
 	struct peers *ps = p->p_owner;
 	const struct ring_writer *w = ps->ps_h264;
 	struct ctl_stream msg;
-	int fds[2], efd, rc;
+	int efd;
 
 	peer_drop_h264(p);
-	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (efd == -1) {
-		log_warn("eventfd for server pid %d", (int)p->p_pid);
-		peer_close(p, "eventfd for H.264 failed");
-		return -1;
-	}
 	ctl_init(&msg.h, CTL_STREAM, sizeof(msg));
 	msg.generation = w->rw_identity.rh_generation;
 	msg.kind = CTL_KIND_H264;
@@ -118,16 +149,8 @@ peer_send_h264(struct peer *p)
 	msg.height = w->rw_status.height;
 	msg.fps_milli = w->rw_status.fps_milli;
 	snprintf(msg.shm_name, sizeof(msg.shm_name), "%s", w->rw_name);
-	fds[0] = efd;
-	fds[1] = w->rw_ro_fd;
-	rc = ctl_send(p->p_sock, &msg, sizeof(msg), fds, 2);
-	if (rc != 0) {
-		close(efd);
-		errno = -rc;
-		log_warn("H.264 ring to server pid %d", (int)p->p_pid);
-		peer_close(p, "H.264 ring not sent");
+	if ((efd = peer_send_ring(p, &msg, sizeof(msg), w, "H.264 ring")) < 0)
 		return -1;
-	}
 	p->p_h264_efd = efd;
 	ps->ps_h264_attached++;
 	return 0;
@@ -140,7 +163,7 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 	const struct ring_writer *w = ps->ps_ring;
 	const struct ring_header *h = w->rw_hdr;
 	struct ctl_welcome msg;
-	int fds[2], efd, rc;
+	int efd;
 
 	snprintf(p->p_label, sizeof(p->p_label), "%s", hello->label);
 	if (hello->ring_abi != RING_ABI_VERSION) {
@@ -151,13 +174,6 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 		peer_refuse(p, EUSERS, "too many servers attached");
 		return;
 	}
-	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (efd == -1) {
-		log_warn("eventfd for server pid %d", (int)p->p_pid);
-		peer_refuse(p, errno, "eventfd failed");
-		return;
-	}
-
 	ctl_init(&msg.h, CTL_WELCOME, sizeof(msg));
 	msg.generation = h->rh_generation;
 	msg.ring_abi = RING_ABI_VERSION;
@@ -170,16 +186,8 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 	msg.kinds = CTL_KIND_BIT(CTL_KIND_JPEG) |
 	    (ps->ps_h264 != NULL ? CTL_KIND_BIT(CTL_KIND_H264) : 0);
 	snprintf(msg.shm_name, sizeof(msg.shm_name), "%s", w->rw_name);
-	fds[0] = efd;
-	fds[1] = w->rw_ro_fd;
-	rc = ctl_send(p->p_sock, &msg, sizeof(msg), fds, 2);
-	if (rc != 0) {
-		close(efd);
-		errno = -rc;
-		log_warn("welcome to server pid %d", (int)p->p_pid);
-		peer_close(p, "welcome not sent");
+	if ((efd = peer_send_ring(p, &msg, sizeof(msg), w, "welcome")) < 0)
 		return;
-	}
 	p->p_efd = efd;
 	p->p_kinds = hello->kinds;
 	ps->ps_pending--;

@@ -10,6 +10,9 @@
  *            stays fresh); the rest counted idle and given back.
  *            Encoded into the ring slot on the loop thread, or on a
  *            worker thread into the job's buffer, then copied in.
+ *     H.264: every frame goes to pipeline_h264.c first (which copies
+ *            what it needs), so that its encoder starts while the JPEG
+ *            is made; a camera's own H.264 only goes there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +42,7 @@ capture_set_status(struct capture *c, enum ring_state state,
 	snprintf(st.source, sizeof(st.source), "%s", c->src.desc);
 	snprintf(st.reason, sizeof(st.reason), "%s", reason);
 	ring_writer_set_status(&c->ring, &st);
+	capture_h264_status(c, &st);
 }
 
 static uint32_t
@@ -287,6 +291,11 @@ capture_frame(struct capture *c, struct source_frame *f)
 		c->src.ops->release(&c->src, f);
 		return;
 	}
+	capture_h264_frame(c, f, now);
+	if (f->fourcc == V4L2_PIX_FMT_H264) {
+		c->src.ops->release(&c->src, f);
+		return;
+	}
 	if (source_format_is_jpeg(f->fourcc)) {
 		capture_publish_jpeg(c, f);
 		c->src.ops->release(&c->src, f);
@@ -304,7 +313,7 @@ capture_frame(struct capture *c, struct source_frame *f)
 		c->src.ops->release(&c->src, f);
 		return;
 	}
-	rc = workers_submit(&c->wk, f, &old);
+	rc = workers_submit(&c->wk, f, 0, &old);
 	if (rc == 1) {
 		/* Overload: the frame that was still waiting is dropped. */
 		capture_drop(c, &c->st_dropped);
@@ -385,14 +394,21 @@ capture_workers_flush(struct capture *c)
 void
 capture_publish_placeholder(struct capture *c)
 {
+	capture_publish_picture(c, "NO SIGNAL", c->reason);
+}
+
+void
+capture_publish_picture(struct capture *c, const char *title,
+    const char *reason)
+{
 	struct ring_frame rf;
 	uint64_t real = clock_ns(CLOCK_REALTIME);
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	int rc;
 
-	rc = placeholder_render(&c->ph, c->last_width, c->last_height,
-	    c->src.desc, c->reason, real, &jpeg, &len);
+	rc = placeholder_render(&c->ph, title, c->last_width, c->last_height,
+	    c->src.desc, reason, real, &jpeg, &len);
 	if (rc != 0) {
 		log_warnx("placeholder %ux%u: %s", c->last_width,
 		    c->last_height, strerror(-rc));

@@ -36,15 +36,15 @@ draw_centered(struct image *img, int y, int maxscale, const char *s,
 
 /* The part that changes only with the size, source or reason. */
 static int
-placeholder_background(struct placeholder *ph, uint32_t width,
-    uint32_t height, const char *source, const char *reason)
+placeholder_background(struct placeholder *ph, const char *title,
+    uint32_t width, uint32_t height, const char *source, const char *reason)
 {
 	struct image *img = &ph->ph_bg;
 	char key[sizeof(ph->ph_key)];
 	int h = (int)height, big, rc;
 
-	snprintf(key, sizeof(key), "%ux%u %s %s", width, height, source,
-	    reason);
+	snprintf(key, sizeof(key), "%ux%u %s %s %s", width, height, title,
+	    source, reason);
 	if (img->mem != NULL && strcmp(key, ph->ph_key) == 0)
 		return 0;
 	image_free(img);
@@ -55,8 +55,8 @@ placeholder_background(struct placeholder *ph, uint32_t width,
 	/* A red bar across the top tells a glance from across the room. */
 	image_fill_rect(img, 0, 0, (int)width, h / 40 + 2,
 	    yuv_from_rgb(200, 30, 30));
-	big = text_fit_scale("NO SIGNAL", (int)width * 6 / 10, h / 40);
-	draw_centered(img, h / 2 - 10 * big, big, "NO SIGNAL", YUV_WHITE);
+	big = text_fit_scale(title, (int)width * 6 / 10, h / 40);
+	draw_centered(img, h / 2 - 10 * big, big, title, YUV_WHITE);
 	draw_centered(img, h / 2 + big, big / 3 + 1, source, YUV_GREY);
 	draw_centered(img, h / 2 + big + 10 * (big / 3 + 1), big / 3 + 1,
 	    reason, YUV_GREY);
@@ -64,15 +64,15 @@ placeholder_background(struct placeholder *ph, uint32_t width,
 }
 
 int
-placeholder_render(struct placeholder *ph, uint32_t width, uint32_t height,
-    const char *source, const char *reason, uint64_t real_ns, uint8_t **jpeg,
-    size_t *len)
+placeholder_render(struct placeholder *ph, const char *title, uint32_t width,
+    uint32_t height, const char *source, const char *reason, uint64_t real_ns,
+    uint8_t **jpeg, size_t *len)
 {
 	struct image frame;
 	int rc;
 
-	if ((rc = placeholder_background(ph, width, height, source, reason))
-	    != 0)
+	if ((rc = placeholder_background(ph, title, width, height, source,
+	    reason)) != 0)
 		return rc;
 	if ((rc = image_alloc(&frame, width, height)) != 0)
 		return rc;

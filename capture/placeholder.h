@@ -21,11 +21,12 @@ struct placeholder {
 int	placeholder_init(struct placeholder *ph);
 void	placeholder_free(struct placeholder *ph);
 /*
- * Renders the picture for source (e.g. "v4l2:/dev/video0") and reason at
- * the time real_ns into a malloc()ed JPEG.  0 or -errno.
+ * Renders the picture with title (e.g. "NO SIGNAL") for source (e.g.
+ * "v4l2:/dev/video0") and reason at the time real_ns into a malloc()ed
+ * JPEG.  0 or -errno.
  */
-int	placeholder_render(struct placeholder *ph, uint32_t width,
-	    uint32_t height, const char *source, const char *reason,
-	    uint64_t real_ns, uint8_t **jpeg, size_t *len);
+int	placeholder_render(struct placeholder *ph, const char *title,
+	    uint32_t width, uint32_t height, const char *source,
+	    const char *reason, uint64_t real_ns, uint8_t **jpeg, size_t *len);
 
 #endif /* SHMCAM_PLACEHOLDER_H */

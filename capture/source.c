@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/timerfd.h>
@@ -28,6 +29,7 @@ static const struct {
 	{ "RGB24", V4L2_PIX_FMT_RGB24 },
 	{ "BGR24", V4L2_PIX_FMT_BGR24 },
 	{ "GREY", V4L2_PIX_FMT_GREY },
+	{ "H264", V4L2_PIX_FMT_H264 },
 };
 
 uint32_t
@@ -59,6 +61,68 @@ int
 source_format_is_jpeg(uint32_t fourcc)
 {
 	return fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG;
+}
+
+int
+source_format_is_compressed(uint32_t fourcc)
+{
+	return source_format_is_jpeg(fourcc) || fourcc == V4L2_PIX_FMT_H264;
+}
+
+int
+source_frame_fits(const struct source_frame *f, size_t offset, size_t bpl,
+    size_t row, size_t rows)
+{
+	size_t need;
+
+	if (rows == 0 || row > bpl)
+		return 0;
+	need = offset + bpl * (rows - 1) + row;
+	return need >= offset && need <= f->length;
+}
+
+int
+source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
+    struct source_frame *copy)
+{
+	const struct image *img = f->image;
+	size_t need, ysize = 0, row;
+	uint8_t *p;
+
+	if (img != NULL) {
+		if (img->width != f->width || img->height != f->height ||
+		    f->fourcc != V4L2_PIX_FMT_YUV420)
+			return -EINVAL;
+		ysize = (size_t)f->width * f->height;
+		need = ysize + ysize / 2;
+	} else if (f->data != NULL)
+		need = f->length;
+	else
+		return -EINVAL;
+	if (need > *cap) {
+		if ((p = realloc(*buf, need)) == NULL)
+			return -ENOMEM;
+		*buf = p;
+		*cap = need;
+	}
+	*copy = *f;
+	copy->data = *buf;
+	copy->length = need;
+	copy->image = NULL;
+	if (img == NULL) {
+		memcpy(*buf, f->data, need);
+		return 0;
+	}
+	/* Planes to YU12 without padding. */
+	p = *buf;
+	for (row = 0; row < f->height; row++, p += f->width)
+		memcpy(p, img->plane[0] + row * img->stride[0], f->width);
+	for (int i = 1; i < 3; i++)
+		for (row = 0; row < f->height / 2; row++, p += f->width / 2)
+			memcpy(p, img->plane[i] + row * img->stride[i],
+			    f->width / 2);
+	copy->bytesperline = 0;
+	return 0;
 }
 
 /*

@@ -135,6 +135,23 @@ uint32_t source_format_parse(const char *name);
 const char *source_format_name(uint32_t fourcc);
 /* 1 if frames of this fourcc are JPEG already. */
 int	source_format_is_jpeg(uint32_t fourcc);
+/* 1 if they are a codec's (JPEG or H.264): no rows, sizes vary. */
+int	source_format_is_compressed(uint32_t fourcc);
+
+/*
+ * 1 if rows rows of row bytes each, bpl bytes apart from offset on (a
+ * plane), lie within the frame's length (and row fits in bpl).
+ */
+int	source_frame_fits(const struct source_frame *f, size_t offset,
+	    size_t bpl, size_t row, size_t rows);
+
+/*
+ * A copy of f's bytes in *buf (grown as needed, *cap bytes), described by
+ * *copy, which stays valid after f is released: planes handed over as an
+ * image become packed YU12.  0, -EINVAL, -ENOMEM.
+ */
+int	source_frame_copy(const struct source_frame *f, uint8_t **buf,
+	    size_t *cap, struct source_frame *copy);
 
 /* A non-blocking periodic timerfd at fps_milli; the fd or -errno (why[]). */
 int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);

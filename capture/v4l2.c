@@ -231,7 +231,7 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 	src->width = fmt.fmt.pix.width;
 	src->height = fmt.fmt.pix.height;
 	src->fourcc = fourcc;
-	src->bytesperline = source_format_is_jpeg(fourcc) ? 0 :
+	src->bytesperline = source_format_is_compressed(fourcc) ? 0 :
 	    fmt.fmt.pix.bytesperline;
 
 	src->fps_device_milli = v4l2_set_rate(v, fd);
@@ -260,7 +260,7 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 		maxh = src->height;
 	}
 	bound = encoder_max_size(maxw, maxh);
-	if (source_format_is_jpeg(fourcc)) {
+	if (source_format_is_compressed(fourcc)) {
 		for (unsigned i = 0; i < v->nbufs; i++)
 			if (v->bufs[i].length > buflen)
 				buflen = v->bufs[i].length;

@@ -2,9 +2,11 @@
  * workers.c - encoder threads (see workers.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,9 @@ workers_main(void *arg)
 	struct work *w;
 	uint64_t t0;
 
+	/* PR_SET_NAME: pthread_setname_np() would open a file in /proc for
+	 * a thread other than the caller, which the sandbox refuses. */
+	(void)prctl(PR_SET_NAME, wk->wk_name, 0, 0, 0);
 	pthread_mutex_lock(&wk->wk_lock);
 	for (self = 0; self < wk->wk_n; self++)
 		if (pthread_equal(wk->wk_threads[self], pthread_self()))
@@ -52,7 +57,8 @@ workers_main(void *arg)
 }
 
 int
-workers_init(struct workers *wk, unsigned n, work_fn fn, void *arg)
+workers_init(struct workers *wk, unsigned n, work_fn fn, void *arg,
+    const char *name, int copy)
 {
 	unsigned i;
 	int rc;
@@ -61,6 +67,8 @@ workers_init(struct workers *wk, unsigned n, work_fn fn, void *arg)
 	wk->wk_efd = -1;
 	if (n < 1 || n > WORKERS_MAX)
 		return -EINVAL;
+	wk->wk_copy = copy;
+	snprintf(wk->wk_name, sizeof(wk->wk_name), "%s", name);
 	TAILQ_INIT(&wk->wk_free);
 	TAILQ_INIT(&wk->wk_todo);
 	TAILQ_INIT(&wk->wk_done);
@@ -94,6 +102,7 @@ work_list_free(struct work_list *l)
 
 	while ((w = TAILQ_FIRST(l)) != NULL) {
 		TAILQ_REMOVE(l, w, w_entry);
+		free(w->w_in);
 		free(w->w_out);
 		free(w);
 	}
@@ -130,33 +139,63 @@ workers_fd(const struct workers *wk)
 
 int
 workers_submit(struct workers *wk, const struct source_frame *f,
-    struct source_frame *displaced)
+    unsigned flags, struct source_frame *displaced)
 {
-	struct work *w;
-	int ret = 0;
+	struct work *w, *old;
+	int rc;
 
-	pthread_mutex_lock(&wk->wk_lock);
-	if ((w = TAILQ_FIRST(&wk->wk_todo)) != NULL) {
-		/* Nobody has started on it: the newer frame takes its place. */
-		*displaced = w->w_frame;
-		ret = 1;
-	} else {
-		if ((w = TAILQ_FIRST(&wk->wk_free)) != NULL)
-			TAILQ_REMOVE(&wk->wk_free, w, w_entry);
-		else if ((w = calloc(1, sizeof(*w))) == NULL) {
+	if (!wk->wk_copy) {
+		pthread_mutex_lock(&wk->wk_lock);
+		if ((w = TAILQ_FIRST(&wk->wk_todo)) != NULL) {
+			/* Nobody has started on it: the newer frame takes its
+			 * place. */
+			*displaced = w->w_frame;
+			w->w_frame = *f;
+			w->w_flags |= flags;
+			w->w_order = ++wk->wk_next_order;
+			pthread_cond_signal(&wk->wk_todo_cond);
 			pthread_mutex_unlock(&wk->wk_lock);
-			return -ENOMEM;
+			return 1;
 		}
-		TAILQ_INSERT_TAIL(&wk->wk_todo, w, w_entry);
+		pthread_mutex_unlock(&wk->wk_lock);
 	}
-	w->w_frame = *f;
-	w->w_order = ++wk->wk_next_order;
+	/* A free job, filled (in copy mode, copied into) outside the lock. */
+	pthread_mutex_lock(&wk->wk_lock);
+	if ((w = TAILQ_FIRST(&wk->wk_free)) != NULL)
+		TAILQ_REMOVE(&wk->wk_free, w, w_entry);
+	pthread_mutex_unlock(&wk->wk_lock);
+	if (w == NULL && (w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	if (wk->wk_copy)
+		rc = source_frame_copy(f, &w->w_in, &w->w_in_cap, &w->w_frame);
+	else {
+		w->w_frame = *f;
+		rc = 0;
+	}
+	if (rc != 0) {
+		workers_recycle(wk, w);
+		return rc;
+	}
+	w->w_flags = flags;
 	w->w_len = 0;
+	w->w_out_flags = 0;
 	w->w_rc = 0;
 	w->w_late = 0;
+
+	pthread_mutex_lock(&wk->wk_lock);
+	rc = 0;
+	if ((old = TAILQ_FIRST(&wk->wk_todo)) != NULL) {
+		/* Copy mode: the waiting copy is dropped for this one. */
+		TAILQ_REMOVE(&wk->wk_todo, old, w_entry);
+		w->w_flags |= old->w_flags;
+		TAILQ_INSERT_HEAD(&wk->wk_free, old, w_entry);
+		rc = 1;
+	}
+	w->w_order = ++wk->wk_next_order;
+	TAILQ_INSERT_TAIL(&wk->wk_todo, w, w_entry);
 	pthread_cond_signal(&wk->wk_todo_cond);
 	pthread_mutex_unlock(&wk->wk_lock);
-	return ret;
+	return rc;
 }
 
 static struct work *

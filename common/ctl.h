@@ -50,9 +50,8 @@
  *   So a hundred viewers arriving at once cost one extra keyframe, and
  *   any number cost at most one per interval, while each waits at most
  *   the interval plus a frame.  A camera that sends H.264 itself cannot
- *   be asked unless its driver has a control for it (then it is, under
- *   the same limit); otherwise requests are counted and viewers wait for
- *   its next keyframe.
+ *   be asked: requests are counted, and viewers wait for its next
+ *   keyframe.
  *
  *   A server that closes its socket is forgotten and its eventfds closed.
  *   When the capture exits, servers see EOF, keep their HTTP clients and

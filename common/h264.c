@@ -1,200 +1,60 @@
 /*
- * h264.c - Annex-B NAL units and the sequence parameter set's picture
- * description (see h264.h).
+ * h264.c - H.264 bitstream parsing (see h264.h).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "h264.h"
 
-/* Position of the first byte after a start code at or after p, or NULL;
- * *sc gets where the start code (with its leading zeros) begins. */
-static const uint8_t *
-annexb_find(const uint8_t *p, const uint8_t *end, const uint8_t **sc)
-{
-	const uint8_t *q = p;
-
-	while (end - q >= 3) {
-		/* 00 00 01: look for the 01, then at the two bytes before. */
-		const uint8_t *one = memchr(q + 2, 0x01, (size_t)(end - q - 2));
-
-		if (one == NULL)
-			return NULL;
-		if (one[-1] == 0 && one[-2] == 0) {
-			const uint8_t *s = one - 2;
-
-			while (s > p && s[-1] == 0)
-				s--;
-			*sc = s;
-			return one + 1;
-		}
-		q = one - 1;
-	}
-	return NULL;
-}
-
-int
-h264_annexb_init(struct h264_annexb *ab, const uint8_t *buf, size_t len)
-{
-	const uint8_t *end = buf + len, *sc, *p = buf;
-
-	ab->ab_p = ab->ab_end = end;
-	if (len == 0)
-		return 0;
-	while (p < end && *p == 0)
-		p++;
-	/* At least two zeros, then 01: a start code at the very beginning. */
-	if (p - buf < 2 || p == end || *p != 0x01 ||
-	    annexb_find(buf, end, &sc) != p + 1)
-		return -EBADMSG;
-	ab->ab_p = buf;
-	return 0;
-}
-
-int
-h264_annexb_next(struct h264_annexb *ab, const uint8_t **nal, size_t *len)
-{
-	const uint8_t *start, *next, *sc;
-
-	for (;;) {
-		if (ab->ab_p >= ab->ab_end)
-			return 0;
-		start = annexb_find(ab->ab_p, ab->ab_end, &sc);
-		if (start == NULL) {
-			ab->ab_p = ab->ab_end;
-			return 0;
-		}
-		next = annexb_find(start, ab->ab_end, &sc);
-		if (next == NULL)
-			sc = ab->ab_end;
-		ab->ab_p = sc;
-		/* trailing_zero_8bits before the next start code, or at the
-		 * end of the stream, are not part of this unit. */
-		while (sc > start && sc[-1] == 0)
-			sc--;
-		if (sc > start) {
-			*nal = start;
-			*len = (size_t)(sc - start);
-			return 1;
-		}
-	}
-}
-
-/* ----------------------------------------------------- length-prefixed */
-
-void
-h264_avcc_init(struct h264_avcc *av, const uint8_t *buf, size_t len)
-{
-	av->av_p = buf;
-	av->av_end = buf + len;
-}
-
-int
-h264_avcc_next(struct h264_avcc *av, const uint8_t **nal, size_t *len)
-{
-	size_t left = (size_t)(av->av_end - av->av_p), n;
-
-	if (left == 0)
-		return 0;
-	if (left < 4)
-		goto bad;
-	n = (size_t)av->av_p[0] << 24 | (size_t)av->av_p[1] << 16 |
-	    (size_t)av->av_p[2] << 8 | av->av_p[3];
-	if (n == 0 || n > left - 4)
-		goto bad;
-	*nal = av->av_p + 4;
-	*len = n;
-	av->av_p += 4 + n;
-	return 1;
-bad:
-	av->av_p = av->av_end;
-	return -EBADMSG;
-}
-
-int
-h264_avcc_check(const uint8_t *buf, size_t len)
-{
-	struct h264_avcc av;
-	const uint8_t *nal;
-	size_t n;
-	int rc, units = 0;
-
-	h264_avcc_init(&av, buf, len);
-	while ((rc = h264_avcc_next(&av, &nal, &n)) == 1) {
-		if (nal[0] & 0x80)
-			return -EBADMSG;
-		units++;
-	}
-	return rc == 0 && units > 0 ? 0 : -EBADMSG;
-}
-
-ssize_t
-h264_annexb_to_avcc(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
-{
-	struct h264_annexb ab;
-	const uint8_t *nal;
-	size_t n, o = 0;
-
-	if (h264_annexb_init(&ab, in, len) != 0)
-		return -EBADMSG;
-	while (h264_annexb_next(&ab, &nal, &n) == 1) {
-		uint8_t be[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
-		    (uint8_t)(n >> 8), (uint8_t)n };
-
-		if (o + 4 + n <= cap) {
-			memcpy(out + o, be, 4);
-			memcpy(out + o + 4, nal, n);
-		}
-		o += 4 + n;
-	}
-	return (ssize_t)o;
-}
-
-/* ------------------------------------------------------------ the SPS */
-
 /*
- * Reads the RBSP of a NAL unit bit by bit, dropping emulation prevention
- * bytes (00 00 03 -> 00 00) as it goes.  Reading past the end sets
- * br_err and returns zeros.
+ * A bit reader over the RBSP of a NAL unit: the bytes after the header
+ * with every emulation prevention byte (the 03 of 00 00 03, 7.4.1)
+ * skipped as it comes.  Reading past the end sets br_err and returns
+ * zeros, so a parser checks once, at the end of what it reads.
  */
 struct bitreader {
 	const uint8_t	*br_p;
 	size_t		 br_len;
-	size_t		 br_pos;	/* byte being read */
-	unsigned	 br_bit;	/* bits of it already read, 0..7 */
+	size_t		 br_pos;	/* next byte */
+	unsigned	 br_bits;	/* bits left in br_cur */
+	unsigned	 br_cur;
 	unsigned	 br_zeros;	/* zero bytes just before br_pos */
 	int		 br_err;
 };
 
 static void
-br_enter_byte(struct bitreader *br)
+br_init(struct bitreader *br, const uint8_t *nal, size_t len)
 {
-	if (br->br_pos < br->br_len && br->br_zeros >= 2 &&
-	    br->br_p[br->br_pos] == 0x03) {
-		br->br_pos++;
-		br->br_zeros = 0;
-	}
+	memset(br, 0, sizeof(*br));
+	br->br_p = nal + 1;	/* after the one-byte NAL header */
+	br->br_len = len - 1;
 }
 
 static unsigned
 br_bit(struct bitreader *br)
 {
-	unsigned b;
+	uint8_t b;
 
-	if (br->br_pos >= br->br_len) {
-		br->br_err = 1;
-		return 0;
+	if (br->br_bits == 0) {
+		if (br->br_pos < br->br_len && br->br_zeros >= 2 &&
+		    br->br_p[br->br_pos] == 0x03) {
+			br->br_pos++;
+			br->br_zeros = 0;
+		}
+		if (br->br_pos >= br->br_len) {
+			br->br_err = 1;
+			return 0;
+		}
+		b = br->br_p[br->br_pos++];
+		br->br_zeros = b == 0 ? br->br_zeros + 1 : 0;
+		br->br_cur = b;
+		br->br_bits = 8;
 	}
-	b = (br->br_p[br->br_pos] >> (7 - br->br_bit)) & 1u;
-	if (++br->br_bit == 8) {
-		br->br_zeros = br->br_p[br->br_pos] == 0 ? br->br_zeros + 1 : 0;
-		br->br_bit = 0;
-		br->br_pos++;
-		br_enter_byte(br);
-	}
-	return b;
+	br->br_bits--;
+	return (br->br_cur >> br->br_bits) & 1;
 }
 
+/* n <= 32 bits, most significant first. */
 static uint32_t
 br_bits(struct bitreader *br, unsigned n)
 {
@@ -205,7 +65,7 @@ br_bits(struct bitreader *br, unsigned n)
 	return v;
 }
 
-/* ue(v), H.264 9.1: up to 31 leading zeros (values up to 2^32 - 2). */
+/* ue(v), 9.1: values up to 2^32 - 2; longer prefixes are malformed. */
 static uint32_t
 br_ue(struct bitreader *br)
 {
@@ -220,24 +80,130 @@ br_ue(struct bitreader *br)
 	return (uint32_t)((1ull << zeros) - 1 + br_bits(br, zeros));
 }
 
+/* se(v), 9.1.1. */
 static int64_t
 br_se(struct bitreader *br)
 {
 	uint32_t k = br_ue(br);
 
-	return (k & 1) ? (int64_t)(k / 2) + 1 : -(int64_t)(k / 2);
+	return k & 1 ? (int64_t)(k / 2) + 1 : -(int64_t)(k / 2);
 }
 
-/* scaling_list(), H.264 7.3.2.1.1.1: only to get past it. */
+/* 1 if the NAL header byte is sound: forbidden_zero_bit clear. */
+static int
+nal_header(const uint8_t *data, size_t len, struct h264_nal *nal)
+{
+	if (len == 0 || (data[0] & 0x80) != 0)
+		return 0;
+	nal->data = data;
+	nal->len = len;
+	nal->type = data[0] & 0x1f;
+	nal->ref_idc = (data[0] >> 5) & 3;
+	return 1;
+}
+
+int
+h264_nal_is_vcl(unsigned type)
+{
+	return type >= H264_NAL_SLICE && type <= H264_NAL_IDR;
+}
+
+/* ------------------------------------------------------------- Annex B */
+
+/* Offset of the next 00 00 01 at or after i, or len. */
+static size_t
+find_start(const uint8_t *buf, size_t len, size_t i)
+{
+	const uint8_t *p;
+
+	while (i + 3 <= len) {
+		p = memchr(buf + i, 0x01, len - i);
+		if (p == NULL)
+			return len;
+		i = (size_t)(p - buf);
+		if (i >= 2 && buf[i - 1] == 0 && buf[i - 2] == 0)
+			return i - 2;
+		i++;
+	}
+	return len;
+}
+
+int
+h264_annexb_next(const uint8_t *buf, size_t len, size_t *pos,
+    struct h264_nal *nal)
+{
+	size_t i = *pos, start, end;
+
+	/* Zero bytes (leading_zero_8bits, trailing_zero_8bits, the first
+	 * byte of a 4-byte start code), then 00 00 01. */
+	while (i < len && buf[i] == 0)
+		i++;
+	if (i == len) {
+		*pos = len;
+		return 0;
+	}
+	if (buf[i] != 0x01 || i < *pos + 2 || buf[i - 1] != 0 ||
+	    buf[i - 2] != 0)
+		return -EBADMSG;
+	start = i + 1;
+	end = find_start(buf, len, start);
+	*pos = end;
+	/* The zero bytes before the next start code (or at the end of the
+	 * stream) belong to no NAL unit: a unit never ends in 00 (7.4.1). */
+	while (end > start && buf[end - 1] == 0)
+		end--;
+	if (!nal_header(buf + start, end - start, nal))
+		return -EBADMSG;
+	return 1;
+}
+
+/* ------------------------------------------------------- ring payloads */
+
+int
+h264_au_next(const uint8_t *buf, size_t len, size_t *pos,
+    struct h264_nal *nal)
+{
+	size_t i = *pos;
+	uint32_t n;
+
+	if (i >= len)
+		return 0;
+	if (len - i < 4)
+		return -EBADMSG;
+	n = (uint32_t)buf[i] << 24 | (uint32_t)buf[i + 1] << 16 |
+	    (uint32_t)buf[i + 2] << 8 | buf[i + 3];
+	i += 4;
+	if (n == 0 || n > len - i || !nal_header(buf + i, n, nal))
+		return -EBADMSG;
+	*pos = i + n;
+	return 1;
+}
+
+/* ------------------------------------------------------ parameter sets */
+
+/* The profiles whose SPS has chroma_format_idc and the rest (7.3.2.1.1). */
+static int
+profile_has_chroma_info(unsigned p)
+{
+	switch (p) {
+	case 100: case 110: case 122: case 244: case 44: case 83: case 86:
+	case 118: case 128: case 138: case 139: case 134: case 135:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* scaling_list() (7.3.2.1.1.1): read and thrown away. */
 static void
 skip_scaling_list(struct bitreader *br, unsigned size)
 {
-	int64_t last = 8, next = 8;
+	int64_t last = 8, next = 8, delta;
+	unsigned j;
 
-	for (unsigned j = 0; j < size && !br->br_err; j++) {
+	for (j = 0; j < size && !br->br_err; j++) {
 		if (next != 0) {
-			int64_t delta = br_se(br);
-
+			delta = br_se(br);
 			if (delta < -128 || delta > 127) {
 				br->br_err = 1;
 				return;
@@ -249,111 +215,195 @@ skip_scaling_list(struct bitreader *br, unsigned size)
 }
 
 int
-h264_profile_has_chroma_info(unsigned p)
-{
-	switch (p) {
-	case 100: case 110: case 122: case 244: case 44: case 83: case 86:
-	case 118: case 128: case 138: case 139: case 134: case 135:
-		return 1;
-	}
-	return 0;
-}
-
-int
 h264_sps_parse(const uint8_t *nal, size_t len, struct h264_sps *sps)
 {
-	struct bitreader br = { .br_p = nal, .br_len = len };
-	uint32_t poc_type, w_mbs, h_units, crop[4] = { 0, 0, 0, 0 };
-	uint32_t sub_w, sub_h, crop_x, crop_y, width, height;
+	struct bitreader br;
+	uint32_t w_mbs, h_units, crop[4], n, i, cx, cy;
+	uint64_t w, h;
 
 	memset(sps, 0, sizeof(*sps));
-	if (len < 4 || (nal[0] & 0x80) != 0 ||
-	    H264_NAL_TYPE(nal[0]) != H264_NAL_SPS)
+	if (len < 4 || (nal[0] & 0x80) || (nal[0] & 0x1f) != H264_NAL_SPS)
 		return -EBADMSG;
-	br.br_pos = 1;
-	sps->profile_idc = (uint8_t)br_bits(&br, 8);
-	sps->constraint_flags = (uint8_t)br_bits(&br, 8);
-	sps->level_idc = (uint8_t)br_bits(&br, 8);
-	sps->sps_id = br_ue(&br);
-	if (sps->sps_id > 31)
+	br_init(&br, nal, len);
+	sps->profile_idc = br_bits(&br, 8);
+	sps->constraints = br_bits(&br, 8);
+	sps->level_idc = br_bits(&br, 8);
+	sps->id = br_ue(&br);
+	if (sps->id >= H264_SPS_MAX)
 		return -EBADMSG;
 	sps->chroma_format_idc = 1;
 	sps->bit_depth_luma = sps->bit_depth_chroma = 8;
-	if (h264_profile_has_chroma_info(sps->profile_idc)) {
-		uint32_t cf = br_ue(&br), dl, dc;
-
-		if (cf > 3)
+	if (profile_has_chroma_info(sps->profile_idc)) {
+		sps->chroma_format_idc = br_ue(&br);
+		if (sps->chroma_format_idc > 3)
 			return -EBADMSG;
-		sps->chroma_format_idc = (uint8_t)cf;
-		if (cf == 3 && br_bit(&br))
-			return -ENOTSUP;	/* separate colour planes */
-		dl = br_ue(&br);
-		dc = br_ue(&br);
-		if (dl > 6 || dc > 6)
+		if (sps->chroma_format_idc == 3)
+			(void)br_bit(&br);	/* separate_colour_plane */
+		sps->bit_depth_luma = br_ue(&br) + 8;
+		sps->bit_depth_chroma = br_ue(&br) + 8;
+		if (sps->bit_depth_luma > 14 || sps->bit_depth_chroma > 14)
 			return -EBADMSG;
-		sps->bit_depth_luma = (uint8_t)(8 + dl);
-		sps->bit_depth_chroma = (uint8_t)(8 + dc);
-		br_bit(&br);	/* qpprime_y_zero_transform_bypass_flag */
-		if (br_bit(&br)) {	/* seq_scaling_matrix_present_flag */
-			unsigned n = cf != 3 ? 8 : 12;
-
-			for (unsigned i = 0; i < n && !br.br_err; i++)
+		(void)br_bit(&br);	/* qpprime_y_zero_transform_bypass */
+		if (br_bit(&br)) {	/* seq_scaling_matrix_present */
+			n = sps->chroma_format_idc != 3 ? 8 : 12;
+			for (i = 0; i < n && !br.br_err; i++)
 				if (br_bit(&br))
 					skip_scaling_list(&br, i < 6 ? 16 : 64);
 		}
 	}
-	if (br_ue(&br) > 12)	/* log2_max_frame_num_minus4 */
+	sps->log2_max_frame_num = br_ue(&br) + 4;
+	if (sps->log2_max_frame_num > 16)
 		return -EBADMSG;
-	poc_type = br_ue(&br);
-	if (poc_type == 0) {
-		if (br_ue(&br) > 12)	/* log2_max_pic_order_cnt_lsb_minus4 */
+	sps->poc_type = br_ue(&br);
+	if (sps->poc_type == 0) {
+		if (br_ue(&br) > 12)	/* log2_max_pic_order_cnt_lsb - 4 */
 			return -EBADMSG;
-	} else if (poc_type == 1) {
-		uint32_t cycle;
-
-		br_bit(&br);	/* delta_pic_order_always_zero_flag */
-		br_se(&br);	/* offset_for_non_ref_pic */
-		br_se(&br);	/* offset_for_top_to_bottom_field */
-		cycle = br_ue(&br);
-		if (cycle > 255)
+	} else if (sps->poc_type == 1) {
+		(void)br_bit(&br);	/* delta_pic_order_always_zero */
+		(void)br_se(&br);	/* offset_for_non_ref_pic */
+		(void)br_se(&br);	/* offset_for_top_to_bottom_field */
+		n = br_ue(&br);		/* num_ref_frames_in_poc_cycle */
+		if (n > 255)
 			return -EBADMSG;
-		for (uint32_t i = 0; i < cycle && !br.br_err; i++)
-			br_se(&br);
-	} else if (poc_type != 2)
+		for (i = 0; i < n && !br.br_err; i++)
+			(void)br_se(&br);
+	} else if (sps->poc_type != 2)
 		return -EBADMSG;
-	br_ue(&br);	/* max_num_ref_frames */
-	br_bit(&br);	/* gaps_in_frame_num_value_allowed_flag */
-	w_mbs = br_ue(&br);
-	h_units = br_ue(&br);
-	sps->frame_mbs_only = (uint8_t)br_bit(&br);
+	sps->max_num_ref_frames = br_ue(&br);
+	(void)br_bit(&br);		/* gaps_in_frame_num_value_allowed */
+	w_mbs = br_ue(&br) + 1;
+	h_units = br_ue(&br) + 1;
+	sps->frame_mbs_only = br_bit(&br);
 	if (!sps->frame_mbs_only)
-		br_bit(&br);	/* mb_adaptive_frame_field_flag */
-	br_bit(&br);	/* direct_8x8_inference_flag */
-	if (br_bit(&br))	/* frame_cropping_flag */
-		for (int i = 0; i < 4; i++)
+		(void)br_bit(&br);	/* mb_adaptive_frame_field */
+	(void)br_bit(&br);		/* direct_8x8_inference */
+	memset(crop, 0, sizeof(crop));
+	if (br_bit(&br))		/* frame_cropping */
+		for (i = 0; i < 4; i++)
 			crop[i] = br_ue(&br);
+	/* vui_parameters_present_flag: the VUI itself is not needed. */
+	(void)br_bit(&br);
 	if (br.br_err)
 		return -EBADMSG;
-
-	/* Sizes: H.264 7.4.2.1.1, equations 7-13 to 7-20. */
-	if (w_mbs >= H264_SIZE_MAX / 16 || h_units >= H264_SIZE_MAX / 16)
-		return -ENOTSUP;
-	width = (w_mbs + 1) * 16;
-	height = (h_units + 1) * 16 * (2u - sps->frame_mbs_only);
-	sub_w = sps->chroma_format_idc == 1 || sps->chroma_format_idc == 2 ?
-	    2 : 1;
-	sub_h = sps->chroma_format_idc == 1 ? 2 : 1;
-	crop_x = sps->chroma_format_idc == 0 ? 1 : sub_w;
-	crop_y = (sps->chroma_format_idc == 0 ? 1 : sub_h) *
-	    (2u - sps->frame_mbs_only);
-	if (crop[0] > width || crop[1] > width ||
-	    (uint64_t)crop_x * (crop[0] + crop[1]) >= width ||
-	    crop[2] > height || crop[3] > height ||
-	    (uint64_t)crop_y * (crop[2] + crop[3]) >= height)
+	if (sps->max_num_ref_frames > 16 || w_mbs > 1024 || h_units > 1024)
 		return -EBADMSG;
-	sps->width = width - crop_x * (crop[0] + crop[1]);
-	sps->height = height - crop_y * (crop[2] + crop[3]);
-	if (sps->width > H264_SIZE_MAX || sps->height > H264_SIZE_MAX)
+
+	/* Cropping is in units of chroma samples (7-19 .. 7-22). */
+	cx = sps->chroma_format_idc == 1 || sps->chroma_format_idc == 2 ?
+	    2 : 1;
+	cy = (sps->chroma_format_idc == 1 ? 2 : 1) *
+	    (2 - sps->frame_mbs_only);
+	w = (uint64_t)w_mbs * 16;
+	h = (uint64_t)h_units * 16 * (2 - sps->frame_mbs_only);
+	if ((uint64_t)crop[0] + crop[1] >= w / cx ||
+	    (uint64_t)crop[2] + crop[3] >= h / cy)
+		return -EBADMSG;
+	sps->width = (uint32_t)(w - cx * ((uint64_t)crop[0] + crop[1]));
+	sps->height = (uint32_t)(h - cy * ((uint64_t)crop[2] + crop[3]));
+
+	if (sps->chroma_format_idc != 1 || sps->bit_depth_luma != 8 ||
+	    sps->bit_depth_chroma != 8 || !sps->frame_mbs_only ||
+	    sps->width > 8192 || sps->height > 8192)
 		return -ENOTSUP;
+	switch (sps->profile_idc) {
+	case 66:	/* Baseline, and Constrained Baseline (set1) */
+	case 77:	/* Main */
+	case 100:	/* High */
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+int
+h264_pps_parse(const uint8_t *nal, size_t len, struct h264_pps *pps)
+{
+	struct bitreader br;
+	uint32_t groups;
+
+	memset(pps, 0, sizeof(*pps));
+	if (len < 2 || (nal[0] & 0x80) || (nal[0] & 0x1f) != H264_NAL_PPS)
+		return -EBADMSG;
+	br_init(&br, nal, len);
+	pps->id = br_ue(&br);
+	pps->sps_id = br_ue(&br);
+	pps->entropy_coding_mode = br_bit(&br);
+	(void)br_bit(&br);	/* bottom_field_pic_order_in_frame_present */
+	groups = br_ue(&br) + 1;
+	if (br.br_err || pps->id >= H264_PPS_MAX ||
+	    pps->sps_id >= H264_SPS_MAX)
+		return -EBADMSG;
+	/* Flexible macroblock ordering: Baseline's, but not Constrained
+	 * Baseline's, and no browser decodes it. */
+	return groups == 1 ? 0 : -ENOTSUP;
+}
+
+int
+h264_slice_parse(const uint8_t *nal, size_t len, struct h264_slice *slice)
+{
+	struct bitreader br;
+
+	memset(slice, 0, sizeof(*slice));
+	if (len < 2 || (nal[0] & 0x80) || !h264_nal_is_vcl(nal[0] & 0x1f))
+		return -EBADMSG;
+	br_init(&br, nal, len);
+	slice->first_mb = br_ue(&br);
+	slice->slice_type = br_ue(&br);
+	slice->pps_id = br_ue(&br);
+	if (br.br_err || slice->slice_type > 9 ||
+	    slice->pps_id >= H264_PPS_MAX || slice->first_mb >= 1024 * 1024)
+		return -EBADMSG;
+	return 0;
+}
+
+/* ---------------------------------------------------- a whole payload */
+
+int
+h264_au_check(const uint8_t *buf, size_t len, struct h264_au_info *info)
+{
+	struct h264_nal nal;
+	struct h264_slice slice;
+	size_t pos = 0;
+	int rc, vcl_kind = -1;
+
+	memset(info, 0, sizeof(*info));
+	while ((rc = h264_au_next(buf, len, &pos, &nal)) == 1) {
+		switch (nal.type) {
+		case H264_NAL_SPS:
+			if (info->sps_len == 0) {
+				info->sps_off = (size_t)(nal.data - buf);
+				info->sps_len = nal.len;
+			}
+			break;
+		case H264_NAL_PPS:
+			if (info->pps_len == 0) {
+				info->pps_off = (size_t)(nal.data - buf);
+				info->pps_len = nal.len;
+			}
+			break;
+		case H264_NAL_SEI:
+			break;
+		case H264_NAL_SLICE:
+		case H264_NAL_IDR:
+			if (vcl_kind != -1 && vcl_kind != (int)nal.type)
+				return -EBADMSG;
+			if (h264_slice_parse(nal.data, nal.len, &slice) != 0 ||
+			    (vcl_kind == -1 && slice.first_mb != 0))
+				return -EBADMSG;
+			vcl_kind = (int)nal.type;
+			info->slices++;
+			break;
+		default:
+			return -EBADMSG;
+		}
+		info->nals++;
+	}
+	if (rc < 0 || info->slices == 0)
+		return -EBADMSG;
+	info->idr = vcl_kind == H264_NAL_IDR;
+	/* A keyframe carries what decoding it needs, first. */
+	if (info->idr && (info->sps_off != 4 || info->pps_len == 0 ||
+	    info->pps_off != info->sps_off + info->sps_len + 4))
+		return -EBADMSG;
 	return 0;
 }

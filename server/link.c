@@ -402,7 +402,9 @@ link_sock_cb(evutil_socket_t fd, short what, void *arg)
 	n = ctl_recv(cam->c_sock, &msg, fds, &nfds);
 	if (n == -EAGAIN)
 		return;
-	if (n == 0) {
+	/* A capture that exits with a message of ours unread resets the
+	 * connection rather than closing it: the same for us. */
+	if (n == 0 || n == -ECONNRESET) {
 		link_lost(cam, "capture closed the control socket");
 		return;
 	}

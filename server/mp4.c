@@ -131,6 +131,22 @@ put_matrix(struct cursor *c)
 
 /* ---------------------------------------------------------- init */
 
+/*
+ * 1 if the profile_idc carries chroma_format_idc and bit depths in its
+ * SPS (the High profiles and their relatives, H.264 7.3.2.1.1), which
+ * ISO/IEC 14496-15 wants repeated at the end of the avcC.
+ */
+static int
+profile_has_chroma_info(unsigned p)
+{
+	switch (p) {
+	case 100: case 110: case 122: case 244: case 44: case 83: case 86:
+	case 118: case 128: case 138: case 139: case 134: case 135:
+		return 1;
+	}
+	return 0;
+}
+
 /* AVCDecoderConfigurationRecord, ISO/IEC 14496-15 5.3.3.1. */
 static void
 put_avcc(struct cursor *c, const struct mp4_track *t,
@@ -140,7 +156,7 @@ put_avcc(struct cursor *c, const struct mp4_track *t,
 
 	put8(c, 1);			/* configurationVersion */
 	put8(c, sps->profile_idc);	/* AVCProfileIndication */
-	put8(c, sps->constraint_flags);	/* profile_compatibility */
+	put8(c, sps->constraints);	/* profile_compatibility */
 	put8(c, sps->level_idc);	/* AVCLevelIndication */
 	put8(c, 0xfc | 3);		/* lengthSizeMinusOne: 4-byte lengths */
 	put8(c, 0xe0 | 1);		/* numOfSequenceParameterSets */
@@ -149,7 +165,7 @@ put_avcc(struct cursor *c, const struct mp4_track *t,
 	put8(c, 1);			/* numOfPictureParameterSets */
 	put16(c, (uint32_t)t->pps_len);
 	put(c, t->pps, t->pps_len);
-	if (h264_profile_has_chroma_info(sps->profile_idc)) {
+	if (profile_has_chroma_info(sps->profile_idc)) {
 		put8(c, 0xfc | sps->chroma_format_idc);
 		put8(c, 0xf8 | (sps->bit_depth_luma - 8u));
 		put8(c, 0xf8 | (sps->bit_depth_chroma - 8u));
@@ -276,7 +292,7 @@ mp4_write_init(uint8_t *buf, size_t cap, const struct mp4_track *t)
 	if (t->sps == NULL || t->pps == NULL || t->pps_len < 1 ||
 	    t->sps_len > 0xffff || t->pps_len > 0xffff)
 		return -EINVAL;
-	if ((t->pps[0] & 0x80) != 0 || H264_NAL_TYPE(t->pps[0]) != H264_NAL_PPS)
+	if ((t->pps[0] & 0x80) != 0 || (t->pps[0] & 0x1f) != H264_NAL_PPS)
 		return -EBADMSG;
 	rc = h264_sps_parse(t->sps, t->sps_len, &sps);
 	if (rc != 0)
@@ -341,19 +357,21 @@ nal_in_sample(unsigned type)
 static ssize_t
 put_sample(struct cursor *c, const struct mp4_sample *s)
 {
-	struct h264_avcc av;
-	const uint8_t *nal;
-	size_t len, start = c->c_len;
-	int rc;
+	struct h264_nal nal;
+	size_t pos = 0, start = c->c_len;
+	int rc, units = 0;
 
-	if (s->au == NULL || h264_avcc_check(s->au, s->au_len) != 0)
+	if (s->au == NULL)
 		return -EBADMSG;
-	h264_avcc_init(&av, s->au, s->au_len);
-	while ((rc = h264_avcc_next(&av, &nal, &len)) == 1)
-		if (nal_in_sample(H264_NAL_TYPE(nal[0])))
-			put(c, nal - 4, len + 4);
-	if (rc != 0)
+	/* Whole units only: a sample is written once all of it checks. */
+	while ((rc = h264_au_next(s->au, s->au_len, &pos, &nal)) == 1)
+		units++;
+	if (rc != 0 || units == 0)
 		return -EBADMSG;
+	pos = 0;
+	while (h264_au_next(s->au, s->au_len, &pos, &nal) == 1)
+		if (nal_in_sample(nal.type))
+			put(c, nal.data - 4, nal.len + 4);
 	if (c->c_len - start > UINT32_MAX)
 		return -EINVAL;
 	return (ssize_t)(c->c_len - start);
@@ -439,13 +457,11 @@ mp4_sample_size(const uint8_t *au, size_t len)
 int
 mp4_au_is_idr(const uint8_t *au, size_t len)
 {
-	struct h264_avcc av;
-	const uint8_t *nal;
-	size_t n;
+	struct h264_nal nal;
+	size_t pos = 0;
 
-	h264_avcc_init(&av, au, len);
-	while (h264_avcc_next(&av, &nal, &n) == 1)
-		if (H264_NAL_TYPE(nal[0]) == H264_NAL_IDR)
+	while (h264_au_next(au, len, &pos, &nal) == 1)
+		if (nal.type == H264_NAL_IDR)
 			return 1;
 	return 0;
 }
@@ -454,21 +470,18 @@ int
 mp4_au_parameter_sets(const uint8_t *au, size_t len, const uint8_t **sps,
     size_t *sps_len, const uint8_t **pps, size_t *pps_len)
 {
-	struct h264_avcc av;
-	const uint8_t *nal;
-	size_t n;
+	struct h264_nal nal;
+	size_t pos = 0;
 
 	*sps = *pps = NULL;
 	*sps_len = *pps_len = 0;
-	h264_avcc_init(&av, au, len);
-	while (h264_avcc_next(&av, &nal, &n) == 1) {
-		if (H264_NAL_TYPE(nal[0]) == H264_NAL_SPS && *sps == NULL) {
-			*sps = nal;
-			*sps_len = n;
-		} else if (H264_NAL_TYPE(nal[0]) == H264_NAL_PPS &&
-		    *pps == NULL) {
-			*pps = nal;
-			*pps_len = n;
+	while (h264_au_next(au, len, &pos, &nal) == 1) {
+		if (nal.type == H264_NAL_SPS && *sps == NULL) {
+			*sps = nal.data;
+			*sps_len = nal.len;
+		} else if (nal.type == H264_NAL_PPS && *pps == NULL) {
+			*pps = nal.data;
+			*pps_len = nal.len;
 		}
 	}
 	return *sps != NULL && *pps != NULL ? 0 : -ENOENT;

@@ -26,12 +26,11 @@
  *              without video data, a duration beyond 32 bits)
  *   -EBADMSG   an SPS that does not parse, an access unit that is not
  *              a whole number of length-prefixed units
- *   -ENOTSUP   a picture larger than H264_SIZE_MAX
+ *   -ENOTSUP   an SPS of a kind that is not served (h264_sps_parse())
  *
  * Samples are given as access units of length-prefixed NAL units (4-byte
- * big-endian lengths, as the capture's H.264 ring holds them, ring.h;
- * h264_annexb_to_avcc() converts an encoder's Annex-B output), which is
- * what MP4 samples are with lengthSizeMinusOne = 3.  Access unit
+ * big-endian lengths, as the capture's H.264 ring holds them, ring.h),
+ * which is what MP4 samples are with lengthSizeMinusOne = 3.  Access unit
  * delimiters, end-of-sequence units and filler are left out.  The
  * parameter sets a keyframe carries stay in it, besides the init
  * segment's avc1 sample entry: a player that remuxes the samples (VLC or

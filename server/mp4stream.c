@@ -310,14 +310,14 @@ mp4_mux_frame(struct camera *cam, const struct ring_frame *meta)
 	int key = (meta->flags & RING_FRAME_KEYFRAME) != 0;
 	struct mp4_sample s;
 	struct mp4_fragment fr;
+	struct h264_au_info info;
 	struct frame *f;
 	ssize_t n;
 
 	mx->mx_frames_in++;
 	/* Trust nothing in shared memory: whole units, and a keyframe flag
 	 * that the content bears out. */
-	if (h264_avcc_check(au, meta->length) != 0 ||
-	    key != mp4_au_is_idr(au, meta->length) ||
+	if (h264_au_check(au, meta->length, &info) != 0 || key != info.idr ||
 	    (key && mp4_mux_params(cam, au, meta->length) != 0)) {
 		if (mx->mx_invalid++ % 100 == 0)
 			log_warnx("camera %s: H.264 frame %llu refused (%llu "

@@ -102,7 +102,7 @@ submit(struct workers *wk, struct tally *t, uint32_t index)
 
 	memset(&f, 0, sizeof(f));
 	f.index = index;
-	rc = workers_submit(wk, &f, &old);
+	rc = workers_submit(wk, &f, 0, &old);
 	ck_assert_int_ge(rc, 0);
 	if (rc == 1) {
 		ck_assert_uint_le(old.index, FRAMES);
@@ -123,7 +123,7 @@ START_TEST(test_order_and_accounting)
 		x = x * 1103515245u + 12345u;
 		fk.delay_us[i] = (int)((x >> 16) % 3000);
 	}
-	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk, "test", 0), 0);
 	for (i = 1; i <= FRAMES; i++) {
 		submit(&wk, &t, i);
 		if (tu_wait_fd(workers_fd(&wk), POLLIN, 1))
@@ -152,7 +152,7 @@ START_TEST(test_late_frame_is_not_published)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 200000;
-	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
@@ -177,7 +177,7 @@ START_TEST(test_waiting_frame_is_replaced)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 100000;
-	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
@@ -204,7 +204,7 @@ START_TEST(test_drain_cancels_the_waiting_frame)
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
 	fk.delay_us[1] = 50000;
-	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk), 0);
+	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);

@@ -21,15 +21,18 @@
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)
 #   mjpeg   the camera JPEG checks and repairs (capture/mjpeg.c)
-#   mp4     Annex-B units and SPS fields (common/h264.c), the fragmented
-#           MP4 writer (server/mp4.c); seeds cut from x264's output
-#           (ffmpeg -c:v libx264, several profiles and sizes)
+#   h264    a camera's H.264 through capture/h264pass.c, and the parser
+#           (common/h264.c); seeds by x264 (tests/v4l2sim/simh264.c) as
+#           the simulated camera sends it, unless built with X264=no
+#   mp4     the fragmented MP4 writer (server/mp4.c): init segments and
+#           fragments of arbitrary access units; seeds cut from x264's
+#           output (ffmpeg -c:v libx264, several profiles and sizes)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver \
+FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests \
 	-Wall -Wextra -Werror $(FUZZ_SAN) $(PKG_CFLAGS)
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
@@ -37,6 +40,7 @@ FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
+FUZZ_SRC_h264  := capture/h264pass.c
 FUZZ_SRC_mp4   := server/mp4.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
@@ -63,10 +67,14 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
+$(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o: \
+    FUZZ_CFLAGS += $(X264_CFLAGS)
+$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ) \
+    $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS) \
+	    $(filter-out -lyuv,$(X264_LIBS))
 
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds

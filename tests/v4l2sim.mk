@@ -16,12 +16,15 @@ V4L2SIM_OBJ	:= $(patsubst tests/v4l2sim/%.c,$(BUILD)/tests/v4l2sim-so/%.o,$(V4L2
 		   $(BUILD)/tests/v4l2sim-so/common-image.o
 # No _FORTIFY_SOURCE: it makes open() an inline wrapper the library could
 # not define.
+# x264 for the H264 format (tests/v4l2sim/simh264.c), unless X264=no.
 V4L2SIM_CFLAGS	:= -std=c17 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Werror \
 		   -Wno-format-truncation -fstack-protector-strong -fPIC \
 		   -fvisibility=hidden -MMD -MP -D_GNU_SOURCE -Icommon \
-		   $(shell $(PKG_CONFIG) --cflags libturbojpeg 2>/dev/null)
-V4L2SIM_LIBS	:= $(shell $(PKG_CONFIG) --libs libturbojpeg 2>/dev/null) -lpthread -ldl
+		   $(shell $(PKG_CONFIG) --cflags libturbojpeg 2>/dev/null) \
+		   $(X264_CFLAGS)
+V4L2SIM_LIBS	:= $(shell $(PKG_CONFIG) --libs libturbojpeg 2>/dev/null) -lpthread -ldl \
+		   $(filter-out -lyuv,$(X264_LIBS))
 
 $(BUILD)/tests/v4l2sim-so/%.o: tests/v4l2sim/%.c
 	@mkdir -p $(@D)

@@ -31,8 +31,8 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, commit, machine,
-                       ring_latest, task_cpu_ns, threads_cpu_ns, wait_for)
+from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, ring_latest,
+                       task_cpu_ns, threads_cpu_ns, wait_for, write_results)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
 
@@ -76,8 +76,10 @@ class Capture:
 
 def bench_raw(tmp, size):
     """ms of capture-thread CPU per published YUYV frame."""
+    # --h264 off: --always-encode would encode H.264 too, whose frame copy
+    # the loop thread would pay (tests/bench/bench_h264.py measures that).
     cap = Capture(tmp, "--format", "YUYV", "--size", size, "--fps", "30",
-                  "--always-encode")
+                  "--always-encode", "--h264", "off")
     try:
         wait_latest(cap.name, 15)
         cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
@@ -183,18 +185,10 @@ def main():
         print(lines[-2], flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        f.write("# capture CPU (tests/bench/bench_capture.py), %s\n"
-                % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-        f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
-        f.write("# medians of %d runs, %d frames each (raw), %d s (MJPEG); "
-                "quality %d\n" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY))
-        f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
-                "tests/bench/bench_capture.py)\n")
-        for line in lines:
-            f.write(line + "\n")
-    print("wrote", RESULTS)
+    write_results(RESULTS, "capture CPU", "bench_capture.py",
+                  "medians of %d runs, %d frames each (raw), %d s (MJPEG); "
+                  "quality %d" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY),
+                  lines)
     return 0
 
 

@@ -120,6 +120,22 @@ def commit():
     return rev.stdout.strip() + ("-dirty" if dirty else "")
 
 
+def write_results(path, what, script, how, lines):
+    """A results file: what was measured, when, on which commit and
+    machine, how (runs, sizes, settings), the command, then the lines."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# %s (tests/bench/%s), %s\n" % (
+            what, script, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+        f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
+        f.write("# %s\n" % how)
+        f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
+                "tests/bench/%s)\n" % script)
+        for line in lines:
+            f.write(line + "\n")
+    print("wrote", path)
+
+
 def wait_for(cond, timeout, what, interval=0.1):
     deadline = time.monotonic() + timeout
     while not cond():

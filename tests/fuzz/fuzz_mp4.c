@@ -1,16 +1,13 @@
 /*
- * fuzz_mp4.c - the H.264 bitstream helpers (common/h264.c) and the
- * fragmented MP4 writer (server/mp4.c) against arbitrary access units,
- * as a camera or another process's shared memory could hand them over.
+ * fuzz_mp4.c - the fragmented MP4 writer (server/mp4.c) against
+ * arbitrary access units, as another process's shared memory could hand
+ * them over (the parser under it, common/h264.c, has fuzz_h264).
  *
  * The first byte picks what the rest is:
  *
- *   0  an Annex-B stream: its units are walked (each within the input,
- *      none holding a start code), converted to length-prefixed units
- *      (which walk as the same units) and every SPS among them parsed
- *      (sizes within bounds)
- *   1  length-prefixed units whose first SPS and PPS make an init segment
- *   2  a fragment: a 64-bit decode time, a sample count (1 to 16), then
+ *   even  length-prefixed units whose first SPS and PPS make an init
+ *         segment
+ *   odd   a fragment: a 64-bit decode time, a sample count (1 to 16), then
  *      per sample a 16-bit duration, a 16-bit length and that many bytes
  *      of access unit (length-prefixed units, as the H.264 ring holds
  *      them), each copied into an allocation of exactly its size
@@ -49,53 +46,6 @@ check_boxes(const uint8_t *buf, size_t len)
 			abort();
 		off += be32(buf + off);
 	}
-}
-
-static void
-walk_units(const uint8_t *buf, size_t len)
-{
-	struct h264_annexb ab;
-	struct h264_avcc av;
-	const uint8_t *nal, *anal;
-	uint8_t *avcc;
-	size_t n, an;
-	ssize_t need;
-	struct h264_sps sps;
-	int rc;
-
-	rc = h264_annexb_init(&ab, buf, len);
-	if (rc == -EBADMSG)
-		return;
-	if (rc != 0)
-		abort();
-	need = h264_annexb_to_avcc(buf, len, NULL, 0);
-	if (need < 0 || (avcc = malloc((size_t)need + 1)) == NULL ||
-	    h264_annexb_to_avcc(buf, len, avcc, (size_t)need) != need)
-		abort();
-	h264_avcc_init(&av, avcc, (size_t)need);
-	while (h264_annexb_next(&ab, &nal, &n) == 1) {
-		if (nal < buf || n == 0 || nal + n > buf + len)
-			abort();
-		if (h264_avcc_next(&av, &anal, &an) != 1 || an != n ||
-		    memcmp(anal, nal, n) != 0)
-			abort();
-		for (size_t i = 0; i + 2 < n; i++)
-			if (nal[i] == 0 && nal[i + 1] == 0 && nal[i + 2] == 1)
-				abort();
-		if (H264_NAL_TYPE(nal[0]) != H264_NAL_SPS)
-			continue;
-		rc = h264_sps_parse(nal, n, &sps);
-		if (rc == 0 && (sps.width == 0 || sps.height == 0 ||
-		    sps.width > H264_SIZE_MAX || sps.height > H264_SIZE_MAX ||
-		    sps.chroma_format_idc > 3 || sps.bit_depth_luma < 8 ||
-		    sps.bit_depth_luma > 14))
-			abort();
-		if (rc != 0 && rc != -EBADMSG && rc != -ENOTSUP)
-			abort();
-	}
-	if (h264_avcc_next(&av, &anal, &an) != 0)
-		abort();
-	free(avcc);
 }
 
 /* Writes with exactly n bytes of room, and with one byte less plus a
@@ -243,17 +193,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (copy == NULL)
 		return 0;
 	memcpy(copy, data, size);
-	switch (copy[0] % 3) {
-	case 0:
-		walk_units(copy + 1, size - 1);
-		break;
-	case 1:
+	if (copy[0] % 2 == 0)
 		fuzz_init(copy + 1, size - 1);
-		break;
-	default:
+	else
 		fuzz_fragment(copy + 1, size - 1);
-		break;
-	}
 	free(copy);
 	return 0;
 }

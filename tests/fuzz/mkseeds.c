@@ -5,8 +5,8 @@
  * fuzz_link.c), and real JPEGs from TurboJPEG (with their tables
  * stripped, as UVC cameras send them, and padded).
  *
- *   mkseeds DIR   writes DIR/ring/, DIR/ctl/, DIR/peers/, DIR/link/ and
- *                 DIR/mjpeg/
+ *   mkseeds DIR   writes DIR/ring/, DIR/ctl/, DIR/peers/, DIR/link/,
+ *                 DIR/mjpeg/ and (with x264) DIR/h264/
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ring.h"
+#include "v4l2sim/simh264.h"
 
 static void
 put(const char *dir, const char *name, const void *data, size_t len)
@@ -395,11 +396,70 @@ mjpeg_seeds(const char *dir)
 	}
 }
 
+/*
+ * Streams of access units as fuzz_h264 reads them (a 2-byte length, the
+ * unit), from x264 the way the simulated camera sends them: an AUD before
+ * each picture, parameter sets before the first IDR only, IDR every 3.
+ */
+static void
+h264_seeds(const char *dir)
+{
+	static const struct {
+		const char	*name;
+		const char	*profile;
+		int		 headers_once, noise_at;
+	} v[] = {
+		{ "h264/main-once", "main", 1, -1 },
+		{ "h264/baseline-every-idr", "baseline", 0, -1 },
+		{ "h264/high-noise", "high", 1, 2 },
+	};
+	static uint8_t img[64 * 48 * 3 / 2], buf[65536];
+	struct simh264_opts o = { .gop = 3, .aud = 1, .annexb = 1 };
+	struct simh264 *enc;
+	const uint8_t *au;
+	size_t len, n;
+	int idr;
+
+	if (!simh264_available())
+		return;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		o.profile = v[i].profile;
+		o.headers_once = v[i].headers_once;
+		if (simh264_new(&enc, 64, 48, 30, &o) != 0) {
+			fprintf(stderr, "x264 refused %s\n", v[i].name);
+			exit(1);
+		}
+		n = 0;
+		for (int f = 0; f < 7; f++) {
+			for (size_t k = 0; k < sizeof(img); k++)
+				img[k] = (uint8_t)(k * 5 + f * 9 + k / 64);
+			if (simh264_encode(enc, img, img + 64 * 48,
+			    img + 64 * 48 * 5 / 4, 0, &au, &len, &idr) != 0 ||
+			    n + 2 + len > sizeof(buf)) {
+				fprintf(stderr, "x264 failed\n");
+				exit(1);
+			}
+			if (f == v[i].noise_at) {
+				/* A unit of noise instead of this one. */
+				for (size_t k = 0; k < 40; k++)
+					buf[n + 2 + k] = (uint8_t)(k * 97 + 13);
+				len = 40;
+			} else
+				memcpy(buf + n + 2, au, len);
+			buf[n] = (uint8_t)len;
+			buf[n + 1] = (uint8_t)(len >> 8);
+			n += 2 + len;
+		}
+		put(dir, v[i].name, buf, n);
+		simh264_free(enc);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	static const char *const subs[] = { "ring", "ctl", "peers", "link",
-	    "mjpeg" };
+	    "mjpeg", "h264" };
 	char sub[4096];
 	size_t i;
 
@@ -417,5 +477,6 @@ main(int argc, char **argv)
 	peers_seeds(argv[1]);
 	link_seeds(argv[1]);
 	mjpeg_seeds(argv[1]);
+	h264_seeds(argv[1]);
 	return 0;
 }

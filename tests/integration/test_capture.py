@@ -179,7 +179,7 @@ class CaptureOptionsTest(ShmcamTestCase):
         cases = [
             (["--source", "v4l2:video0"], "--source"),
             (["--source", "dir:"], "--source"),
-            (["--format", "H264"], "--format"),
+            (["--format", "HEVC"], "--format"),
             (["--buffers", "1"], "--buffers"),
             (["--workers", "0"], "--workers"),
             (["--workers", "99"], "--workers"),

@@ -113,7 +113,8 @@ class EndToEndTest(ShmcamTestCase):
         wait_until(lambda: len(re.findall(r"attached to capture",
                                           srv.log())) == 2,
                    10, "the server to attach to the new capture")
-        gens = re.findall(r"generation ([0-9a-f]+)", srv.log())
+        gens = re.findall(r"attached to capture .* generation ([0-9a-f]+)",
+                          srv.log())
         self.assertEqual(len(gens), 2)
         self.assertNotEqual(gens[0], gens[1])
         wait_until(lambda: r.frames[-1].timestamp > stopped + 0.1 and

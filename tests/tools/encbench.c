@@ -83,8 +83,8 @@ main(int argc, char **argv)
 	if (argc > 4)
 		fps = (unsigned)atoi(argv[4]);
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, (int)q, 0, err,
-	    sizeof(err)) != 0) {
+	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, (int)q, 0, NULL,
+	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "encbench: %s\n", err);
 		return 1;
 	}

@@ -65,21 +65,17 @@ rng_unit(void)
 static size_t
 split_aus(const uint8_t *buf, size_t len, struct au **out)
 {
-	struct h264_annexb ab;
-	const uint8_t *nal, *au_start = NULL;
-	size_t n, count = 0, cap = 0;
-	int have_picture = 0;
+	struct h264_nal nal;
+	const uint8_t *au_start = NULL;
+	size_t pos = 0, count = 0, cap = 0;
+	int have_picture = 0, rc;
 	struct au *aus = NULL;
 
-	if (h264_annexb_init(&ab, buf, len) != 0) {
-		fprintf(stderr, "mp4mux: input is not Annex-B\n");
-		exit(1);
-	}
-	while (h264_annexb_next(&ab, &nal, &n) == 1) {
-		unsigned t = H264_NAL_TYPE(nal[0]);
+	while ((rc = h264_annexb_next(buf, len, &pos, &nal)) == 1) {
+		unsigned t = nal.type;
 		int starts = 0;
 		/* The start code in front of this unit. */
-		const uint8_t *sc = nal - 3;
+		const uint8_t *sc = nal.data - 3;
 
 		if (sc > buf && sc[-1] == 0)
 			sc--;
@@ -87,7 +83,7 @@ split_aus(const uint8_t *buf, size_t len, struct au **out)
 		    t == H264_NAL_PPS || t == H264_NAL_SEI)
 			starts = have_picture;
 		else if ((t == H264_NAL_SLICE || t == H264_NAL_IDR) &&
-		    n > 1 && (nal[1] & 0x80))
+		    nal.len > 1 && (nal.data[1] & 0x80))
 			starts = have_picture;
 		if (au_start == NULL)
 			au_start = sc;
@@ -106,6 +102,10 @@ split_aus(const uint8_t *buf, size_t len, struct au **out)
 		}
 		if (t == H264_NAL_SLICE || t == H264_NAL_IDR)
 			have_picture = 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "mp4mux: input is not Annex-B\n");
+		exit(1);
 	}
 	if (au_start != NULL && have_picture) {
 		aus = realloc(aus, (count + 1) * sizeof(*aus));
@@ -144,15 +144,21 @@ random_au(int idr, size_t *len)
 static uint8_t *
 to_avcc(const struct au *a, size_t *len)
 {
-	ssize_t n = h264_annexb_to_avcc(a->p, a->len, NULL, 0);
-	uint8_t *p;
+	struct h264_nal nal;
+	size_t pos = 0, n = 0;
+	uint8_t *p = malloc(a->len * 2 + 4);
 
-	if (n <= 0 || (p = malloc((size_t)n)) == NULL ||
-	    h264_annexb_to_avcc(a->p, a->len, p, (size_t)n) != n) {
-		fprintf(stderr, "mp4mux: an access unit is not Annex-B\n");
+	if (p == NULL)
 		exit(1);
+	while (h264_annexb_next(a->p, a->len, &pos, &nal) == 1) {
+		p[n] = (uint8_t)(nal.len >> 24);
+		p[n + 1] = (uint8_t)(nal.len >> 16);
+		p[n + 2] = (uint8_t)(nal.len >> 8);
+		p[n + 3] = (uint8_t)nal.len;
+		memcpy(p + n + 4, nal.data, nal.len);
+		n += 4 + nal.len;
 	}
-	*len = (size_t)n;
+	*len = n;
 	return p;
 }
 

@@ -37,8 +37,8 @@ main(int argc, char **argv)
 	fourcc = (uint32_t)argv[1][0] | (uint32_t)argv[1][1] << 8 |
 	    (uint32_t)argv[1][2] << 16 | (uint32_t)argv[1][3] << 24;
 	if (sim_frames_new(&sf, fourcc, w, h, atoi(argv[3]),
-	    argc == 8 && strcmp(argv[7], "no-dht") == 0, err, sizeof(err))
-	    != 0) {
+	    argc == 8 && strcmp(argv[7], "no-dht") == 0, NULL, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "simframe: %s\n", err);
 		return 1;
 	}

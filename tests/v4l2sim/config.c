@@ -32,6 +32,7 @@ static const struct sim_fourcc fourccs[] = {
 	{ V4L2_PIX_FMT_RGB24, "RGB3", "RGB24", "24-bit RGB 8-8-8", 0 },
 	{ V4L2_PIX_FMT_BGR24, "BGR3", "BGR24", "24-bit BGR 8-8-8", 0 },
 	{ V4L2_PIX_FMT_GREY, "GREY", NULL, "8-bit Greyscale", 0 },
+	{ V4L2_PIX_FMT_H264, "H264", NULL, "H.264", 1 },
 };
 
 const struct sim_fourcc *
@@ -224,8 +225,8 @@ parse_format(struct sim_config *c, const char *s, const char *e, char *err,
 	trim(&a, &b);
 	if ((fc = fourcc_by_name(a, (size_t)(b - a))) == NULL) {
 		snprintf(err, errlen, "unknown format \"%.*s\" (MJPG, JPEG, "
-		    "YUYV, UYVY, NV12, YU12, RGB3, BGR3, GREY)", (int)(b - a),
-		    a);
+		    "YUYV, UYVY, NV12, YU12, RGB3, BGR3, GREY, H264)",
+		    (int)(b - a), a);
 		return -EINVAL;
 	}
 	for (i = 0; i < c->sc_nformats; i++)
@@ -339,6 +340,12 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	if (s != NULL && snprintf(c->sc_log, sizeof(c->sc_log), "%s", s) >=
 	    (int)sizeof(c->sc_log)) {
 		snprintf(err, errlen, "V4L2SIM_LOG: too long");
+		return -EINVAL;
+	}
+	s = getenv("V4L2SIM_FILE");
+	if (s != NULL && snprintf(c->sc_file, sizeof(c->sc_file), "%s", s) >=
+	    (int)sizeof(c->sc_file)) {
+		snprintf(err, errlen, "V4L2SIM_FILE: too long");
 		return -EINVAL;
 	}
 	s = getenv("V4L2SIM_FORMATS");

@@ -744,8 +744,9 @@ do_streamon(struct sim_device *d, const int *type)
 		/* ~0.1 s at 1080p MJPEG: once per format and size. */
 		rc = sim_frames_new(&d->d_frames, d->d_fmt->sf_fourcc,
 		    d->d_size->ss_width, d->d_size->ss_height,
-		    d->d_cfg->sc_quality, d->d_cfg->sc_no_dht, err,
-		    sizeof(err));
+		    d->d_cfg->sc_quality, d->d_cfg->sc_no_dht,
+		    d->d_cfg->sc_file[0] != '\0' ? d->d_cfg->sc_file : NULL,
+		    err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, "v4l2sim: cannot make frames: %s\n",
 			    err);
@@ -760,6 +761,7 @@ do_streamon(struct sim_device *d, const int *type)
 		    sim_frames_max(d->d_frames), size);
 		return -ENOMEM;
 	}
+	sim_frames_start(d->d_frames);
 	d->d_streaming = 1;
 	d->d_generation++;
 	d->d_interval_ns = fract_ns(d->d_interval);

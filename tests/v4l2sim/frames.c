@@ -27,15 +27,34 @@
  * same tables; that is checked, and TurboJPEG's defaults (the standard
  * Huffman tables of ITU-T T.81 Annex K) are what make V4L2SIM_NO_DHT
  * frames decode: decoders substitute exactly those tables.
+ *
+ * H.264: each frame is composed in 4:2:0 (background and overlay, or the
+ * file's frame) and encoded by x264 (simh264.h) the way many UVC cameras
+ * send it: an access unit delimiter before each picture, the parameter
+ * sets before the first IDR of a stream only, an IDR every 30 frames.
+ * That costs the producer thread a few milliseconds a frame; benchmarks
+ * leave its time out.
+ *
+ * V4L2SIM_FILE: frames from a file of raw 4:2:0 pictures (what ffmpeg
+ * writes with -f rawvideo -pix_fmt yuv420p) at the negotiated size,
+ * played in a loop instead of the picture: content with motion everywhere,
+ * for benchmarks.  Raw formats are converted from it as each frame is
+ * made, JPEG frames encoded once at the start, H.264 as above.  Such
+ * frames carry no stamp.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <turbojpeg.h>
 
 #include "sim.h"
+#include "simh264.h"
 #include "simpattern.h"
 #include "simstamp.h"
 
@@ -69,6 +88,19 @@ struct sim_frames {
 	/* Raw formats. */
 	uint8_t		*bg;		/* the background in the format */
 	size_t		 bglen;
+
+	/* V4L2SIM_FILE: its pictures, 4:2:0, mapped */
+	const uint8_t	*file;
+	size_t		 file_size;
+	size_t		 file_frames;
+	uint8_t		*file_jpeg;	/* JPEG: every picture encoded */
+	size_t		*file_jpeg_off;	/* [file_frames + 1] */
+
+	/* H.264 */
+	struct simh264	*h264;
+	uint8_t		*i420;		/* the picture being encoded */
+	uint8_t		*i420_bg;	/* the background in 4:2:0 */
+	int		 h264_started;	/* the stream's first frame went out */
 
 	/* JPEG. */
 	uint8_t		*head;		/* APPn DQT SOF0 [DHT] DRI SOS */
@@ -710,11 +742,244 @@ jpeg_fill(struct sim_frames *f, uint8_t *dst, uint64_t seq,
 	return (size_t)(p - dst);
 }
 
+/* ------------------------------------------------------- from a file */
+
+/* Picture k of the file: planes of the negotiated size. */
+static const uint8_t *
+file_picture(const struct sim_frames *f, uint64_t k)
+{
+	size_t size = (size_t)f->width * f->height * 3 / 2;
+
+	return f->file + (size_t)(k % f->file_frames) * size;
+}
+
+/* Raw frame seq from the file, converted to the format. */
+static size_t
+file_fill_raw(struct sim_frames *f, uint8_t *dst, uint64_t seq)
+{
+	const size_t w = f->width, h = f->height, ys = w * h;
+	const uint8_t *y = file_picture(f, seq), *u = y + ys, *v = u + ys / 4;
+	struct yuv c;
+	size_t row, col, ci;
+	uint8_t *p;
+
+	switch (f->fourcc) {
+	case V4L2_PIX_FMT_YUV420:
+		memcpy(dst, y, ys * 3 / 2);
+		break;
+	case V4L2_PIX_FMT_GREY:
+		memcpy(dst, y, ys);
+		break;
+	case V4L2_PIX_FMT_NV12:
+		memcpy(dst, y, ys);
+		for (ci = 0, p = dst + ys; ci < ys / 4; ci++) {
+			*p++ = u[ci];
+			*p++ = v[ci];
+		}
+		break;
+	case V4L2_PIX_FMT_YUYV:
+	case V4L2_PIX_FMT_UYVY:
+		for (row = 0, p = dst; row < h; row++)
+			for (col = 0; col < w; col += 2, p += 4) {
+				ci = row / 2 * (w / 2) + col / 2;
+				if (f->fourcc == V4L2_PIX_FMT_YUYV) {
+					p[0] = y[row * w + col];
+					p[1] = u[ci];
+					p[2] = y[row * w + col + 1];
+					p[3] = v[ci];
+				} else {
+					p[0] = u[ci];
+					p[1] = y[row * w + col];
+					p[2] = v[ci];
+					p[3] = y[row * w + col + 1];
+				}
+			}
+		break;
+	default:	/* RGB24, BGR24: rarely wanted from a file; slow */
+		for (row = 0; row < h; row++)
+			for (col = 0; col < w; col++) {
+				ci = row / 2 * (w / 2) + col / 2;
+				c.y = y[row * w + col];
+				c.u = u[ci];
+				c.v = v[ci];
+				raw_put(f, dst, (uint32_t)col, (uint32_t)row, c);
+			}
+		break;
+	}
+	return f->bglen;
+}
+
+/* Maps V4L2SIM_FILE; every JPEG is made now if the format is JPEG. */
+static int
+file_open(struct sim_frames *f, const char *path, int quality, char *err,
+    size_t errlen)
+{
+	size_t size = (size_t)f->width * f->height * 3 / 2, cap, k;
+	unsigned char *jpeg;
+	unsigned long jlen;
+	struct stat st;
+	tjhandle tj;
+	void *map;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size < (off_t)size || st.st_size % (off_t)size != 0) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: %lld bytes, not a "
+		    "whole number of %ux%u 4:2:0 pictures", path,
+		    (long long)st.st_size, f->width, f->height);
+		close(fd);
+		return -EINVAL;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "V4L2SIM_FILE %s: mmap: %s", path,
+		    strerror(errno));
+		return -ENOMEM;
+	}
+	f->file = map;
+	f->file_size = (size_t)st.st_size;
+	f->file_frames = f->file_size / size;
+	if (f->fourcc != V4L2_PIX_FMT_MJPEG && f->fourcc != V4L2_PIX_FMT_JPEG)
+		return 0;
+	cap = tjBufSize((int)f->width, (int)f->height, TJSAMP_420);
+	f->file_jpeg = malloc(cap * f->file_frames);
+	f->file_jpeg_off = calloc(f->file_frames + 1, sizeof(size_t));
+	if (f->file_jpeg == NULL || f->file_jpeg_off == NULL ||
+	    (tj = tjInitCompress()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->max = 0;
+	for (k = 0; k < f->file_frames; k++) {
+		const uint8_t *y = file_picture(f, k);
+		const unsigned char *planes[3] = { y, y + size * 2 / 3,
+		    y + size * 5 / 6 };
+		int strides[3] = { (int)f->width, (int)f->width / 2,
+		    (int)f->width / 2 };
+
+		jpeg = f->file_jpeg + f->file_jpeg_off[k];
+		jlen = cap;
+		if (tjCompressFromYUVPlanes(tj, planes, (int)f->width, strides,
+		    (int)f->height, TJSAMP_420, &jpeg, &jlen, quality,
+		    TJFLAG_NOREALLOC) != 0) {
+			snprintf(err, errlen, "TurboJPEG: %s",
+			    tjGetErrorStr2(tj));
+			tjDestroy(tj);
+			return -EIO;
+		}
+		f->file_jpeg_off[k + 1] = f->file_jpeg_off[k] + jlen;
+		if (jlen > f->max)
+			f->max = jlen;
+	}
+	tjDestroy(tj);
+	return 0;
+}
+
+/* ------------------------------------------------------------- H.264 */
+
+static int
+h264_prepare(struct sim_frames *f, const uint8_t *bg, char *err,
+    size_t errlen)
+{
+	size_t ys = (size_t)f->width * f->height;
+
+	if (!simh264_available()) {
+		snprintf(err, errlen, "H264 needs x264 (built with X264=no)");
+		return -EINVAL;
+	}
+	f->i420 = malloc(ys * 3 / 2);
+	f->i420_bg = malloc(ys * 3 / 2);
+	if (f->i420 == NULL || f->i420_bg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(f->i420_bg, bg, ys * 3 / 2);
+	/* As the driver says: room for two bytes a pixel. */
+	f->max = ys * 2 < 65536 ? 65536 : ys * 2;
+	return 0;
+}
+
+/* A rectangle of one colour on the 4:2:0 picture (even coordinates). */
+static void
+i420_rect(const struct sim_frames *f, uint8_t *img,
+    const struct simpattern_rect *r)
+{
+	size_t w = f->width, ys = w * f->height, row;
+
+	for (row = r->y; row < r->y + r->h; row++)
+		memset(img + row * w + r->x, r->c.y, r->w);
+	for (row = r->y / 2; row < (r->y + r->h) / 2; row++) {
+		memset(img + ys + row * (w / 2) + r->x / 2, r->c.u, r->w / 2);
+		memset(img + ys * 5 / 4 + row * (w / 2) + r->x / 2, r->c.v,
+		    r->w / 2);
+	}
+}
+
+static size_t
+h264_fill(struct sim_frames *f, uint8_t *dst, size_t cap, uint64_t seq,
+    uint64_t real_ns, enum sim_broken broken)
+{
+	struct simpattern_rect rects[SIMPATTERN_OVERLAY_MAX];
+	struct simh264_opts o = { .profile = "main", .gop = 30, .aud = 1,
+	    .headers_once = 1, .annexb = 1 };
+	size_t ys = (size_t)f->width * f->height, len, pos = 0, at;
+	const uint8_t *au;
+	int n, idr;
+
+	if (f->h264 == NULL && simh264_new(&f->h264, f->width, f->height, 30,
+	    &o) != 0)
+		return 0;
+	if (f->file != NULL)
+		memcpy(f->i420, file_picture(f, seq), ys * 3 / 2);
+	else {
+		memcpy(f->i420, f->i420_bg, ys * 3 / 2);
+		n = simpattern_overlay(&f->pat, seq, real_ns, rects);
+		for (int k = 0; k < n; k++)
+			i420_rect(f, f->i420, &rects[k]);
+	}
+	if (simh264_encode(f->h264, f->i420, f->i420 + ys, f->i420 + ys * 5 / 4,
+	    !f->h264_started, &au, &len, &idr) != 0 || len > cap)
+		return 0;
+	f->h264_started = 1;
+	memcpy(dst, au, len);
+	if (broken != SIM_FRAME_TRUNCATED)
+		return len;
+	/* Cut short: everything before the picture's first slice (its
+	 * start code included), the picture itself gone. */
+	while (pos + 4 <= len) {
+		at = pos;
+		if (dst[pos] == 0 && dst[pos + 1] == 0 && dst[pos + 2] == 1 &&
+		    ((dst[pos + 3] & 0x1f) == 1 || (dst[pos + 3] & 0x1f) == 5))
+			return at > 0 && dst[at - 1] == 0 ? at - 1 : at;
+		pos++;
+	}
+	return len;
+}
+
+void
+sim_frames_start(struct sim_frames *f)
+{
+	/* A camera's encoder starts every stream with an IDR and its
+	 * parameter sets. */
+	simh264_free(f->h264);
+	f->h264 = NULL;
+	f->h264_started = 0;
+}
+
 /* ---------------------------------------------------------- interface */
 
 int
 sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
-    uint32_t height, int quality, int no_dht, char *err, size_t errlen)
+    uint32_t height, int quality, int no_dht, const char *file, char *err,
+    size_t errlen)
 {
 	struct sim_frames *f;
 	size_t ysize = (size_t)width * height;
@@ -736,13 +1001,17 @@ sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
 	simpattern_init(&f->pat, width, height);
 	simpattern_render_i420(&f->pat, img, width, img + ysize,
 	    img + ysize + ysize / 4, width / 2);
-	if (fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG)
-		rc = jpeg_prepare(f, img, img + ysize, img + ysize + ysize / 4,
-		    quality, no_dht, err, errlen);
+	if (fourcc == V4L2_PIX_FMT_H264)
+		rc = h264_prepare(f, img, err, errlen);
+	else if (fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG)
+		rc = file != NULL ? 0 : jpeg_prepare(f, img, img + ysize,
+		    img + ysize + ysize / 4, quality, no_dht, err, errlen);
 	else if ((rc = raw_prepare(f, img, img + ysize,
 	    img + ysize + ysize / 4)) != 0)
 		snprintf(err, errlen, "out of memory");
 	free(img);
+	if (rc == 0 && file != NULL)
+		rc = file_open(f, file, quality, err, errlen);
 	if (rc != 0) {
 		sim_frames_free(f);
 		return rc;
@@ -757,6 +1026,13 @@ sim_frames_free(struct sim_frames *f)
 	if (f == NULL)
 		return;
 	free(f->bg);
+	if (f->file != NULL)
+		munmap((void *)(uintptr_t)f->file, f->file_size);
+	free(f->file_jpeg);
+	free(f->file_jpeg_off);
+	simh264_free(f->h264);
+	free(f->i420);
+	free(f->i420_bg);
 	free(f->head);
 	free(f->pool);
 	free(f->rows);
@@ -794,12 +1070,13 @@ sim_frames_fill(struct sim_frames *f, uint8_t *dst, size_t cap,
 {
 	size_t len, i;
 	uint64_t x;
-	int k;
+	size_t k;
 
 	if (cap < f->max)
 		return 0;
 	if (broken == SIM_FRAME_NOISE) {
-		/* Random bytes of a plausible size, not starting with SOI. */
+		/* Random bytes of a plausible size, starting with neither a
+		 * JPEG's SOI nor an H.264 start code. */
 		len = f->bg != NULL ? f->bglen : 4096 + seq % 8192;
 		if (len > cap)
 			len = cap;
@@ -807,22 +1084,49 @@ sim_frames_fill(struct sim_frames *f, uint8_t *dst, size_t cap,
 			x = xorshift(&f->noise);
 			memcpy(dst + i, &x, len - i < 8 ? len - i : 8);
 		}
-		dst[0] = 0x00;
+		dst[0] = f->fourcc == V4L2_PIX_FMT_H264 ? 0x47 : 0x00;
 		paint->sp_frames = 0;
+		if (f->h264 != NULL) {
+			/* The camera's encoder made a picture all the same:
+			 * what follows refers to it. */
+			uint8_t *scratch = malloc(cap);
+
+			if (scratch != NULL)
+				(void)h264_fill(f, scratch, cap, seq, 0,
+				    SIM_FRAME_GOOD);
+			free(scratch);
+		}
+		return len;
+	}
+	if (f->fourcc == V4L2_PIX_FMT_H264) {
+		paint->sp_frames = 0;
+		return h264_fill(f, dst, cap, seq, real_ns, broken);
+	}
+	if (f->file != NULL) {
+		paint->sp_frames = 0;
+		if (f->file_jpeg == NULL)
+			len = file_fill_raw(f, dst, seq);
+		else {
+			k = (size_t)(seq % f->file_frames);
+			len = f->file_jpeg_off[k + 1] - f->file_jpeg_off[k];
+			memcpy(dst, f->file_jpeg + f->file_jpeg_off[k], len);
+		}
+		if (broken == SIM_FRAME_TRUNCATED)
+			len /= 2;
 		return len;
 	}
 	if (f->bg != NULL) {
 		/* 4 MB of YUYV at 1080p is 0.6 ms of memcpy; the parts that
 		 * change are a few kilobytes. */
 		if (paint->sp_frames == f->id)
-			for (k = 0; k < paint->sp_n; k++)
-				raw_restore(f, dst, &paint->sp_rects[k]);
+			for (int r = 0; r < paint->sp_n; r++)
+				raw_restore(f, dst, &paint->sp_rects[r]);
 		else
 			memcpy(dst, f->bg, f->bglen);
 		paint->sp_n = simpattern_overlay(&f->pat, seq, real_ns,
 		    paint->sp_rects);
-		for (k = 0; k < paint->sp_n; k++)
-			raw_rect(f, dst, &paint->sp_rects[k]);
+		for (int r = 0; r < paint->sp_n; r++)
+			raw_rect(f, dst, &paint->sp_rects[r]);
 		paint->sp_frames = f->id;
 		len = f->bglen;
 	} else

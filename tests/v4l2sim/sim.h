@@ -78,6 +78,7 @@ struct sim_config {
 	uint64_t	sc_garbage_every;	/* V4L2SIM_GARBAGE_EVERY, 0 off */
 	uint64_t	sc_unplug_after;	/* V4L2SIM_UNPLUG_AFTER, 0 off */
 	int		sc_quality;		/* V4L2SIM_QUALITY */
+	char		sc_file[PATH_MAX];	/* V4L2SIM_FILE, "" if none */
 };
 
 /* Reads the environment; 0, or -EINVAL with err saying what is wrong. */
@@ -119,12 +120,16 @@ enum sim_broken {
 };
 
 /*
- * Pre-renders everything frames of this format and size need.  0 or
+ * Pre-renders everything frames of this format and size need, from the
+ * picture or (file not NULL) from a file of 4:2:0 pictures.  0 or
  * -errno; err says what failed.
  */
 int	sim_frames_new(struct sim_frames **out, uint32_t fourcc,
 	    uint32_t width, uint32_t height, int quality, int no_dht,
-	    char *err, size_t errlen);
+	    const char *file, char *err, size_t errlen);
+/* A stream starts (STREAMON): H.264 starts again with an IDR and its
+ * parameter sets, as a camera's encoder does. */
+void	sim_frames_start(struct sim_frames *f);
 void	sim_frames_free(struct sim_frames *f);
 int	sim_frames_match(const struct sim_frames *f, uint32_t fourcc,
 	    uint32_t width, uint32_t height);

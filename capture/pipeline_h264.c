@@ -1,0 +1,469 @@
+/*
+ * pipeline_h264.c - what happens to a frame on its way to the H.264 ring
+ * (ring.h's RING_CODEC_H264, "shmavc-NAME"):
+ *
+ *   raw, JPEG and pattern frames, while someone watches H.264 (or with
+ *   --always-encode): copied for the encoder's thread (workers.h, copy
+ *   mode: the source's buffer goes back at once, and a slow encode never
+ *   holds up the capture), encoded there (h264enc.h), published here by
+ *   the loop thread when the thread says it is done.  At most one frame
+ *   waits for the encoder; a newer one takes its place.  The first frame
+ *   after nobody watched is a keyframe.
+ *
+ *   a camera's own H.264: filtered (h264pass.h) straight into the slot
+ *   on the loop thread, viewers or not (like MJPEG, it costs a copy, and
+ *   the camera's keyframes cannot be asked for); the JPEG ring gets a
+ *   picture once a second that says why it has nothing else.
+ *
+ *   keyframe requests from servers: keyframe.h decides which frame.
+ *
+ * Every access unit is checked (h264_au_check()) before it is published,
+ * and a keyframe's SPS and PPS become the header's parameter sets when
+ * they differ from those there.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/videodev2.h>
+
+#include "capture.h"
+#include "h264.h"
+#include "log.h"
+
+/* Flags of a job for the encoder's thread (struct work, w_flags). */
+#define JOB_RESUME	0x1u	/* the first frame encoded in a while */
+#define JOB_REQUESTED	0x2u	/* chosen by kf_take() */
+
+/* The H.264 ring's slots: at least two GOPs, so that the newest keyframe
+ * and what follows it are normally still there for a server that wants
+ * to start a viewer at once; never fewer than --slots. */
+#define H264_SLOTS_MAX	256
+
+static uint32_t
+h264_slots(const struct capture *c)
+{
+	uint64_t n = 2 * (uint64_t)h264enc_gop(&c->opt.h264,
+	    c->src.fps_milli) + 2;
+
+	if (n > H264_SLOTS_MAX)
+		n = H264_SLOTS_MAX;
+	return n < c->opt.slots ? c->opt.slots : (uint32_t)n;
+}
+
+/* The largest access unit the source can bring, encoded or its own. */
+static size_t
+h264_bound(const struct capture *c)
+{
+	if (c->src.fourcc == V4L2_PIX_FMT_H264)
+		return h264pass_max_out(c->src.max_frame);
+	return h264enc_max_size(c->src.width, c->src.height);
+}
+
+static int
+h264_create(struct capture *c, struct ring_writer *w, size_t need)
+{
+	uint32_t size = ring_slot_size_for(need > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)need);
+	int rc;
+
+	if (size - RING_SLOT_HEADER_SIZE < need)
+		return -EFBIG;
+	rc = ring_writer_create_codec(w, c->h264_shm_name, RING_CODEC_H264,
+	    h264_slots(c), size, 0640, c->server_gid);
+	if (rc == -EPERM && c->server_gid != (gid_t)-1) {
+		/* After the privilege drop the group may be out of reach;
+		 * servers get the descriptor anyway (see capture_ring_fit). */
+		rc = ring_writer_create_codec(w, c->h264_shm_name,
+		    RING_CODEC_H264, h264_slots(c), size, 0640, (gid_t)-1);
+	}
+	return rc;
+}
+
+/*
+ * Makes the H.264 ring's slots hold need bytes, replacing it if they do
+ * not: servers get the new one by CTL_STREAM, without being disconnected
+ * (their JPEG side goes on as if nothing happened).
+ */
+static int
+h264_fit(struct capture *c, size_t need)
+{
+	struct ring_writer nw;
+	int rc;
+
+	if (need <= c->h264.rw_slot_size - RING_SLOT_HEADER_SIZE)
+		return 0;
+	if (need < h264_bound(c))
+		need = h264_bound(c);
+	if ((rc = h264_create(c, &nw, need)) != 0) {
+		log_warnx("cannot replace the H.264 ring for %zu-byte access "
+		    "units: %s", need, strerror(-rc));
+		return rc;
+	}
+	ring_writer_inherit(&nw, &c->h264);
+	ring_writer_set_status(&nw, &c->h264.rw_status);
+	log_info("H.264 ring replaced: %u slots of %u bytes for %zu-byte "
+	    "access units", nw.rw_slot_count, nw.rw_slot_size, need);
+	ring_writer_destroy(&c->h264, 0);	/* the name is nw's now */
+	c->h264 = nw;
+	peers_set_h264(&c->peers, &c->h264);
+	return 0;
+}
+
+void
+capture_h264_status(struct capture *c, const struct ring_status *st)
+{
+	if (c->h264_on)
+		ring_writer_set_status(&c->h264, st);
+}
+
+void
+capture_h264_setup(struct capture *c)
+{
+	int passthrough = c->src.fourcc == V4L2_PIX_FMT_H264 ||
+	    c->opt.fourcc == V4L2_PIX_FMT_H264;
+	int rc;
+
+	kf_init(&c->kf, CTL_KEYFRAME_INTERVAL_MS * 1000000ull);
+	h264pass_init(&c->h264pass);
+	c->h264_resume = 1;
+	if (c->opt.h264.mode == H264_OFF)
+		return;
+	if (!h264enc_available() && !passthrough) {
+		log_info("H.264: this build has no x264 (X264=no); JPEG only");
+		return;
+	}
+	snprintf(c->h264_shm_name, sizeof(c->h264_shm_name),
+	    RING_PREFIX_H264 "%s", c->opt.name);
+	c->h264_fps = c->src.fps_milli;
+	if ((rc = h264_create(c, &c->h264, h264_bound(c))) != 0)
+		fatalx("ring /dev/shm/%s: %s", c->h264_shm_name, strerror(-rc));
+	/* As the JPEG ring (main.c): ours to replace and unlink later. */
+	if (c->privs.drop && fchown(c->h264.rw_fd, c->privs.uid, (gid_t)-1) ==
+	    -1)
+		fatal("ring /dev/shm/%s: chown to uid %u", c->h264_shm_name,
+		    (unsigned)c->privs.uid);
+	c->h264_on = 1;
+}
+
+/* ------------------------------------------------------------ publish */
+
+/*
+ * Publishes the access unit (a ring payload) written into the open slot
+ * au[0..len), made from frame f, after checking it; a keyframe's SPS and
+ * PPS become the header's parameter sets first if they are new.  Closes
+ * the slot either way.
+ */
+static void
+h264_commit(struct capture *c, const struct source_frame *f,
+    const uint8_t *au, size_t len, uint32_t width, uint32_t height,
+    uint32_t flags, uint64_t encode_ns, int taken)
+{
+	struct h264_au_info info;
+	struct ring_frame rf;
+	uint32_t plen;
+	int rc;
+
+	if (h264_au_check(au, len, &info) != 0 ||
+	    (info.idr != 0) != ((flags & RING_FRAME_KEYFRAME) != 0)) {
+		ring_writer_abort(&c->h264);
+		if (c->st_h264_dropped++ == 0)
+			log_warnx("H.264: an access unit of %zu bytes failed "
+			    "its check; dropped", len);
+		ring_writer_count(&c->h264, 0, 1, 0, 0);
+		if (taken)
+			kf_lost(&c->kf, clock_ns(CLOCK_MONOTONIC));
+		c->h264_resume = 1;
+		return;
+	}
+	if (flags & RING_FRAME_KEYFRAME) {
+		plen = (uint32_t)(info.pps_off + info.pps_len);
+		if ((plen != c->h264_params_len ||
+		    memcmp(au, c->h264_params, plen) != 0) &&
+		    ring_writer_set_params(&c->h264, c->h264.rw_seq + 1, au,
+		    plen, (flags & RING_FRAME_PASSTHROUGH) ? 0 :
+		    h264enc_bitrate(&c->opt.h264, width, height, c->h264_fps),
+		    (flags & RING_FRAME_PASSTHROUGH) ? 0 :
+		    h264enc_gop(&c->opt.h264, c->h264_fps)) == 0) {
+			memcpy(c->h264_params, au, plen);
+			c->h264_params_len = plen;
+		}
+	}
+	memset(&rf, 0, sizeof(rf));
+	rf.length = (uint32_t)len;
+	rf.width = width;
+	rf.height = height;
+	rf.flags = flags;
+	rf.capture_real_ns = f->capture_real_ns;
+	rf.capture_mono_ns = f->capture_mono_ns;
+	if (encode_ns != 0)
+		ring_writer_count_encode(&c->h264, encode_ns);
+	if ((rc = ring_writer_commit(&c->h264, &rf)) != 0) {
+		log_warnx("H.264 publish failed: %s", strerror(-rc));
+		return;
+	}
+	if (flags & RING_FRAME_KEYFRAME) {
+		kf_published(&c->kf, rf.publish_mono_ns, taken);
+		if (taken)
+			ring_writer_count_requests(&c->h264, 0, 1);
+	}
+	c->st_h264_frames++;
+	c->st_h264_bytes += len;
+	if (encode_ns != 0) {
+		c->st_h264_encode_ns += encode_ns;
+		c->st_h264_encoded++;
+	}
+	peers_notify_h264(&c->peers);
+}
+
+/* Opens a slot for an access unit of up to need bytes, growing the ring
+ * if it must; NULL (counted as dropped) if it cannot. */
+static uint8_t *
+h264_begin(struct capture *c, size_t need, uint32_t *cap)
+{
+	uint8_t *slot;
+
+	if (h264_fit(c, need) == 0 &&
+	    (slot = ring_writer_begin(&c->h264, cap)) != NULL && *cap >= need)
+		return slot;
+	ring_writer_abort(&c->h264);
+	if (!c->h264_full_logged++)
+		log_warnx("H.264: a %zu-byte access unit does not fit the "
+		    "ring: dropped", need);
+	ring_writer_count(&c->h264, 0, 1, 0, 0);
+	c->st_h264_dropped++;
+	return NULL;
+}
+
+/* ------------------------------------------------------ the encoder */
+
+/*
+ * The encoder thread's work function (workers.h): arg is the capture,
+ * of which it reads h264enc and h264_fps only (see capture.h).
+ */
+static int
+h264_work(void *arg, unsigned thread, struct work *w)
+{
+	struct capture *c = arg;
+	const uint8_t *au;
+	size_t len;
+	uint8_t *p;
+	int rc, keyframe;
+
+	(void)thread;
+	rc = h264enc_encode(c->h264enc, &w->w_frame, c->h264_fps,
+	    (w->w_flags & (JOB_RESUME | JOB_REQUESTED)) != 0, &au, &len,
+	    &keyframe);
+	if (rc != 0)
+		return rc;
+	if (w->w_cap < len) {
+		if ((p = realloc(w->w_out, len)) == NULL)
+			return -ENOMEM;
+		w->w_out = p;
+		w->w_cap = len;
+	}
+	memcpy(w->w_out, au, len);
+	w->w_len = len;
+	w->w_out_flags = keyframe ? RING_FRAME_KEYFRAME : 0;
+	return 0;
+}
+
+static void
+h264_finish_job(struct capture *c, struct work *w)
+{
+	const struct source_frame *f = &w->w_frame;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	uint32_t cap;
+	uint8_t *slot;
+
+	if (w->w_late || w->w_rc != 0 || w->w_len == 0) {
+		if (w->w_rc != 0 && w->w_rc != -ECANCELED) {
+			if (c->st_h264_dropped++ == 0)
+				log_warnx("H.264: encoding a %ux%u %s frame "
+				    "failed: %s", f->width, f->height,
+				    source_format_name(f->fourcc),
+				    strerror(-w->w_rc));
+			ring_writer_count(&c->h264, 0, 1, 0, 0);
+		}
+		if (w->w_flags & JOB_REQUESTED)
+			kf_lost(&c->kf, now);
+		if (w->w_flags & JOB_RESUME)
+			c->h264_resume = 1;
+	} else if ((slot = h264_begin(c, w->w_len, &cap)) != NULL) {
+		memcpy(slot, w->w_out, w->w_len);
+		h264_commit(c, f, slot, w->w_len, f->width, f->height,
+		    w->w_out_flags, w->w_encode_ns,
+		    (w->w_flags & JOB_REQUESTED) != 0);
+	} else if (w->w_flags & JOB_REQUESTED)
+		kf_lost(&c->kf, now);
+	workers_recycle(&c->h264_wk, w);
+}
+
+static void
+h264_workers_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct capture *c = arg;
+	struct work *w;
+
+	(void)fd;
+	(void)what;
+	while ((w = workers_collect(&c->h264_wk)) != NULL)
+		h264_finish_job(c, w);
+}
+
+void
+capture_h264_start(struct capture *c)
+{
+	int rc;
+
+	if (!c->h264_on || !h264enc_available())
+		return;
+	if ((rc = h264enc_new(&c->h264enc, &c->opt.h264)) != 0)
+		fatalx("H.264 encoder: %s", strerror(-rc));
+	if ((rc = workers_init(&c->h264_wk, 1, h264_work, c, "h264", 1)) != 0)
+		fatalx("H.264 encoder thread: %s", strerror(-rc));
+	c->h264_ev = event_new(c->base, workers_fd(&c->h264_wk),
+	    EV_READ | EV_PERSIST, h264_workers_cb, c);
+	if (c->h264_ev == NULL || event_add(c->h264_ev, NULL) == -1)
+		fatalx("event_new failed");
+}
+
+void
+capture_h264_teardown(struct capture *c)
+{
+	struct work *w;
+
+	if (c->h264enc != NULL) {
+		workers_drain(&c->h264_wk);
+		while ((w = workers_collect(&c->h264_wk)) != NULL)
+			workers_recycle(&c->h264_wk, w);
+		workers_free(&c->h264_wk);
+		event_free(c->h264_ev);
+		h264enc_free(c->h264enc);
+		c->h264enc = NULL;
+	}
+	if (c->h264_on)
+		ring_writer_destroy(&c->h264, 1);
+	c->h264_on = 0;
+}
+
+void
+capture_h264_source_down(struct capture *c)
+{
+	/* What the encoder has is published; nothing new goes in until the
+	 * source is back, when its rate may be another. */
+	if (c->h264enc == NULL)
+		return;
+	workers_drain(&c->h264_wk);
+	h264_workers_cb(-1, 0, c);
+}
+
+void
+capture_h264_source_up(struct capture *c)
+{
+	if (!c->h264_on)
+		return;
+	/* The encoder's thread is idle: drained when the source went (or
+	 * never started), see capture.h. */
+	c->h264_fps = c->src.fps_milli;
+	c->h264_resume = 1;
+	h264pass_init(&c->h264pass);
+	(void)h264_fit(c, h264_bound(c));
+}
+
+/* ------------------------------------------------------- a frame */
+
+/* A camera's H.264: filtered into the slot, or dropped and counted. */
+static void
+h264_passthrough(struct capture *c, const struct source_frame *f)
+{
+	struct h264pass_out o;
+	uint32_t cap;
+	uint8_t *slot;
+	int rc;
+
+	if ((slot = h264_begin(c, h264pass_max_out(f->length), &cap)) == NULL)
+		return;
+	rc = h264pass_filter(&c->h264pass, f->data, f->length, slot, cap, &o);
+	if (rc != 0) {
+		ring_writer_abort(&c->h264);
+		ring_writer_count(&c->h264, 0, 1, 0, 0);
+		if (rc != -EAGAIN && c->st_h264_dropped++ == 0)
+			log_warnx("%s: dropping a %s %zu-byte H.264 access unit; "
+			    "counting the rest", c->src.desc, rc == -ENOTSUP ?
+			    "unsupported" : "broken", f->length);
+		return;
+	}
+	h264_commit(c, f, slot, o.len, o.width, o.height,
+	    RING_FRAME_PASSTHROUGH | (o.keyframe ? RING_FRAME_KEYFRAME : 0),
+	    0, 0);
+}
+
+/* The JPEG ring of an H.264 camera: a picture once a second saying so. */
+static void
+h264_jpeg_notice(struct capture *c, uint64_t now)
+{
+	if (c->h264_last_jpeg_ns != 0 &&
+	    now - c->h264_last_jpeg_ns < IDLE_ENCODE_PERIOD_NS)
+		return;
+	c->h264_last_jpeg_ns = now;
+	capture_publish_picture(c, "H.264 ONLY",
+	    "the camera sends H.264: see its H.264 stream");
+}
+
+void
+capture_h264_frame(struct capture *c, const struct source_frame *f,
+    uint64_t now)
+{
+	unsigned flags = 0;
+	int rc;
+
+	if (f->fourcc == V4L2_PIX_FMT_H264) {
+		if (c->h264_on) {
+			ring_writer_count(&c->h264, 1, 0, 0, 0);
+			if (f->skipped > 0)
+				h264pass_lost(&c->h264pass);
+			h264_passthrough(c, f);
+		}
+		h264_jpeg_notice(c, now);
+		return;
+	}
+	if (c->h264enc == NULL || !h264enc_supports(f->fourcc))
+		return;
+	ring_writer_count(&c->h264, 1, 0, 0, 0);
+	if (c->peers.ps_viewers[CTL_KIND_H264] == 0 && !c->opt.always_encode) {
+		ring_writer_count(&c->h264, 0, 0, 1, 0);
+		c->h264_resume = 1;
+		return;
+	}
+	if (c->h264_resume)
+		flags |= JOB_RESUME;
+	if (kf_take(&c->kf, now))
+		flags |= JOB_REQUESTED;
+	rc = workers_submit(&c->h264_wk, f, flags, NULL);
+	if (rc < 0) {
+		ring_writer_count(&c->h264, 0, 1, 0, 0);
+		c->st_h264_dropped++;
+		if (flags & JOB_REQUESTED)
+			kf_lost(&c->kf, now);
+		return;
+	}
+	/* 1: the frame still waiting was dropped for this one, which
+	 * carries its flags on. */
+	if (rc == 1) {
+		ring_writer_count(&c->h264, 0, 1, 0, 0);
+		c->st_h264_dropped++;
+	}
+	c->h264_resume = 0;
+}
+
+void
+capture_h264_keyframe_request(struct capture *c)
+{
+	if (!c->h264_on)
+		return;
+	ring_writer_count_requests(&c->h264, 1, 0);
+	(void)kf_request(&c->kf, clock_ns(CLOCK_MONOTONIC));
+}
