@@ -385,6 +385,8 @@ put_sample(struct cursor *c, const struct mp4_sample *s)
 /* tfhd default-base-is-moof; trun data-offset, sample duration, size and
  * flags present. */
 #define TFHD_DEFAULT_BASE_IS_MOOF	0x020000u
+/* Seconds from 1900 (NTP's epoch) to 1970 (the Unix epoch). */
+#define NTP_UNIX_OFFSET			2208988800ull
 #define TRUN_FLAGS			0x000701u
 
 ssize_t
@@ -398,6 +400,20 @@ mp4_write_fragment(uint8_t *buf, size_t cap, const struct mp4_fragment *fr)
 	if (fr->samples == NULL || fr->nsamples == 0 ||
 	    fr->nsamples > 1000000)
 		return -EINVAL;
+	if (fr->capture_real_ns != 0) {
+		/* prft version 1, flags 0: the time the frame went into the
+		 * encoder, which for us is its capture; NTP format (seconds
+		 * since 1900, 32.32 fixed point). */
+		uint64_t s = fr->capture_real_ns / 1000000000u;
+		uint64_t frac = (fr->capture_real_ns % 1000000000u << 32) /
+		    1000000000u;
+		size_t prft = fullbox_open(&c, "prft", 1, 0);
+
+		put32(&c, MP4_TRACK_ID);
+		put64(&c, (s + NTP_UNIX_OFFSET) << 32 | frac);
+		put64(&c, fr->decode_time);
+		box_close(&c, prft);
+	}
 	moof = box_open(&c, "moof");
 	mfhd = fullbox_open(&c, "mfhd", 0, 0);	/* 8.8.5 */
 	put32(&c, fr->sequence);

@@ -5,8 +5,8 @@
  *
  *   init segment   ftyp, moov (mvhd; trak with an avc1 sample entry whose
  *                  avcC carries the SPS and PPS; mvex/trex)
- *   fragment       moof (mfhd, traf: tfhd, tfdt, trun) + mdat, holding
- *                  one or more access units
+ *   fragment       [prft] moof (mfhd, traf: tfhd, tfdt, trun) + mdat,
+ *                  holding one or more access units
  *
  * Why our own writer rather than libavformat: the server is sandboxed
  * (seccomp allow-list, common/sandbox.c) and loads nothing it does not
@@ -77,6 +77,14 @@ struct mp4_fragment {
 	uint64_t	 decode_time;	/* tfdt: ticks, the first sample's */
 	const struct mp4_sample *samples;
 	unsigned	 nsamples;	/* at least 1 */
+	/*
+	 * The first sample's capture time, CLOCK_REALTIME ns, written as a
+	 * ProducerReferenceTimeBox (prft, 8.16.5) in front of the moof: the
+	 * wall-clock time of decode_time, which a client measures its
+	 * latency against (loadclient does; dash.js and ffmpeg read it,
+	 * other players skip it).  0: no prft.
+	 */
+	uint64_t	 capture_real_ns;
 };
 
 /*

@@ -336,7 +336,8 @@ mp4_mux_frame(struct camera *cam, const struct ring_frame *meta)
 	}
 
 	s = (struct mp4_sample){ au, meta->length, 0, key };
-	fr = (struct mp4_fragment){ (uint32_t)meta->seq, 0, &s, 1 };
+	fr = (struct mp4_fragment){ (uint32_t)meta->seq, 0, &s, 1,
+	    meta->capture_real_ns };
 	mp4_timeline_next(&mx->mx_timeline, meta->capture_mono_ns,
 	    &fr.decode_time, &s.duration);
 	n = mp4_write_fragment(NULL, 0, &fr);

@@ -191,7 +191,7 @@ START_TEST(test_write_within_capacity)
 	static const uint8_t au[] = { 0, 0, 0, 3, 0x65, 0x88, 0x84, 0, 0, 0,
 	    3, 0x65, 0x01, 0x02 };
 	struct mp4_sample s = { au, sizeof(au), 3000, 1 };
-	struct mp4_fragment fr = { 7, 1234567890123ull, &s, 1 };
+	struct mp4_fragment fr = { 7, 1234567890123ull, &s, 1, 0 };
 	struct mp4_track t = track();
 	ssize_t ni = mp4_write_init(NULL, 0, &t);
 	ssize_t nf = mp4_write_fragment(NULL, 0, &fr);
@@ -229,7 +229,7 @@ START_TEST(test_fragment_layout)
 	static const uint8_t p[] = { 0, 0, 0, 3, 0x41, 0x9a, 0x02 };
 	struct mp4_sample s[2] = { { key, sizeof(key), 2990, 1 },
 	    { p, sizeof(p), 3010, 0 } };
-	struct mp4_fragment fr = { 0xdeadbeef, 0x123456789aull, s, 2 };
+	struct mp4_fragment fr = { 0xdeadbeef, 0x123456789aull, s, 2, 0 };
 	static const uint8_t want_mdat[] = {
 	    0, 0, 0, 4, 0x67, 0x42, 0xc0, 0x0d, 0, 0, 0, 2, 0x68, 0xce,
 	    0, 0, 0, 4, 0x06, 0x05, 0x01, 0x80,
@@ -273,6 +273,34 @@ START_TEST(test_fragment_layout)
 }
 END_TEST
 
+/* The capture's wall-clock time, as NTP, before the moof. */
+START_TEST(test_fragment_prft)
+{
+	static const uint8_t p[] = { 0, 0, 0, 3, 0x41, 0x9a, 0x02 };
+	struct mp4_sample s = { p, sizeof(p), 3000, 0 };
+	/* 2026-01-01 00:00:00.25 UTC */
+	struct mp4_fragment fr = { 5, 123456789, &s, 1,
+	    1767225600ull * 1000000000u + 250000000u };
+	uint8_t buf[256];
+	const uint8_t *b;
+	size_t bs;
+	ssize_t n = mp4_write_fragment(buf, sizeof(buf), &fr);
+
+	ck_assert_int_gt(n, 0);
+	b = find_box(buf, (size_t)n, "prft", &bs);
+	ck_assert_ptr_eq(b, buf);
+	ck_assert_uint_eq(bs, 32);
+	ck_assert_uint_eq(b[8], 1);				/* 64-bit */
+	ck_assert_uint_eq(be32(b + 12), MP4_TRACK_ID);
+	ck_assert_uint_eq(be32(b + 16), 1767225600u + 2208988800u);
+	ck_assert_uint_eq(be32(b + 20), 1u << 30);		/* 0.25 s */
+	ck_assert_uint_eq(be64(b + 24), 123456789);
+	/* The moof follows, its data offset still counted from itself. */
+	b = find_box(buf, (size_t)n, "moof/traf/trun", &bs);
+	ck_assert_uint_eq(be32(b + 16), (uint32_t)(be32(buf + 32) + 8));
+}
+END_TEST
+
 START_TEST(test_fragment_refuses)
 {
 	static const uint8_t only_ps[] = { 0, 0, 0, 2, 0x09, 0x10, 0, 0, 0,
@@ -283,7 +311,7 @@ START_TEST(test_fragment_refuses)
 	static const uint8_t cut[] = { 0, 0, 0, 9, 0x65, 0x88, 0x80 };
 	static const uint8_t forbidden[] = { 0, 0, 0, 2, 0xe5, 0x88 };
 	struct mp4_sample s = { only_ps, sizeof(only_ps), 3000, 1 };
-	struct mp4_fragment fr = { 1, 0, &s, 1 };
+	struct mp4_fragment fr = { 1, 0, &s, 1, 0 };
 	uint8_t buf[256];
 
 	ck_assert_int_eq(mp4_write_fragment(buf, sizeof(buf), &fr), -EINVAL);
@@ -425,6 +453,7 @@ mp4_suite(void)
 	tcase_add_test(tc, test_init_refuses);
 	tcase_add_test(tc, test_write_within_capacity);
 	tcase_add_test(tc, test_fragment_layout);
+	tcase_add_test(tc, test_fragment_prft);
 	tcase_add_test(tc, test_fragment_refuses);
 	tcase_add_test(tc, test_au_helpers);
 	tcase_add_test(tc, test_timeline_steady);

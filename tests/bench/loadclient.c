@@ -34,12 +34,12 @@
  * length.
  *
  * --mp4 reads /stream.mp4 instead (HTTP/1.1, a chunked body): MP4 boxes
- * that must tile the body exactly, ftyp and moov first, then moof + mdat
- * pairs; a frame is a fragment, done when its mdat's last byte arrives.
- * Its capture time is its tfdt (shmcam writes the capture's
- * CLOCK_MONOTONIC in 90 kHz ticks), so the latency is measured on the
- * same clock, to the tick, with no stamp in the picture; the bulk of an
- * mdat is discarded in the kernel like the middle of a JPEG.
+ * that must tile the body exactly, ftyp and moov first, then [prft] moof
+ * + mdat; a frame is a fragment, done when its mdat's last byte arrives.
+ * Its capture time is its prft's (shmcam writes the capture's
+ * CLOCK_REALTIME there), measured like X-Timestamp, with no stamp in the
+ * picture; the bulk of an mdat is discarded in the kernel like the
+ * middle of a JPEG.
  *
  * --churn opens TOTAL connections, at most CONCURRENCY at once; each
  * sends its request and closes after a random point of the response:
@@ -328,6 +328,8 @@ struct client {
 	char		 box_type[5];
 	unsigned char	 moof[512];	/* the start of the last moof */
 	size_t		 moof_len;
+	unsigned char	 prft[32];	/* the last prft */
+	size_t		 prft_len;
 	int		 inits;		/* moov boxes seen */
 };
 
@@ -475,22 +477,19 @@ be32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
-/* An mdat has arrived whole: one frame, captured at its moof's tfdt. */
+/* An mdat has arrived whole: one frame, captured at its prft's time. */
 static void
 mp4_fragment_done(struct client *c)
 {
-	double t = now_mono(), capture;
-	size_t i;
+	double t = now_mono();
+	uint64_t now = now_real_ns(), ntp;
 
-	for (i = 8; i + 16 <= c->moof_len; i++)
-		if (memcmp(c->moof + i, "tfdt", 4) == 0)
-			break;
-	if (i + 16 > c->moof_len || c->moof[i + 4] != 1) {
-		client_fail(c, "fragment without a 64-bit tfdt");
+	if (c->prft_len < 32 || c->prft[8] != 1) {
+		client_fail(c, "fragment without a prft (version 1)");
 		return;
 	}
-	capture = (double)((uint64_t)be32(c->moof + i + 8) << 32 |
-	    be32(c->moof + i + 12)) / 90000.0;
+	c->prft_len = 0;
+	ntp = (uint64_t)be32(c->prft + 16) << 32 | be32(c->prft + 20);
 	c->frames_all++;
 	if (t < t_warm)
 		return;
@@ -498,7 +497,9 @@ mp4_fragment_done(struct client *c)
 		c->first_t = t;
 	c->last_t = t;
 	c->frames++;
-	samples_add(&c->lat, t - capture);
+	/* NTP: seconds since 1900, 32.32 fixed point. */
+	samples_add(&c->lat, (double)now / 1e9 - ((double)(ntp >> 32) -
+	    2208988800.0 + (double)(ntp & 0xffffffffu) / 4294967296.0));
 	samples_add(&c->lat_t, t - t_start);
 }
 
@@ -529,6 +530,9 @@ mp4_feed_boxes(struct client *c, const unsigned char *p, size_t n)
 			else if (strcmp(c->box_type, "moof") == 0) {
 				memcpy(c->moof, c->box_hdr, 8);
 				c->moof_len = 8;
+			} else if (strcmp(c->box_type, "prft") == 0) {
+				memcpy(c->prft, c->box_hdr, 8);
+				c->prft_len = 8;
 			} else if (strcmp(c->box_type, "mdat") != 0 &&
 			    strcmp(c->box_type, "ftyp") != 0) {
 				client_fail(c, "unexpected box '%.4s'",
@@ -537,6 +541,13 @@ mp4_feed_boxes(struct client *c, const unsigned char *p, size_t n)
 			}
 		}
 		k = c->box_left < n ? c->box_left : n;
+		if (strcmp(c->box_type, "prft") == 0 &&
+		    c->prft_len < sizeof(c->prft)) {
+			size_t m = sizeof(c->prft) - c->prft_len;
+			m = m < k ? m : k;
+			memcpy(c->prft + c->prft_len, p, m);
+			c->prft_len += m;
+		}
 		if (strcmp(c->box_type, "moof") == 0 &&
 		    c->moof_len < sizeof(c->moof)) {
 			size_t m = sizeof(c->moof) - c->moof_len;
@@ -1139,7 +1150,7 @@ main(int argc, char **argv)
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
 	    "\"connected_at_end\":%d,\"stamp_decodes\":%llu,"
 	    "\"stamp_failures\":%llu,", path, n, nslow, rate, duration,
-	    mp4_mode ? "tfdt" : tsrc->name, active, (unsigned long long)sst_decodes,
+	    mp4_mode ? "prft" : tsrc->name, active, (unsigned long long)sst_decodes,
 	    (unsigned long long)sst_failures);
 	print_group("fast", cl, n, 0, duration, per_client);
 	if (nslow > 0) {

@@ -115,7 +115,7 @@ fuzz_fragment(const uint8_t *data, size_t size)
 	struct mp4_sample s[MAX_SAMPLES];
 	uint8_t *copies[MAX_SAMPLES] = { NULL };
 	struct mp4_fragment fr;
-	const uint8_t *trun, *mdat;
+	const uint8_t *trun, *mdat, *moof;
 	uint8_t *out;
 	uint64_t sum = 0;
 	unsigned i, ns;
@@ -125,6 +125,8 @@ fuzz_fragment(const uint8_t *data, size_t size)
 		return;
 	memcpy(&fr.decode_time, data, 8);
 	fr.sequence = (uint32_t)fr.decode_time;
+	/* A prft with a capture time or none, by a bit of the input. */
+	fr.capture_real_ns = (data[8] & 0x80) ? fr.decode_time * 1000u : 0;
 	ns = 1 + data[8] % MAX_SAMPLES;
 	data += 9;
 	size -= 9;
@@ -158,14 +160,21 @@ fuzz_fragment(const uint8_t *data, size_t size)
 		abort();
 	out = write_exact(frag_fn, &fr, n);
 	check_boxes(out, (size_t)n);
-	/* moof (mfhd 16, traf: 8 + tfhd 16 + tfdt 20 + trun) then mdat */
-	if (memcmp(out + 4, "moof", 4) != 0)
+	/* [prft 32] moof (mfhd 16, traf: 8 + tfhd 16 + tfdt 20 + trun) then
+	 * mdat */
+	moof = out;
+	if (fr.capture_real_ns != 0) {
+		if (memcmp(out + 4, "prft", 4) != 0 || be32(out) != 32)
+			abort();
+		moof = out + 32;
+	}
+	if (memcmp(moof + 4, "moof", 4) != 0)
 		abort();
-	trun = out + 8 + 16 + 8 + 16 + 20;
-	mdat = out + be32(out);
+	trun = moof + 8 + 16 + 8 + 16 + 20;
+	mdat = moof + be32(moof);
 	if (memcmp(trun + 4, "trun", 4) != 0 || be32(trun + 12) != fr.nsamples ||
 	    memcmp(mdat + 4, "mdat", 4) != 0 ||
-	    be32(trun + 16) != (uint32_t)(mdat + 8 - out))
+	    be32(trun + 16) != (uint32_t)(mdat + 8 - moof))
 		abort();
 	for (i = 0; i < fr.nsamples; i++) {
 		ss = mp4_sample_size(s[i].au, s[i].au_len);

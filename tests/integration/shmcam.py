@@ -484,12 +484,16 @@ def raw_request(port, data, timeout=10, host="127.0.0.1"):
 
 
 class Mp4Fragment:
-    __slots__ = ("arrival", "sequence", "decode_time", "sync", "size")
+    __slots__ = ("arrival", "arrival_real", "sequence", "decode_time",
+                 "capture_real", "sync", "size")
 
-    def __init__(self, arrival, sequence, decode_time, sync, size):
-        self.arrival = arrival
+    def __init__(self, arrival, arrival_real, sequence, decode_time,
+                 capture_real, sync, size):
+        self.arrival = arrival            # time.monotonic()
+        self.arrival_real = arrival_real  # time.time()
         self.sequence = sequence
-        self.decode_time = decode_time
+        self.decode_time = decode_time    # tfdt, 90 kHz
+        self.capture_real = capture_real  # prft, seconds since the epoch
         self.sync = sync
         self.size = size
 
@@ -497,9 +501,9 @@ class Mp4Fragment:
 class Mp4Reader(threading.Thread):
     """Reads /stream.mp4 strictly: the HTTP head, a chunked (HTTP/1.1) or
     plain (HTTP/1.0) body, and in it MP4 boxes that must follow each
-    other exactly: ftyp and moov first, then moof + mdat pairs.  Records
-    each fragment (mfhd sequence, tfdt, sync flag of its first sample,
-    arrival) and, with save, the body's bytes to that file, for ffmpeg to
+    other exactly: ftyp and moov first, then [prft] moof + mdat.  Records
+    each fragment (mfhd sequence, tfdt, the capture time of its prft,
+    sync flag of its first sample, arrival) and, with save, the body's bytes to that file, for ffmpeg to
     decode afterwards.  `ended` is set when the body ended cleanly (the
     last chunk), `error` when it was malformed or cut."""
 
@@ -583,6 +587,10 @@ class Mp4Reader(threading.Thread):
                 raise ValueError("init segment in the middle of a stream")
             self.inits += kind == b"moov"
             return
+        if kind == b"prft":
+            ntp = struct.unpack(">Q", data[16:24])[0]
+            self._prft = (ntp >> 32) - 2208988800 + (ntp & 0xffffffff) / 2**32
+            return
         if kind == b"moof":
             self._moof = data
             return
@@ -596,15 +604,18 @@ class Mp4Reader(threading.Thread):
         flags = struct.unpack(">I", moof[i + 24:i + 28])[0]
         sync = not (flags >> 16) & 1
         now = time.monotonic()
+        prft, self._prft = self._prft, None
         with self.lock:
             if self.first_sync is None:
                 self.first_sync = now
-            self.fragments.append(Mp4Fragment(now, seq, tfdt, sync,
+            self.fragments.append(Mp4Fragment(now, time.time(), seq, tfdt,
+                                              prft, sync,
                                               len(moof) + len(data)))
 
     def run(self):
         import struct
         self._moof = None
+        self._prft = None
         try:
             if self.save:
                 self._file = open(self.save, "wb")

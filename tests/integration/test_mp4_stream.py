@@ -86,6 +86,7 @@ class Mp4StreamTest(ShmcamTestCase):
         self.assertTrue(frags and frags[0].sync, "first fragment not sync")
         for a, b in zip(frags, frags[1:]):
             self.assertGreater(b.decode_time, a.decode_time)
+            self.assertGreater(b.capture_real, a.capture_real)
 
     def test_ffprobe_and_ffmpeg(self):
         name, _, srv = self.start_h264(size="640x360", fps=30)
@@ -329,11 +330,11 @@ class Mp4StreamTest(ShmcamTestCase):
                  if c.get("kind") == "mp4"]
         self.assertGreater(max(skips), 0, st["clients"])
         # No backlog: what the slow client gets is as old as one
-        # keyframe takes to cross its link (tfdt is the capture time on
-        # CLOCK_MONOTONIC, 90 kHz), and does not grow; queueing would
-        # make it grow by the observation time.
+        # keyframe takes to cross its link (prft: the capture's wall
+        # clock time), and does not grow; queueing would make it grow by
+        # the observation time.
         with slow.lock:
-            ages = [f.arrival - f.decode_time / 90000.0
+            ages = [f.arrival_real - f.capture_real
                     for f in slow.fragments]
         self.assertLess(max(ages[len(ages) // 2:]), 4, ages)
         self.assertLess(st["clients"][0]["queued_bytes"] +

@@ -295,7 +295,10 @@ main(int argc, char **argv)
 			s[j].duration = j + 1 < ns ?
 			    (uint32_t)(dts[k + j + 1] - dts[k + j]) : dur[k + j];
 		}
-		fr = (struct mp4_fragment){ ++seq, dts[k], s, ns };
+		/* prft: a wall-clock capture time (2023-11-14) that goes
+		 * with the decode time. */
+		fr = (struct mp4_fragment){ ++seq, dts[k], s, ns,
+		    1700000000ull * 1000000000u + dts[k] * 100000u / 9u };
 		n = mp4_write_fragment(NULL, 0, &fr);
 		if (n < 0 || (out = malloc((size_t)n)) == NULL ||
 		    mp4_write_fragment(out, (size_t)n, &fr) != n) {
