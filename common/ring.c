@@ -435,9 +435,10 @@ ring_writer_commit(struct ring_writer *w, struct ring_frame *f)
 	st32(&s->rs_flags, f->flags);
 	/* Even: payload and metadata are complete before this is seen. */
 	seq_write_end(&s->rs_seqlock, w->rw_open_lock);
-	add64(&w->rw_hdr->rh_bytes, f->length);
+	w->rw_bytes += f->length;
+	st64(&w->rw_hdr->rh_bytes, w->rw_bytes);
 	if (f->flags & RING_FRAME_KEYFRAME) {
-		add64(&w->rw_hdr->rh_keyframes, 1);
+		st64(&w->rw_hdr->rh_keyframes, ++w->rw_keyframes);
 		st64(&w->rw_hdr->rh_keyframe_seq, seq);
 	}
 	/* The publication: frame seq is complete for whoever acquires it. */
@@ -531,16 +532,19 @@ ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
 void
 ring_writer_count_encode(struct ring_writer *w, uint64_t encode_ns)
 {
-	add64(&w->rw_hdr->rh_encode_ns, encode_ns);
-	add64(&w->rw_hdr->rh_encoded, 1);
+	w->rw_encode_ns += encode_ns;
+	st64(&w->rw_hdr->rh_encode_ns, w->rw_encode_ns);
+	st64(&w->rw_hdr->rh_encoded, ++w->rw_encoded);
 }
 
 void
 ring_writer_count_requests(struct ring_writer *w, uint64_t requests,
     uint64_t forced)
 {
-	add64(&w->rw_hdr->rh_keyframe_requests, requests);
-	add64(&w->rw_hdr->rh_keyframes_forced, forced);
+	w->rw_keyframe_requests += requests;
+	w->rw_keyframes_forced += forced;
+	st64(&w->rw_hdr->rh_keyframe_requests, w->rw_keyframe_requests);
+	st64(&w->rw_hdr->rh_keyframes_forced, w->rw_keyframes_forced);
 }
 
 int
@@ -569,18 +573,24 @@ ring_writer_inherit(struct ring_writer *w, const struct ring_writer *old)
 	struct ring_params p;
 	struct ring_header *h = w->rw_hdr;
 
-	/* Read back through a reader: the old mapping is shared, and is
+	/* The codec counters from the old writer's private copies. */
+	w->rw_bytes = old->rw_bytes;
+	w->rw_encode_ns = old->rw_encode_ns;
+	w->rw_encoded = old->rw_encoded;
+	w->rw_keyframes = old->rw_keyframes;
+	st64(&h->rh_bytes, w->rw_bytes);
+	st64(&h->rh_encode_ns, w->rw_encode_ns);
+	st64(&h->rh_encoded, w->rw_encoded);
+	st64(&h->rh_keyframes, w->rw_keyframes);
+	ring_writer_count_requests(w, old->rw_keyframe_requests,
+	    old->rw_keyframes_forced);
+	/* The rest is only in the old mapping: read back through a reader,
 	 * trusted no more than any other. */
 	if (ring_reader_attach_mem(&r, old->rw_map, old->rw_map_size) != 0)
 		return;
 	ring_read_counters(&r, &c);
 	ring_writer_count(w, c.frames_captured, c.frames_dropped,
 	    c.frames_idle, c.source_restarts);
-	add64(&h->rh_bytes, c.bytes);
-	add64(&h->rh_encode_ns, c.encode_ns);
-	add64(&h->rh_encoded, c.encoded);
-	add64(&h->rh_keyframes, c.keyframes);
-	ring_writer_count_requests(w, c.keyframe_requests, c.keyframes_forced);
 	/* The parameters stay until the next keyframe brings them again;
 	 * the sequence numbers start over, so they apply from frame 1. */
 	if (ring_read_params(&r, &p) == 0 && p.from != 0)

@@ -371,6 +371,14 @@ struct ring_writer {
 	uint64_t	*rw_locks;	/* private value of each rs_seqlock */
 	uint64_t	 rw_status_lock; /* private value of rh_status_seq */
 	uint64_t	 rw_params_lock; /* private value of rh_params_seq */
+	/* private values of the codec counters (rh_bytes ...), stored
+	 * into the header, never read back from it */
+	uint64_t	 rw_bytes;
+	uint64_t	 rw_encode_ns;
+	uint64_t	 rw_encoded;
+	uint64_t	 rw_keyframes;
+	uint64_t	 rw_keyframe_requests;
+	uint64_t	 rw_keyframes_forced;
 	struct ring_status rw_status;	/* last status set */
 	struct ring_slot *rw_open;	/* slot between begin and commit */
 	uint64_t	*rw_open_lock;	/* its entry in rw_locks */

@@ -3,7 +3,9 @@
  * frame handed in comes back exactly once (collected or displaced), what
  * may be published is in strictly increasing capture order, a frame that
  * finishes after a newer one is marked late, the waiting frame is
- * replaced by a newer one, and draining leaves nothing in flight.  Run
+ * replaced by a newer one, and draining leaves nothing in flight; in copy
+ * mode a frame is encoded as it was handed in, and a replaced frame's
+ * flags go on with the newer one.  Run
  * under ThreadSanitizer by `make SANITIZE=thread check-unit`.
  */
 #include <errno.h>
@@ -219,6 +221,103 @@ START_TEST(test_drain_cancels_the_waiting_frame)
 }
 END_TEST
 
+/* Copy mode: the work function sees a copy of the frame's bytes and the
+ * job's flags. */
+static int
+copy_work(void *arg, unsigned thread, struct work *w)
+{
+	struct fake *fk = arg;
+	uint32_t i = w->w_frame.index;
+
+	(void)thread;
+	__atomic_store_n(&fk->started[i], 1, __ATOMIC_RELEASE);
+	if (fk->delay_us[i] > 0)
+		usleep((useconds_t)fk->delay_us[i]);
+	free(w->w_out);
+	if ((w->w_out = malloc(w->w_frame.length)) == NULL)
+		return -ENOMEM;
+	memcpy(w->w_out, w->w_frame.data, w->w_frame.length);
+	w->w_cap = w->w_len = w->w_frame.length;
+	w->w_out_flags = w->w_flags;
+	return 0;
+}
+
+/*
+ * Copy mode: a frame released (overwritten) right after it was handed
+ * in is encoded as it was; the waiting copy dropped for a newer frame
+ * gives that frame its flags; planes come out as packed YU12.
+ */
+START_TEST(test_copy_mode)
+{
+	static struct fake fk;
+	static uint8_t buf[3][64];
+	struct source_frame f;
+	struct workers wk;
+	struct image img;
+	struct work *w;
+	int got = 0, rc;
+
+	memset(&fk, 0, sizeof(fk));
+	fk.delay_us[1] = 100000;
+	ck_assert_int_eq(workers_init(&wk, 1, copy_work, &fk, "copy", 1), 0);
+	for (int k = 0; k < 3; k++) {
+		memset(buf[k], 'a' + k, sizeof(buf[k]));
+		memset(&f, 0, sizeof(f));
+		f.index = (uint32_t)k + 1;
+		f.data = buf[k];
+		f.length = sizeof(buf[k]);
+		rc = workers_submit(&wk, &f, 1u << k, NULL);
+		/* The third displaces the second, which waited. */
+		ck_assert_int_eq(rc, k == 2 ? 1 : 0);
+		/* Released at once: the camera's buffer is refilled. */
+		memset(buf[k], 'z', sizeof(buf[k]));
+		if (k == 0)
+			wait_started(&fk, 1);
+	}
+	while (got < 2) {
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		while ((w = workers_collect(&wk)) != NULL) {
+			uint32_t i = w->w_frame.index;
+
+			ck_assert_int_eq(w->w_rc, 0);
+			ck_assert(i == 1 || i == 3);
+			ck_assert_uint_eq(w->w_len, 64);
+			for (int b = 0; b < 64; b++)
+				ck_assert_uint_eq(w->w_out[b], 'a' + i - 1);
+			/* Frame 3 carries frame 2's flag too. */
+			ck_assert_uint_eq(w->w_out_flags, i == 1 ? 1u : 6u);
+			workers_recycle(&wk, w);
+			got++;
+		}
+	}
+
+	/* Planes with padded rows: copied as packed YU12. */
+	ck_assert_int_eq(image_alloc(&img, 32, 16), 0);
+	for (int p = 0; p < 3; p++)
+		for (uint32_t r = 0; r < (p ? 8u : 16u); r++)
+			memset(img.plane[p] + r * img.stride[p], 'A' + p,
+			    p ? 16 : 32);
+	memset(&f, 0, sizeof(f));
+	f.fourcc = 0x32315559;	/* V4L2_PIX_FMT_YUV420, 'YU12' */
+	f.width = 32;
+	f.height = 16;
+	f.image = &img;
+	f.index = 4;
+	ck_assert_int_eq(workers_submit(&wk, &f, 0, NULL), 0);
+	image_free(&img);
+	ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+	while ((w = workers_collect(&wk)) == NULL)
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+	ck_assert_uint_eq(w->w_len, 32 * 16 * 3 / 2);
+	ck_assert_ptr_null(w->w_frame.image);
+	for (size_t b = 0; b < w->w_len; b++)
+		ck_assert_uint_eq(w->w_out[b], b < 512 ? 'A' : b < 640 ? 'B' :
+		    'C');
+	workers_recycle(&wk, w);
+	workers_free(&wk);
+}
+END_TEST
+
 static Suite *
 workers_suite(void)
 {
@@ -230,6 +329,7 @@ workers_suite(void)
 	tcase_add_test(tc, test_late_frame_is_not_published);
 	tcase_add_test(tc, test_waiting_frame_is_replaced);
 	tcase_add_test(tc, test_drain_cancels_the_waiting_frame);
+	tcase_add_test(tc, test_copy_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }
