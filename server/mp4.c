@@ -131,22 +131,6 @@ put_matrix(struct cursor *c)
 
 /* ---------------------------------------------------------- init */
 
-/*
- * 1 if the profile_idc carries chroma_format_idc and bit depths in its
- * SPS (the High profiles and their relatives, H.264 7.3.2.1.1), which
- * ISO/IEC 14496-15 wants repeated at the end of the avcC.
- */
-static int
-profile_has_chroma_info(unsigned p)
-{
-	switch (p) {
-	case 100: case 110: case 122: case 244: case 44: case 83: case 86:
-	case 118: case 128: case 138: case 139: case 134: case 135:
-		return 1;
-	}
-	return 0;
-}
-
 /* AVCDecoderConfigurationRecord, ISO/IEC 14496-15 5.3.3.1. */
 static void
 put_avcc(struct cursor *c, const struct mp4_track *t,
@@ -165,7 +149,7 @@ put_avcc(struct cursor *c, const struct mp4_track *t,
 	put8(c, 1);			/* numOfPictureParameterSets */
 	put16(c, (uint32_t)t->pps_len);
 	put(c, t->pps, t->pps_len);
-	if (profile_has_chroma_info(sps->profile_idc)) {
+	if (h264_profile_has_chroma_info(sps->profile_idc)) {
 		put8(c, 0xfc | sps->chroma_format_idc);
 		put8(c, 0xf8 | (sps->bit_depth_luma - 8u));
 		put8(c, 0xf8 | (sps->bit_depth_chroma - 8u));

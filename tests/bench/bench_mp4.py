@@ -50,7 +50,8 @@ import time
 import urllib.request
 
 from benchutil import (BUILD, CAPTURE, LOADCLIENT, RESULTS, SERVER, SIM_SO,
-                       thread_times, wait_for, write_results)
+                       render_mandelbrot, thread_times, wait_for,
+                       write_results)
 
 RESULTS_TXT = os.path.join(RESULTS, "mp4.txt")
 RESULTS_JSON = os.path.join(RESULTS, "mp4.json")
@@ -306,11 +307,7 @@ def main():
     result = {"size": "%dx%d" % (W, H), "fps": FPS}
     lines = []
     try:
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
-                        "-i", "mandelbrot=size=%dx%d:rate=%d" % (W, H, FPS),
-                        "-frames:v", str(PICTURES), "-pix_fmt", "yuv420p",
-                        "-f", "rawvideo", "-y", source], check=True,
-                       timeout=600)
+        render_mandelbrot(source, W, H, FPS, PICTURES)
         src_thumbs = thumbs(source)
 
         # Quality and bandwidth.

@@ -443,6 +443,29 @@ client_connect(struct client *c, int rcvbuf)
 	return 0;
 }
 
+/*
+ * A whole frame arrived at t (CLOCK_MONOTONIC) and now (CLOCK_REALTIME,
+ * ns), captured at capture_ns (CLOCK_REALTIME, 0: unknown): counted
+ * after the warm-up, with its latency.
+ */
+static void
+client_frame(struct client *c, double t, uint64_t now, uint64_t capture_ns)
+{
+	c->frames_all++;
+	if (t < t_warm)
+		return;
+	if (c->frames == 0)
+		c->first_t = t;
+	c->last_t = t;
+	c->frames++;
+	if (capture_ns == 0)
+		c->unstamped++;
+	else {
+		samples_add(&c->lat, ((double)now - (double)capture_ns) / 1e9);
+		samples_add(&c->lat_t, t - t_start);
+	}
+}
+
 static void
 part_done(struct client *c)
 {
@@ -455,19 +478,7 @@ part_done(struct client *c)
 		client_fail(c, "part is not a complete JPEG");
 		return;
 	}
-	c->frames_all++;
-	if (t < t_warm)
-		return;
-	if (c->frames == 0)
-		c->first_t = t;
-	c->last_t = t;
-	c->frames++;
-	if (ts == 0)
-		c->unstamped++;
-	else {
-		samples_add(&c->lat, ((double)now - (double)ts) / 1e9);
-		samples_add(&c->lat_t, t - t_start);
-	}
+	client_frame(c, t, now, ts);
 }
 
 static uint32_t
@@ -489,18 +500,10 @@ mp4_fragment_done(struct client *c)
 		return;
 	}
 	c->prft_len = 0;
-	ntp = (uint64_t)be32(c->prft + 16) << 32 | be32(c->prft + 20);
-	c->frames_all++;
-	if (t < t_warm)
-		return;
-	if (c->frames == 0)
-		c->first_t = t;
-	c->last_t = t;
-	c->frames++;
 	/* NTP: seconds since 1900, 32.32 fixed point. */
-	samples_add(&c->lat, (double)now / 1e9 - ((double)(ntp >> 32) -
-	    2208988800.0 + (double)(ntp & 0xffffffffu) / 4294967296.0));
-	samples_add(&c->lat_t, t - t_start);
+	ntp = (uint64_t)be32(c->prft + 16) << 32 | be32(c->prft + 20);
+	client_frame(c, t, now, ((ntp >> 32) - 2208988800u) * 1000000000u +
+	    ((ntp & 0xffffffffu) * 1000000000u >> 32));
 }
 
 /* Bytes of chunk data: box headers, the start of moofs, mdat ends. */

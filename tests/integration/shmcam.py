@@ -273,7 +273,32 @@ class Frame:
         self.data = data
 
 
-class MjpegReader(threading.Thread):
+class StreamReader(threading.Thread):
+    """What the stream readers below share: stopping (the socket shut
+    down under the reading thread), and waiting for a number of frames
+    with the stream's failure or end reported as such."""
+
+    def stop(self):
+        self._halt.set()
+        if self._sock:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.join(10)
+
+    def wait_count(self, n, timeout, what):
+        def enough():
+            if self.error:
+                raise AssertionError("stream failed: %r" % self.error)
+            if self.closed and self.count() < n:
+                raise AssertionError("stream closed after %d %s"
+                                     % (self.count(), what))
+            return self.count() >= n
+        wait_until(enough, timeout, "%d %s from %s" % (n, what, self.path))
+
+
+class MjpegReader(StreamReader):
     """Reads a multipart MJPEG stream strictly: every part must carry a
     Content-Length that matches its body exactly (checked by requiring
     the boundary right after that many bytes)."""
@@ -374,24 +399,9 @@ class MjpegReader(threading.Thread):
             if self._sock:
                 self._sock.close()
 
-    def stop(self):
-        self._halt.set()
-        if self._sock:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.join(10)
 
     def wait_frames(self, n, timeout=10):
-        def enough():
-            if self.error:
-                raise AssertionError("stream failed: %r" % self.error)
-            if self.closed and self.count() < n:
-                raise AssertionError("stream closed after %d frames"
-                                     % self.count())
-            return self.count() >= n
-        wait_until(enough, timeout, "%d frames from %s" % (n, self.path))
+        self.wait_count(n, timeout, "frames")
 
 
 def ffmpeg_frames(url, count, timeout=60):
@@ -498,7 +508,7 @@ class Mp4Fragment:
         self.size = size
 
 
-class Mp4Reader(threading.Thread):
+class Mp4Reader(StreamReader):
     """Reads /stream.mp4 strictly: the HTTP head, a chunked (HTTP/1.1) or
     plain (HTTP/1.0) body, and in it MP4 boxes that must follow each
     other exactly: ftyp and moov first, then [prft] moof + mdat.  Records
@@ -665,24 +675,9 @@ class Mp4Reader(threading.Thread):
             if self._file:
                 self._file.close()
 
-    def stop(self):
-        self._halt.set()
-        if self._sock:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.join(10)
 
     def wait_fragments(self, n, timeout=10):
-        def enough():
-            if self.error:
-                raise AssertionError("MP4 stream failed: %r" % self.error)
-            if self.closed and self.count() < n:
-                raise AssertionError("MP4 stream closed after %d fragments"
-                                     % self.count())
-            return self.count() >= n
-        wait_until(enough, timeout, "%d fragments from %s" % (n, self.path))
+        self.wait_count(n, timeout, "fragments")
 
 
 def ffmpeg_decode(src, timeout=120, frames=None):

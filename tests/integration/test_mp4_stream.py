@@ -78,6 +78,22 @@ class Mp4StreamTest(ShmcamTestCase):
         self.addCleanup(r.stop)
         return r
 
+    def joins(self, srv, n):
+        """Seconds from request to first fragment of n viewers joining
+        one after the other while another one keeps the encoder going
+        (so that they join in the middle of a GOP)."""
+        self.reader(srv).wait_fragments(2)
+        waits = []
+        for i in range(n):
+            # Apart by more than the capture's 250 ms request limit.
+            observe(0.4)
+            r = self.reader(srv)
+            r.wait_fragments(1, timeout=10)
+            waits.append(r.first_sync - r.started)
+            self.assertTrue(r.fragments[0].sync)
+            r.stop()
+        return waits
+
     def assert_runs_decodable(self, r):
         """Every run of fragments a client got starts at a keyframe, and
         decode times only increase."""
@@ -217,16 +233,7 @@ class Mp4StreamTest(ShmcamTestCase):
         # for one would wait seconds.  One viewer keeps the encoder going,
         # so that the others join in the middle of a GOP.
         _, _, srv = self.start_h264(gop=300)
-        self.reader(srv).wait_fragments(2)
-        waits = []
-        for i in range(6):
-            # Apart by more than the capture's 250 ms request limit.
-            observe(0.4)
-            r = self.reader(srv)
-            r.wait_fragments(1, timeout=10)
-            waits.append(r.first_sync - r.started)
-            self.assertTrue(r.fragments[0].sync)
-            r.stop()
+        waits = self.joins(srv, 6)
         figure("time to first frame with keyframe requests (GOP 10 s): "
                "median %.0f ms, max %.0f ms", statistics.median(waits) * 1e3,
                max(waits) * 1e3)
@@ -240,14 +247,7 @@ class Mp4StreamTest(ShmcamTestCase):
     def test_joining_without_keyframe_requests(self):
         _, _, srv = self.start_h264(gop=30,
                                     server_args=("--no-keyframe-requests",))
-        self.reader(srv).wait_fragments(2)
-        waits = []
-        for i in range(4):
-            observe(0.3)
-            r = self.reader(srv)
-            r.wait_fragments(1, timeout=10)
-            waits.append(r.first_sync - r.started)
-            r.stop()
+        waits = self.joins(srv, 4)
         figure("time to first frame without keyframe requests (GOP 1 s): "
                "median %.0f ms, max %.0f ms", statistics.median(waits) * 1e3,
                max(waits) * 1e3)
