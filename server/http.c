@@ -5,6 +5,7 @@
  * URLs (route.c parses them)
  *   /stream, /?action=stream              multipart MJPEG (stream.c)
  *   /stream.mp4                           H.264, fragmented MP4 (mp4stream.c)
+ *   /hls.m3u8, /hls/NAME                  H.264, LL-HLS (hlsstream.c)
  *   /snapshot, /snapshot.jpg, /?action=snapshot   the newest JPEG, at once
  *   /state, /metrics                      JSON and Prometheus (state.c)
  *   /                                     the viewer page (page.c)
@@ -13,7 +14,7 @@
  * Order of checks: method (405), OPTIONS (answered without credentials:
  * CORS preflights carry none), auth (401, so that nothing about the
  * paths shows without credentials), route (404), then the endpoint,
- * where a stream beyond --max-clients gets 503.
+ * where a stream or a held HLS request beyond --max-clients gets 503.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@
 /* The server and the request being handled, for the header helpers. */
 static struct server *http_srv;
 
-static void
+void
 http_common_headers(struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -53,7 +54,7 @@ http_no_cache(struct evhttp_request *req)
 	evhttp_add_header(h, "Expires", "0");
 }
 
-static void
+void
 http_error(struct evhttp_request *req, int code, const char *reason,
     const char *text)
 {
@@ -271,7 +272,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	if (route != ROUTE_NONE && route != ROUTE_REDIRECT) {
 		cam = http_camera(srv, name);
 		if (cam == NULL && (name[0] != '\0' || route == ROUTE_STREAM ||
-		    route == ROUTE_MP4 || route == ROUTE_SNAPSHOT))
+		    route == ROUTE_MP4 || route == ROUTE_SNAPSHOT ||
+		    route == ROUTE_HLS || route == ROUTE_HLS_FILE))
 			route = ROUTE_NONE;
 	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
 		route = ROUTE_NONE;
@@ -350,22 +352,23 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 		http_peer_addr(srv, req, addr, sizeof(addr));
-		if (srv->nstreams >= srv->opt.max_clients) {
-			srv->rejected_busy++;
-			log_info("client %s %s: 503, %u stream clients "
-			    "already (--max-clients)", addr, http_log_path(uri,
-			    pathlen, lpath, sizeof(lpath)), srv->nstreams);
-			evhttp_add_header(h, "Retry-After", "5");
-			http_error(req, HTTP_SERVUNAVAIL,
-			    "Service Unavailable", "too many clients");
+		if (http_busy(srv, req))
 			return;
-		}
 		conn_request_done(srv, evcon, 1);
 		if (route == ROUTE_MP4)
 			mp4_start(cam, req, &sp, addr);
 		else
 			stream_start(cam, req, &sp, addr);
 		return;
+	case ROUTE_HLS:
+		hls_playlist_request(cam, req, query);
+		return;
+	case ROUTE_HLS_FILE: {
+		const char *file = (const char *)memrchr(uri, '/', pathlen) + 1;
+
+		hls_file_request(cam, req, file, pathlen - (size_t)(file - uri));
+		return;
+	}
 	case ROUTE_SNAPSHOT:
 		http_snapshot(cam, req);
 		return;
@@ -378,6 +381,27 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		break;
 	}
 	http_error(req, HTTP_NOTFOUND, "Not Found", "no such resource");
+}
+
+int
+http_busy(struct server *srv, struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *uri = evhttp_request_get_uri(req);
+	char addr[80], lpath[128];
+
+	if (srv->nstreams + srv->nheld < srv->opt.max_clients)
+		return 0;
+	srv->rejected_busy++;
+	http_peer_addr(srv, req, addr, sizeof(addr));
+	log_info("client %s %s: 503, %u stream clients already and %u held "
+	    "requests (--max-clients)", addr, http_log_path(uri,
+	    strcspn(uri, "?"), lpath, sizeof(lpath)), srv->nstreams,
+	    srv->nheld);
+	evhttp_add_header(h, "Retry-After", "5");
+	http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
+	    "too many clients");
+	return 1;
 }
 
 void

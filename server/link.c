@@ -512,6 +512,7 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
 	mp4_tick(cam);
+	hls_tick(cam);
 }
 
 void
@@ -595,6 +596,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	frame_pool_init(&cam->c_pool);
 	TAILQ_INIT(&cam->c_clients);
 	mp4_camera_init(cam);
+	hls_camera_init(cam);
 	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
 	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
 	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
@@ -631,6 +633,7 @@ camera_free(struct camera *cam)
 	frame_unref(cam->c_latest);
 	frame_unref(cam->c_offline);
 	frame_pool_drain(&cam->c_pool);
+	hls_camera_free(cam);
 	mp4_camera_free(cam);
 	free(cam);
 }

@@ -34,6 +34,11 @@
  *     read, or it was refused) makes the mux publish nothing until the
  *     next keyframe, so whatever a client gets decodes.
  *
+ * The mux is also where LL-HLS (hlsstream.c) gets its frames: each access
+ * unit that passes the checks goes to hls_frame(), with the init segment
+ * of its parameter sets in mx_init.  While nobody watches stream.mp4 no
+ * fragment is written for it.
+ *
  * When the capture restarts (a new H.264 ring), the mux waits for the new
  * ring's first keyframe, and clients carry on with it if its parameter
  * sets are those of their init segment: decode times keep increasing
@@ -289,6 +294,7 @@ mp4_mux_params(struct camera *cam, const uint8_t *au, size_t len)
 	f->f_epoch = ++mx->mx_epoch;
 	frame_unref(mx->mx_init);
 	mx->mx_init = f;
+	mx->mx_init_hash = hls_hash(f->f_buf + f->f_jpeg_off, (size_t)n);
 	memcpy(mx->mx_sps, t.sps, t.sps_len);
 	mx->mx_sps_len = t.sps_len;
 	memcpy(mx->mx_pps, t.pps, t.pps_len);
@@ -327,10 +333,19 @@ mp4_mux_frame(struct camera *cam, const struct ring_frame *meta)
 		mp4_mux_forget(mx);
 		return;
 	}
-	if (key) {
+	hls_frame(cam, meta, au, key);
+	if (key)
 		mx->mx_keyframes_in++;
+	/* Nobody watches stream.mp4 (HLS is why the ring is read): no
+	 * fragment is written, and a client that comes starts at a
+	 * keyframe it asks for. */
+	if (mx->mx_nclients == 0) {
+		mp4_mux_forget(mx);
+		return;
+	}
+	if (key)
 		mx->mx_broken = 0;
-	} else if (mx->mx_broken || mx->mx_init == NULL) {
+	else if (mx->mx_broken || mx->mx_init == NULL) {
 		mx->mx_dropped++;
 		return;
 	}
@@ -411,6 +426,7 @@ mp4_h264_event(struct camera *cam, enum camera_h264_event ev)
 {
 	struct mp4_mux *mx = &cam->c_mp4;
 
+	hls_h264_event(cam, ev);
 	switch (ev) {
 	case CAMERA_H264_ATTACHED: {
 		struct ring_status st;

@@ -12,6 +12,9 @@
  *   mp4stream.c  H.264 as fragmented MP4: one mux per camera, clients
  *             that start and resume at keyframes
  *   mp4.c     the fragmented MP4 box writer (pure)
+ *   hlsstream.c  LL-HLS: one segmenter per camera, its window of parts
+ *             and segments, playlist and file requests, held requests
+ *   hls.c     LL-HLS names, directives, playlists and decisions (pure)
  *   http.c    routing, access control and the non-streaming endpoints
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
@@ -34,6 +37,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "hls.h"
 #include "mp4.h"
 #include "opt.h"
 #include "ring.h"
@@ -162,6 +166,7 @@ enum stream_kind {
 struct mp4_mux {
 	struct frame_pool mx_pool;
 	struct frame	*mx_init;	/* init segment of mx_epoch */
+	uint64_t	 mx_init_hash;	/* hls_hash() of its MP4 bytes */
 	struct frame	*mx_latest;	/* newest fragment, or NULL */
 	uint64_t	 mx_epoch;	/* +1 whenever the SPS or PPS change */
 	uint8_t		 mx_sps[MP4_PARAMS_MAX];
@@ -202,6 +207,76 @@ struct mp4_mux {
 	struct ring_counters mx_rate_prev;
 	double		 mx_bitrate;	/* bit/s */
 	double		 mx_encode_s;	/* seconds per encoded frame */
+};
+
+/*
+ * A camera's LL-HLS segmenter (hlsstream.c): the access units the MP4 mux
+ * takes from the H.264 ring, cut into parts and segments once, shared by
+ * reference by every request; the window (hls.h) says what they are.
+ * Active while HLS requests come (and for HLS_IDLE_S after the last),
+ * counted then as one H.264 viewer so that the capture encodes.
+ */
+#define HLS_PENDING_MAX	256	/* frames of the open part */
+
+struct hls_pending {		/* a frame of the open part */
+	size_t		 hp_off;	/* in hl_pbuf */
+	size_t		 hp_len;
+	uint64_t	 hp_seq;
+	uint64_t	 hp_dts;
+	uint64_t	 hp_real_ns;
+	int		 hp_key;
+};
+
+struct hls_held;
+
+struct hls_mux {
+	int		 hl_active;
+	uint64_t	 hl_last_request_ns;	/* CLOCK_MONOTONIC */
+	struct frame_pool hl_pool;
+	struct hls_window hl_win;
+	/* the MP4 bytes of each part, and each segment's init segment,
+	 * indexed like hl_win.segs */
+	struct frame	*hl_parts[HLS_SEGMENTS_MAX][HLS_PARTS_MAX];
+	struct frame	*hl_inits[HLS_SEGMENTS_MAX];
+	size_t		 hl_bytes;		/* of all parts held */
+	uint64_t	 hl_version;		/* +1 at every window change */
+	struct frame	*hl_playlist;		/* its text, built once */
+	uint64_t	 hl_playlist_version;
+
+	/* the segmenter */
+	struct hls_cutter hl_cut;
+	struct mp4_timeline hl_timeline;
+	uint64_t	 hl_generation;		/* ring of the frames taken */
+	uint64_t	 hl_last_seq;		/* newest frame taken, 0: none */
+	int		 hl_numbered;		/* hl_last_msn is this run's */
+	uint64_t	 hl_last_msn;		/* newest segment's numbers */
+	uint64_t	 hl_last_dsn;
+	int		 hl_break;		/* next segment: discontinuity */
+	struct hls_pending hl_pend[HLS_PENDING_MAX];
+	unsigned	 hl_npend;
+	uint8_t		*hl_pbuf;		/* their access units */
+	size_t		 hl_plen;
+	size_t		 hl_pcap;
+
+	TAILQ_HEAD(, hls_held) hl_held;
+	unsigned	 hl_nheld;
+
+	/* counters */
+	uint64_t	 hl_requests_playlist;
+	uint64_t	 hl_requests_blocking;	/* with _HLS_msn */
+	uint64_t	 hl_requests_part;
+	uint64_t	 hl_requests_segment;
+	uint64_t	 hl_requests_init;
+	uint64_t	 hl_held_total;		/* requests that had to wait */
+	uint64_t	 hl_held_timeouts;	/* 503 after 3 target durations */
+	uint64_t	 hl_too_far;		/* 400: beyond what may be asked */
+	uint64_t	 hl_not_found;		/* 404: parts gone or never made */
+	uint64_t	 hl_bytes_sent;
+	uint64_t	 hl_parts_made;
+	uint64_t	 hl_segments_made;
+	uint64_t	 hl_breaks;		/* discontinuities */
+	uint64_t	 hl_frames_skipped;	/* waiting for a keyframe */
+	uint64_t	 hl_activations;
 };
 
 enum link_state {
@@ -285,6 +360,7 @@ struct camera {
 	TAILQ_HEAD(, stream_client) c_clients;
 	unsigned	 c_nclients;
 	struct mp4_mux	 c_mp4;
+	struct hls_mux	 c_hls;
 
 	/* counters */
 	uint64_t	 c_frames_in;	/* frames taken from the ring */
@@ -388,6 +464,9 @@ struct server {
 	uint64_t	 started_real_ns;
 	uint64_t	 started_mono_ns;
 	unsigned	 nstreams;		/* stream clients, all cameras */
+	unsigned	 nheld;			/* HLS requests held, all
+						 * cameras: they count toward
+						 * --max-clients too */
 
 	/* counters */
 	uint64_t	 requests;
@@ -467,6 +546,26 @@ void	mp4_tick(struct camera *cam);
 /* 1 if the camera's capture publishes H.264 (or may: not yet known). */
 int	mp4_available(const struct camera *cam);
 
+/* hlsstream.c */
+void	hls_camera_init(struct camera *cam);
+void	hls_camera_free(struct camera *cam);
+/* GET or HEAD of /hls.m3u8 (query: the raw query string or NULL). */
+void	hls_playlist_request(struct camera *cam, struct evhttp_request *req,
+	    const char *query);
+/* GET or HEAD of /hls/NAME (name[0..len), checked by route_parse()). */
+void	hls_file_request(struct camera *cam, struct evhttp_request *req,
+	    const char *name, size_t len);
+/* An access unit the MP4 mux took from the ring and found sound (key:
+ * an IDR picture whose parameter sets are now c_mp4's init segment). */
+void	hls_frame(struct camera *cam, const struct ring_frame *meta,
+	    const uint8_t *au, int key);
+/* What link.c said of the H.264 ring (passed on by mp4stream.c). */
+void	hls_h264_event(struct camera *cam, enum camera_h264_event ev);
+/* Once a second: held requests past their time, an idle segmenter. */
+void	hls_tick(struct camera *cam);
+/* H.264 viewers HLS stands for: 1 while active, else 0. */
+unsigned hls_viewers(const struct camera *cam);
+
 /* listen.c */
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
 int	listen_parse(const char *s, struct listen_spec *ls);
@@ -482,6 +581,15 @@ struct bufferevent *conn_new_bev(struct event_base *base, void *arg);
  * owns the connection).  May be called first with 0, then with 1. */
 void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 	    int streaming);
+/*
+ * While a request on evcon is held unanswered (hlsstream.c), cb(evcon,
+ * arg) runs if the connection is closed first (its request deadline, the
+ * server shutting down), before evhttp frees the request; a NULL cb ends
+ * that.  evhttp reads nothing from a connection while a request on it is
+ * unanswered, so a client that leaves is noticed only when answered.
+ */
+void	conn_watch(struct server *srv, struct evhttp_connection *evcon,
+	    void (*cb)(struct evhttp_connection *, void *), void *arg);
 
 /* route.c */
 enum route {
@@ -493,6 +601,8 @@ enum route {
 	ROUTE_STATE,
 	ROUTE_METRICS,
 	ROUTE_REDIRECT,		/* /NAME -> /NAME/ */
+	ROUTE_HLS,		/* /hls.m3u8 */
+	ROUTE_HLS_FILE,		/* /hls/NAME: hls_name_parse() takes it */
 };
 /*
  * The route of a path (pathlen bytes, no query) and raw query string (or
@@ -551,6 +661,14 @@ int	http_setup(struct server *srv);
  * trusted proxy). */
 void	http_peer_addr(struct server *srv, struct evhttp_request *req,
 	    char *buf, size_t size);
+/* Server and CORS headers, which every response carries. */
+void	http_common_headers(struct evhttp_request *req);
+/* An error response with a one-line text body, never cached. */
+void	http_error(struct evhttp_request *req, int code, const char *reason,
+	    const char *text);
+/* 1 if one more stream or held request would exceed --max-clients (and
+ * then a 503 was sent and counted). */
+int	http_busy(struct server *srv, struct evhttp_request *req);
 
 /* state.c */
 void	state_json(struct server *srv, struct camera *only,

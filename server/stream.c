@@ -85,7 +85,7 @@ stream_client_close(struct stream_client *sc, const char *reason)
 		cam->c_nclients--;
 	}
 	srv->nstreams--;
-	cam->c_h264_viewers = cam->c_mp4.mx_nclients;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients + hls_viewers(cam);
 	/* Frees the bufferevent, its queued frame references and the
 	 * request; safe from within a bufferevent callback. */
 	evhttp_connection_free(sc->sc_evcon);
@@ -486,7 +486,7 @@ stream_client_new(struct camera *cam, struct evhttp_request *req,
 		cam->c_clients_total++;
 	}
 	srv->nstreams++;
-	cam->c_h264_viewers = cam->c_mp4.mx_nclients;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients + hls_viewers(cam);
 	log_info("stream client %s %s connected%s%s", sc->sc_addr, sc->sc_path,
 	    sp->sp_key[0] != '\0' ? ", key " : "", sp->sp_key);
 	camera_viewers_changed(cam);

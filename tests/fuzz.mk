@@ -27,6 +27,10 @@
 #   mp4     the fragmented MP4 writer (server/mp4.c): init segments and
 #           fragments of arbitrary access units; seeds cut from x264's
 #           output (ffmpeg -c:v libx264, several profiles and sizes)
+#   hls     LL-HLS requests (server/hls.c): the query parameters of a
+#           playlist request (_HLS_msn, _HLS_part, _HLS_skip) and file
+#           names, decided against windows the input also describes, and
+#           the playlists written for them; seeds written by hand
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -37,7 +41,9 @@ FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
-FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
+FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c \
+	server/hls.c server/mp4.c
+FUZZ_SRC_hls   := server/hls.c server/route.c server/mp4.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
