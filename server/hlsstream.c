@@ -994,9 +994,10 @@ hls_camera_free(struct camera *cam)
 	struct hls_held *hh;
 
 	/* Held requests went with their connections (evhttp_free() runs
-	 * first); any left are let go without an answer. */
+	 * first); any left are forgotten (their connection is not ours to
+	 * touch). */
 	while ((hh = TAILQ_FIRST(&hl->hl_held)) != NULL)
-		(void)held_take(hh);
+		held_free(hh);
 	window_clear(hl);
 	frame_unref(hl->hl_playlist);
 	hl->hl_playlist = NULL;

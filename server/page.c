@@ -6,13 +6,20 @@
  *
  * The picture: MJPEG in an <img> at first (it shows at once, and without
  * scripts); when /state says the camera has H.264 and the browser can
- * play it, a <video> of stream.mp4 takes over once it plays, and the
- * MJPEG stream is closed.  If the video fails, ends (the capture's H.264
- * parameters changed) or stops advancing, the page goes back to MJPEG
- * and tries the video again later.  The line under the picture says
- * which one is playing.  A browser holds a few hundred milliseconds of
- * video before it plays; the page seeks to the newest frame when it
- * holds more than that, so the picture stays live.
+ * play it, a <video> takes over once it plays, and the MJPEG stream is
+ * closed.  The video is stream.mp4, progressive fragmented MP4, except in
+ * Safari and on iOS (Apple's WebKit: every browser there), which play
+ * HLS natively but no live MP4 of unknown length, and in browsers
+ * without MediaSource: they get hls.m3u8.  (Chromium says "maybe" to
+ * HLS since 2025, but its own HLS demuxer does not take this one's
+ * fragmented MP4 parts; it gets MP4.)  If the video fails, ends (the
+ * capture's H.264 parameters
+ * changed) or stops advancing, the page goes back to MJPEG and tries the
+ * video again later.  The line under the picture says which one is
+ * playing.  A browser holds a few hundred milliseconds of MP4 before it
+ * plays; the page seeks to the newest frame when it holds more than
+ * that, so the picture stays live.  HLS is left to the browser's own
+ * idea of the live edge unless it falls 3 s behind.
  *
  * Links are relative ("stream", "state"), so the page also works behind
  * a reverse proxy that serves us under a path prefix.  The script puts
@@ -71,31 +78,35 @@ static const char page_html[] =
 " if(!i.getAttribute('src'))i.src=box.dataset.base+'stream';\n"
 " playing(box,'MJPEG'+(why?' ('+why+')':''));st.video=false;"
 "st.retry=Date.now()+10000;}\n"
-"function toVideo(box){const v=box.querySelector('video'),"
+"function toVideo(box,hls){const v=box.querySelector('video'),"
 "i=box.querySelector('img'),st=V[box.dataset.camera];\n"
-" st.video=true;st.t=-1;st.still=0;st.since=Date.now();\n"
+" st.video=true;st.hls=hls;st.t=-1;st.still=0;st.since=Date.now();\n"
 " v.onplaying=()=>{v.hidden=false;i.hidden=true;i.removeAttribute('src');"
-"playing(box,'H.264 (MP4)');};\n"
+"playing(box,hls?'H.264 (HLS)':'H.264 (MP4)');};\n"
 " v.onerror=()=>toMjpeg(box,'video error');\n"
 " v.onended=()=>{st.retry=0;toMjpeg(box,'video ended');};\n"
-" v.src=box.dataset.base+'stream.mp4?key=viewer-page';v.play().catch(()=>{});}\n"
+" v.src=box.dataset.base+(hls?'hls.m3u8':'stream.mp4?key=viewer-page');"
+"v.play().catch(()=>{});}\n"
 "function watchVideo(box){const v=box.querySelector('video'),"
 "st=V[box.dataset.camera];if(!st.video)return;\n"
 " if(v.hidden){if(Date.now()-st.since>10000)"
 "toMjpeg(box,'video did not start');return;}\n"
 " if(v.currentTime===st.t){if(++st.still>=5)toMjpeg(box,'video stalled');}"
 "else{st.t=v.currentTime;st.still=0;}\n"
-" const b=v.buffered;if(b.length&&b.end(b.length-1)-v.currentTime>0.5)"
-"v.currentTime=b.end(b.length-1)-0.1;}\n"
+" const b=v.buffered,e=b.length?b.end(b.length-1):0;\n"
+" if(!st.hls&&e-v.currentTime>0.5)v.currentTime=e-0.1;\n"
+" else if(st.hls&&e-v.currentTime>3)v.currentTime=e-1.5;}\n"
 "function render(cam){\n"
 " const box=document.querySelector('[data-camera=\"'+cam.name+'\"]');\n"
 " if(!box)return;\n"
 " const st=V[cam.name]||(V[cam.name]={video:false,retry:0});\n"
 " const v=box.querySelector('video');\n"
-" const can=cam.h264&&cam.streams&&cam.streams.mp4.available&&"
-"v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')!==''&&"
+" const h264=cam.h264&&cam.streams&&cam.streams.mp4.available&&"
 "!/[?&]mjpeg/.test(location.search);\n"
-" if(!st.video&&can&&Date.now()>=st.retry)toVideo(box);\n"
+" const mp4=h264&&v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')!=='';\n"
+" const hls=h264&&v.canPlayType('application/vnd.apple.mpegurl')!==''&&"
+"(/^Apple/.test(navigator.vendor||'')||!window.MediaSource);\n"
+" if(!st.video&&(mp4||hls)&&Date.now()>=st.retry)toVideo(box,hls);\n"
 " else if(!st.video&&!box.dataset.playing)playing(box,'MJPEG');\n"
 " watchVideo(box);\n"
 " const so=box.querySelector('.status');\n"
@@ -144,6 +155,7 @@ static const char page_camera[] =
 "<span class=\"playing\"></span> &middot; "
 "<a href=\"{{BASE}}stream\">stream</a> &middot; "
 "<a href=\"{{BASE}}stream.mp4\">stream.mp4</a> &middot; "
+"<a href=\"{{BASE}}hls.m3u8\">hls.m3u8</a> &middot; "
 "<a href=\"{{BASE}}snapshot\">snapshot</a> &middot; "
 "<a href=\"{{BASE}}state\">state</a></p>\n"
 "<p class=\"info\"></p>\n"

@@ -1,11 +1,12 @@
 // video.js - plays a video in headless Chromium and reports how playback
 // advances, for the integration tests (tests/integration/test_mp4_stream.py).
 //
-//   node video.js URL SECONDS [--page]
+//   node video.js URL SECONDS [--page] [--as-safari]
 //
 // Without --page, URL is the src of a <video muted autoplay> on an empty
 // page; with it, URL is shmcam's viewer page and the first <video> on it
-// is watched.  Prints one JSON object per line: first what the browser
+// is watched.  --as-safari makes navigator.vendor Apple's, as Safari's
+// and every iOS browser's is, to see what the page chooses for them.  Prints one JSON object per line: first what the browser
 // says it can play, then once every 250 ms the element's currentTime,
 // getVideoPlaybackQuality() counts, readyState, error, whether it is
 // shown, and the page's "playing: ..." line.
@@ -19,7 +20,8 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 async function main() {
-  const [url, secondsArg, mode] = process.argv.slice(2);
+  const [url, secondsArg, ...flags] = process.argv.slice(2);
+  const mode = flags.includes('--page') ? '--page' : null;
   const seconds = Number(secondsArg || 10);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'shmcam-chromium-'));
   let ctx;
@@ -33,6 +35,12 @@ async function main() {
         '--autoplay-policy=no-user-gesture-required'],
     });
     const page = ctx.pages()[0] || await ctx.newPage();
+    if (flags.includes('--as-safari')) {
+      await page.addInitScript(() => {
+        Object.defineProperty(Navigator.prototype, 'vendor',
+          { get: () => 'Apple Computer, Inc.' });
+      });
+    }
     if (mode === '--page') {
       await page.goto(url, { waitUntil: 'domcontentloaded' });
     } else {

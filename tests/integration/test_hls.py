@@ -20,7 +20,7 @@ from hlscheck import PlaylistChecker
 from hlstools import HlsFollower
 from shmcam import (ROOT, ShmcamTestCase, ffmpeg_decode, figure, get_json,
                     http_get, observe, wait_until)
-from test_mp4_stream import H264, NO_H264
+from test_mp4_stream import H264, HAVE_BROWSER, NO_H264, browser
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 HLSPLAY_JS = os.path.join(BROWSER_DIR, "hlsplay.js")
@@ -382,3 +382,20 @@ class HlsTest(ShmcamTestCase):
                                  if s["behind_capture"] is not None))
         self.assertTrue(late[-1]["low_latency"], late[-1])
         self.assertLessEqual(statistics.median(lat), 2.0, late)
+
+    @unittest.skipUnless(HAVE_BROWSER, "chromium, node or playwright-core "
+                         "(make deps) missing")
+    def test_viewer_page_gives_safari_hls(self):
+        # Chromium with Safari's navigator.vendor: the page asks for
+        # hls.m3u8, not stream.mp4.  (Chromium's own HLS demuxer does not
+        # play it, so the page goes back to MJPEG: what a Safari that
+        # cannot play it would see.  hls.js plays it, above.)
+        _, _, srv = self.start_h264()
+        samples = browser(srv.url("/"), 6, page=True, as_safari=True)
+        hls = get_json(srv.port)["cameras"][0]["streams"]
+        self.assertGreaterEqual(hls["hls"]["requests"]["playlist"], 1,
+                                samples[-1])
+        self.assertEqual(hls["mp4"]["clients_total"], 0)
+        self.assertIn(samples[-1]["playing"], ("playing: H.264 (HLS)",
+                                               "playing: MJPEG (video error)",
+                                               "playing: MJPEG"))

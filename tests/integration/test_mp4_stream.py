@@ -46,11 +46,13 @@ H264 = capture_has_h264()
 NO_H264 = "this build's capture has no H.264 (x264)"
 
 
-def browser(url, seconds, page=False):
+def browser(url, seconds, page=False, as_safari=False):
     """video.js's samples: [first line: what chromium can play, then one
     dict every 250 ms]."""
     r = subprocess.run(["node", VIDEO_JS, url, str(seconds)] +
-                       (["--page"] if page else []), capture_output=True,
+                       (["--page"] if page else []) +
+                       (["--as-safari"] if as_safari else []),
+                       capture_output=True,
                        text=True, timeout=seconds + 90, cwd=BROWSER_DIR)
     if r.returncode != 0:
         raise AssertionError("video.js failed: %s" % r.stderr[-3000:])
