@@ -66,6 +66,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "bench/clientutil.h"
 #include "v4l2sim/simstamp.h"
 
 #define LINE_MAX_LEN	8192
@@ -288,11 +289,6 @@ enum pstate {
 	P_CHUNK_END,	/* CRLF after the chunk data */
 };
 
-struct samples {
-	double	*v;
-	size_t	 n, cap;
-};
-
 struct client {
 	int		 fd;
 	int		 slow;
@@ -339,63 +335,6 @@ static struct sockaddr_in dst;
 static char req[1024];
 static double t_start, t_warm;
 static int epfd;
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-now_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void
-samples_add(struct samples *s, double v)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 256;
-		s->v = realloc(s->v, s->cap * sizeof(double));
-		if (s->v == NULL) {
-			perror("realloc");
-			exit(1);
-		}
-	}
-	s->v[s->n++] = v;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0..100) of v[0..n), sorted in place; NAN if empty. */
-static double
-pct(double *v, size_t n, double p)
-{
-	double r;
-	size_t i;
-
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(double), cmp_double);
-	r = p / 100 * (double)(n - 1);
-	i = (size_t)r;
-	if (i + 1 >= n)
-		return v[n - 1];
-	return v[i] + (v[i + 1] - v[i]) * (r - (double)i);
-}
 
 static void __attribute__((format(printf, 2, 3)))
 client_fail(struct client *c, const char *fmt, ...)
@@ -481,29 +420,20 @@ part_done(struct client *c)
 	client_frame(c, t, now, ts);
 }
 
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 /* An mdat has arrived whole: one frame, captured at its prft's time. */
 static void
 mp4_fragment_done(struct client *c)
 {
 	double t = now_mono();
-	uint64_t now = now_real_ns(), ntp;
+	uint64_t now = now_real_ns();
+	uint64_t capture = prft_capture_ns(c->prft, c->prft_len);
 
-	if (c->prft_len < 32 || c->prft[8] != 1) {
+	if (capture == 0) {
 		client_fail(c, "fragment without a prft (version 1)");
 		return;
 	}
 	c->prft_len = 0;
-	/* NTP: seconds since 1900, 32.32 fixed point. */
-	ntp = (uint64_t)be32(c->prft + 16) << 32 | be32(c->prft + 20);
-	client_frame(c, t, now, ((ntp >> 32) - 2208988800u) * 1000000000u +
-	    ((ntp & 0xffffffffu) * 1000000000u >> 32));
+	client_frame(c, t, now, capture);
 }
 
 /* Bytes of chunk data: box headers, the start of moofs, mdat ends. */
