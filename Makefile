@@ -8,6 +8,7 @@
 #   make install       PREFIX=/usr/local DESTDIR= (programs, manual pages,
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
+#   make check-deb     the Debian package, installed and used in one
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 #   make X264=no       without H.264 encoding (no libx264, no libyuv):
 #                      the source stays ISC, and so does that binary; one
@@ -18,6 +19,9 @@ BINDIR	?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 DOCDIR	?= $(PREFIX)/share/doc/shmcam
 MANDIR	?= $(PREFIX)/share/man
+# The example configurations: next to the real ones by default; a package
+# puts them with its documentation (debian/rules).
+EXAMPLEDIR ?= $(SYSCONFDIR)/shmcam
 DESTDIR	?=
 
 comma	:= ,
@@ -93,12 +97,14 @@ PROGRAMS := $(CAPTURE) $(SERVER)
 # Debian packages: to build, to run, to test.
 DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
 	     libjpeg62-turbo-dev libx264-dev libyuv-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd
+	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd \
+	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap mandoc manpages-dev nodejs npm gstreamer1.0-tools \
-	     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	     gstreamer1.0-libav vlc-bin vlc-plugin-base
+	     debootstrap mandoc manpages-dev lintian git nodejs npm \
+	     gstreamer1.0-tools gstreamer1.0-plugins-good \
+	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin \
+	     vlc-plugin-base
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
@@ -204,7 +210,8 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_end_to_end.EndToEndTest.test_stream_parts_are_well_formed \
 	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
 	test_end_to_end.EndToEndTest.test_index_and_errors \
-	test_hostile_ring test_http_contract test_http_restart
+	test_hostile_ring test_http_contract test_http_restart \
+	test_h264.H264Test.test_short_stream
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \
@@ -257,15 +264,15 @@ MAN_SECTIONS := $(sort $(patsubst .%,%,$(suffix $(MAN_PAGES))))
 install: all units
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/shmcam $(DESTDIR)$(DOCDIR) \
-	    $(patsubst %,$(DESTDIR)$(MANDIR)/man%,$(MAN_SECTIONS))
+	    $(DESTDIR)$(SYSCONFDIR)/shmcam $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(DOCDIR) $(patsubst %,$(DESTDIR)$(MANDIR)/man%,$(MAN_SECTIONS))
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	for s in $(MAN_SECTIONS); do \
 		install -m 0644 man/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/shmcam.sysusers $(DESTDIR)$(SYSUSERSDIR)/shmcam.conf
 	install -m 0644 systemd/shmcam.tmpfiles $(DESTDIR)$(TMPFILESDIR)/shmcam.conf
-	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(SYSCONFDIR)/shmcam/
+	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
 	install -d $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md NEWS $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/

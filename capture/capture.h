@@ -9,8 +9,8 @@
  *   pipeline_h264.c  the same for the H.264 ring: the encoder's thread,
  *               cameras' own H.264, keyframes on request
  *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c)
- *   encode.c, mjpeg.c, h264enc.c, h264pass.c, keyframe.c, workers.c,
- *   placeholder.c, privs.c, peers.c
+ *   encode.c, m2m.c, mjpeg.c, h264enc.c, h264pass.c, keyframe.c,
+ *   workers.c, placeholder.c, privs.c, peers.c
  *
  * Everything here is touched by the loop thread only; encoder threads
  * see only their own job and encoder (workers.h), and the H.264 thread
@@ -30,6 +30,7 @@
 #include "h264enc.h"
 #include "h264pass.h"
 #include "keyframe.h"
+#include "m2m.h"
 #include "opt.h"
 #include "peers.h"
 #include "placeholder.h"
@@ -41,7 +42,15 @@
 
 #define STATS_PERIOD_S		5
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
+#define SOURCE_DRAIN_MAX	32	/* frames taken per wake-up, at most */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
+
+/* --encoder: who encodes raw frames to JPEG. */
+enum capture_encoder {
+	ENCODER_AUTO,		/* a memory-to-memory encoder if one is found */
+	ENCODER_CPU,		/* libjpeg-turbo */
+	ENCODER_M2M,		/* a memory-to-memory encoder, or exit */
+};
 
 enum source_kind {
 	SOURCE_AUTO,
@@ -65,6 +74,8 @@ struct capture_options {
 	int		 quality;
 	uint32_t	 slots;
 	uint32_t	 fourcc;	/* 0: auto */
+	enum capture_encoder encoder;
+	const char	*m2m_path;	/* --encoder m2m:PATH, else NULL */
 	unsigned	 buffers;
 	unsigned	 workers;
 	unsigned	 retry_ms;
@@ -85,6 +96,7 @@ struct capture {
 	struct peers	 peers;
 	struct service	 svc;		/* sd_notify: ready, status, watchdog */
 	struct encoder	 enc;		/* the loop thread's */
+	struct m2m	*m2m;		/* the hardware encoder, until it fails */
 	struct encoder	*wenc;		/* one per worker thread */
 	struct workers	 wk;
 	int		 use_workers;
@@ -103,7 +115,7 @@ struct capture {
 
 	/* while the source is gone */
 	char		 reason[RING_TEXT_MAX];
-	char		 retry_why[160];
+	char		 retry_why[256];
 	uint32_t	 last_width;	/* placeholders are drawn this size */
 	uint32_t	 last_height;
 

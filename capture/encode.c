@@ -51,18 +51,7 @@ encoder_free(struct encoder *e)
 int
 encoder_supports(uint32_t fourcc)
 {
-	switch (fourcc) {
-	case V4L2_PIX_FMT_YUV420:
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-	case V4L2_PIX_FMT_NV12:
-	case V4L2_PIX_FMT_GREY:
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
-		return 1;
-	default:
-		return 0;
-	}
+	return rawformat_find(fourcc) != NULL;
 }
 
 size_t
@@ -87,20 +76,22 @@ encoder_scratch(struct encoder *e, size_t size)
 }
 
 /*
- * YUYV (Y0 U Y1 V) or UYVY (U Y0 V Y1) to planar 4:2:2: the one pass over
- * the frame a packed format costs, so it is done 32 pixels at a time
- * with SSE2 (every x86-64 has it): luma is every other byte, chroma the
- * bytes between, itself alternating U and V; masking or shifting the
- * 16-bit lanes and packing them back to bytes separates each.  Other
- * machines, and the tail of each row, take the plain loop.
+ * Packed 4:2:2 (YUYV: Y0 C0 Y1 C1, UYVY: C0 Y0 C1 Y1, yoff the byte of
+ * Y0) to planar 4:2:2, the first chroma of each pair into c0 and the
+ * second into c1: the one pass over the frame a packed format costs, so
+ * it is done 32 pixels at a time with SSE2 (every x86-64 has it): luma
+ * is every other byte, chroma the bytes between, itself alternating;
+ * masking or shifting the 16-bit lanes and packing them back to bytes
+ * separates each.  Other machines, and the tail of each row, take the
+ * plain loop.
  */
 static void
-split_422_row(const uint8_t *s, uint32_t w, int uyvy, uint8_t *y,
+split_422_row(const uint8_t *s, uint32_t w, unsigned yoff, uint8_t *y,
     uint8_t *u, uint8_t *v)
 {
 	uint32_t x = 0, cw = w / 2;
-	const unsigned yo = uyvy ? 1 : 0, uo = uyvy ? 0 : 1;
-	const unsigned vo = uyvy ? 2 : 3;
+	const int uyvy = yoff == 1;
+	const unsigned yo = yoff, uo = yoff ^ 1, vo = uo + 2;
 
 #ifdef __SSE2__
 	const __m128i lo = _mm_set1_epi16(0x00ff);
@@ -131,7 +122,7 @@ split_422_row(const uint8_t *s, uint32_t w, int uyvy, uint8_t *y,
 			c1 = _mm_packus_epi16(_mm_srli_epi16(c, 8),
 			    _mm_srli_epi16(d, 8));
 		}
-		/* c0, c1: U V U V ...; the even bytes are U. */
+		/* c0, c1: U V U V ...; the even bytes are the first. */
 		_mm_storeu_si128((__m128i *)(y + x), y0);
 		_mm_storeu_si128((__m128i *)(y + x + 16), y1);
 		_mm_storeu_si128((__m128i *)(u + x / 2), _mm_packus_epi16(
@@ -148,38 +139,44 @@ split_422_row(const uint8_t *s, uint32_t w, int uyvy, uint8_t *y,
 	}
 }
 
+/*
+ * A packed 4:2:2 row split into its planes: the pair's first chroma is
+ * Cb unless the format stores Cr first (YVYU, VYUY).
+ */
 static void
-split_422(const uint8_t *src, size_t bpl, uint32_t w, uint32_t h,
-    int uyvy, uint8_t *y, uint8_t *u, uint8_t *v)
+split_packed_row(const struct rawframe *f, uint32_t row, uint8_t *y,
+    uint8_t *cb, uint8_t *cr)
 {
-	uint32_t row, cw = w / 2;
+	const struct rawformat *fmt = f->rw_fmt;
+	const struct rawplane *p = &f->rw_plane[0];
 
-	for (row = 0; row < h; row++)
-		split_422_row(src + row * bpl, w, uyvy, y + (size_t)row * w,
-		    u + (size_t)row * cw, v + (size_t)row * cw);
+	split_422_row(p->rp_data + (size_t)row * p->rp_stride, f->rw_width,
+	    fmt->rf_yoff, y, fmt->rf_crcb ? cr : cb, fmt->rf_crcb ? cb : cr);
 }
 
 /* The whole frame split into planes, then TurboJPEG. */
 static int
-encode_packed_422_planes(struct encoder *e, const struct source_frame *f,
-    size_t bpl, int uyvy, uint8_t *out, size_t cap, size_t *len)
+encode_packed_422_planes(struct encoder *e, const struct rawframe *f,
+    uint8_t *out, size_t cap, size_t *len)
 {
-	const uint32_t w = f->width, h = f->height, cw = w / 2;
+	const uint32_t w = f->rw_width, h = f->rw_height, cw = w / 2;
 	const uint8_t *planes[3];
 	int strides[3];
 	uint8_t *p;
 
 	if ((p = encoder_scratch(e, (size_t)w * h * 2)) == NULL)
 		return -ENOMEM;
-	split_422(f->data, bpl, w, h, uyvy, p, p + (size_t)w * h,
-	    p + (size_t)w * h + (size_t)cw * h);
 	planes[0] = p;
 	planes[1] = p + (size_t)w * h;
 	planes[2] = planes[1] + (size_t)cw * h;
+	for (uint32_t row = 0; row < h; row++)
+		split_packed_row(f, row, p + (size_t)row * w,
+		    p + (size_t)w * h + (size_t)row * cw,
+		    p + (size_t)w * h + (size_t)cw * h + (size_t)row * cw);
 	strides[0] = (int)w;
 	strides[1] = strides[2] = (int)cw;
-	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
-	    f->height, TJSAMP_422, out, cap, len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, w, h,
+	    TJSAMP_422, out, cap, len);
 }
 
 /* libjpeg's fatal errors: back to encode_packed_422_strips(). */
@@ -258,10 +255,10 @@ packed_codec_get(struct encoder *e)
  * byte for byte (tests/check_encode.c compares them).
  */
 static int
-encode_packed_422_strips(struct encoder *e, const struct source_frame *f,
-    size_t bpl, int uyvy, uint8_t *out, size_t cap, size_t *len)
+encode_packed_422_strips(struct encoder *e, const struct rawframe *f,
+    uint8_t *out, size_t cap, size_t *len)
 {
-	const uint32_t w = f->width, h = f->height, cw = w / 2;
+	const uint32_t w = f->rw_width, h = f->rw_height, cw = w / 2;
 	/* Samples per strip row: whole 8-pixel blocks. */
 	const size_t yw = ((size_t)w + 7) / 8 * 8, cwp = ((size_t)cw + 7) / 8 * 8;
 	struct packed_codec *pc;
@@ -316,8 +313,7 @@ encode_packed_422_strips(struct encoder *e, const struct source_frame *f,
 				memcpy(v, rows[2][i - 1], cwp);
 				continue;
 			}
-			split_422_row(f->data + (size_t)(row + i) * bpl, w,
-			    uyvy, y, u, v);
+			split_packed_row(f, row + i, y, u, v);
 			for (r = w; r < yw; r++)
 				y[r] = y[w - 1];
 			for (r = cw; r < cwp; r++) {
@@ -341,114 +337,113 @@ encode_packed_422_strips(struct encoder *e, const struct source_frame *f,
  * which measures both in the same run.
  */
 static int
-encode_packed_422(struct encoder *e, const struct source_frame *f, int uyvy,
-    uint8_t *out, size_t cap, size_t *len)
-{
-	size_t bpl = f->bytesperline ? f->bytesperline : (size_t)f->width * 2;
-
-	if (f->width & 1 || !source_frame_fits(f, 0, bpl,
-	    (size_t)f->width * 2, f->height))
-		return -EINVAL;
-	if (e->en_packed_planes)
-		return encode_packed_422_planes(e, f, bpl, uyvy, out, cap,
-		    len);
-	return encode_packed_422_strips(e, f, bpl, uyvy, out, cap, len);
-}
-
-/* NV12: a Y plane, then one plane of interleaved Cb Cr at half size. */
-static int
-encode_nv12(struct encoder *e, const struct source_frame *f, uint8_t *out,
+encode_packed_422(struct encoder *e, const struct rawframe *f, uint8_t *out,
     size_t cap, size_t *len)
 {
-	const uint32_t w = f->width, h = f->height;
-	const uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
-	size_t bpl = f->bytesperline ? f->bytesperline : w;
-	const uint8_t *planes[3], *uv;
-	int strides[3];
-	uint32_t row, x;
-	uint8_t *p;
+	if (e->en_packed_planes)
+		return encode_packed_422_planes(e, f, out, cap, len);
+	return encode_packed_422_strips(e, f, out, cap, len);
+}
 
-	if (!source_frame_fits(f, 0, bpl, w, h) ||
-	    !source_frame_fits(f, bpl * h, bpl, (size_t)cw * 2, ch))
-		return -EINVAL;
+/* TurboJPEG's name for a format's chroma subsampling, or -1. */
+static int
+tj_subsamp(const struct rawformat *fmt)
+{
+	if (fmt->rf_layout == RAWFRAME_GREY)
+		return TJSAMP_GRAY;
+	switch (fmt->rf_hsub << 4 | fmt->rf_vsub) {
+	case 0x11:	return TJSAMP_444;
+	case 0x21:	return TJSAMP_422;
+	case 0x22:	return TJSAMP_420;
+	case 0x12:	return TJSAMP_440;
+	case 0x41:	return TJSAMP_411;
+	default:	return -1;
+	}
+}
+
+/*
+ * Planar YCbCr and grey: the planes go to the codec as they are (the
+ * description has Cb and Cr in that order whatever memory holds).
+ */
+static int
+encode_planes(struct encoder *e, const struct rawframe *f, uint8_t *out,
+    size_t cap, size_t *len)
+{
+	const uint8_t *planes[3] = { NULL, NULL, NULL };
+	int strides[3] = { 0, 0, 0 }, ss = tj_subsamp(f->rw_fmt);
+
+	if (ss < 0)
+		return -ENOTSUP;
+	for (unsigned i = 0; i < f->rw_nplanes; i++) {
+		planes[i] = f->rw_plane[i].rp_data;
+		strides[i] = (int)f->rw_plane[i].rp_stride;
+	}
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->rw_width,
+	    f->rw_height, ss, out, cap, len);
+}
+
+/*
+ * Semi-planar (NV12, NV21, NV16, NV61): the chroma pairs split into a
+ * Cb and a Cr plane in scratch memory, luma as it is.
+ */
+static int
+encode_semiplanar(struct encoder *e, const struct rawframe *f, uint8_t *out,
+    size_t cap, size_t *len)
+{
+	const struct rawformat *fmt = f->rw_fmt;
+	const struct rawplane *c = &f->rw_plane[1];
+	const uint32_t cw = (f->rw_width + fmt->rf_hsub - 1) / fmt->rf_hsub;
+	const uint32_t ch = rawformat_rows(fmt, 1, f->rw_height);
+	const unsigned first = fmt->rf_crcb ? 1 : 0;
+	const uint8_t *planes[3];
+	int strides[3], ss = tj_subsamp(fmt);
+	uint8_t *p, *dst[2];
+
+	if (ss < 0)
+		return -ENOTSUP;
 	if ((p = encoder_scratch(e, (size_t)cw * ch * 2)) == NULL)
 		return -ENOMEM;
-	uv = f->data + bpl * h;
-	for (row = 0; row < ch; row++) {
-		const uint8_t *s = uv + row * bpl;
-		uint8_t *u = p + (size_t)row * cw;
-		uint8_t *v = p + (size_t)cw * ch + (size_t)row * cw;
-		for (x = 0; x < cw; x++) {
-			u[x] = s[2 * x];
-			v[x] = s[2 * x + 1];
+	for (uint32_t row = 0; row < ch; row++) {
+		const uint8_t *s = c->rp_data + (size_t)row * c->rp_stride;
+
+		/* dst[0] gets the pair's first byte: Cr if stored first. */
+		dst[first] = p + (size_t)row * cw;
+		dst[first ^ 1] = p + (size_t)cw * ch + (size_t)row * cw;
+		for (uint32_t x = 0; x < cw; x++) {
+			dst[0][x] = s[2 * x];
+			dst[1][x] = s[2 * x + 1];
 		}
 	}
-	planes[0] = f->data;
+	planes[0] = f->rw_plane[0].rp_data;
 	planes[1] = p;
 	planes[2] = p + (size_t)cw * ch;
-	strides[0] = (int)bpl;
+	strides[0] = (int)f->rw_plane[0].rp_stride;
 	strides[1] = strides[2] = (int)cw;
-	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
-	    f->height, TJSAMP_420, out, cap, len);
+	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->rw_width,
+	    f->rw_height, ss, out, cap, len);
 }
 
-/* YU12: Y, then Cb and Cr planes at half size, bytesperline / 2 apart. */
+/* RGB in the format's byte order, converted by TurboJPEG. */
 static int
-encode_yuv420(struct encoder *e, const struct source_frame *f, uint8_t *out,
+encode_rgb(struct encoder *e, const struct rawframe *f, uint8_t *out,
     size_t cap, size_t *len)
 {
-	const uint32_t w = f->width, h = f->height;
-	const uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
-	size_t bpl = f->bytesperline ? f->bytesperline : w;
-	size_t cbpl = f->bytesperline ? f->bytesperline / 2 : cw;
-	const uint8_t *planes[3];
-	int strides[3];
-
-	if (f->image != NULL)
-		return f->image->width == w && f->image->height == h ?
-		    jpeg_encode_yuv420(&e->en_jpeg, f->image, out, cap, len) :
-		    -EINVAL;
-	if (!source_frame_fits(f, 0, bpl, w, h) ||
-	    !source_frame_fits(f, bpl * h, cbpl, cw, ch) ||
-	    !source_frame_fits(f, bpl * h + cbpl * ch, cbpl, cw, ch))
-		return -EINVAL;
-	planes[0] = f->data;
-	planes[1] = f->data + bpl * h;
-	planes[2] = planes[1] + cbpl * ch;
-	strides[0] = (int)bpl;
-	strides[1] = strides[2] = (int)cbpl;
-	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
-	    f->height, TJSAMP_420, out, cap, len);
-}
-
-static int
-encode_grey(struct encoder *e, const struct source_frame *f, uint8_t *out,
-    size_t cap, size_t *len)
-{
-	size_t bpl = f->bytesperline ? f->bytesperline : f->width;
-	const uint8_t *planes[3] = { f->data, NULL, NULL };
-	int strides[3] = { (int)bpl, 0, 0 };
-
-	if (!source_frame_fits(f, 0, bpl, f->width, f->height))
-		return -EINVAL;
-	return jpeg_encode_planes(&e->en_jpeg, planes, strides, f->width,
-	    f->height, TJSAMP_GRAY, out, cap, len);
-}
-
-static int
-encode_rgb(struct encoder *e, const struct source_frame *f, int pf,
-    uint8_t *out, size_t cap, size_t *len)
-{
-	size_t bpl = f->bytesperline ? f->bytesperline : (size_t)f->width * 3;
+	const struct rawformat *fmt = f->rw_fmt;
 	unsigned char *dst = out;
 	unsigned long size = cap;
+	int pf;
 
-	if (!source_frame_fits(f, 0, bpl, (size_t)f->width * 3, f->height))
-		return -EINVAL;
-	if (cap < encoder_max_size(f->width, f->height))
+	if (fmt->rf_bpp == 3)
+		pf = fmt->rf_roff == 0 ? TJPF_RGB : TJPF_BGR;
+	else if (fmt->rf_bpp == 4)
+		pf = fmt->rf_roff == 0 ? TJPF_RGBX : TJPF_BGRX;
+	else
+		return -ENOTSUP;
+	if (cap < encoder_max_size(f->rw_width, f->rw_height))
 		return -ENOBUFS;
-	if (tjCompress2(e->en_jpeg.je_tj, f->data, (int)f->width, (int)bpl,
-	    (int)f->height, pf, &dst, &size, TJSAMP_420,
+	if (tjCompress2(e->en_jpeg.je_tj, f->rw_plane[0].rp_data,
+	    (int)f->rw_width, (int)f->rw_plane[0].rp_stride,
+	    (int)f->rw_height, pf, &dst, &size, TJSAMP_420,
 	    e->en_jpeg.je_quality, TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0)
 		return -EIO;
 	*len = size;
@@ -456,32 +451,23 @@ encode_rgb(struct encoder *e, const struct source_frame *f, int pf,
 }
 
 int
-encoder_encode(struct encoder *e, const struct source_frame *f, uint8_t *out,
+encoder_encode(struct encoder *e, const struct rawframe *f, uint8_t *out,
     size_t cap, size_t *len)
 {
-	if (f->width == 0 || f->height == 0 || f->width > 16384 ||
-	    f->height > 16384 || f->bytesperline > (1u << 20))
-		return -EINVAL;
-	if (f->image == NULL && f->data == NULL)
-		return -EINVAL;
-	if (f->image != NULL && f->fourcc != V4L2_PIX_FMT_YUV420)
-		return -EINVAL;
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_YUV420:
-		return encode_yuv420(e, f, out, cap, len);
-	case V4L2_PIX_FMT_YUYV:
-		return encode_packed_422(e, f, 0, out, cap, len);
-	case V4L2_PIX_FMT_UYVY:
-		return encode_packed_422(e, f, 1, out, cap, len);
-	case V4L2_PIX_FMT_NV12:
-		return encode_nv12(e, f, out, cap, len);
-	case V4L2_PIX_FMT_GREY:
-		return encode_grey(e, f, out, cap, len);
-	case V4L2_PIX_FMT_RGB24:
-		return encode_rgb(e, f, TJPF_RGB, out, cap, len);
-	case V4L2_PIX_FMT_BGR24:
-		return encode_rgb(e, f, TJPF_BGR, out, cap, len);
-	default:
+	if (f->rw_fmt == NULL)
 		return -ENOTSUP;
+	if (rawframe_check(f) != 0)
+		return -EINVAL;
+	switch (f->rw_fmt->rf_layout) {
+	case RAWFRAME_PLANAR:
+	case RAWFRAME_GREY:
+		return encode_planes(e, f, out, cap, len);
+	case RAWFRAME_SEMIPLANAR:
+		return encode_semiplanar(e, f, out, cap, len);
+	case RAWFRAME_PACKED:
+		return encode_packed_422(e, f, out, cap, len);
+	case RAWFRAME_RGB:
+		return encode_rgb(e, f, out, cap, len);
 	}
+	return -ENOTSUP;
 }

@@ -98,23 +98,41 @@ h264enc_preset_valid(const char *name)
 	return 0;
 }
 
+/*
+ * How a raw frame of each layout becomes x264's 4:2:0 picture: planar
+ * 4:2:0 and semi-planar 4:2:0 as they are (x264 takes I420, NV12 and
+ * NV21), semi-planar 4:2:2 as NV12 of every other chroma row, the rest
+ * converted by libyuv into a picture of our own.
+ */
+static int
+raw_supported(const struct rawformat *rf)
+{
+	switch (rf->rf_layout) {
+	case RAWFRAME_PLANAR:
+		return rf->rf_hsub == 2 && rf->rf_vsub == 2;
+	case RAWFRAME_SEMIPLANAR:
+		return rf->rf_hsub == 2 && (rf->rf_vsub == 2 ||
+		    rf->rf_vsub == 1);
+	case RAWFRAME_PACKED:
+		return rf->rf_hsub == 2 && rf->rf_bpp == 2 &&
+		    rf->rf_yoff <= 1;
+	case RAWFRAME_RGB:
+		return (rf->rf_bpp == 3 || rf->rf_bpp == 4) &&
+		    (rf->rf_roff == 0 || rf->rf_roff == 2);
+	case RAWFRAME_GREY:
+		return rf->rf_bpp == 1;
+	}
+	return 0;
+}
+
 int
 h264enc_supports(uint32_t fourcc)
 {
-	switch (fourcc) {
-	case V4L2_PIX_FMT_YUV420:
-	case V4L2_PIX_FMT_NV12:
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
-	case V4L2_PIX_FMT_GREY:
-	case V4L2_PIX_FMT_MJPEG:
-	case V4L2_PIX_FMT_JPEG:
+	const struct rawformat *rf;
+
+	if (source_format_is_jpeg(fourcc))
 		return 1;
-	default:
-		return 0;
-	}
+	return (rf = rawformat_find(fourcc)) != NULL && raw_supported(rf);
 }
 
 int
@@ -260,7 +278,7 @@ h264enc_buf(uint8_t **buf, size_t *cap, size_t need)
 /* A 4:2:0 picture (I420 or NV12) in pic, pointing into the frame or
  * into e->pic. */
 struct planes {
-	int		 csp;		/* X264_CSP_I420 or _NV12 */
+	int		 csp;		/* X264_CSP_I420, _NV12 or _NV21 */
 	uint8_t		*plane[3];
 	int		 stride[3];
 };
@@ -377,99 +395,88 @@ h264enc_jpeg(struct h264enc *e, const struct source_frame *f,
 	    (int)w, (int)h) == 0 ? 0 : -EINVAL;
 }
 
+/* A raw frame (rawframe.h) as a 4:2:0 picture. */
+static int
+h264enc_raw(struct h264enc *e, const struct rawframe *r, struct planes *pl)
+{
+	const struct rawformat *rf = r->rw_fmt;
+	const struct rawplane *p = r->rw_plane;
+	const int w = (int)r->rw_width, h = (int)r->rw_height;
+	int rc;
+
+	if (rawframe_check(r) != 0 || !raw_supported(rf))
+		return -EINVAL;
+	switch (rf->rf_layout) {
+	case RAWFRAME_PLANAR:
+		/* plane[1] is Cb whatever memory's order (YVU420). */
+		pl->csp = X264_CSP_I420;
+		for (int i = 0; i < 3; i++) {
+			pl->plane[i] = p[i].rp_data;
+			pl->stride[i] = (int)p[i].rp_stride;
+		}
+		return 0;
+	case RAWFRAME_SEMIPLANAR:
+		/* 4:2:2 (NV16): every other chroma row is a 4:2:0 frame's;
+		 * dropping rows costs nothing and a camera's chroma is
+		 * rarely sharper than that. */
+		pl->csp = rf->rf_crcb ? X264_CSP_NV21 : X264_CSP_NV12;
+		pl->plane[0] = p[0].rp_data;
+		pl->stride[0] = (int)p[0].rp_stride;
+		pl->plane[1] = p[1].rp_data;
+		pl->stride[1] = (int)p[1].rp_stride * (2 / rf->rf_vsub);
+		return 0;
+	case RAWFRAME_PACKED:
+		if ((rc = planes_nv12(e, r->rw_width, r->rw_height, pl)) != 0)
+			return rc;
+		rc = (rf->rf_yoff == 0 ? YUY2ToNV12 : UYVYToNV12)(
+		    p[0].rp_data, (int)p[0].rp_stride, pl->plane[0],
+		    pl->stride[0], pl->plane[1], pl->stride[1], w, h);
+		return rc == 0 ? 0 : -EINVAL;
+	case RAWFRAME_RGB:
+		if ((rc = planes_i420(e, r->rw_width, r->rw_height, pl)) != 0)
+			return rc;
+		/*
+		 * libyuv names byte orders as little-endian words: its RAW
+		 * is R, G, B in memory (V4L2's RGB24), its RGB24 B, G, R;
+		 * its ARGB is B, G, R, A in memory (V4L2's XBGR32), its
+		 * ABGR R, G, B, A.
+		 */
+		rc = (rf->rf_bpp == 3 ?
+		    (rf->rf_roff == 0 ? RAWToI420 : RGB24ToI420) :
+		    (rf->rf_roff == 0 ? ABGRToI420 : ARGBToI420))(
+		    p[0].rp_data, (int)p[0].rp_stride, pl->plane[0],
+		    pl->stride[0], pl->plane[1], pl->stride[1], pl->plane[2],
+		    pl->stride[2], w, h);
+		return rc == 0 ? 0 : -EINVAL;
+	case RAWFRAME_GREY:
+		if ((rc = planes_i420(e, r->rw_width, r->rw_height, pl)) != 0)
+			return rc;
+		return I400ToI420(p[0].rp_data, (int)p[0].rp_stride,
+		    pl->plane[0], pl->stride[0], pl->plane[1], pl->stride[1],
+		    pl->plane[2], pl->stride[2], w, h) == 0 ? 0 : -EINVAL;
+	}
+	return -ENOTSUP;
+}
+
 /* The frame as a 4:2:0 picture for x264; *fullrange for JPEG's YCbCr. */
 static int
 h264enc_picture(struct h264enc *e, const struct source_frame *f,
     struct planes *pl, int *fullrange)
 {
-	const uint32_t w = f->width, h = f->height;
-	const uint8_t *s = f->data;
-	size_t bpl = f->bytesperline, cbpl;
-	int rc;
-
 	*fullrange = 0;
 	memset(pl, 0, sizeof(*pl));
-	if (f->image != NULL) {
-		/* Planes of the test pattern (image.h), as they are. */
-		if (f->fourcc != V4L2_PIX_FMT_YUV420 ||
-		    f->image->width != w || f->image->height != h)
+	if (f->raw.rw_fmt != NULL) {
+		if (f->raw.rw_width != f->width ||
+		    f->raw.rw_height != f->height)
 			return -EINVAL;
-		pl->csp = X264_CSP_I420;
-		for (int i = 0; i < 3; i++) {
-			pl->plane[i] = f->image->plane[i];
-			pl->stride[i] = (int)f->image->stride[i];
-		}
-		return 0;
+		return h264enc_raw(e, &f->raw, pl);
 	}
-	if (s == NULL)
-		return -EINVAL;
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_MJPEG:
-	case V4L2_PIX_FMT_JPEG:
-		*fullrange = 1;
-		return h264enc_jpeg(e, f, pl);
-	case V4L2_PIX_FMT_YUV420:
-		bpl = bpl ? bpl : w;
-		cbpl = f->bytesperline ? bpl / 2 : w / 2;
-		if (!source_frame_fits(f, 0, bpl, w, h) ||
-		    !source_frame_fits(f, bpl * h, cbpl, w / 2, h / 2) ||
-		    !source_frame_fits(f, bpl * h + cbpl * (h / 2), cbpl,
-		    w / 2, h / 2))
-			return -EINVAL;
-		pl->csp = X264_CSP_I420;
-		pl->plane[0] = (uint8_t *)(uintptr_t)s;
-		pl->plane[1] = pl->plane[0] + bpl * h;
-		pl->plane[2] = pl->plane[1] + cbpl * (h / 2);
-		pl->stride[0] = (int)bpl;
-		pl->stride[1] = pl->stride[2] = (int)cbpl;
-		return 0;
-	case V4L2_PIX_FMT_NV12:
-		bpl = bpl ? bpl : w;
-		if (!source_frame_fits(f, 0, bpl, w, h) ||
-		    !source_frame_fits(f, bpl * h, bpl, w, h / 2))
-			return -EINVAL;
-		pl->csp = X264_CSP_NV12;
-		pl->plane[0] = (uint8_t *)(uintptr_t)s;
-		pl->plane[1] = pl->plane[0] + bpl * h;
-		pl->stride[0] = pl->stride[1] = (int)bpl;
-		return 0;
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-		bpl = bpl ? bpl : (size_t)w * 2;
-		if (!source_frame_fits(f, 0, bpl, (size_t)w * 2, h))
-			return -EINVAL;
-		if ((rc = planes_nv12(e, w, h, pl)) != 0)
-			return rc;
-		rc = (f->fourcc == V4L2_PIX_FMT_YUYV ? YUY2ToNV12 :
-		    UYVYToNV12)(s, (int)bpl, pl->plane[0], pl->stride[0],
-		    pl->plane[1], pl->stride[1], (int)w, (int)h);
-		return rc == 0 ? 0 : -EINVAL;
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
-		/* libyuv names byte orders as little-endian words: its RAW
-		 * is R, G, B in memory (V4L2's RGB24), its RGB24 B, G, R. */
-		bpl = bpl ? bpl : (size_t)w * 3;
-		if (!source_frame_fits(f, 0, bpl, (size_t)w * 3, h))
-			return -EINVAL;
-		if ((rc = planes_i420(e, w, h, pl)) != 0)
-			return rc;
-		rc = (f->fourcc == V4L2_PIX_FMT_RGB24 ? RAWToI420 :
-		    RGB24ToI420)(s, (int)bpl, pl->plane[0], pl->stride[0],
-		    pl->plane[1], pl->stride[1], pl->plane[2], pl->stride[2],
-		    (int)w, (int)h);
-		return rc == 0 ? 0 : -EINVAL;
-	case V4L2_PIX_FMT_GREY:
-		bpl = bpl ? bpl : w;
-		if (!source_frame_fits(f, 0, bpl, w, h))
-			return -EINVAL;
-		if ((rc = planes_i420(e, w, h, pl)) != 0)
-			return rc;
-		return I400ToI420(s, (int)bpl, pl->plane[0], pl->stride[0],
-		    pl->plane[1], pl->stride[1], pl->plane[2], pl->stride[2],
-		    (int)w, (int)h) == 0 ? 0 : -EINVAL;
-	default:
+	if (!source_format_is_jpeg(f->fourcc))
 		return -ENOTSUP;
-	}
+	if (f->data == NULL)
+		return -EINVAL;
+	*fullrange = 1;
+	return h264enc_jpeg(e, f, pl);
 }
 
 int
@@ -486,7 +493,7 @@ h264enc_encode(struct h264enc *e, const struct source_frame *f,
 	*keyframe = 0;
 	if (f->width < 16 || f->height < 16 || f->width > 8192 ||
 	    f->height > 8192 || (f->width & 1) || (f->height & 1) ||
-	    f->bytesperline > (1u << 20) || fps_milli == 0)
+	    fps_milli == 0)
 		return -EINVAL;
 	if ((rc = h264enc_picture(e, f, &pl, &fullrange)) != 0)
 		return rc;
@@ -499,7 +506,7 @@ h264enc_encode(struct h264enc *e, const struct source_frame *f,
 	}
 	x264_picture_init(&in);
 	in.img.i_csp = pl.csp;
-	in.img.i_plane = pl.csp == X264_CSP_NV12 ? 2 : 3;
+	in.img.i_plane = pl.csp == X264_CSP_I420 ? 3 : 2;
 	for (int i = 0; i < in.img.i_plane; i++) {
 		in.img.plane[i] = pl.plane[i];
 		in.img.i_stride[i] = pl.stride[i];

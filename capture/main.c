@@ -12,6 +12,7 @@
  * notice more than the placeholder.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct timeval retry = ms_tv(c->opt.retry_ms);
-	char why[160] = "";
+	char why[256] = "";
 	int rc;
 
 	(void)fd;
@@ -128,19 +129,28 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct source_frame f;
-	char why[128] = "";
+	char why[256] = "";
 	int rc;
 
 	(void)fd;
 	(void)what;
-	rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
-	if (rc < 0) {
-		capture_source_down(c, why);
-		return;
+	/*
+	 * Every frame that is ready, not one per wake-up: a descriptor may
+	 * signal once for several buffers (libcamera's V4L2 layer did, with
+	 * an eventfd read once per DQBUF before it used a semaphore), and
+	 * a buffer left behind would wait for the next frame's wake-up.
+	 * Bounded by the buffers a device may have; EAGAIN ends it.
+	 */
+	for (int n = 0; n < SOURCE_DRAIN_MAX; n++) {
+		rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
+		if (rc < 0) {
+			capture_source_down(c, why);
+			return;
+		}
+		if (rc == 0)
+			break;
+		capture_frame(c, &f);
 	}
-	if (rc == 0)
-		return;
-	capture_frame(c, &f);
 	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }
 
@@ -273,7 +283,7 @@ static int
 capture_open_source(struct capture *c)
 {
 	struct source_config sc;
-	char why[160] = "";
+	char why[256] = "";
 	int rc;
 
 	memset(&sc, 0, sizeof(sc));
@@ -320,11 +330,99 @@ capture_open_source(struct capture *c)
 	return 0;
 }
 
+/*
+ * --encoder: the hardware JPEG encoder, opened while we may (its node
+ * may need the video group the capture drops), and readied for the
+ * source's frames if it is there.  Not found, or not one: the CPU, or
+ * with --encoder m2m an exit.  Found and failing later: the CPU
+ * (pipeline.c), the stream goes on.
+ */
+static void
+capture_setup_m2m(struct capture *c, int live)
+{
+	const struct rawformat *f = live ? rawformat_find(c->src.fourcc) :
+	    NULL;
+	const char *dev = c->opt.m2m_path;
+	char path[PATH_MAX], why[256];
+	int must = c->opt.encoder == ENCODER_M2M;
+
+	if (c->opt.encoder == ENCODER_CPU)
+		return;
+	if (c->use_workers) {
+		log_info("--workers %u: raw frames are encoded on the CPU",
+		    c->opt.workers);
+		return;
+	}
+	/* JPEG from the camera: nothing to encode but placeholders. */
+	if (live && f == NULL)
+		return;
+	if (dev == NULL) {
+		if (m2m_find("/dev/video*", path, sizeof(path)) != 0) {
+			if (must)
+				fatalx("--encoder m2m: no V4L2 memory-to-memory "
+				    "JPEG encoder among /dev/video*");
+			return;
+		}
+		dev = path;
+	}
+	if (m2m_open(&c->m2m, dev, c->opt.quality, why, sizeof(why)) != 0) {
+		if (must)
+			fatalx("--encoder: %s", why);
+		log_info("%s: encoding on the CPU", why);
+		return;
+	}
+	if (f != NULL && !m2m_takes(c->m2m, f)) {
+		if (must)
+			fatalx("--encoder: %s does not take %s frames",
+			    m2m_name(c->m2m), f->rf_name);
+		log_info("%s does not take %s frames: encoding on the CPU",
+		    m2m_name(c->m2m), f->rf_name);
+		m2m_close(c->m2m);
+		c->m2m = NULL;
+		return;
+	}
+	if (!m2m_has_quality(c->m2m))
+		log_info("%s has no JPEG quality control: it encodes at a "
+		    "quality of its own, not --quality's", m2m_name(c->m2m));
+	log_info("raw frames are encoded by %s, a V4L2 memory-to-memory "
+	    "encoder; by libjpeg-turbo if it fails", m2m_name(c->m2m));
+	/* Ready for the first frame, while a failure is cheap to report. */
+	if (f != NULL && m2m_configure(c->m2m, f, c->src.width,
+	    c->src.height, why, sizeof(why)) != 0) {
+		log_warnx("hardware JPEG encoder %s: %s; encoding on the CPU "
+		    "(libjpeg-turbo) from now on", m2m_name(c->m2m), why);
+		m2m_close(c->m2m);
+		c->m2m = NULL;
+	}
+}
+
+/*
+ * Which filter (common/sandbox.h): the capture's, or with a V4L2 layer
+ * in the process, as the device showed at its open, or as LD_PRELOAD
+ * says (a device that is not there yet, and libcamera, which starts
+ * its threads whatever device is opened).  why[] names the evidence.
+ */
+static enum sandbox_program
+capture_sandbox(const struct capture *c, char *why, size_t whylen)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (c->opt.kind == SOURCE_V4L2 && c->src.layer[0] != '\0') {
+		snprintf(why, whylen, "%s", c->src.layer);
+		return SANDBOX_CAPTURE_V4L2_LAYER;
+	}
+	if (preload != NULL && *preload != '\0') {
+		snprintf(why, whylen, "LD_PRELOAD=%s", preload);
+		return SANDBOX_CAPTURE_V4L2_LAYER;
+	}
+	return SANDBOX_CAPTURE;
+}
+
 static void
 capture_setup(struct capture *c)
 {
 	struct timeval second = { 1, 0 };
-	char why[160];
+	char why[256];
 	uint32_t bound;
 	int rc, fd, live;
 
@@ -353,6 +451,7 @@ capture_setup(struct capture *c)
 		    c->src.desc);
 	if ((rc = encoder_init(&c->enc, c->opt.quality)) != 0)
 		fatalx("JPEG encoder: %s", strerror(-rc));
+	capture_setup_m2m(c, live);
 	if ((rc = placeholder_init(&c->ph)) != 0)
 		fatalx("placeholder encoder: %s", strerror(-rc));
 	if (c->use_workers) {
@@ -428,9 +527,17 @@ capture_setup(struct capture *c)
 	/* Set up: from here on, nothing but capturing and serving
 	 * (common/sandbox.h). */
 	if (!c->opt.no_sandbox) {
-		if ((rc = sandbox_apply(SANDBOX_CAPTURE)) != 0)
+		enum sandbox_program prog = capture_sandbox(c, why,
+		    sizeof(why));
+
+		if ((rc = sandbox_apply(prog)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
-		log_info("sandbox: system call filter on");
+		if (prog == SANDBOX_CAPTURE_V4L2_LAYER)
+			log_info("sandbox: system call filter on, with the "
+			    "calls of a V4L2 layer in this process (%s): "
+			    "pipes, ppoll, memfds, DMA buffers", why);
+		else
+			log_info("sandbox: system call filter on");
 	}
 	/* Threads after the filter, so they are under it whatever the
 	 * kernel lets sandbox_apply() do to threads already running. */
@@ -489,6 +596,7 @@ capture_teardown(struct capture *c)
 	if (c->src.ops != NULL)
 		c->src.ops->destroy(&c->src);
 	encoder_free(&c->enc);
+	m2m_close(c->m2m);
 	placeholder_free(&c->ph);
 	event_base_free(c->base);
 }

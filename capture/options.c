@@ -20,9 +20,35 @@
 #define BUFFERS_MIN	2
 #define BUFFERS_MAX	32
 
+/* The --format names, wrapped to the help text's column. */
+static void
+format_list_wrapped(char *buf, size_t size)
+{
+	char list[512], *word, *save = NULL;
+	size_t n = 0, col = 0;
+
+	source_format_list(list, sizeof(list));
+	buf[0] = '\0';
+	for (word = strtok_r(list, " ", &save); word != NULL && n < size;
+	    word = strtok_r(NULL, " ", &save)) {
+		if (col > 0 && col + 1 + strlen(word) > 50) {
+			n += (size_t)snprintf(buf + n, size - n, "\n%27s", "");
+			col = 0;
+		} else if (col > 0) {
+			n += (size_t)snprintf(buf + n, size - n, " ");
+			col++;
+		}
+		n += (size_t)snprintf(buf + n, size - n, "%s", word);
+		col += strlen(word);
+	}
+}
+
 static void
 usage(FILE *out)
 {
+	char formats[512];
+
+	format_list_wrapped(formats, sizeof(formats));
 	fprintf(out,
 "usage: shmcam-capture [options]\n"
 "\n"
@@ -37,13 +63,23 @@ usage(FILE *out)
 "                           else the test pattern; v4l2:/dev/videoN (or a\n"
 "                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
 "                           (the JPEG files of a directory, looped)\n"
-"  -F, --format FMT         auto (MJPEG preferred), MJPEG, JPEG, YUYV, UYVY,\n"
-"                           NV12, YUV420, RGB24, BGR24, GREY, H264 (the\n"
-"                           camera's H.264 passed through; no JPEG)\n"
+"  -F, --format FMT         auto (MJPEG preferred, then what encodes\n"
+"                           cheapest), or one of:\n"
+"                           %s\n"
+"                           (or the device's four characters, as --list\n"
+"                           shows them)\n"
+"                           H264: the camera's H.264 passed through (no\n"
+"                           JPEG then)\n"
 "  -S, --size WxH           frame size (default 1280x720)\n"
 "  -f, --fps N              frames per second, may be fractional (default 30;\n"
 "                           a device keeps its own rate unless given)\n"
 "  -q, --quality N          JPEG quality 1-100 for raw formats (default 80)\n"
+"      --encoder WHO        who encodes raw formats: auto (default: a V4L2\n"
+"                           memory-to-memory JPEG encoder if one is found\n"
+"                           among /dev/video*, else the CPU), cpu\n"
+"                           (libjpeg-turbo), m2m (that encoder, or exit),\n"
+"                           m2m:/dev/videoN; a failing encoder falls back\n"
+"                           to the CPU\n"
 "      --buffers N          V4L2 mmap buffers, %d-%d (default 4)\n"
 "      --control NAME=VAL   set a V4L2 control (names and menu indices as\n"
 "                           --list shows them); repeatable, applied in order\n"
@@ -75,7 +111,7 @@ usage(FILE *out)
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n",
-	    BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, H264_QUALITY_DEFAULT,
+	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, H264_QUALITY_DEFAULT,
 	    H264_GOP_MAX, H264_THREADS_MAX, RING_SLOTS_MIN, RING_SLOTS_MAX,
 	    PRIVS_DEFAULT_USER);
 }
@@ -139,6 +175,25 @@ parse_source(struct capture_options *o, const char *spec)
 		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
 }
 
+/* --encoder auto|cpu|m2m|m2m:PATH */
+static void
+parse_encoder(struct capture_options *o, const char *arg)
+{
+	o->m2m_path = NULL;
+	if (strcmp(arg, "auto") == 0)
+		o->encoder = ENCODER_AUTO;
+	else if (strcmp(arg, "cpu") == 0)
+		o->encoder = ENCODER_CPU;
+	else if (strcmp(arg, "m2m") == 0)
+		o->encoder = ENCODER_M2M;
+	else if (strncmp(arg, "m2m:/", 5) == 0 && strlen(arg + 4) < PATH_MAX) {
+		o->encoder = ENCODER_M2M;
+		o->m2m_path = arg + 4;
+	} else
+		opt_usage_error("unknown --encoder '%s': expected auto, cpu, "
+		    "m2m or m2m:/dev/videoN", arg);
+}
+
 /* NAME=VALUE, NAME as v4l2-ctl spells controls, VALUE an integer. */
 static void
 parse_control(struct capture_options *o, char *arg)
@@ -177,9 +232,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX, OPT_H264, OPT_H264_BITRATE, OPT_H264_QUALITY,
-		OPT_H264_GOP, OPT_H264_PROFILE, OPT_H264_PRESET,
-		OPT_H264_THREADS,
+		OPT_NO_SANDBOX, OPT_ENCODER, OPT_H264, OPT_H264_BITRATE,
+		OPT_H264_QUALITY, OPT_H264_GOP, OPT_H264_PROFILE,
+		OPT_H264_PRESET, OPT_H264_THREADS,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -189,6 +244,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "fps", required_argument, NULL, 'f' },
 		{ "quality", required_argument, NULL, 'q' },
+		{ "encoder", required_argument, NULL, OPT_ENCODER },
 		{ "buffers", required_argument, NULL, OPT_BUFFERS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -249,11 +305,15 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'F':
 			if (strcasecmp(optarg, "auto") == 0)
 				o->fourcc = 0;
-			else if ((o->fourcc = source_format_parse(optarg)) == 0)
+			else if ((o->fourcc = source_format_parse(optarg)) ==
+			    0) {
+				char list[512];
+
+				source_format_list(list, sizeof(list));
 				opt_usage_error("unknown --format '%s': "
-				    "expected auto, MJPEG, JPEG, YUYV, UYVY, "
-				    "NV12, YUV420, RGB24, BGR24, GREY or H264",
-				    optarg);
+				    "expected auto, %s, or the device's four "
+				    "characters", optarg, list);
+			}
 			break;
 		case 'S':
 			if (parse_size(optarg, &o->width, &o->height) != 0)
@@ -270,6 +330,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		case 'q':
 			o->quality = (int)opt_uint("--quality", optarg, 1, 100,
 			    10);
+			break;
+		case OPT_ENCODER:
+			parse_encoder(o, optarg);
 			break;
 		case OPT_BUFFERS:
 			o->buffers = (unsigned)opt_uint("--buffers", optarg,
@@ -386,6 +449,9 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		    "(--format H264) can be published");
 	if (o->h264.mode == H264_OFF && o->fourcc == V4L2_PIX_FMT_H264)
 		opt_usage_error("--format H264 needs H.264 (not --h264 off)");
+	if (o->encoder == ENCODER_M2M && o->workers > 1)
+		opt_usage_error("--encoder m2m encodes on the loop thread; "
+		    "--workers is for encoding on the CPU");
 	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
 		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
 		if (o->list)

@@ -115,7 +115,9 @@ pattern_next(struct source *src, struct source_frame *f, char *why,
     size_t whylen)
 {
 	struct pattern *p = src->priv;
+	struct image *img = &p->frame;
 	uint64_t expirations;
+	size_t len;
 	int rc;
 
 	if ((rc = source_timer_read(src->fd, &expirations, why, whylen)) <= 0)
@@ -127,9 +129,16 @@ pattern_next(struct source *src, struct source_frame *f, char *why,
 	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	pattern_render(p, f->capture_real_ns);
 	f->fourcc = V4L2_PIX_FMT_YUV420;
-	f->width = p->frame.width;
-	f->height = p->frame.height;
-	f->image = &p->frame;
+	f->width = img->width;
+	f->height = img->height;
+	/* image_alloc()'s planes are V4L2's YUV420 in one buffer. */
+	len = (size_t)img->width * img->height * 3 / 2;
+	rc = rawframe_describe(&f->raw, rawformat_find(V4L2_PIX_FMT_YUV420),
+	    img->width, img->height, 1, &img->mem, &len, &img->stride[0]);
+	if (rc != 0) {
+		snprintf(why, whylen, "pattern frame: %s", strerror(-rc));
+		return rc;
+	}
 	f->skipped = (uint32_t)(expirations - 1);
 	return 1;
 }

@@ -8,8 +8,10 @@
  *            if missing); always, viewers or not: it costs a copy.
  *     raw:   with no viewer anywhere, one frame a second (the snapshot
  *            stays fresh); the rest counted idle and given back.
- *            Encoded into the ring slot on the loop thread, or on a
- *            worker thread into the job's buffer, then copied in.
+ *            Encoded into the ring slot on the loop thread (by the
+ *            hardware encoder while it works, m2m.h, else by
+ *            libjpeg-turbo), or on a worker thread into the job's
+ *            buffer, then copied in.
  *     H.264: every frame goes to pipeline_h264.c first (which copies
  *            what it needs), so that its encoder starts while the JPEG
  *            is made; a camera's own H.264 only goes there.
@@ -248,6 +250,30 @@ capture_encode_failed(struct capture *c, const struct source_frame *f,
 		    f->height, source_format_name(f->fourcc), strerror(-rc));
 }
 
+/*
+ * The loop thread's encoder: the hardware's while it works.  Any error
+ * of it (a stalled queue, a refused ioctl, a broken JPEG) ends its use
+ * for good, said once, and this frame and the next go to libjpeg-turbo:
+ * the stream goes on.
+ */
+static int
+capture_encode(struct capture *c, const struct rawframe *f, uint8_t *out,
+    size_t cap, size_t *len)
+{
+	char why[200];
+
+	if (c->m2m != NULL) {
+		if (m2m_encode(c->m2m, f, out, cap, len, why, sizeof(why)) ==
+		    0)
+			return 0;
+		log_warnx("hardware JPEG encoder %s: %s; encoding on the CPU "
+		    "(libjpeg-turbo) from now on", m2m_name(c->m2m), why);
+		m2m_close(c->m2m);
+		c->m2m = NULL;
+	}
+	return encoder_encode(&c->enc, f, out, cap, len);
+}
+
 static void
 capture_publish_raw(struct capture *c, const struct source_frame *f)
 {
@@ -263,7 +289,7 @@ capture_publish_raw(struct capture *c, const struct source_frame *f)
 		return;
 	}
 	t0 = clock_ns(CLOCK_MONOTONIC);
-	rc = encoder_encode(&c->enc, f, slot, cap, &len);
+	rc = capture_encode(c, &f->raw, slot, cap, &len);
 	if (rc != 0) {
 		ring_writer_abort(&c->ring);
 		capture_encode_failed(c, f, rc);
@@ -337,7 +363,8 @@ capture_work(void *arg, unsigned thread, struct work *w)
 		w->w_out = p;
 		w->w_cap = need;
 	}
-	return encoder_encode(enc, &w->w_frame, w->w_out, w->w_cap, &w->w_len);
+	return encoder_encode(enc, &w->w_frame.raw, w->w_out, w->w_cap,
+	    &w->w_len);
 }
 
 /* Publishes (or drops) one finished job and gives its frame back. */

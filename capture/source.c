@@ -1,7 +1,8 @@
 /*
  * source.c - what the sources share (see source.h): the pixel formats by
- * the names --format takes, the clock, and the periodic timer that paces
- * the sources that have no device to do it (pattern, dir).
+ * the names --format takes (the raw ones are rawframe.c's table), and the
+ * periodic timer that paces the sources that have no device to do it
+ * (pattern, dir).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,45 +17,51 @@
 
 #include "source.h"
 
-static const struct {
-	const char	*name;
-	uint32_t	 fourcc;
-} formats[] = {
-	{ "MJPEG", V4L2_PIX_FMT_MJPEG },
-	{ "JPEG", V4L2_PIX_FMT_JPEG },
-	{ "YUYV", V4L2_PIX_FMT_YUYV },
-	{ "UYVY", V4L2_PIX_FMT_UYVY },
-	{ "NV12", V4L2_PIX_FMT_NV12 },
-	{ "YUV420", V4L2_PIX_FMT_YUV420 },
-	{ "RGB24", V4L2_PIX_FMT_RGB24 },
-	{ "BGR24", V4L2_PIX_FMT_BGR24 },
-	{ "GREY", V4L2_PIX_FMT_GREY },
-	{ "H264", V4L2_PIX_FMT_H264 },
-};
-
 uint32_t
 source_format_parse(const char *name)
 {
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (strcasecmp(name, formats[i].name) == 0)
-			return formats[i].fourcc;
-	/* The device's own spelling of the same formats. */
-	if (strcasecmp(name, "MJPG") == 0)
+	const struct rawformat *f;
+
+	if (strcasecmp(name, "MJPEG") == 0 || strcasecmp(name, "MJPG") == 0)
 		return V4L2_PIX_FMT_MJPEG;
-	if (strcasecmp(name, "YU12") == 0 || strcasecmp(name, "I420") == 0)
+	if (strcasecmp(name, "JPEG") == 0)
+		return V4L2_PIX_FMT_JPEG;
+	if (strcasecmp(name, "H264") == 0)
+		return V4L2_PIX_FMT_H264;
+	/* Older spellings of the same formats. */
+	if (strcasecmp(name, "I420") == 0)
 		return V4L2_PIX_FMT_YUV420;
 	if (strcasecmp(name, "GRAY") == 0)
 		return V4L2_PIX_FMT_GREY;
-	return 0;
+	f = rawformat_parse(name);
+	return f != NULL ? f->rf_fourcc : 0;
 }
 
 const char *
 source_format_name(uint32_t fourcc)
 {
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (formats[i].fourcc == fourcc)
-			return formats[i].name;
-	return "?";
+	const struct rawformat *f;
+
+	if (fourcc == V4L2_PIX_FMT_MJPEG)
+		return "MJPEG";
+	if (fourcc == V4L2_PIX_FMT_JPEG)
+		return "JPEG";
+	if (fourcc == V4L2_PIX_FMT_H264)
+		return "H264";
+	f = rawformat_find(fourcc);
+	return f != NULL ? f->rf_name : "?";
+}
+
+size_t
+source_format_list(char *buf, size_t size)
+{
+	const struct rawformat *f;
+	size_t n;
+
+	n = (size_t)snprintf(buf, size, "MJPEG, JPEG, H264");
+	for (size_t i = 0; (f = rawformat_at(i)) != NULL && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, ", %s", f->rf_name);
+	return n;
 }
 
 int
@@ -70,31 +77,20 @@ source_format_is_compressed(uint32_t fourcc)
 }
 
 int
-source_frame_fits(const struct source_frame *f, size_t offset, size_t bpl,
-    size_t row, size_t rows)
-{
-	size_t need;
-
-	if (rows == 0 || row > bpl)
-		return 0;
-	need = offset + bpl * (rows - 1) + row;
-	return need >= offset && need <= f->length;
-}
-
-int
 source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
     struct source_frame *copy)
 {
-	const struct image *img = f->image;
-	size_t need, ysize = 0, row;
+	const struct rawformat *rf = f->raw.rw_fmt;
+	size_t need = 0;
+	uint32_t stride0 = 0;
 	uint8_t *p;
 
-	if (img != NULL) {
-		if (img->width != f->width || img->height != f->height ||
-		    f->fourcc != V4L2_PIX_FMT_YUV420)
+	if (rf != NULL) {
+		if (rawframe_check(&f->raw) != 0)
 			return -EINVAL;
-		ysize = (size_t)f->width * f->height;
-		need = ysize + ysize / 2;
+		for (unsigned i = 0; i < rawformat_planes(rf); i++)
+			need += rawformat_row_bytes(rf, i, f->raw.rw_width) *
+			    rawformat_rows(rf, i, f->raw.rw_height);
 	} else if (f->data != NULL)
 		need = f->length;
 	else
@@ -106,22 +102,29 @@ source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
 		*cap = need;
 	}
 	*copy = *f;
-	copy->data = *buf;
-	copy->length = need;
-	copy->image = NULL;
-	if (img == NULL) {
+	if (rf == NULL) {
 		memcpy(*buf, f->data, need);
+		copy->data = *buf;
 		return 0;
 	}
-	/* Planes to YU12 without padding. */
-	p = *buf;
-	for (row = 0; row < f->height; row++, p += f->width)
-		memcpy(p, img->plane[0] + row * img->stride[0], f->width);
-	for (int i = 1; i < 3; i++)
-		for (row = 0; row < f->height / 2; row++, p += f->width / 2)
-			memcpy(p, img->plane[i] + row * img->stride[i],
-			    f->width / 2);
-	copy->bytesperline = 0;
+	/* The planes one after the other, rows unpadded, as a single
+	 * buffer of the format holds them: a buffer-per-plane format's
+	 * copy is of its single-buffer twin (NV12M: NV12). */
+	for (size_t i = 0; rf->rf_buffers > 1; i++) {
+		const struct rawformat *g = rawformat_at(i);
+
+		if (g == NULL)
+			return -EINVAL;
+		if (g->rf_buffers == 1 && rawformat_same_samples(g, rf))
+			rf = g;
+	}
+	copy->fourcc = rf->rf_fourcc;
+	copy->data = NULL;
+	copy->length = 0;
+	if (rawframe_describe(&copy->raw, rf, f->raw.rw_width,
+	    f->raw.rw_height, 1, buf, &need, &stride0) != 0 ||
+	    rawframe_copy(&copy->raw, &f->raw) != 0)
+		return -EINVAL;
 	return 0;
 }
 

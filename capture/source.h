@@ -28,18 +28,17 @@
 
 #include "clock.h"
 #include "image.h"
+#include "rawframe.h"
 #include "ring.h"
 
 /* One frame, valid from next() until release(). */
 struct source_frame {
-	uint32_t	 fourcc;	/* V4L2_PIX_FMT_* of data */
+	uint32_t	 fourcc;	/* V4L2_PIX_FMT_* */
 	uint32_t	 width;
 	uint32_t	 height;
-	uint32_t	 bytesperline;	/* of the first plane, 0 if packed */
-	const uint8_t	*data;		/* JPEG bytes or raw pixels */
+	const uint8_t	*data;		/* JPEG frames: the bytes */
 	size_t		 length;
-	const struct image *image;	/* V4L2_PIX_FMT_YUV420 sources may
-					 * hand over planes instead of data */
+	struct rawframe	 raw;		/* raw frames: the planes */
 	uint64_t	 capture_real_ns;
 	uint64_t	 capture_mono_ns;
 	uint32_t	 skipped;	/* frames the source lost before this */
@@ -77,7 +76,6 @@ struct source {
 	uint32_t	 height;
 	uint32_t	 fourcc;
 	uint32_t	 fps_milli;
-	uint32_t	 bytesperline;	/* of raw frames, 0 if packed */
 	/*
 	 * The largest frame the source may hand over, as a JPEG to
 	 * publish: for JPEG sources the largest buffer plus the tables
@@ -89,6 +87,12 @@ struct source {
 	uint32_t	 fps_device_milli; /* what the device delivers, 0: unknown;
 					    * above fps_milli: drop in software */
 	char		 desc[RING_TEXT_MAX];	/* "pattern", "v4l2:/dev/video0" */
+	/*
+	 * V4L2: why the device seems to be answered by a layer in this
+	 * process rather than a kernel driver ("the driver is libcamera"),
+	 * "" if not (as of the last open).  The sandbox allows for one.
+	 */
+	char		 layer[64];
 };
 
 /* --control NAME=VALUE */
@@ -130,25 +134,25 @@ int	v4l2_find_device(char *path, size_t size);
  */
 int	v4l2_list(const char *path, FILE *out, char *why, size_t whylen);
 
-/* "MJPEG", "YUYV", ... for --format and logs, and back; 0 if unknown. */
+/*
+ * "MJPEG", "YUYV", ... for --format and logs, and back; 0 if unknown.
+ * The device's four characters ("MJPG", "NM12") are taken too.
+ */
 uint32_t source_format_parse(const char *name);
 const char *source_format_name(uint32_t fourcc);
+/* Every name source_format_parse() takes first, comma-separated, into
+ * buf (truncated to size); the length it would need. */
+size_t	source_format_list(char *buf, size_t size);
 /* 1 if frames of this fourcc are JPEG already. */
 int	source_format_is_jpeg(uint32_t fourcc);
 /* 1 if they are a codec's (JPEG or H.264): no rows, sizes vary. */
 int	source_format_is_compressed(uint32_t fourcc);
 
 /*
- * 1 if rows rows of row bytes each, bpl bytes apart from offset on (a
- * plane), lie within the frame's length (and row fits in bpl).
- */
-int	source_frame_fits(const struct source_frame *f, size_t offset,
-	    size_t bpl, size_t row, size_t rows);
-
-/*
  * A copy of f's bytes in *buf (grown as needed, *cap bytes), described by
- * *copy, which stays valid after f is released: planes handed over as an
- * image become packed YU12.  0, -EINVAL, -ENOMEM.
+ * *copy, which stays valid after f is released: a raw frame's planes
+ * (whatever buffers they were in) one after the other without padding, as
+ * one buffer of its format holds them.  0, -EINVAL, -ENOMEM.
  */
 int	source_frame_copy(const struct source_frame *f, uint8_t **buf,
 	    size_t *cap, struct source_frame *copy);

@@ -1,6 +1,9 @@
 /*
- * v4l2.c - a V4L2 capture device as a source: mmap streaming, format,
- * size and rate negotiation, the driver's timestamps (see source.h).
+ * v4l2.c - a V4L2 capture device as a source: mmap streaming through the
+ * single-planar or the multi-planar API (whichever the device has; the
+ * frame's planes are described the same way for the encoders either
+ * way), format, size and rate negotiation, the driver's timestamps (see
+ * source.h).
  *
  * The device is opened O_NONBLOCK: the loop polls it and DQBUF never
  * waits.  A device that goes away (USB unplug) makes DQBUF fail with
@@ -14,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,65 +29,29 @@
 #include "mjpeg.h"
 #include "v4l2.h"
 
-#define V4L2_BUFFERS_MAX	32
-
-struct v4l2_mmap {
-	void	*start;
-	size_t	 length;
-};
-
 struct v4l2 {
 	struct source_config cfg;
 	char		 path[PATH_MAX];
-	struct v4l2_mmap bufs[V4L2_BUFFERS_MAX];
-	unsigned	 nbufs;
-	int		 streaming;
+	uint32_t	 type;		/* buffer type: _MPLANE or not */
+	uint32_t	 caps;		/* the device's capabilities */
+	struct v4l2_queue q;
+	unsigned	 nplanes;	/* memory planes per buffer */
+	uint32_t	 stride[V4L2_QUEUE_PLANES];	/* their bytesperline */
 	int		 opened_once;	/* control errors are fatal only at first */
 	uint32_t	 last_seq;
 	int		 have_seq;
 	uint32_t	 lost;		/* frames lost since the last one handed out */
+	int		 short_logged;
 };
-
-int
-v4l2_ioctl(int fd, unsigned long req, void *arg)
-{
-	int rc;
-
-	do
-		rc = ioctl(fd, req, arg);
-	while (rc == -1 && errno == EINTR);
-	return rc;
-}
-
-static void
-v4l2_unmap(struct v4l2 *v)
-{
-	for (unsigned i = 0; i < v->nbufs; i++)
-		if (v->bufs[i].start != NULL)
-			munmap(v->bufs[i].start, v->bufs[i].length);
-	memset(v->bufs, 0, sizeof(v->bufs));
-	v->nbufs = 0;
-}
 
 static void
 v4l2_close(struct source *src)
 {
 	struct v4l2 *v = src->priv;
-	struct v4l2_requestbuffers req;
-	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 
 	if (src->fd == -1)
 		return;
-	/* On a device that is gone these fail with ENODEV: nothing to do
-	 * about it, the close below releases everything anyway. */
-	if (v->streaming)
-		(void)v4l2_ioctl(src->fd, VIDIOC_STREAMOFF, &type);
-	v->streaming = 0;
-	v4l2_unmap(v);
-	memset(&req, 0, sizeof(req));
-	req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	req.memory = V4L2_MEMORY_MMAP;
-	(void)v4l2_ioctl(src->fd, VIDIOC_REQBUFS, &req);
+	v4l2_queue_free(&v->q);
 	close(src->fd);
 	src->fd = -1;
 }
@@ -97,9 +64,9 @@ v4l2_set_rate(struct v4l2 *v, int fd)
 	struct v4l2_fract *tpf = &parm.parm.capture.timeperframe;
 
 	memset(&parm, 0, sizeof(parm));
-	parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	parm.type = v->type;
 	if (v4l2_ioctl(fd, VIDIOC_G_PARM, &parm) == -1)
-		return 0;
+		return 0;	/* libcamera's layer has none: ENOTTY */
 	if (v->cfg.fps_given &&
 	    (parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME)) {
 		tpf->numerator = 1000;
@@ -108,7 +75,7 @@ v4l2_set_rate(struct v4l2 *v, int fd)
 			log_debug("%s: VIDIOC_S_PARM: %s", v->path,
 			    strerror(errno));
 		memset(&parm, 0, sizeof(parm));
-		parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		parm.type = v->type;
 		if (v4l2_ioctl(fd, VIDIOC_G_PARM, &parm) == -1)
 			return 0;
 	}
@@ -117,69 +84,157 @@ v4l2_set_rate(struct v4l2 *v, int fd)
 	return (uint32_t)((uint64_t)tpf->denominator * 1000 / tpf->numerator);
 }
 
+/*
+ * STREAMON failed.  A video node of a media controller pipeline (the
+ * Raspberry Pi's unicam, rkisp1, i.MX8 ISI) refuses to stream with EPIPE
+ * (link validation) or EINVAL until its links and its sensor's format
+ * are set up: name the two ways out, which is what most users whose Pi
+ * camera module "does not work" need to read.
+ */
+static void
+v4l2_streamon_failed(const struct v4l2 *v, int err, char *why,
+    size_t whylen)
+{
+	if (err == EPIPE || err == EINVAL || (v->caps & V4L2_CAP_IO_MC))
+		snprintf(why, whylen, "VIDIOC_STREAMON: %s: %s is a node of "
+		    "a media controller pipeline that is not set up%s: "
+		    "configure it with media-ctl, or for a Raspberry Pi "
+		    "camera module run the capture under libcamerify",
+		    strerror(err), v->path, (v->caps & V4L2_CAP_IO_MC) ?
+		    " (V4L2_CAP_IO_MC)" : "");
+	else
+		snprintf(why, whylen, "VIDIOC_STREAMON: %s", strerror(err));
+}
+
 static int
 v4l2_start(struct source *src, int fd, char *why, size_t whylen)
 {
 	struct v4l2 *v = src->priv;
-	struct v4l2_requestbuffers req;
-	struct v4l2_buffer b;
-	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	unsigned i;
+	int rc;
 
-	memset(&req, 0, sizeof(req));
-	req.count = v->cfg.buffers;
-	req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	req.memory = V4L2_MEMORY_MMAP;
-	if (v4l2_ioctl(fd, VIDIOC_REQBUFS, &req) == -1) {
-		snprintf(why, whylen, "VIDIOC_REQBUFS: %s", strerror(errno));
-		return -errno;
-	}
-	if (req.count < 2) {
+	rc = v4l2_queue_alloc(&v->q, fd, v->type, v->cfg.buffers, v->nplanes,
+	    why, whylen);
+	if (rc != 0)
+		return rc;
+	if (v->q.vq_nbufs < 2) {
 		snprintf(why, whylen, "device gave %u buffers, need 2",
-		    req.count);
+		    v->q.vq_nbufs);
 		return -ENOMEM;
 	}
-	if (req.count > V4L2_BUFFERS_MAX)
-		req.count = V4L2_BUFFERS_MAX;
-	for (i = 0; i < req.count; i++) {
-		memset(&b, 0, sizeof(b));
-		b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		b.memory = V4L2_MEMORY_MMAP;
-		b.index = i;
-		if (v4l2_ioctl(fd, VIDIOC_QUERYBUF, &b) == -1) {
-			snprintf(why, whylen, "VIDIOC_QUERYBUF: %s",
-			    strerror(errno));
-			return -errno;
-		}
-		v->bufs[i].start = mmap(NULL, b.length, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, fd, b.m.offset);
-		if (v->bufs[i].start == MAP_FAILED) {
-			v->bufs[i].start = NULL;
-			snprintf(why, whylen, "mmap of buffer %u: %s", i,
-			    strerror(errno));
-			return -errno;
-		}
-		v->bufs[i].length = b.length;
-		v->nbufs = i + 1;
-		if (v4l2_ioctl(fd, VIDIOC_QBUF, &b) == -1) {
+	for (i = 0; i < v->q.vq_nbufs; i++)
+		if ((rc = v4l2_queue_qbuf(&v->q, i, NULL, NULL)) != 0) {
 			snprintf(why, whylen, "VIDIOC_QBUF: %s",
-			    strerror(errno));
-			return -errno;
+			    strerror(-rc));
+			return rc;
 		}
+	if ((rc = v4l2_queue_stream(&v->q, 1)) != 0) {
+		v4l2_streamon_failed(v, -rc, why, whylen);
+		return rc;
 	}
-	if (v4l2_ioctl(fd, VIDIOC_STREAMON, &type) == -1) {
-		snprintf(why, whylen, "VIDIOC_STREAMON: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * S_FMT at the configured size: single-planar pix, or pix_mp with the
+ * memory planes the driver chose and each one's bytesperline.
+ */
+static int
+v4l2_set_format(struct source *src, int fd, uint32_t fourcc, char *why,
+    size_t whylen)
+{
+	struct v4l2 *v = src->priv;
+	const struct rawformat *raw = rawformat_find(fourcc);
+	struct v4l2_format fmt;
+	uint32_t got, w, h;
+	unsigned want;
+
+	memset(&fmt, 0, sizeof(fmt));
+	fmt.type = v->type;
+	if (v->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+		fmt.fmt.pix_mp.width = v->cfg.width;
+		fmt.fmt.pix_mp.height = v->cfg.height;
+		fmt.fmt.pix_mp.pixelformat = fourcc;
+		fmt.fmt.pix_mp.field = V4L2_FIELD_ANY;
+	} else {
+		fmt.fmt.pix.width = v->cfg.width;
+		fmt.fmt.pix.height = v->cfg.height;
+		fmt.fmt.pix.pixelformat = fourcc;
+		fmt.fmt.pix.field = V4L2_FIELD_ANY;
+	}
+	if (v4l2_ioctl(fd, VIDIOC_S_FMT, &fmt) == -1) {
+		snprintf(why, whylen, "VIDIOC_S_FMT: %s", strerror(errno));
 		return -errno;
 	}
-	v->streaming = 1;
+	memset(v->stride, 0, sizeof(v->stride));
+	if (v->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+		got = fmt.fmt.pix_mp.pixelformat;
+		w = fmt.fmt.pix_mp.width;
+		h = fmt.fmt.pix_mp.height;
+		v->nplanes = fmt.fmt.pix_mp.num_planes;
+		want = raw != NULL ? raw->rf_buffers : 1;
+		if (got == fourcc && v->nplanes != want) {
+			snprintf(why, whylen, "the driver gives %s in %u "
+			    "buffers, the format has %u", source_format_name(
+			    fourcc), v->nplanes, want);
+			return -EPROTO;
+		}
+		for (unsigned i = 0; i < v->nplanes &&
+		    i < V4L2_QUEUE_PLANES; i++)
+			v->stride[i] =
+			    fmt.fmt.pix_mp.plane_fmt[i].bytesperline;
+	} else {
+		got = fmt.fmt.pix.pixelformat;
+		w = fmt.fmt.pix.width;
+		h = fmt.fmt.pix.height;
+		v->nplanes = 1;
+		v->stride[0] = fmt.fmt.pix.bytesperline;
+	}
+	if (got != fourcc) {
+		snprintf(why, whylen, "device would not capture %s",
+		    source_format_name(fourcc));
+		return -EINVAL;
+	}
+	if (w == 0 || h == 0 || w > 16384 || h > 16384) {
+		snprintf(why, whylen, "device reports a size of %ux%u", w, h);
+		return -EPROTO;
+	}
+	if (!v->opened_once && (w != v->cfg.width || h != v->cfg.height))
+		log_info("%s: %ux%u asked for, the device captures %ux%u",
+		    v->path, v->cfg.width, v->cfg.height, w, h);
+	src->width = w;
+	src->height = h;
+	src->fourcc = fourcc;
 	return 0;
+}
+
+/*
+ * Is a library in this process answering for the device?  A kernel
+ * driver's node is a character device; libcamera's V4L2 layer gives an
+ * eventfd and calls itself "libcamera" (V4L2CameraProxy::querycap()).
+ */
+static void
+v4l2_note_layer(struct source *src, int fd)
+{
+	struct v4l2_capability cap;
+	struct stat st;
+
+	src->layer[0] = '\0';
+	memset(&cap, 0, sizeof(cap));
+	if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == 0 &&
+	    strncmp((const char *)cap.driver, "libcamera", sizeof(cap.driver))
+	    == 0)
+		snprintf(src->layer, sizeof(src->layer), "the driver is "
+		    "libcamera");
+	else if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode))
+		snprintf(src->layer, sizeof(src->layer), "the device is not a "
+		    "character device");
 }
 
 static int
 v4l2_open(struct source *src, char *why, size_t whylen)
 {
 	struct v4l2 *v = src->priv;
-	struct v4l2_format fmt;
 	uint32_t fourcc, maxw, maxh;
 	size_t bound, buflen = 0;
 	int fd, rc;
@@ -193,46 +248,15 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 		return rc;
 	}
 	src->fd = fd;
-	if ((rc = v4l2_check_capture(fd, v->path, why, whylen)) != 0)
-		goto fail;
-	if ((rc = v4l2_pick_format(fd, v->cfg.fourcc, &fourcc, why,
+	if ((rc = v4l2_check_capture(fd, v->path, &v->type, &v->caps, why,
 	    whylen)) != 0)
 		goto fail;
-
-	memset(&fmt, 0, sizeof(fmt));
-	fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	fmt.fmt.pix.width = v->cfg.width;
-	fmt.fmt.pix.height = v->cfg.height;
-	fmt.fmt.pix.pixelformat = fourcc;
-	fmt.fmt.pix.field = V4L2_FIELD_ANY;
-	if (v4l2_ioctl(fd, VIDIOC_S_FMT, &fmt) == -1) {
-		rc = -errno;
-		snprintf(why, whylen, "VIDIOC_S_FMT: %s", strerror(errno));
+	v4l2_note_layer(src, fd);
+	if ((rc = v4l2_pick_format(fd, v->type, v->cfg.fourcc, &fourcc, why,
+	    whylen)) != 0)
 		goto fail;
-	}
-	if (fmt.fmt.pix.pixelformat != fourcc) {
-		snprintf(why, whylen, "device would not capture %s",
-		    source_format_name(fourcc));
-		rc = -EINVAL;
+	if ((rc = v4l2_set_format(src, fd, fourcc, why, whylen)) != 0)
 		goto fail;
-	}
-	if (fmt.fmt.pix.width == 0 || fmt.fmt.pix.height == 0 ||
-	    fmt.fmt.pix.width > 16384 || fmt.fmt.pix.height > 16384) {
-		snprintf(why, whylen, "device reports a size of %ux%u",
-		    fmt.fmt.pix.width, fmt.fmt.pix.height);
-		rc = -EPROTO;
-		goto fail;
-	}
-	if (!v->opened_once && (fmt.fmt.pix.width != v->cfg.width ||
-	    fmt.fmt.pix.height != v->cfg.height))
-		log_info("%s: %ux%u asked for, the device captures %ux%u",
-		    v->path, v->cfg.width, v->cfg.height, fmt.fmt.pix.width,
-		    fmt.fmt.pix.height);
-	src->width = fmt.fmt.pix.width;
-	src->height = fmt.fmt.pix.height;
-	src->fourcc = fourcc;
-	src->bytesperline = source_format_is_compressed(fourcc) ? 0 :
-	    fmt.fmt.pix.bytesperline;
 
 	src->fps_device_milli = v4l2_set_rate(v, fd);
 	src->fps_milli = v->cfg.fps_given ? v->cfg.fps_milli :
@@ -261,9 +285,9 @@ v4l2_open(struct source *src, char *why, size_t whylen)
 	}
 	bound = encoder_max_size(maxw, maxh);
 	if (source_format_is_compressed(fourcc)) {
-		for (unsigned i = 0; i < v->nbufs; i++)
-			if (v->bufs[i].length > buflen)
-				buflen = v->bufs[i].length;
+		for (unsigned i = 0; i < v->q.vq_nbufs; i++)
+			if (v->q.vq_map[i][0].length > buflen)
+				buflen = v->q.vq_map[i][0].length;
 		if (buflen > bound)
 			bound = buflen;
 		bound += MJPEG_DHT_LEN;
@@ -283,15 +307,37 @@ fail:
 static void
 v4l2_requeue(struct source *src, uint32_t index)
 {
-	struct v4l2_buffer b;
+	struct v4l2 *v = src->priv;
+	int rc;
 
-	memset(&b, 0, sizeof(b));
-	b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	b.memory = V4L2_MEMORY_MMAP;
-	b.index = index;
 	/* A failure here shows up as a DQBUF error next time. */
-	if (v4l2_ioctl(src->fd, VIDIOC_QBUF, &b) == -1)
-		log_debug("VIDIOC_QBUF %u: %s", index, strerror(errno));
+	if ((rc = v4l2_queue_qbuf(&v->q, index, NULL, NULL)) != 0)
+		log_debug("VIDIOC_QBUF %u: %s", index, strerror(-rc));
+}
+
+/* The frame's planes as a raw frame, or 0 (logged once) if short. */
+static int
+v4l2_describe(struct source *src, const struct v4l2_dequeued *d,
+    struct source_frame *f)
+{
+	struct v4l2 *v = src->priv;
+	size_t len[V4L2_QUEUE_PLANES];
+	uint8_t *data[V4L2_QUEUE_PLANES];
+
+	for (unsigned p = 0; p < v->nplanes; p++) {
+		data[p] = d->dq_data[p];
+		len[p] = d->dq_len[p];
+	}
+	if (rawframe_describe(&f->raw, rawformat_find(src->fourcc),
+	    src->width, src->height, v->nplanes, data, len, v->stride) == 0)
+		return 1;
+	if (!v->short_logged++)
+		log_warnx("%s: a %ux%u %s frame of %zu bytes (first plane) is "
+		    "shorter than its format needs (bytesperline %u): "
+		    "dropped, and any more", v->path, src->width, src->height,
+		    source_format_name(src->fourcc), d->dq_len[0],
+		    v->stride[0]);
+	return 0;
 }
 
 static int
@@ -299,32 +345,31 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
     size_t whylen)
 {
 	struct v4l2 *v = src->priv;
-	struct v4l2_buffer b;
+	struct v4l2_dequeued d;
 	uint64_t ts, now_mono, now_real;
+	int rc;
 
-	memset(&b, 0, sizeof(b));
-	b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	b.memory = V4L2_MEMORY_MMAP;
-	if (v4l2_ioctl(src->fd, VIDIOC_DQBUF, &b) == -1) {
-		if (errno == EAGAIN)
-			return 0;
-		snprintf(why, whylen, "VIDIOC_DQBUF: %s", strerror(errno));
-		return -errno;
-	}
-	if (b.index >= v->nbufs) {
+	rc = v4l2_queue_dqbuf(&v->q, &d);
+	if (rc == -EAGAIN)
+		return 0;
+	if (rc == -EPROTO) {
 		snprintf(why, whylen, "driver returned buffer %u of %u",
-		    b.index, v->nbufs);
-		return -EPROTO;
+		    d.dq_index, v->q.vq_nbufs);
+		return rc;
 	}
-	if (v->have_seq && b.sequence > v->last_seq + 1)
-		v->lost += b.sequence - v->last_seq - 1;
-	v->last_seq = b.sequence;
+	if (rc != 0 && rc != -EBADMSG) {
+		snprintf(why, whylen, "VIDIOC_DQBUF: %s", strerror(-rc));
+		return rc;
+	}
+	if (v->have_seq && d.dq_sequence > v->last_seq + 1)
+		v->lost += d.dq_sequence - v->last_seq - 1;
+	v->last_seq = d.dq_sequence;
 	v->have_seq = 1;
-	if ((b.flags & V4L2_BUF_FLAG_ERROR) || b.bytesused == 0 ||
-	    b.bytesused > v->bufs[b.index].length) {
+	if (rc == -EBADMSG || (d.dq_flags & V4L2_BUF_FLAG_ERROR) ||
+	    d.dq_len[0] == 0) {
 		/* The driver says the data is corrupt: count it as lost. */
 		v->lost++;
-		v4l2_requeue(src, b.index);
+		v4l2_requeue(src, d.dq_index);
 		return 0;
 	}
 
@@ -332,10 +377,16 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	f->fourcc = src->fourcc;
 	f->width = src->width;
 	f->height = src->height;
-	f->bytesperline = src->bytesperline;
-	f->data = v->bufs[b.index].start;
-	f->length = b.bytesused;
-	f->index = b.index;
+	f->index = d.dq_index;
+	if (source_format_is_compressed(src->fourcc)) {
+		f->data = d.dq_data[0];
+		f->length = d.dq_len[0];
+	} else if (!v4l2_describe(src, &d, f)) {
+		/* Shorter than its geometry: corrupt, as above. */
+		v->lost++;
+		v4l2_requeue(src, d.dq_index);
+		return 0;
+	}
 	f->skipped = v->lost;
 	v->lost = 0;
 
@@ -347,9 +398,9 @@ v4l2_next(struct source *src, struct source_frame *f, char *why,
 	 */
 	now_mono = clock_ns(CLOCK_MONOTONIC);
 	now_real = clock_ns(CLOCK_REALTIME);
-	ts = (uint64_t)b.timestamp.tv_sec * 1000000000u +
-	    (uint64_t)b.timestamp.tv_usec * 1000u;
-	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
+	ts = (uint64_t)d.dq_timestamp.tv_sec * 1000000000u +
+	    (uint64_t)d.dq_timestamp.tv_usec * 1000u;
+	if ((d.dq_flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
 	    V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC && ts != 0 && ts <= now_mono &&
 	    now_mono - ts < now_real) {
 		f->capture_mono_ns = ts;
@@ -395,6 +446,7 @@ v4l2_source_init(struct source *src, const struct source_config *c)
 		return -ENAMETOOLONG;
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return -ENOMEM;
+	v->q.vq_fd = -1;
 	v->cfg = *c;
 	if (v->cfg.buffers < 2)
 		v->cfg.buffers = 2;

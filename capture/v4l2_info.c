@@ -23,26 +23,38 @@
 			(char)(((f) >> 16) & 0xff), (char)(((f) >> 24) & 0x7f)
 
 int
-v4l2_check_capture(int fd, const char *path, char *why, size_t whylen)
+v4l2_check_capture(int fd, const char *path, uint32_t *type, uint32_t *caps,
+    char *why, size_t whylen)
 {
 	struct v4l2_capability cap;
-	uint32_t caps;
+	uint32_t c;
 	const char *what;
 
 	memset(&cap, 0, sizeof(cap));
 	if (v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == -1)
 		what = "not a V4L2 device";
 	else {
-		caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ?
+		c = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ?
 		    cap.device_caps : cap.capabilities;
-		if ((caps & V4L2_CAP_VIDEO_CAPTURE) &&
-		    (caps & V4L2_CAP_STREAMING))
+		if (caps != NULL)
+			*caps = c;
+		/* Single-planar where a device has both: every format it
+		 * has there is one buffer. */
+		if ((c & V4L2_CAP_VIDEO_CAPTURE) && (c & V4L2_CAP_STREAMING)) {
+			*type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 			return 0;
-		if (caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
-			what = "multi-planar capture (VIDEO_CAPTURE_MPLANE) "
-			    "is not supported";
-		else if (caps & V4L2_CAP_VIDEO_CAPTURE)
+		}
+		if ((c & V4L2_CAP_VIDEO_CAPTURE_MPLANE) &&
+		    (c & V4L2_CAP_STREAMING)) {
+			*type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+			return 0;
+		}
+		if (c & (V4L2_CAP_VIDEO_CAPTURE |
+		    V4L2_CAP_VIDEO_CAPTURE_MPLANE))
 			what = "no streaming I/O";
+		else if (c & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE))
+			what = "a memory-to-memory device (a codec or "
+			    "converter), not a camera";
 		else
 			what = "not a video capture device";
 	}
@@ -58,18 +70,19 @@ usable(uint32_t fourcc)
 }
 
 int
-v4l2_pick_format(int fd, uint32_t want, uint32_t *out, char *why,
-    size_t whylen)
+v4l2_pick_format(int fd, uint32_t type, uint32_t want, uint32_t *out,
+    char *why, size_t whylen)
 {
 	struct v4l2_fmtdesc d;
-	uint32_t first_usable = 0, jpeg = 0;
-	char offered[160] = "";
+	const struct rawformat *raw, *best = NULL;
+	uint32_t jpeg = 0;
+	char offered[200] = "";
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < 256; i++) {
 		memset(&d, 0, sizeof(d));
 		d.index = i;
-		d.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		d.type = type;
 		if (v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &d) == -1)
 			break;
 		if (want != 0 && d.pixelformat == want) {
@@ -80,15 +93,21 @@ v4l2_pick_format(int fd, uint32_t want, uint32_t *out, char *why,
 			jpeg = d.pixelformat;
 		else if (d.pixelformat == V4L2_PIX_FMT_JPEG && jpeg == 0)
 			jpeg = d.pixelformat;
-		else if (first_usable == 0 && usable(d.pixelformat))
-			first_usable = d.pixelformat;
+		else if ((raw = rawformat_find(d.pixelformat)) != NULL &&
+		    (best == NULL || raw->rf_auto < best->rf_auto))
+			best = raw;
 		if (n < sizeof(offered))
 			n += (size_t)snprintf(offered + n, sizeof(offered) - n,
 			    "%s" FOURCC_FMT, n ? " " : "",
 			    FOURCC_ARGS(d.pixelformat));
 	}
-	if (want == 0 && (jpeg != 0 || first_usable != 0)) {
-		*out = jpeg != 0 ? jpeg : first_usable;
+	/*
+	 * Not the device's first format: libcamera's V4L2 layer lists
+	 * XRGB8888 first (and defaults to it at 800x600), where the
+	 * Raspberry Pi's ISP gives YUV420 as cheaply.
+	 */
+	if (want == 0 && (jpeg != 0 || best != NULL)) {
+		*out = jpeg != 0 ? jpeg : best->rf_fourcc;
 		return 0;
 	}
 	if (want != 0)
@@ -236,6 +255,14 @@ control_set(int fd, const struct source_control *c, char *why, size_t whylen)
 
 	memset(&cf, 0, sizeof(cf));
 	cf.name = c->name;
+	if (v4l2_ioctl(fd, VIDIOC_QUERYCTRL, &(struct v4l2_queryctrl){
+	    .id = V4L2_CTRL_FLAG_NEXT_CTRL }) == -1 && errno == ENOTTY) {
+		/* libcamera's V4L2 layer, for one, answers none. */
+		snprintf(why, whylen, "--control %s: the device has no "
+		    "controls (VIDIOC_QUERYCTRL: %s)", c->name,
+		    strerror(ENOTTY));
+		return -EINVAL;
+	}
 	controls_walk(fd, control_find_cb, &cf);
 	if (!cf.found) {
 		snprintf(why, whylen, "--control %s: the device has no such "
@@ -352,16 +379,17 @@ list_intervals(int fd, FILE *out, uint32_t fourcc, uint32_t w, uint32_t h)
 }
 
 static void
-list_formats(int fd, FILE *out)
+list_formats(int fd, uint32_t type, FILE *out)
 {
 	struct v4l2_fmtdesc d;
 	struct v4l2_frmsizeenum s;
 
-	fprintf(out, "Formats (VIDIOC_ENUM_FMT), Video Capture:\n");
+	fprintf(out, "Formats (VIDIOC_ENUM_FMT), Video Capture%s:\n",
+	    type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ? " Multiplanar" : "");
 	for (uint32_t i = 0; i < 256; i++) {
 		memset(&d, 0, sizeof(d));
 		d.index = i;
-		d.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		d.type = type;
 		if (v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &d) == -1)
 			break;
 		d.description[sizeof(d.description) - 1] = '\0';
@@ -482,6 +510,8 @@ int
 v4l2_list(const char *path, FILE *out, char *why, size_t whylen)
 {
 	struct v4l2_capability cap;
+	struct v4l2_queryctrl q;
+	uint32_t type, caps;
 	int fd;
 
 	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -490,18 +520,29 @@ v4l2_list(const char *path, FILE *out, char *why, size_t whylen)
 		return -errno;
 	}
 	memset(&cap, 0, sizeof(cap));
-	if (v4l2_check_capture(fd, path, why, whylen) != 0 ||
+	if (v4l2_check_capture(fd, path, &type, &caps, why, whylen) != 0 ||
 	    v4l2_ioctl(fd, VIDIOC_QUERYCAP, &cap) == -1) {
 		close(fd);
 		return -EMEDIUMTYPE;
 	}
-	fprintf(out, "%s: %.*s (driver %.*s, %.*s)\n\n", path,
+	fprintf(out, "%s: %.*s (driver %.*s, %.*s)\n", path,
 	    (int)sizeof(cap.card), (const char *)cap.card,
 	    (int)sizeof(cap.driver), (const char *)cap.driver,
 	    (int)sizeof(cap.bus_info), (const char *)cap.bus_info);
-	list_formats(fd, out);
+	if (caps & V4L2_CAP_IO_MC)
+		fprintf(out, "A node of a media controller pipeline "
+		    "(V4L2_CAP_IO_MC): it streams once media-ctl has set up "
+		    "its links and formats.\n");
+	fprintf(out, "\n");
+	list_formats(fd, type, out);
 	fprintf(out, "\nControls (--control NAME=VALUE, menus by index):\n");
-	controls_walk(fd, list_control_cb, out);
+	memset(&q, 0, sizeof(q));
+	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
+	if (v4l2_ioctl(fd, VIDIOC_QUERYCTRL, &q) == -1 && errno == ENOTTY)
+		fprintf(out, "\tnone (VIDIOC_QUERYCTRL: %s)\n",
+		    strerror(ENOTTY));
+	else
+		controls_walk(fd, list_control_cb, out);
 	close(fd);
 	return 0;
 }
@@ -519,26 +560,41 @@ video_node_cmp(const void *a, const void *b)
 }
 
 int
-v4l2_find_device(char *path, size_t size)
+v4l2_find_node(const char *pattern, int (*fn)(const char *, void *),
+    void *arg, char *path, size_t size)
 {
 	glob_t g;
-	uint32_t fourcc;
-	char why[160];
-	int fd, found = 0;
+	int found = 0;
 
-	if (glob("/dev/video*", 0, NULL, &g) != 0)
+	if (glob(pattern, 0, NULL, &g) != 0)
 		return -ENOENT;
 	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), video_node_cmp);
-	for (size_t i = 0; i < g.gl_pathc && !found; i++) {
-		fd = open(g.gl_pathv[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd == -1)
-			continue;
-		if (v4l2_check_capture(fd, g.gl_pathv[i], NULL, 0) == 0 &&
-		    v4l2_pick_format(fd, 0, &fourcc, why, sizeof(why)) == 0 &&
-		    (size_t)snprintf(path, size, "%s", g.gl_pathv[i]) < size)
-			found = 1;
-		close(fd);
-	}
+	for (size_t i = 0; i < g.gl_pathc && !found; i++)
+		found = fn(g.gl_pathv[i], arg) &&
+		    (size_t)snprintf(path, size, "%s", g.gl_pathv[i]) < size;
 	globfree(&g);
 	return found ? 0 : -ENOENT;
+}
+
+/* A capture device with a format we can publish? */
+static int
+capture_node(const char *path, void *arg)
+{
+	uint32_t fourcc, type;
+	char why[200];
+	int fd, yes;
+
+	(void)arg;
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return 0;
+	yes = v4l2_check_capture(fd, path, &type, NULL, NULL, 0) == 0 &&
+	    v4l2_pick_format(fd, type, 0, &fourcc, why, sizeof(why)) == 0;
+	close(fd);
+	return yes;
+}
+
+int
+v4l2_find_device(char *path, size_t size)
+{
+	return v4l2_find_node("/dev/video*", capture_node, NULL, path, size);
 }

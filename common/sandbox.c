@@ -33,6 +33,7 @@
 
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
+#define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)	/* and CAP's */
 #define ALL	(SRV | CAP)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -142,15 +143,31 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "fchown",		CAP },
 	{ "unlink",		CAP },
 	{ "unlinkat",		CAP },
-	/* The test suite's simulated camera (tests/v4l2sim) stands in for
-	 * the kernel's driver inside the capture process, so the calls the
-	 * driver would make in the kernel are made here: at every (re)open
-	 * a socketpair (checked below) as the device descriptor, a memfd
-	 * per buffer, a thread, which names itself (prctl(PR_SET_NAME),
-	 * checked below, so benchmarks can leave its CPU time out).  Each
-	 * makes an object private to the process, which reaches nothing
-	 * outside it. */
-	{ "memfd_create",	CAP },
+	/*
+	 * A V4L2 layer preloaded into the capture (sandbox.h) is a driver
+	 * in user space: the calls a kernel driver makes inside the kernel
+	 * it makes here, at every (re)open of the device and while it
+	 * streams.  libcamera's v4l2-compat.so (libcamerify, for Raspberry
+	 * Pi camera modules): its event loops wait in ppoll() and wake each
+	 * other through eventfds (above), it shares file descriptors with
+	 * dup(), allocates buffers from /dev/dma_heap (openat, above; the
+	 * ioctls are checked below) and shares memory with its image
+	 * processing algorithms through memfds, and its threads name
+	 * themselves (prctl(PR_SET_NAME), checked below, allowed to every
+	 * capture).  The test
+	 * suite's simulated camera (tests/v4l2sim): a socketpair (checked
+	 * below) or an eventfd as the device descriptor, a memfd per
+	 * buffer, a pipe and threads as libcamera's.  Each makes an object
+	 * private to the process, or waits, and reaches nothing outside.
+	 */
+	{ "memfd_create",	LAY },
+	{ "pipe2",		LAY },
+	{ "ppoll",		LAY },
+	{ "ppoll_time64",	LAY },
+	{ "poll",		LAY },
+	{ "dup",		LAY },
+	{ "dup3",		LAY },
+	{ "sched_getaffinity",	LAY },
 #ifdef SANDBOX_SANITIZER
 	/*
 	 * Sanitizer builds only.  LeakSanitizer's check at exit clone()s a
@@ -230,6 +247,9 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    tcgets = arg_eq(1, TCGETS),
 	    set_name = arg_eq(0, PR_SET_NAME),
 	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
+	    media = arg_masked(1, 0xff00, '|' << 8),
+	    dma_heap = arg_masked(1, 0xff00, 'H' << 8),
+	    dma_buf = arg_masked(1, 0xff00, 'b' << 8),
 	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
 	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
 	int rc = 0;
@@ -257,20 +277,31 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 #ifdef SANDBOX_SANITIZER
 	/* A sanitizer's report asks whether stderr is a terminal. */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets);
-	(void)set_name;
 #else
 	(void)tcgets;
 #endif
-	if (prog == SANDBOX_CAPTURE) {
-		/* Video4Linux: every VIDIOC_ request is type 'V'. */
-		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
-		/* The simulated camera's device descriptor (above). */
+	if (prog == SANDBOX_CAPTURE_V4L2_LAYER) {
+		/* A V4L2 layer in the process (above): the media controller
+		 * ('|', MEDIA_IOC_*, also its requests), DMA heaps ('H') and
+		 * DMA-buffer syncs ('b'); a simulated device's socketpair. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &media);
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_heap);
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &dma_buf);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
 		    &unix_only);
+	}
+	if (prog != SANDBOX_SERVER) {
+		/* Video4Linux: every VIDIOC_ request is type 'V', the
+		 * memory-to-memory encoder's too. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
 #ifndef SANDBOX_SANITIZER
-		/* Its producer thread's name (sanitizer builds allow any
-		 * prctl, above). */
+		/* Threads name themselves (PR_SET_NAME only): the capture's
+		 * encoder threads (workers.c, started when a viewer of
+		 * their kind arrives, after the filter is on), and a V4L2
+		 * layer's (above).  Sanitizer builds allow any prctl. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &set_name);
+#else
+		(void)set_name;
 #endif
 	} else {
 		/* The server opens nothing for writing. */
@@ -388,6 +419,14 @@ sandbox_program_name(enum sandbox_program prog)
 	return prog == SANDBOX_SERVER ? "shmcam-server" : "shmcam-capture";
 }
 
+/* The table's bits that apply to prog: a layer's calls and the
+ * capture's. */
+static unsigned
+sandbox_who(enum sandbox_program prog)
+{
+	return prog == SANDBOX_CAPTURE_V4L2_LAYER ? CAP | LAY : 1u << prog;
+}
+
 int
 sandbox_apply(enum sandbox_program prog)
 {
@@ -412,7 +451,7 @@ sandbox_apply(enum sandbox_program prog)
 	if (rc != 0 && rc != -EOPNOTSUPP)
 		goto out;
 	for (i = 0; i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++) {
-		if ((sandbox_calls[i].sc_who & (1u << prog)) == 0)
+		if ((sandbox_calls[i].sc_who & sandbox_who(prog)) == 0)
 			continue;
 		rc = sandbox_add(ctx, SCMP_ACT_ALLOW, sandbox_calls[i].sc_name,
 		    0, NULL);

@@ -27,12 +27,35 @@
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
  *                   server's TCP sockets are all opened before
- *   socketpair      the capture, AF_UNIX (the simulated camera's device)
+ *   socketpair      with a V4L2 layer (below), AF_UNIX
  *   openat          the server: read-only; the capture: any (it reopens
  *                   its device read-write and creates a replacement ring)
  *   ioctl           the server: FIONREAD, SIOCOUTQ; the capture: those
- *                   and V4L2's ('V' requests)
+ *                   and V4L2's ('V' requests); with a V4L2 layer also the
+ *                   media controller's ('|'), DMA heaps' ('H') and
+ *                   DMA buffers' ('b')
+ *   prctl           with a V4L2 layer, PR_SET_NAME (a thread's name)
  *   tgkill          this process only (abort(), raise())
+ *
+ * Preloaded V4L2 layers
+ *   Some cameras reach V4L2 programs only through a library preloaded
+ *   into them: libcamera's v4l2-compat.so (libcamerify) for the
+ *   Raspberry Pi's camera modules, the test suite's simulated camera.
+ *   Such a layer is a driver running inside the process: its own
+ *   threads (libcamera starts them at the first open of a camera) make
+ *   the calls a kernel driver would make inside the kernel, at every
+ *   reopen and while streaming.  The capture recognises one before it
+ *   loads its filter, when LD_PRELOAD is set or the device it opened is
+ *   answered in user space (its descriptor is not a character device,
+ *   or the driver calls itself "libcamera"), and then asks for
+ *   SANDBOX_CAPTURE_V4L2_LAYER: the capture's list plus what such layers
+ *   need and what reaches nothing outside the process (pipes, eventfds,
+ *   memfds, ppoll, dup, thread names, media-controller and DMA-buffer
+ *   ioctls: see sandbox.c).  Everything else stays forbidden: a layer
+ *   that forks, execs, opens network sockets or maps code after setup
+ *   dies like the capture would.  libcamera's camera manager starts at
+ *   the first open, which the capture makes before its filter unless
+ *   the camera is missing at startup.
  *
  * A thread that blocks SIGSYS dies without the line: the kernel then
  * applies the default action at once.
@@ -54,6 +77,7 @@
 enum sandbox_program {
 	SANDBOX_SERVER,
 	SANDBOX_CAPTURE,
+	SANDBOX_CAPTURE_V4L2_LAYER,	/* with a V4L2 layer preloaded */
 };
 
 /*

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -534,6 +535,23 @@ mp4_rates(struct camera *cam, uint64_t now)
 	mx->mx_rate_prev = rc;
 	mx->mx_rate_ns = now;
 	mx->mx_rate_generation = cam->c_h264.rr_geo.generation;
+}
+
+void
+mp4_close_all(struct camera *cam, const char *why)
+{
+	struct stream_client *sc;
+
+	while ((sc = TAILQ_FIRST(&cam->c_mp4.mx_clients)) != NULL) {
+		/* A clean end where it costs nothing: with nothing of ours
+		 * queued, the last chunk follows whole fragments, and the
+		 * kernel sends it before the connection's end. */
+		if (sc->sc_chunked && !sc->sc_ending && evbuffer_get_length(
+		    bufferevent_get_output(sc->sc_bev)) == 0)
+			(void)send(sc->sc_fd, CHUNK_LAST, sizeof(CHUNK_LAST) - 1,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		stream_client_close(sc, why);
+	}
 }
 
 void

@@ -543,6 +543,9 @@ void	mp4_start(struct camera *cam, struct evhttp_request *req,
 void	mp4_client_drained(struct stream_client *sc);
 /* Once a second: stalled clients. */
 void	mp4_tick(struct camera *cam);
+/* Closes every MP4 client, each with a clean end of its response where
+ * nothing of it is still queued (server shutdown). */
+void	mp4_close_all(struct camera *cam, const char *why);
 /* 1 if the camera's capture publishes H.264 (or may: not yet known). */
 int	mp4_available(const struct camera *cam);
 

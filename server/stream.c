@@ -539,6 +539,5 @@ stream_close_all(struct camera *cam)
 
 	while ((sc = TAILQ_FIRST(&cam->c_clients)) != NULL)
 		stream_client_close(sc, "server shutting down");
-	while ((sc = TAILQ_FIRST(&cam->c_mp4.mx_clients)) != NULL)
-		stream_client_close(sc, "server shutting down");
+	mp4_close_all(cam, "server shutting down");
 }

@@ -2,8 +2,9 @@
 # tests (modules without main() or the loop), before the common library
 # they use.
 CAPTURE_SUITE_OBJS_mjpeg   := capture/mjpeg.c
-CAPTURE_SUITE_OBJS_workers := capture/workers.c capture/source.c
-CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/source.c
+CAPTURE_SUITE_OBJS_workers := capture/workers.c capture/source.c \
+	capture/rawframe.c
+CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/rawframe.c
 CAPTURE_SUITE_OBJS_keyframe := capture/keyframe.c
 CAPTURE_SUITE_OBJS_h264pass := capture/h264pass.c
 
@@ -43,7 +44,8 @@ $(BUILD)/tests/simcmp: $(BUILD)/tests/tools/simcmp.o $(TESTUTIL) \
 # x264bench: the H.264 benchmark's baseline, with the capture's settings.
 $(BUILD)/tests/tools/x264bench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/x264bench: $(BUILD)/tests/tools/x264bench.o $(TESTUTIL) \
-    $(call obj,capture/h264enc.c capture/source.c) $(COMMON_LIB)
+    $(call obj,capture/h264enc.c capture/source.c capture/rawframe.c) \
+    $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(X264_LIBS)
 
 # simref: the camera's picture for each frame of a decode (H.264 tests).
@@ -57,6 +59,17 @@ $(BUILD)/tests/simframe: $(BUILD)/tests/tools/simframe.o $(TESTUTIL) \
 
 $(BUILD)/tests/tools/encbench.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
-    $(call obj,capture/encode.c capture/source.c) $(SIM_FRAMES_OBJS) \
+    $(call obj,capture/encode.c capture/rawframe.c) $(SIM_FRAMES_OBJS) \
     $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
+
+# The hardware JPEG encoder on the simulated one: the capture's V4L2
+# modules, and the simulator's frames to feed it.
+M2M_SUITE_OBJS := $(call obj,capture/m2m.c capture/v4l2_queue.c \
+	capture/v4l2_info.c capture/encode.c capture/rawframe.c \
+	capture/mjpeg.c capture/source.c)
+$(BUILD)/tests/check_m2m.o: CPPFLAGS += -Icapture
+$(BUILD)/tests/check_m2m: $(BUILD)/tests/check_m2m.o $(TESTUTIL) \
+    $(M2M_SUITE_OBJS) $(SIM_FRAMES_OBJS) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(JPEG_LIBS) \
+	    $(X264_LIBS)

@@ -1,7 +1,8 @@
 /*
- * check_encode.c - raw frames to JPEG (capture/encode.h): every format
- * encodes, with padded rows (bytesperline), to a JPEG of the right size
- * whose decoded pixels match the source within JPEG error; packed 4:2:2
+ * check_encode.c - raw frames (capture/rawframe.h) to JPEG
+ * (capture/encode.h): every format of the table, in one buffer or one
+ * per plane, encodes with padded rows to a JPEG of the right size whose
+ * decoded pixels match the source within JPEG error; packed 4:2:2
  * in strips through libjpeg is byte for byte what TurboJPEG makes of the
  * same frame in planes; frames too short for their geometry and output
  * buffers too small are refused without a read or write outside them.
@@ -56,47 +57,126 @@ px_rgb(int x, int y, uint8_t rgb[3])
 	rgb[2] = clamp(Y + 1.772 * cb);
 }
 
-/* Builds the source frame of a format in an exact-size allocation. */
-static uint8_t *
-make_frame(uint32_t fourcc, size_t *len, uint32_t *bpl)
+/*
+ * A source frame in the layout V4L2 documents for its format, written
+ * here sample by sample without rawframe.c (whose description of the
+ * same memory is under test): in one exact-size allocation with padded
+ * rows, or for the multi-planar-only formats in one allocation per
+ * plane, each with a padding of its own.
+ */
+struct testframe {
+	uint8_t		*buf[3];
+	size_t		 len[3];
+	uint32_t	 stride[3];
+	unsigned	 nbuf;
+};
+
+#define CPAD	48		/* chroma padding, separate planes */
+
+static void
+tf_alloc(struct testframe *t, unsigned n, const size_t *len,
+    const uint32_t *stride)
 {
-	uint8_t *p, *row;
-	size_t n = 0;
+	memset(t, 0, sizeof(*t));
+	t->nbuf = n;
+	for (unsigned i = 0; i < n; i++) {
+		t->buf[i] = malloc(len[i]);
+		ck_assert_ptr_nonnull(t->buf[i]);
+		memset(t->buf[i], 0x55, len[i]);
+		t->len[i] = len[i];
+		t->stride[i] = stride[i];
+	}
+}
+
+static void
+tf_free(struct testframe *t)
+{
+	for (unsigned i = 0; i < t->nbuf; i++)
+		free(t->buf[i]);
+}
+
+static void
+make_frame(uint32_t fourcc, struct testframe *t)
+{
+	const size_t lbpl = W + PAD, cw = W / 2;
+	uint32_t st[3];
+	size_t len[3];
 	int x, y;
 
 	switch (fourcc) {
 	case V4L2_PIX_FMT_YUYV:
 	case V4L2_PIX_FMT_UYVY:
-		*bpl = W * 2 + PAD;
-		n = (size_t)*bpl * H;
+		st[0] = W * 2 + PAD;
+		len[0] = (size_t)st[0] * H;
+		tf_alloc(t, 1, len, st);
 		break;
 	case V4L2_PIX_FMT_NV12:
-		*bpl = W + PAD;
-		n = (size_t)*bpl * H + (size_t)*bpl * (H / 2);
+	case V4L2_PIX_FMT_NV21:
+		st[0] = (uint32_t)lbpl;
+		len[0] = lbpl * H + lbpl * (H / 2);
+		tf_alloc(t, 1, len, st);
+		break;
+	case V4L2_PIX_FMT_NV16:
+	case V4L2_PIX_FMT_NV61:
+		st[0] = (uint32_t)lbpl;
+		len[0] = lbpl * H * 2;
+		tf_alloc(t, 1, len, st);
 		break;
 	case V4L2_PIX_FMT_YUV420:
-		*bpl = W + PAD;
-		n = (size_t)*bpl * H + 2 * (size_t)(*bpl / 2) * (H / 2);
+	case V4L2_PIX_FMT_YVU420:
+		st[0] = (uint32_t)lbpl;
+		len[0] = lbpl * H + 2 * (lbpl / 2) * (H / 2);
+		tf_alloc(t, 1, len, st);
+		break;
+	case V4L2_PIX_FMT_NV12M:
+	case V4L2_PIX_FMT_NV21M:
+	case V4L2_PIX_FMT_NV16M:
+	case V4L2_PIX_FMT_NV61M:
+		st[0] = (uint32_t)lbpl;
+		st[1] = W + CPAD;
+		len[0] = lbpl * H;
+		len[1] = (size_t)st[1] * (fourcc == V4L2_PIX_FMT_NV16M ||
+		    fourcc == V4L2_PIX_FMT_NV61M ? H : H / 2);
+		tf_alloc(t, 2, len, st);
+		break;
+	case V4L2_PIX_FMT_YUV420M:
+	case V4L2_PIX_FMT_YVU420M:
+		st[0] = (uint32_t)lbpl;
+		st[1] = st[2] = (uint32_t)cw + CPAD;
+		len[0] = lbpl * H;
+		len[1] = len[2] = (size_t)st[1] * (H / 2);
+		tf_alloc(t, 3, len, st);
 		break;
 	case V4L2_PIX_FMT_GREY:
-		*bpl = W + PAD;
-		n = (size_t)*bpl * H;
+		st[0] = (uint32_t)lbpl;
+		len[0] = lbpl * H;
+		tf_alloc(t, 1, len, st);
+		break;
+	case V4L2_PIX_FMT_XBGR32:
+		st[0] = W * 4 + PAD;
+		len[0] = (size_t)st[0] * H;
+		tf_alloc(t, 1, len, st);
 		break;
 	default:		/* RGB24, BGR24 */
-		*bpl = W * 3 + PAD;
-		n = (size_t)*bpl * H;
+		st[0] = W * 3 + PAD;
+		len[0] = (size_t)st[0] * H;
+		tf_alloc(t, 1, len, st);
 		break;
 	}
-	p = malloc(n);
-	ck_assert_ptr_nonnull(p);
-	memset(p, 0x55, n);
 	for (y = 0; y < H; y++) {
-		row = p + (size_t)y * *bpl;
+		uint8_t *row = t->buf[0] + (size_t)y * t->stride[0];
+		/* Chroma rows: halved for 4:2:0, all of them for 4:2:2. */
+		int c420 = !(y & 1), cy420 = y / 2;
+		uint8_t *c0 = t->buf[0] + lbpl * H;	/* one buffer */
+		uint8_t *cm = t->nbuf > 1 ? t->buf[1] : NULL;
+
 		for (x = 0; x < W; x++) {
 			/* 4:2:2 chroma at the pair's left sample, 4:2:0 at
 			 * the top left one: close enough for JPEG error. */
-			uint8_t Y = px_y(x, y), cb = px_cb(x & ~1, y),
-			    cr = px_cr(x & ~1, y), rgb[3];
+			uint8_t Y = px_y(x, y), cb = px_cb(x & ~1, y & ~1),
+			    cr = px_cr(x & ~1, y & ~1), rgb[3];
+			int even = !(x & 1);
+
 			switch (fourcc) {
 			case V4L2_PIX_FMT_YUYV:
 				row[2 * x] = Y;
@@ -107,23 +187,65 @@ make_frame(uint32_t fourcc, size_t *len, uint32_t *bpl)
 				row[2 * x] = x & 1 ? cr : cb;
 				break;
 			case V4L2_PIX_FMT_NV12:
+			case V4L2_PIX_FMT_NV21:
 				row[x] = Y;
-				if (!(y & 1) && !(x & 1)) {
-					uint8_t *uv = p + (size_t)*bpl * H +
-					    (size_t)(y / 2) * *bpl + x;
-					uv[0] = cb;
-					uv[1] = cr;
+				if (c420 && even) {
+					uint8_t *uv = c0 + cy420 * lbpl + x;
+					int swap = fourcc == V4L2_PIX_FMT_NV21;
+					uv[swap] = cb;
+					uv[!swap] = cr;
+				}
+				break;
+			case V4L2_PIX_FMT_NV16:
+			case V4L2_PIX_FMT_NV61:
+				row[x] = Y;
+				if (even) {
+					uint8_t *uv = c0 + y * lbpl + x;
+					int swap = fourcc == V4L2_PIX_FMT_NV61;
+					uv[swap] = px_cb(x, y);
+					uv[!swap] = px_cr(x, y);
+				}
+				break;
+			case V4L2_PIX_FMT_NV12M:
+			case V4L2_PIX_FMT_NV21M:
+				row[x] = Y;
+				if (c420 && even) {
+					uint8_t *uv = cm + cy420 * t->stride[1] +
+					    x;
+					int swap = fourcc == V4L2_PIX_FMT_NV21M;
+					uv[swap] = cb;
+					uv[!swap] = cr;
+				}
+				break;
+			case V4L2_PIX_FMT_NV16M:
+			case V4L2_PIX_FMT_NV61M:
+				row[x] = Y;
+				if (even) {
+					uint8_t *uv = cm + y * t->stride[1] + x;
+					int swap = fourcc == V4L2_PIX_FMT_NV61M;
+					uv[swap] = px_cb(x, y);
+					uv[!swap] = px_cr(x, y);
 				}
 				break;
 			case V4L2_PIX_FMT_YUV420:
+			case V4L2_PIX_FMT_YVU420:
 				row[x] = Y;
-				if (!(y & 1) && !(x & 1)) {
-					size_t cb0 = (size_t)*bpl * H;
-					size_t cs = *bpl / 2;
-					p[cb0 + (size_t)(y / 2) * cs + x / 2] =
-					    cb;
-					p[cb0 + cs * (H / 2) +
-					    (size_t)(y / 2) * cs + x / 2] = cr;
+				if (c420 && even) {
+					size_t cs = lbpl / 2, q = cs * (H / 2);
+					uint8_t *first = c0 + cy420 * cs + x / 2;
+					int swap = fourcc == V4L2_PIX_FMT_YVU420;
+					first[swap ? q : 0] = cb;
+					first[swap ? 0 : q] = cr;
+				}
+				break;
+			case V4L2_PIX_FMT_YUV420M:
+			case V4L2_PIX_FMT_YVU420M:
+				row[x] = Y;
+				if (c420 && even) {
+					int swap = fourcc == V4L2_PIX_FMT_YVU420M;
+					size_t o = cy420 * t->stride[1] + x / 2;
+					t->buf[swap ? 2 : 1][o] = cb;
+					t->buf[swap ? 1 : 2][o] = cr;
 				}
 				break;
 			case V4L2_PIX_FMT_GREY:
@@ -139,40 +261,51 @@ make_frame(uint32_t fourcc, size_t *len, uint32_t *bpl)
 				row[3 * x + 1] = rgb[1];
 				row[3 * x + 2] = rgb[0];
 				break;
+			case V4L2_PIX_FMT_XBGR32:
+				px_rgb(x, y, rgb);
+				row[4 * x] = rgb[2];
+				row[4 * x + 1] = rgb[1];
+				row[4 * x + 2] = rgb[0];
+				break;
 			}
 		}
 	}
-	*len = n;
-	return p;
 }
 
 static const uint32_t fourccs[] = {
 	V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_UYVY, V4L2_PIX_FMT_NV12,
-	V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_GREY, V4L2_PIX_FMT_RGB24,
-	V4L2_PIX_FMT_BGR24,
+	V4L2_PIX_FMT_NV21, V4L2_PIX_FMT_NV16, V4L2_PIX_FMT_NV61,
+	V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_YVU420, V4L2_PIX_FMT_NV12M,
+	V4L2_PIX_FMT_NV21M, V4L2_PIX_FMT_NV16M, V4L2_PIX_FMT_NV61M,
+	V4L2_PIX_FMT_YUV420M, V4L2_PIX_FMT_YVU420M, V4L2_PIX_FMT_GREY,
+	V4L2_PIX_FMT_RGB24, V4L2_PIX_FMT_BGR24, V4L2_PIX_FMT_XBGR32,
 };
+
+static int
+describe(struct rawframe *rf, uint32_t fourcc, const struct testframe *t)
+{
+	return rawframe_describe(rf, rawformat_find(fourcc), W, H, t->nbuf,
+	    t->buf, t->len, t->stride);
+}
 
 START_TEST(test_formats_encode_to_the_source_picture)
 {
-	uint32_t fourcc = fourccs[_i], bpl;
-	struct source_frame f;
+	uint32_t fourcc = fourccs[_i];
+	const struct rawformat *fmt = rawformat_find(fourcc);
+	struct testframe t;
+	struct rawframe f;
 	struct encoder e;
-	uint8_t *frame, *out, *rgb;
-	size_t len, cap, jlen;
+	uint8_t *out, *rgb;
+	size_t cap, jlen, full;
 	tjhandle tj;
 	int w, h, ss, cs, x, y, c, grey = fourcc == V4L2_PIX_FMT_GREY;
 	double err = 0;
 	int worst = 0;
 
 	ck_assert(encoder_supports(fourcc));
-	frame = make_frame(fourcc, &len, &bpl);
-	memset(&f, 0, sizeof(f));
-	f.fourcc = fourcc;
-	f.width = W;
-	f.height = H;
-	f.bytesperline = bpl;
-	f.data = frame;
-	f.length = len;
+	ck_assert_ptr_nonnull(fmt);
+	make_frame(fourcc, &t);
+	ck_assert_int_eq(describe(&f, fourcc, &t), 0);
 	cap = encoder_max_size(W, H);
 	out = malloc(cap);
 	ck_assert_int_eq(encoder_init(&e, 90), 0);
@@ -187,7 +320,7 @@ START_TEST(test_formats_encode_to_the_source_picture)
 	ck_assert_int_eq(h, H);
 	if (grey)
 		ck_assert_int_eq(ss, TJSAMP_GRAY);
-	else if (fourcc == V4L2_PIX_FMT_YUYV || fourcc == V4L2_PIX_FMT_UYVY)
+	else if (fmt->rf_layout != RAWFRAME_RGB && fmt->rf_vsub == 1)
 		ck_assert_int_eq(ss, TJSAMP_422);
 	else
 		ck_assert_int_eq(ss, TJSAMP_420);
@@ -213,28 +346,41 @@ START_TEST(test_formats_encode_to_the_source_picture)
 			}
 		}
 	err /= (double)W * H * (grey ? 1 : 3);
-	ck_assert_msg(err < 3.0, "%c%c%c%c: mean error %.2f",
-	    fourcc & 0xff, (fourcc >> 8) & 0xff, (fourcc >> 16) & 0xff,
-	    fourcc >> 24, err);
-	ck_assert_msg(worst < 40, "worst error %d", worst);
+	ck_assert_msg(err < 3.0, "%s: mean error %.2f", fmt->rf_name, err);
+	ck_assert_msg(worst < 40, "%s: worst error %d", fmt->rf_name, worst);
 	tjDestroy(tj);
 	free(rgb);
 
 	/* Shorter than the geometry (the last row's padding may be
 	 * missing, one byte more may not): refused, nothing read past. */
-	f.length = len - PAD - 1;
-	ck_assert_int_eq(encoder_encode(&e, &f, out, cap, &jlen), -EINVAL);
-	f.length = len;
-	/* bytesperline smaller than a row is not a geometry. */
-	f.bytesperline = 2;
-	ck_assert_int_eq(encoder_encode(&e, &f, out, cap, &jlen), -EINVAL);
-	f.bytesperline = bpl;
+	for (unsigned b = 0; b < t.nbuf; b++) {
+		/* The padding of the buffer's last row: planar chroma rows
+		 * are half the luma stride, so half the padding. */
+		uint32_t pad = b > 0 ? CPAD : fmt->rf_layout ==
+		    RAWFRAME_PLANAR && t.nbuf == 1 ? PAD / 2 : PAD;
+
+		full = t.len[b];
+		t.len[b] = full - pad;
+		ck_assert_msg(describe(&f, fourcc, &t) == 0, "%s buffer %u",
+		    fmt->rf_name, b);
+		t.len[b] = full - pad - 1;
+		ck_assert_int_eq(describe(&f, fourcc, &t), -EINVAL);
+		/* A frame described elsewhere is checked by the encoder. */
+		ck_assert_int_eq(encoder_encode(&e, &f, out, cap, &jlen),
+		    -EINVAL);
+		t.len[b] = full;
+	}
+	/* A stride smaller than a row is not a geometry. */
+	t.stride[0] = 2;
+	ck_assert_int_eq(describe(&f, fourcc, &t), -EINVAL);
+	t.stride[0] = (uint32_t)(rawformat_row_bytes(fmt, 0, W) + PAD);
 	/* An output buffer below the bound is refused, not overrun. */
+	ck_assert_int_eq(describe(&f, fourcc, &t), 0);
 	ck_assert_int_eq(encoder_encode(&e, &f, out, cap - 1, &jlen),
 	    -ENOBUFS);
 	encoder_free(&e);
 	free(out);
-	free(frame);
+	tf_free(&t);
 }
 END_TEST
 
@@ -258,7 +404,7 @@ START_TEST(test_packed_strips_equal_turbojpeg_planes)
 	const uint32_t w = packed_cases[_i].w, h = packed_cases[_i].h;
 	const uint32_t bpl = w * 2 + 6;
 	uint32_t x, y, seed = 12345;
-	struct source_frame f;
+	struct rawframe f;
 	struct encoder strips, planes;
 	uint8_t *frame, *a, *b;
 	size_t cap, alen, blen;
@@ -280,13 +426,11 @@ START_TEST(test_packed_strips_equal_turbojpeg_planes)
 	ck_assert_int_eq(encoder_init(&planes, packed_cases[_i].quality), 0);
 	planes.en_packed_planes = 1;
 	for (uyvy = 0; uyvy < 2; uyvy++) {
-		memset(&f, 0, sizeof(f));
-		f.fourcc = uyvy ? V4L2_PIX_FMT_UYVY : V4L2_PIX_FMT_YUYV;
-		f.width = w;
-		f.height = h;
-		f.bytesperline = bpl;
-		f.data = frame;
-		f.length = (size_t)bpl * h;
+		size_t flen = (size_t)bpl * h;
+
+		ck_assert_int_eq(rawframe_describe(&f, rawformat_find(uyvy ?
+		    V4L2_PIX_FMT_UYVY : V4L2_PIX_FMT_YUYV), w, h, 1, &frame,
+		    &flen, &bpl), 0);
 		/* Twice: the compressor is reused from frame to frame. */
 		for (int round = 0; round < 2; round++) {
 			ck_assert_int_eq(encoder_encode(&strips, &f, a, cap,
@@ -309,26 +453,90 @@ END_TEST
 
 START_TEST(test_unknown_format_is_refused)
 {
-	struct source_frame f;
+	uint8_t buf[64], out[64], *p = buf;
+	size_t len = sizeof(buf);
+	uint32_t stride = 0;
+	struct rawframe f;
 	struct encoder e;
-	uint8_t buf[64], out[64];
-	size_t len;
 
+	ck_assert(!encoder_supports(V4L2_PIX_FMT_H264));
+	ck_assert_ptr_null(rawformat_find(V4L2_PIX_FMT_H264));
 	memset(&f, 0, sizeof(f));
-	f.fourcc = V4L2_PIX_FMT_H264;
-	f.width = 16;
-	f.height = 16;
-	f.data = buf;
-	f.length = sizeof(buf);
-	ck_assert(!encoder_supports(f.fourcc));
 	ck_assert_int_eq(encoder_init(&e, 80), 0);
 	ck_assert_int_eq(encoder_encode(&e, &f, out, sizeof(out), &len),
 	    -ENOTSUP);
-	f.fourcc = V4L2_PIX_FMT_YUYV;
-	f.width = 15;		/* odd: no whole pixel pairs */
-	ck_assert_int_eq(encoder_encode(&e, &f, out, sizeof(out), &len),
+	/* Odd: no whole pixel pairs. */
+	ck_assert_int_eq(rawframe_describe(&f,
+	    rawformat_find(V4L2_PIX_FMT_YUYV), 15, 2, 1, &p, &len, &stride),
+	    -EINVAL);
+	/* Separate buffers for a one-buffer format, and the reverse. */
+	ck_assert_int_eq(rawframe_describe(&f,
+	    rawformat_find(V4L2_PIX_FMT_NV12), 4, 4, 2, &p, &len, &stride),
+	    -EINVAL);
+	ck_assert_int_eq(rawframe_describe(&f,
+	    rawformat_find(V4L2_PIX_FMT_NV12M), 4, 4, 1, &p, &len, &stride),
 	    -EINVAL);
 	encoder_free(&e);
+}
+END_TEST
+
+/* Names and fourccs both ways; the table's layouts agree with V4L2's. */
+START_TEST(test_format_table)
+{
+	const struct rawformat *f;
+
+	ck_assert_uint_eq(rawformat_parse("nv12m")->rf_fourcc,
+	    V4L2_PIX_FMT_NV12M);
+	ck_assert_uint_eq(rawformat_parse("NM12")->rf_fourcc,
+	    V4L2_PIX_FMT_NV12M);
+	ck_assert_uint_eq(rawformat_parse("yu12")->rf_fourcc,
+	    V4L2_PIX_FMT_YUV420);
+	ck_assert_uint_eq(rawformat_parse("XR24")->rf_fourcc,
+	    V4L2_PIX_FMT_XBGR32);
+	ck_assert_ptr_null(rawformat_parse("MJPG"));
+	ck_assert_ptr_null(rawformat_parse("NV1"));
+	for (size_t i = 0; (f = rawformat_at(i)) != NULL; i++) {
+		ck_assert_ptr_eq(rawformat_find(f->rf_fourcc), f);
+		ck_assert_ptr_eq(rawformat_parse(f->rf_name), f);
+		ck_assert(f->rf_buffers == 1 ||
+		    f->rf_buffers == rawformat_planes(f));
+	}
+	ck_assert(rawformat_same_samples(rawformat_find(V4L2_PIX_FMT_NV12),
+	    rawformat_find(V4L2_PIX_FMT_NV12M)));
+	ck_assert(!rawformat_same_samples(rawformat_find(V4L2_PIX_FMT_NV12),
+	    rawformat_find(V4L2_PIX_FMT_NV21)));
+}
+END_TEST
+
+/*
+ * rawframe_copy(): one layout into another with other strides and
+ * buffers, samples unchanged (NV12 in one buffer into NV12M).
+ */
+START_TEST(test_copy_between_layouts)
+{
+	struct testframe a, b;
+	struct rawframe fa, fb;
+	const struct rawformat *nv12 = rawformat_find(V4L2_PIX_FMT_NV12);
+
+	make_frame(V4L2_PIX_FMT_NV12, &a);
+	make_frame(V4L2_PIX_FMT_NV12M, &b);
+	memset(b.buf[0], 0, b.len[0]);
+	memset(b.buf[1], 0, b.len[1]);
+	ck_assert_int_eq(describe(&fa, V4L2_PIX_FMT_NV12, &a), 0);
+	ck_assert_int_eq(describe(&fb, V4L2_PIX_FMT_NV12M, &b), 0);
+	ck_assert_int_eq(rawframe_copy(&fb, &fa), 0);
+	for (unsigned i = 0; i < 2; i++)
+		for (uint32_t r = 0; r < rawformat_rows(nv12, i, H); r++)
+			ck_assert_mem_eq(fb.rw_plane[i].rp_data +
+			    r * fb.rw_plane[i].rp_stride,
+			    fa.rw_plane[i].rp_data + r * fa.rw_plane[i].rp_stride,
+			    rawformat_row_bytes(nv12, i, W));
+	/* Different samples: refused. */
+	ck_assert_int_eq(describe(&fb, V4L2_PIX_FMT_NV12M, &b), 0);
+	fb.rw_fmt = rawformat_find(V4L2_PIX_FMT_NV21M);
+	ck_assert_int_eq(rawframe_copy(&fb, &fa), -EINVAL);
+	tf_free(&a);
+	tf_free(&b);
 }
 END_TEST
 
@@ -344,6 +552,8 @@ encode_suite(void)
 	tcase_add_loop_test(tc, test_packed_strips_equal_turbojpeg_planes, 0,
 	    sizeof(packed_cases) / sizeof(packed_cases[0]));
 	tcase_add_test(tc, test_unknown_format_is_refused);
+	tcase_add_test(tc, test_format_table);
+	tcase_add_test(tc, test_copy_between_layouts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,13 +4,16 @@
  * forbidden call kills the child with SIGSYS after one log line naming
  * it (and is never made: the file it would create does not exist).
  * Also under a parent filter that refuses seccomp() with EPERM, as
- * systemd's SystemCallFilter= does.
+ * systemd's SystemCallFilter= does.  The capture's list with a V4L2
+ * layer in the process (SANDBOX_CAPTURE_V4L2_LAYER) allows what such a
+ * layer does, which the capture's own list forbids.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +270,58 @@ serve_capture(void *arg)
 	if (ring_writer_create(&w, path, 4, 65536, 0640, test_gid) != 0)
 		return 26;
 	ring_writer_destroy(&w, 1);
+	/* An encoder thread names itself. */
+	if (prctl(PR_SET_NAME, "h264-0", 0, 0, 0) != 0)
+		return 27;
 	log_info("served");
+	return 0;
+}
+
+/*
+ * What a V4L2 layer in the capture does (libcamera's v4l2-compat.so, the
+ * simulated camera): pipes, ppoll, memfds, socketpairs, dup, thread
+ * names, its CPU mask, media-controller and DMA-buffer ioctls.
+ */
+static int
+serve_capture_layer(void *arg)
+{
+	struct timespec zero = { 0, 0 };
+	struct pollfd pfd;
+	cpu_set_t cpus;
+	int p[2], sv[2], fd, rc;
+
+	if ((rc = serve_capture(arg)) != 0)
+		return rc;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return 30;
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (ppoll(&pfd, 1, &zero, NULL) != 0 || poll(&pfd, 1, 0) != 0)
+		return 31;
+	if ((fd = dup(p[0])) == -1 || dup3(p[1], fd, O_CLOEXEC) == -1)
+		return 32;
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	if ((fd = memfd_create("check", MFD_CLOEXEC)) == -1)
+		return 33;
+	/* MEDIA_IOC_DEVICE_INFO, DMA_HEAP_IOCTL_ALLOC, DMA_BUF_IOCTL_SYNC
+	 * on a memfd: allowed, and refused by the file (ENOTTY). */
+	if (ioctl(fd, _IOWR('|', 0x00, char[256]), (char[256]){ 0 }) != -1 ||
+	    errno != ENOTTY ||
+	    ioctl(fd, _IOWR('H', 0x0, char[24]), (char[24]){ 0 }) != -1 ||
+	    errno != ENOTTY ||
+	    ioctl(fd, _IOW('b', 0, uint64_t), &(uint64_t){ 0 }) != -1 ||
+	    errno != ENOTTY)
+		return 34;
+	close(fd);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return 35;
+	close(sv[0]);
+	close(sv[1]);
+	if (prctl(PR_SET_NAME, "layer", 0, 0, 0) != 0 ||
+	    sched_getaffinity(0, sizeof(cpus), &cpus) != 0)
+		return 36;
 	return 0;
 }
 
@@ -286,6 +340,9 @@ START_TEST(test_capture_serves)
 	struct outcome o;
 
 	run_sandboxed(SANDBOX_CAPTURE, 0, serve_capture, NULL, &o);
+	assert_exit0(&o);
+	run_sandboxed(SANDBOX_CAPTURE_V4L2_LAYER, 0, serve_capture_layer,
+	    NULL, &o);
 	assert_exit0(&o);
 }
 END_TEST
@@ -310,6 +367,11 @@ enum forbidden {
 	F_CHMOD,
 	F_MKDIR,
 	F_SOCKETPAIR,
+	F_PIPE,
+	F_PPOLL,
+	F_MEMFD,
+	F_PRCTL_NAME,
+	F_IOCTL_MEDIA,
 };
 
 struct forbidden_case {
@@ -321,25 +383,34 @@ struct forbidden_case {
 
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
+#define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)
+#define ALL	(SRV | CAP | LAY)
 
 static const struct forbidden_case forbidden_cases[] = {
-	{ F_EXECVE,		"execve",	SRV | CAP, 0 },
+	{ F_EXECVE,		"execve",	ALL, 0 },
 	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
-	{ F_SOCKET_INET,	"socket",	SRV | CAP, 0 },
-	{ F_SOCKET_NETLINK,	"socket",	SRV | CAP, 0 },
-	{ F_FORK,		"clone",	SRV | CAP, 1 },
-	{ F_PTRACE,		"ptrace",	SRV | CAP, 1 },
-	{ F_MMAP_EXEC,		"mmap",		SRV | CAP, 0 },
-	{ F_MPROTECT_EXEC,	"mprotect",	SRV | CAP, 0 },
+	{ F_SOCKET_INET,	"socket",	ALL, 0 },
+	{ F_SOCKET_NETLINK,	"socket",	ALL, 0 },
+	{ F_FORK,		"clone",	ALL, 1 },
+	{ F_PTRACE,		"ptrace",	ALL, 1 },
+	{ F_MMAP_EXEC,		"mmap",		ALL, 0 },
+	{ F_MPROTECT_EXEC,	"mprotect",	ALL, 0 },
 	{ F_UNLINK,		"unlink",	SRV, 0 },
-	{ F_IOCTL_TIOCSTI,	"ioctl",	SRV | CAP, 0 },
-	{ F_KILL,		"kill",		SRV | CAP, 0 },
-	{ F_TGKILL_OTHER,	"tgkill",	SRV | CAP, 0 },
-	{ F_SETUID,		"setuid",	SRV | CAP, 0 },
-	{ F_BIND,		"bind",		SRV | CAP, 0 },
-	{ F_CHMOD,		"chmod",	SRV | CAP, 0 },
-	{ F_MKDIR,		"mkdir",	SRV | CAP, 0 },
-	{ F_SOCKETPAIR,		"socketpair",	SRV, 0 },
+	{ F_IOCTL_TIOCSTI,	"ioctl",	ALL, 0 },
+	{ F_KILL,		"kill",		ALL, 0 },
+	{ F_TGKILL_OTHER,	"tgkill",	ALL, 0 },
+	{ F_SETUID,		"setuid",	ALL, 0 },
+	{ F_BIND,		"bind",		ALL, 0 },
+	{ F_CHMOD,		"chmod",	ALL, 0 },
+	{ F_MKDIR,		"mkdir",	ALL, 0 },
+	/* What a V4L2 layer needs, the capture on its own does not. */
+	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP, 0 },
+	{ F_PIPE,		"pipe2",	SRV | CAP, 0 },
+	{ F_PPOLL,		"ppoll",	SRV | CAP, 0 },
+	{ F_MEMFD,		"memfd_create",	SRV | CAP, 0 },
+	{ F_IOCTL_MEDIA,	"ioctl",	SRV | CAP, 0 },
+	/* Thread names: the capture's encoder threads too. */
+	{ F_PRCTL_NAME,		"prctl",	SRV, 1 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
 
@@ -417,6 +488,25 @@ try_forbidden(void *arg)
 	case F_SOCKETPAIR:
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		break;
+	case F_PIPE:
+		fd = pipe2(sv, O_CLOEXEC);
+		break;
+	case F_PPOLL: {
+		struct timespec zero = { 0, 0 };
+
+		ppoll(NULL, 0, &zero, NULL);
+		break;
+	}
+	case F_MEMFD:
+		fd = memfd_create("victim", MFD_CLOEXEC);
+		break;
+	case F_PRCTL_NAME:
+		prctl(PR_SET_NAME, "victim", 0, 0, 0);
+		break;
+	case F_IOCTL_MEDIA:
+		ioctl(STDIN_FILENO, _IOWR('|', 0x00, char[256]),
+		    (char[256]){ 0 });
+		break;
 	}
 	(void)fd;
 	return 1;	/* survived: allowed */
@@ -431,7 +521,8 @@ check_forbidden(int parent_eperm, int i)
 	enum sandbox_program prog;
 
 	tmpdir = tu_tmpdir();
-	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE; prog++) {
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE_V4L2_LAYER;
+	    prog++) {
 		if ((fc->progs & (1u << prog)) == 0)
 			continue;
 		if (fc->needs_strict && SANITIZED) {
@@ -482,6 +573,9 @@ START_TEST(test_under_parent_filter)
 	run_sandboxed(SANDBOX_SERVER, 1, serve_server, NULL, &o);
 	assert_exit0(&o);
 	run_sandboxed(SANDBOX_CAPTURE, 1, serve_capture, NULL, &o);
+	assert_exit0(&o);
+	run_sandboxed(SANDBOX_CAPTURE_V4L2_LAYER, 1, serve_capture_layer,
+	    NULL, &o);
 	assert_exit0(&o);
 }
 END_TEST

@@ -93,6 +93,12 @@ setup(void)
 	unsetenv("V4L2SIM_GARBAGE_EVERY");
 	unsetenv("V4L2SIM_UNPLUG_AFTER");
 	unsetenv("V4L2SIM_LOG");
+	unsetenv("V4L2SIM_MPLANE");
+	unsetenv("V4L2SIM_STRIDE_ALIGN");
+	unsetenv("V4L2SIM_DATA_OFFSET");
+	unsetenv("V4L2SIM_PROFILE");
+	unsetenv("V4L2SIM_FAIL");
+	unsetenv("V4L2SIM_IO_MC");
 }
 
 /* 0 or the errno of the ioctl. */
@@ -1308,6 +1314,281 @@ START_TEST(test_raw_frames)
 }
 END_TEST
 
+/*
+ * The multi-planar API: pix_mp with a bytesperline per plane (padded to
+ * 256), buffers with planes[] (mem_offset, length, bytesused counting
+ * data_offset's 128 bytes), Cr in the second buffer of YM21, exact
+ * samples where each layout puts them; the single-planar type refused.
+ */
+START_TEST(test_multiplanar)
+{
+	static const char *const fcs[] = { "NM12", "YM21", "NV21" };
+	const uint32_t w = 640, h = 480, off = 128, stride = 768;
+	struct v4l2_plane planes[VIDEO_MAX_PLANES];
+	struct v4l2_requestbuffers rb;
+	struct v4l2_capability cap;
+	struct v4l2_format fmt;
+	struct v4l2_buffer vb;
+	struct simpattern pat;
+	struct yuv c;
+	uint8_t *map[2][3];
+	size_t maplen[2][3];
+	int fd, type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+	uint32_t i, p, np;
+
+	setenv("V4L2SIM_MPLANE", "1", 1);
+	setenv("V4L2SIM_STRIDE_ALIGN", "256", 1);
+	setenv("V4L2SIM_DATA_OFFSET", "128", 1);
+	setenv("V4L2SIM_FORMATS", "NM12:640x480@30;YM21:640x480@30;"
+	    "NV21:640x480@30", 1);
+	simpattern_init(&pat, w, h);
+	for (unsigned f = 0; f < 3; f++) {
+		fd = dev_open(O_NONBLOCK);
+		ck_assert_int_eq(xio(fd, VIDIOC_QUERYCAP, &cap), 0);
+		ck_assert_uint_eq(cap.device_caps,
+		    V4L2_CAP_VIDEO_CAPTURE_MPLANE | V4L2_CAP_STREAMING);
+		memset(&fmt, 0, sizeof(fmt));
+		fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		ck_assert_int_eq(xio(fd, VIDIOC_G_FMT, &fmt), EINVAL);
+		fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+		fmt.fmt.pix_mp.pixelformat = FOURCC(fcs[f]);
+		fmt.fmt.pix_mp.width = w;
+		fmt.fmt.pix_mp.height = h;
+		ck_assert_int_eq(xio(fd, VIDIOC_S_FMT, &fmt), 0);
+		np = f == 0 ? 2 : f == 1 ? 3 : 1;
+		ck_assert_uint_eq(fmt.fmt.pix_mp.num_planes, np);
+		ck_assert_uint_eq(fmt.fmt.pix_mp.plane_fmt[0].bytesperline,
+		    stride);
+		/* Separate chroma planes: their own padded rows. */
+		if (f == 1)
+			ck_assert_uint_eq(
+			    fmt.fmt.pix_mp.plane_fmt[1].bytesperline, 512);
+		memset(&rb, 0, sizeof(rb));
+		rb.count = 2;
+		rb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+		rb.memory = V4L2_MEMORY_MMAP;
+		ck_assert_int_eq(xio(fd, VIDIOC_REQBUFS, &rb), 0);
+		for (i = 0; i < 2; i++) {
+			memset(&vb, 0, sizeof(vb));
+			vb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+			vb.memory = V4L2_MEMORY_MMAP;
+			vb.index = i;
+			/* No planes[] to fill in: refused. */
+			ck_assert_int_eq(xio(fd, VIDIOC_QUERYBUF, &vb),
+			    EINVAL);
+			vb.m.planes = planes;
+			vb.length = VIDEO_MAX_PLANES;
+			ck_assert_int_eq(xio(fd, VIDIOC_QUERYBUF, &vb), 0);
+			ck_assert_uint_eq(vb.length, np);
+			for (p = 0; p < np; p++) {
+				ck_assert_uint_eq(planes[p].length,
+				    fmt.fmt.pix_mp.plane_fmt[p].sizeimage);
+				maplen[i][p] = planes[p].length;
+				map[i][p] = mmap(NULL, planes[p].length,
+				    PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+				    planes[p].m.mem_offset);
+				ck_assert_ptr_ne(map[i][p], MAP_FAILED);
+			}
+			ck_assert_int_eq(xio(fd, VIDIOC_QBUF, &vb), 0);
+		}
+		ck_assert_int_eq(xio(fd, VIDIOC_STREAMON, &type), 0);
+		ck_assert(tu_wait_fd(fd, POLLIN, 5000));
+		memset(&vb, 0, sizeof(vb));
+		vb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+		vb.memory = V4L2_MEMORY_MMAP;
+		vb.m.planes = planes;
+		vb.length = VIDEO_MAX_PLANES;
+		ck_assert_int_eq(xio(fd, VIDIOC_DQBUF, &vb), 0);
+		for (p = 0; p < np; p++) {
+			ck_assert_uint_eq(planes[p].data_offset, off);
+			ck_assert_uint_eq(planes[p].bytesused,
+			    fmt.fmt.pix_mp.plane_fmt[p].sizeimage);
+		}
+		/* The bar at (100, band + 20), the block's inside. */
+		for (unsigned k = 0; k < 2; k++) {
+			uint32_t x = k ? simpattern_block_x(&pat, vb.sequence) +
+			    6 : 100, y = k ? pat.sp_block_y + 30 :
+			    pat.sp_band + 20;
+			const uint8_t *y0 = map[vb.index][0] + off, *c0;
+
+			c = simpattern_pixel(&pat, vb.sequence, 0, x, y);
+			ck_assert_uint_eq(y0[y * stride + x], c.y);
+			if (f == 0) {		/* NM12: Cb Cr pairs */
+				c0 = map[vb.index][1] + off + y / 2 * stride +
+				    (x & ~1u);
+				ck_assert_uint_eq(c0[0], c.u);
+				ck_assert_uint_eq(c0[1], c.v);
+			} else if (f == 1) {	/* YM21: Y, Cr, Cb */
+				ck_assert_uint_eq(map[vb.index][2][off + y / 2 *
+				    512 + x / 2], c.u);
+				ck_assert_uint_eq(map[vb.index][1][off + y / 2 *
+				    512 + x / 2], c.v);
+			} else {		/* NV21: Cr Cb, after Y */
+				c0 = y0 + stride * h + y / 2 * stride +
+				    (x & ~1u);
+				ck_assert_uint_eq(c0[0], c.v);
+				ck_assert_uint_eq(c0[1], c.u);
+			}
+		}
+		ck_assert_int_eq(xio(fd, VIDIOC_STREAMOFF, &type), 0);
+		for (i = 0; i < 2; i++)
+			for (p = 0; p < np; p++)
+				munmap(map[i][p], maplen[i][p]);
+		close(fd);
+	}
+	/* A format with a buffer per plane needs the multi-planar API. */
+	unsetenv("V4L2SIM_MPLANE");
+	unsetenv("V4L2SIM_DATA_OFFSET");
+	ck_assert_int_eq(open(devpath, O_RDWR), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+/* A thread of this process named name? */
+static int
+has_thread(const char *name)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int found = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		    e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		found = fgets(comm, sizeof(comm), f) != NULL &&
+		    strncmp(comm, name, strlen(name)) == 0 &&
+		    comm[strlen(name)] == '\n';
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Waits up to 5 s for a thread of that name to be there, or gone. */
+static int
+thread_is(const char *name, int there)
+{
+	uint64_t deadline = tu_now_ms() + 5000;
+
+	while (has_thread(name) != there)
+		if (tu_now_ms() > deadline)
+			return 0;
+		else
+			usleep(2000);
+	return 1;
+}
+
+/* Waits until every buffer of s is filled and waiting (QUERYBUF). */
+static int
+all_done(struct sess *s, int timeout_ms)
+{
+	uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+	struct v4l2_buffer vb;
+	uint32_t i, done;
+
+	do {
+		for (i = done = 0; i < s->n; i++) {
+			memset(&vb, 0, sizeof(vb));
+			vb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+			vb.memory = V4L2_MEMORY_MMAP;
+			vb.index = i;
+			ck_assert_int_eq(xio(s->fd, VIDIOC_QUERYBUF, &vb), 0);
+			done += (vb.flags & V4L2_BUF_FLAG_DONE) != 0;
+		}
+		if (done == s->n)
+			return 1;
+		usleep(2000);
+	} while (tu_now_ms() < deadline);
+	return 0;
+}
+
+/*
+ * V4L2SIM_PROFILE=libcamera: what libcamera's v4l2-compat.so shows a
+ * program.  Driver "libcamera", XR24 800x600 before any S_FMT, a size
+ * it does not list falls back to its first, ENOTTY for controls, rates
+ * and frame intervals, mmap only read-write; an eventfd that is always
+ * writable and readable once per waiting buffer; its threads.
+ */
+START_TEST(test_libcamera_profile)
+{
+	struct v4l2_capability cap;
+	struct v4l2_format fmt;
+	struct v4l2_queryctrl q;
+	struct v4l2_streamparm parm;
+	struct v4l2_frmivalenum iv;
+	struct v4l2_buffer a, b;
+	struct pollfd pfd;
+	struct stat st;
+	struct sess s;
+	int fd;
+
+	setenv("V4L2SIM_PROFILE", "libcamera", 1);
+	fd = dev_open(O_NONBLOCK);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(!S_ISCHR(st.st_mode) && !S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(xio(fd, VIDIOC_QUERYCAP, &cap), 0);
+	ck_assert_str_eq((const char *)cap.driver, "libcamera");
+	ck_assert_uint_eq(cap.device_caps, V4L2_CAP_VIDEO_CAPTURE |
+	    V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT);
+	memset(&fmt, 0, sizeof(fmt));
+	fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	ck_assert_int_eq(xio(fd, VIDIOC_G_FMT, &fmt), 0);
+	ck_assert_uint_eq(fmt.fmt.pix.pixelformat, V4L2_PIX_FMT_XBGR32);
+	ck_assert_uint_eq(fmt.fmt.pix.width, 800);
+	ck_assert_uint_eq(fmt.fmt.pix.height, 600);
+	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUV420;
+	fmt.fmt.pix.width = 1000;
+	fmt.fmt.pix.height = 700;
+	ck_assert_int_eq(xio(fd, VIDIOC_TRY_FMT, &fmt), 0);
+	ck_assert_uint_eq(fmt.fmt.pix.width, 800);
+	memset(&q, 0, sizeof(q));
+	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
+	ck_assert_int_eq(xio(fd, VIDIOC_QUERYCTRL, &q), ENOTTY);
+	memset(&parm, 0, sizeof(parm));
+	parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	ck_assert_int_eq(xio(fd, VIDIOC_G_PARM, &parm), ENOTTY);
+	memset(&iv, 0, sizeof(iv));
+	iv.pixel_format = V4L2_PIX_FMT_XBGR32;
+	iv.width = 800;
+	iv.height = 600;
+	ck_assert_int_eq(xio(fd, VIDIOC_ENUM_FRAMEINTERVALS, &iv), ENOTTY);
+	/* Threads: the manager's from the first open on, one per open. */
+	ck_assert(thread_is("lc-manager", 1));
+	ck_assert(thread_is("lc-ipa", 1));
+	ck_assert(thread_is("lc-request", 1));
+	/* Always writable; readable once a buffer waits, as often as
+	 * buffers wait. */
+	pfd.fd = fd;
+	pfd.events = POLLOUT | POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert_int_eq(pfd.revents, POLLOUT);
+	sess_start(&s, fd, "YU12", 640, 480, 3);
+	/* All three buffers filled (their DONE flags), then readable for
+	 * as long as one of them waits, and not after. */
+	ck_assert(all_done(&s, 5000));
+	for (int k = 0; k < 3; k++) {
+		ck_assert(tu_wait_fd(fd, POLLIN, 0));
+		ck_assert_int_eq(sess_next(&s, &a, 0), 0);
+	}
+	ck_assert(!tu_wait_fd(fd, POLLIN, 0));
+	ck_assert_int_eq(sess_next(&s, &b, 0), ETIMEDOUT);
+	sess_stop(&s);
+	ck_assert(thread_is("lc-request", 0));
+	ck_assert(thread_is("lc-manager", 1));
+	/* Only PROT_READ | PROT_WRITE maps (V4L2CameraProxy::mmap()). */
+	fd = dev_open(O_NONBLOCK);
+	sess_start(&s, fd, "YU12", 640, 480, 2);
+	ck_assert_ptr_eq(mmap(NULL, s.len[0], PROT_READ, MAP_SHARED, fd, 0),
+	    MAP_FAILED);
+	sess_stop(&s);
+}
+END_TEST
+
 START_TEST(test_drops_without_buffers)
 {
 	struct v4l2_buffer a, b, c;
@@ -1594,44 +1875,17 @@ v4l2sim_suite(void)
 	tcase_add_test(stream, test_unplug_and_replug);
 	tcase_add_test(stream, test_unplug_after);
 	tcase_add_test(stream, test_raw_frames);
+	tcase_add_test(stream, test_multiplanar);
+	tcase_add_test(stream, test_libcamera_profile);
 	tcase_add_test(stream, test_drops_without_buffers);
 	suite_add_tcase(s, stream);
 	return s;
-}
-
-/*
- * Runs the suite with the simulator preloaded: re-executes this program
- * with LD_PRELOAD set.  (ASan wants its runtime first in the library
- * list; it is initialised first anyway, so the check is turned off.)
- */
-static void
-preload_self(char **argv)
-{
-	char so[PATH_MAX], asan[1024];
-	const char *old;
-
-	if (getenv("V4L2SIM_CHECK_CHILD") != NULL)
-		return;
-	if (realpath(tu_build_path("tests/libv4l2sim.so"), so) == NULL) {
-		fprintf(stderr, "check_v4l2sim: %s: %s\n",
-		    tu_build_path("tests/libv4l2sim.so"), strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-	old = getenv("ASAN_OPTIONS");
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	    old != NULL ? old : "", old != NULL && *old ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
-	setenv("LD_PRELOAD", so, 1);
-	setenv("V4L2SIM_CHECK_CHILD", "1", 1);
-	execv("/proc/self/exe", argv);
-	fprintf(stderr, "check_v4l2sim: exec: %s\n", strerror(errno));
-	exit(EXIT_FAILURE);
 }
 
 int
 main(int argc, char **argv)
 {
 	(void)argc;
-	preload_self(argv);
+	tu_preload_v4l2sim(argv);
 	return tu_run_suite(v4l2sim_suite());
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <linux/videodev2.h>
 
 #include "testutil.h"
 #include "workers.h"
@@ -228,16 +229,24 @@ copy_work(void *arg, unsigned thread, struct work *w)
 {
 	struct fake *fk = arg;
 	uint32_t i = w->w_frame.index;
+	const uint8_t *data = w->w_frame.data;
+	size_t len = w->w_frame.length;
 
 	(void)thread;
 	__atomic_store_n(&fk->started[i], 1, __ATOMIC_RELEASE);
 	if (fk->delay_us[i] > 0)
 		usleep((useconds_t)fk->delay_us[i]);
 	free(w->w_out);
-	if ((w->w_out = malloc(w->w_frame.length)) == NULL)
+	/* A raw copy's planes are one unpadded buffer from plane 0 on
+	 * (YVU420: Y, Cr, Cb). */
+	if (w->w_frame.raw.rw_fmt != NULL) {
+		data = w->w_frame.raw.rw_plane[0].rp_data;
+		len = (size_t)w->w_frame.width * w->w_frame.height * 3 / 2;
+	}
+	if ((w->w_out = malloc(len)) == NULL)
 		return -ENOMEM;
-	memcpy(w->w_out, w->w_frame.data, w->w_frame.length);
-	w->w_cap = w->w_len = w->w_frame.length;
+	memcpy(w->w_out, data, len);
+	w->w_cap = w->w_len = len;
 	w->w_out_flags = w->w_flags;
 	return 0;
 }
@@ -245,7 +254,8 @@ copy_work(void *arg, unsigned thread, struct work *w)
 /*
  * Copy mode: a frame released (overwritten) right after it was handed
  * in is encoded as it was; the waiting copy dropped for a newer frame
- * gives that frame its flags; planes come out as packed YU12.
+ * gives that frame its flags; a raw frame's planes come out unpadded in
+ * one buffer.
  */
 START_TEST(test_copy_mode)
 {
@@ -253,7 +263,6 @@ START_TEST(test_copy_mode)
 	static uint8_t buf[3][64];
 	struct source_frame f;
 	struct workers wk;
-	struct image img;
 	struct work *w;
 	int got = 0, rc;
 
@@ -291,28 +300,47 @@ START_TEST(test_copy_mode)
 		}
 	}
 
-	/* Planes with padded rows: copied as packed YU12. */
-	ck_assert_int_eq(image_alloc(&img, 32, 16), 0);
-	for (int p = 0; p < 3; p++)
-		for (uint32_t r = 0; r < (p ? 8u : 16u); r++)
-			memset(img.plane[p] + r * img.stride[p], 'A' + p,
-			    p ? 16 : 32);
-	memset(&f, 0, sizeof(f));
-	f.fourcc = 0x32315559;	/* V4L2_PIX_FMT_YUV420, 'YU12' */
-	f.width = 32;
-	f.height = 16;
-	f.image = &img;
-	f.index = 4;
-	ck_assert_int_eq(workers_submit(&wk, &f, 0, NULL), 0);
-	image_free(&img);
-	ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
-	while ((w = workers_collect(&wk)) == NULL)
+	/*
+	 * Planes in three buffers with padded rows (YVU420M: Y, Cr, Cb):
+	 * copied into one buffer of YVU420, unpadded, in its memory order.
+	 */
+	{
+		static uint8_t mem[3][48 * 16];
+		uint8_t *data[3] = { mem[0], mem[1], mem[2] };
+		size_t len[3] = { 48 * 16, 24 * 8, 24 * 8 };
+		uint32_t stride[3] = { 48, 24, 24 };
+		const struct rawplane *cp;
+
+		for (int p = 0; p < 3; p++)
+			memset(mem[p], 'A' + p, sizeof(mem[p]));
+		memset(&f, 0, sizeof(f));
+		f.fourcc = V4L2_PIX_FMT_YVU420M;
+		f.width = 32;
+		f.height = 16;
+		ck_assert_int_eq(rawframe_describe(&f.raw,
+		    rawformat_find(V4L2_PIX_FMT_YVU420M), 32, 16, 3, data, len,
+		    stride), 0);
+		f.index = 4;
+		ck_assert_int_eq(workers_submit(&wk, &f, 0, NULL), 0);
+		memset(mem, 'z', sizeof(mem));
 		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
-	ck_assert_uint_eq(w->w_len, 32 * 16 * 3 / 2);
-	ck_assert_ptr_null(w->w_frame.image);
-	for (size_t b = 0; b < w->w_len; b++)
-		ck_assert_uint_eq(w->w_out[b], b < 512 ? 'A' : b < 640 ? 'B' :
-		    'C');
+		while ((w = workers_collect(&wk)) == NULL)
+			ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		ck_assert_uint_eq(w->w_frame.fourcc, V4L2_PIX_FMT_YVU420);
+		ck_assert_ptr_eq(w->w_frame.raw.rw_fmt,
+		    rawformat_find(V4L2_PIX_FMT_YVU420));
+		ck_assert_int_eq(rawframe_check(&w->w_frame.raw), 0);
+		cp = w->w_frame.raw.rw_plane;
+		ck_assert_uint_eq(cp[0].rp_stride, 32);
+		ck_assert_uint_eq(cp[1].rp_stride, 16);
+		ck_assert_ptr_eq(cp[2].rp_data, cp[0].rp_data + 512);
+		ck_assert_ptr_eq(cp[1].rp_data, cp[0].rp_data + 640);
+		/* Y from buffer 0, Cr (sample plane 2) from buffer 1. */
+		ck_assert_uint_eq(w->w_len, 32 * 16 * 3 / 2);
+		for (size_t b = 0; b < w->w_len; b++)
+			ck_assert_uint_eq(w->w_out[b], b < 512 ? 'A' :
+			    b < 640 ? 'B' : 'C');
+	}
 	workers_recycle(&wk, w);
 	workers_free(&wk);
 }

@@ -31,6 +31,8 @@
 #           playlist request (_HLS_msn, _HLS_part, _HLS_skip) and file
 #           names, decided against windows the input also describes, and
 #           the playlists written for them; seeds written by hand
+#   rawframe raw frames of any format and driver-reported geometry,
+#           described, encoded and copied (capture/rawframe.c, encode.c)
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -48,6 +50,7 @@ FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
 FUZZ_SRC_mp4   := server/mp4.c
+FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -71,7 +74,8 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
     $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	    $(JPEG_LIBS)
 
 $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o: \
     FUZZ_CFLAGS += $(X264_CFLAGS)

@@ -13,9 +13,10 @@
 SECURITY_MAX_CAPTURE := 30
 SECURITY_MAX_SERVER  := 20
 VERIFY_DIR := $(BUILD)/systemd-verify
-# The cached Debian root and the logs of the last run.  Not under $(BUILD):
-# the Makefile looks for dependency files there, and the root has
-# directories like rc2.d.  "make clean" removes it with the other build-*.
+# The cached Debian roots (tests/systemd/nspawn.py; check-deb's too) and
+# the logs of the last run.  Not under $(BUILD): the Makefile looks for
+# dependency files there, and a root has directories like rc2.d.
+# "make clean" removes it with the other build-*.
 NSPAWN_DIR := build-nspawn
 
 .PHONY: check-units check-systemd

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -184,4 +185,28 @@ tu_read_file(const char *path, size_t *len)
 	}
 	fclose(f);
 	return buf;
+}
+
+void
+tu_preload_v4l2sim(char **argv)
+{
+	char so[PATH_MAX], asan[1024];
+	const char *old;
+
+	if (getenv("V4L2SIM_CHECK_CHILD") != NULL)
+		return;
+	if (realpath(tu_build_path("tests/libv4l2sim.so"), so) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", argv[0],
+		    tu_build_path("tests/libv4l2sim.so"), strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	old = getenv("ASAN_OPTIONS");
+	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+	    old != NULL ? old : "", old != NULL && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("V4L2SIM_CHECK_CHILD", "1", 1);
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "%s: exec: %s\n", argv[0], strerror(errno));
+	exit(EXIT_FAILURE);
 }

@@ -51,6 +51,15 @@ tu_run_suite(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/*
+ * Runs this test program again with the simulated camera
+ * (tests/libv4l2sim.so) in LD_PRELOAD, unless that is what this is:
+ * returns only in the program so started.  (ASan wants its runtime first
+ * in the library list; it is initialised first anyway, so the check is
+ * turned off.)
+ */
+void	tu_preload_v4l2sim(char **argv);
+
 /* A private directory under /tmp (mode 0755), one per process, removed
  * with its contents when that process exits. */
 const char *tu_tmpdir(void);

@@ -84,6 +84,20 @@ class H264Test(ShmcamTestCase):
         self.assertGreater(worst, 0.9, values)
 
     @need_x264
+    def test_short_stream(self):
+        """A small stream through every part of the H.264 path, short
+        enough for make check-valgrind (about 10 s under memcheck)."""
+        name = self.new_name()
+        self.start_capture(name, "--source", "pattern", "--size",
+                           "160x120", "--fps", "30")
+        out, idx = self.paths("short")
+        index = h264dump(self.ctl_path(name), out, idx, frames=20)
+        self.assertEqual(decode(out), 20)
+        self.assertTrue(index.units[0].keyframe)
+        self.assertEqual((index.units[0].width, index.units[0].height),
+                         (160, 120))
+
+    @need_x264
     def test_keyframes_at_gop_and_on_request(self):
         name = self.new_name()
         self.start_capture(name, "--source", "pattern", "--size",

@@ -28,13 +28,14 @@ MIN_UV = 0.97
 
 class H264SourcesTest(V4l2TestCase):
 
-    def picture_check(self, sim_format, capture_format, grey=False):
+    def picture_check(self, sim_format, capture_format, grey=False,
+                      sim=None):
         name = self.new_name()
+        env = {"V4L2SIM_FORMATS": "%s:%dx%d@30" % (sim_format, W, H)}
+        env.update(sim or {})
         self.start_sim_capture(name, "--format", capture_format, "--size",
                                "%dx%d" % (W, H), "--fps", "30",
-                               "--h264-bitrate", "1000",
-                               sim={"V4L2SIM_FORMATS": "%s:%dx%d@30" % (
-                                   sim_format, W, H)})
+                               "--h264-bitrate", "1000", sim=env)
         out = os.path.join(self.tmp, "out.h264")
         idx = os.path.join(self.tmp, "out.idx")
         index = h264dump(self.ctl_path(name), out, idx, frames=FRAMES)
@@ -59,12 +60,28 @@ class H264SourcesTest(V4l2TestCase):
 
     @need_x264
     def test_raw_formats(self):
+        # Every raw format of the capture's table (capture/rawframe.c),
+        # rows padded (320 pixels into 512-byte aligned rows) so that no
+        # conversion can get away with assuming unpadded planes.
+        pad = {"V4L2SIM_STRIDE_ALIGN": "512"}
         for sim, fmt in (("YUYV", "YUYV"), ("UYVY", "UYVY"),
-                         ("NV12", "NV12"), ("YU12", "YUV420"),
+                         ("NV12", "NV12"), ("NV21", "NV21"),
+                         ("NV16", "NV16"), ("NV61", "NV61"),
+                         ("YU12", "YUV420"), ("YV12", "YVU420"),
                          ("RGB3", "RGB24"), ("BGR3", "BGR24"),
-                         ("GREY", "GREY")):
+                         ("XR24", "XBGR32"), ("GREY", "GREY")):
             with self.subTest(format=fmt):
-                self.picture_check(sim, fmt, grey=fmt == "GREY")
+                self.picture_check(sim, fmt, grey=fmt == "GREY", sim=pad)
+
+    @need_x264
+    def test_multiplanar_formats(self):
+        # A buffer per plane, each padded, on a multi-planar-only device.
+        env = {"V4L2SIM_MPLANE": "1", "V4L2SIM_STRIDE_ALIGN": "512"}
+        for sim, fmt in (("NM12", "NV12M"), ("NM21", "NV21M"),
+                         ("NM16", "NV16M"), ("NM61", "NV61M"),
+                         ("YM12", "YUV420M"), ("YM21", "YVU420M")):
+            with self.subTest(format=fmt):
+                self.picture_check(sim, fmt, sim=env)
 
     @need_x264
     def test_mjpeg_decoded_and_encoded(self):

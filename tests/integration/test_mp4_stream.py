@@ -315,6 +315,35 @@ class Mp4StreamTest(ShmcamTestCase):
         self.assertGreaterEqual(get_json(srv.port)["cameras"][0]["streams"]
                                 ["mp4"]["responses_ended"], 2)
 
+    def test_server_restart(self):
+        # Two servers on one capture: a client of one streams on while
+        # the other restarts; the restarted one's client got a clean end
+        # (the last chunk: between fragments nothing of it is queued),
+        # and the new server serves again.
+        name, _, a = self.start_h264()
+        b = self.start_server(name)
+        self.wait_attached(b)
+        saved = os.path.join(self.tmp, "b.mp4")
+        rb = self.reader(b, save=saved)
+        ra = self.reader(a)
+        rb.wait_fragments(10)
+        ra.wait_fragments(10)
+        self.assertEqual(a.stop(), 0)
+        wait_until(lambda: ra.closed, 10, "the stopped server's client")
+        self.assertTrue(ra.ended, ra.error)
+        n0 = rb.count()
+        a2 = self.start_server(name)
+        self.wait_attached(a2)
+        self.reader(a2).wait_fragments(30)
+        self.assertGreater(rb.count() - n0, 30)
+        self.assertIsNone(rb.error)
+        self.assertFalse(rb.closed)
+        rb.stop()
+        self.assert_runs_decodable(rb)
+        n, err = ffmpeg_decode(saved)
+        self.assertEqual(err, "")
+        self.assertGreaterEqual(n, 40)
+
     def test_slow_reader_skips_to_keyframes(self):
         _, _, srv = self.start_h264(size="1280x720", gop=15)
         saved = os.path.join(self.tmp, "slow.mp4")

@@ -1,10 +1,14 @@
 """The real shmcam-capture on the simulated V4L2 camera (tests/v4l2sim,
 LD_PRELOAD): MJPEG passthrough byte for byte, tables inserted where the
 camera left them out, broken frames dropped and counted, raw formats
-encoded to the camera's picture, --list and --control, unplug and replug
-under a connected client, the privilege drop, idle skipping, software
-rate decimation, encoder threads and the driver's timestamps."""
+encoded to the camera's picture through the single- and the
+multi-planar API (one buffer or one per plane, padded rows, data
+offsets), the media-controller hint, --list and --control, unplug and
+replug under a connected client, the privilege drop, idle skipping,
+software rate decimation, encoder threads and the driver's
+timestamps."""
 
+import glob
 import os
 import re
 import signal
@@ -15,7 +19,8 @@ import unittest
 from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file,
                           ring_info)
 from shmcam import (BUILD, CAPTURE, IS_ROOT, MjpegReader, Proc,
-                    ShmcamTestCase, http_get, wait_until)
+                    ShmcamTestCase, cpu_seconds, figure, http_get, observe,
+                    wait_until)
 
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
 SIMFRAME = os.path.join(BUILD, "tests", "simframe")
@@ -105,6 +110,35 @@ class V4l2TestCase(ShmcamTestCase):
         status, h, body = http_get(srv.port, "/snapshot")
         self.assertEqual(status, 200)
         return h, body
+
+    def ring_frame(self, name, after=0):
+        """The newest camera frame in the ring (no server needed), once
+        more than `after` frames were published."""
+        jpg = os.path.join(self.tmp, "ring-%s.jpg" % name)
+
+        def fresh():
+            info = ring_info(name, jpg)
+            return info if info and info["latest"] > after and not \
+                info["frame_flags"] & FRAME_PLACEHOLDER else None
+        wait_until(fresh, 10, "a frame in the ring")
+        return read_file(jpg)
+
+    def check_formats(self, cases, sim):
+        """Each (format, size) of cases, captured and encoded: the
+        picture decodes to the camera's at that size."""
+        for fmt, size in cases:
+            with self.subTest(fmt=fmt):
+                name = self.new_name()
+                cap = self.start_sim_capture(name, "--format", fmt,
+                                             "--size", size,
+                                             "--always-encode", sim=sim)
+                body = self.ring_frame(name)
+                w, h = map(int, size.split("x"))
+                self.assertEqual(self.jpeg_size(body), (w, h))
+                self.assertIsNone(com_stamp(body))   # encoded by us
+                self.simcmp(body, rgb=fmt in ("RGB24", "BGR24", "XR24"))
+                cap.stop()
+                self.procs.remove(cap)
 
 
 class PassthroughTest(V4l2TestCase):
@@ -209,29 +243,25 @@ class RawFormatTest(V4l2TestCase):
 
     FORMATS = ("MJPG:640x480@30;YUYV:640x480@30;UYVY:640x480@30;"
                "NV12:1280x720@30;YU12:640x480@30;GREY:640x480@30;"
-               "RGB3:640x480@30;BGR3:640x480@30")
+               "RGB3:640x480@30;BGR3:640x480@30;NV21:640x480@30;"
+               "NV16:640x480@30;NV61:640x480@30;YV12:640x480@30;"
+               "XR24:640x480@30")
 
     def test_raw_formats_encode_the_cameras_picture(self):
-        cases = [("YUYV", "640x480"), ("NV12", "1280x720"),
-                 ("UYVY", "640x480"), ("YUV420", "640x480"),
-                 ("GREY", "640x480"), ("RGB24", "640x480"),
-                 ("BGR24", "640x480")]
-        for fmt, size in cases:
-            with self.subTest(fmt=fmt):
-                name = self.new_name()
-                self.start_sim_capture(name, "--format", fmt, "--size", size,
-                                       "--always-encode",
-                                       sim={"V4L2SIM_FORMATS":
-                                            self.FORMATS})
-                srv = self.start_server(name)
-                self.wait_attached(srv)
-                _, body = self.snapshot(srv)
-                w, h = map(int, size.split("x"))
-                self.assertEqual(self.jpeg_size(body), (w, h))
-                self.assertIsNone(com_stamp(body))   # encoded by us
-                self.simcmp(body, rgb=fmt in ("RGB24", "BGR24"))
-                self.procs.pop().stop()
-                self.procs.pop().stop()
+        self.check_formats([("YUYV", "640x480"), ("NV12", "1280x720"),
+                            ("UYVY", "640x480"), ("YUV420", "640x480"),
+                            ("GREY", "640x480"), ("RGB24", "640x480"),
+                            ("BGR24", "640x480"), ("NV21", "640x480"),
+                            ("NV16", "640x480"), ("NV61", "640x480"),
+                            ("YVU420", "640x480"), ("XR24", "640x480")],
+                           {"V4L2SIM_FORMATS": self.FORMATS})
+
+    def test_padded_rows(self):
+        # Rows aligned to 96 bytes: every plane of these sizes padded.
+        self.check_formats([("NV12", "1280x720"), ("YVU420", "640x480"),
+                            ("YUYV", "640x480")],
+                           {"V4L2SIM_FORMATS": self.FORMATS,
+                            "V4L2SIM_STRIDE_ALIGN": 96})
 
     def test_workers_publish_in_capture_order(self):
         name = self.new_name()
@@ -302,18 +332,289 @@ class ListAndControlTest(V4l2TestCase):
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(message, r.stderr, args)
 
-    def test_multiplanar_device_is_refused_by_name(self):
-        for args in (["--list"], []):
-            r = self.run_sim_capture(*args, sim={"V4L2SIM_MPLANE": "1"})
-            self.assertNotEqual(r.returncode, 0, (args, r.stderr))
-            self.assertIn("multi-planar capture (VIDEO_CAPTURE_MPLANE) "
-                          "is not supported", r.stderr, args)
-
     def test_list_without_device_fails(self):
         os.unlink(self.dev)
         r = self.run_sim_capture("--list")
         self.assertEqual(r.returncode, 1)
         self.assertIn("No such file", r.stderr)
+
+
+class MultiPlanarTest(V4l2TestCase):
+    """A device with only the multi-planar API, as rkisp1, the i.MX8 ISI
+    and many CSI bridges are: one buffer holding every plane, or a
+    buffer per plane, with rows padded to 256 bytes and the data 128
+    bytes into each buffer (data_offset)."""
+
+    FORMATS = ";".join(f + ":640x480@30" for f in (
+        "NV12", "NV16", "YUYV", "UYVY", "YU12", "NV21", "NV61", "YV12",
+        "NM12", "NM21", "NM16", "NM61", "YM12", "YM21", "MJPG"))
+    SIM = {"V4L2SIM_MPLANE": 1, "V4L2SIM_FORMATS": FORMATS,
+           "V4L2SIM_STRIDE_ALIGN": 256, "V4L2SIM_DATA_OFFSET": 128}
+
+    def test_every_layout_decodes_to_the_cameras_picture(self):
+        self.check_formats([(f, "640x480") for f in (
+            "NV12", "NV16", "YUYV", "UYVY", "YUV420", "NV21", "NV61",
+            "YVU420", "NV12M", "NV21M", "NV16M", "NV61M", "YUV420M",
+            "YVU420M")], self.SIM)
+
+    def test_mjpeg_and_auto(self):
+        # MJPEG through planes[0] past its data_offset, unchanged.
+        name = self.new_name()
+        self.start_sim_capture(name, "--size", "640x480", sim=self.SIM)
+        body = self.ring_frame(name)
+        self.assertEqual(body, self.device_frame("MJPG", "640x480",
+                                                 *com_stamp(body)))
+        self.assertEqual(ring_info(name)["format"], "MJPG")
+
+    def test_list_and_unplug(self):
+        r = self.run_sim_capture("--list", sim=self.SIM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Video Capture Multiplanar", r.stdout)
+        self.assertIn("'NM12'", r.stdout)
+        name = self.new_name()
+        self.start_sim_capture(name, "--format", "NV12M", "--size",
+                               "640x480", "--always-encode",
+                               "--retry-interval", "0.2", sim=self.SIM)
+        self.ring_frame(name)
+        os.unlink(self.dev)
+        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+                   "offline")
+        latest = ring_info(name)["latest"]
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "online again")
+        self.simcmp(self.ring_frame(name, after=latest + 1))
+
+    def test_media_pipeline_that_is_not_set_up_is_named(self):
+        # A node of a media controller pipeline refuses STREAMON until
+        # media-ctl set it up: EPIPE (link validation), or EINVAL.
+        for extra, hint in (({"V4L2SIM_IO_MC": 1,
+                              "V4L2SIM_FAIL": "STREAMON:EPIPE"}, True),
+                            ({"V4L2SIM_FAIL": "STREAMON:EINVAL"}, True),
+                            ({"V4L2SIM_FAIL": "STREAMON:ENOMEM"}, False)):
+            r = self.run_sim_capture("--format", "NV12", sim=dict(
+                self.SIM, **extra))
+            self.assertNotEqual(r.returncode, 0, (extra, r.stderr))
+            self.assertIn("VIDIOC_STREAMON", r.stderr)
+            for word in ("media-ctl", "libcamerify"):
+                self.assertEqual(word in r.stderr, hint, (extra, r.stderr))
+        r = self.run_sim_capture("--list", sim=dict(self.SIM,
+                                                     V4L2SIM_IO_MC=1))
+        self.assertIn("media controller pipeline", r.stdout)
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.split(":", 1) for l in f.read().splitlines())
+
+
+def thread_names(pid):
+    names = set()
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            names.add(read_file("/proc/%d/task/%s/comm" % (pid, tid))
+                      .decode().strip())
+        except OSError:
+            pass            # the thread ended meanwhile
+    return names
+
+
+class LibcameraTest(V4l2TestCase):
+    """A Raspberry Pi camera module through libcamerify, as the
+    simulator's libcamera profile imitates libcamera's v4l2-compat.so:
+    driver "libcamera", an eventfd as the device (always writable), no
+    controls, rates or frame intervals (ENOTTY), XR24 800x600 by
+    default, threads of its own from the first open and pipes, eventfds
+    and threads at every open.  With the sandbox on."""
+
+    SIM = {"V4L2SIM_PROFILE": "libcamera"}
+
+    def test_format_stream_unplug_replug_under_the_sandbox(self):
+        log = os.path.join(self.tmp, "sim.log")
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "1280x720",
+                                     "--retry-interval", "0.2",
+                                     sim=dict(self.SIM, V4L2SIM_LOG=log))
+        self.assertRegex(cap.log(), r"sandbox: system call filter on, "
+                         r"with the calls of a V4L2 layer in this process "
+                         r"\(the driver is libcamera\)")
+        self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
+        # A format the Pi's ISP gives cheaply, at the size asked for:
+        # not the layer's default, XRGB8888 at 800x600.
+        body = self.ring_frame(name)
+        self.assertEqual(self.jpeg_size(body), (1280, 720))
+        self.simcmp(body)
+        self.assertEqual(ring_info(name)["format"], "YU12")
+        self.assertTrue({"lc-manager", "lc-ipa", "lc-request"} <=
+                        thread_names(cap.pid))
+        # The descriptor is always writable: the loop must wake for
+        # frames, not spin.  A spinning loop would take a whole core and
+        # make thousands of DQBUFs that find nothing; a loaded machine
+        # can only lower our share, so the bounds hold there too.
+        cpu0, lines0 = cpu_seconds(cap.pid), len(read_file(log).splitlines())
+        observe(2)
+        cpu = cpu_seconds(cap.pid) - cpu0
+        text = b"\n".join(read_file(log).splitlines()[lines0:]).decode()
+        frames = len(re.findall(r"VIDIOC_DQBUF index=\d+ .* -> 0", text))
+        empty = text.count("VIDIOC_DQBUF -> Resource temporarily")
+        # 60 frames in 2 s; a third of them is plenty of evidence, and
+        # what a starved producer thread still makes on a loaded machine.
+        self.assertGreater(frames, 20, "frames in 2 s at 30 fps")
+        self.assertLessEqual(empty, frames + 10, "DQBUFs that found "
+                             "nothing: %d for %d frames" % (empty, frames))
+        self.assertLess(cpu, 0.6, "the capture took %.2f s of CPU in 2 s"
+                        % cpu)
+        figure("libcamera profile, 1280x720 YUV420 at 30 fps, nobody "
+               "watching: %d frames dequeued and %d empty DQBUFs in 2 s, "
+               "%.2f s of CPU (every thread of the capture, the "
+               "simulated camera's included)", frames, empty, cpu)
+        # Unplugged: an eventfd cannot say POLLERR; ENODEV from the next
+        # DQBUF, or no frame for 2 s, tells.  Then back, through the
+        # layer's calls at the reopen (an eventfd, a pipe, a thread)
+        # under the filter.
+        os.unlink(self.dev)
+        info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
+                                   else None)(ring_info(name)), 10,
+                          "the ring to say offline")
+        latest = info["latest"]
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the camera to come back")
+        self.simcmp(self.ring_frame(name, after=latest + 1))
+        self.assertTrue(cap.alive())
+        self.assertNotIn("forbidden system call", cap.log())
+        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
+
+    def test_camera_missing_at_start(self):
+        # The layer's threads then start under the filter, at the first
+        # open: LD_PRELOAD alone says a layer may be there.
+        os.unlink(self.dev)
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "640x480",
+                                     "--retry-interval", "0.2",
+                                     sim=self.SIM)
+        self.assertRegex(cap.log(), r"with the calls of a V4L2 layer in "
+                         r"this process \(LD_PRELOAD=")
+        open(self.dev, "w").close()
+        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+                   "the camera to appear")
+        self.simcmp(self.ring_frame(name))
+        self.assertTrue(cap.alive())
+        self.assertIn("lc-manager", thread_names(cap.pid))
+
+    def test_asked_for_formats_and_enottys(self):
+        # XR24 at 800x600 when asked for, converted from RGB.
+        self.check_formats([("XR24", "800x600")], self.SIM)
+        r = self.run_sim_capture("--list", sim=self.SIM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("driver libcamera", r.stdout)
+        self.assertIn("none (VIDIOC_QUERYCTRL: Inappropriate ioctl", r.stdout)
+        r = self.run_sim_capture("--control", "brightness=10", sim=self.SIM)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("the device has no controls", r.stderr)
+
+
+class M2mTest(V4l2TestCase):
+    """The hardware JPEG encoder (V4L2 memory-to-memory), as the
+    simulator's encoder (TurboJPEG behind the bcm2835-codec's API) plays
+    it: it encodes, --quality reaches it, and each fault falls back to
+    libjpeg-turbo once, with the stream going on."""
+
+    def setUp(self):
+        super().setUp()
+        self.enc = os.path.join(os.path.dirname(self.dev), "video31")
+        open(self.enc, "w").close()
+
+    def m2m_sim(self, **extra):
+        return dict({"V4L2SIM_M2M_DEVICE": self.enc,
+                     "V4L2SIM_FORMATS": "NV12:640x480@30;YUYV:640x480@30"},
+                    **extra)
+
+    def start_m2m(self, *args, **extra):
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--size", "640x480",
+                                     "--always-encode", "--encoder",
+                                     "m2m:" + self.enc, *args,
+                                     sim=self.m2m_sim(**extra))
+        return name, cap
+
+    def test_raw_frames_are_encoded_by_the_device(self):
+        log = os.path.join(self.tmp, "sim.log")
+        name, cap = self.start_m2m("--quality", "60", V4L2SIM_LOG=log)
+        self.assertRegex(cap.log(), r"raw frames are encoded by .*video31 "
+                         r"\(Sim JPEG encoder\)")
+        for _ in range(3):
+            latest = ring_info(name)["latest"]
+            self.simcmp(self.ring_frame(name, after=latest))
+        self.assertIn("VIDIOC_S_CTRL id=0x009d0903 value=60 -> 0",
+                      read_file(log).decode())
+        cap.stop()
+        self.procs.remove(cap)
+        encoded = re.search(r"v4l2sim-m2m\[\d+\]: closed: (\d+) frames "
+                            r"encoded", read_file(log).decode())
+        self.assertIsNotNone(encoded)
+        self.assertGreaterEqual(int(encoded.group(1)), 3)
+        self.assertNotIn("on the CPU", cap.log())
+
+    def test_a_fault_falls_back_without_losing_the_stream(self):
+        for fault in ({"V4L2SIM_M2M_FAIL": "STREAMON:ESRCH"},
+                      {"V4L2SIM_M2M_FAIL": "S_CTRL:ENOTTY"},
+                      {"V4L2SIM_M2M_STALL_AFTER": 15}):
+            with self.subTest(fault=fault):
+                name, cap = self.start_m2m(**fault)
+                cap.wait_log(r"encoding on the CPU \(libjpeg-turbo\) from "
+                             r"now on", what="the fallback")
+                latest = ring_info(name)["latest"]
+                # Frames go on, from the CPU, decoding to the picture;
+                # the camera was never lost, the fallback said once.
+                wait_until(lambda: ring_info(name)["latest"] >= latest + 20,
+                           10, "frames after the fallback")
+                self.simcmp(self.ring_frame(name))
+                self.assertEqual(ring_info(name)["restarts"], 0)
+                self.assertEqual(ring_info(name)["state"], "online")
+                self.assertEqual(cap.log().count("from now on"), 1)
+                self.assertTrue(cap.alive())
+                cap.stop()
+                self.procs.remove(cap)
+
+    def test_choices_and_refusals(self):
+        # Not an encoder (the camera), or --workers with m2m: refused.
+        r = self.run_sim_capture("--encoder", "m2m:" + self.dev,
+                                 sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is not a memory-to-memory JPEG encoder", r.stderr)
+        r = self.run_sim_capture("--encoder", "m2m:" + self.enc,
+                                 "--format", "RGB24", sim=self.m2m_sim(
+                                     V4L2SIM_FORMATS="RGB3:640x480@30"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("does not take RGB24 frames", r.stderr)
+        r = self.run_sim_capture("--encoder", "m2m", "--workers", "2",
+                                 sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = self.run_sim_capture("--encoder", "gpu", sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # cpu: the device is not used.
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--encoder", "cpu",
+                                     "--always-encode", "--size", "640x480",
+                                     sim=self.m2m_sim())
+        self.simcmp(self.ring_frame(name))
+        self.assertNotIn("memory-to-memory", cap.log())
+
+    @unittest.skipIf(glob.glob("/dev/video*"), "this machine has V4L2 "
+                     "devices: the search would find them")
+    def test_none_found(self):
+        r = self.run_sim_capture("--encoder", "m2m", sim=self.m2m_sim())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no V4L2 memory-to-memory JPEG encoder among "
+                      "/dev/video*", r.stderr)
+        name = self.new_name()
+        cap = self.start_sim_capture(name, "--always-encode", "--size",
+                                     "640x480", "--format", "NV12",
+                                     sim=self.m2m_sim())
+        self.simcmp(self.ring_frame(name))
+        self.assertNotIn("memory-to-memory", cap.log())
 
 
 class UnplugTest(V4l2TestCase):

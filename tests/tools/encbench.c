@@ -66,8 +66,9 @@ main(int argc, char **argv)
 	uint8_t *yuyv[DISTINCT], *planar[DISTINCT], *out, *work;
 	unsigned long size, cap;
 	struct encoder enc;
-	struct source_frame f;
-	size_t len;
+	struct rawframe f;
+	size_t len, flen;
+	uint32_t bpl;
 	double t0, codec, encode, encode_ms[2];
 	uint64_t bytes = 0;
 	char err[160];
@@ -83,17 +84,17 @@ main(int argc, char **argv)
 	if (argc > 4)
 		fps = (unsigned)atoi(argv[4]);
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, (int)q, 0, NULL,
+	if (sim_frames_new(&sf, V4L2_PIX_FMT_YUYV, w, h, 1, (int)q, 0, NULL,
 	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "encbench: %s\n", err);
 		return 1;
 	}
 	for (i = 0; i < DISTINCT; i++) {
 		uint8_t *y, *u, *v;
-		yuyv[i] = malloc(sim_frames_max(sf));
+		yuyv[i] = malloc(sim_frames_max(sf, 0));
 		memset(&paint, 0, sizeof(paint));
-		sim_frames_fill(sf, yuyv[i], sim_frames_max(sf), i + 1,
-		    1000000000ull * (i + 1), SIM_FRAME_GOOD, &paint);
+		sim_frames_fill(sf, &yuyv[i], i + 1, 1000000000ull * (i + 1),
+		    SIM_FRAME_GOOD, &paint, NULL);
 		planar[i] = malloc((size_t)w * h * 2);
 		y = planar[i];
 		u = y + (size_t)w * h;
@@ -142,19 +143,16 @@ main(int argc, char **argv)
 		if (encoder_init(&enc, (int)q) != 0)
 			return 1;
 		enc.en_packed_planes = way;
-		memset(&f, 0, sizeof(f));
-		f.fourcc = V4L2_PIX_FMT_YUYV;
-		f.width = w;
-		f.height = h;
-		f.bytesperline = w * 2;
-		f.length = (size_t)w * h * 2;
-		f.data = yuyv[0];
-		if (encoder_encode(&enc, &f, out, cap, &len) != 0)
+		flen = (size_t)w * h * 2;
+		bpl = w * 2;
+		if (rawframe_describe(&f, rawformat_find(V4L2_PIX_FMT_YUYV),
+		    w, h, 1, &yuyv[0], &flen, &bpl) != 0 ||
+		    encoder_encode(&enc, &f, out, cap, &len) != 0)
 			return 1;
 		encode = 0;
 		for (i = 0; i < n; i++) {
 			pace(&next, fps);
-			f.data = yuyv[i % DISTINCT];
+			f.rw_plane[0].rp_data = yuyv[i % DISTINCT];
 			t0 = thread_cpu_ms();
 			if (encoder_encode(&enc, &f, out, cap, &len) != 0)
 				return 1;

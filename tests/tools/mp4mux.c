@@ -185,7 +185,7 @@ main(int argc, char **argv)
 	struct au *aus;
 	uint64_t *dts;
 	uint32_t *dur;
-	uint8_t *in, *out;
+	uint8_t *in, *out, *ps_au = NULL;
 	FILE *f;
 	ssize_t n;
 
@@ -225,12 +225,12 @@ main(int argc, char **argv)
 	naus = split_aus(in, in_len, &aus);
 	for (k = 0; k < naus && sps == NULL; k++) {
 		size_t alen;
-		uint8_t *a = to_avcc(&aus[k], &alen);
 
-		/* Kept (never freed): sps and pps point into it. */
-		if (mp4_au_parameter_sets(a, alen, &sps, &sps_len, &pps,
-		    &pps_len) != 0)
-			free(a);
+		/* Kept to the end: sps and pps point into it. */
+		free(ps_au);
+		ps_au = to_avcc(&aus[k], &alen);
+		mp4_au_parameter_sets(ps_au, alen, &sps, &sps_len, &pps,
+		    &pps_len);
 	}
 	if (sps == NULL) {
 		fprintf(stderr, "mp4mux: no SPS and PPS in the input\n");
@@ -323,6 +323,7 @@ main(int argc, char **argv)
 		perror(argv[i + 1]);
 		return 1;
 	}
+	free(ps_au);
 	free(aus);
 	free(in);
 	return 0;

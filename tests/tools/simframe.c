@@ -36,18 +36,19 @@ main(int argc, char **argv)
 	}
 	fourcc = (uint32_t)argv[1][0] | (uint32_t)argv[1][1] << 8 |
 	    (uint32_t)argv[1][2] << 16 | (uint32_t)argv[1][3] << 24;
-	if (sim_frames_new(&sf, fourcc, w, h, atoi(argv[3]),
+	if (sim_frames_new(&sf, fourcc, w, h, 1, atoi(argv[3]),
 	    argc == 8 && strcmp(argv[7], "no-dht") == 0, NULL, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "simframe: %s\n", err);
 		return 1;
 	}
-	if ((buf = malloc(sim_frames_max(sf))) == NULL)
+	/* Raw formats of a buffer per plane are not written out. */
+	if (sim_frames_nbuf(sf) != 1 ||
+	    (buf = malloc(sim_frames_max(sf, 0))) == NULL)
 		return 1;
 	memset(&paint, 0, sizeof(paint));
-	len = sim_frames_fill(sf, buf, sim_frames_max(sf),
-	    strtoull(argv[4], NULL, 10), strtoull(argv[5], NULL, 10),
-	    SIM_FRAME_GOOD, &paint);
+	len = sim_frames_fill(sf, &buf, strtoull(argv[4], NULL, 10),
+	    strtoull(argv[5], NULL, 10), SIM_FRAME_GOOD, &paint, NULL);
 	if ((out = fopen(argv[6], "wb")) == NULL ||
 	    fwrite(buf, 1, len, out) != len || fclose(out) != 0) {
 		perror(argv[6]);

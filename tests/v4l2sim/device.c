@@ -25,6 +25,24 @@
  *     ECONNRESET on it (unix_release_sock()), which polls as
  *     POLLERR|POLLHUP|POLLIN.
  *
+ * V4L2SIM_MPLANE=1 makes it a multi-planar-only device, as many CSI
+ * bridges and ISPs are (rkisp1, i.MX8 ISI): every ioctl takes the
+ * _MPLANE buffer type, formats are struct v4l2_pix_format_mplane, and
+ * buffers carry planes[] with mem_offset, bytesused and data_offset.
+ *
+ * V4L2SIM_PROFILE=libcamera imitates libcamera's v4l2-compat.so (what
+ * libcamerify preloads for Raspberry Pi camera modules): driver
+ * "libcamera", only the ioctls its V4L2CameraProxy serves (ENOTTY for
+ * controls, rates and frame intervals), a format or size it does not
+ * list falls back to its first, and the descriptor is an eventfd in
+ * semaphore mode, written once per finished buffer and read once per
+ * DQBUF: readable exactly while buffers wait, and always writable.  Like
+ * libcamera it starts threads of its own at the first open (the camera
+ * manager's, which live as long as the process and wait in ppoll()) and
+ * makes calls of its own at every open (an eventfd, a pipe, a thread
+ * that names itself and waits on the pipe).  The program loading it
+ * must allow those calls.
+ *
  * Locking: everything in struct sim_device below d_lock is guarded by
  * d_lock.  The producer thread fills a buffer without the lock (the
  * buffer is in state FILLING, which no ioctl touches); STREAMOFF, REQBUFS
@@ -40,6 +58,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,14 +83,20 @@ enum buf_state {
 	BUF_DONE,
 };
 
+/* One memory plane of a buffer: a memfd the program maps. */
+struct sim_plane {
+	int		 sp_memfd;
+	uint8_t		*sp_map;	/* the simulator's own mapping */
+	size_t		 sp_length;	/* sizeimage (+ data_offset) */
+	size_t		 sp_maplen;	/* page aligned */
+	uint32_t	 sp_offset;	/* mmap offset cookie */
+	uint32_t	 sp_bytesused;
+};
+
 struct sim_buffer {
-	int		 sb_memfd;
-	uint8_t		*sb_map;	/* the simulator's own mapping */
-	size_t		 sb_length;	/* sizeimage */
-	size_t		 sb_maplen;	/* page aligned */
-	uint32_t	 sb_offset;	/* mmap offset cookie */
+	struct sim_plane sb_planes[3];
+	unsigned	 sb_nplanes;
 	enum buf_state	 sb_state;
-	uint32_t	 sb_bytesused;
 	uint32_t	 sb_sequence;
 	uint64_t	 sb_mono_ns;
 	uint32_t	 sb_mapped;	/* the program's mappings */
@@ -83,11 +109,19 @@ struct sim_device {
 	int		 d_fd;		/* the program's end */
 	int		 d_log;		/* V4L2SIM_LOG, or -1 */
 	int		 d_pathfd;	/* O_PATH: the device file at open */
+	const char	*d_path;	/* its name, in d_cfg */
+	struct sim_m2m	*d_m2m;		/* a memory-to-memory device */
 	dev_t		 d_st_dev;
 	ino_t		 d_st_ino;
 	struct sim_config *d_cfg;
+	int		 d_mplane;	/* V4L2SIM_MPLANE */
+	int		 d_libcamera;	/* V4L2SIM_PROFILE=libcamera */
 	pthread_t	 d_thread;
 	int		 d_thread_started;
+	/* libcamera: the per-open thread and the pipe that stops it. */
+	pthread_t	 d_lc_thread;
+	int		 d_lc_pipe[2];
+	int		 d_lc_started;
 
 	pthread_mutex_t	 d_lock;
 	pthread_cond_t	 d_cond;	/* CLOCK_MONOTONIC; any change */
@@ -105,7 +139,8 @@ struct sim_device {
 	uint32_t	 d_qhead, d_qlen;
 	uint32_t	 d_done[SIM_MAX_BUFFERS];	/* filled, in order */
 	uint32_t	 d_dhead, d_dlen;
-	int		 d_ready;	/* the readiness byte is in d_fd */
+	int		 d_ready;	/* the readiness byte is in d_fd, or
+					 * (libcamera) the eventfd's count */
 	int		 d_streaming;
 	uint64_t	 d_generation;	/* STREAMON count */
 	int		 d_filling;	/* buffer being filled, or -1 */
@@ -145,16 +180,16 @@ unsigned int sim_mappings;
 
 /* ------------------------------------------------------------------ log */
 
-static void __attribute__((format(printf, 2, 3)))
-dev_log(const struct sim_device *d, const char *fmt, ...)
+void
+sim_log(int fd, const char *who, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	int n;
 
-	if (d->d_log < 0)
+	if (fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "v4l2sim[%d]: ", (int)getpid());
+	n = snprintf(line, sizeof(line), "%s[%d]: ", who, (int)getpid());
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -162,9 +197,11 @@ dev_log(const struct sim_device *d, const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	/* O_APPEND: one write is one line, whichever thread writes it. */
-	if (write(d->d_log, line, (size_t)n) < 0)
+	if (write(fd, line, (size_t)n) < 0)
 		return;
 }
+
+#define dev_log(d, ...)	sim_log((d)->d_log, "v4l2sim", __VA_ARGS__)
 
 static const char *
 ioctl_name(unsigned long req)
@@ -259,20 +296,54 @@ interval_nearest(const struct sim_size *s, struct v4l2_fract want)
 	return r;
 }
 
+/* The geometry of frames of f at s on this device. */
 static void
-pix_fill(const struct sim_device *d, struct v4l2_pix_format *pix,
+dev_geometry(const struct sim_device *d, const struct sim_format *f,
+    const struct sim_size *s, struct sim_geom *g)
+{
+	sim_fourcc_geometry(f->sf_fourcc, s->ss_width, s->ss_height,
+	    d->d_cfg->sc_align, g);
+	/* A plane's buffer also holds what precedes its data. */
+	if (d->d_mplane)
+		for (unsigned i = 0; i < g->sg_nbuf; i++)
+			g->sg_size[i] += d->d_cfg->sc_data_offset;
+}
+
+/* G/S/TRY_FMT's answer: pix, or pix_mp on a multi-planar device. */
+static void
+fmt_fill(const struct sim_device *d, struct v4l2_format *fmt,
     const struct sim_format *f, const struct sim_size *s)
 {
-	memset(pix, 0, sizeof(*pix));
-	pix->width = s->ss_width;
-	pix->height = s->ss_height;
-	pix->pixelformat = f->sf_fourcc;
-	pix->field = V4L2_FIELD_NONE;
-	sim_fourcc_geometry(f->sf_fourcc, s->ss_width, s->ss_height,
-	    &pix->bytesperline, &pix->sizeimage);
-	pix->colorspace = sim_fourcc_find(f->sf_fourcc)->fc_compressed ?
-	    V4L2_COLORSPACE_JPEG : V4L2_COLORSPACE_SRGB;
-	(void)d;
+	const struct sim_fourcc *fc = sim_fourcc_find(f->sf_fourcc);
+	uint32_t cs = fc->fc_kind == SIM_KIND_JPEG ? V4L2_COLORSPACE_JPEG :
+	    fc->fc_kind == SIM_KIND_H264 ? V4L2_COLORSPACE_SMPTE170M :
+	    V4L2_COLORSPACE_SRGB;
+	struct sim_geom g;
+
+	dev_geometry(d, f, s, &g);
+	memset(&fmt->fmt, 0, sizeof(fmt->fmt));
+	if (d->d_mplane) {
+		struct v4l2_pix_format_mplane *mp = &fmt->fmt.pix_mp;
+
+		mp->width = s->ss_width;
+		mp->height = s->ss_height;
+		mp->pixelformat = f->sf_fourcc;
+		mp->field = V4L2_FIELD_NONE;
+		mp->colorspace = cs;
+		mp->num_planes = (uint8_t)g.sg_nbuf;
+		for (unsigned i = 0; i < g.sg_nbuf; i++) {
+			mp->plane_fmt[i].bytesperline = g.sg_bpl[i];
+			mp->plane_fmt[i].sizeimage = g.sg_size[i];
+		}
+		return;
+	}
+	fmt->fmt.pix.width = s->ss_width;
+	fmt->fmt.pix.height = s->ss_height;
+	fmt->fmt.pix.pixelformat = f->sf_fourcc;
+	fmt->fmt.pix.field = V4L2_FIELD_NONE;
+	fmt->fmt.pix.bytesperline = g.sg_bpl[0];
+	fmt->fmt.pix.sizeimage = g.sg_size[0];
+	fmt->fmt.pix.colorspace = cs;
 }
 
 /*
@@ -293,7 +364,7 @@ dev_gone(const struct sim_device *d)
 	 * that dropped privileges may no longer be allowed to look (EACCES)
 	 * while the camera is still there.
 	 */
-	if (stat(d->d_cfg->sc_device, &st) != 0)
+	if (stat(d->d_path, &st) != 0)
 		return errno == ENOENT || errno == ENOTDIR;
 	return st.st_dev != d->d_st_dev || st.st_ino != d->d_st_ino;
 }
@@ -304,12 +375,26 @@ dev_is_unplugged(struct sim_device *d)
 	return __atomic_load_n(&d->d_unplugged, __ATOMIC_ACQUIRE);
 }
 
-/* Takes the readiness byte back out of the program's end. */
+/*
+ * Readiness.  uvcvideo: one byte in the program's socket while any
+ * buffer waits.  libcamera: the eventfd's count is the number of
+ * buffers waiting (EFD_SEMAPHORE), one write per finished buffer and one
+ * read per DQBUF, as V4L2CameraProxy does.
+ */
 static void
 ready_clear(struct sim_device *d)
 {
+	uint64_t one;
 	char c;
 
+	if (d->d_libcamera) {
+		if (d->d_ready > 0 &&
+		    read(d->d_fd, &one, sizeof(one)) != sizeof(one))
+			dev_log(d, "eventfd: %s", strerror(errno));
+		if (d->d_ready > 0)
+			d->d_ready--;
+		return;
+	}
 	if (d->d_ready) {
 		if (recv(d->d_fd, &c, 1, MSG_DONTWAIT) != 1)
 			dev_log(d, "readiness byte: %s", strerror(errno));
@@ -317,11 +402,27 @@ ready_clear(struct sim_device *d)
 	}
 }
 
+/* Every buffer taken back (STREAMOFF). */
+static void
+ready_reset(struct sim_device *d)
+{
+	while (d->d_ready > 0)
+		ready_clear(d);
+}
+
 static void
 ready_set(struct sim_device *d)
 {
+	uint64_t one = 1;
 	char c = 1;
 
+	if (d->d_libcamera) {
+		if (write(d->d_fd, &one, sizeof(one)) != sizeof(one))
+			dev_log(d, "eventfd: %s", strerror(errno));
+		else
+			d->d_ready++;
+		return;
+	}
 	if (!d->d_ready && d->d_peer >= 0) {
 		if (send(d->d_peer, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
 			dev_log(d, "readiness byte: %s", strerror(errno));
@@ -389,12 +490,16 @@ buffers_free(struct sim_device *d)
 	for (i = 0; i < d->d_nbufs; i++) {
 		struct sim_buffer *b = &d->d_bufs[i];
 
-		/* The program's own mappings stay valid: they hold the
-		 * memfd, as vb2 orphans buffers still mapped. */
-		if (b->sb_map != NULL)
-			sim_real.munmap(b->sb_map, b->sb_maplen);
-		if (b->sb_memfd >= 0)
-			sim_real.close(b->sb_memfd);
+		for (unsigned p = 0; p < b->sb_nplanes; p++) {
+			struct sim_plane *pl = &b->sb_planes[p];
+
+			/* The program's own mappings stay valid: they hold
+			 * the memfd, as vb2 orphans buffers still mapped. */
+			if (pl->sp_map != NULL)
+				sim_real.munmap(pl->sp_map, pl->sp_maplen);
+			if (pl->sp_memfd > 0)
+				sim_real.close(pl->sp_memfd);
+		}
 	}
 	memset(d->d_bufs, 0, sizeof(d->d_bufs));
 	d->d_nbufs = 0;
@@ -405,34 +510,42 @@ buffers_free(struct sim_device *d)
 static int
 buffers_alloc(struct sim_device *d, uint32_t count)
 {
-	struct v4l2_pix_format pix;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), maplen;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), maplen = 0;
+	struct sim_geom g;
 	uint32_t i;
 
-	pix_fill(d, &pix, d->d_fmt, d->d_size);
-	maplen = (pix.sizeimage + page - 1) / page * page;
-	if ((uint64_t)maplen * count > UINT32_MAX)
+	dev_geometry(d, d->d_fmt, d->d_size, &g);
+	for (unsigned p = 0; p < g.sg_nbuf; p++)
+		if ((g.sg_size[p] + page - 1) / page * page > maplen)
+			maplen = (g.sg_size[p] + page - 1) / page * page;
+	if ((uint64_t)maplen * count * g.sg_nbuf > UINT32_MAX)
 		return -ENOMEM;
 	for (i = 0; i < count; i++) {
 		struct sim_buffer *b = &d->d_bufs[i];
 
-		/* One memfd per buffer: the program maps it at its offset. */
-		b->sb_memfd = memfd_create("v4l2sim-buffer", MFD_CLOEXEC);
-		if (b->sb_memfd < 0)
-			goto fail;
 		d->d_nbufs = i + 1;
-		if (ftruncate(b->sb_memfd, (off_t)maplen) != 0)
-			goto fail;
-		b->sb_map = sim_real.mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, b->sb_memfd, 0);
-		if (b->sb_map == MAP_FAILED) {
-			b->sb_map = NULL;
-			goto fail;
-		}
-		b->sb_length = pix.sizeimage;
-		b->sb_maplen = maplen;
-		b->sb_offset = (uint32_t)(i * maplen);
+		b->sb_nplanes = g.sg_nbuf;
 		b->sb_state = BUF_DEQUEUED;
+		for (unsigned p = 0; p < g.sg_nbuf; p++) {
+			struct sim_plane *pl = &b->sb_planes[p];
+
+			/* One memfd per plane: the program maps it at its
+			 * offset, unique across buffers and planes. */
+			pl->sp_memfd = memfd_create("v4l2sim-buffer",
+			    MFD_CLOEXEC);
+			if (pl->sp_memfd < 0 ||
+			    ftruncate(pl->sp_memfd, (off_t)maplen) != 0)
+				goto fail;
+			pl->sp_map = sim_real.mmap(NULL, maplen, PROT_READ |
+			    PROT_WRITE, MAP_SHARED, pl->sp_memfd, 0);
+			if (pl->sp_map == MAP_FAILED) {
+				pl->sp_map = NULL;
+				goto fail;
+			}
+			pl->sp_length = g.sg_size[p];
+			pl->sp_maplen = maplen;
+			pl->sp_offset = (uint32_t)((i * g.sg_nbuf + p) * maplen);
+		}
 	}
 	return 0;
 fail:
@@ -440,19 +553,42 @@ fail:
 	return -ENOMEM;
 }
 
-static void
+/*
+ * QUERYBUF/QBUF/DQBUF's answer.  Multi-planar: the program's planes[]
+ * array (vb->m.planes, vb->length entries) gets each plane, and must
+ * have room for them (EINVAL otherwise, as vb2 answers).
+ */
+static int
 buffer_info(const struct sim_device *d, uint32_t i, struct v4l2_buffer *vb)
 {
 	const struct sim_buffer *b = &d->d_bufs[i];
+	struct v4l2_plane *planes = vb->m.planes;
+	uint32_t nplanes = vb->length, off = d->d_cfg->sc_data_offset;
 
+	if (d->d_mplane && (planes == NULL || nplanes < b->sb_nplanes))
+		return -EINVAL;
 	memset(vb, 0, sizeof(*vb));
 	vb->index = i;
-	vb->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	vb->type = d->d_mplane ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE :
+	    V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	vb->memory = V4L2_MEMORY_MMAP;
 	vb->field = V4L2_FIELD_NONE;
-	vb->m.offset = b->sb_offset;
-	vb->length = (uint32_t)b->sb_length;
-	vb->bytesused = b->sb_bytesused;
+	if (d->d_mplane) {
+		vb->m.planes = planes;
+		vb->length = b->sb_nplanes;
+		for (unsigned p = 0; p < b->sb_nplanes; p++) {
+			memset(&planes[p], 0, sizeof(planes[p]));
+			planes[p].m.mem_offset = b->sb_planes[p].sp_offset;
+			planes[p].length = (uint32_t)b->sb_planes[p].sp_length;
+			/* bytesused counts data_offset's bytes too. */
+			planes[p].bytesused = b->sb_planes[p].sp_bytesused;
+			planes[p].data_offset = off;
+		}
+	} else {
+		vb->m.offset = b->sb_planes[0].sp_offset;
+		vb->length = (uint32_t)b->sb_planes[0].sp_length;
+		vb->bytesused = b->sb_planes[0].sp_bytesused;
+	}
 	vb->sequence = b->sb_sequence;
 	vb->timestamp.tv_sec = (time_t)(b->sb_mono_ns / NS);
 	vb->timestamp.tv_usec = (suseconds_t)(b->sb_mono_ns % NS / 1000);
@@ -464,6 +600,7 @@ buffer_info(const struct sim_device *d, uint32_t i, struct v4l2_buffer *vb)
 		vb->flags |= V4L2_BUF_FLAG_QUEUED;
 	if (b->sb_state == BUF_DONE)
 		vb->flags |= V4L2_BUF_FLAG_DONE;
+	return 0;
 }
 
 /* Every buffer back to the program, as STREAMOFF does. */
@@ -479,7 +616,7 @@ stream_stop(struct sim_device *d)
 	for (i = 0; i < d->d_nbufs; i++)
 		d->d_bufs[i].sb_state = BUF_DEQUEUED;
 	d->d_qhead = d->d_qlen = d->d_dhead = d->d_dlen = 0;
-	ready_clear(d);
+	ready_reset(d);
 	if (d->d_made_stream > 0)
 		dev_log(d, "stream stopped: %" PRIu64 " frames, %" PRIu64
 		    " dropped; CPU per frame: %.1f us to produce, %.1f us in "
@@ -493,25 +630,41 @@ stream_stop(struct sim_device *d)
 /* ---------------------------------------------------------------- ioctls */
 
 static int
-type_ok(uint32_t type)
+type_ok(const struct sim_device *d, uint32_t type)
 {
-	return type == V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	return type == (d->d_mplane ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE :
+	    V4L2_BUF_TYPE_VIDEO_CAPTURE);
 }
 
 static int
 do_querycap(struct sim_device *d, struct v4l2_capability *cap)
 {
 	memset(cap, 0, sizeof(*cap));
+	if (d->d_libcamera) {
+		/* V4L2CameraProxy::querycap(): the camera's name as card. */
+		snprintf((char *)cap->driver, sizeof(cap->driver),
+		    "libcamera");
+		snprintf((char *)cap->card, sizeof(cap->card),
+		    "/base/soc/i2c0mux/i2c@1/imx708@1a");
+		snprintf((char *)cap->bus_info, sizeof(cap->bus_info),
+		    "libcamera:0");
+		cap->version = 0x050200;
+		cap->device_caps = V4L2_CAP_VIDEO_CAPTURE |
+		    V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
+		cap->capabilities = cap->device_caps | V4L2_CAP_DEVICE_CAPS;
+		return 0;
+	}
 	snprintf((char *)cap->driver, sizeof(cap->driver), "v4l2sim");
 	snprintf((char *)cap->card, sizeof(cap->card), "Sim Camera");
 	snprintf((char *)cap->bus_info, sizeof(cap->bus_info),
 	    "usb-v4l2sim-1");
 	cap->version = 0x060100;	/* KERNEL_VERSION(6, 1, 0) */
-	/* V4L2SIM_MPLANE: what a multi-planar-only bridge reports (many
-	 * CSI receivers); nothing else of that API is simulated. */
-	cap->device_caps = (d->d_cfg->sc_mplane ?
-	    V4L2_CAP_VIDEO_CAPTURE_MPLANE : V4L2_CAP_VIDEO_CAPTURE) |
-	    V4L2_CAP_STREAMING;
+	cap->device_caps = (d->d_mplane ? V4L2_CAP_VIDEO_CAPTURE_MPLANE :
+	    V4L2_CAP_VIDEO_CAPTURE) | V4L2_CAP_STREAMING;
+	/* V4L2SIM_IO_MC: a video node of a media-controller pipeline
+	 * (unicam, rkisp1), which streams only once media-ctl set it up. */
+	if (d->d_cfg->sc_io_mc)
+		cap->device_caps |= V4L2_CAP_IO_MC;
 	cap->capabilities = cap->device_caps | V4L2_CAP_DEVICE_CAPS;
 	return 0;
 }
@@ -522,16 +675,17 @@ do_enum_fmt(struct sim_device *d, struct v4l2_fmtdesc *fd)
 	const struct sim_fourcc *fc;
 	uint32_t index = fd->index, type = fd->type;
 
-	if (!type_ok(type) || index >= d->d_cfg->sc_nformats)
+	if (!type_ok(d, type) || index >= d->d_cfg->sc_nformats)
 		return -EINVAL;
 	fc = sim_fourcc_find(d->d_cfg->sc_formats[index].sf_fourcc);
 	memset(fd, 0, sizeof(*fd));
 	fd->index = index;
 	fd->type = type;
 	fd->pixelformat = fc->fc_fourcc;
-	fd->flags = fc->fc_compressed ? V4L2_FMT_FLAG_COMPRESSED : 0;
+	fd->flags = fc->fc_kind == SIM_KIND_JPEG ||
+	    fc->fc_kind == SIM_KIND_H264 ? V4L2_FMT_FLAG_COMPRESSED : 0;
 	snprintf((char *)fd->description, sizeof(fd->description), "%s",
-	    fc->fc_desc);
+	    d->d_libcamera ? "Video Format Description" : fc->fc_desc);
 	return 0;
 }
 
@@ -579,23 +733,41 @@ do_enum_frameintervals(struct sim_device *d, struct v4l2_frmivalenum *fi)
 	return 0;
 }
 
+/* libcamera's tryFormat(): a size it does not list is its first. */
+static const struct sim_size *
+size_exact_or_first(const struct sim_format *f, uint32_t w, uint32_t h)
+{
+	for (uint32_t i = 0; i < f->sf_nsizes; i++)
+		if (f->sf_sizes[i].ss_width == w &&
+		    f->sf_sizes[i].ss_height == h)
+			return &f->sf_sizes[i];
+	return &f->sf_sizes[0];
+}
+
 static int
 do_fmt(struct sim_device *d, unsigned long req, struct v4l2_format *fmt)
 {
 	const struct sim_format *f;
 	const struct sim_size *s;
+	uint32_t want, w, h;
 	int rc;
 
-	if (!type_ok(fmt->type))
+	if (!type_ok(d, fmt->type))
 		return -EINVAL;
 	if (req == VIDIOC_G_FMT) {
-		pix_fill(d, &fmt->fmt.pix, d->d_fmt, d->d_size);
+		fmt_fill(d, fmt, d->d_fmt, d->d_size);
 		return 0;
 	}
-	/* An unknown format falls back to the first, as uvcvideo does. */
-	if ((f = format_find(d, fmt->fmt.pix.pixelformat)) == NULL)
+	want = d->d_mplane ? fmt->fmt.pix_mp.pixelformat :
+	    fmt->fmt.pix.pixelformat;
+	w = d->d_mplane ? fmt->fmt.pix_mp.width : fmt->fmt.pix.width;
+	h = d->d_mplane ? fmt->fmt.pix_mp.height : fmt->fmt.pix.height;
+	/* An unknown format falls back to the first, as uvcvideo and
+	 * libcamera do. */
+	if ((f = format_find(d, want)) == NULL)
 		f = &d->d_cfg->sc_formats[0];
-	s = size_nearest(f, fmt->fmt.pix.width, fmt->fmt.pix.height);
+	s = d->d_libcamera ? size_exact_or_first(f, w, h) :
+	    size_nearest(f, w, h);
 	if (req == VIDIOC_S_FMT) {
 		if (d->d_nbufs > 0 || d->d_streaming)
 			return -EBUSY;
@@ -606,7 +778,7 @@ do_fmt(struct sim_device *d, unsigned long req, struct v4l2_format *fmt)
 		d->d_interval = d->d_cfg->sc_fixed_fps ? s->ss_intervals[0] :
 		    interval_nearest(s, d->d_interval);
 	}
-	pix_fill(d, &fmt->fmt.pix, f, s);
+	fmt_fill(d, fmt, f, s);
 	return 0;
 }
 
@@ -616,7 +788,7 @@ do_parm(struct sim_device *d, unsigned long req, struct v4l2_streamparm *p)
 	struct v4l2_fract want;
 	int rc;
 
-	if (!type_ok(p->type))
+	if (!type_ok(d, p->type))
 		return -EINVAL;
 	if (req == VIDIOC_S_PARM) {
 		if (d->d_streaming)
@@ -641,7 +813,7 @@ do_reqbufs(struct sim_device *d, struct v4l2_requestbuffers *rb)
 	uint32_t count = rb->count;
 	int rc;
 
-	if (!type_ok(rb->type) || rb->memory != V4L2_MEMORY_MMAP)
+	if (!type_ok(d, rb->type) || rb->memory != V4L2_MEMORY_MMAP)
 		return -EINVAL;
 	if (d->d_streaming)
 		return -EBUSY;
@@ -666,10 +838,9 @@ do_reqbufs(struct sim_device *d, struct v4l2_requestbuffers *rb)
 static int
 do_querybuf(struct sim_device *d, struct v4l2_buffer *vb)
 {
-	if (!type_ok(vb->type) || vb->index >= d->d_nbufs)
+	if (!type_ok(d, vb->type) || vb->index >= d->d_nbufs)
 		return -EINVAL;
-	buffer_info(d, vb->index, vb);
-	return 0;
+	return buffer_info(d, vb->index, vb);
 }
 
 static int
@@ -677,18 +848,22 @@ do_qbuf(struct sim_device *d, struct v4l2_buffer *vb)
 {
 	struct sim_buffer *b;
 	uint32_t i = vb->index;
+	int rc;
 
-	if (!type_ok(vb->type) || vb->memory != V4L2_MEMORY_MMAP ||
+	if (!type_ok(d, vb->type) || vb->memory != V4L2_MEMORY_MMAP ||
 	    i >= d->d_nbufs)
 		return -EINVAL;
 	b = &d->d_bufs[i];
 	if (b->sb_state != BUF_DEQUEUED)
 		return -EINVAL;		/* "buffer already queued" */
+	if (d->d_mplane && (vb->m.planes == NULL ||
+	    vb->length < b->sb_nplanes))
+		return -EINVAL;
 	b->sb_state = BUF_QUEUED;
 	d->d_queue[(d->d_qhead + d->d_qlen) % SIM_MAX_BUFFERS] = i;
 	d->d_qlen++;
-	buffer_info(d, i, vb);
-	return 0;
+	rc = buffer_info(d, i, vb);
+	return rc;
 }
 
 static int
@@ -696,9 +871,11 @@ do_dqbuf(struct sim_device *d, struct v4l2_buffer *vb)
 {
 	uint64_t gen = d->d_generation;
 	uint32_t i;
-	int fl;
+	int fl, rc;
 
-	if (!type_ok(vb->type) || vb->memory != V4L2_MEMORY_MMAP)
+	if (!type_ok(d, vb->type) || vb->memory != V4L2_MEMORY_MMAP)
+		return -EINVAL;
+	if (d->d_mplane && (vb->m.planes == NULL || vb->length == 0))
 		return -EINVAL;
 	while (d->d_dlen == 0) {
 		if (!d->d_streaming || d->d_generation != gen)
@@ -714,12 +891,13 @@ do_dqbuf(struct sim_device *d, struct v4l2_buffer *vb)
 			return -ENODEV;
 	}
 	i = d->d_done[d->d_dhead];
+	if ((rc = buffer_info(d, i, vb)) != 0)
+		return rc;	/* planes[] too short: the buffer stays */
 	d->d_dhead = (d->d_dhead + 1) % SIM_MAX_BUFFERS;
 	d->d_dlen--;
-	buffer_info(d, i, vb);
 	d->d_bufs[i].sb_state = BUF_DEQUEUED;
 	d->d_dequeued++;
-	if (d->d_dlen == 0)
+	if (d->d_libcamera || d->d_dlen == 0)
 		ready_clear(d);
 	return 0;
 }
@@ -727,24 +905,25 @@ do_dqbuf(struct sim_device *d, struct v4l2_buffer *vb)
 static int
 do_streamon(struct sim_device *d, const int *type)
 {
-	uint32_t bpl, size;
+	struct sim_geom g;
 	char err[256];
 	int rc;
 
-	if (!type_ok((uint32_t)*type) || d->d_nbufs == 0)
+	if (!type_ok(d, (uint32_t)*type) || d->d_nbufs == 0)
 		return -EINVAL;
 	if (d->d_streaming)
 		return 0;
 	if ((rc = owner_acquire(d)) != 0)
 		return rc;
 	if (!sim_frames_match(d->d_frames, d->d_fmt->sf_fourcc,
-	    d->d_size->ss_width, d->d_size->ss_height)) {
+	    d->d_size->ss_width, d->d_size->ss_height, d->d_cfg->sc_align)) {
 		sim_frames_free(d->d_frames);
 		d->d_frames = NULL;
 		/* ~0.1 s at 1080p MJPEG: once per format and size. */
 		rc = sim_frames_new(&d->d_frames, d->d_fmt->sf_fourcc,
 		    d->d_size->ss_width, d->d_size->ss_height,
-		    d->d_cfg->sc_quality, d->d_cfg->sc_no_dht,
+		    d->d_cfg->sc_align, d->d_cfg->sc_quality,
+		    d->d_cfg->sc_no_dht,
 		    d->d_cfg->sc_file[0] != '\0' ? d->d_cfg->sc_file : NULL,
 		    err, sizeof(err));
 		if (rc != 0) {
@@ -754,13 +933,16 @@ do_streamon(struct sim_device *d, const int *type)
 			return rc;
 		}
 	}
-	sim_fourcc_geometry(d->d_fmt->sf_fourcc, d->d_size->ss_width,
-	    d->d_size->ss_height, &bpl, &size);
-	if (sim_frames_max(d->d_frames) > size) {
-		dev_log(d, "frames of up to %zu bytes do not fit sizeimage %u",
-		    sim_frames_max(d->d_frames), size);
-		return -ENOMEM;
-	}
+	dev_geometry(d, d->d_fmt, d->d_size, &g);
+	for (unsigned p = 0; p < g.sg_nbuf; p++)
+		if (sim_frames_max(d->d_frames, p) +
+		    (d->d_mplane ? d->d_cfg->sc_data_offset : 0) >
+		    g.sg_size[p]) {
+			dev_log(d, "frames of up to %zu bytes do not fit "
+			    "sizeimage %u", sim_frames_max(d->d_frames, p),
+			    g.sg_size[p]);
+			return -ENOMEM;
+		}
 	sim_frames_start(d->d_frames);
 	d->d_streaming = 1;
 	d->d_generation++;
@@ -802,9 +984,35 @@ do_input(struct sim_device *d, unsigned long req, void *arg)
 	}
 }
 
+/* The ioctls libcamera's V4L2CameraProxy serves; ENOTTY for the rest. */
+static int
+libcamera_serves(unsigned long req)
+{
+	switch (req) {
+	case VIDIOC_QUERYCAP: case VIDIOC_ENUM_FRAMESIZES:
+	case VIDIOC_ENUM_FMT: case VIDIOC_G_FMT: case VIDIOC_S_FMT:
+	case VIDIOC_TRY_FMT: case VIDIOC_G_PRIORITY: case VIDIOC_S_PRIORITY:
+	case VIDIOC_ENUMINPUT: case VIDIOC_G_INPUT: case VIDIOC_S_INPUT:
+	case VIDIOC_REQBUFS: case VIDIOC_QUERYBUF: case VIDIOC_PREPARE_BUF:
+	case VIDIOC_QBUF: case VIDIOC_DQBUF: case VIDIOC_EXPBUF:
+	case VIDIOC_STREAMON: case VIDIOC_STREAMOFF:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int
 dispatch(struct sim_device *d, unsigned long req, void *arg)
 {
+	int err;
+
+	/* V4L2SIM_FAIL: the driver refuses this one, whatever it is. */
+	if ((err = sim_fault(d->d_cfg->sc_faults, d->d_cfg->sc_nfaults, req))
+	    != 0)
+		return -err;
+	if (d->d_libcamera && !libcamera_serves(req))
+		return -ENOTTY;
 	switch (req) {
 	case VIDIOC_QUERYCAP:
 		return do_querycap(d, arg);
@@ -836,7 +1044,7 @@ dispatch(struct sim_device *d, unsigned long req, void *arg)
 	case VIDIOC_STREAMON:
 		return do_streamon(d, arg);
 	case VIDIOC_STREAMOFF:
-		if (!type_ok((uint32_t)*(int *)arg))
+		if (!type_ok(d, (uint32_t)*(int *)arg))
 			return -EINVAL;
 		stream_stop(d);
 		return 0;
@@ -859,10 +1067,20 @@ log_ioctl(const struct sim_device *d, unsigned long req, void *arg, int rc)
 		return;
 	if (rc == 0 && req == VIDIOC_DQBUF)
 		snprintf(what, sizeof(what), " index=%u seq=%u bytesused=%u",
-		    vb->index, vb->sequence, vb->bytesused);
+		    vb->index, vb->sequence, d->d_mplane ?
+		    vb->m.planes[0].bytesused : vb->bytesused);
 	else if (req == VIDIOC_QBUF)
 		snprintf(what, sizeof(what), " index=%u", vb->index);
-	else if (rc == 0 && (req == VIDIOC_S_FMT || req == VIDIOC_TRY_FMT ||
+	else if (rc == 0 && d->d_mplane && (req == VIDIOC_S_FMT ||
+	    req == VIDIOC_TRY_FMT || req == VIDIOC_G_FMT)) {
+		const struct v4l2_pix_format_mplane *p =
+		    &((const struct v4l2_format *)arg)->fmt.pix_mp;
+
+		snprintf(what, sizeof(what), " %.4s %ux%u planes=%u "
+		    "bytesperline=%u", (const char *)&p->pixelformat,
+		    p->width, p->height, p->num_planes,
+		    p->plane_fmt[0].bytesperline);
+	} else if (rc == 0 && (req == VIDIOC_S_FMT || req == VIDIOC_TRY_FMT ||
 	    req == VIDIOC_G_FMT)) {
 		const struct v4l2_pix_format *p =
 		    &((const struct v4l2_format *)arg)->fmt.pix;
@@ -903,6 +1121,8 @@ sim_device_ioctl(struct sim_device *d, unsigned long req, void *arg)
 		rc = -EBADF;
 	else if (d->d_unplugged)
 		rc = -ENODEV;
+	else if (d->d_m2m != NULL)
+		rc = sim_m2m_ioctl(d->d_m2m, req, arg);
 	else
 		rc = dispatch(d, req, arg);
 	pthread_mutex_unlock(&d->d_lock);
@@ -917,23 +1137,37 @@ sim_device_mmap(struct sim_device *d, void *addr, size_t len, int prot,
     int flags, off_t off, int *err)
 {
 	struct sim_buffer *b = NULL;
+	struct sim_plane *pl = NULL;
 	uint32_t i = 0, bufgen = 0;
 	void *p = MAP_FAILED;
 
 	*err = 0;
 	pthread_mutex_lock(&d->d_lock);
+	if (d->d_m2m != NULL) {
+		/* Its buffers live as long as the device: not tracked. */
+		p = sim_m2m_mmap(d->d_m2m, addr, len, prot, flags, off, err);
+		pthread_mutex_unlock(&d->d_lock);
+		return p;
+	}
 	if (d->d_unplugged)
 		*err = ENODEV;
 	else {
 		for (i = 0; i < d->d_nbufs; i++)
-			if ((off_t)d->d_bufs[i].sb_offset == off)
-				b = &d->d_bufs[i];
-		if (b == NULL || len == 0 || len > b->sb_maplen ||
+			for (unsigned k = 0; k < d->d_bufs[i].sb_nplanes; k++)
+				if ((off_t)d->d_bufs[i].sb_planes[k].sp_offset
+				    == off) {
+					b = &d->d_bufs[i];
+					pl = &b->sb_planes[k];
+				}
+		if (b == NULL || len == 0 || len > pl->sp_maplen ||
 		    !(flags & MAP_SHARED))
 			*err = EINVAL;	/* vb2_mmap() */
+		/* V4L2CameraProxy::mmap() takes nothing else. */
+		if (d->d_libcamera && prot != (PROT_READ | PROT_WRITE))
+			*err = EINVAL;
 	}
 	if (*err == 0) {
-		p = sim_real.mmap(addr, len, prot, flags, b->sb_memfd, 0);
+		p = sim_real.mmap(addr, len, prot, flags, pl->sp_memfd, 0);
 		if (p == MAP_FAILED)
 			*err = errno;
 		else {
@@ -1011,9 +1245,11 @@ produce(struct sim_device *d)
 {
 	uint64_t gen = d->d_generation, seq = d->d_seq, cpu, mono, real;
 	enum sim_broken broken = broken_kind(d);
+	uint32_t off = d->d_mplane ? d->d_cfg->sc_data_offset : 0;
+	size_t used[3] = { 0, 0, 0 };
+	uint8_t *dst[3];
 	struct sim_buffer *b;
 	uint32_t i;
-	size_t len;
 
 	d->d_seq++;
 	if (d->d_qlen == 0) {
@@ -1031,8 +1267,11 @@ produce(struct sim_device *d)
 	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	mono = clock_ns(CLOCK_MONOTONIC);
 	real = clock_ns(CLOCK_REALTIME);
-	len = sim_frames_fill(d->d_frames, b->sb_map, b->sb_length, seq, real,
-	    broken, &b->sb_paint);
+	/* V4L2SIM_DATA_OFFSET: the data starts that far into each plane. */
+	for (unsigned p = 0; p < b->sb_nplanes; p++)
+		dst[p] = b->sb_planes[p].sp_map + off;
+	sim_frames_fill(d->d_frames, dst, seq, real, broken, &b->sb_paint,
+	    used);
 	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
 
 	pthread_mutex_lock(&d->d_lock);
@@ -1042,7 +1281,9 @@ produce(struct sim_device *d)
 	d->d_made_stream++;
 	if (d->d_streaming && d->d_generation == gen) {
 		b->sb_state = BUF_DONE;
-		b->sb_bytesused = (uint32_t)len;
+		for (unsigned p = 0; p < b->sb_nplanes; p++)
+			b->sb_planes[p].sp_bytesused = (uint32_t)(off +
+			    used[p]);
 		b->sb_sequence = (uint32_t)seq;
 		b->sb_mono_ns = mono;
 		d->d_done[(d->d_dhead + d->d_dlen) % SIM_MAX_BUFFERS] = i;
@@ -1127,39 +1368,106 @@ producer(void *arg)
 
 /* ---------------------------------------------------------------- life */
 
-int
-sim_device_open(int flags, struct sim_device **out)
-{
-	struct sim_device *d;
-	struct sim_config *c;
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	char err[512], junk[64];
-	struct stat st;
-	int sv[2], one = 1, rc, pathfd;
+/* ---------------------------------------------------------- libcamera */
 
-	*out = NULL;
-	if ((c = malloc(sizeof(*c))) == NULL)
-		return -ENOMEM;
-	if ((rc = sim_config_load(c, err, sizeof(err))) != 0) {
-		fprintf(stderr, "v4l2sim: %s\n", err);
-		free(c);
-		return rc;
+/*
+ * libcamera's camera manager: threads that start with the first open of
+ * a camera and wait for events for as long as the process lives
+ * (libcamera's EventDispatcherPoll waits in ppoll()).
+ */
+static void *
+lc_manager(void *arg)
+{
+	struct timespec tick = { 0, 100 * 1000000 };
+	struct pollfd pfd = { -1, POLLIN, 0 };
+
+	pthread_setname_np(pthread_self(), (const char *)arg);
+	pfd.fd = eventfd(0, EFD_CLOEXEC);
+	for (;;)
+		(void)ppoll(&pfd, 1, &tick, NULL);
+	return NULL;
+}
+
+/* The per-open thread: named, waits on the pipe until close says go. */
+static void *
+lc_request(void *arg)
+{
+	struct sim_device *d = arg;
+	struct timespec tick = { 0, 100 * 1000000 };
+	struct pollfd pfd = { d->d_lc_pipe[0], POLLIN, 0 };
+	char c;
+
+	pthread_setname_np(pthread_self(), "lc-request");
+	while (ppoll(&pfd, 1, &tick, NULL) <= 0 || !(pfd.revents & POLLIN))
+		;
+	if (read(pfd.fd, &c, 1) < 0)
+		dev_log(d, "lc-request: %s", strerror(errno));
+	return NULL;
+}
+
+static int lc_manager_started;
+
+/* What libcamera does at an open: its threads the first time, then the
+ * calls it makes at every open.  Signals blocked, as for the producer. */
+static int
+lc_open(struct sim_device *d)
+{
+	static const char *const names[] = { "lc-manager", "lc-ipa" };
+	pthread_t t;
+	int rc;
+
+	if (!__atomic_exchange_n(&lc_manager_started, 1, __ATOMIC_ACQ_REL))
+		for (unsigned i = 0; i < 2; i++)
+			if (pthread_create(&t, NULL, lc_manager,
+			    (void *)names[i]) == 0)
+				pthread_detach(t);
+	if (pipe2(d->d_lc_pipe, O_CLOEXEC) != 0)
+		return -errno;
+	if ((rc = pthread_create(&d->d_lc_thread, NULL, lc_request, d)) !=
+	    0) {
+		sim_real.close(d->d_lc_pipe[0]);
+		sim_real.close(d->d_lc_pipe[1]);
+		return -rc;
 	}
-	pathfd = sim_real.openat(AT_FDCWD, c->sc_device, O_PATH | O_CLOEXEC);
-	if (pathfd < 0 || fstat(pathfd, &st) != 0) {
-		rc = -errno;
-		if (pathfd >= 0)
-			sim_real.close(pathfd);
-		free(c);
-		return rc;
+	d->d_lc_started = 1;
+	return 0;
+}
+
+static void
+lc_close(struct sim_device *d)
+{
+	if (!d->d_lc_started)
+		return;
+	if (write(d->d_lc_pipe[1], "x", 1) != 1)
+		dev_log(d, "lc-request pipe: %s", strerror(errno));
+	pthread_join(d->d_lc_thread, NULL);
+	sim_real.close(d->d_lc_pipe[0]);
+	sim_real.close(d->d_lc_pipe[1]);
+	d->d_lc_started = 0;
+}
+
+/* ---------------------------------------------------------------- life */
+
+/*
+ * The descriptor the program gets: one end of a socketpair (the other
+ * end in *peer), or for libcamera an eventfd (*peer -1).  -errno.
+ */
+static int
+program_fd(const struct sim_config *c, int flags, int *peer)
+{
+	char junk[64];
+	int sv[2], one = 1, fd;
+
+	*peer = -1;
+	if (c->sc_profile == SIM_PROFILE_LIBCAMERA) {
+		/* As V4L2CompatManager::openat() makes it. */
+		fd = eventfd(0, EFD_SEMAPHORE |
+		    ((flags & O_CLOEXEC) ? EFD_CLOEXEC : 0) |
+		    ((flags & O_NONBLOCK) ? EFD_NONBLOCK : 0));
+		return fd < 0 ? -errno : fd;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		rc = -errno;
-		sim_real.close(pathfd);
-		free(c);
-		return rc;
-	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -errno;
 	if (!(flags & O_CLOEXEC))
 		fcntl(sv[0], F_SETFD, 0);
 	if (flags & O_NONBLOCK)
@@ -1170,22 +1478,67 @@ sim_device_open(int flags, struct sim_device **out)
 	while (send(sv[0], junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) >
 	    0)
 		;
+	*peer = sv[1];
+	return sv[0];
+}
+
+int
+sim_device_open(int flags, enum sim_kind_of_device kind,
+    struct sim_device **out)
+{
+	struct sim_device *d;
+	struct sim_config *c;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	char err[512];
+	const char *path;
+	struct stat st;
+	int fd, peer, rc, pathfd;
+
+	*out = NULL;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return -ENOMEM;
+	if ((rc = sim_config_load(c, err, sizeof(err))) != 0) {
+		fprintf(stderr, "v4l2sim: %s\n", err);
+		free(c);
+		return rc;
+	}
+	path = kind == SIM_DEV_M2M ? c->sc_m2m : c->sc_device;
+	if (kind == SIM_DEV_M2M)
+		c->sc_profile = SIM_PROFILE_UVC;	/* a kernel driver */
+	pathfd = sim_real.openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
+	if (pathfd < 0 || fstat(pathfd, &st) != 0) {
+		rc = -errno;
+		if (pathfd >= 0)
+			sim_real.close(pathfd);
+		free(c);
+		return rc;
+	}
+	if ((fd = program_fd(c, flags, &peer)) < 0) {
+		sim_real.close(pathfd);
+		free(c);
+		return fd;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		sim_real.close(sv[0]);
-		sim_real.close(sv[1]);
+		sim_real.close(fd);
+		if (peer >= 0)
+			sim_real.close(peer);
 		sim_real.close(pathfd);
 		free(c);
 		return -ENOMEM;
 	}
 	d->d_refs = 1;
 	d->d_pid = getpid();
-	d->d_fd = sv[0];
-	d->d_peer = sv[1];
+	d->d_fd = fd;
+	d->d_peer = peer;
 	d->d_log = -1;
 	d->d_pathfd = pathfd;
+	d->d_path = path;
 	d->d_st_dev = st.st_dev;
 	d->d_st_ino = st.st_ino;
 	d->d_cfg = c;
+	d->d_mplane = c->sc_mplane;
+	d->d_libcamera = c->sc_profile == SIM_PROFILE_LIBCAMERA;
 	d->d_filling = -1;
 	d->d_fmt = &c->sc_formats[0];
 	d->d_size = &c->sc_formats[0].sf_sizes[0];
@@ -1199,22 +1552,37 @@ sim_device_open(int flags, struct sim_device **out)
 	if (c->sc_log[0] != '\0')
 		d->d_log = sim_real.open(c->sc_log, O_WRONLY | O_CREAT |
 		    O_APPEND | O_CLOEXEC, 0644);
-	dev_log(d, "open %s -> fd %d", c->sc_device, d->d_fd);
+	dev_log(d, "open %s -> fd %d", path, d->d_fd);
+	if (kind == SIM_DEV_M2M) {
+		if ((rc = sim_m2m_new(&d->d_m2m, c, d->d_fd, d->d_peer,
+		    d->d_log)) != 0) {
+			sim_device_close(d);
+			sim_real.close(fd);
+			sim_device_unref(d);
+			return rc;
+		}
+		*out = d;
+		return fd;
+	}
 
-	/* The program's signals are not for this thread. */
+	/* The program's signals are not for these threads; SIGSYS is, so
+	 * that a system call filter names what they were refused. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&d->d_thread, NULL, producer, d);
+	rc = d->d_libcamera ? lc_open(d) : 0;
+	if (rc == 0)
+		rc = -pthread_create(&d->d_thread, NULL, producer, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		sim_device_close(d);
-		sim_real.close(sv[0]);
+		sim_real.close(fd);
 		sim_device_unref(d);
-		return -rc;
+		return rc;
 	}
 	d->d_thread_started = 1;
 	*out = d;
-	return sv[0];
+	return fd;
 }
 
 void
@@ -1234,6 +1602,11 @@ sim_device_close(struct sim_device *d)
 	if (d->d_thread_started)
 		pthread_join(d->d_thread, NULL);
 	d->d_thread_started = 0;
+	lc_close(d);
+	if (d->d_m2m != NULL) {
+		sim_m2m_free(d->d_m2m);
+		d->d_m2m = NULL;
+	}
 	pthread_mutex_lock(&d->d_lock);
 	stream_stop(d);
 	buffers_free(d);

@@ -6,8 +6,9 @@
  * measure their CPU time, not ours.  A TurboJPEG encode of a 1080p frame
  * takes about 10 ms here; a frame from this module takes a memcpy.
  *
- * Raw formats: the background is converted to the format once; a frame
- * is a memcpy of it plus the barcode cells and the block drawn on top.
+ * Raw formats: the background is converted to the format once, in the
+ * driver's layout (padded rows, one buffer or one per plane); a frame is
+ * a memcpy of it plus the barcode cells and the block drawn on top.
  *
  * MJPEG/JPEG: the frame is cut into independent pieces with restart
  * markers, one restart interval per MCU row (DRI = MCUs per row).  After
@@ -86,8 +87,11 @@ struct sim_frames {
 	uint64_t	 noise;		/* xorshift state, broken frames */
 
 	/* Raw formats. */
-	uint8_t		*bg;		/* the background in the format */
-	size_t		 bglen;
+	const struct sim_fourcc *fc;
+	uint32_t	 align;
+	struct sim_geom	 geom;
+	uint8_t		*bg[3];		/* the background, per buffer */
+	struct sim_planes planes;	/* where each sample plane lies */
 
 	/* V4L2SIM_FILE: its pictures, 4:2:0, mapped */
 	const uint8_t	*file;
@@ -127,150 +131,139 @@ static uint64_t frames_ids;
 
 /* ---------------------------------------------------------- raw formats */
 
-static void
-raw_put(const struct sim_frames *f, uint8_t *dst, uint32_t x, uint32_t y,
-    struct yuv c)
+/* Sample plane p of dst. */
+static uint8_t *
+raw_plane(const struct sim_frames *f, uint8_t *const dst[], unsigned p)
 {
-	size_t w = f->width, h = f->height, i;
-	uint8_t *p, rgb[3];
+	return dst[f->planes.sp_plane[p].buf] + f->planes.sp_plane[p].off;
+}
 
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_YUYV:
-		p = dst + y * w * 2 + (x & ~1u) * 2;
-		p[(x & 1) * 2] = c.y;
-		p[1] = c.u;
-		p[3] = c.v;
+/* The stride of sample plane p. */
+#define STRIDE(f, p)	((f)->planes.sp_plane[p].stride)
+
+static void
+raw_put(const struct sim_frames *f, uint8_t *const dst[], uint32_t x,
+    uint32_t y, struct yuv c)
+{
+	const struct sim_fourcc *fc = f->fc;
+	uint8_t *p, *y0 = raw_plane(f, dst, 0) + (size_t)y * STRIDE(f, 0);
+	uint8_t rgb[3];
+	unsigned s = fc->fc_swap;
+
+	switch (fc->fc_kind) {
+	case SIM_KIND_PACKED:
+		/* YUYV: Y0 U Y1 V; UYVY (swap): U Y0 V Y1. */
+		p = y0 + (x & ~1u) * 2;
+		p[(x & 1) * 2 + s] = c.y;
+		p[1 - s] = c.u;
+		p[3 - s] = c.v;
 		break;
-	case V4L2_PIX_FMT_UYVY:
-		p = dst + y * w * 2 + (x & ~1u) * 2;
-		p[1 + (x & 1) * 2] = c.y;
-		p[0] = c.u;
-		p[2] = c.v;
+	case SIM_KIND_SEMI:
+		y0[x] = c.y;
+		p = raw_plane(f, dst, 1) + (size_t)(y / fc->fc_vsub) *
+		    STRIDE(f, 1) + (x & ~1u);
+		p[s] = c.u;
+		p[1 - s] = c.v;
 		break;
-	case V4L2_PIX_FMT_NV12:
-		dst[y * w + x] = c.y;
-		p = dst + w * h + y / 2 * w + (x & ~1u);
-		p[0] = c.u;
-		p[1] = c.v;
+	case SIM_KIND_PLANAR:
+		y0[x] = c.y;
+		raw_plane(f, dst, 1)[(size_t)(y / 2) * STRIDE(f, 1) +
+		    x / 2] = c.u;
+		raw_plane(f, dst, 2)[(size_t)(y / 2) * STRIDE(f, 2) +
+		    x / 2] = c.v;
 		break;
-	case V4L2_PIX_FMT_YUV420:
-		dst[y * w + x] = c.y;
-		i = y / 2 * (w / 2) + x / 2;
-		dst[w * h + i] = c.u;
-		dst[w * h + w * h / 4 + i] = c.v;
-		break;
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
+	case SIM_KIND_RGB:
+		/* R G B, or B G R (swap); a fourth byte left alone. */
 		simpattern_to_rgb(c, rgb);
-		p = dst + (y * w + x) * 3;
-		if (f->fourcc == V4L2_PIX_FMT_RGB24) {
-			p[0] = rgb[0];
-			p[2] = rgb[2];
-		} else {
-			p[0] = rgb[2];
-			p[2] = rgb[0];
-		}
+		p = y0 + (size_t)x * fc->fc_bpp;
+		p[0] = rgb[s ? 2 : 0];
 		p[1] = rgb[1];
+		p[2] = rgb[s ? 0 : 2];
 		break;
-	case V4L2_PIX_FMT_GREY:
-		dst[y * w + x] = c.y;
+	case SIM_KIND_GREY:
+		y0[x] = c.y;
+		break;
+	case SIM_KIND_JPEG:
+	case SIM_KIND_H264:
 		break;
 	}
 }
 
 /* A rectangle on the 16-pixel grid (even x, y, w, h) of one colour. */
 static void
-raw_rect(const struct sim_frames *f, uint8_t *dst,
+raw_rect(const struct sim_frames *f, uint8_t *const dst[],
     const struct simpattern_rect *r)
 {
-	size_t w = f->width, h = f->height, row, k;
-	uint8_t *p, rgb[3], px[4];
+	const struct sim_fourcc *fc = f->fc;
+	uint8_t px[4];
+	size_t row, k;
+	uint8_t *p;
 
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-		if (f->fourcc == V4L2_PIX_FMT_YUYV) {
-			px[0] = r->c.y; px[1] = r->c.u;
-			px[2] = r->c.y; px[3] = r->c.v;
+	/* Packed and RGB: the first row painted, the others copied. */
+	if (fc->fc_kind == SIM_KIND_PACKED || fc->fc_kind == SIM_KIND_RGB) {
+		size_t bytes = (size_t)r->w * fc->fc_bpp;
+
+		for (k = 0; k < r->w; k += 2) {
+			raw_put(f, dst, r->x + (uint32_t)k, r->y, r->c);
+			raw_put(f, dst, r->x + (uint32_t)k + 1, r->y, r->c);
+		}
+		p = raw_plane(f, dst, 0) + (size_t)r->y * STRIDE(f, 0) +
+		    (size_t)r->x * fc->fc_bpp;
+		for (row = 1; row < r->h; row++)
+			memcpy(p + row * STRIDE(f, 0), p, bytes);
+		return;
+	}
+	for (row = r->y; row < r->y + r->h; row++)
+		memset(raw_plane(f, dst, 0) + row * STRIDE(f, 0) + r->x,
+		    r->c.y, r->w);
+	if (fc->fc_kind == SIM_KIND_GREY)
+		return;
+	for (row = r->y / fc->fc_vsub; row < (r->y + r->h) / fc->fc_vsub;
+	    row++) {
+		if (fc->fc_kind == SIM_KIND_SEMI) {
+			px[fc->fc_swap] = r->c.u;
+			px[1 - fc->fc_swap] = r->c.v;
+			p = raw_plane(f, dst, 1) + row * STRIDE(f, 1) + r->x;
+			for (k = 0; k < r->w / 2; k++, p += 2)
+				memcpy(p, px, 2);
 		} else {
-			px[0] = r->c.u; px[1] = r->c.y;
-			px[2] = r->c.v; px[3] = r->c.y;
+			memset(raw_plane(f, dst, 1) + row * STRIDE(f, 1) +
+			    r->x / 2, r->c.u, r->w / 2);
+			memset(raw_plane(f, dst, 2) + row * STRIDE(f, 2) +
+			    r->x / 2, r->c.v, r->w / 2);
 		}
-		for (row = r->y; row < r->y + r->h; row++) {
-			p = dst + row * w * 2 + r->x * 2;
-			for (k = 0; k < r->w / 2; k++, p += 4)
-				memcpy(p, px, 4);
-		}
-		break;
-	case V4L2_PIX_FMT_GREY:
-	case V4L2_PIX_FMT_NV12:
-	case V4L2_PIX_FMT_YUV420:
-		for (row = r->y; row < r->y + r->h; row++)
-			memset(dst + row * w + r->x, r->c.y, r->w);
-		if (f->fourcc == V4L2_PIX_FMT_GREY)
-			break;
-		for (row = r->y / 2; row < (r->y + r->h) / 2; row++) {
-			if (f->fourcc == V4L2_PIX_FMT_NV12) {
-				p = dst + w * h + row * w + r->x;
-				for (k = 0; k < r->w / 2; k++) {
-					*p++ = r->c.u;
-					*p++ = r->c.v;
-				}
-			} else {
-				p = dst + w * h + row * (w / 2) + r->x / 2;
-				memset(p, r->c.u, r->w / 2);
-				memset(p + w * h / 4, r->c.v, r->w / 2);
-			}
-		}
-		break;
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
-		simpattern_to_rgb(r->c, rgb);
-		if (f->fourcc == V4L2_PIX_FMT_BGR24) {
-			px[0] = rgb[2]; px[1] = rgb[1]; px[2] = rgb[0];
-		} else
-			memcpy(px, rgb, 3);
-		for (row = r->y; row < r->y + r->h; row++) {
-			p = dst + (row * w + r->x) * 3;
-			for (k = 0; k < r->w; k++, p += 3)
-				memcpy(p, px, 3);
-		}
-		break;
 	}
 }
 
 /* The rectangle r back to the background. */
 static void
-raw_restore(const struct sim_frames *f, uint8_t *dst,
+raw_restore(const struct sim_frames *f, uint8_t *const dst[],
     const struct simpattern_rect *r)
 {
-	size_t w = f->width, h = f->height, bpp = 1, row, o;
+	const struct sim_fourcc *fc = f->fc;
+	size_t row, o, cw;
+	unsigned p, np = 1;
 
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-		bpp = 2;
-		break;
-	case V4L2_PIX_FMT_RGB24:
-	case V4L2_PIX_FMT_BGR24:
-		bpp = 3;
-		break;
-	}
 	for (row = r->y; row < r->y + r->h; row++) {
-		o = (row * w + r->x) * bpp;
-		memcpy(dst + o, f->bg + o, r->w * bpp);
+		o = f->planes.sp_plane[0].off + row * STRIDE(f, 0) +
+		    (size_t)r->x * fc->fc_bpp;
+		memcpy(dst[f->planes.sp_plane[0].buf] + o, f->bg[f->planes.sp_plane[0].buf] + o,
+		    (size_t)r->w * fc->fc_bpp);
 	}
-	for (row = r->y / 2; row < (r->y + r->h) / 2; row++) {
-		if (f->fourcc == V4L2_PIX_FMT_NV12) {
-			o = w * h + row * w + r->x;
-			memcpy(dst + o, f->bg + o, r->w);
-		} else if (f->fourcc == V4L2_PIX_FMT_YUV420) {
-			o = w * h + row * (w / 2) + r->x / 2;
-			memcpy(dst + o, f->bg + o, r->w / 2);
-			o += w * h / 4;
-			memcpy(dst + o, f->bg + o, r->w / 2);
+	if (fc->fc_kind == SIM_KIND_SEMI)
+		np = 2;
+	else if (fc->fc_kind == SIM_KIND_PLANAR)
+		np = 3;
+	/* Chroma bytes of the rectangle: semi-planar pairs cover r->w. */
+	cw = fc->fc_kind == SIM_KIND_SEMI ? r->w : r->w / 2;
+	for (p = 1; p < np; p++)
+		for (row = r->y / fc->fc_vsub;
+		    row < (r->y + r->h) / fc->fc_vsub; row++) {
+			o = f->planes.sp_plane[p].off + row * STRIDE(f, p) +
+			    (fc->fc_kind == SIM_KIND_SEMI ? r->x : r->x / 2);
+			memcpy(dst[f->planes.sp_plane[p].buf] + o, f->bg[f->planes.sp_plane[p].buf] + o,
+			    cw);
 		}
-	}
 }
 
 static int
@@ -278,14 +271,18 @@ raw_prepare(struct sim_frames *f, const uint8_t *y, const uint8_t *u,
     const uint8_t *v)
 {
 	struct yuv c;
-	uint32_t bpl, size, row, col;
+	uint32_t row, col;
 	size_t ci;
 
-	sim_fourcc_geometry(f->fourcc, f->width, f->height, &bpl, &size);
-	if ((f->bg = malloc(size)) == NULL)
-		return -ENOMEM;
-	f->bglen = size;
-	f->max = size;
+	sim_fourcc_geometry(f->fourcc, f->width, f->height, f->align,
+	    &f->geom);
+	sim_fourcc_planes(f->fc, f->height, &f->geom, &f->planes);
+	for (unsigned b = 0; b < f->geom.sg_nbuf; b++) {
+		/* Padding bytes as a driver leaves them: whatever. */
+		if ((f->bg[b] = malloc(f->geom.sg_size[b])) == NULL)
+			return -ENOMEM;
+		memset(f->bg[b], 0xa5, f->geom.sg_size[b]);
+	}
 	for (row = 0; row < f->height; row++)
 		for (col = 0; col < f->width; col++) {
 			ci = (size_t)(row / 2) * (f->width / 2) + col / 2;
@@ -753,60 +750,68 @@ file_picture(const struct sim_frames *f, uint64_t k)
 	return f->file + (size_t)(k % f->file_frames) * size;
 }
 
-/* Raw frame seq from the file, converted to the format. */
-static size_t
-file_fill_raw(struct sim_frames *f, uint8_t *dst, uint64_t seq)
+/* Raw frame seq from the file, converted to the format: the common
+ * layouts row by row, the others a pixel at a time (slow). */
+static void
+file_fill_raw(struct sim_frames *f, uint8_t *const dst[], uint64_t seq)
 {
+	const struct sim_fourcc *fc = f->fc;
 	const size_t w = f->width, h = f->height, ys = w * h;
 	const uint8_t *y = file_picture(f, seq), *u = y + ys, *v = u + ys / 4;
+	const unsigned s = fc->fc_swap;
 	struct yuv c;
 	size_t row, col, ci;
 	uint8_t *p;
 
-	switch (f->fourcc) {
-	case V4L2_PIX_FMT_YUV420:
-		memcpy(dst, y, ys * 3 / 2);
-		break;
-	case V4L2_PIX_FMT_GREY:
-		memcpy(dst, y, ys);
-		break;
-	case V4L2_PIX_FMT_NV12:
-		memcpy(dst, y, ys);
-		for (ci = 0, p = dst + ys; ci < ys / 4; ci++) {
-			*p++ = u[ci];
-			*p++ = v[ci];
+	if (fc->fc_kind != SIM_KIND_PACKED && fc->fc_kind != SIM_KIND_RGB)
+		for (row = 0; row < h; row++)
+			memcpy(raw_plane(f, dst, 0) + row * STRIDE(f, 0),
+			    y + row * w, w);
+	switch (fc->fc_kind) {
+	case SIM_KIND_GREY:
+		return;
+	case SIM_KIND_PLANAR:
+		for (row = 0; row < h / 2; row++) {
+			memcpy(raw_plane(f, dst, 1) + row * STRIDE(f, 1),
+			    u + row * (w / 2), w / 2);
+			memcpy(raw_plane(f, dst, 2) + row * STRIDE(f, 2),
+			    v + row * (w / 2), w / 2);
 		}
-		break;
-	case V4L2_PIX_FMT_YUYV:
-	case V4L2_PIX_FMT_UYVY:
-		for (row = 0, p = dst; row < h; row++)
+		return;
+	case SIM_KIND_SEMI:
+		for (row = 0; row < h / fc->fc_vsub; row++) {
+			ci = row * fc->fc_vsub / 2 * (w / 2);
+			p = raw_plane(f, dst, 1) + row * STRIDE(f, 1);
+			for (col = 0; col < w / 2; col++, p += 2) {
+				p[s] = u[ci + col];
+				p[1 - s] = v[ci + col];
+			}
+		}
+		return;
+	case SIM_KIND_PACKED:
+		for (row = 0; row < h; row++) {
+			p = raw_plane(f, dst, 0) + row * STRIDE(f, 0);
 			for (col = 0; col < w; col += 2, p += 4) {
 				ci = row / 2 * (w / 2) + col / 2;
-				if (f->fourcc == V4L2_PIX_FMT_YUYV) {
-					p[0] = y[row * w + col];
-					p[1] = u[ci];
-					p[2] = y[row * w + col + 1];
-					p[3] = v[ci];
-				} else {
-					p[0] = u[ci];
-					p[1] = y[row * w + col];
-					p[2] = v[ci];
-					p[3] = y[row * w + col + 1];
-				}
+				p[s] = y[row * w + col];
+				p[2 + s] = y[row * w + col + 1];
+				p[1 - s] = u[ci];
+				p[3 - s] = v[ci];
 			}
-		break;
-	default:	/* RGB24, BGR24: rarely wanted from a file; slow */
+		}
+		return;
+	default:
 		for (row = 0; row < h; row++)
 			for (col = 0; col < w; col++) {
 				ci = row / 2 * (w / 2) + col / 2;
 				c.y = y[row * w + col];
 				c.u = u[ci];
 				c.v = v[ci];
-				raw_put(f, dst, (uint32_t)col, (uint32_t)row, c);
+				raw_put(f, dst, (uint32_t)col, (uint32_t)row,
+				    c);
 			}
-		break;
+		return;
 	}
-	return f->bglen;
 }
 
 /* Maps V4L2SIM_FILE; every JPEG is made now if the format is JPEG. */
@@ -847,7 +852,7 @@ file_open(struct sim_frames *f, const char *path, int quality, char *err,
 	f->file = map;
 	f->file_size = (size_t)st.st_size;
 	f->file_frames = f->file_size / size;
-	if (f->fourcc != V4L2_PIX_FMT_MJPEG && f->fourcc != V4L2_PIX_FMT_JPEG)
+	if (f->fc->fc_kind != SIM_KIND_JPEG)
 		return 0;
 	cap = tjBufSize((int)f->width, (int)f->height, TJSAMP_420);
 	f->file_jpeg = malloc(cap * f->file_frames);
@@ -924,7 +929,7 @@ i420_rect(const struct sim_frames *f, uint8_t *img,
 }
 
 static size_t
-h264_fill(struct sim_frames *f, uint8_t *dst, size_t cap, uint64_t seq,
+h264_fill(struct sim_frames *f, uint8_t *dst, uint64_t seq,
     uint64_t real_ns, enum sim_broken broken)
 {
 	struct simpattern_rect rects[SIMPATTERN_OVERLAY_MAX];
@@ -946,9 +951,11 @@ h264_fill(struct sim_frames *f, uint8_t *dst, size_t cap, uint64_t seq,
 			i420_rect(f, f->i420, &rects[k]);
 	}
 	if (simh264_encode(f->h264, f->i420, f->i420 + ys, f->i420 + ys * 5 / 4,
-	    !f->h264_started, &au, &len, &idr) != 0 || len > cap)
+	    !f->h264_started, &au, &len, &idr) != 0 || len > f->max)
 		return 0;
 	f->h264_started = 1;
+	if (dst == NULL)
+		return len;
 	memcpy(dst, au, len);
 	if (broken != SIM_FRAME_TRUNCATED)
 		return len;
@@ -978,8 +985,8 @@ sim_frames_start(struct sim_frames *f)
 
 int
 sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
-    uint32_t height, int quality, int no_dht, const char *file, char *err,
-    size_t errlen)
+    uint32_t height, uint32_t align, int quality, int no_dht,
+    const char *file, char *err, size_t errlen)
 {
 	struct sim_frames *f;
 	size_t ysize = (size_t)width * height;
@@ -997,16 +1004,24 @@ sim_frames_new(struct sim_frames **out, uint32_t fourcc, uint32_t width,
 	f->fourcc = fourcc;
 	f->width = width;
 	f->height = height;
+	f->align = align ? align : 1;
+	f->fc = sim_fourcc_find(fourcc);
 	f->noise = 0x9e3779b97f4a7c15ull ^ ((uint64_t)width << 32 | height);
 	simpattern_init(&f->pat, width, height);
 	simpattern_render_i420(&f->pat, img, width, img + ysize,
 	    img + ysize + ysize / 4, width / 2);
-	if (fourcc == V4L2_PIX_FMT_H264)
+	if (f->fc == NULL) {
+		snprintf(err, errlen, "unknown format %.4s",
+		    (const char *)&fourcc);
+		rc = -EINVAL;
+	} else if (f->fc->fc_kind == SIM_KIND_H264) {
+		f->geom.sg_nbuf = 1;
 		rc = h264_prepare(f, img, err, errlen);
-	else if (fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG)
+	} else if (f->fc->fc_kind == SIM_KIND_JPEG) {
+		f->geom.sg_nbuf = 1;
 		rc = file != NULL ? 0 : jpeg_prepare(f, img, img + ysize,
 		    img + ysize + ysize / 4, quality, no_dht, err, errlen);
-	else if ((rc = raw_prepare(f, img, img + ysize,
+	} else if ((rc = raw_prepare(f, img, img + ysize,
 	    img + ysize + ysize / 4)) != 0)
 		snprintf(err, errlen, "out of memory");
 	free(img);
@@ -1025,7 +1040,8 @@ sim_frames_free(struct sim_frames *f)
 {
 	if (f == NULL)
 		return;
-	free(f->bg);
+	for (unsigned b = 0; b < 3; b++)
+		free(f->bg[b]);
 	if (f->file != NULL)
 		munmap((void *)(uintptr_t)f->file, f->file_size);
 	free(f->file_jpeg);
@@ -1042,16 +1058,24 @@ sim_frames_free(struct sim_frames *f)
 
 int
 sim_frames_match(const struct sim_frames *f, uint32_t fourcc,
-    uint32_t width, uint32_t height)
+    uint32_t width, uint32_t height, uint32_t align)
 {
 	return f != NULL && f->fourcc == fourcc && f->width == width &&
-	    f->height == height;
+	    f->height == height && f->align == (align ? align : 1);
+}
+
+unsigned
+sim_frames_nbuf(const struct sim_frames *f)
+{
+	return f->geom.sg_nbuf;
 }
 
 size_t
-sim_frames_max(const struct sim_frames *f)
+sim_frames_max(const struct sim_frames *f, unsigned i)
 {
-	return f->max;
+	if (f->fc->fc_kind == SIM_KIND_JPEG || f->fc->fc_kind == SIM_KIND_H264)
+		return i == 0 ? f->max : 0;
+	return i < f->geom.sg_nbuf ? f->geom.sg_size[i] : 0;
 }
 
 static uint64_t
@@ -1064,74 +1088,74 @@ xorshift(uint64_t *s)
 }
 
 size_t
-sim_frames_fill(struct sim_frames *f, uint8_t *dst, size_t cap,
-    uint64_t seq, uint64_t real_ns, enum sim_broken broken,
-    struct sim_paint *paint)
+sim_frames_fill(struct sim_frames *f, uint8_t *const dst[], uint64_t seq,
+    uint64_t real_ns, enum sim_broken broken, struct sim_paint *paint,
+    size_t used[])
 {
-	size_t len, i;
+	const int raw = f->fc->fc_kind != SIM_KIND_JPEG &&
+	    f->fc->fc_kind != SIM_KIND_H264;
+	size_t len, i, lens[3] = { 0, 0, 0 };
+	unsigned b, nbuf = raw ? f->geom.sg_nbuf : 1;
 	uint64_t x;
-	size_t k;
+	int k;
 
-	if (cap < f->max)
-		return 0;
 	if (broken == SIM_FRAME_NOISE) {
 		/* Random bytes of a plausible size, starting with neither a
 		 * JPEG's SOI nor an H.264 start code. */
-		len = f->bg != NULL ? f->bglen : 4096 + seq % 8192;
-		if (len > cap)
-			len = cap;
-		for (i = 0; i < len; i += 8) {
-			x = xorshift(&f->noise);
-			memcpy(dst + i, &x, len - i < 8 ? len - i : 8);
+		for (b = 0; b < nbuf; b++) {
+			len = raw ? f->geom.sg_size[b] : 4096 + seq % 8192;
+			for (i = 0; i < len; i += 8) {
+				x = xorshift(&f->noise);
+				memcpy(dst[b] + i, &x, len - i < 8 ? len - i :
+				    8);
+			}
+			dst[b][0] = f->fc->fc_kind == SIM_KIND_H264 ? 0x47 :
+			    0x00;
+			lens[b] = len;
 		}
-		dst[0] = f->fourcc == V4L2_PIX_FMT_H264 ? 0x47 : 0x00;
 		paint->sp_frames = 0;
-		if (f->h264 != NULL) {
-			/* The camera's encoder made a picture all the same:
-			 * what follows refers to it. */
-			uint8_t *scratch = malloc(cap);
-
-			if (scratch != NULL)
-				(void)h264_fill(f, scratch, cap, seq, 0,
-				    SIM_FRAME_GOOD);
-			free(scratch);
+		/* The camera's encoder made a picture all the same: what
+		 * follows refers to it. */
+		if (f->fc->fc_kind == SIM_KIND_H264)
+			(void)h264_fill(f, NULL, seq, 0, SIM_FRAME_GOOD);
+	} else if (f->fc->fc_kind == SIM_KIND_H264) {
+		paint->sp_frames = 0;
+		lens[0] = h264_fill(f, dst[0], seq, real_ns, broken);
+		broken = SIM_FRAME_GOOD;	/* h264_fill() cut it */
+	} else if (f->file != NULL) {
+		paint->sp_frames = 0;
+		if (raw) {
+			file_fill_raw(f, dst, seq);
+			for (b = 0; b < nbuf; b++)
+				lens[b] = f->geom.sg_size[b];
+		} else {
+			i = (size_t)(seq % f->file_frames);
+			lens[0] = f->file_jpeg_off[i + 1] - f->file_jpeg_off[i];
+			memcpy(dst[0], f->file_jpeg + f->file_jpeg_off[i],
+			    lens[0]);
 		}
-		return len;
-	}
-	if (f->fourcc == V4L2_PIX_FMT_H264) {
-		paint->sp_frames = 0;
-		return h264_fill(f, dst, cap, seq, real_ns, broken);
-	}
-	if (f->file != NULL) {
-		paint->sp_frames = 0;
-		if (f->file_jpeg == NULL)
-			len = file_fill_raw(f, dst, seq);
-		else {
-			k = (size_t)(seq % f->file_frames);
-			len = f->file_jpeg_off[k + 1] - f->file_jpeg_off[k];
-			memcpy(dst, f->file_jpeg + f->file_jpeg_off[k], len);
-		}
-		if (broken == SIM_FRAME_TRUNCATED)
-			len /= 2;
-		return len;
-	}
-	if (f->bg != NULL) {
+	} else if (raw) {
 		/* 4 MB of YUYV at 1080p is 0.6 ms of memcpy; the parts that
 		 * change are a few kilobytes. */
 		if (paint->sp_frames == f->id)
-			for (int r = 0; r < paint->sp_n; r++)
-				raw_restore(f, dst, &paint->sp_rects[r]);
+			for (k = 0; k < paint->sp_n; k++)
+				raw_restore(f, dst, &paint->sp_rects[k]);
 		else
-			memcpy(dst, f->bg, f->bglen);
+			for (b = 0; b < nbuf; b++)
+				memcpy(dst[b], f->bg[b], f->geom.sg_size[b]);
 		paint->sp_n = simpattern_overlay(&f->pat, seq, real_ns,
 		    paint->sp_rects);
-		for (int r = 0; r < paint->sp_n; r++)
-			raw_rect(f, dst, &paint->sp_rects[r]);
+		for (k = 0; k < paint->sp_n; k++)
+			raw_rect(f, dst, &paint->sp_rects[k]);
 		paint->sp_frames = f->id;
-		len = f->bglen;
+		for (b = 0; b < nbuf; b++)
+			lens[b] = f->geom.sg_size[b];
 	} else
-		len = jpeg_fill(f, dst, seq, real_ns);
+		lens[0] = jpeg_fill(f, dst[0], seq, real_ns);
 	if (broken == SIM_FRAME_TRUNCATED)
-		len /= 2;	/* no EOI: entropy data never holds FF D9 */
-	return len;
+		lens[0] /= 2;	/* no EOI: entropy data never holds FF D9 */
+	if (used != NULL)
+		for (b = 0; b < nbuf; b++)
+			used[b] = lens[b];
+	return lens[0];
 }

@@ -7,10 +7,11 @@
  * ioctl() on a socket and every mmap() of the program passes here:
  *   - close/ioctl/mmap: one atomic load of fds[fd];
  *   - munmap: one atomic load of a counter of live buffer mappings;
- *   - open: a getenv() and, only when V4L2SIM_DEVICE is set, two stat()s
- *     to compare the path with the device file (the same file, found
- *     through any path or symlink, is the device: realpath() equality
- *     with hard links counted too).
+ *   - open: two getenv()s and, only when V4L2SIM_DEVICE or
+ *     V4L2SIM_M2M_DEVICE is set, two stat()s each to compare the path
+ *     with the device file (the same file, found through any path or
+ *     symlink, is the device: realpath() equality with hard links
+ *     counted too).
  * These functions can be called before any constructor has run and from
  * any thread: the real functions are looked up on first use.  Not with
  * pthread_once(): ThreadSanitizer's runtime calls mmap() while it
@@ -112,35 +113,51 @@ fd_get(int fd)
 	return d;
 }
 
-/* Is path (relative to dirfd) the file V4L2SIM_DEVICE names? */
+/* Is path (relative to dirfd) the file the variable var names? */
 static int
-is_device(int dirfd, const char *path, int flags)
+is_file(int dirfd, const char *path, const char *var)
 {
 	const char *dev;
 	struct stat a, b;
-	int saved = errno, yes;
+
+	if ((dev = getenv(var)) == NULL || *dev == '\0')
+		return 0;
+	return fstatat(dirfd, path, &b, 0) == 0 && S_ISREG(b.st_mode) &&
+	    stat(dev, &a) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+/*
+ * Which simulated device path (relative to dirfd) is: 1 the camera
+ * (V4L2SIM_DEVICE), 2 the encoder (V4L2SIM_M2M_DEVICE), 0 neither.
+ */
+static int
+is_device(int dirfd, const char *path, int flags)
+{
+	int saved = errno, which = 0;
 
 	/* O_PATH and O_DIRECTORY never open a device; O_EXCL fails. */
 	if (path == NULL || (flags & (O_PATH | O_DIRECTORY | O_EXCL)))
 		return 0;
-	if ((dev = getenv("V4L2SIM_DEVICE")) == NULL || *dev == '\0')
-		return 0;
-	yes = fstatat(dirfd, path, &b, 0) == 0 && S_ISREG(b.st_mode) &&
-	    stat(dev, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (is_file(dirfd, path, "V4L2SIM_DEVICE"))
+		which = 1;
+	else if (is_file(dirfd, path, "V4L2SIM_M2M_DEVICE"))
+		which = 2;
 	errno = saved;
-	return yes;
+	return which;
 }
 
 static int
 sim_open(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct sim_device *d;
-	int fd;
+	int fd, which;
 
 	real_init();
-	if (!is_device(dirfd, path, flags))
+	if ((which = is_device(dirfd, path, flags)) == 0)
 		return sim_real.openat(dirfd, path, flags, mode);
-	if ((fd = sim_device_open(flags, &d)) < 0) {
+	if ((fd = sim_device_open(flags, which == 2 ? SIM_DEV_M2M :
+	    SIM_DEV_CAMERA, &d)) < 0) {
 		errno = -fd;
 		return -1;
 	}

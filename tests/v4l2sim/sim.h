@@ -10,6 +10,8 @@
  *   device.c    one open device: the V4L2 ioctls, buffers, mmap, the
  *               producer thread, unplug
  *   controls.c  the control set of a typical UVC webcam
+ *   m2m.c       a memory-to-memory JPEG encoder (V4L2SIM_M2M_DEVICE), as
+ *               bcm2835-codec and hantro are, encoding with TurboJPEG
  *   frames.c    frame content, pre-rendered per format and size so that
  *               producing a frame costs little more than a memcpy
  *   simstamp.c, simpattern.c   the stamp and the picture (also linked
@@ -67,22 +69,65 @@ struct sim_format {
 	struct sim_size	sf_sizes[SIM_MAX_SIZES];
 };
 
+/* An ioctl made to fail with an errno (V4L2SIM_FAIL, V4L2SIM_M2M_FAIL). */
+#define SIM_MAX_FAULTS	8
+struct sim_fault {
+	unsigned long	 sf_req;
+	int		 sf_errno;
+};
+
+/* V4L2SIM_PROFILE: whose V4L2 implementation the device imitates. */
+enum sim_profile {
+	SIM_PROFILE_UVC,	/* uvcvideo, the default */
+	SIM_PROFILE_LIBCAMERA,	/* libcamera's v4l2-compat.so */
+};
+
 struct sim_config {
 	char		sc_device[PATH_MAX];	/* V4L2SIM_DEVICE */
+	char		sc_m2m[PATH_MAX];	/* V4L2SIM_M2M_DEVICE, "" if none */
 	char		sc_log[PATH_MAX];	/* V4L2SIM_LOG, "" if none */
+	enum sim_profile sc_profile;		/* V4L2SIM_PROFILE */
 	uint32_t	sc_nformats;
 	struct sim_format sc_formats[SIM_MAX_FORMATS];
 	int		sc_fixed_fps;		/* V4L2SIM_FIXED_FPS */
 	int		sc_no_dht;		/* V4L2SIM_NO_DHT */
 	int		sc_mplane;		/* V4L2SIM_MPLANE */
+	int		sc_io_mc;		/* V4L2SIM_IO_MC */
+	uint32_t	sc_align;		/* V4L2SIM_STRIDE_ALIGN, 1 */
+	uint32_t	sc_data_offset;		/* V4L2SIM_DATA_OFFSET */
 	uint64_t	sc_garbage_every;	/* V4L2SIM_GARBAGE_EVERY, 0 off */
 	uint64_t	sc_unplug_after;	/* V4L2SIM_UNPLUG_AFTER, 0 off */
 	int		sc_quality;		/* V4L2SIM_QUALITY */
 	char		sc_file[PATH_MAX];	/* V4L2SIM_FILE, "" if none */
+	unsigned	sc_nfaults;
+	struct sim_fault sc_faults[SIM_MAX_FAULTS];	/* V4L2SIM_FAIL */
+	/* The memory-to-memory JPEG encoder at sc_m2m. */
+	int		sc_m2m_mplane;		/* V4L2SIM_M2M_MPLANE, 1 */
+	uint64_t	sc_m2m_stall_after;	/* V4L2SIM_M2M_STALL_AFTER */
+	unsigned	sc_m2m_nfaults;
+	struct sim_fault sc_m2m_faults[SIM_MAX_FAULTS];	/* V4L2SIM_M2M_FAIL */
 };
 
 /* Reads the environment; 0, or -EINVAL with err saying what is wrong. */
 int	sim_config_load(struct sim_config *c, char *err, size_t errlen);
+/* The errno a fault list gives req, or 0. */
+int	sim_fault(const struct sim_fault *f, unsigned n, unsigned long req);
+
+/*
+ * How a raw format's samples lie in memory, written down here from the
+ * V4L2 documentation on purpose rather than taken from the capture's
+ * capture/rawframe.c: a wrong row in a table both sides shared would
+ * pass its own test.
+ */
+enum sim_kind {
+	SIM_KIND_JPEG,		/* compressed */
+	SIM_KIND_PACKED,	/* 4:2:2, Y C Y C (swap: C Y C Y) */
+	SIM_KIND_SEMI,		/* Y plane, Cb Cr pairs (swap: Cr Cb) */
+	SIM_KIND_PLANAR,	/* Y, Cb, Cr planes (swap: Y, Cr, Cb) */
+	SIM_KIND_RGB,		/* R G B [X] (swap: B G R [X]) */
+	SIM_KIND_GREY,
+	SIM_KIND_H264,		/* compressed: x264 (simh264.h) */
+};
 
 /* What the simulator knows about a pixel format. */
 struct sim_fourcc {
@@ -90,13 +135,46 @@ struct sim_fourcc {
 	const char	*fc_name;	/* as in V4L2SIM_FORMATS */
 	const char	*fc_alias;	/* also accepted, or NULL */
 	const char	*fc_desc;	/* ENUM_FMT description */
-	int		 fc_compressed;
+	enum sim_kind	 fc_kind;
+	uint8_t		 fc_vsub;	/* luma rows per chroma row */
+	uint8_t		 fc_swap;
+	uint8_t		 fc_bpp;	/* bytes per pixel of the first plane */
+	uint8_t		 fc_bufs;	/* >1: a buffer per plane, MPLANE only */
 };
 
 const struct sim_fourcc *sim_fourcc_find(uint32_t fourcc);
-/* bytesperline and sizeimage as the driver reports them. */
+
+/*
+ * The driver's geometry of a frame: how many buffers (memory planes),
+ * and each one's bytesperline and sizeimage.  Rows start align-byte
+ * aligned (V4L2SIM_STRIDE_ALIGN: 1 for none); in one buffer, planar
+ * chroma rows are half the luma stride apart (the V4L2 rule).
+ */
+struct sim_geom {
+	unsigned	 sg_nbuf;
+	uint32_t	 sg_bpl[3];
+	uint32_t	 sg_size[3];
+};
+
 void	sim_fourcc_geometry(uint32_t fourcc, uint32_t width, uint32_t height,
-	    uint32_t *bytesperline, uint32_t *sizeimage);
+	    uint32_t align, struct sim_geom *g);
+
+/*
+ * Where each sample plane of a raw frame lies in the buffers of its
+ * geometry: plane 0 is Y (or the packed or RGB pixels), then Cb and Cr
+ * (planar) or the chroma pairs (semi-planar).
+ */
+struct sim_planes {
+	unsigned	 sp_n;
+	struct {
+		unsigned buf;
+		size_t	 off;
+		uint32_t stride;
+	} sp_plane[3];
+};
+
+void	sim_fourcc_planes(const struct sim_fourcc *fc, uint32_t height,
+	    const struct sim_geom *g, struct sim_planes *pl);
 
 /* ------------------------------------------------------------ frames.c */
 
@@ -120,30 +198,35 @@ enum sim_broken {
 };
 
 /*
- * Pre-renders everything frames of this format and size need, from the
- * picture or (file not NULL) from a file of 4:2:0 pictures.  0 or
- * -errno; err says what failed.
+ * Pre-renders everything frames of this format and size need, laid out
+ * with rows align-byte aligned (1: unpadded; see sim_fourcc_geometry()),
+ * from the picture or (file not NULL) from a file of 4:2:0 pictures.
+ * 0 or -errno; err says what failed.
  */
 int	sim_frames_new(struct sim_frames **out, uint32_t fourcc,
-	    uint32_t width, uint32_t height, int quality, int no_dht,
-	    const char *file, char *err, size_t errlen);
+	    uint32_t width, uint32_t height, uint32_t align, int quality,
+	    int no_dht, const char *file, char *err, size_t errlen);
 /* A stream starts (STREAMON): H.264 starts again with an IDR and its
  * parameter sets, as a camera's encoder does. */
 void	sim_frames_start(struct sim_frames *f);
 void	sim_frames_free(struct sim_frames *f);
 int	sim_frames_match(const struct sim_frames *f, uint32_t fourcc,
-	    uint32_t width, uint32_t height);
-/* The largest frame sim_frames_fill() may write. */
-size_t	sim_frames_max(const struct sim_frames *f);
+	    uint32_t width, uint32_t height, uint32_t align);
+/* Buffers a frame takes (sim_geom's sg_nbuf), and the most
+ * sim_frames_fill() may write into buffer i. */
+unsigned sim_frames_nbuf(const struct sim_frames *f);
+size_t	sim_frames_max(const struct sim_frames *f, unsigned i);
 /*
- * Writes frame seq into dst (cap >= sim_frames_max()); returns its size.
- * paint describes what dst holds and is updated.  A program that writes
- * into its capture buffers would find its writes outside the repainted
- * areas still there: V4L2 programs only read them.
+ * Writes frame seq into the buffers dst[0..nbuf-1] (each with room for
+ * sim_frames_max()); stores each one's bytes in used[] (may be NULL for
+ * one buffer) and returns the first's.  paint describes what the
+ * buffers hold and is updated.  A program that writes into its capture
+ * buffers would find its writes outside the repainted areas still
+ * there: V4L2 programs only read them.
  */
-size_t	sim_frames_fill(struct sim_frames *f, uint8_t *dst, size_t cap,
+size_t	sim_frames_fill(struct sim_frames *f, uint8_t *const dst[],
 	    uint64_t seq, uint64_t real_ns, enum sim_broken broken,
-	    struct sim_paint *paint);
+	    struct sim_paint *paint, size_t used[]);
 
 /* ------------------------------------------------------------ controls.c */
 
@@ -162,9 +245,38 @@ void	sim_controls_init(struct sim_controls *c);
 int	sim_controls_ioctl(struct sim_controls *c, unsigned long req,
 	    void *arg);
 
+/*
+ * One line "WHO[PID]: ..." appended to fd (V4L2SIM_LOG; -1: none),
+ * written whole, whichever thread writes it.
+ */
+void	sim_log(int fd, const char *who, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------ m2m.c */
+
+struct sim_m2m;
+
+/*
+ * A JPEG encoder on the descriptor fd (one end of a socketpair, peer the
+ * other: POLLIN while an encoded frame waits), logging to log (or -1).
+ * 0 or -errno.
+ */
+int	sim_m2m_new(struct sim_m2m **out, const struct sim_config *c, int fd,
+	    int peer, int log);
+void	sim_m2m_free(struct sim_m2m *m);
+/* Its ioctls, and mmap of its buffers, under the device's lock. */
+int	sim_m2m_ioctl(struct sim_m2m *m, unsigned long req, void *arg);
+void	*sim_m2m_mmap(struct sim_m2m *m, void *addr, size_t len, int prot,
+	    int flags, off_t off, int *err);
+
 /* ------------------------------------------------------------ device.c */
 
 struct sim_device;
+
+enum sim_kind_of_device {
+	SIM_DEV_CAMERA,		/* V4L2SIM_DEVICE */
+	SIM_DEV_M2M,		/* V4L2SIM_M2M_DEVICE */
+};
 
 /*
  * The name of each device's producer thread (pthread_setname_np, at most
@@ -174,10 +286,11 @@ struct sim_device;
 #define SIM_THREAD_NAME	"v4l2sim"
 
 /*
- * Opens the simulated device for open(2) flags; returns the new
- * descriptor or -errno.  The caller registers it with sim_fd_add().
+ * Opens the simulated device of that kind for open(2) flags; returns the
+ * new descriptor or -errno.  The caller registers it in its table.
  */
-int	sim_device_open(int flags, struct sim_device **out);
+int	sim_device_open(int flags, enum sim_kind_of_device kind,
+	    struct sim_device **out);
 int	sim_device_ioctl(struct sim_device *d, unsigned long req, void *arg);
 void	*sim_device_mmap(struct sim_device *d, void *addr, size_t len,
 	    int prot, int flags, off_t off, int *err);

@@ -1,0 +1,358 @@
+/*
+ * check_m2m.c - the memory-to-memory JPEG encoder (capture/m2m.h) on the
+ * simulated one (tests/v4l2sim, V4L2SIM_M2M_DEVICE): found among device
+ * nodes by what it is; frames of every format it takes, laid out by the
+ * simulator's own geometry with padded rows, come back as JPEG that
+ * decodes to the camera's picture (its barcode and its colours); the
+ * quality control applies; each injected fault (ESRCH at STREAMON,
+ * ENOTTY on S_CTRL, a capture queue that stalls) is an error within the
+ * time bound; and, set up, it encodes under the capture's own system
+ * call filter, not the one for V4L2 layers: it needs nothing more.
+ *
+ * main() re-executes this program with the simulator in LD_PRELOAD.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <linux/videodev2.h>
+#include <turbojpeg.h>
+
+#include "encode.h"
+#include "log.h"
+#include "m2m.h"
+#include "sandbox.h"
+#include "testutil.h"
+#include "v4l2sim/sim.h"
+#include "v4l2sim/simpattern.h"
+#include "v4l2sim/simstamp.h"
+
+#define W	640
+#define H	480
+
+static char dir[PATH_MAX], cam[PATH_MAX + 16], enc[PATH_MAX + 16];
+
+static void
+touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s", tu_tmpdir());
+	snprintf(cam, sizeof(cam), "%s/video0", dir);
+	snprintf(enc, sizeof(enc), "%s/video31", dir);
+	touch(cam);
+	touch(enc);
+	setenv("V4L2SIM_DEVICE", cam, 1);
+	setenv("V4L2SIM_M2M_DEVICE", enc, 1);
+	unsetenv("V4L2SIM_M2M_MPLANE");
+	unsetenv("V4L2SIM_M2M_FAIL");
+	unsetenv("V4L2SIM_M2M_STALL_AFTER");
+}
+
+/* A camera frame of fourcc, as the simulator lays it out (rows padded
+ * to 96 bytes), described for the encoders. */
+struct camframe {
+	struct sim_frames *sf;
+	uint8_t		*buf[3];
+	size_t		 used[3];
+	struct rawframe	 raw;
+};
+
+static void
+camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
+{
+	struct sim_paint paint;
+	struct sim_geom g;
+	char err[160];
+	unsigned n;
+
+	memset(c, 0, sizeof(*c));
+	ck_assert_int_eq(sim_frames_new(&c->sf, fourcc, W, H, 96, 80, 0, NULL,
+	    err, sizeof(err)), 0);
+	sim_fourcc_geometry(fourcc, W, H, 96, &g);
+	n = sim_frames_nbuf(c->sf);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_ptr_nonnull(c->buf[i] = malloc(sim_frames_max(c->sf,
+		    i)));
+	memset(&paint, 0, sizeof(paint));
+	sim_frames_fill(c->sf, c->buf, seq, 1000000000ull * seq,
+	    SIM_FRAME_GOOD, &paint, c->used);
+	ck_assert_int_eq(rawframe_describe(&c->raw, rawformat_find(fourcc),
+	    W, H, n, c->buf, c->used, g.sg_bpl), 0);
+}
+
+static void
+camframe_free(struct camframe *c)
+{
+	for (unsigned i = 0; i < 3; i++)
+		free(c->buf[i]);
+	sim_frames_free(c->sf);
+}
+
+/*
+ * The JPEG shows frame seq of the camera: its barcode says so, and
+ * the moving block's colour (a flat area, where JPEG error is small) is
+ * the pattern's, Cb and Cr in their places.
+ */
+static void
+check_picture(const uint8_t *jpeg, size_t len, uint64_t seq)
+{
+	struct simpattern pat;
+	tjhandle tj = tjInitDecompress();
+	unsigned char *planes[3];
+	int w, h, ss, cs, strides[3];
+	uint64_t got, ns;
+	uint32_t x, y;
+	struct yuv c;
+
+	ck_assert_int_eq(tjDecompressHeader3(tj, jpeg, (unsigned long)len, &w,
+	    &h, &ss, &cs), 0);
+	ck_assert_int_eq(w, W);
+	ck_assert_int_eq(h, H);
+	ck_assert_int_eq(simstamp_from_jpeg(jpeg, len, &got, &ns), 0);
+	ck_assert_uint_eq(got, seq);
+	for (int i = 0; i < 3; i++) {
+		strides[i] = tjPlaneWidth(i, w, ss);
+		planes[i] = malloc((size_t)strides[i] *
+		    (size_t)tjPlaneHeight(i, h, ss));
+	}
+	ck_assert_int_eq(tjDecompressToYUVPlanes(tj, jpeg, (unsigned long)len,
+	    planes, w, strides, h, 0), 0);
+	simpattern_init(&pat, W, H);
+	x = simpattern_block_x(&pat, seq) + SIMPATTERN_BLOCK / 2;
+	y = pat.sp_block_y + SIMPATTERN_BLOCK / 2;
+	c = simpattern_pixel(&pat, seq, ns, x, y);
+	ck_assert_int_le(abs(planes[0][y * (uint32_t)strides[0] + x] - c.y),
+	    8);
+	x = x * (uint32_t)tjPlaneWidth(1, w, ss) / W;
+	y = y * (uint32_t)tjPlaneHeight(1, h, ss) / H;
+	ck_assert_int_le(abs(planes[1][y * (uint32_t)strides[1] + x] - c.u),
+	    8);
+	ck_assert_int_le(abs(planes[2][y * (uint32_t)strides[2] + x] - c.v),
+	    8);
+	for (int i = 0; i < 3; i++)
+		free(planes[i]);
+	tjDestroy(tj);
+}
+
+static struct m2m *
+open_enc(int quality)
+{
+	struct m2m *m;
+	char why[200];
+	int rc;
+
+	rc = m2m_open(&m, enc, quality, why, sizeof(why));
+	ck_assert_msg(rc == 0, "m2m_open: %s", why);
+	return m;
+}
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(test_found_by_what_it_is)
+{
+	char pattern[PATH_MAX + 16], path[PATH_MAX + 16], why[200];
+	struct m2m *m;
+
+	/* video0 a camera, video2 a plain file, video31 the encoder. */
+	snprintf(path, sizeof(path), "%s/video2", dir);
+	touch(path);
+	snprintf(pattern, sizeof(pattern), "%s/video*", dir);
+	ck_assert_int_eq(m2m_find(pattern, path, sizeof(path)), 0);
+	ck_assert_str_eq(path, enc);
+	m = open_enc(80);
+	ck_assert(m2m_has_quality(m));
+	ck_assert_ptr_nonnull(strstr(m2m_name(m), "Sim JPEG encoder"));
+	m2m_close(m);
+	/* A camera is no encoder. */
+	ck_assert_int_eq(m2m_open(&m, cam, 80, why, sizeof(why)), -ENODEV);
+	ck_assert_ptr_nonnull(strstr(why, "not a memory-to-memory JPEG"));
+	unsetenv("V4L2SIM_M2M_DEVICE");
+	ck_assert_int_eq(m2m_find(pattern, path, sizeof(path)), -ENOENT);
+}
+END_TEST
+
+/*
+ * Every format the simulated encoder takes, in both APIs; NV12M (a
+ * buffer per plane) also where the encoder has only NV12: the samples
+ * are copied into its layout.
+ */
+static const struct {
+	const char	*fourcc;
+	int		 mplane;
+} encode_cases[] = {
+	{ "YU12", 1 }, { "YV12", 1 }, { "NV12", 1 }, { "NV21", 1 },
+	{ "YUYV", 1 }, { "UYVY", 1 }, { "NM12", 1 }, { "YM12", 1 },
+	{ "YU12", 0 }, { "NV12", 0 }, { "YUYV", 0 }, { "NM12", 0 },
+};
+
+START_TEST(test_encodes_the_cameras_picture)
+{
+	const char *fc = encode_cases[_i].fourcc;
+	uint32_t fourcc = v4l2_fourcc(fc[0], fc[1], fc[2], fc[3]);
+	size_t cap = encoder_max_size(W, H), len;
+	struct camframe c;
+	struct m2m *m;
+	char why[200];
+	uint8_t *out = malloc(cap);
+	int rc;
+
+	setenv("V4L2SIM_M2M_MPLANE", encode_cases[_i].mplane ? "1" : "0", 1);
+	m = open_enc(80);
+	ck_assert(m2m_takes(m, rawformat_find(fourcc)));
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		camframe_make(&c, fourcc, seq);
+		rc = m2m_encode(m, &c.raw, out, cap, &len, why, sizeof(why));
+		ck_assert_msg(rc == 0, "%s: %s", fc, why);
+		check_picture(out, len, seq);
+		camframe_free(&c);
+	}
+	/* A format it does not take (nor any with its samples). */
+	ck_assert(!m2m_takes(m, rawformat_find(V4L2_PIX_FMT_RGB24)));
+	ck_assert_int_eq(m2m_configure(m, rawformat_find(V4L2_PIX_FMT_RGB24),
+	    W, H, why, sizeof(why)), -ENOTSUP);
+	m2m_close(m);
+	free(out);
+}
+END_TEST
+
+/* --quality reaches the device through its control. */
+START_TEST(test_quality_applies)
+{
+	size_t cap = encoder_max_size(W, H), len[2];
+	uint8_t *out = malloc(cap);
+	struct camframe c;
+	char why[200];
+	struct m2m *m;
+
+	camframe_make(&c, V4L2_PIX_FMT_NV12, 7);
+	for (int k = 0; k < 2; k++) {
+		m = open_enc(k == 0 ? 20 : 95);
+		ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len[k], why,
+		    sizeof(why)), 0);
+		m2m_close(m);
+	}
+	ck_assert_msg(len[1] > len[0] * 3 / 2, "quality 20: %zu bytes, "
+	    "95: %zu", len[0], len[1]);
+	camframe_free(&c);
+	free(out);
+}
+END_TEST
+
+/* Each fault is an error, and a stalled queue one within the bound. */
+START_TEST(test_faults_are_errors)
+{
+	size_t cap = encoder_max_size(W, H), len;
+	uint8_t *out = malloc(cap);
+	struct camframe c;
+	char why[200];
+	struct m2m *m;
+	uint64_t t0;
+
+	camframe_make(&c, V4L2_PIX_FMT_NV12, 1);
+	for (int k = 0; k < 2; k++) {
+		setenv("V4L2SIM_M2M_FAIL", k ? "S_CTRL:ENOTTY" :
+		    "STREAMON:ESRCH", 1);
+		m = open_enc(80);
+		ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len, why,
+		    sizeof(why)), k ? -ENOTTY : -ESRCH);
+		ck_assert_ptr_nonnull(strstr(why, k ? "VIDIOC_S_CTRL" :
+		    "VIDIOC_STREAMON"));
+		m2m_close(m);
+	}
+	unsetenv("V4L2SIM_M2M_FAIL");
+	setenv("V4L2SIM_M2M_STALL_AFTER", "2", 1);
+	m = open_enc(80);
+	ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len, why,
+	    sizeof(why)), 0);
+	ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len, why,
+	    sizeof(why)), 0);
+	t0 = tu_now_ms();
+	ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len, why,
+	    sizeof(why)), -ETIMEDOUT);
+	/* The bound, and not much more: 3 s for a loaded machine. */
+	ck_assert_uint_ge(tu_now_ms() - t0, M2M_TIMEOUT_MS - 10);
+	ck_assert_uint_lt(tu_now_ms() - t0, M2M_TIMEOUT_MS + 3000);
+	m2m_close(m);
+	camframe_free(&c);
+	free(out);
+}
+END_TEST
+
+/*
+ * Set up, then under the capture's own filter (SANDBOX_CAPTURE, without
+ * a V4L2 layer's calls): frames encode, the child is not killed.
+ */
+START_TEST(test_encodes_under_the_capture_filter)
+{
+	size_t cap = encoder_max_size(W, H), len;
+	struct camframe c;
+	char why[200];
+	struct m2m *m;
+	int status, rc;
+	pid_t pid;
+
+	camframe_make(&c, V4L2_PIX_FMT_NV12, 3);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		uint8_t *out = malloc(cap);
+
+		log_init("check_m2m");
+		m = open_enc(80);
+		if (m2m_configure(m, c.raw.rw_fmt, W, H, why,
+		    sizeof(why)) != 0 || sandbox_apply(SANDBOX_CAPTURE) != 0)
+			_exit(10);
+		for (int i = 0; i < 5; i++)
+			if ((rc = m2m_encode(m, &c.raw, out, cap, &len, why,
+			    sizeof(why))) != 0)
+				_exit(20 + i);
+		m2m_close(m);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+	camframe_free(&c);
+}
+END_TEST
+
+static Suite *
+m2m_suite(void)
+{
+	Suite *s = suite_create("m2m");
+	TCase *tc = tcase_create("encoder");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_found_by_what_it_is);
+	tcase_add_loop_test(tc, test_encodes_the_cameras_picture, 0,
+	    sizeof(encode_cases) / sizeof(encode_cases[0]));
+	tcase_add_test(tc, test_quality_applies);
+	tcase_add_test(tc, test_faults_are_errors);
+	tcase_add_test(tc, test_encodes_under_the_capture_filter);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	tu_preload_v4l2sim(argv);
+	return tu_run_suite(m2m_suite());
+}
