@@ -3,8 +3,10 @@
 // integration tests (tests/integration/test_hls.py) and the scale test
 // (tests/scale/).
 //
-//   node hlsplay.js URL SECONDS
+//   node hlsplay.js URL SECONDS [--insecure]
 //
+// --insecure accepts any TLS certificate (the scale test's edges have
+// self-signed ones).
 // The page is a blank document of URL's origin (so that no CORS is
 // involved unless the test wants it), with hls.js from node_modules put
 // in as a script (nothing is loaded from anywhere else).  Prints one JSON
@@ -15,6 +17,14 @@
 // stalls (waiting events) and the errors hls.js reported since the last
 // line.
 //
+// Like shmcam's viewer page with MP4, the player jumps to the live edge
+// (hls.liveSyncPosition) when it finds itself more than 1.5 s behind its
+// target latency: hls.js starts at the live edge as it was when the
+// first part arrived, so a slow start (a loaded machine, a browser
+// starting up) would otherwise stay in the latency for good, and it
+// plays faster to catch up only when less than a target duration
+// behind.  Jumps are counted.
+//
 // Debian's chromium, headless, with a fresh profile that is removed
 // afterwards (playwright-core only drives it).
 'use strict';
@@ -24,7 +34,8 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 async function main() {
-  const [url, secondsArg] = process.argv.slice(2);
+  const [url, secondsArg, ...flags] = process.argv.slice(2);
+  const insecure = flags.includes('--insecure');
   const seconds = Number(secondsArg || 10);
   const origin = new URL(url).origin;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'shmcam-chromium-'));
@@ -33,6 +44,7 @@ async function main() {
     ctx = await chromium.launchPersistentContext(profile, {
       executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
       headless: true,
+      ignoreHTTPSErrors: insecure,
       args: ['--headless', '--no-sandbox', '--disable-gpu',
         '--disable-background-networking', '--disable-component-update',
         '--disable-sync', '--no-first-run',
@@ -46,7 +58,7 @@ async function main() {
     await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.min.js') });
     console.log(JSON.stringify(await page.evaluate((u) => {
       const v = document.querySelector('video');
-      window.R = { errors: [], waiting: 0, fatal: null };
+      window.R = { errors: [], waiting: 0, fatal: null, jumps: 0 };
       v.addEventListener('waiting', () => { window.R.waiting++; });
       const ok = Hls.isSupported();
       if (ok) {
@@ -77,16 +89,23 @@ async function main() {
         const q = v.getVideoPlaybackQuality();
         const d = h && h.playingDate;
         const errs = window.R.errors.splice(0);
+        if (h && isFinite(h.latency) && isFinite(h.targetLatency) &&
+            h.latency > h.targetLatency + 1.5 && h.liveSyncPosition) {
+          v.currentTime = h.liveSyncPosition;
+          window.R.jumps++;
+        }
         const lvl = h && h.levels && h.levels[h.currentLevel >= 0 ?
           h.currentLevel : 0];
         return {
           now: performance.now() / 1000,
+          wall: Date.now() / 1000,
           t: v.currentTime,
           frames: q.totalVideoFrames,
           dropped: q.droppedVideoFrames,
           ready: v.readyState,
           paused: v.paused,
           waiting: window.R.waiting,
+          jumps: window.R.jumps,
           latency: h && isFinite(h.latency) ? h.latency : null,
           target_latency: h && isFinite(h.targetLatency) ?
             h.targetLatency : null,

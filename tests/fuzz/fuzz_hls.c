@@ -44,7 +44,7 @@ window_from(struct hls_window *w, const uint8_t **p, size_t *n)
 {
 	unsigned count = (unsigned)(take(p, n, 1) % (HLS_SEGMENTS_MAX + 1));
 	uint64_t msn = take(p, n, 8), seq = take(p, n, 4) + 1;
-	unsigned i, j;
+	unsigned i, j, done;
 
 	memset(w, 0, sizeof(*w));
 	w->target_s = (uint32_t)(take(p, n, 1) % 12);
@@ -62,7 +62,8 @@ window_from(struct hls_window *w, const uint8_t **p, size_t *n)
 		s->generation = take(p, n, 2);
 		s->init_hash = take(p, n, 1);
 		s->pdt_ns = take(p, n, 8);
-		s->complete = (uint8_t)(i + 1 < count || (take(p, n, 1) & 1));
+		done = (unsigned)take(p, n, 1) & 1;
+		s->complete = (uint8_t)(i + 1 < count || done);
 		s->first_seq = seq;
 		for (j = 0; j < np; j++) {
 			s->parts[j].first_seq = seq;

@@ -377,9 +377,11 @@ class HlsTest(ShmcamTestCase):
         lat = [s["latency"] for s in late if s["latency"] is not None]
         self.assertTrue(lat, late)
         figure("hls.js on loopback: latency %.2f s (median over the last "
-               "4 s), capture to now %.2f s", statistics.median(lat),
+               "4 s), capture to now %.2f s; %d jumps to the live edge, %d "
+               "stalls", statistics.median(lat),
                statistics.median(s["behind_capture"] for s in late
-                                 if s["behind_capture"] is not None))
+                                 if s["behind_capture"] is not None),
+               late[-1]["jumps"], late[-1]["waiting"] - play[0]["waiting"])
         self.assertTrue(late[-1]["low_latency"], late[-1])
         self.assertLessEqual(statistics.median(lat), 2.0, late)
 
