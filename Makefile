@@ -9,6 +9,7 @@
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
 #   make check-deb     the Debian package, installed and used in one
+#   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
 #   make X264=no       without H.264 encoding (no libx264, no libyuv):
 #                      the source stays ISC, and so does that binary; one
@@ -67,6 +68,13 @@ JPEG_LIBS  := $(shell $(PKG_CONFIG) --libs libjpeg 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
+# The ring's 64-bit words need single-copy atomic loads (common/ring.h):
+# on 32-bit ARM, ARMv6K's LDREXD.  Raspberry Pi OS's compiler targets
+# plain ARMv6 (ARM mode, VFP); the Pi 1 and Zero it is for are ARMv6KZ.
+ifneq ($(filter __ARM_ARCH_6__ __ARM_ARCH_6J__ __ARM_ARCH_6Z__,\
+	$(shell $(CC) -dM -E -x c /dev/null 2>/dev/null)),)
+CFLAGS	+= -march=armv6kz+fp -marm
+endif
 
 # H.264 encoding in the capture (capture/h264enc.c): libx264, and libyuv
 # for the conversions to 4:2:0 (Debian ships no pkg-config file for it).
@@ -94,10 +102,12 @@ SERVER	:= $(BUILD)/shmcam-server
 # (make check-man checks both ways).
 PROGRAMS := $(CAPTURE) $(SERVER)
 
-# Debian packages: to build, to run, to test.
-DEB_BUILD := build-essential pkg-config libevent-dev libturbojpeg0-dev \
-	     libjpeg62-turbo-dev libx264-dev libyuv-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check systemd \
+# Debian packages: to build (the libraries, also fetched for other
+# architectures by check-arch), to run, to test.
+DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev \
+	     libx264-dev libyuv-dev \
+	     libsystemd-dev libcrypt-dev libseccomp-dev check
+DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
@@ -105,6 +115,13 @@ DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     gstreamer1.0-tools gstreamer1.0-plugins-good \
 	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin \
 	     vlc-plugin-base
+# make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
+# compilers and qemu.  The packages of the other architectures it fetches
+# through an apt of its own, and installs none of them.
+ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
+DEB_TEST  += gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
+	     libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-system-arm cpio
+endif
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every

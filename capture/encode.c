@@ -90,10 +90,10 @@ split_422_row(const uint8_t *s, uint32_t w, unsigned yoff, uint8_t *y,
     uint8_t *u, uint8_t *v)
 {
 	uint32_t x = 0, cw = w / 2;
-	const int uyvy = yoff == 1;
 	const unsigned yo = yoff, uo = yoff ^ 1, vo = uo + 2;
 
 #ifdef __SSE2__
+	const int uyvy = yoff == 1;
 	const __m128i lo = _mm_set1_epi16(0x00ff);
 
 	for (; x + 32 <= w; x += 32, s += 64) {

@@ -279,9 +279,18 @@ _Static_assert(offsetof(struct ring_slot, rs_flags) == 60, "ABI");
 /*
  * Readers load 64-bit words of a PROT_READ mapping atomically; that must
  * be a plain load, not a library call or a locked cmpxchg (which writes).
+ * x86-64 and arm64 load 64 bits at once.  32-bit ARM needs ARMv6K or
+ * later, in ARM or Thumb-2 code: GCC loads with LDREXD (LDRD with LPAE),
+ * which is single-copy atomic and only reads, as the kernel's own
+ * atomic64_read() on ARM; for plain ARMv6 (and Thumb-1) it calls
+ * libatomic instead, which takes a lock or a compare-and-swap, neither
+ * of which works on a read-only mapping shared between processes.  The
+ * Makefile builds for ARMv6KZ when the compiler targets plain ARMv6, as
+ * Raspberry Pi OS's does for the Pi 1 and Zero (ARM1176JZF-S: ARMv6KZ).
  */
 _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
-    "64-bit atomics must be lock-free");
+    "64-bit atomics must be lock-free: on 32-bit ARM, build for ARMv6K "
+    "or later, in ARM or Thumb-2 code (-march=armv6kz+fp -marm)");
 
 /* What a reader learns of one frame (a copy, not a pointer into the ring). */
 struct ring_frame {

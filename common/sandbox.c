@@ -9,6 +9,16 @@
  * line here, and the tests find the ones forgotten: the whole test suite
  * runs sandboxed, and a forbidden call kills the process with its name
  * in the log.
+ *
+ * One list serves every architecture in sandbox_arches[]: a call that
+ * glibc makes under another name there (mmap2, fcntl64, the time64 calls
+ * and the *32 identity calls of 32-bit ARM) is listed next to its
+ * x86-64 name, and the names an architecture lacks are skipped when its
+ * filter is built.  tests/check_sandbox.c fails on a name that is a call
+ * on none of them; make check-arch (tests/arch/) runs both programs and
+ * the sandbox suite under their filters on arm64 and armhf kernels in an
+ * emulator, which is how the 32-bit names were found (its --trace option
+ * lists every call a program makes once its filter is on).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +35,8 @@
 #include <unistd.h>
 
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <seccomp.h>
 
@@ -44,6 +56,19 @@
 #endif
 #endif
 
+/*
+ * x86-64, arm64 (AArch64) and armhf (32-bit ARM, EABI; also a 32-bit
+ * program on a 64-bit ARM kernel, whose calls the kernel filters as
+ * ARM's).  Not i386 or x32: glibc reaches the same calls there under
+ * other names again, and nothing here runs the programs on them.
+ */
+const uint32_t sandbox_arches[] = {
+	SCMP_ARCH_X86_64,
+	SCMP_ARCH_AARCH64,
+	SCMP_ARCH_ARM,
+	0
+};
+
 struct sandbox_call {
 	const char	*sc_name;
 	unsigned	 sc_who;
@@ -51,7 +76,17 @@ struct sandbox_call {
 
 /*
  * Allowed whatever their arguments.  Names that the machine's
- * architecture lacks (open on arm64, say) are skipped.
+ * architecture lacks (open on arm64, mmap2 on x86-64) are skipped.
+ *
+ * 32-bit ARM: glibc makes some calls under names of their own there,
+ * marked "ARM".  make check-arch --trace saw mmap2, sigreturn, send,
+ * fchown32 and the *32 identity calls made by the programs and the
+ * sandbox suite, on an ARM kernel and on a 64-bit one.  The other ARM
+ * names are the same calls with 64-bit offsets or times, where glibc
+ * uses them: for fcntl() and lseek() always (fcntl64, _llseek), in a
+ * build with _FILE_OFFSET_BITS=64 (ftruncate64), for times past 2038
+ * (the *_time64 calls), and for clock_gettime() where the kernel has no
+ * vDSO for 32-bit programs.
  */
 static const struct sandbox_call sandbox_calls[] = {
 	/* The event loop: libevent's epoll backend, and its signal pipe. */
@@ -66,16 +101,18 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "writev",		ALL },
 	{ "close",		ALL },
 	{ "fcntl",		ALL },
+	{ "fcntl64",		ALL },	/* ARM */
 	{ "fstat",		ALL },
 	{ "newfstatat",		ALL },
 	{ "statx",		ALL },
 	{ "lseek",		ALL },
+	{ "_llseek",		ALL },	/* ARM */
 	/* Sockets: HTTP clients (server) and control peers (capture)
 	 * accepted; control messages with descriptors (SCM_RIGHTS) both
 	 * ways; the server reconnects to its capture (connect, with a
-	 * socket() checked below); SO_PEERCRED, SO_ERROR; the server's
-	 * per-client TCP_NODELAY and TCP_NOTSENT_LOWAT (and the simulated
-	 * camera's SO_SNDBUF, see socketpair below). */
+	 * socket() checked below); the server's per-client TCP_NODELAY and
+	 * TCP_NOTSENT_LOWAT (and the simulated camera's SO_SNDBUF, see
+	 * socketpair below).  getsockopt is checked below. */
 	{ "accept4",		ALL },
 	{ "accept",		ALL },
 	{ "connect",		ALL },
@@ -84,16 +121,20 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "recvfrom",		ALL },
 	{ "sendto",		ALL },
 	{ "shutdown",		ALL },
-	{ "getsockopt",		ALL },
 	{ "setsockopt",		ALL },
 	{ "getsockname",	ALL },
 	{ "getpeername",	ALL },
+	{ "send",		ALL },	/* ARM: send() and recv() */
+	{ "recv",		ALL },
 	/* Clocks and sleeping. */
 	{ "clock_gettime",	ALL },
+	{ "clock_gettime64",	ALL },	/* ARM */
 	{ "clock_getres",	ALL },
+	{ "clock_getres_time64", ALL },	/* ARM */
 	{ "gettimeofday",	ALL },
 	{ "nanosleep",		ALL },
 	{ "clock_nanosleep",	ALL },
+	{ "clock_nanosleep_time64", ALL },	/* ARM */
 	/* Memory: malloc, frames, thread stacks, mapping a ring (server)
 	 * or a new ring and V4L2 buffers (capture).  mmap and mprotect are
 	 * checked below: never executable. */
@@ -104,6 +145,7 @@ static const struct sandbox_call sandbox_calls[] = {
 	/* Threads (the capture's encoders; clone() is checked below) and
 	 * what glibc does for every thread and lock. */
 	{ "futex",		ALL },
+	{ "futex_time64",	ALL },	/* ARM */
 	{ "sched_yield",	ALL },
 	{ "set_robust_list",	ALL },
 	{ "rseq",		ALL },
@@ -114,6 +156,7 @@ static const struct sandbox_call sandbox_calls[] = {
 	/* Signals: libevent's handlers for SIGINT and SIGTERM, glibc's
 	 * abort() and raise() (tgkill is checked below). */
 	{ "rt_sigreturn",	ALL },
+	{ "sigreturn",		ALL },	/* ARM: handlers without SA_SIGINFO */
 	{ "rt_sigprocmask",	ALL },
 	{ "rt_sigaction",	ALL },
 	{ "restart_syscall",	ALL },
@@ -123,6 +166,10 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "geteuid",		ALL },
 	{ "getgid",		ALL },
 	{ "getegid",		ALL },
+	{ "getuid32",		ALL },	/* ARM */
+	{ "geteuid32",		ALL },
+	{ "getgid32",		ALL },
+	{ "getegid32",		ALL },
 	/* The capture: a new ring's random generation; an eventfd for each
 	 * server that attaches; the sources' frame timers; a directory
 	 * source's listing. */
@@ -130,7 +177,9 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "eventfd2",		CAP },
 	{ "timerfd_create",	CAP },
 	{ "timerfd_settime",	CAP },
+	{ "timerfd_settime64",	CAP },	/* ARM */
 	{ "timerfd_gettime",	CAP },
+	{ "timerfd_gettime64",	CAP },	/* ARM */
 	{ "getdents64",		CAP },
 	/* The capture replaces its ring when a frame outgrows it (a new
 	 * shared-memory object, sized, given to the servers' group, the old
@@ -139,8 +188,10 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "openat",		CAP },
 	{ "open",		CAP },
 	{ "ftruncate",		CAP },
+	{ "ftruncate64",	CAP },	/* ARM */
 	{ "fchmod",		CAP },
 	{ "fchown",		CAP },
+	{ "fchown32",		CAP },	/* ARM */
 	{ "unlink",		CAP },
 	{ "unlinkat",		CAP },
 	/*
@@ -201,15 +252,31 @@ static const struct sandbox_call sandbox_calls[] = {
 #define SANDBOX_WRITE_FLAGS	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | \
 				 (O_TMPFILE & ~O_DIRECTORY))
 
-static int
-sandbox_add(scmp_filter_ctx ctx, uint32_t action, const char *name,
-    unsigned argc, const struct scmp_arg_cmp *args)
-{
-	int nr = seccomp_syscall_resolve_name(name);
+/* Where the rules go: into a filter, or to a function that is shown
+ * every name (sandbox_call_names()). */
+struct sandbox_sink {
+	scmp_filter_ctx	  ss_filter;
+	sandbox_name_fn	 *ss_fn;
+	void		 *ss_arg;
+};
 
-	if (nr == __NR_SCMP_ERROR || nr < 0)
-		return 0;	/* not a call on this architecture */
-	return seccomp_rule_add_array(ctx, action, nr, argc, args);
+static int
+sandbox_add(const struct sandbox_sink *ctx, uint32_t action,
+    const char *name, unsigned argc, const struct scmp_arg_cmp *args)
+{
+	int nr;
+
+	if (ctx->ss_fn != NULL) {
+		ctx->ss_fn(name, ctx->ss_arg);
+		return 0;
+	}
+	nr = seccomp_syscall_resolve_name(name);
+	if (nr == __NR_SCMP_ERROR)
+		return -EINVAL;	/* a call on no architecture: a typo */
+	if (nr < 0)
+		return 0;	/* a call of other architectures */
+	return seccomp_rule_add_array(ctx->ss_filter, action, nr, argc,
+	    args);
 }
 
 /* Argument n equals v. */
@@ -235,7 +302,7 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
  * is allowed here in one form and made in another is a violation.
  */
 static int
-sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
+sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
@@ -244,6 +311,8 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    self = arg_eq(0, (uint64_t)getpid()),
 	    fionread = arg_eq(1, FIONREAD),
 	    siocoutq = arg_eq(1, SIOCOUTQ),
+	    sol_socket = arg_eq(1, SOL_SOCKET),
+	    tcp_info[2] = { arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_INFO) },
 	    tcgets = arg_eq(1, TCGETS),
 	    set_name = arg_eq(0, PR_SET_NAME),
 	    v4l2 = arg_masked(1, 0xff00, 'V' << 8),
@@ -254,8 +323,10 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
 	int rc = 0;
 
-	/* Memory, never executable. */
+	/* Memory, never executable.  ARM has mmap2 (the offset in pages)
+	 * and no mmap. */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap2", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
@@ -271,9 +342,12 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 	/* Signals to ourselves only: abort(), raise(). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self);
 	/* Bytes waiting on a socket (libevent's reads); the kernel's send
-	 * queue of a stream client (stream.c). */
+	 * queue of a unix stream client (server/sendpolicy.c). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &fionread);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &siocoutq);
+	/* Socket-level options: SO_PEERCRED (the capture's peers), SO_ERROR
+	 * (libevent, after a connect). */
+	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "getsockopt", 1, &sol_socket);
 #ifdef SANDBOX_SANITIZER
 	/* A sanitizer's report asks whether stderr is a terminal. */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets);
@@ -304,6 +378,10 @@ sandbox_rules(scmp_filter_ctx ctx, enum sandbox_program prog)
 		(void)set_name;
 #endif
 	} else {
+		/* What TCP knows about a stream client's path, for the send
+		 * policy (server/sendpolicy.c); no other TCP option. */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "getsockopt", 2,
+		    tcp_info);
 		/* The server opens nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
@@ -427,19 +505,62 @@ sandbox_who(enum sandbox_program prog)
 	return prog == SANDBOX_CAPTURE_V4L2_LAYER ? CAP | LAY : 1u << prog;
 }
 
+/* Every rule of prog's filter into ctx; 0, or -EINVAL for a rule
+ * libseccomp refused (a bug). */
+static int
+sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++) {
+		if ((sandbox_calls[i].sc_who & sandbox_who(prog)) == 0)
+			continue;
+		if (sandbox_add(ctx, SCMP_ACT_ALLOW, sandbox_calls[i].sc_name,
+		    0, NULL) != 0)
+			return -EINVAL;
+	}
+	return sandbox_rules(ctx, prog) != 0 ? -EINVAL : 0;
+}
+
+void
+sandbox_call_names(enum sandbox_program prog, sandbox_name_fn *fn, void *arg)
+{
+	struct sandbox_sink sink = { NULL, fn, arg };
+
+	sandbox_build(&sink, prog);
+}
+
+/* 1 if the lists are written for the architecture libseccomp runs on. */
+static int
+sandbox_arch_supported(void)
+{
+	uint32_t native = seccomp_arch_native();
+	size_t i;
+
+	for (i = 0; sandbox_arches[i] != 0; i++)
+		if (sandbox_arches[i] == native)
+			return 1;
+	return 0;
+}
+
 int
 sandbox_apply(enum sandbox_program prog)
 {
-	scmp_filter_ctx ctx;
-	size_t i;
+	struct sandbox_sink sink = { NULL, NULL, NULL };
 	int rc;
 
+	if (!sandbox_arch_supported()) {
+		log_warnx("sandbox: the system call lists are written for "
+		    "x86-64, arm64 and armhf only; on this architecture run "
+		    "with --no-sandbox");
+		return -EOPNOTSUPP;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -errno;
 	if ((rc = sandbox_trap_setup()) != 0)
 		return rc;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
-	if (ctx == NULL)
+	sink.ss_filter = seccomp_init(SCMP_ACT_TRAP);
+	if (sink.ss_filter == NULL)
 		return -ENOMEM;
 	/*
 	 * Every thread at once where the kernel allows it; a parent filter
@@ -447,25 +568,15 @@ sandbox_apply(enum sandbox_program prog)
 	 * which filters the calling thread and those it starts from now on:
 	 * our own threads start after this.
 	 */
-	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	rc = seccomp_attr_set(sink.ss_filter, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc != 0 && rc != -EOPNOTSUPP)
 		goto out;
-	for (i = 0; i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++) {
-		if ((sandbox_calls[i].sc_who & sandbox_who(prog)) == 0)
-			continue;
-		rc = sandbox_add(ctx, SCMP_ACT_ALLOW, sandbox_calls[i].sc_name,
-		    0, NULL);
-		if (rc != 0)
-			goto out;
-	}
-	if ((rc = sandbox_rules(ctx, prog)) != 0) {
-		rc = -EINVAL;
+	if ((rc = sandbox_build(&sink, prog)) != 0)
 		goto out;
-	}
-	rc = seccomp_load(ctx);
+	rc = seccomp_load(sink.ss_filter);
 	if (rc == -ECANCELED)
 		rc = -ENOSYS;
 out:
-	seccomp_release(ctx);
+	seccomp_release(sink.ss_filter);
 	return rc;
 }

@@ -69,10 +69,20 @@
  * other things, which an allow-list for the program cannot foresee, and
  * it does not support seccomp filters at all.
  *
+ * Architectures
+ *   One list serves x86-64, arm64 and armhf (32-bit ARM, where glibc
+ *   makes many calls under other names: mmap2, fcntl64, _llseek, the
+ *   time64 and *32 calls, sigreturn); sandbox_arches[] below.  Argument
+ *   checks apply to every variant of a call (mmap2 as mmap).  make
+ *   check-arch runs both programs under their filters on emulated arm64
+ *   and armhf machines.
+ *
  * Return values: 0 or -errno.
  */
 #ifndef SHMCAM_SANDBOX_H
 #define SHMCAM_SANDBOX_H
+
+#include <stdint.h>
 
 enum sandbox_program {
 	SANDBOX_SERVER,
@@ -87,10 +97,28 @@ enum sandbox_program {
  * seccomp() call, as systemd's SystemCallFilter= does) and in any case
  * for the calling thread and every thread it starts afterwards.  Call it
  * before starting threads.  -ENOSYS without seccomp support in the kernel,
- * -ENOMEM, -EINVAL (a rule libseccomp refused: a bug), or prctl's error.
+ * -EOPNOTSUPP on an architecture not in sandbox_arches[], -ENOMEM,
+ * -EINVAL (a rule libseccomp refused, or a name that is a call on no
+ * architecture: a bug), or prctl's error.
  */
 int	sandbox_apply(enum sandbox_program prog);
 
 const char *sandbox_program_name(enum sandbox_program prog);
+
+/*
+ * The architectures the lists are written for, as libseccomp's
+ * SCMP_ARCH_* tokens, ending with 0.  On any other, sandbox_apply()
+ * refuses with -EOPNOTSUPP and a log line that says to run without it.
+ */
+extern const uint32_t sandbox_arches[];
+
+/*
+ * For the tests: calls fn with the name of every system call in prog's
+ * lists, the names of every architecture's variants included (a filter
+ * leaves out the names its architecture lacks).
+ */
+typedef void	sandbox_name_fn(const char *name, void *arg);
+void	sandbox_call_names(enum sandbox_program prog, sandbox_name_fn *fn,
+	    void *arg);
 
 #endif /* SHMCAM_SANDBOX_H */

@@ -35,6 +35,20 @@ static void link_connect(struct camera *cam);
 static void
 camera_set_latest(struct camera *cam, struct frame *f)
 {
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), gap;
+
+	/* The frame interval the send policy gives a client's queue to
+	 * drain in: smoothed over about 8 frames (1/8 gain), so that one
+	 * late wake-up does not count; at most a second (the offline
+	 * placeholder's rate). */
+	if (cam->c_latest_ns != 0) {
+		gap = now - cam->c_latest_ns;
+		if (gap > 1000000000u)
+			gap = 1000000000u;
+		cam->c_interval_ns = cam->c_interval_ns == 0 ? gap :
+		    (7 * cam->c_interval_ns + gap) / 8;
+	}
+	cam->c_latest_ns = now;
 	f->f_seq = ++cam->c_next_seq;
 	frame_unref(cam->c_latest);
 	cam->c_latest = f;

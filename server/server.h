@@ -9,6 +9,8 @@
  *   frame.c   reference-counted frames copied once out of the ring
  *   stream.c  streaming clients: the connection, sending shared frames,
  *             multipart MJPEG with latest-frame-wins fan-out
+ *   sendpolicy.c  when a client takes its next frame (sendpolicy.h: a
+ *             pure decision over the client's state and TCP_INFO)
  *   mp4stream.c  H.264 as fragmented MP4: one mux per camera, clients
  *             that start and resume at keyframes
  *   mp4.c     the fragmented MP4 box writer (pure)
@@ -41,6 +43,7 @@
 #include "mp4.h"
 #include "opt.h"
 #include "ring.h"
+#include "sendpolicy.h"
 
 #define SERVER_SOFTWARE		"shmcam/" SHMCAM_VERSION
 #define BOUNDARY		"boundarydonotcross"
@@ -323,6 +326,8 @@ struct camera {
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
 	double		 c_fps;		/* frames taken, last second */
+	uint64_t	 c_interval_ns;	/* between frames, smoothed */
+	uint64_t	 c_latest_ns;	/* CLOCK_MONOTONIC of the newest */
 	uint64_t	 c_fps_frames;	/* c_frames_in at the last tick */
 	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
 
@@ -373,6 +378,7 @@ struct camera {
 	uint64_t	 c_bytes_sent;
 	uint64_t	 c_clients_total;
 	uint64_t	 c_clients_stalled;
+	uint64_t	 c_decisions[WHY_N];	/* send policy verdicts */
 	struct histogram c_hist_latency;	/* publish -> send */
 	struct histogram c_hist_age;		/* capture -> send */
 };
@@ -389,7 +395,7 @@ struct stream_client {
 	struct evhttp_connection *sc_evcon;
 	struct bufferevent *sc_bev;
 	int		 sc_fd;
-	int		 sc_bound;		/* kernel queue checked (TCP) */
+	int		 sc_family;		/* AF_INET, AF_INET6, AF_UNIX */
 	struct stream_params sc_params;
 	uint64_t	 sc_last_seq;		/* frame last queued */
 	uint64_t	 sc_last_push_ns;	/* CLOCK_MONOTONIC of that */
@@ -401,7 +407,13 @@ struct stream_client {
 	uint64_t	 sc_frames;
 	uint64_t	 sc_bytes;
 	uint64_t	 sc_dropped;		/* newer frames it never got */
-	uint64_t	 sc_deferred;		/* pushes held back: queue full */
+	uint64_t	 sc_deferred;		/* frames held back: path queue */
+	/* The send policy's last inputs and verdict (stream_decide()). */
+	struct send_path sc_net;
+	struct send_rate_max sc_rate_max;
+	struct send_verdict sc_verdict;
+	uint64_t	 sc_ours;		/* our buffer's bytes then */
+	uint64_t	 sc_decided_ns;		/* when (CLOCK_MONOTONIC) */
 	char		 sc_addr[80];
 	char		 sc_path[64];
 
@@ -440,7 +452,8 @@ struct server_options {
 	struct listen_spec *listen;
 	unsigned	 nlisten;
 	unsigned	 unix_mode;
-	int		 send_bound;		/* bound the kernel's queue (stream.c) */
+	int		 send_bound;		/* the send policy looks at the
+						 * kernel's figures */
 	int		 keyframe_requests;	/* ask the capture for H.264
 						 * keyframes for MP4 clients */
 	int		 no_sandbox;		/* no seccomp filter */
@@ -515,9 +528,10 @@ void	stream_client_close(struct stream_client *sc, const char *reason);
 int	stream_client_send(struct stream_client *sc, struct frame *f,
 	    size_t off, size_t len);
 /*
- * The send decision: 1 if sc can take a frame of len bytes now (nothing
- * of ours queued, and little enough in the kernel), 0 to wait for a
- * newer one, which an MP4 client reads as "skip to the next keyframe".
+ * The send decision (sendpolicy.h, as for MJPEG): 1 if sc can take a
+ * frame now, 0 to wait for a newer one, which an MP4 client reads as
+ * "skip to the next keyframe".  len is the frame's size; the policy
+ * weighs what is ahead of it by the last frame's (sc_last_len).
  */
 int	stream_client_can_take(struct stream_client *sc, size_t len);
 /* Closes sc if it has had bytes queued and taken no frame for the client

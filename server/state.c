@@ -43,6 +43,52 @@ secs(uint64_t ns)
 	return (double)ns / 1e9;
 }
 
+static const char *const path_kind_names[] = {
+	[SEND_PATH_TCP] = "tcp",
+	[SEND_PATH_LOCAL] = "local",
+	[SEND_PATH_UNBOUNDED] = "unbounded",
+};
+
+/* The send policy's last verdict for a client and the figures it used. */
+static void
+state_send(struct evbuffer *out, const struct stream_client *sc,
+    uint64_t now)
+{
+	const struct send_path *sp = &sc->sc_net;
+	const struct send_verdict *v = &sc->sc_verdict;
+
+	if (sc->sc_decided_ns == 0) {
+		evbuffer_add_printf(out, ",\"send\":null");
+		return;
+	}
+	evbuffer_add_printf(out, ",\"send\":{\"decision\":\"%s\""
+	    ",\"reason\":\"%s\",\"age\":%.3f,\"path\":\"%s\""
+	    ",\"ours\":%" PRIu64 ",\"unsent\":%" PRIu64
+	    ",\"in_flight\":%" PRIu64,
+	    sendpolicy_decision_name(v->v_decision),
+	    sendpolicy_why_name(v->v_why), secs(now - sc->sc_decided_ns),
+	    path_kind_names[sp->sp_kind], sc->sc_ours, sp->sp_unsent,
+	    sp->sp_inflight);
+	if (sp->sp_kind == SEND_PATH_TCP)
+		evbuffer_add_printf(out, ",\"rtt_ms\":%.3f,\"min_rtt_ms\":%.3f"
+		    ",\"rttvar_ms\":%.3f,\"delivery_rate\":%" PRIu64
+		    ",\"delivery_rate_max\":%" PRIu64
+		    ",\"app_limited\":%s,\"window\":%" PRIu64,
+		    sp->sp_srtt_us / 1e3, sp->sp_min_rtt_us / 1e3,
+		    sp->sp_rttvar_us / 1e3, sp->sp_rate, sp->sp_rate_max,
+		    sp->sp_app_limited ? "true" : "false", sp->sp_window);
+	evbuffer_add_printf(out, ",\"ahead\":%" PRIu64
+	    ",\"path_queue\":%" PRIu64, v->v_ahead, v->v_path_queue);
+	/* A budget in time when the policy had a rate, else in bytes. */
+	if (v->v_rate != 0)
+		evbuffer_add_printf(out, ",\"drain_ms\":%.3f"
+		    ",\"budget_ms\":%.3f}", v->v_drain_ns / 1e6,
+		    v->v_budget / 1e6);
+	else
+		evbuffer_add_printf(out, ",\"drain_ms\":null"
+		    ",\"budget_bytes\":%" PRIu64 "}", v->v_budget);
+}
+
 static void
 state_client(struct evbuffer *out, const struct stream_client *sc,
     uint64_t now)
@@ -74,6 +120,7 @@ state_client(struct evbuffer *out, const struct stream_client *sc,
 		    secs(now - sc->sc_last_capture_ns));
 	else
 		evbuffer_add_printf(out, ",\"frame_age\":null");
+	state_send(out, sc, now);
 	evbuffer_add_printf(out, ",\"advance_headers\":%s"
 	    ",\"extra_headers\":%s",
 	    sc->sc_params.sp_advance_headers ? "true" : "false",
@@ -526,6 +573,17 @@ state_metrics(struct server *srv, struct evbuffer *out)
 	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_h264_encode_seconds",
 	    "%.6f", cam->c_mp4.mx_encode_s);
 
+	metric_head(out, "shmcam_send_decisions_total", "counter",
+	    "Send policy verdicts: a stream client took a frame, waited for a "
+	    "newer one, or was stalled; and why");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		for (i = 0; i < WHY_N; i++)
+			evbuffer_add_printf(out, "shmcam_send_decisions_total"
+			    "{camera=\"%s\",decision=\"%s\",reason=\"%s\"} %"
+			    PRIu64 "\n", cam->c_name, sendpolicy_decision_name(
+			    sendpolicy_why_decision((enum send_why)i)),
+			    sendpolicy_why_name((enum send_why)i),
+			    cam->c_decisions[i]);
 	metric_head(out, "shmcam_send_latency_seconds", "histogram",
 	    "Time from a frame's publication to its queueing for a client");
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry)

@@ -17,10 +17,10 @@
  * newest frame if it has not had it yet; a slow client therefore skips
  * frames and never delays anyone else.
  *
- * "Left" must include the kernel.  A socket's send buffer can
- * hold megabytes: a viewer reading 100 KB/s would be handed every frame
- * the moment our own buffer drained into the kernel, and see them later
- * and later.  Two things bound what is in flight for a TCP client:
+ * "Left" must include the kernel.  A socket's send buffer can hold
+ * megabytes: a viewer reading 100 KB/s would be handed every frame the
+ * moment our own buffer drained into the kernel, and see them later and
+ * later.  Two things keep frames from piling up there:
  *
  *   - TCP_NOTSENT_LOWAT: the kernel accepts (and reports writable) only
  *     while less than STREAM_NOTSENT_LOWAT bytes are waiting to be sent,
@@ -28,13 +28,14 @@
  *     next frame, only when the previous one has nearly left.  A fast
  *     client is unaffected: its data leaves as soon as it is written.
  *
- *   - SIOCOUTQ before each new frame: the bytes the kernel still holds,
- *     sent but unacknowledged included (the bulk of it on a slow link
- *     with a deep queue, which NOTSENT_LOWAT does not see).  Above half a
- *     frame the client is skipped for now; it is asked again at the next
- *     frame, so when it takes one that is the newest.  The same check
- *     bounds unix-socket clients, whose send queue is the peer's unread
- *     data.
+ *   - The send policy (sendpolicy.h), asked before every frame: the
+ *     bytes sent but not acknowledged are, on a long path, mostly in
+ *     flight, and on a narrow one mostly queued in a router; it tells
+ *     the two apart from what TCP knows about the path (TCP_INFO), so
+ *     that a viewer far away takes every frame its path can carry and
+ *     one on a slow link waits for a newer frame instead of queueing
+ *     behind the last.  stream_offer() is the one place that asks it
+ *     and acts on the answer.
  *
  * A client whose queue never drains gets no new frame, so our write
  * timeout cannot see it stall: the 1 s tick closes a client that has
@@ -44,11 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -57,11 +56,11 @@
 #include <event2/http.h>
 
 #include "log.h"
+#include "sendpolicy.h"
 #include "server.h"
 
 #define STREAM_NOTSENT_LOWAT	(16 * 1024)
 #define STREAM_REFRESH_NS	900000000ull
-#define STREAM_BUDGET_MIN	(16 * 1024)
 #define STREAM_MAX_WRITE	(64 * 1024 * 1024)
 
 void
@@ -93,21 +92,16 @@ stream_client_close(struct stream_client *sc, const char *reason)
 	camera_viewers_changed(cam);
 }
 
-static int
-stream_kernel_queued(const struct stream_client *sc)
-{
-	int outq = 0;
-
-	if (ioctl(sc->sc_fd, SIOCOUTQ, &outq) == -1)
-		return 0;
-	return outq;
-}
-
 size_t
 stream_client_queued(const struct stream_client *sc, size_t *kernel)
 {
-	size_t k = (size_t)stream_kernel_queued(sc);
+	struct send_rate_max rm = sc->sc_rate_max;	/* left as it is */
+	struct send_path sp;
+	size_t k = 0;
 
+	if (sendpolicy_read_path(sc->sc_fd, sc->sc_family, 1,
+	    clock_ns(CLOCK_MONOTONIC), &rm, &sp) == 0)
+		k = (size_t)(sp.sp_unsent + sp.sp_inflight);
 	if (kernel != NULL)
 		*kernel = k;
 	return k + evbuffer_get_length(bufferevent_get_output(sc->sc_bev));
@@ -238,44 +232,98 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 	return 0;
 }
 
-/* 1 if nothing of ours is waiting to be written for this client. */
-static int
-stream_idle(const struct stream_client *sc)
+/*
+ * Asks the send policy whether sc may take a frame now, from our state
+ * of the client and the kernel's figures for its socket; keeps both for
+ * /state and counts the verdict.
+ */
+static enum send_decision
+stream_decide(struct stream_client *sc, uint64_t now)
 {
-	return evbuffer_get_length(bufferevent_get_output(sc->sc_bev)) == 0;
+	struct camera *cam = sc->sc_cam;
+	struct server *srv = cam->c_srv;
+	struct send_client cl = {
+		.cl_now_ns = now,
+		.cl_ours = evbuffer_get_length(bufferevent_get_output(
+		    sc->sc_bev)),
+		.cl_last_len = sc->sc_last_len,
+		.cl_last_push_ns = sc->sc_last_push_ns,
+		.cl_interval_ns = cam->c_interval_ns,
+		.cl_due_ns = sc->sc_params.sp_interval_ns != 0 ?
+		    sc->sc_next_due_ns : 0,
+		.cl_stall_ns = (uint64_t)srv->opt.client_timeout_s *
+		    1000000000u,
+	};
+
+	/* A client capped below the source's rate is offered a frame per
+	 * cap interval: that is its frame interval. */
+	if (sc->sc_params.sp_interval_ns > cl.cl_interval_ns)
+		cl.cl_interval_ns = sc->sc_params.sp_interval_ns;
+	/* A socket the kernel will not describe (it cannot fail on a
+	 * connected TCP or unix socket) is not bounded. */
+	if (sendpolicy_read_path(sc->sc_fd, sc->sc_family,
+	    srv->opt.send_bound, now, &sc->sc_rate_max, &sc->sc_net) != 0)
+		sc->sc_net.sp_kind = SEND_PATH_UNBOUNDED;
+	sendpolicy_decide(&cl, &sc->sc_net, &sc->sc_verdict);
+	sc->sc_decided_ns = now;
+	sc->sc_ours = cl.cl_ours;
+	cam->c_decisions[sc->sc_verdict.v_why]++;
+	if (sc->sc_verdict.v_why == WHY_QUEUED ||
+	    sc->sc_verdict.v_why == WHY_BYTES)
+		sc->sc_deferred++;
+	/* Every input and verdict, for the tables of the policy's tests
+	 * (tests/check_sendpolicy.c) and for diagnosis: -v. */
+	log_debug("send policy: client %s: %s (%s) t=%llu path=%d ours=%llu "
+	    "unsent=%llu inflight=%llu rate=%llu rate_max=%llu app_limited=%d "
+	    "min_rtt=%u srtt=%u rttvar=%u window=%llu interval=%llu "
+	    "last_len=%llu since_push=%llu ahead=%llu drain_ns=%llu",
+	    sc->sc_addr, sendpolicy_decision_name(sc->sc_verdict.v_decision),
+	    sendpolicy_why_name(sc->sc_verdict.v_why),
+	    (unsigned long long)((now - sc->sc_start_ns) / 1000000u),
+	    sc->sc_net.sp_kind,
+	    (unsigned long long)cl.cl_ours,
+	    (unsigned long long)sc->sc_net.sp_unsent,
+	    (unsigned long long)sc->sc_net.sp_inflight,
+	    (unsigned long long)sc->sc_net.sp_rate,
+	    (unsigned long long)sc->sc_net.sp_rate_max,
+	    sc->sc_net.sp_app_limited, sc->sc_net.sp_min_rtt_us,
+	    sc->sc_net.sp_srtt_us, sc->sc_net.sp_rttvar_us,
+	    (unsigned long long)sc->sc_net.sp_window,
+	    (unsigned long long)cl.cl_interval_ns,
+	    (unsigned long long)cl.cl_last_len,
+	    (unsigned long long)(now - cl.cl_last_push_ns),
+	    (unsigned long long)sc->sc_verdict.v_ahead,
+	    (unsigned long long)sc->sc_verdict.v_drain_ns);
+	return sc->sc_verdict.v_decision;
 }
 
 int
 stream_client_can_take(struct stream_client *sc, size_t len)
 {
-	size_t budget;
-
-	if (!stream_idle(sc))
-		return 0;
-	if (sc->sc_bound) {
-		budget = len / 2;
-		if (budget < STREAM_BUDGET_MIN)
-			budget = STREAM_BUDGET_MIN;
-		if ((size_t)stream_kernel_queued(sc) > budget) {
-			sc->sc_deferred++;
-			return 0;
-		}
-	}
-	return 1;
+	/* The policy weighs what is ahead of the new frame, by the size of
+	 * the last one (sc_last_len); a stalled client is left to
+	 * stream_client_check_stall(). */
+	(void)len;
+	return stream_decide(sc, clock_ns(CLOCK_MONOTONIC)) == SEND_NOW;
 }
 
-/*
- * 1 if sc may take f now: it has not had it, its fps cap allows, and
- * stream_client_can_take().
- */
-static int
-stream_ready(struct stream_client *sc, const struct frame *f, uint64_t now)
+int
+stream_client_check_stall(struct stream_client *sc, uint64_t now)
 {
-	if (sc->sc_last_seq >= f->f_seq)
-		return 0;
-	if (sc->sc_params.sp_interval_ns != 0 && now < sc->sc_next_due_ns)
-		return 0;
-	return stream_client_can_take(sc, f->f_end - f->f_part_off);
+	uint64_t timeout = (uint64_t)sc->sc_cam->c_srv->opt.client_timeout_s *
+	    1000000000u;
+
+	/* Stalled: something still queued for it, and no frame taken for
+	 * the whole timeout (a client waiting for a keyframe with nothing
+	 * queued is merely waiting). */
+	if (now - sc->sc_last_push_ns > timeout &&
+	    stream_client_queued(sc, NULL) > 0) {
+		sc->sc_cam->c_clients_stalled++;
+		stream_client_close(sc, "stalled: took no frame for the "
+		    "client timeout");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -290,65 +338,65 @@ stream_count_send(struct camera *cam, const struct frame *f, uint64_t now,
 	    now - f->f_meta.capture_mono_ns : 0, n);
 }
 
+/*
+ * The one place a client gets a frame: f, if it has not had it (or,
+ * with repeat, once more), when the send policy says so.  1 if sent, 0
+ * if not now, -1 if the client was closed.
+ */
+static int
+stream_offer(struct stream_client *sc, struct frame *f, uint64_t now,
+    int repeat)
+{
+	struct camera *cam = sc->sc_cam;
+
+	if (f == NULL || (sc->sc_last_seq >= f->f_seq && !repeat))
+		return 0;
+	switch (stream_decide(sc, now)) {
+	case SEND_NOW:
+		return stream_push(sc, f, now) == 0 ? 1 : -1;
+	case SEND_STALLED:
+		cam->c_clients_stalled++;
+		stream_client_close(sc, "stalled: took no frame for the "
+		    "client timeout");
+		return -1;
+	default:
+		return 0;
+	}
+}
+
 void
 stream_broadcast(struct camera *cam)
 {
 	struct stream_client *sc, *next;
-	struct frame *f = cam->c_latest;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC), sent = 0;
 
-	if (f == NULL)
+	if (cam->c_latest == NULL)
 		return;
-	/* stream_push() may close a client: iterate safely. */
+	/* stream_offer() may close a client: iterate safely. */
 	for (sc = TAILQ_FIRST(&cam->c_clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, sc_entry);
-		if (stream_ready(sc, f, now) && stream_push(sc, f, now) == 0)
+		if (stream_offer(sc, cam->c_latest, now, 0) == 1)
 			sent++;
 	}
-	stream_count_send(cam, f, now, sent);
-}
-
-int
-stream_client_check_stall(struct stream_client *sc, uint64_t now)
-{
-	uint64_t timeout = (uint64_t)sc->sc_cam->c_srv->opt.client_timeout_s *
-	    1000000000u;
-
-	/* Stalled: something still queued for it, and no frame taken for
-	 * the whole timeout (a capped fps=N client, or one waiting for a
-	 * keyframe, with nothing queued is merely waiting). */
-	if (now - sc->sc_last_push_ns > timeout &&
-	    stream_client_queued(sc, NULL) > 0) {
-		sc->sc_cam->c_clients_stalled++;
-		stream_client_close(sc, "stalled: took no frame for the "
-		    "client timeout");
-		return -1;
-	}
-	return 0;
+	stream_count_send(cam, cam->c_latest, now, sent);
 }
 
 void
 stream_refresh(struct camera *cam)
 {
 	struct stream_client *sc, *next;
-	struct frame *f = cam->c_latest;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
-	if (f == NULL)
-		return;
 	for (sc = TAILQ_FIRST(&cam->c_clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, sc_entry);
-		if (stream_client_check_stall(sc, now) != 0)
-			continue;
-		if (now - sc->sc_last_push_ns < STREAM_REFRESH_NS ||
-		    !stream_idle(sc))
-			continue;
-		/* Static or offline source: the same frame again, so that
-		 * browsers paint it and proxies keep the connection. */
-		if (sc->sc_last_seq >= f->f_seq)
-			sc->sc_last_seq = f->f_seq - 1;
-		if (stream_ready(sc, f, now))
-			stream_push(sc, f, now);
+		/* No frame for a while: a static or offline source, whose
+		 * frame goes again, so that browsers paint it and proxies
+		 * keep the connection; or a client that takes none, which
+		 * the policy finds stalled after the client timeout (a
+		 * capped fps=N client with nothing queued is merely
+		 * waiting). */
+		if (now - sc->sc_last_push_ns >= STREAM_REFRESH_NS)
+			stream_offer(sc, cam->c_latest, now, 1);
 	}
 }
 
@@ -356,20 +404,17 @@ static void
 stream_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct stream_client *sc = arg;
-	struct frame *f = sc->sc_cam->c_latest;
-	uint64_t now;
+	struct camera *cam = sc->sc_cam;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	(void)bev;
 	if (sc->sc_kind == STREAM_MP4) {
 		mp4_client_drained(sc);
 		return;
 	}
-	/* Drained: take the newest frame if we have not sent it yet. */
-	if (f == NULL || sc->sc_last_seq >= f->f_seq)
-		return;
-	now = clock_ns(CLOCK_MONOTONIC);
-	if (stream_ready(sc, f, now) && stream_push(sc, f, now) == 0)
-		stream_count_send(sc->sc_cam, f, now, 1);
+	/* Drained: the newest frame, if it has not had it yet. */
+	if (stream_offer(sc, cam->c_latest, now, 0) == 1)
+		stream_count_send(cam, cam->c_latest, now, 1);
 }
 
 static void
@@ -402,7 +447,7 @@ stream_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static int
-sock_family(int fd)
+stream_family(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -446,7 +491,7 @@ stream_client_new(struct camera *cam, struct evhttp_request *req,
 		if (*p < 0x20 || *p >= 0x7f)
 			*p = '?';
 
-	family = sock_family(sc->sc_fd);
+	sc->sc_family = family = stream_family(sc->sc_fd);
 	if (family == AF_INET || family == AF_INET6) {
 		setsockopt(sc->sc_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
@@ -454,8 +499,6 @@ stream_client_new(struct camera *cam, struct evhttp_request *req,
 			setsockopt(sc->sc_fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
 			    &lowat, sizeof(lowat));
 	}
-	sc->sc_bound = srv->opt.send_bound &&
-	    (family == AF_INET || family == AF_INET6 || family == AF_UNIX);
 
 	/* From here the connection is ours, not evhttp's. */
 	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
@@ -510,7 +553,9 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	 * encoding, the body ends when the connection does.  That is an
 	 * HTTP/1.0 response whatever the request's version (RFC 9112 allows
 	 * it), and what mjpg-streamer and ustreamer send, so every MJPEG
-	 * client understands it.
+	 * client understands it.  The newest frame goes out right behind
+	 * it, when the write callback finds it written: a viewer sees a
+	 * picture without waiting for the next capture.
 	 */
 	evbuffer_add_printf(out,
 	    "HTTP/1.0 200 OK\r\n"
@@ -525,11 +570,6 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 		    srv->opt.allow_origin);
 	evbuffer_add_printf(out, "\r\n--" BOUNDARY "\r\n%s",
 	    sp->sp_advance_headers ? FRAME_ADVANCE : "");
-	/* The newest frame goes out behind the head at once: a viewer sees
-	 * a picture without waiting for the next capture. */
-	if (cam->c_latest != NULL && stream_push(sc, cam->c_latest,
-	    sc->sc_start_ns) == 0)
-		stream_count_send(cam, cam->c_latest, sc->sc_start_ns, 1);
 }
 
 void

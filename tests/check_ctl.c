@@ -298,7 +298,7 @@ struct fake_server {
 static void
 fake_attach(struct fake_server *fs, const char *ctl)
 {
-	uint64_t deadline = tu_now_ms() + 5000;
+	uint64_t deadline = tu_now_ms() + tu_ms(5000);
 	struct ctl_hello hello;
 	union ctl_msg m;
 	int fds[CTL_MAX_FDS], nfds, rc;
@@ -316,7 +316,7 @@ fake_attach(struct fake_server *fs, const char *ctl)
 	snprintf(hello.label, sizeof(hello.label), "check_ctl");
 	ck_assert_int_eq(ctl_send(fs->sock, &hello, sizeof(hello), NULL, 0),
 	    0);
-	ck_assert(tu_wait_fd(fs->sock, POLLIN, 5000));
+	ck_assert(tu_wait_fd(fs->sock, POLLIN, tu_ms(5000)));
 	n = ctl_recv(fs->sock, &m, fds, &nfds);
 	ck_assert_int_eq(n, (ssize_t)sizeof(struct ctl_welcome));
 	ck_assert_uint_eq(m.hdr.ch_type, CTL_WELCOME);
@@ -372,7 +372,7 @@ START_TEST(test_capture_handshake_and_wakeups)
 	ck_assert_uint_eq(a.welcome.generation, b.welcome.generation);
 
 	/* Each eventfd fires after a publish, and the frame is there. */
-	ck_assert(tu_wait_fd(a.efd, POLLIN, 2000));
+	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
 	ck_assert_uint_ge(efd_read(a.efd), 1);
 	ck_assert_int_eq(ring_read_latest(&a.ring, 0, &f, buf, sizeof(buf)),
 	    0);
@@ -382,32 +382,32 @@ START_TEST(test_capture_handshake_and_wakeups)
 	seq = f.seq;
 
 	/* Reading one server's eventfd leaves the other's untouched. */
-	ck_assert(tu_wait_fd(b.efd, POLLIN, 2000));
+	ck_assert(tu_wait_fd(b.efd, POLLIN, tu_ms(2000)));
 	efd_read(a.efd);
-	ck_assert(tu_wait_fd(a.efd, POLLIN, 2000));
+	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
 	efd_read(a.efd);
 	ck_assert(tu_wait_fd(b.efd, POLLIN, 0));
 	ck_assert_uint_ge(efd_read(b.efd), 1);
 
 	/* Wake-ups keep coming with newer frames. */
-	ck_assert(tu_wait_fd(a.efd, POLLIN, 2000));
+	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
 	ck_assert_int_eq(ring_read_latest(&a.ring, seq, &f, buf, sizeof(buf)),
 	    0);
 	ck_assert_uint_gt(f.seq, seq);
 
 	/* The capture counts us, and forgets a server that disconnects. */
-	deadline = tu_now_ms() + 3000;
+	deadline = tu_now_ms() + tu_ms(3000);
 	while (servers_attached(&a) != 2 && tu_now_ms() < deadline)
 		usleep(10000);
 	ck_assert_uint_eq(servers_attached(&a), 2);
 	fake_detach(&b);
-	deadline = tu_now_ms() + 3000;
+	deadline = tu_now_ms() + tu_ms(3000);
 	while (servers_attached(&a) != 1 && tu_now_ms() < deadline)
 		usleep(10000);
 	ck_assert_uint_eq(servers_attached(&a), 1);
 
 	fake_detach(&a);
-	ck_assert(WIFEXITED(tu_stop(cp.pid, 3000)));
+	ck_assert(WIFEXITED(tu_stop(cp.pid, tu_ms(3000))));
 }
 END_TEST
 
@@ -429,7 +429,7 @@ START_TEST(test_capture_survives_junk_peers)
 	memset(garbage, 0x5a, sizeof(garbage));
 	ck_assert_int_eq(send(junk[0], garbage, sizeof(garbage), 0),
 	    (ssize_t)sizeof(garbage));
-	ck_assert(tu_wait_fd(junk[0], POLLIN, 3000));
+	ck_assert(tu_wait_fd(junk[0], POLLIN, tu_ms(3000)));
 	ck_assert_int_eq(ctl_recv(junk[0], &m, fds, &nfds), 0);
 	close(junk[0]);
 
@@ -438,7 +438,7 @@ START_TEST(test_capture_survives_junk_peers)
 	ctl_init(&m.hdr, CTL_VIEWERS, sizeof(m.viewers));
 	ck_assert_int_eq(ctl_send(junk[0], &m, sizeof(m.viewers), NULL, 0),
 	    0);
-	ck_assert(tu_wait_fd(junk[0], POLLIN, 3000));
+	ck_assert(tu_wait_fd(junk[0], POLLIN, tu_ms(3000)));
 	ck_assert_int_eq(ctl_recv(junk[0], &m, fds, &nfds), 0);
 	close(junk[0]);
 
@@ -448,7 +448,7 @@ START_TEST(test_capture_survives_junk_peers)
 		if (ctl_connect(cp.ctl, &junk[i]) != 0)
 			junk[i] = -1;
 	before = ring_latest(&a.ring);
-	deadline = tu_now_ms() + 1000;
+	deadline = tu_now_ms() + tu_ms(1000);
 	while (tu_now_ms() < deadline)
 		if (tu_wait_fd(a.efd, POLLIN, 200))
 			efd_read(a.efd);
@@ -456,14 +456,14 @@ START_TEST(test_capture_survives_junk_peers)
 	for (i = 0; i < 40; i++) {
 		if (junk[i] == -1)
 			continue;
-		ck_assert(tu_wait_fd(junk[i], POLLIN, 5000));
+		ck_assert(tu_wait_fd(junk[i], POLLIN, tu_ms(5000)));
 		ck_assert_int_le(ctl_recv(junk[i], &m, fds, &nfds), 0);
 		close(junk[i]);
 	}
 	ck_assert_uint_eq(servers_attached(&a), 1);
 	ck_assert_int_eq(kill(cp.pid, 0), 0);
 	fake_detach(&a);
-	ck_assert(WIFEXITED(tu_stop(cp.pid, 3000)));
+	ck_assert(WIFEXITED(tu_stop(cp.pid, tu_ms(3000))));
 }
 END_TEST
 
@@ -481,18 +481,18 @@ START_TEST(test_capture_restart_new_generation)
 	gen1 = a.welcome.generation;
 
 	/* Capture exits: the server sees EOF on its control socket. */
-	status = tu_stop(cp.pid, 3000);
+	status = tu_stop(cp.pid, tu_ms(3000));
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ck_assert(tu_wait_fd(a.sock, POLLIN, 3000));
+	ck_assert(tu_wait_fd(a.sock, POLLIN, tu_ms(3000)));
 	ck_assert_int_eq(ctl_recv(a.sock, &m, fds, &nfds), 0);
 	fake_detach(&a);
 
 	capture_start(&cp, "ctl-restart", dir);
 	fake_attach(&a, cp.ctl);
 	ck_assert_uint_ne(a.welcome.generation, gen1);
-	ck_assert(tu_wait_fd(a.efd, POLLIN, 2000));
+	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
 	fake_detach(&a);
-	ck_assert(WIFEXITED(tu_stop(cp.pid, 3000)));
+	ck_assert(WIFEXITED(tu_stop(cp.pid, tu_ms(3000))));
 }
 END_TEST
 

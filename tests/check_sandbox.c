@@ -6,7 +6,9 @@
  * Also under a parent filter that refuses seccomp() with EPERM, as
  * systemd's SystemCallFilter= does.  The capture's list with a V4L2
  * layer in the process (SANDBOX_CAPTURE_V4L2_LAYER) allows what such a
- * layer does, which the capture's own list forbids.
+ * layer does, which the capture's own list forbids.  And every name in
+ * the lists is a system call on at least one of the architectures they
+ * are written for.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -36,8 +38,11 @@
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <linux/videodev2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <check.h>
+#include <seccomp.h>
 
 #include "log.h"
 #include "ring.h"
@@ -128,7 +133,7 @@ run_sandboxed(enum sandbox_program prog, int parent_eperm, sandboxed_fn *fn,
 		_exit(fn(arg));
 	}
 	close(pfd[1]);
-	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, 10000) &&
+	while (n < sizeof(o->log) - 1 && tu_wait_fd(pfd[0], POLLIN, tu_ms(10000)) &&
 	    (r = read(pfd[0], o->log + n, sizeof(o->log) - 1 - n)) > 0)
 		n += (size_t)r;
 	o->log[n] = '\0';
@@ -174,6 +179,7 @@ serve_common(void)
 	void *ret;
 	char *p, buf[3];
 	int fd, n = -1;
+	socklen_t len;
 
 	/* Memory: small and large allocations, anonymous mappings. */
 	p = malloc(8 << 20);
@@ -202,6 +208,11 @@ serve_common(void)
 	    errno != ENOENT)
 		return 6;
 	close(fd);
+	/* A socket-level option (SO_ERROR, as libevent asks after a
+	 * connect). */
+	len = sizeof(n);
+	if (getsockopt(pair[0], SOL_SOCKET, SO_ERROR, &n, &len) != 0)
+		return 7;
 	/* Bytes waiting and the send queue of a connection. */
 	if (write(pair[0], "abc", 3) != 3 ||
 	    ioctl(pair[1], FIONREAD, &n) != 0 || n != 3 ||
@@ -215,12 +226,21 @@ serve_common(void)
 static int
 serve_server(void *arg)
 {
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 	int fd, rc;
 
 	(void)arg;
 	rc = serve_common();
 	if (rc != 0)
 		return rc;
+	/* TCP_INFO (the send policy) is let through; a unix socket has
+	 * none to give. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != -1 ||
+	    errno != EOPNOTSUPP)
+		return 21;
+	close(fd);
 	/* Reading a file is allowed. */
 	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
@@ -367,6 +387,8 @@ enum forbidden {
 	F_CHMOD,
 	F_MKDIR,
 	F_SOCKETPAIR,
+	F_GETSOCKOPT_TCP,
+	F_TCP_INFO,
 	F_PIPE,
 	F_PPOLL,
 	F_MEMFD,
@@ -386,6 +408,24 @@ struct forbidden_case {
 #define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)
 #define ALL	(SRV | CAP | LAY)
 
+/* The calls glibc makes for unlink(), chmod(), mkdir() and mmap(), as the
+ * kernel's table of the architecture names them: arm64 has only the *at()
+ * forms; 32-bit ARM maps with mmap2 (offsets in pages). */
+#if defined(__aarch64__)
+#define CALL_UNLINK	"unlinkat"
+#define CALL_CHMOD	"fchmodat"
+#define CALL_MKDIR	"mkdirat"
+#else
+#define CALL_UNLINK	"unlink"
+#define CALL_CHMOD	"chmod"
+#define CALL_MKDIR	"mkdir"
+#endif
+#if defined(__arm__)
+#define CALL_MMAP	"mmap2"
+#else
+#define CALL_MMAP	"mmap"
+#endif
+
 static const struct forbidden_case forbidden_cases[] = {
 	{ F_EXECVE,		"execve",	ALL, 0 },
 	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
@@ -393,16 +433,19 @@ static const struct forbidden_case forbidden_cases[] = {
 	{ F_SOCKET_NETLINK,	"socket",	ALL, 0 },
 	{ F_FORK,		"clone",	ALL, 1 },
 	{ F_PTRACE,		"ptrace",	ALL, 1 },
-	{ F_MMAP_EXEC,		"mmap",		ALL, 0 },
+	{ F_MMAP_EXEC,		CALL_MMAP,	ALL, 0 },
 	{ F_MPROTECT_EXEC,	"mprotect",	ALL, 0 },
-	{ F_UNLINK,		"unlink",	SRV, 0 },
+	{ F_UNLINK,		CALL_UNLINK,	SRV, 0 },
 	{ F_IOCTL_TIOCSTI,	"ioctl",	ALL, 0 },
 	{ F_KILL,		"kill",		ALL, 0 },
 	{ F_TGKILL_OTHER,	"tgkill",	ALL, 0 },
 	{ F_SETUID,		"setuid",	ALL, 0 },
 	{ F_BIND,		"bind",		ALL, 0 },
-	{ F_CHMOD,		"chmod",	ALL, 0 },
-	{ F_MKDIR,		"mkdir",	ALL, 0 },
+	{ F_CHMOD,		CALL_CHMOD,	ALL, 0 },
+	{ F_MKDIR,		CALL_MKDIR,	ALL, 0 },
+	{ F_GETSOCKOPT_TCP,	"getsockopt",	ALL, 0 },
+	/* TCP_INFO is the server's (its send policy), no capture's. */
+	{ F_TCP_INFO,		"getsockopt",	CAP | LAY, 0 },
 	/* What a V4L2 layer needs, the capture on its own does not. */
 	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP, 0 },
 	{ F_PIPE,		"pipe2",	SRV | CAP, 0 },
@@ -488,6 +531,22 @@ try_forbidden(void *arg)
 	case F_SOCKETPAIR:
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 		break;
+	case F_GETSOCKOPT_TCP: {
+		char cc[16];
+		socklen_t len = sizeof(cc);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len);
+		break;
+	}
+	case F_TCP_INFO: {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+		break;
+	}
 	case F_PIPE:
 		fd = pipe2(sv, O_CLOEXEC);
 		break;
@@ -586,6 +645,114 @@ START_TEST(test_forbidden_under_parent_filter)
 }
 END_TEST
 
+/* ----------------------------------------------- names and architectures */
+
+#define NAMES_MAX	256
+
+/* The distinct names of a program's lists. */
+struct name_walk {
+	const char	*names[NAMES_MAX];
+	unsigned	 n;
+};
+
+static void
+name_collect(const char *name, void *arg)
+{
+	struct name_walk *w = arg;
+	unsigned i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->names[i], name) == 0)
+			return;
+	ck_assert_uint_lt(w->n, NAMES_MAX);
+	w->names[w->n++] = name;
+}
+
+/* How many system calls arch has (numbered below 1024: ARM's private
+ * calls, from 0xf0000, are not counted). */
+static unsigned
+arch_calls(uint32_t arch)
+{
+	unsigned n = 0;
+	char *name;
+	int nr;
+
+	for (nr = 0; nr < 1024; nr++)
+		if ((name = seccomp_syscall_resolve_num_arch(arch, nr)) != NULL) {
+			n++;
+			free(name);
+		}
+	return n;
+}
+
+static const char *
+arch_name(uint32_t arch)
+{
+	switch (arch) {
+	case SCMP_ARCH_X86_64:	return "x86-64";
+	case SCMP_ARCH_AARCH64:	return "arm64";
+	case SCMP_ARCH_ARM:	return "armhf";
+	default:		return "?";
+	}
+}
+
+START_TEST(test_names_are_calls)
+{
+	struct name_walk w;
+	enum sandbox_program prog;
+	char unknown[512];
+	unsigned i, a, on[8];
+	size_t len;
+
+	for (a = 0; sandbox_arches[a] != 0; a++)
+		ck_assert_uint_lt(a, sizeof(on) / sizeof(on[0]));
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE_V4L2_LAYER;
+	    prog++) {
+		memset(&w, 0, sizeof(w));
+		memset(on, 0, sizeof(on));
+		unknown[0] = '\0';
+		sandbox_call_names(prog, name_collect, &w);
+		for (i = 0; i < w.n; i++) {
+			int known = 0;
+
+			for (a = 0; sandbox_arches[a] != 0; a++)
+				if (seccomp_syscall_resolve_name_arch(
+				    sandbox_arches[a], w.names[i]) >= 0) {
+					on[a]++;
+					known = 1;
+				}
+			len = strlen(unknown);
+			if (!known)
+				snprintf(unknown + len, sizeof(unknown) - len,
+				    " %s", w.names[i]);
+		}
+		ck_assert_msg(unknown[0] == '\0', "%s: a call on none of "
+		    "the architectures:%s", sandbox_program_name(prog),
+		    unknown);
+		/* The walk saw the lists, and each architecture has most of
+		 * the names: none is forgotten wholesale. */
+		ck_assert_uint_gt(w.n, 50);
+		for (a = 0; sandbox_arches[a] != 0; a++) {
+			ck_assert_msg(on[a] > w.n / 2, "%s: %u of %u names on "
+			    "%s", sandbox_program_name(prog), on[a], w.n,
+			    arch_name(sandbox_arches[a]));
+			fprintf(stderr, "figure: sandbox: %s%s allows %u of "
+			    "the %u system calls of %s\n",
+			    sandbox_program_name(prog),
+			    prog == SANDBOX_CAPTURE_V4L2_LAYER ?
+			    " with a V4L2 layer" : "", on[a],
+			    arch_calls(sandbox_arches[a]),
+			    arch_name(sandbox_arches[a]));
+		}
+	}
+	/* The machine running this is one of them. */
+	for (a = 0; sandbox_arches[a] != 0; a++)
+		if (sandbox_arches[a] == seccomp_arch_native())
+			break;
+	ck_assert_uint_ne(sandbox_arches[a], 0);
+}
+END_TEST
+
 static Suite *
 sandbox_suite(void)
 {
@@ -599,6 +766,9 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_under_parent_filter);
 	tcase_add_loop_test(tc, test_forbidden_under_parent_filter, 0,
 	    (int)NFORBIDDEN);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("names");
+	tcase_add_test(tc, test_names_are_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }

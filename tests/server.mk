@@ -23,3 +23,10 @@ $(BUILD)/tests/mp4mux: $(BUILD)/tests/tools/mp4mux.o $(MP4_OBJ) \
 $(BUILD)/tests/check_hls: $(BUILD)/tests/check_hls.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The send policy (server/sendpolicy.c), a pure function: its Check
+# suite links it alone.  Its recorded table, tests/sendpolicy_recorded.h,
+# is written by tests/integration/record_sendpolicy.py.
+$(BUILD)/tests/check_sendpolicy: $(BUILD)/tests/check_sendpolicy.o \
+		$(call obj,server/sendpolicy.c) $(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)

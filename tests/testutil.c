@@ -108,6 +108,21 @@ tu_count_fds(void)
 	return n - 1;	/* the directory's own descriptor */
 }
 
+int
+tu_ms(int ms)
+{
+	static double slow;
+	const char *env;
+
+	if (slow == 0) {
+		env = getenv("SHMCAM_SLOW");
+		slow = env != NULL ? strtod(env, NULL) : 1;
+		if (!(slow >= 1 && slow <= 1000))
+			slow = 1;
+	}
+	return (int)(ms * slow);
+}
+
 const char *
 tu_build_path(const char *name)
 {

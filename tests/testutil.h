@@ -15,6 +15,13 @@
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t tu_now_ms(void);
 
+/*
+ * ms stretched by $SHMCAM_SLOW (a factor, default 1), as the integration
+ * tests stretch their deadlines: for a slow machine, valgrind, or an
+ * emulated CPU (make check-arch).  For deadlines and observation windows.
+ */
+int	tu_ms(int ms);
+
 /* poll() one fd for events until it is ready or timeout_ms passes:
  * 1 ready, 0 timed out. */
 int	tu_wait_fd(int fd, short events, int timeout_ms);

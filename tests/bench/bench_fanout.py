@@ -8,11 +8,12 @@ over frames it queued, both read around the run), server RSS mid-run and
 per extra client, capture-to-receive latency p50/p99 (X-Timestamp to the
 arrival of the frame's last byte).
 
-Slow viewers, in the same run: the server with its send-queue bound (the
-default: at most about half a frame in the kernel for a client, see
-server/stream.c) against the same binary with --no-send-bound (the kernel
-queues what its buffers take): 20 fast clients + 5 reading 100 KB/s for
-20 s, and 100 fast clients for the bound's CPU cost.
+Slow viewers, in the same run: the server with its send policy (the
+default, server/sendpolicy.h: a client takes a frame when what is ahead
+of it leaves within a frame interval; one TCP_INFO per client and frame)
+against the same binary with --no-send-bound (the kernel queues what its
+buffers take): 20 fast clients + 5 reading 100 KB/s for 20 s, and 100
+fast clients for the policy's CPU cost.
 
 Writes tests/bench/results/fanout.txt (and fanout.json).
 """
@@ -151,7 +152,7 @@ def main():
                 (out["fanout"][n]["rss_kb"] - base) / (n - 1)
         out["idle_rss_kb"] = idle_rss
 
-        # Slow viewers: the same scenarios with and without the bound,
+        # Slow viewers: the same scenarios with and without the policy,
         # alternating so that both see the same machine.
         for label, n, extra, dur in (
                 ("slow_readers", 25, ["--slow", 5, "--slow-rate", 100000,
@@ -238,7 +239,7 @@ def main():
     f100 = out["send_bound"]["fast_100"]
     lines += [
         "",
-        "The bound's cost: 100 fast clients",
+        "The send policy's cost: 100 fast clients",
         "",
         "policy           fps min  MB/s   CPU/frame  lat p99",
     ]

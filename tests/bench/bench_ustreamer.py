@@ -67,10 +67,9 @@ import threading
 import time
 import urllib.request
 
-from benchutil import (CAPTURE, COPYBENCH, ENCBENCH, LOADCLIENT, RESULTS,
-                       SERVER, SIM_SO, commit, machine, rss_kb,
-                       stop_all,
-                       threads_cpu_ns, wait_for)
+from benchutil import (CAPTURE, COPYBENCH, ENCBENCH, LOADCLIENT, SERVER,
+                       SIM_SO, commit, machine, rss_kb, save_results,
+                       stop_all, threads_cpu_ns, wait_for)
 
 USTREAMER = os.environ.get("USTREAMER", "/usr/bin/ustreamer")
 
@@ -631,7 +630,6 @@ def main():
         return 0
     ver = subprocess.run([USTREAMER, "--version"], capture_output=True,
                          text=True).stdout.strip()
-    os.makedirs(RESULTS, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="shmcam-bench-")
     os.chmod(tmp, 0o755)
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -652,10 +650,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     out["load_end"] = "%.2f" % os.getloadavg()[0]
     text = report(out)
-    with open(os.path.join(RESULTS, "ustreamer.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    with open(os.path.join(RESULTS, "ustreamer.txt"), "w") as f:
-        f.write(text)
+    save_results("ustreamer", out, text)
     print(text)
     return 0
 

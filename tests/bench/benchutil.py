@@ -166,3 +166,12 @@ def stop_all(procs, timeout=20):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def save_results(stem, out, text):
+    """tests/bench/results/STEM.json (out) and STEM.txt (text)."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, stem + ".json"), "w") as f:
+        json.dump(out, f, indent=1)
+    with open(os.path.join(RESULTS, stem + ".txt"), "w") as f:
+        f.write(text)

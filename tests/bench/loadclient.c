@@ -1,14 +1,15 @@
 /*
  * loadclient - many MJPEG clients in one process, for benchmarks and load
- * tests.  Connects N clients to http://127.0.0.1:PORT/PATH (IPv4 loopback
- * only), parses every multipart part strictly (Content-Length, then the
+ * tests.  Connects N clients to http://HOST:PORT/PATH, HOST on IPv4
+ * loopback (127.0.0.0/8) or in 198.18.0.0/15, the range the simulated
+ * links of tests/integration/wan.py use inside their own namespaces; parses every multipart part strictly (Content-Length, then the
  * boundary), and reports per-client frame counts and rates, the latency
  * from capture to the arrival of each frame's last byte, throughput and
  * errors as one JSON object on stdout.
  *
  *   loadclient -u URL -n N -d SECONDS [--warmup S] [--slow K --slow-rate
  *              BYTES/S --slow-rcvbuf BYTES] [--ts x-timestamp|simstamp]
- *              [--per-client]
+ *              [--per-client] [--decode]
  *   loadclient -u URL --churn TOTAL [-c CONCURRENCY]
  *
  * Slow clients (the first K of the N) read at most BYTES/S each, in small
@@ -27,6 +28,13 @@
  *                then measured the same way whatever streamer sent the
  *                frame.
  *
+ * simstamp also gives each frame's sequence number at the camera, and
+ * with it each group's coverage: of the camera's frames from the first
+ * to the last a client received after the warm-up, the share it
+ * received (coverage_min, coverage_median; -1 without sequence
+ * numbers).  Unlike a frame rate it does not depend on when the window
+ * started and ended, nor on this process keeping up with the clock.
+ *
  * The arrival time is taken before the stamp is read, so decoding is not
  * counted as latency.  A barcode is decoded once per distinct frame: all
  * clients receive the same bytes, so the stamp is remembered under a
@@ -40,6 +48,11 @@
  * CLOCK_REALTIME there), measured like X-Timestamp, with no stamp in the
  * picture; the bulk of an mdat is discarded in the kernel like the
  * middle of a JPEG.
+ *
+ * --decode decodes every frame completely (TurboJPEG, warnings count as
+ * failures) and reports the failures: a check that what arrives are
+ * pictures, where a load test only looks at SOI and EOI.  Each client
+ * also reports the longest pause between two of its frames (gap_max).
  *
  * --churn opens TOTAL connections, at most CONCURRENCY at once; each
  * sends its request and closes after a random point of the response:
@@ -66,6 +79,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <turbojpeg.h>
+
 #include "bench/clientutil.h"
 #include "v4l2sim/simstamp.h"
 
@@ -83,8 +98,9 @@ struct ts_source {
 	void	(*header)(void *st, const char *name, const char *value);
 	/* Body bytes of the part, in order (may be NULL: not needed). */
 	void	(*body)(void *st, const unsigned char *p, size_t n);
-	/* Capture time of the part, CLOCK_REALTIME ns, or 0 if unknown. */
-	uint64_t (*get)(void *st);
+	/* Capture time of the part, CLOCK_REALTIME ns, or 0 if unknown;
+	 * the camera's sequence number of the frame in *seq, or 0. */
+	uint64_t (*get)(void *st, uint64_t *seq);
 	/* Frees what the state holds (may be NULL). */
 	void	(*release)(void *st);
 	/* 1 while body() still needs bytes of this part (NULL: always). */
@@ -111,8 +127,9 @@ xts_header(void *st, const char *name, const char *value)
 }
 
 static uint64_t
-xts_get(void *st)
+xts_get(void *st, uint64_t *seq)
 {
+	*seq = 0;
 	return ((struct xts_state *)st)->ns;
 }
 
@@ -134,12 +151,14 @@ struct sst_state {
 	uint64_t	 key;
 	int		 done;
 	uint64_t	 ns;
+	uint64_t	 seq;
 };
 
 /* Stamps of recent barcode frames, shared by all clients. */
 static struct {
 	uint64_t	key;
 	uint64_t	ns;
+	uint64_t	seq;
 } sst_cache[SST_CACHE];
 static uint64_t sst_decodes, sst_failures;
 
@@ -162,7 +181,7 @@ sst_begin(void *st)
 
 	s->len = 0;
 	s->com_done = s->done = 0;
-	s->clen = s->key = s->ns = 0;
+	s->clen = s->key = s->ns = s->seq = 0;
 }
 
 static void
@@ -199,7 +218,6 @@ static void
 sst_body(void *st, const unsigned char *p, size_t n)
 {
 	struct sst_state *s = st;
-	uint64_t seq;
 	size_t k;
 
 	if (s->done)
@@ -215,11 +233,11 @@ sst_body(void *st, const unsigned char *p, size_t n)
 		if (s->len < SST_COM_BYTES)
 			return;
 		s->com_done = 1;
-		if (simstamp_from_com(s->buf, s->len, &seq, &s->ns) == 0) {
+		if (simstamp_from_com(s->buf, s->len, &s->seq, &s->ns) == 0) {
 			s->done = 1;
 			return;
 		}
-		s->ns = 0;
+		s->ns = s->seq = 0;
 	}
 	sst_keep(s, p, n);
 	if (s->com_done && s->key == 0 && s->len >= SST_KEY_BYTES) {
@@ -227,6 +245,7 @@ sst_body(void *st, const unsigned char *p, size_t n)
 		k = s->key % SST_CACHE;
 		if (sst_cache[k].key == s->key) {
 			s->ns = sst_cache[k].ns;
+			s->seq = sst_cache[k].seq;
 			s->done = 1;
 		}
 	}
@@ -239,30 +258,37 @@ sst_wants_body(void *st)
 }
 
 static uint64_t
-sst_get(void *st)
+sst_get(void *st, uint64_t *seq)
 {
 	struct sst_state *s = st;
-	uint64_t seq, ns;
+	uint64_t ns;
 	size_t k;
 
-	if (s->done)
+	*seq = 0;
+	if (s->done) {
+		*seq = s->seq;
 		return s->ns;
+	}
 	/* A short frame, or one that needs its barcode read. */
-	if (simstamp_from_com(s->buf, s->len, &seq, &ns) == 0)
+	if (simstamp_from_com(s->buf, s->len, seq, &ns) == 0)
 		return ns;
 	if (s->key == 0)
 		s->key = sst_hash(s->buf, s->len < SST_KEY_BYTES ? s->len :
 		    SST_KEY_BYTES, s->clen);
 	k = s->key % SST_CACHE;
-	if (sst_cache[k].key == s->key)
+	if (sst_cache[k].key == s->key) {
+		*seq = sst_cache[k].seq;
 		return sst_cache[k].ns;
+	}
 	sst_decodes++;
-	if (simstamp_from_barcode(s->buf, s->len, &seq, &ns) != 0) {
+	if (simstamp_from_barcode(s->buf, s->len, seq, &ns) != 0) {
 		sst_failures++;
+		*seq = 0;
 		return 0;
 	}
 	sst_cache[k].key = s->key;
 	sst_cache[k].ns = ns;
+	sst_cache[k].seq = *seq;
 	return ns;
 }
 
@@ -303,9 +329,15 @@ struct client {
 	int		 have_clen;
 	unsigned char	 first2[2], last2[2];
 	size_t		 seen;
+	unsigned char	*body;		/* --decode: the part's bytes */
+	size_t		 body_cap;
+	uint64_t	 decode_failures;
+	double		 gap_max;	/* longest pause between frames, s */
 	uint64_t	 frames;	/* after warm-up */
 	uint64_t	 frames_all;
 	uint64_t	 unstamped;	/* counted frames without a capture time */
+	uint64_t	 seq_first, seq_last, seq_frames; /* camera sequence
+					 * numbers of counted frames */
 	uint64_t	 bytes;
 	double		 first_t, last_t;	/* of counted frames */
 	double		 budget;		/* slow: bytes it may read */
@@ -331,6 +363,7 @@ struct client {
 
 static const struct ts_source *tsrc = &ts_sources[0];
 static int mp4_mode;
+static tjhandle decoder;		/* --decode */
 static struct sockaddr_in dst;
 static char req[1024];
 static double t_start, t_warm;
@@ -384,19 +417,30 @@ client_connect(struct client *c, int rcvbuf)
 
 /*
  * A whole frame arrived at t (CLOCK_MONOTONIC) and now (CLOCK_REALTIME,
- * ns), captured at capture_ns (CLOCK_REALTIME, 0: unknown): counted
- * after the warm-up, with its latency.
+ * ns), captured at capture_ns (CLOCK_REALTIME, 0: unknown), the camera's
+ * frame seq (0: unknown): counted after the warm-up, with its latency,
+ * the pause before it and its place in the camera's sequence.
  */
 static void
-client_frame(struct client *c, double t, uint64_t now, uint64_t capture_ns)
+client_frame(struct client *c, double t, uint64_t now, uint64_t capture_ns,
+    uint64_t seq)
 {
 	c->frames_all++;
 	if (t < t_warm)
 		return;
 	if (c->frames == 0)
 		c->first_t = t;
+	else if (t - c->last_t > c->gap_max)
+		c->gap_max = t - c->last_t;
 	c->last_t = t;
 	c->frames++;
+	if (seq != 0) {
+		if (c->seq_frames == 0 || seq < c->seq_first)
+			c->seq_first = seq;
+		if (seq > c->seq_last)
+			c->seq_last = seq;
+		c->seq_frames++;
+	}
 	if (capture_ns == 0)
 		c->unstamped++;
 	else {
@@ -405,19 +449,44 @@ client_frame(struct client *c, double t, uint64_t now, uint64_t capture_ns)
 	}
 }
 
+/* 0 if the JPEG decodes completely, without a warning. */
+static int
+frame_decode(const unsigned char *jpeg, size_t len)
+{
+	static unsigned char *rgb;
+	static size_t rgb_size;
+	int w, h, sub, cs;
+
+	if (tjDecompressHeader3(decoder, jpeg, (unsigned long)len, &w, &h,
+	    &sub, &cs) != 0 || w <= 0 || h <= 0)
+		return -1;
+	if ((size_t)w * (size_t)h * 3 > rgb_size) {
+		free(rgb);
+		rgb_size = (size_t)w * (size_t)h * 3;
+		if ((rgb = malloc(rgb_size)) == NULL) {
+			perror("malloc");
+			exit(1);
+		}
+	}
+	return tjDecompress2(decoder, jpeg, (unsigned long)len, rgb, w, 0, h,
+	    TJPF_RGB, TJFLAG_STOPONWARNING) == 0 ? 0 : -1;
+}
+
 static void
 part_done(struct client *c)
 {
 	/* The arrival time first: reading the stamp may take a decode. */
 	double t = now_mono();
-	uint64_t now = now_real_ns(), ts = tsrc->get(c->ts);
+	uint64_t now = now_real_ns(), seq, ts = tsrc->get(c->ts, &seq);
 
 	if (c->clen < 4 || c->first2[0] != 0xff || c->first2[1] != 0xd8 ||
 	    c->last2[0] != 0xff || c->last2[1] != 0xd9) {
 		client_fail(c, "part is not a complete JPEG");
 		return;
 	}
-	client_frame(c, t, now, ts);
+	if (decoder != NULL && frame_decode(c->body, c->clen) != 0)
+		c->decode_failures++;
+	client_frame(c, t, now, ts, seq);
 }
 
 /* An mdat has arrived whole: one frame, captured at its prft's time. */
@@ -433,7 +502,7 @@ mp4_fragment_done(struct client *c)
 		return;
 	}
 	c->prft_len = 0;
-	client_frame(c, t, now, capture);
+	client_frame(c, t, now, capture, 0);
 }
 
 /* Bytes of chunk data: box headers, the start of moofs, mdat ends. */
@@ -575,6 +644,14 @@ client_line(struct client *c)
 			c->remain = c->clen;
 			c->seen = 0;
 			c->ps = P_BODY;
+			if (decoder != NULL && c->clen > c->body_cap) {
+				free(c->body);
+				c->body_cap = c->clen;
+				if ((c->body = malloc(c->body_cap)) == NULL) {
+					perror("malloc");
+					exit(1);
+				}
+			}
 			return;
 		}
 		if ((colon = strchr(c->line, ':')) == NULL) {
@@ -623,6 +700,8 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 				if (pos >= c->seen && pos < c->seen + k)
 					c->last2[pos - (c->clen - 2)] =
 					    p[pos - c->seen];
+			if (decoder != NULL && k > 0)
+				memcpy(c->body + c->seen, p, k);
 			c->seen += k;
 			if (tsrc->body != NULL)
 				tsrc->body(c->ts, p, k);
@@ -673,8 +752,8 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 static int
 client_wants_body(const struct client *c)
 {
-	return tsrc->body != NULL && (tsrc->wants_body == NULL ||
-	    tsrc->wants_body(c->ts));
+	return decoder != NULL || (tsrc->body != NULL &&
+	    (tsrc->wants_body == NULL || tsrc->wants_body(c->ts)));
 }
 
 /*
@@ -775,9 +854,12 @@ print_group(const char *name, struct client *cl, int n, int slow,
     double duration, int per_client)
 {
 	double *fps = calloc((size_t)n + 1, sizeof(double));
+	double *cov = calloc((size_t)n + 1, sizeof(double));
 	struct samples all = { 0 }, first = { 0 }, second = { 0 };
 	uint64_t frames = 0, frames_all = 0, unstamped = 0, bytes = 0;
-	int k = 0, i, errors = 0;
+	uint64_t decode_failures = 0;
+	double gap_max = 0;
+	int k = 0, kc = 0, i, errors = 0;
 	size_t j;
 
 	for (i = 0; i < n; i++) {
@@ -785,10 +867,16 @@ print_group(const char *name, struct client *cl, int n, int slow,
 		if (c->slow != slow)
 			continue;
 		fps[k++] = duration > 0 ? (double)c->frames / duration : 0;
+		if (c->seq_frames >= 2)
+			cov[kc++] = (double)c->seq_frames /
+			    (double)(c->seq_last - c->seq_first + 1);
 		frames += c->frames;
 		frames_all += c->frames_all;
 		unstamped += c->unstamped;
 		bytes += c->bytes;
+		decode_failures += c->decode_failures;
+		if (c->gap_max > gap_max)
+			gap_max = c->gap_max;
 		errors += c->error[0] != '\0';
 		for (j = 0; j < c->lat.n; j++) {
 			samples_add(&all, c->lat.v[j]);
@@ -802,9 +890,16 @@ print_group(const char *name, struct client *cl, int n, int slow,
 	    (unsigned long long)frames, (unsigned long long)bytes,
 	    (unsigned long long)frames_all, (unsigned long long)unstamped,
 	    errors, duration > 0 ? (double)bytes / duration / 1e6 : 0);
+	if (decoder != NULL)
+		printf("\"decode_failures\":%llu,",
+		    (unsigned long long)decode_failures);
+	printf("\"gap_max\":%.3f,", gap_max);
 	printf("\"fps_min\":%.3f,\"fps_median\":%.3f,\"fps_max\":%.3f,",
 	    k ? pct(fps, (size_t)k, 0) : 0, k ? pct(fps, (size_t)k, 50) : 0,
 	    k ? pct(fps, (size_t)k, 100) : 0);
+	printf("\"coverage_min\":%.4f,\"coverage_median\":%.4f,",
+	    kc ? pct(cov, (size_t)kc, 0) : -1,
+	    kc ? pct(cov, (size_t)kc, 50) : -1);
 	printf("\"latency_p50\":%.4f,\"latency_p90\":%.4f,\"latency_p99\":%.4f,"
 	    "\"latency_max\":%.4f,\"latency_p50_first_half\":%.4f,"
 	    "\"latency_p50_second_half\":%.4f",
@@ -833,6 +928,7 @@ print_group(const char *name, struct client *cl, int n, int slow,
 	}
 	printf("}");
 	free(fps);
+	free(cov);
 	free(all.v);
 	free(first.v);
 	free(second.v);
@@ -852,6 +948,9 @@ static void
 client_release(struct client *c)
 {
 	ts_free(c->ts);
+	free(c->body);
+	c->body = NULL;
+	c->body_cap = 0;
 	free(c->lat.v);
 	free(c->lat_t.v);
 	c->ts = NULL;
@@ -943,10 +1042,11 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: loadclient -u http://127.0.0.1:PORT/PATH -n N -d SECONDS\n"
+	    "usage: loadclient -u http://HOST:PORT/PATH -n N -d SECONDS\n"
 	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
 	    "                  [--slow-rcvbuf BYTES] [--ts x-timestamp|simstamp] "
 	    "[--per-client] [--mp4]\n"
+	    "                  [--decode]\n"
 	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
 	exit(2);
 }
@@ -964,6 +1064,7 @@ main(int argc, char **argv)
 		{ "slow-rcvbuf", required_argument, NULL, 'b' },
 		{ "ts", required_argument, NULL, 't' },
 		{ "per-client", no_argument, NULL, 'p' },
+		{ "decode", no_argument, NULL, 'D' },
 		{ "churn", required_argument, NULL, 'C' },
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "mp4", no_argument, NULL, 'M' },
@@ -989,6 +1090,14 @@ main(int argc, char **argv)
 		case 'r': rate = atof(optarg); break;
 		case 'b': rcvbuf = atoi(optarg); break;
 		case 'p': per_client = 1; break;
+		case 'D':
+			if (decoder == NULL &&
+			    (decoder = tjInitDecompress()) == NULL) {
+				fprintf(stderr, "loadclient: tjInitDecompress "
+				    "failed\n");
+				return 1;
+			}
+			break;
 		case 'C': churn = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
 		case 'M': mp4_mode = 1; break;
@@ -1006,21 +1115,24 @@ main(int argc, char **argv)
 	}
 	if (url == NULL || n < 1 || nslow > n || duration <= 0 || conc < 1)
 		usage();
-	/* http://127.0.0.1:PORT/PATH: loopback only, by design. */
+	/* Loopback or a test's simulated link, by design: a load test
+	 * never goes anywhere else (RFC 2544 reserves 198.18.0.0/15 for
+	 * benchmarks). */
 	if (sscanf(url, "http://%63[0-9.]:%d", host, &port) != 2 ||
-	    strcmp(host, "127.0.0.1") != 0 || port <= 0 || port > 65535) {
-		fprintf(stderr, "loadclient: URL must be http://127.0.0.1:PORT/"
-		    "...\n");
+	    inet_pton(AF_INET, host, &dst.sin_addr) != 1 ||
+	    !((ntohl(dst.sin_addr.s_addr) >> 24) == 127 ||
+	    (ntohl(dst.sin_addr.s_addr) >> 17) == (198u << 7 | 18u >> 1)) ||
+	    port <= 0 || port > 65535) {
+		fprintf(stderr, "loadclient: URL must be http://HOST:PORT/... "
+		    "with HOST in 127.0.0.0/8 or 198.18.0.0/15\n");
 		return 2;
 	}
 	p = strchr(url + 7, '/');
 	snprintf(path, sizeof(path), "%s", p != NULL ? p : "/");
 	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
 	    "User-Agent: shmcam-loadclient\r\n\r\n", path, host, port);
-	memset(&dst, 0, sizeof(dst));
 	dst.sin_family = AF_INET;
 	dst.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, host, &dst.sin_addr);
 	/* One descriptor per client: as many as we may have. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -1104,5 +1216,7 @@ main(int argc, char **argv)
 		client_release(&cl[i]);
 	}
 	free(cl);
+	if (decoder != NULL)
+		tjDestroy(decoder);
 	return 0;
 }

@@ -86,15 +86,18 @@ def observe(seconds):
 class Proc:
     """A child process whose output goes to a log file we can search."""
 
-    def __init__(self, argv, log_path, env=None, wrapper=None, pass_fds=()):
+    def __init__(self, argv, log_path, env=None, wrapper=None, pass_fds=(),
+                 netns=None):
         self.argv = list(argv)
+        self.netns = netns
         self.log_path = log_path
         self._log = open(log_path, "ab")
         full = list(wrapper or []) + self.argv
         self.p = subprocess.Popen(full, stdin=subprocess.DEVNULL,
                                   stdout=self._log, stderr=subprocess.STDOUT,
-                                  env=env, preexec_fn=_die_with_parent,
-                                  pass_fds=pass_fds)
+                                  env=env, pass_fds=pass_fds,
+                                  preexec_fn=netns.preexec if netns
+                                  else _die_with_parent)
         self.pid = self.p.pid
 
     def log(self):
@@ -213,10 +216,12 @@ class ShmcamTestCase(unittest.TestCase):
         return p
 
     def start_server(self, name, *args, wrapper=None, root_ok=True,
-                     args_replace_name=False):
+                     args_replace_name=False, netns=None):
         """A server for camera name (or, with args_replace_name, for the
-        cameras args give with --camera), on an ephemeral port."""
-        argv = [SERVER, "--listen", "127.0.0.1:0"]
+        cameras args give with --camera), on an ephemeral port; inside
+        network namespace netns (a wan.Namespace) if given, where args
+        say where it listens."""
+        argv = [SERVER] + ([] if netns else ["--listen", "127.0.0.1:0"])
         if not args_replace_name:
             argv += ["--name", name, "--ctl", self.ctl_path(name)]
         if IS_ROOT and root_ok and not wrapper:
@@ -225,17 +230,19 @@ class ShmcamTestCase(unittest.TestCase):
         _counter[0] += 1
         p = Server(argv, os.path.join(self.tmp, "server-%s-%d.log"
                                       % (name, _counter[0])),
-                   wrapper=list(wrapper or []) + WRAPPER)
+                   wrapper=list(wrapper or []) + WRAPPER, netns=netns)
         self.procs.append(p)
         return p
 
     def wait_attached(self, server, timeout=10):
+        get = server.netns.http_get if server.netns else http_get
+
+        def live():
+            status, headers, _ = get(server.port, "/snapshot")
+            return status == 200 and "X-Shmcam-Placeholder" not in headers
         server.wait_log(r"attached to capture", timeout=timeout,
                         what="server to attach")
-        wait_until(lambda: http_get(server.port, "/snapshot")[0] == 200
-                   and "X-Shmcam-Placeholder" not in
-                   http_get(server.port, "/snapshot")[1],
-                   timeout, "a live snapshot")
+        wait_until(live, timeout, "a live snapshot")
 
     def jpeg_size(self, data):
         """(width, height) of a JPEG that decodes completely, else fails."""

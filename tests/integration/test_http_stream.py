@@ -82,6 +82,15 @@ class StreamTest(ShmcamTestCase):
                   "skipped", "connected_since", "frame_age"):
             self.assertIn(k, client)
         self.assertLess(abs(client["connected_since"] - time.time()), 60)
+        # The send policy's last verdict and what it weighed: a TCP
+        # client on loopback, taking every frame.
+        send = client["send"]
+        self.assertEqual(send["path"], "tcp")
+        self.assertIn((send["decision"], send["reason"]),
+                      {("send", "clear"), ("send", "drains")})
+        for k in ("rtt_ms", "min_rtt_ms", "delivery_rate", "in_flight",
+                  "unsent", "ours", "ahead", "drain_ms", "budget_ms"):
+            self.assertIn(k, send)
         # /NAME/state is the same camera alone.
         self.assertEqual(get_json(srv.port, "/%s/state" % name)
                          ["cameras"][0]["name"], name)
@@ -94,6 +103,8 @@ class StreamTest(ShmcamTestCase):
                        "shmcam_bytes_sent_total"):
             self.assertRegex(text, r"(?m)^%s\{camera=\"%s\"\} \d+$"
                              % (metric, name))
+        self.assertRegex(text, r'(?m)^shmcam_send_decisions_total\{camera="%s",'
+                         r'decision="send",reason="clear"\} [1-9]\d*$' % name)
         for hist in ("shmcam_send_latency_seconds", "shmcam_frame_age_seconds"):
             self.assertIn("# TYPE %s histogram" % hist, text)
             buckets = [int(v) for v in re.findall(
