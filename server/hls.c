@@ -424,17 +424,19 @@ hls_block_decide(const struct hls_window *w, const struct hls_directives *d)
 	const struct hls_segment *last, *lseg, *seg, *done;
 	uint64_t m = d->msn, p = d->part, lm, lp, ahead, pps;
 
+	/* Nothing is answered before a segment is complete: a playlist of
+	 * parts alone is one players take for empty (hls.js: "levelEmpty").
+	 * That is the case after a start or a restart. */
 	done = newest_complete(w);
-	if (!d->has_msn)
-		return done != NULL ? HLS_BLOCK_READY : HLS_BLOCK_WAIT;
-	if (w->count == 0)
+	if (done == NULL)
 		return HLS_BLOCK_WAIT;
+	if (!d->has_msn)
+		return HLS_BLOCK_READY;
 	last = HLS_SEG(w, w->count - 1);
 	if (m > last->msn + 2)
 		return HLS_BLOCK_TOO_FAR;
 	if (!d->has_part)
-		return done != NULL && done->msn >= m ? HLS_BLOCK_READY :
-		    HLS_BLOCK_WAIT;
+		return done->msn >= m ? HLS_BLOCK_READY : HLS_BLOCK_WAIT;
 
 	/* A part index past the last of a complete segment is part 0 of
 	 * the next segment (6.2.5.2). */
@@ -481,7 +483,8 @@ hls_cut_decide(const struct hls_cutter *c, uint64_t dts, int key)
 	/* A stall: the newest frame's duration would make any part that
 	 * holds it longer than PART-TARGET. */
 	if (gap > c->part_target)
-		return HLS_CUT_BREAK;
+		return c->seg_parts + 2 >= HLS_PARTS_MAX && !key ?
+		    HLS_CUT_BREAK : HLS_CUT_STALL;
 	if (key)
 		return elapsed > c->part_target && c->nframes >= 2 &&
 		    c->seg_parts + 2 < HLS_PARTS_MAX ? HLS_CUT_MOVE_LAST :

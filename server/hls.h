@@ -245,11 +245,17 @@ enum hls_cut {
 				 * frame (it would be longer than
 				 * PART-TARGET), which starts the next
 				 * part; then decide again */
-	HLS_CUT_BREAK,		/* the stream cannot go on from here (a
-				 * stall longer than a part, or more parts
-				 * than a segment may have): publish the
-				 * open part as it is, end the segment, and
-				 * wait for a keyframe (a discontinuity) */
+	HLS_CUT_STALL,		/* the source paused for longer than a
+				 * part: publish the open part, its last
+				 * frame lasting as long as PART-TARGET
+				 * allows; the frame starts the next part
+				 * (a keyframe: the next segment), after a
+				 * hole in the timeline that players step
+				 * over */
+	HLS_CUT_BREAK,		/* the segment may have no more parts:
+				 * publish the open part as it is, end the
+				 * segment, and wait for a keyframe (a
+				 * discontinuity) */
 };
 
 /* The decision for a frame of decode time dts (key: a keyframe). */

@@ -44,10 +44,12 @@
  * guard in listen.c tells us before evhttp frees the request.
  *
  * Breaks.  Frames lost before we read them, a new ring (the capture
- * restarted), a stall longer than a part: the open part is dropped (or,
- * for a stall, which every server sees alike, published as it is), the
- * segment ends, and the next keyframe starts a segment with
- * EXT-X-DISCONTINUITY.  A part dropped that way was never published, so
+ * restarted): the open part is dropped, the segment ends, and the next
+ * keyframe starts a segment with EXT-X-DISCONTINUITY.  A pause of the
+ * source longer than a part is not a break: the open part ends, its last
+ * frame shown as long as the part may last, and the stream goes on with
+ * the next frame after a hole in the timeline (every server sees the
+ * pause alike, so they make the same parts).  A part dropped that way was never published, so
  * no two servers publish different parts of one name; a request held
  * for it gets 404 (6.2.6).
  *
@@ -605,7 +607,7 @@ hls_break(struct camera *cam, const char *why)
 	struct hls_mux *hl = &cam->c_hls;
 
 	if (hl->hl_cut.open || hl->hl_npend > 0) {
-		log_debug("camera %s: HLS breaks off: %s", cam->c_name, why);
+		log_info("camera %s: HLS breaks off: %s", cam->c_name, why);
 		hl->hl_breaks++;
 	}
 	pending_clear(hl);
@@ -718,7 +720,7 @@ hls_frame(struct camera *cam, const struct ring_frame *meta,
     const uint8_t *au, int key)
 {
 	struct hls_mux *hl = &cam->c_hls;
-	uint64_t gen = cam->c_h264.rr_geo.generation, dts, now;
+	uint64_t gen = cam->c_h264.rr_geo.generation, dts, now, stalled;
 	uint64_t version = hl->hl_version;
 	uint32_t unused;
 	int guard;
@@ -769,12 +771,27 @@ hls_frame(struct camera *cam, const struct ring_frame *meta,
 			(void)hls_publish_part(cam, hl->hl_npend - 1,
 			    hl->hl_pend[hl->hl_npend - 1].hp_dts);
 			continue;
+		case HLS_CUT_STALL:
+			/* The source paused (every server sees it alike):
+			 * the open part's last frame lasts as long as the
+			 * part may, and the frame goes on after the hole. */
+			stalled = hl->hl_cut.part_start +
+			    hl->hl_cut.part_target;
+			(void)hls_publish_part(cam, hl->hl_npend,
+			    stalled < dts ? stalled : dts);
+			hl->hl_stalls++;
+			if (key) {
+				hls_segment_end(cam);
+				continue;
+			}
+			if (pending_add(hl, meta, au, dts, key) != 0)
+				hls_break(cam, "out of memory");
+			goto out;
 		case HLS_CUT_BREAK:
-			/* A stall every server sees: the open part is
-			 * published with a frame's nominal duration. */
+			/* The segment may have no more parts. */
 			(void)hls_publish_part(cam, hl->hl_npend,
 			    hl->hl_cut.last + hl->hl_cut.interval);
-			hls_break(cam, "the stream stalled");
+			hls_break(cam, "a segment of too many parts");
 			continue;
 		}
 	}

@@ -278,6 +278,8 @@ struct hls_mux {
 	uint64_t	 hl_parts_made;
 	uint64_t	 hl_segments_made;
 	uint64_t	 hl_breaks;		/* discontinuities */
+	uint64_t	 hl_stalls;		/* pauses of the source longer
+						 * than a part */
 	uint64_t	 hl_frames_skipped;	/* waiting for a keyframe */
 	uint64_t	 hl_activations;
 };
