@@ -3,8 +3,11 @@
 // integration tests (tests/integration/test_hls.py) and the scale test
 // (tests/scale/).
 //
-//   node hlsplay.js URL SECONDS [--insecure]
+//   node hlsplay.js URL SECONDS [--insecure] [--stdin]
 //
+// It plays for SECONDS; with --stdin, or until its standard input ends,
+// whichever comes first (the scale test closes it when its phases are
+// over).
 // --insecure accepts any TLS certificate (the scale test's edges have
 // self-signed ones).
 // The page is a blank document of URL's origin (so that no CORS is
@@ -18,11 +21,11 @@
 // line.
 //
 // Like shmcam's viewer page with MP4, the player jumps to the live edge
-// (hls.liveSyncPosition) when it finds itself more than 1.5 s behind its
-// target latency: hls.js starts at the live edge as it was when the
-// first part arrived, so a slow start (a loaded machine, a browser
-// starting up) would otherwise stay in the latency for good, and it
-// plays faster to catch up only when less than a target duration
+// (hls.liveSyncPosition) when it finds itself more than a target
+// duration behind its target latency: hls.js starts at the live edge as
+// it was when the first part arrived, so a slow start (a loaded machine,
+// a browser starting up) would otherwise stay in the latency for good;
+// it plays faster to catch up only when less than a target duration
 // behind.  Jumps are counted.
 //
 // Debian's chromium, headless, with a fresh profile that is removed
@@ -80,22 +83,29 @@ async function main() {
       return { hlsjs_supported: ok, hlsjs_version: ok ? Hls.version : null,
         native_hls: v.canPlayType('application/vnd.apple.mpegurl') };
     }, url)));
+    let stop = false;
+    if (flags.includes('--stdin')) {
+      process.stdin.on('end', () => { stop = true; });
+      process.stdin.on('error', () => { stop = true; });
+      process.stdin.resume();
+    }
     const end = Date.now() + seconds * 1000;
-    while (Date.now() < end) {
+    while (Date.now() < end && !stop) {
       await page.waitForTimeout(250);
       console.log(JSON.stringify(await page.evaluate(() => {
         const v = document.querySelector('video');
         const h = window.hls;
         const q = v.getVideoPlaybackQuality();
         const d = h && h.playingDate;
+        const lvl = h && h.levels && h.levels[h.currentLevel >= 0 ?
+          h.currentLevel : 0];
         const errs = window.R.errors.splice(0);
+        const td = lvl && lvl.details ? lvl.details.targetduration : 1;
         if (h && isFinite(h.latency) && isFinite(h.targetLatency) &&
-            h.latency > h.targetLatency + 1.5 && h.liveSyncPosition) {
+            h.latency > h.targetLatency + td && h.liveSyncPosition) {
           v.currentTime = h.liveSyncPosition;
           window.R.jumps++;
         }
-        const lvl = h && h.levels && h.levels[h.currentLevel >= 0 ?
-          h.currentLevel : 0];
         return {
           now: performance.now() / 1000,
           wall: Date.now() / 1000,
