@@ -5,7 +5,8 @@ headless Chromium with lowLatencyMode; blocking reloads answered at the
 part's publication and no sooner; what is refused (400, 404, 503); two
 servers making the same parts byte for byte; numbers that keep
 increasing over a server restart; a discontinuity over a capture
-restart; caching headers, CORS, /state and /metrics."""
+restart; caching headers, CORS, /state and /metrics; viewers across a
+simulated wide-area link (wan.py) playing without a stall."""
 
 import json
 import os
@@ -18,9 +19,12 @@ import unittest
 
 from hlscheck import PlaylistChecker
 from hlstools import HlsFollower
-from shmcam import (ROOT, ShmcamTestCase, ffmpeg_decode, figure, get_json,
-                    http_get, observe, wait_until)
+from shmcam import (BUILD, ROOT, ShmcamTestCase, ffmpeg_decode, figure,
+                    get_json, http_get, observe, wait_until)
 from test_mp4_stream import H264, HAVE_BROWSER, NO_H264, browser
+from wan import Wan
+
+HLSCLIENT = os.path.join(BUILD, "tests", "hlsclient")
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 HLSPLAY_JS = os.path.join(BROWSER_DIR, "hlsplay.js")
@@ -401,3 +405,42 @@ class HlsTest(ShmcamTestCase):
         self.assertIn(samples[-1]["playing"], ("playing: H.264 (HLS)",
                                                "playing: MJPEG (video error)",
                                                "playing: MJPEG"))
+
+    def test_distant_viewers_play_without_stalls(self):
+        # A viewer 100 ms away, and one 40 ms away behind 250 KB/s (about
+        # eight times the test pattern's H.264), each following the hint
+        # and blocking reloads for 10 s.
+        name = self.new_name()
+        net = Wan(self)
+        self.start_capture(name, "--size", "640x360", "--fps", "30",
+                           "--h264", "on", "--h264-gop", "30")
+        srv = self.start_server(name, "--listen", "0.0.0.0:0",
+                                netns=net.server)
+        self.wait_attached(srv)
+        far = net.link(rtt_ms=100)
+        narrow = net.link(rtt_ms=40, rate=250000)
+        procs = [(ln, ln.popen([HLSCLIENT, "-u", ln.url(srv.port,
+                                                        "/hls.m3u8"),
+                                "-n", 2, "-d", 10, "--warmup", 4],
+                               stdout=subprocess.PIPE, text=True))
+                 for ln in (far, narrow)]
+        for ln, p in procs:
+            out, _ = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0)
+            r = json.loads(out)
+            figure("LL-HLS across %d ms%s: %.2f parts/s per client, latency "
+                   "from capture p50 %.0f ms p99 %.0f ms, stalls %d, longest "
+                   "gap %.2f s", ln.rtt_ms, ", %d KB/s" % (ln.rate / 1000)
+                   if ln.rate else "", r["parts_per_s_min"],
+                   r["latency_end_p50"] * 1e3, r["latency_end_p99"] * 1e3,
+                   r["stalls"], r["max_gap"])
+            self.assertEqual(r["errors"], [], r)
+            self.assertEqual(r["stalls"], 0, r)
+            # Three parts a second; the first counted ones may straddle
+            # the warm-up's end.
+            self.assertGreater(r["parts_per_s_min"], 2.5, r)
+            # A part is answered at its publication plus the round trip
+            # (a held request is already on its way): the round trip
+            # and a part's transfer at 250 KB/s (about 10 KB: 40 ms),
+            # with room for a loaded machine.
+            self.assertLess(r["latency_end_p50"], ln.rtt_ms / 1e3 + 0.3, r)
