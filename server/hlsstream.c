@@ -619,22 +619,28 @@ hls_break(struct camera *cam, const char *why)
 	hls_wake(cam);
 }
 
-/* The window's constants for the ring now attached. */
+/*
+ * The window's constants for the ring now attached, from its nominal rate
+ * and GOP.  A read that fails (the capture rewriting the block at that
+ * moment, on a loaded machine) keeps the values read before: constants
+ * that changed would begin the window anew.
+ */
 static void
 hls_window_constants(struct camera *cam, uint32_t *interval,
     uint32_t *part_nominal, uint32_t *part_target, uint32_t *target_s)
 {
+	struct hls_mux *hl = &cam->c_hls;
 	struct ring_status st;
 	struct ring_params *pp;
-	uint32_t fps = 0, gop = 0;
 
 	if (ring_read_status(&cam->c_h264, &st) == 0)
-		fps = st.fps_milli;
+		hl->hl_fps_milli = st.fps_milli;
 	pp = malloc(sizeof(*pp));
 	if (pp != NULL && ring_read_params(&cam->c_h264, pp) == 0)
-		gop = pp->gop;
+		hl->hl_gop = pp->gop;
 	free(pp);
-	hls_constants(fps, gop, interval, part_nominal, part_target, target_s);
+	hls_constants(hl->hl_fps_milli, hl->hl_gop, interval, part_nominal,
+	    part_target, target_s);
 }
 
 /* A keyframe opens a segment. */
@@ -660,12 +666,17 @@ hls_segment_start(struct camera *cam, const struct ring_frame *meta,
 	hls_window_constants(cam, &interval, &part_nominal, &part_target,
 	    &target_s);
 	if (w->count > 0 && (part_target != w->part_target ||
-	    target_s != w->target_s)) {
+	    target_s != hl->hl_target_nominal)) {
+		log_info("camera %s: HLS starts anew: the ring's rate or GOP "
+		    "changed", cam->c_name);
 		window_clear(hl);
 		prev = NULL;
 		hl->hl_break = 1;
 	}
 	w->part_target = part_target;
+	/* The target as the GOP says; a segment that outgrew it may have
+	 * raised the window's since (hls_segment_end()). */
+	hl->hl_target_nominal = target_s;
 	if (w->count == 0)
 		w->target_s = target_s;
 	hl->hl_cut.interval = interval;
@@ -706,6 +717,8 @@ hls_segment_start(struct camera *cam, const struct ring_frame *meta,
 
 	hl->hl_cut.open = 1;
 	hl->hl_cut.seg_parts = 0;
+	hl->hl_seg_start = dts;
+	hl->hl_key_asked = 0;
 	pending_clear(hl);
 	/* The segment's first part starts with this keyframe. */
 	w->hint = 1;
@@ -796,6 +809,18 @@ hls_frame(struct camera *cam, const struct ring_frame *meta,
 		}
 	}
 out:
+	/* A keyframe overdue: the segment would outgrow the target duration
+	 * (an encoder that dropped frames under load keeps its GOP in
+	 * frames, not in time).  One request per segment; the capture
+	 * grants it at once, a second after the last keyframe. */
+	if (hl->hl_cut.open && !hl->hl_key_asked &&
+	    cam->c_srv->opt.keyframe_requests && dts > hl->hl_seg_start &&
+	    dts - hl->hl_seg_start > (uint64_t)hl->hl_win.target_s *
+	    MP4_TIMESCALE + 2ull * hl->hl_cut.interval) {
+		hl->hl_key_asked = 1;
+		hl->hl_keyframes_requested++;
+		(void)camera_request_keyframe(cam);
+	}
 	if (hl->hl_version != version)
 		hls_wake(cam);
 }
@@ -809,6 +834,7 @@ hls_h264_event(struct camera *cam, enum camera_h264_event ev)
 	case CAMERA_H264_ATTACHED:
 		hls_break(cam, "a new H.264 ring");
 		hl->hl_last_seq = 0;
+		hl->hl_fps_milli = hl->hl_gop = 0;
 		break;
 	case CAMERA_H264_DETACHED:
 		hls_break(cam, "the H.264 ring went away");

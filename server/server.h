@@ -250,11 +250,16 @@ struct hls_mux {
 	struct hls_cutter hl_cut;
 	struct mp4_timeline hl_timeline;
 	uint64_t	 hl_generation;		/* ring of the frames taken */
+	uint32_t	 hl_fps_milli;		/* its nominal rate and GOP, as */
+	uint32_t	 hl_gop;		/* last read (0: not yet) */
+	uint32_t	 hl_target_nominal;	/* target duration they give */
 	uint64_t	 hl_last_seq;		/* newest frame taken, 0: none */
 	int		 hl_numbered;		/* hl_last_msn is this run's */
 	uint64_t	 hl_last_msn;		/* newest segment's numbers */
 	uint64_t	 hl_last_dsn;
 	int		 hl_break;		/* next segment: discontinuity */
+	uint64_t	 hl_seg_start;		/* decode time of its keyframe */
+	int		 hl_key_asked;		/* a keyframe asked for in it */
 	struct hls_pending hl_pend[HLS_PENDING_MAX];
 	unsigned	 hl_npend;
 	uint8_t		*hl_pbuf;		/* their access units */
@@ -281,6 +286,8 @@ struct hls_mux {
 	uint64_t	 hl_stalls;		/* pauses of the source longer
 						 * than a part */
 	uint64_t	 hl_frames_skipped;	/* waiting for a keyframe */
+	uint64_t	 hl_keyframes_requested; /* a segment about to outgrow
+						 * the target duration */
 	uint64_t	 hl_activations;
 };
 

@@ -201,7 +201,8 @@ state_hls(struct evbuffer *out, const struct camera *cam)
 	    ",\"not_found\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
 	    ",\"parts_made\":%" PRIu64 ",\"segments_made\":%" PRIu64
 	    ",\"discontinuities\":%" PRIu64 ",\"stalls\":%" PRIu64
-	    ",\"frames_skipped\":%" PRIu64 ",\"activations\":%" PRIu64,
+	    ",\"frames_skipped\":%" PRIu64 ",\"keyframes_requested\":%" PRIu64
+	    ",\"activations\":%" PRIu64,
 	    mp4_available(cam) ? "true" : "false",
 	    hl->hl_active ? "true" : "false", hl->hl_requests_playlist,
 	    hl->hl_requests_blocking, hl->hl_requests_part,
@@ -209,7 +210,8 @@ state_hls(struct evbuffer *out, const struct camera *cam)
 	    hl->hl_held_total, hl->hl_held_timeouts, hl->hl_too_far,
 	    hl->hl_not_found, hl->hl_bytes_sent, hl->hl_parts_made,
 	    hl->hl_segments_made, hl->hl_breaks, hl->hl_stalls,
-	    hl->hl_frames_skipped, hl->hl_activations);
+	    hl->hl_frames_skipped, hl->hl_keyframes_requested,
+	    hl->hl_activations);
 	evbuffer_add_printf(out, ",\"window\":{\"segments\":%u,\"parts\":%u"
 	    ",\"bytes\":%zu,\"seconds\":%.3f,\"target_duration\":%u"
 	    ",\"part_target\":%.5f", w->count, parts, hl->hl_bytes,
