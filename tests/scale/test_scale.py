@@ -17,8 +17,10 @@ Phases, one after the other in one run (each a fixed observation window):
     edge delay 20 clients through edge1, and 20 inside edge1's namespace
                that fetch from the origin directly over the same link:
                the delay the edge adds
-    nolock     the same 500 with the cache lock off on both edges: what
-               proxy_cache_lock saves the origin, and costs the viewers
+    variants   the same 500 with alternatives to the shipped configuration
+               (VARIANTS: no cache lock, a short lock timeout, playlists
+               passed through): what proxy_cache_lock saves the origin and
+               costs the viewers, and what the others do
     restarts   100 clients and the players while edge1's nginx and then
                the origin's server restart: everyone goes on, and the
                players play on after it
@@ -71,6 +73,40 @@ WAN_RATE = 1000000
 WINDOW = 12
 RAMP = (10, 100, 500)
 
+
+def _replace(conf, old, new, count=1):
+    if conf.count(old) < count:
+        raise AssertionError("%s: no %r to change" % (EDGE_CONF, old))
+    return conf.replace(old, new)
+
+
+def _playlists_uncached(conf):
+    i = conf.index("location ~ ^/(?:[A-Za-z0-9._-]+/)?hls\\.m3u8$ {")
+    j = conf.index("}", i)
+    body = conf[i:j]
+    new = "\n".join(line for line in body.splitlines()
+                    if "proxy_cache" not in line)
+    return conf[:i] + new + "\n\t\tproxy_cache off;\n\t" + conf[j:]
+
+
+# Alternatives to the shipped configuration, measured against it (the
+# "lock" phase): what proxy_cache_lock costs, and what the others cost.
+VARIANTS = {
+    # Every request for a part or playlist not yet cached goes to the
+    # origin.
+    "no lock": lambda c: _replace(c, "proxy_cache_lock on;",
+                                  "proxy_cache_lock off;", 2),
+    # Waiters look once, after 400 ms (a part and a round trip): a hit if
+    # the first request is back by then, else they go to the origin
+    # themselves, uncached.
+    "lock timeout 400 ms": lambda c: _replace(
+        c, "proxy_cache_lock_timeout 5s;", "proxy_cache_lock_timeout 400ms;",
+        2),
+    # Blocking playlists passed through, held by the origin, not cached;
+    # parts cached with the lock.
+    "playlists not cached": _playlists_uncached,
+}
+
 NGINX_MAIN = """user nobody nogroup;
 worker_processes 1;
 pid {prefix}/nginx.pid;
@@ -94,7 +130,7 @@ class Edge:
     """An nginx edge in namespace ns, from the shipped configuration with
     its three marked places filled in."""
 
-    def __init__(self, test, name, ns, addr, origin, lock=True):
+    def __init__(self, test, name, ns, addr, origin, variant=None):
         self.test, self.name, self.ns, self.addr = test, name, ns, addr
         self.prefix = os.path.join(test.tmp, name)
         self.proc = None
@@ -105,12 +141,12 @@ class Edge:
                         "-keyout", os.path.join(self.prefix, "edge.key"),
                         "-out", os.path.join(self.prefix, "edge.pem")],
                        check=True, capture_output=True, timeout=60)
-        self.configure(origin, lock)
+        self.configure(origin, variant)
         subprocess.run(["chown", "-R", "nobody:nogroup", self.prefix],
                        check=True)
         self.log_offset = 0
 
-    def configure(self, origin, lock):
+    def configure(self, origin, variant):
         with open(EDGE_CONF) as f:
             conf = f.read()
         subs = (("server shmcam-origin.example:8080;",
@@ -128,9 +164,8 @@ class Edge:
                 raise AssertionError("%s has no %r to fill in"
                                      % (EDGE_CONF, old))
             conf = conf.replace(old, new)
-        if not lock:
-            conf = conf.replace("proxy_cache_lock on;",
-                                "proxy_cache_lock off;")
+        if variant is not None:
+            conf = VARIANTS[variant](conf)
         with open(os.path.join(self.prefix, "edge.conf"), "w") as f:
             f.write(conf)
         with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
@@ -163,12 +198,12 @@ class Edge:
             self.test.procs.remove(self.proc)
             self.proc = None
 
-    def reload(self, origin, lock):
+    def reload(self, origin, variant=None):
         """A new configuration and an empty cache: stop, start."""
         self.stop()
         shutil.rmtree(os.path.join(self.prefix, "cache"))
         os.makedirs(os.path.join(self.prefix, "cache"))
-        self.configure(origin, lock)
+        self.configure(origin, variant)
         subprocess.run(["chown", "-R", "nobody:nogroup", self.prefix],
                        check=True)
         self.start()
@@ -366,6 +401,7 @@ class ScaleTest(ShmcamTestCase):
         srv = self.start_server(self.name, "--listen", "0.0.0.0:8080",
                                 "--max-clients", "5000",
                                 netns=self.net.server)
+        self.servers = [srv]
         self.wait_attached(srv)
         self.edge1 = Edge(self, "edge1", self.link1.ns,
                           self.viewers_link1.a_addr, origins[1])
@@ -451,28 +487,35 @@ class ScaleTest(ShmcamTestCase):
                   dres["latency_end_p99"] * 1e3,
                   (vres["latency_end_p50"] - dres["latency_end_p50"]) * 1e3)
 
-        # -- nolock: the same 500 without proxy_cache_lock
+        # -- alternatives to the shipped configuration, with the same 500
+        variants = {}
+        for v in VARIANTS:
+            for k, e in ((1, self.edge1), (2, self.edge2)):
+                e.reload(origins[k], v)
+            p, lead = self.hlsclients(RAMP[-1], WINDOW)
+            observe(lead)
+            self.phase(v)
+            m0 = self.metrics()
+            observe(WINDOW)
+            m1 = self.metrics()
+            r = {"clients": self.collect(p, 60),
+                 "origin": self.origin_figures(m0, m1, WINDOW)}
+            variants[v] = r
+            self.note("LL-HLS, %d viewers, edges with %s: origin HLS egress "
+                      "%.1f KB/s, origin requests per part (both edges): parts %.2f, "
+                      "blocking playlists %.2f; latency p50 %.0f ms p99 "
+                      "%.0f ms; stalls %d, HTTP errors %d", RAMP[-1], v,
+                      r["origin"]["hls_bytes_per_s"] / 1e3,
+                      r["origin"]["part_requests_per_part"],
+                      r["origin"]["blocking_requests_per_part"],
+                      r["clients"]["latency_end_p50"] * 1e3,
+                      r["clients"]["latency_end_p99"] * 1e3,
+                      r["clients"]["stalls"],
+                      r["clients"]["status"]["4xx"] +
+                      r["clients"]["status"]["5xx"])
+        self.results["variants"] = variants
         for k, e in ((1, self.edge1), (2, self.edge2)):
-            e.reload(origins[k], lock=False)
-        p, lead = self.hlsclients(RAMP[-1], WINDOW)
-        observe(lead)
-        self.phase("no lock")
-        m0 = self.metrics()
-        observe(WINDOW)
-        m1 = self.metrics()
-        nolock = {"clients": self.collect(p, 60),
-                  "origin": self.origin_figures(m0, m1, WINDOW)}
-        self.results["nolock"] = nolock
-        self.note("LL-HLS, %d viewers, no cache lock: origin HLS egress "
-                  "%.1f KB/s, %.2f part requests per part; latency p50 "
-                  "%.0f ms p99 %.0f ms; stalls %d", RAMP[-1],
-                  nolock["origin"]["hls_bytes_per_s"] / 1e3,
-                  nolock["origin"]["part_requests_per_part"],
-                  nolock["clients"]["latency_end_p50"] * 1e3,
-                  nolock["clients"]["latency_end_p99"] * 1e3,
-                  nolock["clients"]["stalls"])
-        for k, e in ((1, self.edge1), (2, self.edge2)):
-            e.reload(origins[k], lock=True)
+            e.reload(origins[k])
 
         # -- restarts: an edge, then the origin's server
         self.phase("restarts")
@@ -486,6 +529,7 @@ class ScaleTest(ShmcamTestCase):
         srv = self.start_server(self.name, "--listen", "0.0.0.0:8080",
                                 "--max-clients", "5000",
                                 netns=self.net.server)
+        self.servers.append(srv)
         self.wait_attached(srv)
         restarts = self.collect(p, 90)
         self.results["restarts"] = restarts
@@ -556,6 +600,12 @@ class ScaleTest(ShmcamTestCase):
                           f["behind_capture_p50"] or -1,
                           f["behind_capture_p99"] or -1, f["stalls"],
                           f["jumps"], len(f["errors"]))
+        # What the origin's server saw: its breaks and stalls, and why.
+        self.results["origin_log"] = [
+            line for p in self.servers for line in p.log().splitlines()
+            if "HLS" in line and "stream client" not in line]
+        hls = self.net.server.get_json(8080)["cameras"][0]["streams"]["hls"]
+        self.results["origin_hls"] = hls
         self.results["seconds"] = time.monotonic() - t_begin
         with open(os.path.join(BUILD, "scale.json"), "w") as f:
             json.dump(self.results, f, indent=1, default=list)
