@@ -281,9 +281,26 @@ class Frame:
 
 
 class StreamReader(threading.Thread):
-    """What the stream readers below share: stopping (the socket shut
-    down under the reading thread), and waiting for a number of frames
-    with the stream's failure or end reported as such."""
+    """What the stream readers below share: the thread around their
+    _read() (a failure kept for the test, the socket closed at the end),
+    stopping (the socket shut down under the reading thread), and waiting
+    for a number of frames with the stream's failure or end reported as
+    such."""
+
+    def run(self):
+        try:
+            self._read()
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            if not self._halt.is_set():
+                self.error = e
+        finally:
+            self.closed = True
+            if self._sock:
+                self._sock.close()
+            self._finish()
+
+    def _finish(self):
+        """What else to release once the reading ends."""
 
     def stop(self):
         self._halt.set()
@@ -360,51 +377,43 @@ class MjpegReader(StreamReader):
             k, _, v = line.decode("latin-1").partition(":")
             h[k.strip().lower()] = v.strip()
 
-    def run(self):
-        try:
-            self._sock = socket.create_connection((self.host, self.port),
-                                                  timeout=30)
-            self.connected_at = time.monotonic()
-            if self.rcvbuf:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
-                                      self.rcvbuf)
-            self._sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n\r\n"
-                                % self.path).encode())
-            status = self._line().split()
-            self.status = int(status[1])
-            self.head = self._headers()
-            if self.status != 200:
-                return
-            ctype = self.head.get("content-type", "")
-            m = re.search(r"boundary=([^;\s]+)", ctype)
-            if not m:
-                raise ValueError("no boundary in %r" % ctype)
-            boundary = b"--" + m.group(1).encode()
-            if self._line() != boundary:
-                raise ValueError("body does not start with the boundary")
-            while not self._halt.is_set():
-                h = self._headers()
-                n = int(h["content-length"])
-                self._fill(n + 2 + len(boundary) + 2)
-                data = self._buf[:n]
-                tail = self._buf[n:n + 4 + len(boundary)]
-                if tail != b"\r\n" + boundary + b"\r\n":
-                    raise ValueError("part of Content-Length %d is not "
-                                     "followed by the boundary: %r"
-                                     % (n, tail[:40]))
-                self._buf = self._buf[n + 4 + len(boundary):]
-                ts = float(h["x-timestamp"]) if "x-timestamp" in h else None
-                with self.lock:
-                    self.frames.append(Frame(time.monotonic(), ts, h, data))
-                    if self.keep is not None and len(self.frames) > self.keep:
-                        self.frames[-self.keep - 1].data = None
-        except Exception as e:  # noqa: BLE001 - reported to the test
-            if not self._halt.is_set():
-                self.error = e
-        finally:
-            self.closed = True
-            if self._sock:
-                self._sock.close()
+    def _read(self):
+        self._sock = socket.create_connection((self.host, self.port),
+                                              timeout=30)
+        self.connected_at = time.monotonic()
+        if self.rcvbuf:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                  self.rcvbuf)
+        self._sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n\r\n"
+                            % self.path).encode())
+        status = self._line().split()
+        self.status = int(status[1])
+        self.head = self._headers()
+        if self.status != 200:
+            return
+        ctype = self.head.get("content-type", "")
+        m = re.search(r"boundary=([^;\s]+)", ctype)
+        if not m:
+            raise ValueError("no boundary in %r" % ctype)
+        boundary = b"--" + m.group(1).encode()
+        if self._line() != boundary:
+            raise ValueError("body does not start with the boundary")
+        while not self._halt.is_set():
+            h = self._headers()
+            n = int(h["content-length"])
+            self._fill(n + 2 + len(boundary) + 2)
+            data = self._buf[:n]
+            tail = self._buf[n:n + 4 + len(boundary)]
+            if tail != b"\r\n" + boundary + b"\r\n":
+                raise ValueError("part of Content-Length %d is not "
+                                 "followed by the boundary: %r"
+                                 % (n, tail[:40]))
+            self._buf = self._buf[n + 4 + len(boundary):]
+            ts = float(h["x-timestamp"]) if "x-timestamp" in h else None
+            with self.lock:
+                self.frames.append(Frame(time.monotonic(), ts, h, data))
+                if self.keep is not None and len(self.frames) > self.keep:
+                    self.frames[-self.keep - 1].data = None
 
 
     def wait_frames(self, n, timeout=10):
@@ -629,59 +638,52 @@ class Mp4Reader(StreamReader):
                                               prft, sync,
                                               len(moof) + len(data)))
 
-    def run(self):
+    def _read(self):
         import struct
         self._moof = None
         self._prft = None
-        try:
-            if self.save:
-                self._file = open(self.save, "wb")
-            self._sock = socket.create_connection((self.host, self.port),
-                                                  timeout=30)
-            if self.rcvbuf:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
-                                      self.rcvbuf)
-            self.started = time.monotonic()
-            self._sock.sendall(("GET %s HTTP/1.%d\r\nHost: test\r\n\r\n"
-                                % (self.path, 0 if self.http10 else 1))
-                               .encode())
-            self.status = int(self._line().split()[1])
-            while True:
-                line = self._line()
-                if not line:
-                    break
-                k, _, v = line.decode("latin-1").partition(":")
-                self.head[k.strip().lower()] = v.strip()
-            if self.status != 200:
+        if self.save:
+            self._file = open(self.save, "wb")
+        self._sock = socket.create_connection((self.host, self.port),
+                                              timeout=30)
+        if self.rcvbuf:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                  self.rcvbuf)
+        self.started = time.monotonic()
+        self._sock.sendall(("GET %s HTTP/1.%d\r\nHost: test\r\n\r\n"
+                            % (self.path, 0 if self.http10 else 1))
+                           .encode())
+        self.status = int(self._line().split()[1])
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            self.head[k.strip().lower()] = v.strip()
+        if self.status != 200:
+            return
+        self.chunked = self.head.get("transfer-encoding") == "chunked"
+        buf = b""
+        while not self._halt.is_set():
+            data = self._body_bytes()
+            if data is None:
+                if buf:
+                    raise ValueError("body ended inside a box")
+                self.ended = True
                 return
-            self.chunked = self.head.get("transfer-encoding") == "chunked"
-            buf = b""
-            while not self._halt.is_set():
-                data = self._body_bytes()
-                if data is None:
-                    if buf:
-                        raise ValueError("body ended inside a box")
-                    self.ended = True
-                    return
-                buf += data
-                while len(buf) >= 8:
-                    n = struct.unpack(">I", buf[:4])[0]
-                    if n < 8:
-                        raise ValueError("box of size %d" % n)
-                    if len(buf) < n:
-                        break
-                    self._box(buf[:n])
-                    buf = buf[n:]
-        except Exception as e:  # noqa: BLE001 - reported to the test
-            if not self._halt.is_set():
-                self.error = e
-        finally:
-            self.closed = True
-            if self._sock:
-                self._sock.close()
-            if self._file:
-                self._file.close()
+            buf += data
+            while len(buf) >= 8:
+                n = struct.unpack(">I", buf[:4])[0]
+                if n < 8:
+                    raise ValueError("box of size %d" % n)
+                if len(buf) < n:
+                    break
+                self._box(buf[:n])
+                buf = buf[n:]
 
+    def _finish(self):
+        if self._file:
+            self._file.close()
 
     def wait_fragments(self, n, timeout=10):
         self.wait_count(n, timeout, "fragments")
