@@ -25,11 +25,16 @@
  *     mux is up to date), else the next one, which it asks the capture
  *     for (camera_request_keyframe(); the capture merges and rate-limits
  *     the requests, ctl.h).  The init segment goes out with it.
- *   - The send decision (stream_client_can_take(), shared with MJPEG) is
- *     asked for every fragment.  "Wait" means the client is behind: it
- *     skips to the next keyframe (and asks for one) instead of queueing,
- *     so it holds at most one fragment, its memory is bounded and its
- *     picture fresh.  A fragment is never cut: a client gets all of it.
+ *   - The send policy (stream_offer(), as for MJPEG) is asked for every
+ *     fragment, with a budget (cl_budget_ns, sendpolicy.h): what is ahead
+ *     of the fragment, our buffer included, may take up to half a second
+ *     to leave, since a skipped fragment costs every frame up to the next
+ *     keyframe and a queued one only its wait.  So a viewer far away
+ *     whose path carries the stream gets every frame; "wait" means the
+ *     client is behind (a link narrower than the stream): it skips to
+ *     the next keyframe (and asks for one) instead of queueing further,
+ *     so its memory is bounded and its picture fresh.  A fragment is
+ *     never cut: a client gets all of it.
  *   - A frame the mux itself lost (the ring overwrote it before it was
  *     read, or it was refused) makes the mux publish nothing until the
  *     next keyframe, so whatever a client gets decodes.
@@ -171,9 +176,7 @@ mp4_client_skip(struct stream_client *sc)
 static int
 mp4_offer(struct stream_client *sc, struct frame *f, uint64_t now)
 {
-	struct mp4_mux *mx = &sc->sc_cam->c_mp4;
-	size_t len = sc->sc_chunked ? f->f_end - f->f_part_off :
-	    f->f_jpeg_len;
+	int rc;
 
 	if (sc->sc_ending || sc->sc_last_seq >= f->f_seq)
 		return 0;
@@ -192,10 +195,32 @@ mp4_offer(struct stream_client *sc, struct frame *f, uint64_t now)
 			    "a new stream begins");
 			return 0;
 		}
-		if (!stream_client_can_take(sc, len))
-			return 0;
+	}
+	rc = stream_offer(sc, f, now, 0);
+	if (rc == 0 && !sc->sc_waiting) {
+		/* Behind: skip to the next keyframe rather than queue. */
+		mp4_client_skip(sc);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int
+mp4_push(struct stream_client *sc, struct frame *f, uint64_t now)
+{
+	struct mp4_mux *mx = &sc->sc_cam->c_mp4;
+	size_t len = sc->sc_chunked ? f->f_end - f->f_part_off :
+	    f->f_jpeg_len;
+
+	if (sc->sc_waiting) {
+		/* The start of a run: a keyframe (mp4_offer()), and the
+		 * init segment of its parameter sets first, which the mux
+		 * made before the keyframe's fragment. */
 		if (sc->sc_epoch == 0) {
-			if (mx->mx_init == NULL || mp4_send(sc, mx->mx_init) != 0)
+			if (mx->mx_init == NULL) {
+				stream_client_close(sc, "no init segment");
+				return -1;
+			}
+			if (mp4_send(sc, mx->mx_init) != 0)
 				return -1;
 			sc->sc_epoch = f->f_epoch;
 		}
@@ -204,10 +229,6 @@ mp4_offer(struct stream_client *sc, struct frame *f, uint64_t now)
 		mx->mx_keyframes_served++;
 		if (sc->sc_first_frame_ns == 0)
 			sc->sc_first_frame_ns = now;
-	} else if (!stream_client_can_take(sc, len)) {
-		/* Behind: skip to the next keyframe rather than queue. */
-		mp4_client_skip(sc);
-		return 0;
 	}
 	if (mp4_send(sc, f) != 0)
 		return -1;

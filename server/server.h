@@ -423,6 +423,8 @@ struct stream_client {
 	struct send_verdict sc_verdict;
 	uint64_t	 sc_ours;		/* our buffer's bytes then */
 	uint64_t	 sc_decided_ns;		/* when (CLOCK_MONOTONIC) */
+	uint64_t	 sc_backlog_ns;		/* a queue found at every
+						 * decision since (0: none) */
 	char		 sc_addr[80];
 	char		 sc_path[64];
 
@@ -537,12 +539,14 @@ void	stream_client_close(struct stream_client *sc, const char *reason);
 int	stream_client_send(struct stream_client *sc, struct frame *f,
 	    size_t off, size_t len);
 /*
- * The send decision (sendpolicy.h, as for MJPEG): 1 if sc can take a
- * frame now, 0 to wait for a newer one, which an MP4 client reads as
- * "skip to the next keyframe".  len is the frame's size; the policy
- * weighs what is ahead of it by the last frame's (sc_last_len).
+ * The one place a client gets a frame: f, if it has not had it (or, with
+ * repeat, once more), when the send policy says so (sendpolicy.h); it is
+ * queued by its kind's push (MJPEG parts here, MP4 fragments by
+ * mp4_push()).  1 if sent, 0 if not now (which an MP4 client reads as
+ * "skip to the next keyframe"), -1 if the client was closed (stalled).
  */
-int	stream_client_can_take(struct stream_client *sc, size_t len);
+int	stream_offer(struct stream_client *sc, struct frame *f, uint64_t now,
+	    int repeat);
 /* Closes sc if it has had bytes queued and taken no frame for the client
  * timeout: -1 (closed), else 0. */
 int	stream_client_check_stall(struct stream_client *sc, uint64_t now);
@@ -564,6 +568,9 @@ void	mp4_start(struct camera *cam, struct evhttp_request *req,
 	    const struct stream_params *sp, const char *addr);
 /* sc's output has drained. */
 void	mp4_client_drained(struct stream_client *sc);
+/* Queues fragment f for sc, which the send policy let take it (with
+ * the init segment first, if sc starts); 0, or -1 if sc was closed. */
+int	mp4_push(struct stream_client *sc, struct frame *f, uint64_t now);
 /* Once a second: stalled clients. */
 void	mp4_tick(struct camera *cam);
 /* Closes every MP4 client, each with a clean end of its response where

@@ -35,7 +35,8 @@
  *     that a viewer far away takes every frame its path can carry and
  *     one on a slow link waits for a newer frame instead of queueing
  *     behind the last.  stream_offer() is the one place that asks it
- *     and acts on the answer.
+ *     and acts on the answer, for MJPEG parts and MP4 fragments alike
+ *     (an MP4 client with a budget for its queue: mp4stream.c).
  *
  * A client whose queue never drains gets no new frame, so our write
  * timeout cannot see it stall: the 1 s tick closes a client that has
@@ -62,6 +63,17 @@
 #define STREAM_NOTSENT_LOWAT	(16 * 1024)
 #define STREAM_REFRESH_NS	900000000ull
 #define STREAM_MAX_WRITE	(64 * 1024 * 1024)
+/*
+ * How long what is ahead of an H.264 fragment may take to reach the
+ * client before it skips to the next keyframe instead (the send policy's
+ * cl_budget_ns; MJPEG has none: one frame interval).  A skip freezes the
+ * picture until the next keyframe (up to a GOP, a second by default), a
+ * queue only delays it.  Half a second lets a long path's slow start and
+ * a keyframe's burst through (a client 200 ms away otherwise skips a
+ * dozen times in 6 s), and keeps a client on a link narrower than the
+ * stream within about that of live.  shmcam-rtsp gives the same.
+ */
+#define STREAM_H264_BUDGET_NS	500000000ull
 
 void
 stream_client_close(struct stream_client *sc, const char *reason)
@@ -255,6 +267,15 @@ stream_decide(struct stream_client *sc, uint64_t now)
 		    1000000000u,
 	};
 
+	if (sc->sc_kind == STREAM_MP4) {
+		/* Its frames depend on each other; their interval is the
+		 * H.264 ring's (the JPEG ring may not be read at all). */
+		cl.cl_budget_ns = STREAM_H264_BUDGET_NS;
+		if (cam->c_mp4.mx_timeline.tl_nominal != 0)
+			cl.cl_interval_ns =
+			    (uint64_t)cam->c_mp4.mx_timeline.tl_nominal *
+			    1000000000u / MP4_TIMESCALE;
+	}
 	/* A client capped below the source's rate is offered a frame per
 	 * cap interval: that is its frame interval. */
 	if (sc->sc_params.sp_interval_ns > cl.cl_interval_ns)
@@ -264,6 +285,14 @@ stream_decide(struct stream_client *sc, uint64_t now)
 	if (sendpolicy_read_path(sc->sc_fd, sc->sc_family,
 	    srv->opt.send_bound, now, &sc->sc_rate_max, &sc->sc_net) != 0)
 		sc->sc_net.sp_kind = SEND_PATH_UNBOUNDED;
+	/* How long something of ours or the kernel's unsent bytes have
+	 * stood, for a budget (sendpolicy_decide()). */
+	if (cl.cl_ours + (sc->sc_net.sp_kind != SEND_PATH_UNBOUNDED ?
+	    sc->sc_net.sp_unsent : 0) == 0)
+		sc->sc_backlog_ns = 0;
+	else if (sc->sc_backlog_ns == 0)
+		sc->sc_backlog_ns = now;
+	cl.cl_backlog_ns = sc->sc_backlog_ns;
 	sendpolicy_decide(&cl, &sc->sc_net, &sc->sc_verdict);
 	sc->sc_decided_ns = now;
 	sc->sc_ours = cl.cl_ours;
@@ -298,16 +327,6 @@ stream_decide(struct stream_client *sc, uint64_t now)
 }
 
 int
-stream_client_can_take(struct stream_client *sc, size_t len)
-{
-	/* The policy weighs what is ahead of the new frame, by the size of
-	 * the last one (sc_last_len); a stalled client is left to
-	 * stream_client_check_stall(). */
-	(void)len;
-	return stream_decide(sc, clock_ns(CLOCK_MONOTONIC)) == SEND_NOW;
-}
-
-int
 stream_client_check_stall(struct stream_client *sc, uint64_t now)
 {
 	uint64_t timeout = (uint64_t)sc->sc_cam->c_srv->opt.client_timeout_s *
@@ -338,22 +357,20 @@ stream_count_send(struct camera *cam, const struct frame *f, uint64_t now,
 	    now - f->f_meta.capture_mono_ns : 0, n);
 }
 
-/*
- * The one place a client gets a frame: f, if it has not had it (or,
- * with repeat, once more), when the send policy says so.  1 if sent, 0
- * if not now, -1 if the client was closed.
- */
-static int
+int
 stream_offer(struct stream_client *sc, struct frame *f, uint64_t now,
     int repeat)
 {
 	struct camera *cam = sc->sc_cam;
+	int rc;
 
 	if (f == NULL || (sc->sc_last_seq >= f->f_seq && !repeat))
 		return 0;
 	switch (stream_decide(sc, now)) {
 	case SEND_NOW:
-		return stream_push(sc, f, now) == 0 ? 1 : -1;
+		rc = sc->sc_kind == STREAM_MP4 ? mp4_push(sc, f, now) :
+		    stream_push(sc, f, now);
+		return rc == 0 ? 1 : -1;
 	case SEND_STALLED:
 		cam->c_clients_stalled++;
 		stream_client_close(sc, "stalled: took no frame for the "

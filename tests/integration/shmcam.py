@@ -534,8 +534,9 @@ class Mp4Reader(StreamReader):
     last chunk), `error` when it was malformed or cut."""
 
     def __init__(self, port, path="/stream.mp4", http10=False, save=None,
-                 rcvbuf=None, read_delay=0.0, host="127.0.0.1"):
+                 rcvbuf=None, read_delay=0.0, host="127.0.0.1", ns=None):
         super().__init__(daemon=True)
+        self.ns = ns              # a wan.Namespace to connect from
         self.port = port
         self.path = path
         self.http10 = http10
@@ -644,8 +645,11 @@ class Mp4Reader(StreamReader):
         self._prft = None
         if self.save:
             self._file = open(self.save, "wb")
-        self._sock = socket.create_connection((self.host, self.port),
-                                              timeout=30)
+        if self.ns is not None:
+            self._sock = self.ns.connect(self.host, self.port, 30)
+        else:
+            self._sock = socket.create_connection((self.host, self.port),
+                                                  timeout=30)
         if self.rcvbuf:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
                                   self.rcvbuf)
