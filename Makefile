@@ -67,9 +67,20 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # (capture/encode.c) and what links it.
 JPEG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libjpeg 2>/dev/null)
 JPEG_LIBS  := $(shell $(PKG_CONFIG) --libs libjpeg 2>/dev/null)
+# The capture's network sources (capture/net.c): libcrypto for Digest
+# authentication's hashes, and for https, OpenSSL through libevent_openssl
+# unless TLS=0.  Only the capture links them.
+TLS	?= 1
+NET_PKGS := libcrypto
+ifeq ($(TLS),1)
+NET_PKGS += libssl libevent_openssl
+CPPFLAGS += -DSHMCAM_TLS
+endif
+NET_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(NET_PKGS) 2>/dev/null)
+NET_LIBS := $(shell $(PKG_CONFIG) --libs $(NET_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
-CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS)
+CFLAGS	+= $(PKG_CFLAGS) $(JPEG_CFLAGS) $(NET_CFLAGS)
 # The ring's 64-bit words need single-copy atomic loads (common/ring.h):
 # on 32-bit ARM, ARMv6K's LDREXD.  Raspberry Pi OS's compiler targets
 # plain ARMv6 (ARM mode, VFP); the Pi 1 and Zero it is for are ARMv6KZ.
@@ -106,9 +117,9 @@ PROGRAMS := $(CAPTURE) $(SERVER)
 
 # Debian packages: to build (the libraries, also fetched for other
 # architectures by check-arch), to run, to test.
-DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-	     libx264-dev libyuv-dev \
-	     libsystemd-dev libcrypt-dev libseccomp-dev check
+DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev libssl-dev \
+	     libx264-dev libyuv-dev libsystemd-dev libcrypt-dev \
+	     libseccomp-dev check
 DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
@@ -169,7 +180,8 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 
 $(CAPTURE): $(call obj,$(CAPTURE_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS) \
+	    $(NET_LIBS)
 
 $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -198,11 +210,14 @@ deps:
 	cd tests/browser && npm ci --no-audit --no-fund
 
 # ---------------------------------------------------------------- run
-# One capture and one server in the foreground; Ctrl-C stops both.
+# One capture and one server in the foreground; Ctrl-C stops both.  As
+# root, the capture becomes the shmcam-capture user of an install, or,
+# without one, nobody (it keeps the video device's group).
 .PHONY: run
 run: all
-	@set -u; root=; [ "$$(id -u)" = 0 ] && root=--allow-root; \
-	$(CAPTURE) --name $(RUN_NAME) & cap=$$!; \
+	@set -u; root=; user=; if [ "$$(id -u)" = 0 ]; then root=--allow-root; \
+	getent passwd shmcam-capture >/dev/null || user="--user nobody"; fi; \
+	$(CAPTURE) --name $(RUN_NAME) $$user & cap=$$!; \
 	$(SERVER) --name $(RUN_NAME) --listen $(RUN_LISTEN) $$root & srv=$$!; \
 	trap 'kill $$cap $$srv 2>/dev/null; wait; exit 0' INT TERM; \
 	echo; echo "    shmcam is running: open http://$(RUN_LISTEN)/   (Ctrl-C stops it)"; echo; \
@@ -230,7 +245,10 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_end_to_end.EndToEndTest.test_capture_restart_keeps_clients \
 	test_end_to_end.EndToEndTest.test_index_and_errors \
 	test_hostile_ring test_http_contract test_http_restart \
-	test_h264.H264Test.test_short_stream
+	test_netsrc.RelayTest.test_frames_byte_for_byte_with_the_origins_timestamps \
+	test_netsrc.CredentialsTest test_netsrc.HttpsTest.test_trusted_certificate \
+	test_netsrc.CameraQuirksTest.test_snapshot_camera test_netsrc.HostileUpstreamTest \
+	test_shutdown test_h264.H264Test.test_short_stream
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \

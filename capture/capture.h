@@ -8,7 +8,8 @@
  *               publishing, "no signal" placeholders, the ring's size
  *   pipeline_h264.c  the same for the H.264 ring: the encoder's thread,
  *               cameras' own H.264, keyframes on request
- *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c)
+ *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c,
+ *               net.c with multipart.c, httpresp.c, httpauth.c, url.c)
  *   encode.c, m2m.c, mjpeg.c, h264enc.c, h264pass.c, keyframe.c,
  *   workers.c, placeholder.c, privs.c, peers.c
  *
@@ -44,6 +45,8 @@
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
 #define SOURCE_DRAIN_MAX	32	/* frames taken per wake-up, at most */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
+#define NET_TIMEOUT_MS		5000	/* --source-timeout */
+#define NET_RETRY_MAX_MS	10000	/* --retry-max of network sources */
 
 /* --encoder: who encodes raw frames to JPEG. */
 enum capture_encoder {
@@ -57,6 +60,14 @@ enum source_kind {
 	SOURCE_PATTERN,
 	SOURCE_V4L2,
 	SOURCE_DIR,
+	SOURCE_NET,
+};
+
+/* Where the source is, as the loop sees it. */
+enum source_life {
+	SOURCE_STARTING,	/* a network source's first open() under way */
+	SOURCE_LIVE,		/* delivering */
+	SOURCE_DOWN,		/* lost: placeholders, reopened with backoff */
 };
 
 struct capture_options {
@@ -64,6 +75,10 @@ struct capture_options {
 	const char	*ctl_path;
 	enum source_kind kind;
 	const char	*path;		/* v4l2: device, dir: directory */
+	struct url	 url;		/* net: --source, then --credentials */
+	const char	*credentials;	/* --credentials FILE */
+	const char	*tls_ca;	/* --tls-ca FILE */
+	unsigned	 source_timeout_ms;
 	const char	*server_group;
 	const char	*user;
 	const char	*group;
@@ -79,6 +94,7 @@ struct capture_options {
 	unsigned	 buffers;
 	unsigned	 workers;
 	unsigned	 retry_ms;
+	unsigned	 retry_max_ms;	/* 0: the source's default */
 	int		 always_encode;
 	struct h264_settings h264;
 	int		 list;
@@ -103,7 +119,8 @@ struct capture {
 	struct placeholder ph;
 	struct privs	 privs;
 	gid_t		 server_gid;	/* (gid_t)-1: the process's */
-	struct event	*src_ev;	/* NULL while the source is gone */
+	enum source_life life;
+	struct event	*src_ev;	/* a descriptor source's, while live */
 	struct event	*wk_ev;
 	struct event	*tick_ev;
 	struct event	*retry_ev;
@@ -116,6 +133,10 @@ struct capture {
 	/* while the source is gone */
 	char		 reason[RING_TEXT_MAX];
 	char		 retry_why[256];
+	unsigned	 retry_fails;	/* reopen attempts failed in a row */
+	uint64_t	 src_failures;	/* the source lost, all told */
+	int		 upstream_offline; /* a network source shows its own
+					    * placeholder */
 	uint32_t	 last_width;	/* placeholders are drawn this size */
 	uint32_t	 last_height;
 
@@ -166,6 +187,8 @@ struct capture {
 /* options.c */
 void	capture_parse_options(struct capture_options *o, int argc,
 	    char **argv);
+/* --credentials FILE into o->url (exits 2 if it cannot). */
+void	capture_read_credentials(struct capture_options *o);
 
 /* pipeline.c */
 /* Takes a frame from the source through to the ring; releases it. */

@@ -57,8 +57,8 @@ enum h264_profile {
 #define H264_GOP_MAX		600
 #define H264_THREADS_MAX	16
 /* The default rate limit in bits per pixel and frame: 1935 kbit/s at
- * 1280x720, 30 fps, about what the issue's 1 to 3 Mbit/s for 720p30
- * says H.264 needs for a camera picture. */
+ * 1280x720, 30 fps, within the 1 to 3 Mbit/s a camera picture at 720p30
+ * takes in H.264. */
 #define H264_BITS_PER_PIXEL	0.07
 
 struct h264_settings {

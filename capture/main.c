@@ -6,10 +6,12 @@
  * main.c: setup in the order privileges demand (device, ring and control
  * socket first, then the drop to --user), the event loop, and the
  * source's life: when it fails (unplug, ENODEV, EIO, no frame for a
- * while) it is closed, "no signal" placeholders go out once a second,
- * the ring says OFFLINE and why, and the source is reopened every
- * --retry-interval until it is back.  Servers and their clients never
- * notice more than the placeholder.
+ * while; a network source's connection refused, stalled, closed, junk)
+ * it is closed, "no signal" placeholders go out once a second, the ring
+ * says OFFLINE and why, and the source is reopened after
+ * --retry-interval, the wait doubling up to --retry-max, until it is
+ * back.  Servers and their clients never notice more than the
+ * placeholder.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "capture.h"
 #include "log.h"
+#include "mjpeg.h"
 #include "opt.h"
 #include "sandbox.h"
 
@@ -44,13 +48,38 @@ capture_frame_bound(const struct capture *c)
 	return enc > c->src.max_frame ? enc : c->src.max_frame;
 }
 
+/*
+ * The wait before the next reopen: --retry-interval, doubled after each
+ * failure in a row up to --retry-max.  A network source backs off to
+ * 10 s by default (a camera that refuses is asked less often; an
+ * ESP32-CAM busy with another client gets time to notice), the others
+ * are asked at the same pace: a device that is back is seen at once.
+ */
+static unsigned
+capture_retry_ms(const struct capture *c)
+{
+	unsigned max = c->opt.retry_max_ms != 0 ? c->opt.retry_max_ms :
+	    c->opt.kind == SOURCE_NET ? NET_RETRY_MAX_MS : c->opt.retry_ms;
+	uint64_t ms = (uint64_t)c->opt.retry_ms <<
+	    (c->retry_fails < 20 ? c->retry_fails : 20);
+
+	if (max < c->opt.retry_ms)
+		max = c->opt.retry_ms;
+	return ms > max ? max : (unsigned)ms;
+}
+
 static void
 capture_source_up(struct capture *c)
 {
-	c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
-	    capture_source_cb, c);
-	if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
-		fatalx("source events: out of memory");
+	if (c->src.fd != -1) {
+		c->src_ev = event_new(c->base, c->src.fd, EV_READ | EV_PERSIST,
+		    capture_source_cb, c);
+		if (c->src_ev == NULL || event_add(c->src_ev, NULL) == -1)
+			fatalx("source events: out of memory");
+	}
+	c->life = SOURCE_LIVE;
+	c->retry_fails = 0;
+	c->upstream_offline = 0;
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
 	(void)capture_ring_fit(c, capture_frame_bound(c));
@@ -66,25 +95,56 @@ capture_source_up(struct capture *c)
 static void
 capture_source_down(struct capture *c, const char *why)
 {
-	struct timeval second = { 1, 0 }, retry = ms_tv(c->opt.retry_ms);
+	struct timeval second = { 1, 0 }, retry;
+	unsigned ms;
 
+	/* Whatever the source (a network one has no descriptor): the H.264
+	 * thread is drained before the rate it encodes at may change. */
+	if (c->life == SOURCE_LIVE)
+		capture_h264_source_down(c);
 	if (c->src_ev != NULL) {
 		if (c->use_workers) {
 			workers_drain(&c->wk);
 			capture_workers_flush(c);
 		}
-		capture_h264_source_down(c);
 		event_free(c->src_ev);
 		c->src_ev = NULL;
 		c->src.ops->close(&c->src);
-	}
+	} else if (c->src.ops->attach != NULL && c->life != SOURCE_DOWN)
+		c->src.ops->close(&c->src);
+	c->life = SOURCE_DOWN;
+	c->upstream_offline = 0;
+	c->retry_fails = 0;
+	ms = capture_retry_ms(c);
 	snprintf(c->reason, sizeof(c->reason), "%s", why);
-	log_warnx("%s lost: %s; publishing \"no signal\", retrying every "
-	    "%u.%03u s", c->src.desc, why, c->opt.retry_ms / 1000,
-	    c->opt.retry_ms % 1000);
+	log_warnx("%s lost: %s; publishing \"no signal\", retrying in "
+	    "%u.%03u s", c->src.desc, why, ms / 1000, ms % 1000);
 	capture_set_status(c, RING_STATE_OFFLINE, why);
 	capture_publish_placeholder(c);
 	evtimer_add(c->ph_ev, &second);
+	retry = ms_tv(ms);
+	evtimer_add(c->retry_ev, &retry);
+}
+
+/* A reopen failed: said once per distinct reason, tried again later. */
+static void
+capture_retry_failed(struct capture *c, const char *why)
+{
+	struct timeval retry;
+
+	if (strcmp(why, c->retry_why) != 0)
+		log_info("%s: still gone: %s", c->src.desc, why);
+	else
+		log_debug("%s: still gone: %s", c->src.desc, why);
+	snprintf(c->retry_why, sizeof(c->retry_why), "%s", why);
+	/* A network source's loss is often just the connection closing;
+	 * why it stays away (refused, 401, 404) is the reason to show. */
+	if (c->opt.kind == SOURCE_NET && strcmp(c->reason, why) != 0) {
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+		capture_set_status(c, RING_STATE_OFFLINE, c->reason);
+	}
+	c->retry_fails++;
+	retry = ms_tv(capture_retry_ms(c));
 	evtimer_add(c->retry_ev, &retry);
 }
 
@@ -92,21 +152,16 @@ static void
 capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	struct timeval retry = ms_tv(c->opt.retry_ms);
 	char why[256] = "";
 	int rc;
 
 	(void)fd;
 	(void)what;
 	rc = c->src.ops->open(&c->src, why, sizeof(why));
+	if (rc == -EINPROGRESS)
+		return;		/* the sink says how it went */
 	if (rc != 0) {
-		/* Once per distinct reason at info level, not every second. */
-		if (strcmp(why, c->retry_why) != 0)
-			log_info("%s: still gone: %s", c->src.desc, why);
-		else
-			log_debug("%s: still gone: %s", c->src.desc, why);
-		snprintf(c->retry_why, sizeof(c->retry_why), "%s", why);
-		evtimer_add(c->retry_ev, &retry);
+		capture_retry_failed(c, why);
 		return;
 	}
 	ring_writer_count(&c->ring, 0, 0, 0, 1);
@@ -114,6 +169,62 @@ capture_retry_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("%s is back: %ux%u %s at %u.%03u fps", c->src.desc,
 	    c->src.width, c->src.height, source_format_name(c->src.fourcc),
 	    c->src.fps_milli / 1000, c->src.fps_milli % 1000);
+}
+
+/*
+ * A frame from a source that runs on the loop.  Such a source is up at
+ * its first frame (a connection alone proves nothing), with that
+ * frame's size.
+ */
+static void
+capture_sink_frame(struct source *src, struct source_frame *f, void *arg)
+{
+	struct capture *c = arg;
+	struct mjpeg_info info;
+	int back = c->life == SOURCE_DOWN;
+
+	(void)src;
+	if (c->life != SOURCE_LIVE) {
+		if (mjpeg_check(f->data, f->length, &info) == 0) {
+			c->src.width = info.width;
+			c->src.height = info.height;
+		}
+		if (back)
+			ring_writer_count(&c->ring, 0, 0, 0, 1);
+		capture_source_up(c);
+		log_info("%s %s: %ux%u JPEG", c->src.desc, back ? "is back" :
+		    "is live", c->src.width, c->src.height);
+	}
+	/* An upstream shmcam whose own camera is away sends its "offline"
+	 * picture: passed on as a placeholder, and the ring says so. */
+	if ((f->flags & SOURCE_FRAME_PLACEHOLDER) && !c->upstream_offline) {
+		c->upstream_offline = 1;
+		capture_set_status(c, RING_STATE_OFFLINE, "upstream offline");
+		log_warnx("%s: the upstream's camera is offline; passing its "
+		    "placeholder on", c->src.desc);
+	} else if (!(f->flags & SOURCE_FRAME_PLACEHOLDER) &&
+	    c->upstream_offline) {
+		c->upstream_offline = 0;
+		capture_set_status(c, RING_STATE_ONLINE, "");
+		log_info("%s: live frames from the upstream again",
+		    c->src.desc);
+	}
+	capture_frame(c, f);
+	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
+}
+
+/* A source that runs on the loop failed (and closed itself). */
+static void
+capture_sink_failed(struct source *src, const char *why, void *arg)
+{
+	struct capture *c = arg;
+
+	(void)src;
+	c->src_failures++;
+	if (c->life == SOURCE_DOWN)
+		capture_retry_failed(c, why);
+	else
+		capture_source_down(c, why);
 }
 
 static void
@@ -129,6 +240,7 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct source_frame f;
+	uint64_t woke = clock_ns(CLOCK_MONOTONIC), taken;
 	char why[256] = "";
 	int rc;
 
@@ -139,7 +251,13 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	 * signal once for several buffers (libcamera's V4L2 layer did, with
 	 * an eventfd read once per DQBUF before it used a semaphore), and
 	 * a buffer left behind would wait for the next frame's wake-up.
-	 * Bounded by the buffers a device may have; EAGAIN ends it.
+	 * Bounded by the buffers a device may have; EAGAIN ends it, and so
+	 * does a frame captured after the wake-up: it came while we
+	 * worked, and the loop's other events (servers' hellos, the
+	 * heartbeat) come first.  Without that, a source faster than the
+	 * encoder (a timer's frame is always new) kept the loop here for
+	 * SOURCE_DRAIN_MAX encodes, seconds on a slow machine, and servers
+	 * gave up waiting for their welcome.
 	 */
 	for (int n = 0; n < SOURCE_DRAIN_MAX; n++) {
 		rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
@@ -149,7 +267,10 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (rc == 0)
 			break;
+		taken = f.capture_mono_ns;
 		capture_frame(c, &f);
+		if (taken >= woke)
+			break;
 	}
 	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }
@@ -169,7 +290,8 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("ring header was changed by another process; "
 		    "restored it");
 	/* A device that stops delivering without an error (a stuck USB
-	 * camera, a capture card without input) is as good as gone. */
+	 * camera, a capture card without input) is as good as gone.  (A
+	 * network source keeps its own time: --source-timeout.) */
 	if (c->src_ev != NULL && now - c->last_frame_ns > c->frame_timeout_ns) {
 		snprintf(why, sizeof(why), "no frame for %.1f s",
 		    (double)(now - c->last_frame_ns) / 1e9);
@@ -178,13 +300,16 @@ capture_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (secs < STATS_PERIOD_S)
 		return;
 	log_info("%s %ux%u: %.1f fps, encode %.2f ms, %llu dropped, "
-	    "%llu invalid, %llu idle, %u servers, %u viewers%s", c->src.desc,
+	    "%llu invalid, %llu idle, %u servers, %u viewers, source lost "
+	    "%llu times%s", c->src.desc,
 	    c->last_width, c->last_height, (double)c->st_frames / secs,
 	    c->st_encoded ? (double)c->st_encode_ns / (double)c->st_encoded /
 	    1e6 : 0.0, (unsigned long long)(c->st_dropped + c->st_failures),
 	    (unsigned long long)c->st_invalid,
 	    (unsigned long long)c->st_idle, c->peers.ps_attached,
-	    c->peers.ps_viewers[CTL_KIND_JPEG], c->src_ev != NULL ? "" :
+	    c->peers.ps_viewers[CTL_KIND_JPEG],
+	    (unsigned long long)c->src_failures,
+	    c->life == SOURCE_LIVE && !c->upstream_offline ? "" :
 	    " (no signal)");
 	if (c->h264_on)
 		log_info("%s H.264: %.1f fps, %.0f kbit/s, encode %.2f ms, "
@@ -300,7 +425,18 @@ capture_open_source(struct capture *c)
 		sc.buffers = c->opt.workers + 3;
 	sc.controls = c->opt.controls;
 	sc.ncontrols = c->opt.ncontrols;
+	sc.url = &c->opt.url;
+	sc.tls_ca = c->opt.tls_ca;
+	sc.timeout_ms = c->opt.source_timeout_ms;
 	switch (c->opt.kind) {
+	case SOURCE_NET:
+		/* Opened once the loop exists (capture_setup()). */
+		if ((rc = net_source_init(&c->src, &sc)) == -EINVAL)
+			exit(2);	/* said why */
+		if (rc != 0)
+			fatalx("source: %s", strerror(-rc));
+		c->life = SOURCE_STARTING;
+		return 0;
 	case SOURCE_V4L2:
 		rc = v4l2_source_init(&c->src, &sc);
 		break;
@@ -328,6 +464,29 @@ capture_open_source(struct capture *c)
 		log_warnx("--control values are checked when the device "
 		    "appears");
 	return 0;
+}
+
+/*
+ * After the privilege drop the device is reopened (after an unplug) as
+ * --user: keep the group it can be opened through, whatever --group
+ * says.  That is the device node's group, or, while the device is not
+ * there, the group "video", which owns video devices on Debian (udev).
+ */
+static void
+capture_keep_device_group(struct capture *c)
+{
+	struct stat st;
+	char why[160];
+	gid_t gid;
+
+	if (c->opt.kind != SOURCE_V4L2 || !c->privs.drop)
+		return;
+	if (stat(c->opt.path, &st) == 0)
+		gid = st.st_gid;
+	else if (privs_lookup_group("video", &gid) != 0)
+		return;
+	if (privs_keep_group(&c->privs, gid, why, sizeof(why)) != 0)
+		opt_usage_error("%s", why);
 }
 
 /*
@@ -426,6 +585,8 @@ capture_setup(struct capture *c)
 	uint32_t bound;
 	int rc, fd, live;
 
+	/* Before the privilege drop: the file may be root's alone. */
+	capture_read_credentials(&c->opt);
 	c->server_gid = lookup_group(c->opt.server_group);
 	if (privs_resolve(&c->privs, c->opt.user, c->opt.group, why,
 	    sizeof(why)) != 0)
@@ -444,6 +605,7 @@ capture_setup(struct capture *c)
 	live = capture_open_source(c);
 	c->last_width = c->src.width;
 	c->last_height = c->src.height;
+	capture_keep_device_group(c);
 
 	c->use_workers = c->opt.workers > 1 && c->opt.kind == SOURCE_V4L2;
 	if (c->opt.workers > 1 && !c->use_workers)
@@ -467,21 +629,13 @@ capture_setup(struct capture *c)
 	bound = (uint32_t)capture_frame_bound(c);
 	snprintf(c->shm_name, sizeof(c->shm_name), "shmcam-%s", c->opt.name);
 	rc = ring_writer_create(&c->ring, c->shm_name, c->opt.slots,
-	    ring_slot_size_for(bound), 0640, c->server_gid);
+	    ring_slot_size_for(bound));
 	if (rc != 0)
-		fatalx("ring /dev/shm/%s: %s", c->shm_name, strerror(-rc));
-	/*
-	 * The ring belongs to the user we become, so that after the drop we
-	 * may still replace it (capture_ring_fit()) and unlink it at exit:
-	 * /dev/shm is sticky, and a root-owned object would be stuck.
-	 */
-	if (c->privs.drop && fchown(c->ring.rw_fd, c->privs.uid, (gid_t)-1)
-	    == -1)
-		fatal("ring /dev/shm/%s: chown to uid %u", c->shm_name,
-		    (unsigned)c->privs.uid);
+		fatalx("ring %s: %s", c->shm_name, strerror(-rc));
 	capture_h264_setup(c);
-	capture_set_status(c, live ? RING_STATE_STARTING : RING_STATE_OFFLINE,
-	    live ? "" : c->reason);
+	capture_set_status(c, live || c->life == SOURCE_STARTING ?
+	    RING_STATE_STARTING : RING_STATE_OFFLINE, live ||
+	    c->life == SOURCE_STARTING ? "" : c->reason);
 
 	if (c->opt.ctl_path != NULL)
 		snprintf(c->ctl_path, sizeof(c->ctl_path), "%s",
@@ -489,12 +643,9 @@ capture_setup(struct capture *c)
 	else if (ctl_default_path(c->opt.name, c->ctl_path,
 	    sizeof(c->ctl_path)) != 0)
 		fatalx("default control socket path too long; use --ctl");
-	fd = ctl_listen(c->ctl_path, 0660, c->server_gid);
-	if (fd == -EADDRINUSE)
-		fatalx("control socket %s: another capture is running there",
-		    c->ctl_path);
+	fd = ctl_listen(c->ctl_path, 0660, c->server_gid, why, sizeof(why));
 	if (fd < 0)
-		fatalx("control socket %s: %s", c->ctl_path, strerror(-fd));
+		fatalx("control socket: %s", why);
 
 	/* Everything that needs root is open: from here on, never root. */
 	privs_drop(&c->privs);
@@ -524,20 +675,43 @@ capture_setup(struct capture *c)
 		fatalx("service manager notification events: out of memory");
 	c->st_fps = c->src.fps_milli / 1000.0;
 
+	if (c->src.ops->attach != NULL) {
+		const struct source_sink sink = {
+			.frame = capture_sink_frame,
+			.failed = capture_sink_failed,
+			.arg = c,
+		};
+
+		rc = c->src.ops->attach(&c->src, c->base, &sink, why,
+		    sizeof(why));
+		if (rc == -EINVAL) {
+			fprintf(stderr, "shmcam-capture: %s: %s\n",
+			    c->src.desc, why);
+			exit(2);
+		}
+		if (rc != 0)
+			fatalx("%s: %s", c->src.desc, why);
+	}
+
 	/* Set up: from here on, nothing but capturing and serving
 	 * (common/sandbox.h). */
 	if (!c->opt.no_sandbox) {
 		enum sandbox_program prog = capture_sandbox(c, why,
 		    sizeof(why));
+		unsigned net = c->opt.kind != SOURCE_NET ? 0 :
+		    SANDBOX_NET_TCP | (url_host_is_address(&c->opt.url) ? 0 :
+		    SANDBOX_NET_DNS);
 
-		if ((rc = sandbox_apply(prog)) != 0)
+		if ((rc = sandbox_apply_net(prog, net)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
 		if (prog == SANDBOX_CAPTURE_V4L2_LAYER)
 			log_info("sandbox: system call filter on, with the "
 			    "calls of a V4L2 layer in this process (%s): "
 			    "pipes, ppoll, memfds, DMA buffers", why);
 		else
-			log_info("sandbox: system call filter on");
+			log_info("sandbox: system call filter on%s", net == 0 ?
+			    "" : net & SANDBOX_NET_DNS ? " (with TCP and DNS)" :
+			    " (with TCP)");
 	}
 	/* Threads after the filter, so they are under it whatever the
 	 * kernel lets sandbox_apply() do to threads already running. */
@@ -553,14 +727,25 @@ capture_setup(struct capture *c)
 	}
 	capture_h264_start(c);
 	c->st_start_ns = clock_ns(CLOCK_MONOTONIC);
-	log_info("capturing %s %ux%u %s at %u.%03u fps into /dev/shm/%s, "
-	    "control socket %s", c->src.desc, c->src.width, c->src.height,
-	    live ? source_format_name(c->src.fourcc) : "(format when it "
-	    "appears)", c->src.fps_milli / 1000, c->src.fps_milli % 1000,
-	    c->shm_name, c->ctl_path);
+	if (c->life == SOURCE_STARTING)
+		log_info("capturing %s (JPEG frames at the size and rate it "
+		    "sends%s) into ring %s, control socket %s",
+		    c->src.desc, c->opt.fps_given ? ", at most --fps" : "",
+		    c->shm_name, c->ctl_path);
+	else
+		log_info("capturing %s %ux%u %s at %u.%03u fps into ring %s, "
+		    "control socket %s", c->src.desc, c->src.width,
+		    c->src.height, live ? source_format_name(c->src.fourcc) :
+		    "(format when it appears)", c->src.fps_milli / 1000,
+		    c->src.fps_milli % 1000, c->shm_name, c->ctl_path);
 	if (live)
 		capture_source_up(c);
-	else {
+	else if (c->life == SOURCE_STARTING) {
+		why[0] = '\0';
+		rc = c->src.ops->open(&c->src, why, sizeof(why));
+		if (rc != -EINPROGRESS)
+			capture_source_down(c, rc == 0 ? "no frame" : why);
+	} else {
 		snprintf(why, sizeof(why), "%s", c->reason);
 		capture_source_down(c, why);
 	}
@@ -592,7 +777,7 @@ capture_teardown(struct capture *c)
 	 * capture replaces a stale socket anyway. */
 	if (unlink(c->ctl_path) == -1 && errno != ENOENT)
 		log_debug("unlink %s: %s", c->ctl_path, strerror(errno));
-	ring_writer_destroy(&c->ring, 1);
+	ring_writer_destroy(&c->ring);
 	if (c->src.ops != NULL)
 		c->src.ops->destroy(&c->src);
 	encoder_free(&c->enc);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <linux/videodev2.h>
 
@@ -55,14 +56,16 @@ usage(FILE *out)
 "Owns one camera and publishes its frames as JPEG, and H.264, into shared\n"
 "memory for any number of shmcam-server processes.\n"
 "\n"
-"  -n, --name NAME          camera name (default \"default\"); the ring is\n"
-"                           the shared-memory object \"shmcam-NAME\"\n"
+"  -n, --name NAME          camera name (default \"default\"); the ring\n"
+"                           shows as \"memfd:shmcam-NAME\" in /proc\n"
 "  -c, --ctl PATH           control socket (default /run/shmcam/NAME.sock,\n"
 "                           or $XDG_RUNTIME_DIR/shmcam/NAME.sock)\n"
 "  -s, --source SPEC        auto (default): the first V4L2 capture device,\n"
 "                           else the test pattern; v4l2:/dev/videoN (or a\n"
 "                           /dev/v4l/by-id/... path); pattern; dir:PATH\n"
-"                           (the JPEG files of a directory, looped)\n"
+"                           (the JPEG files of a directory, looped);\n"
+"                           http[s]://[USER:PASS@]HOST[:PORT]/PATH (an MJPEG\n"
+"                           stream, or JPEG snapshots fetched at --fps)\n"
 "  -F, --format FMT         auto (MJPEG preferred, then what encodes\n"
 "                           cheapest), or one of:\n"
 "                           %s\n"
@@ -100,20 +103,54 @@ usage(FILE *out)
 "      --h264-preset NAME   x264 speed preset, ultrafast ... placebo\n"
 "                           (default superfast)\n"
 "      --h264-threads N     x264 sliced threads, 1-%d (default 1)\n"
-"      --retry-interval S   reopen a lost device every S seconds (default 1)\n"
+"      --retry-interval S   reopen a lost source after S seconds (default 1)\n"
+"      --retry-max S        ... doubling the wait up to S seconds (default:\n"
+"                           10 for network sources, else --retry-interval)\n"
+"      --credentials FILE   user:password for a network source, on the\n"
+"                           file's first line (instead of the URL's)\n"
+"      --source-timeout S   a network source that has not connected,\n"
+"                           answered or sent a frame in S seconds is lost\n"
+"                           (default 5)\n"
+"      --tls-ca FILE        https: trust the certificates in FILE (PEM),\n"
+"                           not the system's\n"
 "      --slots N            ring slots, %d-%d (default 8)\n"
-"  -g, --server-group GRP   group that may read the ring and connect to the\n"
-"                           control socket (default: the process's group)\n"
-"  -u, --user USER          started as root: run as USER (default %s)\n"
-"      --group GROUP        ... with GROUP as only group (default: USER's\n"
-"                           groups)\n"
+"  -g, --server-group GRP   group that may connect to the control socket\n"
+"                           and so get the ring (default: the process's)\n"
+"  -u, --user USER          started as root: run as USER (default\n"
+"                           %s; without that user, root must name one)\n"
+"      --group GROUP        ... with GROUP as primary group (default:\n"
+"                           USER's); USER's other groups and the video\n"
+"                           device's stay\n"
 "      --no-sandbox         no system call filter after setup (debugging)\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
-"  -V, --version            print the version\n",
+"  -V, --version            print the version and the build's features\n",
 	    formats, BUFFERS_MIN, BUFFERS_MAX, WORKERS_MAX, H264_QUALITY_DEFAULT,
 	    H264_GOP_MAX, H264_THREADS_MAX, RING_SLOTS_MIN, RING_SLOTS_MAX,
 	    PRIVS_DEFAULT_USER);
+}
+
+/*
+ * --version: the version on the first line, then what the build has, one
+ * word each ("features: x264 tls"), then what is missing or what it means
+ * for the licence in words.  What the binary is distributed under
+ * depends on x264.
+ */
+static void
+print_version(void)
+{
+	int x264 = h264enc_available(), tls = net_tls_available();
+
+	printf("shmcam-capture %s\n", SHMCAM_VERSION);
+	printf("features:%s%s\n", x264 ? " x264" : "", tls ? " tls" : "");
+	if (x264)
+		printf("H.264: libx264 (this binary is GPL-2.0-or-later as a "
+		    "whole)\n");
+	else
+		printf("H.264: no encoder (built with X264=no); cameras' own "
+		    "H.264 passed through\n");
+	if (!tls)
+		printf("built without TLS: no https sources (TLS=0)\n");
 }
 
 /* Parses "WxH" with even W and H within the picture limits. */
@@ -153,8 +190,29 @@ parse_fps(const char *s, uint32_t *milli)
 	return 0;
 }
 
+/*
+ * http:// and https:// URLs: parsed here, into our own copy; then the
+ * password is overwritten in argv, so that ps(1) and /proc/PID/cmdline
+ * do not show it (the URL's other parts stay, for the reader of ps).
+ */
 static void
-parse_source(struct capture_options *o, const char *spec)
+parse_source_url(struct capture_options *o, char *spec)
+{
+	char why[128];
+	size_t off, len;
+
+	if (url_parse(spec, &o->url, why, sizeof(why)) != 0)
+		opt_usage_error("invalid --source URL: %s", why);
+	url_password_span(spec, &off, &len);
+	memset(spec + off, '*', len);
+	if (o->url.tls && !net_tls_available())
+		opt_usage_error("--source https://: this shmcam-capture was "
+		    "built without TLS (make TLS=1)");
+	o->kind = SOURCE_NET;
+}
+
+static void
+parse_source(struct capture_options *o, char *spec)
 {
 	size_t len = strlen(spec);
 
@@ -170,9 +228,73 @@ parse_source(struct capture_options *o, const char *spec)
 	    strncmp(spec, "dir:", 4) == 0) {
 		o->kind = SOURCE_DIR;
 		o->path = spec + 4;
-	} else
+	} else if (strncasecmp(spec, "http://", 7) == 0 ||
+	    strncasecmp(spec, "https://", 8) == 0)
+		parse_source_url(o, spec);
+	else
 		opt_usage_error("unknown --source '%s': expected auto, "
-		    "pattern, v4l2:/dev/videoN or dir:PATH", spec);
+		    "pattern, v4l2:/dev/videoN, dir:PATH or an http:// or "
+		    "https:// URL", spec);
+}
+
+/* Parses seconds like "0.5" into milliseconds within [min, max]. */
+static unsigned
+parse_seconds(const char *opt, const char *s, unsigned min_ms,
+    unsigned max_ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' ||
+	    !(v * 1000 >= min_ms && v * 1000 <= max_ms))
+		opt_usage_error("invalid %s '%s': expected seconds from %u.%u "
+		    "to %u", opt, s, min_ms / 1000, min_ms % 1000 / 100,
+		    max_ms / 1000);
+	return (unsigned)(v * 1000 + 0.5);
+}
+
+void
+capture_read_credentials(struct capture_options *o)
+{
+	char line[2 * URL_CRED_MAX + 2], *colon, *nl;
+	struct stat st;
+	FILE *f;
+
+	if (o->credentials == NULL)
+		return;
+	if ((f = fopen(o->credentials, "re")) == NULL)
+		opt_usage_error("--credentials %s: %s", o->credentials,
+		    strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
+		log_warnx("--credentials %s is readable by everyone",
+		    o->credentials);
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	if ((nl = strpbrk(line, "\r\n")) != NULL)
+		*nl = '\0';
+	else if (strlen(line) == sizeof(line) - 1)
+		opt_usage_error("--credentials %s: the line is too long",
+		    o->credentials);
+	/* Empty: no credentials (shmcam-capture-net@.service passes an
+	 * empty file when the camera needs none). */
+	if (line[0] == '\0')
+		return;
+	colon = strchr(line, ':');
+	if (colon == NULL || colon == line ||
+	    (size_t)(colon - line) >= sizeof(o->url.user) ||
+	    strlen(colon + 1) >= sizeof(o->url.pass)) {
+		explicit_bzero(line, sizeof(line));
+		opt_usage_error("--credentials %s: expected one line "
+		    "USER:PASSWORD (each at most %zu bytes)", o->credentials,
+		    sizeof(o->url.user) - 1);
+	}
+	*colon = '\0';
+	snprintf(o->url.user, sizeof(o->url.user), "%s", line);
+	snprintf(o->url.pass, sizeof(o->url.pass), "%s", colon + 1);
+	explicit_bzero(line, sizeof(line));
 }
 
 /* --encoder auto|cpu|m2m|m2m:PATH */
@@ -232,7 +354,8 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	enum {
 		OPT_SLOTS = 256, OPT_BUFFERS, OPT_CONTROL, OPT_LIST,
 		OPT_WORKERS, OPT_ALWAYS_ENCODE, OPT_RETRY, OPT_GROUP,
-		OPT_NO_SANDBOX, OPT_ENCODER, OPT_H264, OPT_H264_BITRATE,
+		OPT_NO_SANDBOX, OPT_ENCODER, OPT_RETRY_MAX, OPT_CREDENTIALS,
+		OPT_TLS_CA, OPT_SOURCE_TIMEOUT, OPT_H264, OPT_H264_BITRATE,
 		OPT_H264_QUALITY, OPT_H264_GOP, OPT_H264_PROFILE,
 		OPT_H264_PRESET, OPT_H264_THREADS,
 	};
@@ -258,6 +381,11 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "h264-preset", required_argument, NULL, OPT_H264_PRESET },
 		{ "h264-threads", required_argument, NULL, OPT_H264_THREADS },
 		{ "retry-interval", required_argument, NULL, OPT_RETRY },
+		{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
+		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+		{ "source-timeout", required_argument, NULL,
+		  OPT_SOURCE_TIMEOUT },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
 		{ "server-group", required_argument, NULL, 'g' },
 		{ "user", required_argument, NULL, 'u' },
@@ -268,7 +396,6 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t milli;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -282,6 +409,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	o->buffers = 4;
 	o->workers = 1;
 	o->retry_ms = 1000;
+	o->source_timeout_ms = NET_TIMEOUT_MS;
 	h264enc_defaults(&o->h264);
 
 	while ((ch = getopt_long(argc, argv, "n:c:s:F:S:f:q:g:u:vhV", longopts,
@@ -396,12 +524,22 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			    optarg, 1, H264_THREADS_MAX, 10);
 			break;
 		case OPT_RETRY:
-			if (parse_fps(optarg, &milli) != 0 || milli < 100 ||
-			    milli > 60000)
-				opt_usage_error("invalid --retry-interval "
-				    "'%s': expected seconds from 0.1 to 60",
-				    optarg);
-			o->retry_ms = milli;	/* seconds * 1000 */
+			o->retry_ms = parse_seconds("--retry-interval", optarg,
+			    100, 60000);
+			break;
+		case OPT_RETRY_MAX:
+			o->retry_max_ms = parse_seconds("--retry-max", optarg,
+			    100, 600000);
+			break;
+		case OPT_CREDENTIALS:
+			o->credentials = optarg;
+			break;
+		case OPT_TLS_CA:
+			o->tls_ca = optarg;
+			break;
+		case OPT_SOURCE_TIMEOUT:
+			o->source_timeout_ms = parse_seconds("--source-timeout",
+			    optarg, 500, 600000);
 			break;
 		case OPT_SLOTS:
 			o->slots = (uint32_t)opt_uint("--slots", optarg,
@@ -426,14 +564,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("shmcam-capture %s\n", SHMCAM_VERSION);
-			/* What the binary is distributed under depends on it. */
-			if (h264enc_available())
-				printf("H.264: libx264 (this binary is "
-				    "GPL-2.0-or-later as a whole)\n");
-			else
-				printf("H.264: no encoder (built with X264=no); "
-				    "cameras' own H.264 passed through\n");
+			print_version();
 			exit(0);
 		default:
 			usage(stderr);
@@ -452,8 +583,18 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	if (o->encoder == ENCODER_M2M && o->workers > 1)
 		opt_usage_error("--encoder m2m encodes on the loop thread; "
 		    "--workers is for encoding on the CPU");
-	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR) {
-		const char *what = o->kind == SOURCE_DIR ? "dir:" : "pattern";
+	if (o->kind != SOURCE_NET && (o->credentials != NULL ||
+	    o->tls_ca != NULL))
+		opt_usage_error("--%s needs an http:// or https:// source",
+		    o->credentials != NULL ? "credentials" : "tls-ca");
+	if (o->tls_ca != NULL && !o->url.tls)
+		opt_usage_error("--tls-ca needs an https:// source");
+	if (o->retry_max_ms != 0 && o->retry_max_ms < o->retry_ms)
+		opt_usage_error("--retry-max is below --retry-interval");
+	if (o->kind == SOURCE_PATTERN || o->kind == SOURCE_DIR ||
+	    o->kind == SOURCE_NET) {
+		const char *what = o->kind == SOURCE_DIR ? "dir:" :
+		    o->kind == SOURCE_NET ? "a network source" : "pattern";
 		if (o->list)
 			opt_usage_error("--list needs a V4L2 source, not "
 			    "%s", what);

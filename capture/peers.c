@@ -22,11 +22,14 @@ peers_update_counts(struct peers *ps)
 	int changed = 0;
 	unsigned k;
 
+	/* Saturating: two huge reports must not wrap to a few viewers,
+	 * which would stop the encoding everyone is watching. */
 	TAILQ_FOREACH(p, &ps->ps_list, p_entry) {
 		if (p->p_efd == -1)
 			continue;
 		for (k = 0; k < CTL_KINDS; k++)
-			viewers[k] += p->p_viewers[k];
+			viewers[k] = p->p_viewers[k] > UINT32_MAX - viewers[k] ?
+			    UINT32_MAX : viewers[k] + p->p_viewers[k];
 	}
 	ring_writer_set_peers(ps->ps_ring, ps->ps_attached,
 	    viewers[CTL_KIND_JPEG]);
@@ -161,11 +164,13 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 {
 	struct peers *ps = p->p_owner;
 	const struct ring_writer *w = ps->ps_ring;
-	const struct ring_header *h = w->rw_hdr;
 	struct ctl_welcome msg;
 	int efd;
 
-	snprintf(p->p_label, sizeof(p->p_label), "%s", hello->label);
+	/* The label is the peer's to choose: escaped before any log line
+	 * carries it (ctl_validate() made sure it is terminated). */
+	log_escape(hello->label, sizeof(hello->label), p->p_label,
+	    sizeof(p->p_label));
 	if (hello->ring_abi != RING_ABI_VERSION) {
 		peer_refuse(p, EPROTONOSUPPORT, "ring ABI version mismatch");
 		return;
@@ -174,14 +179,16 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 		peer_refuse(p, EUSERS, "too many servers attached");
 		return;
 	}
+	/* From the writer's private copies: nothing is read back from the
+	 * shared header (ring.h). */
 	ctl_init(&msg.h, CTL_WELCOME, sizeof(msg));
-	msg.generation = h->rh_generation;
+	msg.generation = w->rw_identity.rh_generation;
 	msg.ring_abi = RING_ABI_VERSION;
 	msg.slot_count = w->rw_slot_count;
 	msg.slot_size = w->rw_slot_size;
-	msg.width = h->rh_width;
-	msg.height = h->rh_height;
-	msg.fps_milli = h->rh_fps_milli;
+	msg.width = w->rw_status.width;
+	msg.height = w->rw_status.height;
+	msg.fps_milli = w->rw_status.fps_milli;
 	msg.pid = (uint32_t)getpid();
 	msg.kinds = CTL_KIND_BIT(CTL_KIND_JPEG) |
 	    (ps->ps_h264 != NULL ? CTL_KIND_BIT(CTL_KIND_H264) : 0);

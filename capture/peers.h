@@ -41,7 +41,7 @@ struct peer {
 	uint32_t	 p_kinds;	/* CTL_KIND_BIT()s it asked for */
 	int		 p_h264_efd;	/* -1 until sent the H.264 ring */
 	uint32_t	 p_viewers[CTL_KINDS];
-	char		 p_label[CTL_LABEL_MAX];
+	char		 p_label[4 * CTL_LABEL_MAX];	/* escaped */
 };
 
 struct peers {

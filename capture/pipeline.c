@@ -69,31 +69,31 @@ capture_ring_fit(struct capture *c, size_t need)
 	if (size - RING_SLOT_HEADER_SIZE < need)
 		return -EFBIG;
 	/*
-	 * Readers may have the ring mapped, so it is never resized: a new
-	 * object takes the name (the capture owns the old one, see main.c,
-	 * so it may unlink it even after dropping root), and the servers
-	 * are disconnected so that they attach to the new one.  Its group
-	 * is set if we still may; servers get the descriptor over the
-	 * control socket in any case, never by name.
+	 * Readers may have the ring mapped, and it is sealed against
+	 * resizing anyway (ring.h): a new ring replaces it, and the servers
+	 * are disconnected so that they attach to the new one, whose
+	 * descriptor the welcome brings them.
 	 */
 	err = ring_writer_create(&nw, c->shm_name, c->ring.rw_slot_count,
-	    size, 0640, (gid_t)-1);
+	    size);
 	if (err != 0) {
 		log_warnx("cannot replace the ring for %zu-byte frames: %s",
 		    need, strerror(-err));
 		return err;
 	}
-	if (c->server_gid != (gid_t)-1 &&
-	    fchown(nw.rw_fd, (uid_t)-1, c->server_gid) == -1)
-		log_warn("new ring: group %u", (unsigned)c->server_gid);
 	/* The counters go on where the old ring left them. */
 	ring_writer_inherit(&nw, &c->ring);
 	log_info("ring replaced: slots of %u bytes for %zu-byte frames; "
 	    "servers re-attach", size, need);
-	ring_writer_destroy(&c->ring, 0);	/* the name is nw's now */
+	ring_writer_destroy(&c->ring);
 	c->ring = nw;
-	capture_set_status(c, c->src_ev != NULL ? RING_STATE_ONLINE :
-	    RING_STATE_OFFLINE, c->src_ev != NULL ? "" : c->reason);
+	if (c->life == SOURCE_LIVE)
+		capture_set_status(c, c->upstream_offline ? RING_STATE_OFFLINE :
+		    RING_STATE_ONLINE, c->upstream_offline ? "upstream offline"
+		    : "");
+	else
+		capture_set_status(c, c->life == SOURCE_STARTING ?
+		    RING_STATE_STARTING : RING_STATE_OFFLINE, c->reason);
 	peers_close_all(&c->peers, "ring replaced");
 	ring_writer_set_peers(&c->ring, 0, 0);
 	return 0;
@@ -107,20 +107,29 @@ capture_pipeline_reset(struct capture *c)
 
 	c->interval_ns = 1000000000000ull / c->opt.fps_milli;
 	c->due_ns = 0;
-	/* Drop in software only if the device runs faster than asked (2%
-	 * slack for devices that round their intervals). */
-	c->decimate = c->opt.fps_given && (dev == 0 ||
-	    (uint64_t)dev * 100 > (uint64_t)c->opt.fps_milli * 102);
+	/*
+	 * With --fps, frames are always paced by their timestamps: many UVC
+	 * cameras accept a rate, report it (G_PARM) and keep sending 30 fps.
+	 * A device that keeps its word loses nothing: its frames come at
+	 * the interval and all go through (capture_due()).
+	 */
+	c->decimate = c->opt.fps_given;
 	c->last_encode_ns = 0;
 	c->frame_timeout_ns = rate ? 4000000000000ull / rate : 0;
 	if (c->frame_timeout_ns < FRAME_TIMEOUT_MIN_MS * 1000000ull)
 		c->frame_timeout_ns = FRAME_TIMEOUT_MIN_MS * 1000000ull;
 	c->last_frame_ns = clock_ns(CLOCK_MONOTONIC);
 	c->ring_full_logged = 0;
-	if (c->decimate)
+	if (c->decimate && dev != 0 &&
+	    (uint64_t)dev * 100 > (uint64_t)c->opt.fps_milli * 102)
 		log_info("%s delivers %u.%03u fps: dropping frames evenly to "
 		    "%u.%03u fps", c->src.desc, dev / 1000, dev % 1000,
 		    c->opt.fps_milli / 1000, c->opt.fps_milli % 1000);
+	else if (c->decimate)
+		log_info("%s: --fps %u.%03u, frames paced by their timestamps "
+		    "(the device says %u.%03u fps)", c->src.desc,
+		    c->opt.fps_milli / 1000, c->opt.fps_milli % 1000,
+		    dev / 1000, dev % 1000);
 }
 
 /*
@@ -237,7 +246,8 @@ capture_publish_jpeg(struct capture *c, const struct source_frame *f)
 	c->last_width = info.width;
 	c->last_height = info.height;
 	capture_commit(c, f, (uint32_t)len, info.width, info.height,
-	    info.needs_dht ? 0 : RING_FRAME_PASSTHROUGH);
+	    (info.needs_dht ? 0 : RING_FRAME_PASSTHROUGH) |
+	    (f->flags & SOURCE_FRAME_PLACEHOLDER ? RING_FRAME_PLACEHOLDER : 0));
 }
 
 static void

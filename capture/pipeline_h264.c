@@ -42,11 +42,27 @@
  * to start a viewer at once; never fewer than --slots. */
 #define H264_SLOTS_MAX	256
 
+/*
+ * The rate the encoder is told (its rate control, the default GOP): the
+ * source's, or, for a network stream that says none (an MJPEG stream
+ * without --fps sends at its own pace), 30 fps, what most such cameras
+ * send at best; with a slower camera the bitrate then stays below
+ * --h264-bitrate and keyframes come further apart in time.
+ */
+#define H264_FPS_UNKNOWN_MILLI	30000
+
+static uint32_t
+h264_rate(const struct capture *c)
+{
+	return c->src.fps_milli != 0 ? c->src.fps_milli :
+	    H264_FPS_UNKNOWN_MILLI;
+}
+
 static uint32_t
 h264_slots(const struct capture *c)
 {
-	uint64_t n = 2 * (uint64_t)h264enc_gop(&c->opt.h264,
-	    c->src.fps_milli) + 2;
+	uint64_t n = 2 * (uint64_t)h264enc_gop(&c->opt.h264, h264_rate(c)) +
+	    2;
 
 	if (n > H264_SLOTS_MAX)
 		n = H264_SLOTS_MAX;
@@ -62,24 +78,18 @@ h264_bound(const struct capture *c)
 	return h264enc_max_size(c->src.width, c->src.height);
 }
 
+/* A sealed memfd like the JPEG ring (ring.h), handed to the servers by
+ * descriptor (CTL_STREAM). */
 static int
 h264_create(struct capture *c, struct ring_writer *w, size_t need)
 {
 	uint32_t size = ring_slot_size_for(need > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)need);
-	int rc;
 
 	if (size - RING_SLOT_HEADER_SIZE < need)
 		return -EFBIG;
-	rc = ring_writer_create_codec(w, c->h264_shm_name, RING_CODEC_H264,
-	    h264_slots(c), size, 0640, c->server_gid);
-	if (rc == -EPERM && c->server_gid != (gid_t)-1) {
-		/* After the privilege drop the group may be out of reach;
-		 * servers get the descriptor anyway (see capture_ring_fit). */
-		rc = ring_writer_create_codec(w, c->h264_shm_name,
-		    RING_CODEC_H264, h264_slots(c), size, 0640, (gid_t)-1);
-	}
-	return rc;
+	return ring_writer_create_codec(w, c->h264_shm_name, RING_CODEC_H264,
+	    h264_slots(c), size);
 }
 
 /*
@@ -106,7 +116,7 @@ h264_fit(struct capture *c, size_t need)
 	ring_writer_set_status(&nw, &c->h264.rw_status);
 	log_info("H.264 ring replaced: %u slots of %u bytes for %zu-byte "
 	    "access units", nw.rw_slot_count, nw.rw_slot_size, need);
-	ring_writer_destroy(&c->h264, 0);	/* the name is nw's now */
+	ring_writer_destroy(&c->h264);
 	c->h264 = nw;
 	peers_set_h264(&c->peers, &c->h264);
 	return 0;
@@ -137,14 +147,9 @@ capture_h264_setup(struct capture *c)
 	}
 	snprintf(c->h264_shm_name, sizeof(c->h264_shm_name),
 	    RING_PREFIX_H264 "%s", c->opt.name);
-	c->h264_fps = c->src.fps_milli;
+	c->h264_fps = h264_rate(c);
 	if ((rc = h264_create(c, &c->h264, h264_bound(c))) != 0)
-		fatalx("ring /dev/shm/%s: %s", c->h264_shm_name, strerror(-rc));
-	/* As the JPEG ring (main.c): ours to replace and unlink later. */
-	if (c->privs.drop && fchown(c->h264.rw_fd, c->privs.uid, (gid_t)-1) ==
-	    -1)
-		fatal("ring /dev/shm/%s: chown to uid %u", c->h264_shm_name,
-		    (unsigned)c->privs.uid);
+		fatalx("ring %s: %s", c->h264_shm_name, strerror(-rc));
 	c->h264_on = 1;
 }
 
@@ -345,7 +350,7 @@ capture_h264_teardown(struct capture *c)
 		c->h264enc = NULL;
 	}
 	if (c->h264_on)
-		ring_writer_destroy(&c->h264, 1);
+		ring_writer_destroy(&c->h264);
 	c->h264_on = 0;
 }
 
@@ -367,7 +372,7 @@ capture_h264_source_up(struct capture *c)
 		return;
 	/* The encoder's thread is idle: drained when the source went (or
 	 * never started), see capture.h. */
-	c->h264_fps = c->src.fps_milli;
+	c->h264_fps = h264_rate(c);
 	c->h264_resume = 1;
 	h264pass_init(&c->h264pass);
 	(void)h264_fit(c, h264_bound(c));
@@ -420,6 +425,13 @@ capture_h264_frame(struct capture *c, const struct source_frame *f,
 	unsigned flags = 0;
 	int rc;
 
+	/* An upstream capture's "no signal" picture (a network source) is
+	 * not the camera's: like a placeholder of our own, it goes into the
+	 * JPEG ring only, and the H.264 ring's status says offline. */
+	if (f->flags & SOURCE_FRAME_PLACEHOLDER) {
+		c->h264_resume = 1;
+		return;
+	}
 	if (f->fourcc == V4L2_PIX_FMT_H264) {
 		if (c->h264_on) {
 			ring_writer_count(&c->h264, 1, 0, 0, 0);

@@ -52,9 +52,18 @@ privs_resolve(struct privs *p, const char *user, const char *group,
 	if (geteuid() != 0)
 		return 0;
 	p->drop = 1;
-	if (user == NULL)
+	if (user == NULL) {
+		/* Not nobody: it shares its uid with every other daemon that
+		 * uses it, and is in no group that may open a camera. */
+		if ((pw = getpwnam(PRIVS_DEFAULT_USER)) == NULL) {
+			snprintf(why, whylen, "started as root without --user, "
+			    "and there is no user %s (make install creates it "
+			    "with systemd-sysusers): pass --user USER, a user "
+			    "in group video", PRIVS_DEFAULT_USER);
+			return -1;
+		}
 		user = PRIVS_DEFAULT_USER;
-	if ((pw = getpwnam(user)) == NULL && parse_id(user, &v) == 0)
+	} else if ((pw = getpwnam(user)) == NULL && parse_id(user, &v) == 0)
 		pw = getpwuid((uid_t)v);
 	if (pw == NULL) {
 		snprintf(why, whylen, "unknown --user '%s'", user);
@@ -68,27 +77,45 @@ privs_resolve(struct privs *p, const char *user, const char *group,
 	p->uid = pw->pw_uid;
 	p->gid = pw->pw_gid;
 	snprintf(p->user, sizeof(p->user), "%s", pw->pw_name);
-	if (group != NULL) {
-		if (privs_lookup_group(group, &p->gid) != 0) {
-			snprintf(why, whylen, "unknown --group '%s'", group);
-			return -1;
-		}
-		p->groups[0] = p->gid;
-		p->ngroups = 1;
-	} else {
-		/* The user's groups, as a login would give them (video...). */
-		n = PRIVS_GROUPS_MAX;
-		if (getgrouplist(p->user, p->gid, p->groups, &n) == -1) {
-			snprintf(why, whylen, "--user '%s' is in more than %d "
-			    "groups", user, PRIVS_GROUPS_MAX);
-			return -1;
-		}
-		p->ngroups = n;
+	if (group != NULL && privs_lookup_group(group, &p->gid) != 0) {
+		snprintf(why, whylen, "unknown --group '%s'", group);
+		return -1;
 	}
 	if (p->gid == 0) {
 		snprintf(why, whylen, "--group is root's group: refusing");
 		return -1;
 	}
+	/*
+	 * The user's groups, as a login would give them (video...), with
+	 * the primary group among them: --group adds a group, it does not
+	 * take the user's others away.
+	 */
+	n = PRIVS_GROUPS_MAX;
+	if (getgrouplist(p->user, p->gid, p->groups, &n) == -1) {
+		snprintf(why, whylen, "--user '%s' is in more than %d groups",
+		    user, PRIVS_GROUPS_MAX);
+		return -1;
+	}
+	p->ngroups = n;
+	return 0;
+}
+
+int
+privs_keep_group(struct privs *p, gid_t gid, char *why, size_t whylen)
+{
+	int i;
+
+	if (!p->drop || gid == 0 || gid == (gid_t)-1)
+		return 0;
+	for (i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == gid)
+			return 0;
+	if (p->ngroups >= PRIVS_GROUPS_MAX) {
+		snprintf(why, whylen, "--user '%s' is in more than %d groups",
+		    p->user, PRIVS_GROUPS_MAX);
+		return -1;
+	}
+	p->groups[p->ngroups++] = gid;
 	return 0;
 }
 

@@ -1,13 +1,24 @@
 /*
  * source.h - where frames come from: the test pattern (pattern.c), a V4L2
- * device (v4l2.c, v4l2_info.c), a directory of JPEG files (dir.c).  This
- * header is all main.c knows of them.
+ * device (v4l2.c, v4l2_info.c), a directory of JPEG files (dir.c), an
+ * MJPEG stream or JPEG snapshots over HTTP (net.c).  This header is all
+ * main.c knows of them.
  *
  * The capture loop (main.c) owns the policy: it polls src->fd, calls
  * next() when it is readable, publishes the frame (JPEG checked and
  * passed through, raw formats through encode.c), calls release(), and on
  * a source error closes the source, publishes placeholders and retries
  * open().  A source only knows how to produce frames.
+ *
+ * A source that does its own I/O on the event loop (net.c: connections,
+ * name resolution, timers of its own) has attach() instead of a
+ * descriptor: it gets the loop and a sink once, before the sandbox, and
+ * its open() starts in the background and returns -EINPROGRESS.  Its
+ * frames then come through sink->frame() (released as usual), and a
+ * failure, after which the source has closed itself, through
+ * sink->failed(); main.c treats both as it treats a device's.  The sink
+ * is only ever called from the loop, never from within open() or
+ * close().
  *
  * Frames may be held: several frames can be out (between next() and
  * release()) at once, for the encoder threads; they are released in any
@@ -30,6 +41,9 @@
 #include "image.h"
 #include "rawframe.h"
 #include "ring.h"
+#include "url.h"
+
+struct event_base;
 
 /* One frame, valid from next() until release(). */
 struct source_frame {
@@ -43,9 +57,22 @@ struct source_frame {
 	uint64_t	 capture_mono_ns;
 	uint32_t	 skipped;	/* frames the source lost before this */
 	uint32_t	 index;		/* source-private (buffer index) */
+	uint32_t	 flags;		/* SOURCE_FRAME_* */
 };
 
+/* An upstream shmcam's own "offline" picture (X-Shmcam-Placeholder): it
+ * is published as a placeholder, and the ring says offline meanwhile. */
+#define SOURCE_FRAME_PLACEHOLDER	0x1u
+
 struct source;
+
+/* Where a source that runs on the loop delivers (see above). */
+struct source_sink {
+	void	(*frame)(struct source *src, struct source_frame *f,
+		    void *arg);
+	void	(*failed)(struct source *src, const char *why, void *arg);
+	void	*arg;
+};
 
 struct source_ops {
 	/*
@@ -66,6 +93,14 @@ struct source_ops {
 	void	(*release)(struct source *src, struct source_frame *f);
 	/* Frees priv. */
 	void	(*destroy)(struct source *src);
+	/*
+	 * Sources that run on the loop only (NULL for the others): takes
+	 * the loop and the sink, and does what must be done before the
+	 * sandbox (reading the resolver's configuration, certificates).
+	 * 0, or -errno with why[].
+	 */
+	int	(*attach)(struct source *src, struct event_base *base,
+		    const struct source_sink *sink, char *why, size_t whylen);
 };
 
 struct source {
@@ -114,6 +149,11 @@ struct source_config {
 	unsigned	 buffers;	/* V4L2 mmap buffers */
 	const struct source_control *controls;
 	unsigned	 ncontrols;
+	/* network sources */
+	const struct url *url;		/* --source, credentials included */
+	const char	*tls_ca;	/* certificates to trust, NULL: the
+					 * system's */
+	uint32_t	 timeout_ms;	/* --source-timeout */
 };
 
 int	pattern_source_init(struct source *src, const struct source_config *c);
@@ -121,6 +161,10 @@ int	pattern_source_init(struct source *src, const struct source_config *c);
 int	dir_source_init(struct source *src, const struct source_config *c);
 /* A V4L2 capture device at c->path (mmap streaming). */
 int	v4l2_source_init(struct source *src, const struct source_config *c);
+/* An MJPEG stream or JPEG snapshots at c->url (HTTP or HTTPS). */
+int	net_source_init(struct source *src, const struct source_config *c);
+/* 1 if this build has https (SHMCAM_TLS). */
+int	net_tls_available(void);
 
 /*
  * The first /dev/video* that is a capture device with a format we can

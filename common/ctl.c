@@ -60,7 +60,7 @@ ctl_default_path(const char *name, char *buf, size_t size)
 	else if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(buf, size, "%s/shmcam/%s.sock", xdg, name);
 	else
-		n = snprintf(buf, size, "/tmp/shmcam-%u/%s.sock",
+		n = snprintf(buf, size, CTL_FALLBACK_DIR "%u/%s.sock",
 		    (unsigned)geteuid(), name);
 	if (n < 0 || (size_t)n >= size || (size_t)n >= CTL_PATH_MAX)
 		return -ENAMETOOLONG;
@@ -79,63 +79,293 @@ ctl_sockaddr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-/* Creates the socket's directory if it is missing (one level only). */
-static int
-ctl_make_parent(const char *path)
+/* The directory part of path ("." if none) into dir[CTL_PATH_MAX]. */
+static void
+ctl_dirname(const char *path, char *dir)
 {
-	char dir[CTL_PATH_MAX];
 	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
+	snprintf(dir, CTL_PATH_MAX, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, CTL_PATH_MAX, ".");
+	else if (slash == dir)
+		dir[1] = '\0';		/* "/" */
+	else
+		*slash = '\0';
+}
+
+/* 1 if dir is this user's fallback directory, /tmp/shmcam-EUID. */
+static int
+ctl_is_fallback(const char *dir)
+{
+	char mine[64];
+
+	snprintf(mine, sizeof(mine), CTL_FALLBACK_DIR "%u",
+	    (unsigned)geteuid());
+	return strcmp(dir, mine) == 0;
+}
+
+/* Others may create and remove entries: writable by group or others,
+ * and not sticky (in a sticky directory only an entry's owner, the
+ * directory's and root may remove or rename it). */
+static int
+ctl_dir_open_to_others(const struct stat *st)
+{
+	return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st->st_mode & S_ISVTX) == 0;
+}
+
+/* 1 if nobody but root or we could have made dir (so its owner is who
+ * one of us chose): its parent is root's or ours and nobody else may
+ * write to it. */
+static int
+ctl_dir_vouched(const char *dir)
+{
+	char parent[CTL_PATH_MAX + 3];
+	struct stat st;
+
+	snprintf(parent, sizeof(parent), "%s/..", dir);
+	if (stat(parent, &st) != 0)
 		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+	return (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+int
+ctl_dir_check(const char *dir, uid_t trusted, uid_t *owner, int *shared,
+    char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		rc = -errno;
+		/* O_NOFOLLOW on a symbolic link: ELOOP (ENOTDIR with
+		 * O_DIRECTORY on some kernels); lstat() says which. */
+		if ((rc == -ELOOP || rc == -ENOTDIR) && lstat(dir, &st) == 0 &&
+		    S_ISLNK(st.st_mode)) {
+			snprintf(why, whylen, "%s: a symbolic link, not a "
+			    "directory: refusing it (made by uid %u)", dir,
+			    (unsigned)st.st_uid);
+			return -ELOOP;
+		}
+		snprintf(why, whylen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = fstat(fd, &st) == -1 ? -errno : 0;
+	close(fd);
+	if (rc != 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != trusted &&
+	    !ctl_dir_vouched(dir)) {
+		snprintf(why, whylen, "%s: belongs to uid %u, who could have "
+		    "planted it: refusing it", dir, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (ctl_is_fallback(dir) && (st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0)) {
+		snprintf(why, whylen, "%s: must be this user's and mode 0700 "
+		    "or stricter, is uid %u mode %04o: refusing it", dir,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (ctl_dir_open_to_others(&st)) {
+		snprintf(why, whylen, "%s: writable by others (mode %04o), who "
+		    "could replace the socket: refusing it", dir,
+		    (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (owner != NULL)
+		*owner = st.st_uid;
+	if (shared != NULL)
+		*shared = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	return 0;
+}
+
+/*
+ * Creates the socket's directory if it is missing (one level only):
+ * 0700 for the fallback in /tmp, which is this user's alone, else 0755
+ * (servers of other users, in the socket's group, must reach it).
+ */
+static int
+ctl_make_parent(const char *dir)
+{
+	if (mkdir(dir, ctl_is_fallback(dir) ? 0700 : 0755) == -1 &&
+	    errno != EEXIST)
 		return -errno;
 	return 0;
 }
 
 int
-ctl_listen(const char *path, mode_t mode, gid_t gid)
+ctl_listen(const char *path, mode_t mode, gid_t gid, char *why, size_t whylen)
 {
 	struct sockaddr_un sun;
-	int fd, probe, rc;
+	char dir[CTL_PATH_MAX];
+	struct stat st;
+	mode_t umask_was;
+	int fd, probe, rc, ofd;
 
-	if ((rc = ctl_sockaddr(path, &sun)) != 0)
+	if ((rc = ctl_sockaddr(path, &sun)) != 0) {
+		snprintf(why, whylen, "%s: path too long", path);
 		return rc;
-	if ((rc = ctl_make_parent(path)) != 0)
-		return rc;
-
-	/* A socket file that still accepts belongs to a live capture. */
-	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe == -1)
-		return -errno;
-	if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(probe);
-		return -EADDRINUSE;
 	}
-	close(probe);
-	if (unlink(path) == -1 && errno != ENOENT)
-		return -errno;
+	ctl_dirname(path, dir);
+	if ((rc = ctl_make_parent(dir)) != 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	/* Nobody else may have made the directory or be able to change
+	 * its entries: then what is at path stays what we make it. */
+	if ((rc = ctl_dir_check(dir, (uid_t)-1, NULL, NULL, why, whylen)) !=
+	    0)
+		return rc;
+
+	/* A socket that still accepts belongs to a live capture; a stale
+	 * one is replaced; anything else is left alone. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, whylen, "%s: exists and is not a socket",
+			    path);
+			return -EEXIST;
+		}
+		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (probe == -1)
+			return -errno;
+		rc = connect(probe, (struct sockaddr *)&sun, sizeof(sun));
+		close(probe);
+		if (rc == 0) {
+			snprintf(why, whylen, "%s: another capture is running "
+			    "there", path);
+			return -EADDRINUSE;
+		}
+		if (unlink(path) == -1) {
+			rc = -errno;
+			snprintf(why, whylen, "%s: a stale socket of uid %u that "
+			    "cannot be removed: %s", path, (unsigned)st.st_uid,
+			    strerror(-rc));
+			return rc;
+		}
+	}
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/*
+	 * The mode the socket file is made with: a socket's inode is
+	 * created 0777 minus the umask (unix(7)), so no chmod() by path is
+	 * needed after bind(), and there is no moment with another mode.
+	 * Setup is single-threaded: the process-wide umask is ours here.
+	 */
+	umask_was = umask(0777 & ~mode);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(umask_was);
+	if (rc == -1)
 		goto fail;
-	if (chmod(path, mode) == -1)
-		goto fail;
-	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)
-		goto fail;
+	/*
+	 * The group, through a descriptor of the file just made (O_PATH,
+	 * not following a symbolic link), checked to be our socket: in a
+	 * directory only we or root can change, it is the one bind() made.
+	 */
+	if (gid != (gid_t)-1 && gid != getegid()) {
+		ofd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (ofd == -1)
+			goto fail;
+		if (fstat(ofd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+		    st.st_uid != geteuid()) {
+			close(ofd);
+			errno = EPERM;
+			goto fail;
+		}
+		rc = fchownat(ofd, "", (uid_t)-1, gid, AT_EMPTY_PATH);
+		close(ofd);
+		if (rc == -1)
+			goto fail;
+	}
 	if (listen(fd, 64) == -1)
 		goto fail;
 	return fd;
 
 fail:
 	rc = -errno;
+	snprintf(why, whylen, "%s: %s", path, strerror(-rc));
 	close(fd);
 	return rc;
+}
+
+int
+ctl_connect_capture(const char *path, uid_t capture_uid, int *fdp,
+    char *why, size_t whylen)
+{
+	char dir[CTL_PATH_MAX];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+	uid_t dir_owner;
+	int shared, rc, fd;
+
+	ctl_dirname(path, dir);
+	if ((rc = ctl_dir_check(dir, capture_uid, &dir_owner, &shared, why,
+	    whylen)) != 0)
+		return rc;
+	if (lstat(path, &st) == -1) {
+		rc = -errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a socket", path);
+		return -ENOTSOCK;
+	}
+	/*
+	 * Whose socket we take: --capture-user's (or root's) when it is
+	 * given; else root's, ours, or the directory's owner's if nobody
+	 * else may make entries there (a capture's own /run/shmcam).
+	 */
+	if (capture_uid != (uid_t)-1 ? st.st_uid != capture_uid &&
+	    st.st_uid != 0 : st.st_uid != 0 && st.st_uid != geteuid() &&
+	    (shared || st.st_uid != dir_owner)) {
+		if (capture_uid != (uid_t)-1)
+			snprintf(why, whylen, "%s: belongs to uid %u, not %u "
+			    "(--capture-user): refusing it", path,
+			    (unsigned)st.st_uid, (unsigned)capture_uid);
+		else
+			snprintf(why, whylen, "%s: belongs to uid %u: refusing "
+			    "it (--capture-user names the capture's user)",
+			    path, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if ((rc = ctl_connect(path, &fd)) != 0) {
+		snprintf(why, whylen, "%s", strerror(-rc));
+		return rc;
+	}
+	/* Who listens there (SO_PEERCRED: as it was at listen()). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		rc = -errno;
+		close(fd);
+		snprintf(why, whylen, "SO_PEERCRED: %s", strerror(-rc));
+		return rc;
+	}
+	if (capture_uid != (uid_t)-1 && cred.uid != capture_uid &&
+	    cred.uid != 0) {
+		close(fd);
+		snprintf(why, whylen, "capture runs as uid %u, not %u "
+		    "(--capture-user): refusing it", (unsigned)cred.uid,
+		    (unsigned)capture_uid);
+		return -EPERM;
+	}
+	if (capture_uid == (uid_t)-1 && cred.uid != st.st_uid &&
+	    cred.uid != 0) {
+		close(fd);
+		snprintf(why, whylen, "capture runs as uid %u, but %s belongs "
+		    "to uid %u: refusing it", (unsigned)cred.uid, path,
+		    (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	*fdp = fd;
+	return 0;
 }
 
 int
@@ -353,6 +583,48 @@ ctl_recv(int sock, union ctl_msg *msg, int fds[CTL_MAX_FDS], int *nfds)
 		fds[i] = got[i];
 	*nfds = ngot;
 	return n;
+}
+
+int
+ctl_fd_is_eventfd(int fd)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int info;
+
+	/*
+	 * The kernel's own description of the descriptor (proc(5)): an
+	 * eventfd's has an "eventfd-count:" line.  fstat() cannot tell: an
+	 * eventfd shares its anonymous inode with timerfds, signalfds and
+	 * others.  Reading /proc/self needs no more than a read-only open.
+	 */
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if ((info = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -errno;
+	n = read(info, buf, sizeof(buf) - 1);
+	close(info);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return strstr(buf, "\neventfd-count:") != NULL ? 1 : 0;
+}
+
+int
+ctl_wakeup_read(int fd)
+{
+	uint64_t count;
+	ssize_t n;
+
+	do
+		n = read(fd, &count, sizeof(count));
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return errno == EAGAIN ? 0 : -errno;
+	/* An eventfd reads 8 bytes or fails: anything else, 0 bytes at the
+	 * end of a pipe above all, would wake us again at once, for ever. */
+	if (n != (ssize_t)sizeof(count))
+		return -EPROTO;
+	return 1;
 }
 
 const char *

@@ -186,6 +186,7 @@ _Static_assert(sizeof(struct ctl_stream) == 120, "ctl ABI");
 _Static_assert(sizeof(struct ctl_keyframe) == 24, "ctl ABI");
 
 #define CTL_SYSTEM_DIR	"/run/shmcam"
+#define CTL_FALLBACK_DIR "/tmp/shmcam-"	/* + the effective uid */
 
 /*
  * Writes the default control socket path for a camera name into buf:
@@ -197,15 +198,50 @@ _Static_assert(sizeof(struct ctl_keyframe) == 24, "ctl ABI");
 int	ctl_default_path(const char *name, char *buf, size_t size);
 
 /*
- * Binds and listens (non-blocking, close-on-exec); returns the listening
- * socket or -errno.  Creates the parent
- * directory if missing (0755).  A stale socket file is replaced, but if a
- * live capture answers on it, fails with -EADDRINUSE.  The socket file
- * gets mode and, unless gid is (gid_t)-1, group gid.
+ * Where a control socket may be: its directory must be one that nobody
+ * but root, this user, or a user root chose can have made, and in which
+ * nobody else can add, remove or rename entries, or else another local
+ * user could plant a socket (a fake capture), a symbolic link (to make us
+ * chown a file of ours), or the directory itself (in /tmp, which anyone
+ * may write to).  So dir must be a directory, not a symbolic link; owned
+ * by root, by us or by trusted (the capture's user a server was told of,
+ * or (uid_t)-1), or by anyone if its parent is root's or ours and not
+ * writable by others (/run/shmcam, which systemd-tmpfiles gives to
+ * shmcam-capture); and not writable by group or others unless sticky
+ * (/tmp).  The fallback /tmp/shmcam-EUID must be ours and mode 0700 or
+ * stricter.  0 with its owner and whether group or others may write to
+ * it (sticky) in *owner and *shared (either may be NULL), or -errno
+ * with why[] saying what is wrong (-ELOOP for a symbolic link, -EPERM).
  */
-int	ctl_listen(const char *path, mode_t mode, gid_t gid);
+int	ctl_dir_check(const char *dir, uid_t trusted, uid_t *owner,
+	    int *shared, char *why, size_t whylen);
+
+/*
+ * Binds and listens (non-blocking, close-on-exec); returns the listening
+ * socket, or -errno with why[] saying what is wrong.  Creates the parent
+ * directory if missing (one level: 0700 for the fallback in /tmp, else
+ * 0755), then checks it (ctl_dir_check()).  A stale socket file is
+ * replaced; a live one (a capture answers) fails with -EADDRINUSE; any
+ * other file is left alone (-EEXIST).  The socket file is made with mode
+ * (through the umask, never chmod() by path) and, unless gid is
+ * (gid_t)-1, given group gid through an O_PATH descriptor checked to be
+ * the socket just made.
+ */
+int	ctl_listen(const char *path, mode_t mode, gid_t gid, char *why,
+	    size_t whylen);
 /* Non-blocking connect; 0 and *fdp on success (connected at once: unix). */
 int	ctl_connect(const char *path, int *fdp);
+/*
+ * A server's connect to its capture, with the checks that make sure the
+ * capture is the one it should be: the directory passes ctl_dir_check();
+ * the socket file belongs to capture_uid or root if capture_uid is not
+ * (uid_t)-1 (--capture-user), else to root, us, or the owner of a
+ * directory nobody else may write to; and the process listening on it
+ * (SO_PEERCRED) is that same user, or root.  0 and *fdp, or -errno with
+ * why[] (-EPERM: refused).
+ */
+int	ctl_connect_capture(const char *path, uid_t capture_uid, int *fdp,
+	    char *why, size_t whylen);
 
 /* Fills the header for a message of the given type and size. */
 void	ctl_init(struct ctl_hdr *h, enum ctl_type type, size_t len);
@@ -234,6 +270,19 @@ ssize_t	ctl_recv(int sock, union ctl_msg *msg, int fds[CTL_MAX_FDS],
  * for the fuzzer and the tests.  0 or -EPROTO.
  */
 int	ctl_validate(const union ctl_msg *msg, size_t len, int nfds);
+
+/*
+ * 1 if fd is an eventfd (/proc/self/fdinfo says so), 0 if it is something
+ * else, -errno if that cannot be told.  A server checks the wake-up
+ * descriptor of a welcome with it.
+ */
+int	ctl_fd_is_eventfd(int fd);
+/*
+ * Consumes the wake-ups pending on eventfd fd: 1 if there were any, 0 if
+ * none (EAGAIN), -EPROTO if the read was not the 8 bytes an eventfd
+ * gives, or read's -errno.
+ */
+int	ctl_wakeup_read(int fd);
 
 const char *ctl_type_name(unsigned type);
 /* "jpeg", "h264", or "unknown". */

@@ -52,6 +52,41 @@ log_line_prefix(int pri, char *buf, size_t size)
 		snprintf(buf, size, "%s: ", log_progname);
 }
 
+const char *
+log_escape(const char *s, size_t len, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+	unsigned char c;
+	char esc[4];
+	int k;
+
+	for (i = 0; i < len && s[i] != '\0'; i++) {
+		c = (unsigned char)s[i];
+		k = 0;
+		if (c == '\\')
+			esc[k++] = '\\', esc[k++] = '\\';
+		else if (c == '\n')
+			esc[k++] = '\\', esc[k++] = 'n';
+		else if (c >= 0x20 && c < 0x7f)
+			esc[k++] = (char)c;
+		else {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 15];
+		}
+		/* Whole escapes only: a cut one would mislead. */
+		if (n + (size_t)k >= size)
+			break;
+		memcpy(out + n, esc, (size_t)k);
+		n += (size_t)k;
+	}
+	if (size > 0)
+		out[n] = '\0';
+	return out;
+}
+
 /* Appends to line[*n..size), truncating; *n never passes size - 1. */
 static void __attribute__((format(printf, 4, 0)))
 log_vappend(char *line, size_t size, size_t *n, const char *fmt, va_list ap)

@@ -36,6 +36,16 @@ int	log_verbose(void);
  */
 void	log_line_prefix(int pri, char *buf, size_t size);
 
+/*
+ * Text from elsewhere (a peer's label, a name it sent) made safe for a
+ * log line: at most len bytes of s, up to a NUL, into out (size bytes,
+ * always terminated, never cut inside an escape), printable ASCII as it
+ * is, a backslash as "\\", a newline as "\n", any other byte as "\xNN",
+ * so that nobody can start a line of their own or send a terminal
+ * control sequence.  Returns out.  4 * len + 1 bytes always suffice.
+ */
+const char *log_escape(const char *s, size_t len, char *out, size_t size);
+
 void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_info(const char *fmt, ...) LOG_PRINTF(1, 2);

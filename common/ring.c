@@ -117,13 +117,6 @@ seq_read_retry(const uint64_t *seq, uint64_t start)
 	return __atomic_load_n(seq, SEQ_ORDER) != start;
 }
 
-static inline void
-add64(uint64_t *p, uint64_t v)
-{
-	if (v != 0)
-		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
-}
-
 #ifdef __SANITIZE_THREAD__
 /* ThreadSanitizer's dynamic annotations (libtsan exports them). */
 void	AnnotateIgnoreReadsBegin(const char *file, int line);
@@ -238,7 +231,33 @@ ring_new_generation(void)
 	return g != 0 ? g : 1;
 }
 
+int
+ring_map_size(uint32_t slot_count, uint32_t slot_size, uint64_t max,
+    size_t *size)
+{
+	uint64_t need;
+
+	if (!ring_geometry_valid(slot_count, slot_size))
+		return -EINVAL;
+	/* At most 1024 * 256 MiB + 4096: no overflow in 64 bits. */
+	need = RING_HEADER_SIZE + (uint64_t)slot_count * slot_size;
+	if (need > max || need > SIZE_MAX || need > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	*size = (size_t)need;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- writer */
+
+/* Linux 6.3: an memfd that can never be made executable (and is not
+ * 0777).  Older kernels refuse the flag: the ring then goes without. */
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL		0x0008U
+#endif
+/* Linux 5.1; glibc's fcntl.h has it only with new kernel headers. */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
 
 static struct ring_slot *
 ring_writer_slot(const struct ring_writer *w, uint64_t seq)
@@ -255,73 +274,71 @@ ring_codec_valid(uint32_t codec)
 
 int
 ring_writer_create(struct ring_writer *w, const char *name,
-    uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid)
+    uint32_t slot_count, uint32_t slot_size)
 {
 	return ring_writer_create_codec(w, name, RING_CODEC_JPEG, slot_count,
-	    slot_size, mode, gid);
+	    slot_size);
 }
 
 int
 ring_writer_create_codec(struct ring_writer *w, const char *name,
-    uint32_t codec, uint32_t slot_count, uint32_t slot_size, mode_t mode,
-    gid_t gid)
+    uint32_t codec, uint32_t slot_count, uint32_t slot_size)
 {
 	struct ring_header *h;
-	char path[RING_NAME_MAX + 1], self[64];
+	char self[64];
 	size_t size;
-	int rc;
+	int fd, rc;
 
 	memset(w, 0, sizeof(*w));
-	w->rw_fd = w->rw_ro_fd = -1;
-	if (ring_name_valid(name) != 0 || !ring_codec_valid(codec) ||
-	    !ring_geometry_valid(slot_count, slot_size))
+	w->rw_ro_fd = -1;
+	if (ring_name_valid(name) != 0 || !ring_codec_valid(codec))
 		return -EINVAL;
-	size = RING_HEADER_SIZE + (size_t)slot_count * slot_size;
-	snprintf(path, sizeof(path), "/%s", name);
+	if ((rc = ring_map_size(slot_count, slot_size, SIZE_MAX, &size)) != 0)
+		return rc;
 	snprintf(w->rw_name, sizeof(w->rw_name), "%s", name);
 
-	/*
-	 * A previous run's object may still exist (crash, kill -9).  Readers
-	 * that have it mapped keep their mapping; we never touch its pages
-	 * again but start a new object, so nobody sees a ring change shape
-	 * under them.
-	 */
-	if (shm_unlink(path) == -1 && errno != ENOENT)
+	fd = memfd_create(name, MFD_ALLOW_SEALING | MFD_CLOEXEC |
+	    MFD_NOEXEC_SEAL);
+	if (fd == -1 && errno == EINVAL)
+		fd = memfd_create(name, MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (fd == -1)
 		return -errno;
-	w->rw_fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (w->rw_fd == -1)
-		return -errno;
-	/* shm_open() applied the umask; the servers' group needs read. */
-	if (fchmod(w->rw_fd, mode) == -1)
+	if (ftruncate(fd, (off_t)size) == -1)
 		goto fail;
-	if (gid != (gid_t)-1 && fchown(w->rw_fd, (uid_t)-1, gid) == -1)
-		goto fail;
-	if (ftruncate(w->rw_fd, (off_t)size) == -1)
-		goto fail;
-	w->rw_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    w->rw_fd, 0);
+	w->rw_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
 	if (w->rw_map == MAP_FAILED) {
 		w->rw_map = NULL;
 		goto fail;
 	}
 	w->rw_map_size = size;
+	/*
+	 * From here the size is fixed and nobody, this process included,
+	 * can write to the memfd except through the mapping just made
+	 * (ring.h).  Then the mode: a read-write open of /proc/PID/fd/N
+	 * needs write permission on top of the access to /proc/PID.
+	 */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) == -1)
+		goto fail;
+	if (fchmod(fd, RING_MODE) == -1)
+		goto fail;
+	/*
+	 * The servers' descriptor: a read-only open file of its own.  A
+	 * dup() would share this one's read-write access mode; a reopen
+	 * through /proc is what makes a read-only one of the same memfd.
+	 */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	w->rw_ro_fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (w->rw_ro_fd == -1)
+		goto fail;
+	close(fd);
+	fd = -1;
 	w->rw_locks = calloc(slot_count, sizeof(*w->rw_locks));
 	if (w->rw_locks == NULL) {
 		errno = ENOMEM;
 		goto fail;
 	}
-
-	/*
-	 * A read-only descriptor of this very object for the servers, opened
-	 * through /proc so that no other object of the same name can be
-	 * substituted between create and open.
-	 */
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", w->rw_fd);
-	w->rw_ro_fd = open(self, O_RDONLY | O_CLOEXEC);
-	if (w->rw_ro_fd == -1)
-		w->rw_ro_fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
-	if (w->rw_ro_fd == -1)
-		goto fail;
 
 	/* ftruncate() zero-filled everything; only identity is left. */
 	h = (struct ring_header *)w->rw_map;
@@ -338,22 +355,22 @@ ring_writer_create_codec(struct ring_writer *w, const char *name,
 	h->rh_created_ns = clock_ns(CLOCK_REALTIME);
 	w->rw_identity = *h;
 	w->rw_identity.rh_magic = RING_MAGIC;
-	/* Magic last: a reader that opens by name during creation sees
-	 * -ENOMSG until the identity above is complete. */
+	/* Magic last: a reader that maps it during creation sees -ENOMSG
+	 * until the identity above is complete. */
 	st64_release(&h->rh_magic, RING_MAGIC);
 	return 0;
 
 fail:
 	rc = -errno;
-	ring_writer_destroy(w, 1);
+	if (fd != -1)
+		close(fd);
+	ring_writer_destroy(w);
 	return rc;
 }
 
 void
-ring_writer_destroy(struct ring_writer *w, int unlink_name)
+ring_writer_destroy(struct ring_writer *w)
 {
-	char path[RING_NAME_MAX + 1];
-
 	if (w->rw_hdr != NULL) {
 		struct ring_status st = w->rw_status;
 
@@ -366,15 +383,8 @@ ring_writer_destroy(struct ring_writer *w, int unlink_name)
 	free(w->rw_locks);
 	if (w->rw_ro_fd != -1)
 		close(w->rw_ro_fd);
-	if (w->rw_fd != -1) {
-		close(w->rw_fd);
-		if (unlink_name && w->rw_name[0] != '\0') {
-			snprintf(path, sizeof(path), "/%s", w->rw_name);
-			shm_unlink(path);
-		}
-	}
 	memset(w, 0, sizeof(*w));
-	w->rw_fd = w->rw_ro_fd = -1;
+	w->rw_ro_fd = -1;
 }
 
 uint8_t *
@@ -435,10 +445,11 @@ ring_writer_commit(struct ring_writer *w, struct ring_frame *f)
 	st32(&s->rs_flags, f->flags);
 	/* Even: payload and metadata are complete before this is seen. */
 	seq_write_end(&s->rs_seqlock, w->rw_open_lock);
-	w->rw_bytes += f->length;
-	st64(&w->rw_hdr->rh_bytes, w->rw_bytes);
+	w->rw_counters.bytes += f->length;
+	st64(&w->rw_hdr->rh_bytes, w->rw_counters.bytes);
 	if (f->flags & RING_FRAME_KEYFRAME) {
-		st64(&w->rw_hdr->rh_keyframes, ++w->rw_keyframes);
+		w->rw_counters.keyframe_seq = seq;
+		st64(&w->rw_hdr->rh_keyframes, ++w->rw_counters.keyframes);
 		st64(&w->rw_hdr->rh_keyframe_seq, seq);
 	}
 	/* The publication: frame seq is complete for whoever acquires it. */
@@ -513,18 +524,25 @@ void
 ring_writer_count(struct ring_writer *w, uint64_t captured, uint64_t dropped,
     uint64_t idle, uint64_t restarts)
 {
+	struct ring_counters *c = &w->rw_counters;
 	struct ring_header *h = w->rw_hdr;
 
-	add64(&h->rh_frames_captured, captured);
-	add64(&h->rh_frames_dropped, dropped);
-	add64(&h->rh_frames_idle, idle);
-	add64(&h->rh_source_restarts, restarts);
+	c->frames_captured += captured;
+	c->frames_dropped += dropped;
+	c->frames_idle += idle;
+	c->source_restarts += restarts;
+	st64(&h->rh_frames_captured, c->frames_captured);
+	st64(&h->rh_frames_dropped, c->frames_dropped);
+	st64(&h->rh_frames_idle, c->frames_idle);
+	st64(&h->rh_source_restarts, c->source_restarts);
 }
 
 void
 ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
     uint32_t viewers)
 {
+	w->rw_counters.servers = servers;
+	w->rw_counters.viewers = viewers;
 	st32(&w->rw_hdr->rh_servers, servers);
 	st32(&w->rw_hdr->rh_viewers, viewers);
 }
@@ -532,19 +550,23 @@ ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
 void
 ring_writer_count_encode(struct ring_writer *w, uint64_t encode_ns)
 {
-	w->rw_encode_ns += encode_ns;
-	st64(&w->rw_hdr->rh_encode_ns, w->rw_encode_ns);
-	st64(&w->rw_hdr->rh_encoded, ++w->rw_encoded);
+	struct ring_counters *c = &w->rw_counters;
+
+	c->encode_ns += encode_ns;
+	st64(&w->rw_hdr->rh_encode_ns, c->encode_ns);
+	st64(&w->rw_hdr->rh_encoded, ++c->encoded);
 }
 
 void
 ring_writer_count_requests(struct ring_writer *w, uint64_t requests,
     uint64_t forced)
 {
-	w->rw_keyframe_requests += requests;
-	w->rw_keyframes_forced += forced;
-	st64(&w->rw_hdr->rh_keyframe_requests, w->rw_keyframe_requests);
-	st64(&w->rw_hdr->rh_keyframes_forced, w->rw_keyframes_forced);
+	struct ring_counters *c = &w->rw_counters;
+
+	c->keyframe_requests += requests;
+	c->keyframes_forced += forced;
+	st64(&w->rw_hdr->rh_keyframe_requests, c->keyframe_requests);
+	st64(&w->rw_hdr->rh_keyframes_forced, c->keyframes_forced);
 }
 
 int
@@ -568,32 +590,32 @@ ring_writer_set_params(struct ring_writer *w, uint64_t from,
 void
 ring_writer_inherit(struct ring_writer *w, const struct ring_writer *old)
 {
-	struct ring_reader r;
-	struct ring_counters c;
-	struct ring_params p;
+	const struct ring_counters *c = &old->rw_counters;
 	struct ring_header *h = w->rw_hdr;
+	struct ring_reader r;
+	struct ring_params p;
 
-	/* The codec counters from the old writer's private copies. */
-	w->rw_bytes = old->rw_bytes;
-	w->rw_encode_ns = old->rw_encode_ns;
-	w->rw_encoded = old->rw_encoded;
-	w->rw_keyframes = old->rw_keyframes;
-	st64(&h->rh_bytes, w->rw_bytes);
-	st64(&h->rh_encode_ns, w->rw_encode_ns);
-	st64(&h->rh_encoded, w->rw_encoded);
-	st64(&h->rh_keyframes, w->rw_keyframes);
-	ring_writer_count_requests(w, old->rw_keyframe_requests,
-	    old->rw_keyframes_forced);
-	/* The rest is only in the old mapping: read back through a reader,
-	 * trusted no more than any other. */
-	if (ring_reader_attach_mem(&r, old->rw_map, old->rw_map_size) != 0)
-		return;
-	ring_read_counters(&r, &c);
-	ring_writer_count(w, c.frames_captured, c.frames_dropped,
-	    c.frames_idle, c.source_restarts);
+	/* The counters from the old writer's private copies: totals go on
+	 * (sequences, and so rh_keyframe_seq, start over). */
+	w->rw_counters.bytes = c->bytes;
+	w->rw_counters.encode_ns = c->encode_ns;
+	w->rw_counters.encoded = c->encoded;
+	w->rw_counters.keyframes = c->keyframes;
+	st64(&h->rh_bytes, c->bytes);
+	st64(&h->rh_encode_ns, c->encode_ns);
+	st64(&h->rh_encoded, c->encoded);
+	st64(&h->rh_keyframes, c->keyframes);
+	ring_writer_count_requests(w, c->keyframe_requests,
+	    c->keyframes_forced);
+	ring_writer_count(w, c->frames_captured, c->frames_dropped,
+	    c->frames_idle, c->source_restarts);
 	/* The parameters stay until the next keyframe brings them again;
-	 * the sequence numbers start over, so they apply from frame 1. */
-	if (ring_read_params(&r, &p) == 0 && p.from != 0)
+	 * the sequence numbers start over, so they apply from frame 1.  They
+	 * are only in the old mapping, which nobody else can write (sealed):
+	 * read back through a reader all the same, trusted no more than any
+	 * other. */
+	if (ring_reader_attach_mem(&r, old->rw_map, old->rw_map_size) == 0 &&
+	    ring_read_params(&r, &p) == 0 && p.from != 0)
 		(void)ring_writer_set_params(w, 1, p.data, p.len,
 		    p.bitrate_kbps, p.gop);
 }
@@ -622,7 +644,8 @@ ring_header_validate(const void *mem, size_t size, struct ring_geometry *geo)
 	slot = ld32(&h->rh_slot_size);
 	if (!ring_geometry_valid(count, slot))
 		return -ERANGE;
-	/* At most 1024 * 256 MiB + 512: no overflow in 64 bits. */
+	/* At most 1024 * 256 MiB + 4096: no overflow in 64 bits, and no
+	 * more than size, which is a size_t. */
 	need = RING_HEADER_SIZE + (uint64_t)count * slot;
 	if (need > size)
 		return -EMSGSIZE;
@@ -654,19 +677,29 @@ ring_reader_attach_mem(struct ring_reader *r, const void *mem, size_t size)
 int
 ring_reader_attach_fd(struct ring_reader *r, int fd)
 {
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW;
 	struct stat st;
 	void *map;
-	int rc;
+	int rc, fl;
 
 	memset(r, 0, sizeof(*r));
 	if (fstat(fd, &st) == -1)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -ENOMSG;
+	/* Read-only, and sealed so that nobody can cut the mapping short
+	 * under us (a shrink would kill us with SIGBUS). */
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return -errno;
+	if ((fl & O_ACCMODE) != O_RDONLY)
+		return -EPERM;
+	if ((rc = fcntl(fd, F_GET_SEALS)) == -1 || (rc & seals) != seals)
+		return -EPERM;
 	if (st.st_size < RING_HEADER_SIZE)
 		return -EMSGSIZE;
 	if ((uint64_t)st.st_size > (uint64_t)RING_HEADER_SIZE +
-	    (uint64_t)RING_SLOTS_MAX * RING_SLOT_SIZE_MAX)
+	    (uint64_t)RING_SLOTS_MAX * RING_SLOT_SIZE_MAX ||
+	    (uint64_t)st.st_size > SIZE_MAX)
 		return -ERANGE;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
@@ -678,24 +711,6 @@ ring_reader_attach_fd(struct ring_reader *r, int fd)
 	}
 	r->rr_owns_map = 1;
 	return 0;
-}
-
-int
-ring_reader_open(struct ring_reader *r, const char *name)
-{
-	char path[RING_NAME_MAX + 1];
-	int fd, rc;
-
-	memset(r, 0, sizeof(*r));
-	if (ring_name_valid(name) != 0)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/%s", name);
-	fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd == -1)
-		return -errno;
-	rc = ring_reader_attach_fd(r, fd);
-	close(fd);
-	return rc;
 }
 
 void
@@ -776,8 +791,13 @@ ring_read_slot(struct ring_reader *r, uint64_t want, struct ring_frame *f,
 	if (m.seq != want) {
 		if (!ring_slot_stable(s, s1))
 			return SLOT_TORN;
-		/* The writer lapped us: the slot now holds want + k * count. */
-		if (m.seq > want && (m.seq - want) % count == 0)
+		/*
+		 * The writer lapped us: the slot now holds want + k * count,
+		 * or nothing (sequence 0) because it opened the slot for a
+		 * later frame and aborted it.
+		 */
+		if (m.seq == 0 ||
+		    (m.seq > want && (m.seq - want) % count == 0))
 			return SLOT_OVERWRITTEN;
 		return -EBADMSG;
 	}
@@ -952,6 +972,8 @@ ring_strerror(int err)
 	switch (err) {
 	case 0:
 		return "success";
+	case -EPERM:
+		return "ring descriptor writable or not sealed against resizing";
 	case -EMSGSIZE:
 		return "shared memory smaller than the ring header or geometry";
 	case -ENOMSG:

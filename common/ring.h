@@ -2,7 +2,7 @@
  * ring.h - the shared-memory frame ring: the contract between one capture
  * process (the only writer) and any number of server processes (readers).
  *
- * Layout of the POSIX shared-memory object "/<name>":
+ * Layout of the ring's memory:
  *
  *   offset 0                      struct ring_header  (RING_HEADER_SIZE)
  *   offset rh_header_size         slot 0: struct ring_slot, then the frame
@@ -36,12 +36,40 @@
  * pinned by _Static_assert below and by tests/check_ring.c, so a reader and
  * a writer built by different compilers or with different flags agree.
  *
+ * The memory: a sealed memfd, and nothing else can change it
+ *   The capture creates the ring at every start as an anonymous memfd
+ *   (memfd_create(2) with MFD_ALLOW_SEALING), named for /proc/PID/fd and
+ *   /proc/PID/maps only ("/memfd:shmcam-NAME", "/memfd:shmavc-NAME"): there is no name in
+ *   /dev/shm or anywhere else to open it by.  It maps the memfd
+ *   read-write, then seals it (fcntl(2) F_ADD_SEALS):
+ *
+ *     F_SEAL_SHRINK, F_SEAL_GROW   its size never changes, so nobody's
+ *                                  mapping is ever cut short (a shrink
+ *                                  would kill every mapper with SIGBUS)
+ *     F_SEAL_FUTURE_WRITE          no write(2), no new writable shared
+ *                                  mapping, no mprotect() of a read-only
+ *                                  one to writable, for anyone, root
+ *                                  included; the capture's own mapping,
+ *                                  made before the seal, stays writable
+ *                                  (F_SEAL_WRITE cannot be used: it
+ *                                  refuses while that mapping exists)
+ *     F_SEAL_SEAL                  and no seal is ever added or removed
+ *
+ *   and makes it mode 0400.  Servers get a read-only descriptor (an
+ *   O_RDONLY reopen of /proc/self/fd/N: a dup() would share the capture's
+ *   read-write open file) through the control socket (ctl.h), and map it
+ *   PROT_READ.  The only way left to write to the ring is through the
+ *   capture's own mapping, that is, by being the capture: ptrace(2) of
+ *   it, or /proc/PID/mem, which the kernel's ptrace rules guard (a
+ *   capture that dropped root is not even dumpable).  Readers check the
+ *   seals at attach and refuse a descriptor without them (-EPERM).
+ *
  * Who writes what
- *   The capture process creates the object (O_CREAT|O_EXCL after unlinking
- *   any stale one) at every start, with a fresh random rh_generation.  It
- *   never resizes or re-initialises an object that readers may have mapped:
- *   a new run means a new object, and readers learn of it through the
- *   control socket (ctl.h).  Readers map it PROT_READ and never write.
+ *   The capture creates the ring at every start, with a fresh random
+ *   rh_generation.  It never resizes or re-initialises a ring that readers
+ *   may have mapped: a new run, or frames that outgrow the slots, means a
+ *   new ring, and readers learn of it through the control socket (ctl.h).
+ *   Readers map it PROT_READ and never write.
  *
  * Memory ordering (see the kernel's Documentation/locking/seqlock.rst)
  *   Each slot is guarded by its own sequence counter rs_seqlock, written
@@ -63,7 +91,13 @@
  *   data and orders nothing.
  *
  *   The writer never waits for a reader: a slow reader is overtaken, sees
- *   a torn or overwritten slot and retries with the newest frame.
+ *   a torn or overwritten slot and retries with the newest frame.  A slot
+ *   the writer opened and then aborted (even counter, sequence 0) is an
+ *   overwritten one too: the writer has moved past the frame it held.
+ *
+ *   The writer only ever stores into the mapping: every counter, the
+ *   identity and the status are kept in its private memory, and the
+ *   shared copies are written from there, never read back.
  *
  * Trust
  *   Readers trust nothing in the mapping.  The geometry (slot count and
@@ -76,6 +110,8 @@
  *
  * Return values
  *   Functions return 0 or a negative errno value.  The reader uses:
+ *     -EPERM             the descriptor is writable or not sealed against
+ *                        shrinking and growing (not a ring of this kind)
  *     -EMSGSIZE          mapping smaller than the header or than the
  *                        geometry the header claims
  *     -ENOMSG            bad magic: not a shmcam ring
@@ -89,7 +125,8 @@
  *     -ENODATA           nothing published yet
  *     -EAGAIN            nothing newer than the sequence asked for
  *     -EBUSY             the slot was rewritten during every attempt
- *                        (torn RING_READ_TRIES times); try again later
+ *                        (torn or overwritten RING_READ_TRIES times);
+ *                        try again later
  *     -ENOBUFS           the frame does not fit the caller's buffer;
  *                        frame->length says how much is needed
  *     -EBADMSG           the slot is inconsistent (length out of range,
@@ -105,7 +142,10 @@
 #include <sys/types.h>
 
 #define RING_MAGIC		UINT64_C(0x31474e524d434853)	/* "SHCMRNG1" */
-#define RING_ABI_VERSION	2
+/* 2: the ring is a sealed memfd, handed over only as a descriptor;
+ * 3: a codec per ring (rh_codec) and its parameters in a page-sized
+ * header. */
+#define RING_ABI_VERSION	3
 #define RING_HEADER_SIZE	4096	/* one page: slots are page-aligned */
 #define RING_SLOT_HEADER_SIZE	64
 
@@ -115,11 +155,12 @@
 #define RING_SLOT_SIZE_MAX	(256u << 20)
 #define RING_READ_TRIES		4
 #define RING_NAME_MAX		64	/* including the NUL */
+#define RING_MODE		0400	/* of the memfd: see above */
 #define RING_TEXT_MAX		64	/* rh_source, rh_reason, with NUL */
 #define RING_PARAMS_MAX		3072	/* rh_params: SPS and PPS, length-
 					 * prefixed like a payload */
 
-/* Shared-memory object names: prefix + camera name (at most 56). */
+/* Ring (memfd) names: prefix + camera name (at most 56). */
 #define RING_PREFIX_JPEG	"shmcam-"
 #define RING_PREFIX_H264	"shmavc-"
 
@@ -368,9 +409,8 @@ struct ring_geometry {
  * field that another process with write access could have changed.
  */
 struct ring_writer {
-	int		 rw_fd;		/* O_RDWR */
 	int		 rw_ro_fd;	/* O_RDONLY, handed to servers */
-	uint8_t		*rw_map;
+	uint8_t		*rw_map;	/* read-write, made before the seals */
 	size_t		 rw_map_size;
 	struct ring_header *rw_hdr;
 	struct ring_header rw_identity;	/* private copy of the W-once part */
@@ -380,15 +420,8 @@ struct ring_writer {
 	uint64_t	*rw_locks;	/* private value of each rs_seqlock */
 	uint64_t	 rw_status_lock; /* private value of rh_status_seq */
 	uint64_t	 rw_params_lock; /* private value of rh_params_seq */
-	/* private values of the codec counters (rh_bytes ...), stored
-	 * into the header, never read back from it */
-	uint64_t	 rw_bytes;
-	uint64_t	 rw_encode_ns;
-	uint64_t	 rw_encoded;
-	uint64_t	 rw_keyframes;
-	uint64_t	 rw_keyframe_requests;
-	uint64_t	 rw_keyframes_forced;
 	struct ring_status rw_status;	/* last status set */
+	struct ring_counters rw_counters; /* private totals, stored as is */
 	struct ring_slot *rw_open;	/* slot between begin and commit */
 	uint64_t	*rw_open_lock;	/* its entry in rw_locks */
 	char		 rw_name[RING_NAME_MAX];
@@ -404,18 +437,31 @@ int	ring_camera_name_valid(const char *name);
 uint32_t ring_slot_size_for(uint32_t max_frame);
 
 /*
- * Creates "/<name>" with mode (e.g. 0640), group gid (or (gid_t)-1 to keep
- * the process's), slot_count slots of slot_size bytes and a fresh random
- * generation, for frames of codec (enum ring_codec; ring_writer_create()
- * makes a JPEG ring).  A stale object of that name is unlinked first.
+ * Bytes of a ring of slot_count slots of slot_size bytes, in *size, if
+ * that is at most max (SIZE_MAX for this machine's address space; on a
+ * 32-bit system 1024 slots of 256 MiB do not fit).  Computed in 64 bits
+ * whatever size_t is.  0, or -EINVAL for a geometry out of bounds,
+ * -EFBIG beyond max.
+ */
+int	ring_map_size(uint32_t slot_count, uint32_t slot_size, uint64_t max,
+	    size_t *size);
+
+/*
+ * Creates a ring of slot_count slots of slot_size bytes with a fresh
+ * random generation: a sealed memfd named name (see the top of this
+ * file), mapped read-write into this process, and a read-only descriptor
+ * of it (rw_ro_fd) for the servers.  Nothing is created in any file
+ * system.  Its frames are of codec (enum ring_codec; ring_writer_create()
+ * makes a JPEG ring).  0, -EINVAL for a bad name, codec or geometry,
+ * -EFBIG if it cannot be mapped here, or the errno of the call that
+ * failed.
  */
 int	ring_writer_create_codec(struct ring_writer *w, const char *name,
-	    uint32_t codec, uint32_t slot_count, uint32_t slot_size,
-	    mode_t mode, gid_t gid);
+	    uint32_t codec, uint32_t slot_count, uint32_t slot_size);
 int	ring_writer_create(struct ring_writer *w, const char *name,
-	    uint32_t slot_count, uint32_t slot_size, mode_t mode, gid_t gid);
-/* Marks the ring stopped, unmaps, closes; unlinks the name if unlink_name. */
-void	ring_writer_destroy(struct ring_writer *w, int unlink_name);
+	    uint32_t slot_count, uint32_t slot_size);
+/* Marks the ring stopped, unmaps, closes.  Readers keep their mappings. */
+void	ring_writer_destroy(struct ring_writer *w);
 
 /*
  * Two-step publication, so an encoder can write straight into the slot:
@@ -443,7 +489,7 @@ void	ring_writer_set_status(struct ring_writer *w,
  */
 int	ring_writer_repair(struct ring_writer *w);
 void	ring_writer_heartbeat(struct ring_writer *w, uint64_t mono_ns);
-/* Adds to the relaxed counters (any may be 0). */
+/* Adds to the writer's counters (any may be 0) and stores the totals. */
 void	ring_writer_count(struct ring_writer *w, uint64_t captured,
 	    uint64_t dropped, uint64_t idle, uint64_t restarts);
 void	ring_writer_set_peers(struct ring_writer *w, uint32_t servers,
@@ -485,10 +531,12 @@ struct ring_reader {
 int	ring_header_validate(const void *mem, size_t size,
 	    struct ring_geometry *geo);
 
-/* Maps fd (any shm fd; it stays the caller's) PROT_READ and validates it. */
+/*
+ * Maps fd (it stays the caller's) PROT_READ and validates it.  The
+ * descriptor must be read-only and sealed against shrinking and growing
+ * (-EPERM otherwise): what a capture hands over (ctl.h).
+ */
 int	ring_reader_attach_fd(struct ring_reader *r, int fd);
-/* shm_open("/<name>", O_RDONLY), then ring_reader_attach_fd(). */
-int	ring_reader_open(struct ring_reader *r, const char *name);
 /* Uses memory the caller owns (tests, fuzzing); nothing is unmapped. */
 int	ring_reader_attach_mem(struct ring_reader *r, const void *mem,
 	    size_t size);

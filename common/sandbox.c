@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -80,8 +82,9 @@ struct sandbox_call {
  *
  * 32-bit ARM: glibc makes some calls under names of their own there,
  * marked "ARM".  make check-arch --trace saw mmap2, sigreturn, send,
- * fchown32 and the *32 identity calls made by the programs and the
- * sandbox suite, on an ARM kernel and on a 64-bit one.  The other ARM
+ * fchown32 (which the capture no longer makes: its ring is a memfd) and
+ * the *32 identity calls made by the programs and the sandbox suite, on
+ * an ARM kernel and on a 64-bit one.  The other ARM
  * names are the same calls with 64-bit offsets or times, where glibc
  * uses them: for fcntl() and lseek() always (fcntl64, _llseek), in a
  * build with _FILE_OFFSET_BITS=64 (ftruncate64), for times past 2038
@@ -181,17 +184,17 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "timerfd_gettime",	CAP },
 	{ "timerfd_gettime64",	CAP },	/* ARM */
 	{ "getdents64",		CAP },
-	/* The capture replaces its ring when a frame outgrows it (a new
-	 * shared-memory object, sized, given to the servers' group, the old
-	 * name unlinked), reopens its device after an unplug (open is
-	 * checked for the server only), unlinks ring and socket at exit. */
+	/* The capture replaces its ring when a frame outgrows it (a memfd,
+	 * sized, sealed, made 0400, reopened read-only through /proc for
+	 * the servers: common/ring.h), reopens its device after an unplug
+	 * (open is checked for the server only), unlinks its control
+	 * socket at exit. */
+	{ "memfd_create",	CAP },
 	{ "openat",		CAP },
 	{ "open",		CAP },
 	{ "ftruncate",		CAP },
 	{ "ftruncate64",	CAP },	/* ARM */
 	{ "fchmod",		CAP },
-	{ "fchown",		CAP },
-	{ "fchown32",		CAP },	/* ARM */
 	{ "unlink",		CAP },
 	{ "unlinkat",		CAP },
 	/*
@@ -208,10 +211,10 @@ static const struct sandbox_call sandbox_calls[] = {
 	 * capture).  The test
 	 * suite's simulated camera (tests/v4l2sim): a socketpair (checked
 	 * below) or an eventfd as the device descriptor, a memfd per
-	 * buffer, a pipe and threads as libcamera's.  Each makes an object
+	 * buffer (memfd_create is the capture's, for its ring, above), a
+	 * pipe and threads as libcamera's.  Each makes an object
 	 * private to the process, or waits, and reaches nothing outside.
 	 */
-	{ "memfd_create",	LAY },
 	{ "pipe2",		LAY },
 	{ "ppoll",		LAY },
 	{ "ppoll_time64",	LAY },
@@ -297,15 +300,47 @@ arg_masked(unsigned n, uint64_t mask, uint64_t v)
 	return c;
 }
 
+/* dl_iterate_phdr(): stops at an object whose PT_GNU_STACK asks for an
+ * executable stack, and names it. */
+static int
+exec_stack_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_STACK &&
+		    (info->dlpi_phdr[i].p_flags & PF_X) != 0) {
+			*(const char **)arg = info->dlpi_name;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * 1 if an object loaded into the process asks for executable stacks
+ * (*name: which).  glibc has then made the main thread's stack
+ * executable while loading it, and makes each thread's stack so with
+ * mprotect(PROT_READ | PROT_WRITE | PROT_EXEC) when the thread starts.
+ * Debian 12's libx264 on armhf is such an object (its ARM assembly has
+ * no .note.GNU-stack); on x86-64 and arm64 none of ours is.
+ */
+static int
+sandbox_exec_stack(const char **name)
+{
+	*name = NULL;
+	return dl_iterate_phdr(exec_stack_object, name) != 0;
+}
+
 /*
  * The checked calls, allowed only with the arguments given.  A call that
  * is allowed here in one form and made in another is a violation.
  */
 static int
-sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
+sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
+    unsigned net)
 {
 	const struct scmp_arg_cmp
 	    no_exec = arg_masked(2, PROT_EXEC, 0),
+	    stack_rwx = arg_eq(2, PROT_READ | PROT_WRITE | PROT_EXEC),
 	    unix_only = arg_eq(0, AF_UNIX),
 	    thread_only = arg_masked(0, CLONE_THREAD, CLONE_THREAD),
 	    self = arg_eq(0, (uint64_t)getpid()),
@@ -320,7 +355,9 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 	    dma_heap = arg_masked(1, 0xff00, 'H' << 8),
 	    dma_buf = arg_masked(1, 0xff00, 'b' << 8),
 	    openat_ro = arg_masked(2, SANDBOX_WRITE_FLAGS, 0),
-	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0);
+	    open_ro = arg_masked(1, SANDBOX_WRITE_FLAGS, 0),
+	    prio_process = arg_eq(0, PRIO_PROCESS),
+	    prio_low = arg_eq(2, 10);
 	int rc = 0;
 
 	/* Memory, never executable.  ARM has mmap2 (the offset in pages)
@@ -328,8 +365,30 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mmap2", 1, &no_exec);
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
+	/* Except a thread's stack where a library asks for executable
+	 * stacks (sandbox_exec_stack()): exactly that protection, which
+	 * those stacks have whatever the filter says. */
+	if (sandbox_exec_stack(&(const char *){ NULL }))
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "mprotect", 1,
+		    &stack_rwx);
 	/* Sockets: AF_UNIX only (reconnecting to the capture; sd_notify). */
 	rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only);
+	/* A network source's camera (TCP) and name servers (UDP): the
+	 * type's low bits, SOCK_NONBLOCK and SOCK_CLOEXEC aside. */
+	for (int fam = 0; fam < 2; fam++) {
+		struct scmp_arg_cmp inet[2] = {
+			arg_eq(0, fam == 0 ? AF_INET : AF_INET6),
+			arg_masked(1, 0xf, SOCK_STREAM),
+		};
+
+		if (net & SANDBOX_NET_TCP)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+		inet[1] = arg_masked(1, 0xf, SOCK_DGRAM);
+		if (net & SANDBOX_NET_DNS)
+			rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socket", 2,
+			    inet);
+	}
 	/* Threads, never processes.  glibc tries clone3() first, whose
 	 * flags live in memory the filter cannot read: ENOSYS makes it use
 	 * clone(). */
@@ -385,6 +444,11 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog)
 		/* The server opens nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
+		/* Its password thread gives way to the event loop: it may
+		 * set a thread's nice value to 10, and nothing else
+		 * (server/auth.c). */
+		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "setpriority", 2,
+		    (struct scmp_arg_cmp[]){ prio_process, prio_low });
 	}
 	return rc;
 }
@@ -508,7 +572,8 @@ sandbox_who(enum sandbox_program prog)
 /* Every rule of prog's filter into ctx; 0, or -EINVAL for a rule
  * libseccomp refused (a bug). */
 static int
-sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog)
+sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog,
+    unsigned net)
 {
 	size_t i;
 
@@ -519,7 +584,7 @@ sandbox_build(const struct sandbox_sink *ctx, enum sandbox_program prog)
 		    0, NULL) != 0)
 			return -EINVAL;
 	}
-	return sandbox_rules(ctx, prog) != 0 ? -EINVAL : 0;
+	return sandbox_rules(ctx, prog, net) != 0 ? -EINVAL : 0;
 }
 
 void
@@ -527,7 +592,7 @@ sandbox_call_names(enum sandbox_program prog, sandbox_name_fn *fn, void *arg)
 {
 	struct sandbox_sink sink = { NULL, fn, arg };
 
-	sandbox_build(&sink, prog);
+	sandbox_build(&sink, prog, SANDBOX_NET_TCP | SANDBOX_NET_DNS);
 }
 
 /* 1 if the lists are written for the architecture libseccomp runs on. */
@@ -546,7 +611,14 @@ sandbox_arch_supported(void)
 int
 sandbox_apply(enum sandbox_program prog)
 {
+	return sandbox_apply_net(prog, 0);
+}
+
+int
+sandbox_apply_net(enum sandbox_program prog, unsigned net)
+{
 	struct sandbox_sink sink = { NULL, NULL, NULL };
+	const char *name;
 	int rc;
 
 	if (!sandbox_arch_supported()) {
@@ -571,8 +643,12 @@ sandbox_apply(enum sandbox_program prog)
 	rc = seccomp_attr_set(sink.ss_filter, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc != 0 && rc != -EOPNOTSUPP)
 		goto out;
-	if ((rc = sandbox_build(&sink, prog)) != 0)
+	if ((rc = sandbox_build(&sink, prog, net)) != 0)
 		goto out;
+	if (sandbox_exec_stack(&name))
+		log_warnx("sandbox: %s asks for executable stacks, so thread "
+		    "stacks are executable and may be made so",
+		    name != NULL && *name != '\0' ? name : "the program");
 	rc = seccomp_load(sink.ss_filter);
 	if (rc == -ECANCELED)
 		rc = -ENOSYS;

@@ -23,10 +23,17 @@
  *   clone(), whose flags the filter can see (threads yes, processes no).
  *
  * Arguments are checked where a call is needed for one purpose only:
- *   mmap/mprotect   never PROT_EXEC (no new code in a running process)
+ *   mmap/mprotect   never PROT_EXEC (no new code in a running process);
+ *                   where a loaded library asks for executable stacks
+ *                   (Debian's libx264 on armhf), mprotect() also with
+ *                   exactly read-write-execute, which is what glibc
+ *                   gives a thread's stack then (logged at setup)
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
- *                   server's TCP sockets are all opened before
+ *                   server's TCP sockets are all opened before; a
+ *                   capture of a network source also AF_INET and
+ *                   AF_INET6, SOCK_STREAM (the camera) and, if it
+ *                   resolves a name, SOCK_DGRAM (DNS)
  *   socketpair      with a V4L2 layer (below), AF_UNIX
  *   openat          the server: read-only; the capture: any (it reopens
  *                   its device read-write and creates a replacement ring)
@@ -34,7 +41,8 @@
  *                   and V4L2's ('V' requests); with a V4L2 layer also the
  *                   media controller's ('|'), DMA heaps' ('H') and
  *                   DMA buffers' ('b')
- *   prctl           with a V4L2 layer, PR_SET_NAME (a thread's name)
+ *   prctl           the capture: PR_SET_NAME (a thread's name: its
+ *                   encoder threads', a V4L2 layer's)
  *   tgkill          this process only (abort(), raise())
  *
  * Preloaded V4L2 layers
@@ -102,6 +110,19 @@ enum sandbox_program {
  * architecture: a bug), or prctl's error.
  */
 int	sandbox_apply(enum sandbox_program prog);
+
+/*
+ * sandbox_apply() for a capture whose source is on the network
+ * (capture/net.c), which after setup makes TCP connections to the camera
+ * (SANDBOX_NET_TCP) and, when --source names a host rather than an
+ * address, UDP sockets to ask the name servers of /etc/resolv.conf
+ * (SANDBOX_NET_DNS; the configuration itself is read before).  IPv4 and
+ * IPv6 both, nothing else: no raw or packet sockets, no netlink.
+ * Device sources get none of it.
+ */
+#define SANDBOX_NET_TCP		0x1u
+#define SANDBOX_NET_DNS		0x2u
+int	sandbox_apply_net(enum sandbox_program prog, unsigned net);
 
 const char *sandbox_program_name(enum sandbox_program prog);
 

@@ -1,7 +1,11 @@
 /*
  * frame.c - reference-counted frames, recycled through a small pool so
- * that the steady state allocates nothing per frame.
+ * that the steady state allocates nothing per frame.  A frame's buffer is
+ * sized by the frames that come, not by the ring's slots: a 720p slot has
+ * room for megabytes (the encoder's worst case), a JPEG of it is tens of
+ * kilobytes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,19 +47,22 @@ frame_get(struct frame_pool *fp, size_t jpeg_cap)
 {
 	size_t need = FRAME_HEAD_ROOM + jpeg_cap + FRAME_TRAILER_LEN +
 	    FRAME_ADVANCE_LEN;
-	struct frame *f, *next;
+	struct frame *f;
+	uint8_t *buf;
 
-	/* Reuse a buffer that is big enough; drop ones that never will be
-	 * (the ring's slots grew). */
-	for (f = TAILQ_FIRST(&fp->fp_free); f != NULL; f = next) {
-		next = TAILQ_NEXT(f, f_free);
+	/* A pooled frame, its buffer grown if this one needs more. */
+	if ((f = TAILQ_FIRST(&fp->fp_free)) != NULL) {
 		TAILQ_REMOVE(&fp->fp_free, f, f_free);
 		fp->fp_nfree--;
-		if (f->f_cap >= need)
-			break;
-		frame_destroy(f);
-	}
-	if (f == NULL) {
+		if (f->f_cap < need) {
+			if ((buf = realloc(f->f_buf, need)) == NULL) {
+				frame_destroy(f);
+				return NULL;
+			}
+			f->f_buf = buf;
+			f->f_cap = need;
+		}
+	} else {
 		f = calloc(1, sizeof(*f));
 		if (f == NULL)
 			return NULL;
@@ -79,6 +86,63 @@ frame_get(struct frame_pool *fp, size_t jpeg_cap)
 	f->f_end = f->f_adv_end = FRAME_HEAD_ROOM;
 	fp->fp_live++;
 	return f;
+}
+
+size_t
+frame_jpeg_cap(const struct frame *f)
+{
+	return f->f_cap - FRAME_HEAD_ROOM - FRAME_TRAILER_LEN -
+	    FRAME_ADVANCE_LEN;
+}
+
+/*
+ * How much a frame buffer holds beyond the last frame's length, so that
+ * the next, slightly larger one fits without a second read: a quarter,
+ * and at least 16 KiB.
+ */
+static size_t
+frame_hint_for(size_t len, size_t max)
+{
+	size_t hint = len + (len / 4 > 16384 ? len / 4 : 16384);
+
+	return hint < max ? hint : max;
+}
+
+int
+frame_read_ring(struct frame_pool *fp, struct ring_reader *r, uint64_t after,
+    size_t *hint, struct frame **out)
+{
+	const size_t max = r->rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
+	struct ring_frame meta;
+	struct frame *f;
+	int tries, rc;
+
+	*out = NULL;
+	if (*hint == 0 || *hint > max)
+		*hint = frame_hint_for(0, max);
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		if ((f = frame_get(fp, *hint)) == NULL)
+			return -ENOMEM;
+		rc = ring_read_latest(r, after, &meta, f->f_buf + f->f_jpeg_off,
+		    frame_jpeg_cap(f));
+		if (rc == -ENOBUFS && meta.length <= max) {
+			/* A bigger frame than any before: room for it, and
+			 * read again (it may be a newer one by then). */
+			frame_unref(f);
+			*hint = frame_hint_for(meta.length, max);
+			continue;
+		}
+		if (rc != 0) {
+			frame_unref(f);
+			return rc == -ENOBUFS ? -EBADMSG : rc;
+		}
+		f->f_meta = meta;
+		f->f_jpeg_len = meta.length;
+		*hint = frame_hint_for(meta.length, max);
+		*out = f;
+		return 0;
+	}
+	return -EBUSY;
 }
 
 void

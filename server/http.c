@@ -248,10 +248,45 @@ http_camera(struct server *srv, const char *name)
 	return NULL;
 }
 
+static void http_handle(struct server *srv, struct evhttp_request *req,
+    int auth);
+
+/* The answer of a check that waited for the hashing thread (auth.c). */
+static void
+http_auth_done(void *arg, int result, const char *who)
+{
+	struct evhttp_request *req = arg;
+
+	(void)who;
+	/* Answered now: the deadline runs again for the next request. */
+	conn_request_done(http_srv, evhttp_request_get_connection(req), 0);
+	http_handle(http_srv, req, result);
+}
+
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *srv = arg;
+
+	srv->requests++;
+	/* Whatever the answer, this connection's request is complete: the
+	 * deadline starts again for the next one.  Only a stream that
+	 * really starts leaves its care (below); one refused (400, 401,
+	 * 503) stays with evhttp for another request, which must arrive
+	 * in time like any other. */
+	conn_request_done(srv, evhttp_request_get_connection(req), 0);
+	http_handle(srv, req, -1);
+}
+
+/*
+ * A request, with the answer to its credentials if they were checked
+ * already (auth: an enum auth_result), else -1: then they are checked
+ * here, and the request may wait for a crypt(3) hash on the hashing
+ * thread, to come back here with the answer.
+ */
+static void
+http_handle(struct server *srv, struct evhttp_request *req, int auth)
+{
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const char *uri = evhttp_request_get_uri(req);
@@ -259,11 +294,11 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	struct stream_params sp;
 	struct camera *cam = NULL;
-	char name[RING_NAME_MAX], addr[80], who[64], lpath[128];
+	char name[RING_NAME_MAX], addr[80], who[64], lpath[128], retry[16];
+	unsigned wait_s;
 	size_t pathlen;
 	enum route route;
 
-	srv->requests++;
 	query = strchr(uri, '?');
 	pathlen = query != NULL ? (size_t)(query - uri) : strlen(uri);
 	if (query != NULL)
@@ -277,12 +312,6 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			route = ROUTE_NONE;
 	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
 		route = ROUTE_NONE;
-	/* Whatever the answer, this connection's request is complete: the
-	 * deadline starts again for the next one.  Only a stream that
-	 * really starts leaves its care (below); one refused (400, 401,
-	 * 503) stays with evhttp for another request, which must arrive
-	 * in time like any other. */
-	conn_request_done(srv, evcon, 0);
 
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD &&
 	    method != EVHTTP_REQ_OPTIONS) {
@@ -305,18 +334,55 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (srv->auth != NULL && method != EVHTTP_REQ_OPTIONS &&
-	    !http_auth_exempt(srv, uri, pathlen) &&
-	    !auth_check(srv->auth, evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Authorization"), who,
-	    sizeof(who))) {
-		srv->rejected_auth++;
+	    !http_auth_exempt(srv, uri, pathlen)) {
 		http_peer_addr(srv, req, addr, sizeof(addr));
-		log_info("client %s %s: 401, no valid credentials", addr,
-		    http_log_path(uri, pathlen, lpath, sizeof(lpath)));
-		evhttp_add_header(h, "WWW-Authenticate",
-		    "Basic realm=\"shmcam\", charset=\"UTF-8\"");
-		http_error(req, 401, "Unauthorized", "credentials required");
-		return;
+		if (auth == -1) {
+			/* Parked only where the connection's closing is
+			 * heard of (listen.c cancels its checks). */
+			auth = auth_request(srv->auth, evhttp_find_header(
+			    evhttp_request_get_input_headers(req),
+			    "Authorization"), addr, who, sizeof(who), &wait_s,
+			    http_auth_done, req, conn_guarded(srv, evcon) ?
+			    evcon : NULL);
+			if (auth == AUTH_PENDING) {
+				/* However long the hash takes on a busy
+				 * machine, the client sent its request in
+				 * time: no deadline while it waits. */
+				conn_request_waits(srv, evcon);
+				return;
+			}
+		}
+		switch (auth) {
+		case AUTH_OK:
+			break;
+		case AUTH_THROTTLED:
+			log_info("client %s %s: 429, too many failed logins",
+			    addr, http_log_path(uri, pathlen, lpath,
+			    sizeof(lpath)));
+			snprintf(retry, sizeof(retry), "%u", wait_s);
+			evhttp_add_header(h, "Retry-After", retry);
+			http_error(req, 429, "Too Many Requests",
+			    "too many failed logins; try again later");
+			return;
+		case AUTH_BUSY:
+			srv->rejected_busy++;
+			log_info("client %s %s: 503, too many logins being "
+			    "checked", addr, http_log_path(uri, pathlen, lpath,
+			    sizeof(lpath)));
+			evhttp_add_header(h, "Retry-After", "1");
+			http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
+			    "too many logins being checked");
+			return;
+		default:
+			srv->rejected_auth++;
+			log_info("client %s %s: 401, no valid credentials", addr,
+			    http_log_path(uri, pathlen, lpath, sizeof(lpath)));
+			evhttp_add_header(h, "WWW-Authenticate",
+			    "Basic realm=\"shmcam\", charset=\"UTF-8\"");
+			http_error(req, 401, "Unauthorized",
+			    "credentials required");
+			return;
+		}
 	}
 
 	if (route == ROUTE_NONE) {
@@ -417,6 +483,7 @@ server_init(struct server *srv)
 	srv->opt.unix_mode = 0660;
 	srv->opt.send_bound = 1;
 	srv->opt.keyframe_requests = 1;
+	srv->opt.capture_uid = (uid_t)-1;
 }
 
 int

@@ -53,6 +53,7 @@ camera_set_latest(struct camera *cam, struct frame *f)
 	frame_unref(cam->c_latest);
 	cam->c_latest = f;
 	stream_broadcast(cam);
+	listen_camera_ready(cam->c_srv);
 }
 
 /*
@@ -209,8 +210,7 @@ link_lost(struct camera *cam, const char *why)
 static void
 link_take_frame(struct camera *cam)
 {
-	const size_t cap = cam->c_ring.rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
-	struct ring_frame meta;
+	struct ring_frame *meta;
 	struct frame *f;
 	int rc;
 
@@ -220,73 +220,108 @@ link_take_frame(struct camera *cam)
 		    cam->c_name);
 		cam->c_ring_seq = 0;
 	}
-	f = frame_get(&cam->c_pool, cap);
-	if (f == NULL) {
-		log_warnx("camera %s: out of memory for a frame", cam->c_name);
-		return;
+	rc = frame_read_ring(&cam->c_pool, &cam->c_ring, cam->c_ring_seq,
+	    &cam->c_frame_hint, &f);
+	if (rc == 0) {
+		meta = &f->f_meta;
+		if (!jpeg_looks_complete(f->f_buf + f->f_jpeg_off,
+		    meta->length) || meta->width == 0 || meta->height == 0 ||
+		    meta->width > 16384 || meta->height > 16384) {
+			frame_unref(f);
+			rc = -EBADMSG;
+		}
 	}
-	rc = ring_read_latest(&cam->c_ring, cam->c_ring_seq, &meta,
-	    f->f_buf + f->f_jpeg_off, cap);
-	if (rc == 0 && (!jpeg_looks_complete(f->f_buf + f->f_jpeg_off,
-	    meta.length) || meta.width == 0 || meta.height == 0 ||
-	    meta.width > 16384 || meta.height > 16384))
-		rc = -EBADMSG;
 	switch (rc) {
 	case 0:
 		break;
 	case -EAGAIN:
 	case -ENODATA:
-		frame_unref(f);
 		return;
 	case -ESTALE:
-		frame_unref(f);
 		link_lost(cam, "ring replaced under us");
 		return;
+	case -ENOMEM:
+		log_warnx("camera %s: out of memory for a frame", cam->c_name);
+		return;
 	default:
-		frame_unref(f);
 		if (cam->c_invalid++ % 100 == 0)
 			log_warnx("camera %s: frame rejected: %s (%llu so far)",
 			    cam->c_name, ring_strerror(rc),
 			    (unsigned long long)cam->c_invalid);
 		return;
 	}
-	f->f_meta = meta;
-	f->f_jpeg_len = meta.length;
 	f->f_generation = cam->c_generation;
-	if (meta.flags & RING_FRAME_PLACEHOLDER)
+	if (meta->flags & RING_FRAME_PLACEHOLDER)
 		f->f_placeholder = FRAME_NO_SIGNAL;
 	frame_finish(f);
-	cam->c_ring_seq = meta.seq;
+	cam->c_ring_seq = meta->seq;
 	cam->c_frames_in++;
-	cam->c_frames_skipped += meta.gap;
-	cam->c_width = meta.width;
-	cam->c_height = meta.height;
+	cam->c_frames_skipped += meta->gap;
+	cam->c_width = meta->width;
+	cam->c_height = meta->height;
 	camera_set_latest(cam, f);
+}
+
+/*
+ * Consumes the wake-ups on eventfd fd of ring what ("" or "H.264 "): 0, or
+ * -1 with the link lost.
+ */
+static int
+link_wakeup_read(struct camera *cam, int fd, const char *what)
+{
+	char why[96];
+	int rc;
+
+	/* Reading resets the counter: one wake-up for any number of posts. */
+	if ((rc = ctl_wakeup_read(fd)) >= 0)
+		return 0;
+	snprintf(why, sizeof(why), "%swake-up descriptor failed: %s", what,
+	    rc == -EPROTO ? "not 8 bytes from an eventfd" : strerror(-rc));
+	link_lost(cam, why);
+	return -1;
+}
+
+/*
+ * Checks the wake-up descriptor efd that came with ring what ("" or
+ * "H.264 "): 0, or -1 with efd and ringfd closed and the link lost.
+ * Anything but an eventfd could keep the loop busy (a pipe whose writer
+ * is gone is readable for ever).
+ */
+static int
+link_wakeup_check(struct camera *cam, int efd, int ringfd, const char *what)
+{
+	char why[128];
+	int rc;
+
+	if ((rc = ctl_fd_is_eventfd(efd)) == 1)
+		return 0;
+	close(efd);
+	close(ringfd);
+	snprintf(why, sizeof(why), "%swake-up descriptor from capture "
+	    "refused: %s", what, rc == 0 ? "not an eventfd" : strerror(-rc));
+	link_lost(cam, why);
+	return -1;
 }
 
 static void
 link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
-	uint64_t count;
 
 	(void)what;
-	/* Reading resets the counter: one wake-up for any number of posts. */
-	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
-		log_warn("camera %s: eventfd read", cam->c_name);
-		link_lost(cam, "eventfd failed");
-		return;
-	}
-	link_take_frame(cam);
+	if (link_wakeup_read(cam, fd, "") == 0)
+		link_take_frame(cam);
 }
 
 static void
 link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
     int ringfd)
 {
-	char why[128];
+	char why[128], name[4 * sizeof(w->shm_name)];
 	int rc;
 
+	if (link_wakeup_check(cam, efd, ringfd, "") != 0)
+		return;
 	rc = ring_reader_attach_fd(&cam->c_ring, ringfd);
 	close(ringfd);
 	if (rc == 0 && cam->c_ring.rr_geo.codec != RING_CODEC_JPEG)
@@ -320,7 +355,8 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_attaches++;
 	cam->c_why[0] = '\0';
 	log_info("camera %s: attached to capture pid %u, ring %s generation "
-	    "%016llx, %ux%u", cam->c_name, w->pid, w->shm_name,
+	    "%016llx, %ux%u", cam->c_name, w->pid, log_escape(w->shm_name,
+	    sizeof(w->shm_name), name, sizeof(name)),
 	    (unsigned long long)w->generation, w->width, w->height);
 	cam->c_viewers_dirty = 1;
 	camera_viewers_changed(cam);
@@ -331,14 +367,10 @@ static void
 link_h264_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
-	uint64_t count;
 
 	(void)what;
-	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN) {
-		log_warn("camera %s: H.264 eventfd read", cam->c_name);
-		link_lost(cam, "H.264 eventfd failed");
+	if (link_wakeup_read(cam, fd, "H.264 ") != 0)
 		return;
-	}
 	if (cam->c_h264_event != NULL)
 		cam->c_h264_event(cam, CAMERA_H264_WAKEUP);
 }
@@ -371,10 +403,12 @@ static void
 link_attach_h264(struct camera *cam, const struct ctl_stream *m, int efd,
     int ringfd)
 {
-	char why[128];
+	char why[128], name[4 * sizeof(m->shm_name)];
 	int rc;
 
 	link_detach_h264(cam);
+	if (link_wakeup_check(cam, efd, ringfd, "H.264 ") != 0)
+		return;
 	rc = ring_reader_attach_fd(&cam->c_h264, ringfd);
 	close(ringfd);
 	if (rc == 0 && cam->c_h264.rr_geo.codec != RING_CODEC_H264)
@@ -395,8 +429,9 @@ link_attach_h264(struct camera *cam, const struct ctl_stream *m, int efd,
 	cam->c_h264_attached = 1;
 	cam->c_h264_generation = m->generation;
 	log_info("camera %s: H.264 ring %s generation %016llx, %ux%u",
-	    cam->c_name, m->shm_name, (unsigned long long)m->generation,
-	    m->width, m->height);
+	    cam->c_name, log_escape(m->shm_name, sizeof(m->shm_name), name,
+	    sizeof(name)), (unsigned long long)m->generation, m->width,
+	    m->height);
 	if (cam->c_h264_event != NULL)
 		cam->c_h264_event(cam, CAMERA_H264_ATTACHED);
 	link_h264_poll(cam);
@@ -437,8 +472,11 @@ link_sock_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
+		char reason[4 * CTL_REASON_MAX];
+
 		snprintf(why, sizeof(why), "capture refused us: %s",
-		    msg.refused.reason);
+		    log_escape(msg.refused.reason, sizeof(msg.refused.reason),
+		    reason, sizeof(reason)));
 		link_lost(cam, why);
 		return;
 	}
@@ -454,13 +492,14 @@ link_connect(struct camera *cam)
 {
 	struct ctl_hello hello;
 	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
-	char why[160];
+	char why[320], err[256];
 	int rc, fd;
 
-	rc = ctl_connect(cam->c_ctl, &fd);
+	rc = ctl_connect_capture(cam->c_ctl, cam->c_srv->opt.capture_uid,
+	    &fd, err, sizeof(err));
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "waiting for capture at %s: %s",
-		    cam->c_ctl, strerror(-rc));
+		    cam->c_ctl, err);
 		link_note(cam, why);
 		if (cam->c_latest == NULL)
 			camera_show_offline(cam);
@@ -633,7 +672,7 @@ camera_start(struct camera *cam)
 }
 
 void
-camera_free(struct camera *cam)
+camera_stop(struct camera *cam)
 {
 	stream_close_all(cam);
 	if (cam->c_deadline_ev != NULL)
@@ -644,10 +683,23 @@ camera_free(struct camera *cam)
 		event_free(cam->c_deadline_ev);
 	if (cam->c_tick_ev != NULL)
 		event_free(cam->c_tick_ev);
+	cam->c_retry_ev = cam->c_deadline_ev = cam->c_tick_ev = NULL;
+}
+
+void
+camera_free(struct camera *cam)
+{
+	camera_stop(cam);
 	frame_unref(cam->c_latest);
 	frame_unref(cam->c_offline);
+	cam->c_latest = cam->c_offline = NULL;
 	frame_pool_drain(&cam->c_pool);
 	hls_camera_free(cam);
 	mp4_camera_free(cam);
+	/* A frame still referenced would point into this camera's pool:
+	 * a use after free waiting to happen (server.h, camera_free()). */
+	if (cam->c_pool.fp_live != 0)
+		log_warnx("camera %s: %u frames still referenced at exit",
+		    cam->c_name, cam->c_pool.fp_live);
 	free(cam);
 }

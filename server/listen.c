@@ -25,6 +25,15 @@
  *   a bufferevent, so that it holds for sockets from systemd too.  A
  *   frame's last segment must not wait for the peer's delayed ACK.
  *
+ * Holding the first requests
+ *   A server starts with its listeners disabled and enables them once
+ *   every camera has a frame to answer with, or after LISTEN_HOLD_MS
+ *   (listen_hold()).  A request that comes earlier waits in the kernel's
+ *   backlog: under systemd, a request made while the server restarts
+ *   (systemd holds the sockets) is answered by the new process with a
+ *   live frame, not with 503 "no frame yet", and a stream starts with
+ *   live frames, not with the offline picture.
+ *
  * Request deadline (slowloris)
  *   evhttp's timeout is an idle timeout: every byte a client dribbles
  *   restarts it, so a client sending one header byte every few seconds
@@ -69,9 +78,14 @@
 
 #include "log.h"
 #include "server.h"
+#include "service.h"
 
 #define LISTEN_BACKLOG		1024
 #define ACCEPT_PAUSE_MS		200
+/* How long a starting server holds requests while it attaches to its
+ * capture and takes a first frame (which takes a few milliseconds when
+ * the capture is up and answers). */
+#define LISTEN_HOLD_MS		2000
 
 struct listener {
 	TAILQ_ENTRY(listener) l_entry;
@@ -202,7 +216,61 @@ listen_resume_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	l->l_paused = 0;
-	evconnlistener_enable(l->l_lev);
+	if (l->l_srv->accepting)
+		evconnlistener_enable(l->l_lev);
+}
+
+static void
+listen_start(struct server *srv, const char *why)
+{
+	struct listener *l;
+
+	if (srv->accepting)
+		return;
+	srv->accepting = 1;
+	if (srv->hold_ev != NULL)
+		evtimer_del(srv->hold_ev);
+	TAILQ_FOREACH(l, &srv->listeners, l_entry)
+		if (!l->l_paused && evconnlistener_enable(l->l_lev) == -1)
+			fatalx("%s: cannot accept connections", l->l_desc);
+	log_info("accepting connections: %s", why);
+	if (srv->svc != NULL)
+		service_ready(srv->svc);
+}
+
+void
+listen_camera_ready(struct server *srv)
+{
+	struct camera *cam;
+
+	if (srv->accepting)
+		return;
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		if (cam->c_latest == NULL)
+			return;
+	listen_start(srv, "every camera has a frame");
+}
+
+static void
+listen_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	listen_start(arg, "a camera has no frame yet after 2 s");
+}
+
+void
+listen_hold(struct server *srv)
+{
+	struct timeval tv = { LISTEN_HOLD_MS / 1000,
+	    (LISTEN_HOLD_MS % 1000) * 1000 };
+
+	listen_camera_ready(srv);
+	if (srv->accepting)
+		return;
+	if ((srv->hold_ev = evtimer_new(srv->base, listen_hold_cb, srv)) ==
+	    NULL || evtimer_add(srv->hold_ev, &tv) == -1)
+		fatalx("evtimer_new failed");
 }
 
 /*
@@ -265,9 +333,11 @@ listen_add(struct server *srv, int fd, const char *unlink_path,
 		snprintf(l->l_unlink, sizeof(l->l_unlink), "%s", unlink_path);
 	if (sock_is_tcp(fd))
 		sock_nodelay(fd);
-	/* Backlog 0: the socket is listening already. */
+	/* Backlog 0: the socket is listening already.  Disabled until
+	 * listen_start(). */
 	l->l_lev = evconnlistener_new(srv->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
+	    0, fd);
 	if (l->l_lev == NULL)
 		fatalx("%s: evconnlistener_new failed", l->l_desc);
 	if (evhttp_bind_listener(srv->http, l->l_lev) == NULL)
@@ -324,7 +394,8 @@ listen_unix(struct server *srv, const struct listen_spec *ls, mode_t mode)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	mode_t umask_was;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -342,11 +413,14 @@ listen_unix(struct server *srv, const struct listen_spec *ls, mode_t mode)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("--unix %s: socket", ls->ls_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/* The socket's mode decides who may connect.  It is made with it
+	 * (0777 minus the umask, unix(7)): no chmod() by path afterwards,
+	 * which a file swapped in meanwhile would receive instead. */
+	umask_was = umask(0777 & ~mode);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(umask_was);
+	if (rc == -1)
 		fatal("--unix %s: bind", ls->ls_path);
-	/* chmod after bind: the socket's mode decides who may connect. */
-	if (chmod(ls->ls_path, mode) == -1)
-		fatal("--unix %s: chmod", ls->ls_path);
 	if (listen(fd, LISTEN_BACKLOG) == -1)
 		fatal("--unix %s: listen", ls->ls_path);
 	listen_add(srv, fd, ls->ls_path, "");
@@ -397,6 +471,10 @@ listen_free(struct server *srv)
 	while ((g = TAILQ_FIRST(&srv->guards)) != NULL)
 		guard_free(g);
 
+	if (srv->hold_ev != NULL) {
+		event_free(srv->hold_ev);
+		srv->hold_ev = NULL;
+	}
 	/* evhttp_free() has freed the evconnlisteners (and closed the
 	 * sockets) already. */
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL) {
@@ -432,6 +510,9 @@ guard_close_cb(struct evhttp_connection *evcon, void *arg)
 
 	if (g->g_watch != NULL)
 		g->g_watch(evcon, g->g_watch_arg);
+	/* A request of it may be waiting for its credentials to be
+	 * checked: the answer must not reach a freed request. */
+	auth_cancel(g->g_srv->auth, evcon);
 	guard_free(g);
 }
 
@@ -528,6 +609,27 @@ conn_new_bev(struct event_base *base, void *arg)
 	srv->nguards++;
 	evtimer_add(g->g_ev, &now);
 	return bev;
+}
+
+int
+conn_guarded(struct server *srv, struct evhttp_connection *evcon)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			return 1;
+	return 0;
+}
+
+void
+conn_request_waits(struct server *srv, struct evhttp_connection *evcon)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			evtimer_del(g->g_ev);
 }
 
 void

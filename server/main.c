@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +45,10 @@ usage(FILE *out)
 "      --camera NAME[:PATH] serve this camera at /NAME/...; repeatable.\n"
 "                           PATH is its control socket (default as above).\n"
 "                           A single camera is also served at /.\n"
+"      --capture-user USER  the user the captures run as (name or number):\n"
+"                           a capture of any other user is refused (by\n"
+"                           default: the control socket's owner, if its\n"
+"                           directory is safe from other users)\n"
 "Listening\n"
 "  -l, --listen HOST:PORT   TCP address, repeatable (default 127.0.0.1:8080\n"
 "                           when nothing else is given); IPv6 as [::1]:8080;\n"
@@ -114,6 +119,27 @@ server_status(char *buf, size_t size, void *arg)
 			break;
 		n += (size_t)r;
 	}
+}
+
+/* A user by name or number: 0 and *uid, or -1. */
+static int
+lookup_user(const char *name, uid_t *uid)
+{
+	struct passwd *pw;
+	unsigned long v;
+	char *end;
+
+	if ((pw = getpwnam(name)) != NULL) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno != 0 || end == name || *end != '\0' || name[0] == '-' ||
+	    v >= (unsigned long)(uid_t)-1)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
 }
 
 struct camera_spec {
@@ -189,6 +215,7 @@ enum {
 	OPT_NO_KEYFRAME_REQUESTS,
 	OPT_ALLOW_ROOT,
 	OPT_NO_SANDBOX,
+	OPT_CAPTURE_USER,
 };
 
 int
@@ -199,6 +226,7 @@ main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "camera", required_argument, NULL, OPT_CAMERA },
+		{ "capture-user", required_argument, NULL, OPT_CAPTURE_USER },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "unix-mode", required_argument, NULL, OPT_UNIX_MODE },
 		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
@@ -227,7 +255,7 @@ main(int argc, char **argv)
 	const char *name = NULL, *ctl_path = NULL;
 	unsigned ncams = 0, i;
 	char err[256];
-	int ch;
+	int ch, rc;
 
 	log_init(argv[0]);
 	server_init(&srv);
@@ -288,6 +316,11 @@ main(int argc, char **argv)
 					opt_usage_error("invalid --camera '%s': "
 					    "given twice", optarg);
 			ncams++;
+			break;
+		case OPT_CAPTURE_USER:
+			if (lookup_user(optarg, &srv.opt.capture_uid) != 0)
+				opt_usage_error("unknown --capture-user '%s'",
+				    optarg);
 			break;
 		case OPT_AUTH_FILE:
 			srv.opt.auth_file = optarg;
@@ -410,40 +443,56 @@ main(int argc, char **argv)
 
 	if (service_init(&svc, srv.base, server_status, &srv) != 0)
 		fatalx("service manager notification events: out of memory");
+	if ((rc = auth_setup(srv.auth, srv.base)) != 0)
+		fatalx("auth: eventfd: %s", strerror(-rc));
 
 	/* Set up: from here on the server only serves (common/sandbox.h). */
 	if (!srv.opt.no_sandbox) {
-		int rc = sandbox_apply(SANDBOX_SERVER);
-
-		if (rc != 0)
+		if ((rc = sandbox_apply(SANDBOX_SERVER)) != 0)
 			fatalx("sandbox: %s", strerror(-rc));
 		log_info("sandbox: system call filter on");
 	}
+	/* The hashing thread after the filter, so that it runs under it
+	 * whatever the kernel lets sandbox_apply() do to running threads. */
+	if ((rc = auth_start(srv.auth)) != 0)
+		fatalx("auth: thread: %s", strerror(-rc));
+	/* READY=1 once it accepts: when every camera has a frame to answer
+	 * with, or at the latest after a moment (listen_hold()). */
+	srv.svc = &svc;
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		camera_start(cam);
-	if (service_ready_on_loop(&svc) != 0)
-		fatalx("service manager notification events: out of memory");
+	listen_hold(&srv);
 	event_base_dispatch(srv.base);
 	service_stopping(&svc);
 	service_free(&svc);
 
-	/* Stream clients first: their connections are ours, not evhttp's. */
+	/*
+	 * The order matters.  Stream clients first: their connections are
+	 * ours, not evhttp's.  Then evhttp's connections and the listeners,
+	 * and each camera's link and events.  Closed connections may still
+	 * hold frame references in their output buffers (a frame partly
+	 * sent to a slow client, an unflushed snapshot): libevent frees a
+	 * bufferevent through a deferred finalizer, which event_base_free()
+	 * runs.  Only after it are the frames and their cameras freed.
+	 */
 	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
 		stream_close_all(cam);
 	evhttp_free(srv.http);
 	listen_free(&srv);
+	auth_free(srv.auth);
+	TAILQ_FOREACH(cam, &srv.cameras, c_entry)
+		camera_stop(cam);
+	event_free(sigint_ev);
+	event_free(sigterm_ev);
+	event_base_free(srv.base);
 	while ((cam = TAILQ_FIRST(&srv.cameras)) != NULL) {
 		TAILQ_REMOVE(&srv.cameras, cam, c_entry);
 		camera_free(cam);
 	}
-	auth_free(srv.auth);
 	for (i = 0; i < ncams; i++)
 		free((char *)cams[i].name);
 	free(cams);
 	free(srv.opt.listen);
 	free(srv.opt.auth_exempt);
-	event_free(sigint_ev);
-	event_free(sigterm_ev);
-	event_base_free(srv.base);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "server.h"
 
 static int
@@ -151,18 +152,6 @@ route_parse(const char *path, size_t pathlen, const char *query,
 }
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 param_bool(const char *v, size_t found)
 {
 	size_t n = found - 1;
@@ -212,9 +201,9 @@ stream_params_parse(const char *query, struct stream_params *sp)
 		for (i = o = 0; i < n && o < sizeof(sp->sp_key) - 1; i++) {
 			int c = (unsigned char)v[i];
 
-			if (c == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 &&
-			    hexval(v[i + 2]) >= 0) {
-				c = hexval(v[i + 1]) * 16 + hexval(v[i + 2]);
+			if (c == '%' && i + 2 < n && hex_digit(v[i + 1]) >= 0 &&
+			    hex_digit(v[i + 2]) >= 0) {
+				c = hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2]);
 				i += 2;
 			} else if (c == '+')
 				c = ' ';

@@ -129,11 +129,22 @@ verdict(struct send_verdict *v, enum send_decision d, enum send_why w)
 	v->v_why = w;
 }
 
-/* a * b / c without overflow for the magnitudes here (c > 0). */
+/*
+ * a * b / c (c > 0), exact while a * b fits 64 bits, which it does for
+ * any real path.  Beyond that (the tests' extreme values), double's 53
+ * bits are precision enough for an estimate, saturated at UINT64_MAX.
+ * Not unsigned __int128: 32-bit ARM has none.
+ */
 static uint64_t
 muldiv(uint64_t a, uint64_t b, uint64_t c)
 {
-	return (uint64_t)((unsigned __int128)a * b / c);
+	uint64_t p;
+	double q;
+
+	if (!__builtin_mul_overflow(a, b, &p))
+		return p / c;
+	q = (double)a * (double)b / (double)c;
+	return q >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)q;
 }
 
 /* The interval, or the budget a client gives for what is ahead. */

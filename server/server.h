@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -114,6 +115,17 @@ void	frame_pool_init(struct frame_pool *fp);
 void	frame_pool_drain(struct frame_pool *fp);
 /* A frame whose buffer holds a JPEG of up to jpeg_cap bytes; refs = 1. */
 struct frame *frame_get(struct frame_pool *fp, size_t jpeg_cap);
+/* The JPEG bytes f's buffer holds (at least what frame_get() was asked). */
+size_t	frame_jpeg_cap(const struct frame *f);
+/*
+ * The newest frame of ring r after sequence after, copied into a frame of
+ * fp whose buffer is sized by *hint (the length of the frames so far,
+ * updated here): a frame larger than that is read again into a bigger
+ * buffer.  0 and *out (refs = 1, metadata and JPEG in place, not yet
+ * finished), or ring_read_latest()'s error, -ENOMEM.
+ */
+int	frame_read_ring(struct frame_pool *fp, struct ring_reader *r,
+	    uint64_t after, size_t *hint, struct frame **out);
 /* Writes the part headers in front of the JPEG; call once it is in place. */
 void	frame_finish(struct frame *f);
 struct frame *frame_ref(struct frame *f);
@@ -330,8 +342,9 @@ struct camera {
 	struct ring_reader c_ring;
 	uint64_t	 c_generation;
 	uint64_t	 c_ring_seq;	/* newest ring sequence taken */
+	size_t		 c_frame_hint;	/* frame buffer size: frame_read_ring() */
 	pid_t		 c_capture_pid;
-	char		 c_why[96];	/* last reason for not being attached */
+	char		 c_why[320];	/* last reason for not being attached */
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
 	double		 c_fps;		/* frames taken, last second */
@@ -467,6 +480,7 @@ struct server_options {
 						 * kernel's figures */
 	int		 keyframe_requests;	/* ask the capture for H.264
 						 * keyframes for MP4 clients */
+	uid_t		 capture_uid;		/* --capture-user, or -1 */
 	int		 no_sandbox;		/* no seccomp filter */
 };
 
@@ -474,6 +488,7 @@ struct server_options {
 struct listener;
 struct conn_guard;
 struct auth;
+struct service;
 
 struct server {
 	struct server_options opt;
@@ -485,6 +500,9 @@ struct server {
 	TAILQ_HEAD(, conn_guard) guards;	/* connections between requests */
 	unsigned	 nguards;
 	struct auth	*auth;
+	struct service	*svc;			/* READY=1 once accepting */
+	int		 accepting;		/* listeners enabled */
+	struct event	*hold_ev;		/* accept at the latest then */
 	uint64_t	 started_real_ns;
 	uint64_t	 started_mono_ns;
 	unsigned	 nstreams;		/* stream clients, all cameras */
@@ -504,6 +522,17 @@ struct server {
 struct camera *camera_new(struct server *srv, const char *name,
 	    const char *ctl_path);
 void	camera_start(struct camera *cam);
+/* Closes its clients and its link to the capture and frees its events;
+ * call before event_base_free(). */
+void	camera_stop(struct camera *cam);
+/*
+ * Frees the camera, its frames and their pool (camera_stop() first if it
+ * was not).  Connections, stream clients' and snapshots', hold frame
+ * references in their output buffers until their bufferevents are
+ * finalized, which libevent defers to its loop or to event_base_free():
+ * call this after event_base_free(), or the last frame_unref() writes
+ * into a freed pool.
+ */
 void	camera_free(struct camera *cam);
 /*
  * Tells the capture how many viewers we have of each kind (c_nclients
@@ -603,8 +632,19 @@ unsigned hls_viewers(const struct camera *cam);
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
 int	listen_parse(const char *s, struct listen_spec *ls);
 /* Binds every --listen and --unix, adopts sockets passed by systemd;
- * fatal on failure. */
+ * fatal on failure.  Nothing is accepted yet: see listen_hold(). */
 void	listen_setup(struct server *srv);
+/*
+ * Accepts connections once every camera has a frame to answer with (the
+ * capture's first, or the offline picture when there is no capture), and
+ * in any case after LISTEN_HOLD_MS.  Meanwhile requests wait in the
+ * listening sockets' backlog: a server started, or restarted by systemd
+ * with its sockets, answers its first requests with a live frame rather
+ * than 503 "no frame yet".
+ */
+void	listen_hold(struct server *srv);
+/* A camera has a frame: accept if every camera has one (listen_hold()). */
+void	listen_camera_ready(struct server *srv);
 void	listen_free(struct server *srv);
 /* evhttp_set_bevcb() callback: starts the request deadline of a new
  * connection. */
@@ -623,6 +663,13 @@ void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
  */
 void	conn_watch(struct server *srv, struct evhttp_connection *evcon,
 	    void (*cb)(struct evhttp_connection *, void *), void *arg);
+/* 1 if evcon's closing will be heard of (its close callback is the
+ * guard's, which cancels the credentials checks waiting for it). */
+int	conn_guarded(struct server *srv, struct evhttp_connection *evcon);
+/* The request that arrived on evcon is complete and waits for its answer
+ * (its credentials being checked): no deadline until conn_request_done()
+ * says the answer has gone. */
+void	conn_request_waits(struct server *srv, struct evhttp_connection *evcon);
 
 /* route.c */
 enum route {
@@ -662,6 +709,16 @@ size_t	json_escape(const char *s, char *out, size_t size);
 void	json_add_string(struct evbuffer *out, const char *s);
 
 /* auth.c */
+enum auth_result {
+	AUTH_OK,		/* the credentials are valid */
+	AUTH_DENIED,		/* none, or wrong: 401 */
+	AUTH_THROTTLED,		/* too many failures from the address: 429 */
+	AUTH_BUSY,		/* too many checks waiting: 503 */
+	AUTH_PENDING,		/* being checked: the answer comes later */
+};
+/* The answer to an AUTH_PENDING request: AUTH_OK (who is the user) or
+ * AUTH_DENIED (who is NULL). */
+typedef void auth_done_fn(void *arg, int result, const char *who);
 int	auth_new(struct auth **ap);
 /* Adds a user; pass is a plain password or a crypt(3) hash. */
 int	auth_add(struct auth *a, const char *user, const char *pass);
@@ -670,9 +727,37 @@ int	auth_load(struct auth **ap, const char *path, char *err,
 	    size_t errlen);
 unsigned auth_count(const struct auth *a);
 /* 1 if the Authorization header value names a user and the right
- * password (the user's name then in who), else 0. */
+ * password (the user's name then in who), else 0.  On the calling
+ * thread, however long a hash takes; no throttling. */
 int	auth_check(struct auth *a, const char *header, char *who,
 	    size_t whosize);
+/*
+ * The hashing thread's wake-up (an eventfd and its event on base):
+ * before the sandbox, which allows no eventfd2.  Then auth_start() starts
+ * the thread, after the sandbox (which it thus runs under).  Both do
+ * nothing when no entry is a crypt(3) hash.  0 or -errno.
+ */
+int	auth_setup(struct auth *a, struct event_base *base);
+int	auth_start(struct auth *a);
+/*
+ * Checks the Authorization header value of a request from client
+ * address addr (as http_peer_addr() gives it; the port is ignored):
+ * AUTH_OK with the user in who, AUTH_DENIED, AUTH_THROTTLED with
+ * *retry_after seconds, AUTH_BUSY, or AUTH_PENDING: a crypt(3) hash must
+ * decide, on the hashing thread, and done(arg, result, who) is called
+ * from the loop when it has, unless auth_cancel(key) came first (key:
+ * the request's connection; NULL to check on the loop instead).
+ */
+int	auth_request(struct auth *a, const char *header, const char *addr,
+	    char *who, size_t whosize, unsigned *retry_after,
+	    auth_done_fn *done, void *arg, const void *key);
+/* The connection key is closing: the answers for it are dropped. */
+void	auth_cancel(struct auth *a, const void *key);
+/* Forgets every address's failures (for the fuzzer, whose inputs would
+ * otherwise throttle each other). */
+void	auth_throttle_forget(struct auth *a);
+/* Requests answered AUTH_THROTTLED so far. */
+uint64_t auth_throttled(const struct auth *a);
 void	auth_free(struct auth *a);
 /* One line of the file: 1 and the fields, 0 for a comment or blank
  * line, -EINVAL if malformed. */

@@ -360,12 +360,14 @@ state_json(struct server *srv, struct camera *only, struct evbuffer *out)
 	    ",\"pid\":%d,\"started\":%.3f,\"uptime\":%.3f"
 	    ",\"clients\":%u,\"max_clients\":%u,\"requests\":%" PRIu64
 	    ",\"rejected_busy\":%" PRIu64 ",\"rejected_auth\":%" PRIu64
+	    ",\"rejected_throttled\":%" PRIu64
 	    ",\"request_timeouts\":%" PRIu64 ",\"accept_pauses\":%" PRIu64
 	    ",\"send_bound\":%s,\"held_requests\":%u},\"cameras\":[",
 	    SERVER_SOFTWARE, (int)getpid(), secs(srv->started_real_ns),
 	    secs(now - srv->started_mono_ns), srv->nstreams,
 	    srv->opt.max_clients, srv->requests, srv->rejected_busy,
-	    srv->rejected_auth, srv->request_timeouts, srv->accept_pauses,
+	    srv->rejected_auth, auth_throttled(srv->auth),
+	    srv->request_timeouts, srv->accept_pauses,
 	    srv->opt.send_bound ? "true" : "false", srv->nheld);
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
 		if (only != NULL && cam != only)
@@ -602,10 +604,13 @@ state_metrics(struct server *srv, struct evbuffer *out)
 	evbuffer_add_printf(out, "shmcam_http_requests_total %" PRIu64 "\n",
 	    srv->requests);
 	metric_head(out, "shmcam_http_rejected_total", "counter",
-	    "Requests refused: too many clients (503), no credentials (401)");
+	    "Requests refused: too many clients or logins being checked "
+	    "(503), no credentials (401), too many failed logins (429)");
 	evbuffer_add_printf(out, "shmcam_http_rejected_total{reason=\"busy\"} "
 	    "%" PRIu64 "\nshmcam_http_rejected_total{reason=\"auth\"} %" PRIu64
-	    "\n", srv->rejected_busy, srv->rejected_auth);
+	    "\nshmcam_http_rejected_total{reason=\"throttled\"} %" PRIu64
+	    "\n", srv->rejected_busy, srv->rejected_auth,
+	    auth_throttled(srv->auth));
 	metric_head(out, "shmcam_http_request_timeouts_total", "counter",
 	    "Connections closed for not completing a request in time");
 	evbuffer_add_printf(out, "shmcam_http_request_timeouts_total %" PRIu64

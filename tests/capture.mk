@@ -7,6 +7,10 @@ CAPTURE_SUITE_OBJS_workers := capture/workers.c capture/source.c \
 CAPTURE_SUITE_OBJS_encode  := capture/encode.c capture/rawframe.c
 CAPTURE_SUITE_OBJS_keyframe := capture/keyframe.c
 CAPTURE_SUITE_OBJS_h264pass := capture/h264pass.c
+CAPTURE_SUITE_OBJS_peers   := capture/peers.c
+CAPTURE_SUITE_OBJS_multipart := capture/multipart.c
+CAPTURE_SUITE_OBJS_httpclient := capture/url.c capture/httpresp.c \
+	capture/httpauth.c
 
 # Suites that make H.264 with x264 to test with (tests/v4l2sim/simh264.c)
 # link it; built with X264=no, they skip those tests and say so.
@@ -18,9 +22,10 @@ $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
     $$(call obj,$$(filter %.c,$$(CAPTURE_SUITE_OBJS_$(1)))) \
     $$(filter %.o,$$(CAPTURE_SUITE_OBJS_$(1))) $$(COMMON_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS) \
-	    $$(X264_LIBS)
+	    $$(X264_LIBS) $$(NET_LIBS)
 endef
-$(foreach s,mjpeg workers encode keyframe h264pass,$(eval $(call capture_suite,$(s))))
+$(foreach s,mjpeg workers encode keyframe h264pass peers multipart httpclient,\
+    $(eval $(call capture_suite,$(s))))
 
 # The common H.264 parser's suite makes its streams with x264 too.
 $(BUILD)/tests/check_h264: $(BUILD)/tests/check_h264.o $(TESTUTIL) \

@@ -15,6 +15,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +167,49 @@ send_raw(int sock, const void *buf, size_t len, const int *fds, int n)
 	ck_assert_int_eq(sendmsg(sock, &mh, 0), (ssize_t)len);
 }
 
+/*
+ * The wake-up descriptor: only an eventfd will do, and a wake-up is the
+ * 8 bytes an eventfd reads.  A pipe whose writer is gone reads 0 bytes at
+ * once, for ever: counted as a wake-up, it spun the server's loop.
+ */
+START_TEST(test_wakeup_descriptor)
+{
+	uint64_t one = 1;
+	int efd, p[2], tfd, file;
+	char path[256];
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_eq(ctl_fd_is_eventfd(efd), 1);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);	/* nothing pending */
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	ck_assert_int_eq(ctl_wakeup_read(efd), 1);	/* both at once */
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	close(efd);
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(ctl_fd_is_eventfd(p[0]), 0);
+	ck_assert_int_eq(write(p[1], "abc", 3), 3);
+	ck_assert_int_eq(ctl_wakeup_read(p[0]), -EPROTO);
+	close(p[1]);
+	ck_assert_int_eq(ctl_wakeup_read(p[0]), -EPROTO);	/* EOF */
+	close(p[0]);
+
+	/* Another kind of descriptor on the same anonymous inode. */
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ck_assert_int_ge(tfd, 0);
+	ck_assert_int_eq(ctl_fd_is_eventfd(tfd), 0);
+	close(tfd);
+	snprintf(path, sizeof(path), "%s/not-eventfd", tu_tmpdir());
+	file = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(file, 0);
+	ck_assert_int_eq(ctl_fd_is_eventfd(file), 0);
+	close(file);
+	ck_assert_int_eq(ctl_fd_is_eventfd(9999), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_fd_passing)
 {
 	union ctl_msg m, got;
@@ -230,25 +275,82 @@ END_TEST
 START_TEST(test_listen_stale_and_live)
 {
 	const char *dir = tu_tmpdir();
-	char path[256];
-	int a, b, c;
+	char path[256], why[256];
+	struct stat st;
+	int a, b, c, fd;
 
 	ck_assert_ptr_nonnull(dir);
 	snprintf(path, sizeof(path), "%s/sub/cam.sock", dir);
-	a = ctl_listen(path, 0660, (gid_t)-1);
-	ck_assert_int_ge(a, 0);
+	a = ctl_listen(path, 0660, (gid_t)-1, why, sizeof(why));
+	ck_assert_msg(a >= 0, "%s", why);
+	/* Made with its mode, whatever the umask. */
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
 	/* A live listener is not stolen. */
-	ck_assert_int_eq(ctl_listen(path, 0660, (gid_t)-1), -EADDRINUSE);
+	ck_assert_int_eq(ctl_listen(path, 0660, (gid_t)-1, why, sizeof(why)),
+	    -EADDRINUSE);
+	ck_assert_str_eq(why + strlen(path), ": another capture is running "
+	    "there");
 	ck_assert_int_eq(ctl_connect(path, &c), 0);
 	close(c);
 	/* A dead one's socket file is replaced. */
 	close(a);
-	b = ctl_listen(path, 0660, (gid_t)-1);
+	b = ctl_listen(path, 0600, (gid_t)-1, why, sizeof(why));
 	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 	close(b);
 	unlink(path);
 	ck_assert_int_eq(ctl_connect(path, &c), -ENOENT);
-	ck_assert_int_eq(ctl_listen("", 0660, (gid_t)-1), -ENAMETOOLONG);
+	ck_assert_int_eq(ctl_listen("", 0660, (gid_t)-1, why, sizeof(why)),
+	    -ENAMETOOLONG);
+	/* Any other file where the socket would go is left alone. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(ctl_listen(path, 0660, (gid_t)-1, why, sizeof(why)),
+	    -EEXIST);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * The directory of a control socket: not a symbolic link, nobody else's,
+ * not writable by others unless sticky; the fallback in /tmp ours and
+ * 0700.  (tests/integration/test_ctl_dirs.py plants them as another
+ * user, which needs root.)
+ */
+START_TEST(test_dir_check)
+{
+	const char *tmp = tu_tmpdir();
+	char dir[256], link[256], why[256];
+	uid_t owner;
+	int shared;
+
+	snprintf(dir, sizeof(dir), "%s/d", tmp);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(ctl_dir_check(dir, (uid_t)-1, &owner, &shared, why,
+	    sizeof(why)), 0);
+	ck_assert_uint_eq(owner, geteuid());
+	ck_assert_int_eq(shared, 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(ctl_dir_check(dir, (uid_t)-1, NULL, NULL, why,
+	    sizeof(why)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why, ": writable by others (mode 0777)"));
+	ck_assert_int_eq(chmod(dir, 01777), 0);	/* sticky, as /tmp */
+	ck_assert_int_eq(ctl_dir_check(dir, (uid_t)-1, &owner, &shared, why,
+	    sizeof(why)), 0);
+	ck_assert_int_eq(shared, 1);
+	snprintf(link, sizeof(link), "%s/l", tmp);
+	ck_assert_int_eq(symlink(dir, link), 0);
+	ck_assert_int_eq(ctl_dir_check(link, (uid_t)-1, NULL, NULL, why,
+	    sizeof(why)), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(why, ": a symbolic link"));
+	ck_assert_int_eq(ctl_dir_check("/nonexistent-shmcam", (uid_t)-1, NULL,
+	    NULL, why, sizeof(why)), -ENOENT);
 }
 END_TEST
 
@@ -281,6 +383,11 @@ capture_start(struct capture_proc *cp, const char *name, const char *dir)
 	argv[i++] = "320x240";
 	argv[i++] = "--fps";
 	argv[i++] = "30";
+	if (geteuid() == 0) {
+		/* Root has no default user outside an install. */
+		argv[i++] = "--user";
+		argv[i++] = "nobody";
+	}
 	argv[i] = NULL;
 	cp->pid = tu_spawn(argv, cp->log);
 	ck_assert_int_gt(cp->pid, 0);
@@ -506,7 +613,9 @@ ctl_suite(void)
 	tcase_set_timeout(msg, 20);
 	tcase_add_test(msg, test_validate);
 	tcase_add_test(msg, test_fd_passing);
+	tcase_add_test(msg, test_wakeup_descriptor);
 	tcase_add_test(msg, test_listen_stale_and_live);
+	tcase_add_test(msg, test_dir_check);
 	suite_add_tcase(s, msg);
 
 	tcase_set_timeout(live, 60);

@@ -334,6 +334,130 @@ START_TEST(test_auth_check)
 }
 END_TEST
 
+struct answer {
+	int	 n;
+	int	 result;
+	char	 who[64];
+};
+
+static void
+answer_cb(void *arg, int result, const char *who)
+{
+	struct answer *an = arg;
+
+	an->n++;
+	an->result = result;
+	snprintf(an->who, sizeof(an->who), "%s", who != NULL ? who : "");
+}
+
+/* Turns base's loop until an has n answers, or 10 s. */
+static void
+await(struct event_base *base, struct answer *an, int n)
+{
+	uint64_t deadline = tu_now_ms() + 10000;
+
+	while (an->n < n && tu_now_ms() < deadline) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	ck_assert_int_eq(an->n, n);
+}
+
+/*
+ * Checks that need a hash are done on the hashing thread and answered on
+ * the loop; failures are throttled per address (the port does not
+ * count); a name with no hash costs a hash too; a cancelled check is
+ * never answered.  Under make SANITIZE=thread, the thread's handover.
+ */
+START_TEST(test_auth_request)
+{
+	struct crypt_data cd;
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE], hash[CRYPT_OUTPUT_SIZE];
+	struct answer an = { 0, 0, "" }, lost = { 0, 0, "" };
+	struct event_base *base;
+	struct auth *a;
+	char who[64];
+	unsigned retry;
+	int key, other, i;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ck_assert_int_eq(auth_new(&a), 0);
+	ck_assert_int_eq(auth_add(a, "alice", "wonderland"), 0);
+	ck_assert_ptr_nonnull(crypt_gensalt_rn("$2b$", 5, NULL, 0, setting,
+	    sizeof(setting)));
+	memset(&cd, 0, sizeof(cd));
+	snprintf(hash, sizeof(hash), "%s", crypt_rn("hatter", setting, &cd,
+	    sizeof(cd)));
+	ck_assert_int_eq(auth_add(a, "bob", hash), 0);
+	ck_assert_int_eq(auth_setup(a, base), 0);
+	ck_assert_int_eq(auth_start(a), 0);
+
+	/* A digest that matches: at once. */
+	ck_assert_int_eq(auth_request(a, basic("alice", "wonderland"),
+	    "192.0.2.1:1000", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_OK);
+	ck_assert_str_eq(who, "alice");
+	/* No credentials: at once, and free. */
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(auth_request(a, NULL, "192.0.2.1:1000", who,
+		    sizeof(who), &retry, answer_cb, &an, &key), AUTH_DENIED);
+	/* A hash: on the thread, answered on the loop; then remembered. */
+	ck_assert_int_eq(auth_request(a, basic("bob", "hatter"),
+	    "192.0.2.1:1000", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_PENDING);
+	await(base, &an, 1);
+	ck_assert_int_eq(an.result, AUTH_OK);
+	ck_assert_str_eq(an.who, "bob");
+	ck_assert_int_eq(auth_request(a, basic("bob", "hatter"),
+	    "192.0.2.1:1000", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_OK);
+
+	/* Five wrong guesses from one address, then 429 for a while; the
+	 * port makes no difference, another address is not affected. */
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_request(a, basic(i % 2 ? "bob" :
+		    "nobody-such", "guess"), "192.0.2.2:1000", who,
+		    sizeof(who), &retry, answer_cb, &an, &key), AUTH_PENDING);
+		await(base, &an, 2 + i);
+		ck_assert_int_eq(an.result, AUTH_DENIED);
+		ck_assert_str_eq(an.who, "");
+	}
+	ck_assert_int_eq(auth_request(a, basic("bob", "guess"),
+	    "192.0.2.2:2000", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_THROTTLED);
+	ck_assert_uint_ge(retry, 1);
+	ck_assert_uint_le(retry, 2);
+	/* Even the right password: the address must wait. */
+	ck_assert_int_eq(auth_request(a, basic("alice", "wonderland"),
+	    "192.0.2.2:3000", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_THROTTLED);
+	ck_assert_uint_eq(auth_throttled(a), 2);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_request(a, basic("alice", "guess"),
+		    "[2001:db8::1]:80", who, sizeof(who), &retry, answer_cb,
+		    &an, &key), AUTH_PENDING);
+		await(base, &an, 7 + i);
+	}
+	ck_assert_int_eq(auth_request(a, basic("alice", "guess"),
+	    "[2001:db8::1]:81", who, sizeof(who), &retry, answer_cb, &an,
+	    &key), AUTH_THROTTLED);
+
+	/* Cancelled (its connection closed): never answered. */
+	ck_assert_int_eq(auth_request(a, basic("bob", "guess"),
+	    "192.0.2.3:1000", who, sizeof(who), &retry, answer_cb, &lost,
+	    &other), AUTH_PENDING);
+	auth_cancel(a, &other);
+	ck_assert_int_eq(auth_request(a, basic("bob", "hatter?"),
+	    "192.0.2.3:1001", who, sizeof(who), &retry, answer_cb, &an, &key),
+	    AUTH_PENDING);
+	await(base, &an, 12);
+	ck_assert_int_eq(lost.n, 0);
+
+	auth_free(a);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_auth_load)
 {
 	const char *dir = tu_tmpdir();
@@ -395,6 +519,7 @@ http_suite(void)
 	tcase_add_test(tc, test_auth_decode);
 	tcase_add_test(tc, test_auth_check);
 	tcase_add_test(tc, test_auth_load);
+	tcase_add_test(tc, test_auth_request);
 	tcase_add_test(tc, test_ct_equal);
 	suite_add_tcase(s, tc);
 	return s;

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -66,7 +68,7 @@ assert_payload(const uint8_t *got, size_t len, uint64_t seed)
 /* The layout is ABI: these numbers may only change with RING_ABI_VERSION. */
 START_TEST(test_abi_pin)
 {
-	ck_assert_uint_eq(RING_ABI_VERSION, 2);
+	ck_assert_uint_eq(RING_ABI_VERSION, 3);
 	ck_assert_uint_eq(sizeof(struct ring_header), 4096);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_magic), 0);
 	ck_assert_uint_eq(offsetof(struct ring_header, rh_abi), 8);
@@ -163,12 +165,11 @@ START_TEST(test_create_rejects_bad_geometry)
 	struct ring_writer w;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 2, SLOT_SIZE, 0600,
-	    (gid_t)-1), -EINVAL);
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, 1000, 0600,
-	    (gid_t)-1), -EINVAL);
-	ck_assert_int_eq(ring_writer_create(&w, "bad/name", 4, SLOT_SIZE,
-	    0600, (gid_t)-1), -EINVAL);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 2, SLOT_SIZE),
+	    -EINVAL);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, 1000), -EINVAL);
+	ck_assert_int_eq(ring_writer_create(&w, "bad/name", 4, SLOT_SIZE),
+	    -EINVAL);
 }
 END_TEST
 
@@ -181,9 +182,8 @@ START_TEST(test_publish_read)
 	static uint8_t buf[PAYLOAD_MAX];
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0640,
-	    (gid_t)-1), 0);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 	ck_assert_uint_eq(r.rr_geo.slot_count, 4);
 	ck_assert_uint_eq(r.rr_geo.slot_size, SLOT_SIZE);
 	ck_assert_uint_eq(r.rr_geo.generation, w.rw_hdr->rh_generation);
@@ -229,12 +229,11 @@ START_TEST(test_publish_read)
 	ck_assert_str_eq(st.source, "v4l2:/dev/video0");
 	ck_assert_str_eq(st.reason, "unplugged??");
 
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 	/* Our mapping outlives the writer and says it stopped. */
 	ck_assert_int_eq(ring_read_status(&r, &st), 0);
 	ck_assert_uint_eq(st.state, RING_STATE_STOPPED);
 	ring_reader_close(&r);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), -ENOENT);
 }
 END_TEST
 
@@ -247,9 +246,8 @@ START_TEST(test_wraparound_and_overrun)
 	uint64_t seq;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 
 	/* Next-after-N is contiguous while the reader keeps up. */
 	for (seq = 1; seq <= 10; seq++) {
@@ -277,7 +275,7 @@ START_TEST(test_wraparound_and_overrun)
 	assert_payload(buf, f.length, 22);
 
 	ring_reader_close(&r);
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 }
 END_TEST
 
@@ -291,9 +289,8 @@ START_TEST(test_begin_abort_commit)
 	uint8_t *p;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 3, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 3, SLOT_SIZE), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 	publish(&w, 1, 500);
 
 	/* An open slot is not the latest: readers still get frame 1. */
@@ -325,7 +322,47 @@ START_TEST(test_begin_abort_commit)
 	ck_assert_uint_eq(f.seq, 2);
 	assert_payload(buf, 300, 2);
 	ring_reader_close(&r);
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
+}
+END_TEST
+
+/*
+ * A slot the writer opened and aborted (counter even, sequence 0) after
+ * the reader chose it: the writer has moved past the frame the reader
+ * wanted, which is an overrun to retry, not a corrupt or hostile slot.
+ * The reader here believes frame 1 is the newest, as one that loaded
+ * rh_latest just before the writer lapped it would.
+ */
+START_TEST(test_aborted_slot_is_overwritten)
+{
+	struct ring_writer w;
+	struct ring_reader r;
+	struct ring_frame f;
+	static uint8_t buf[PAYLOAD_MAX];
+	uint8_t *copy;
+	uint32_t cap;
+
+	setup_name();
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 3, SLOT_SIZE), 0);
+	publish(&w, 1, 100);
+	publish(&w, 2, 100);
+	publish(&w, 3, 100);
+	(void)ring_writer_begin(&w, &cap);	/* frame 4: slot of frame 1 */
+	ring_writer_abort(&w);
+	ck_assert_int_eq(posix_memalign((void **)&copy, 4096, w.rw_map_size),
+	    0);
+	memcpy(copy, w.rw_map, w.rw_map_size);
+	((struct ring_header *)copy)->rh_latest = 1;
+	ck_assert_int_eq(ring_reader_attach_mem(&r, copy, w.rw_map_size), 0);
+	ck_assert_int_ne(ring_read_latest(&r, 0, &f, buf, sizeof(buf)),
+	    -EBADMSG);
+	ck_assert_int_ne(ring_read_next(&r, 0, &f, buf, sizeof(buf)),
+	    -EBADMSG);
+	ck_assert_uint_eq(r.rr_invalid, 0);
+	ck_assert_uint_gt(r.rr_overrun, 0);
+	ring_reader_close(&r);
+	free(copy);
+	ring_writer_destroy(&w);
 }
 END_TEST
 
@@ -338,20 +375,18 @@ START_TEST(test_generation_change)
 	uint64_t gen1;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
 	gen1 = w.rw_hdr->rh_generation;
 	publish(&w, 1, 100);
-	ck_assert_int_eq(ring_reader_open(&old, ring_name), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&old, w.rw_ro_fd), 0);
 
-	/* A crashed writer's object is replaced, not reused. */
-	ring_writer_destroy(&w, 0);
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	/* A new run is a new ring: nothing of the old one is reused. */
+	ring_writer_destroy(&w);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
 	ck_assert_uint_ne(w.rw_hdr->rh_generation, gen1);
 	publish(&w, 9, 200);
 
-	ck_assert_int_eq(ring_reader_open(&cur, ring_name), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&cur, w.rw_ro_fd), 0);
 	ck_assert_uint_eq(cur.rr_geo.generation, w.rw_hdr->rh_generation);
 	ck_assert_int_eq(ring_read_latest(&cur, 0, &f, buf, sizeof(buf)), 0);
 	assert_payload(buf, 200, 9);
@@ -362,7 +397,7 @@ START_TEST(test_generation_change)
 	assert_payload(buf, 100, 1);
 	ring_reader_close(&old);
 	ring_reader_close(&cur);
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 }
 END_TEST
 
@@ -387,10 +422,10 @@ START_TEST(test_codec_fields)
 
 	setup_name();
 	ck_assert_int_eq(ring_writer_create_codec(&w, ring_name, 0, 4,
-	    SLOT_SIZE, 0600, (gid_t)-1), -EINVAL);
+	    SLOT_SIZE), -EINVAL);
 	ck_assert_int_eq(ring_writer_create_codec(&w, ring_name,
-	    RING_CODEC_H264, 4, SLOT_SIZE, 0600, (gid_t)-1), 0);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	    RING_CODEC_H264, 4, SLOT_SIZE), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 	ck_assert_uint_eq(r.rr_geo.codec, RING_CODEC_H264);
 	ck_assert_str_eq(ring_codec_name(r.rr_geo.codec), "h264");
 
@@ -448,10 +483,10 @@ START_TEST(test_codec_fields)
 	/* A replacement (bigger slots) takes the counters and parameters
 	 * over; its sequences start again at 1. */
 	ck_assert_int_eq(ring_writer_create_codec(&w2, ring_name,
-	    RING_CODEC_H264, 4, 2 * SLOT_SIZE, 0600, (gid_t)-1), 0);
+	    RING_CODEC_H264, 4, 2 * SLOT_SIZE), 0);
 	ring_writer_inherit(&w2, &w);
 	ring_reader_close(&r);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w2.rw_ro_fd), 0);
 	ring_read_counters(&r, &c);
 	ck_assert_uint_eq(c.latest, 0);
 	ck_assert_uint_eq(c.bytes, 140);
@@ -466,8 +501,8 @@ START_TEST(test_codec_fields)
 	ck_assert_uint_eq(p.gop, 30);
 	ck_assert_mem_eq(p.data, params, sizeof(params));
 	ring_reader_close(&r);
-	ring_writer_destroy(&w, 0);
-	ring_writer_destroy(&w2, 1);
+	ring_writer_destroy(&w);
+	ring_writer_destroy(&w2);
 }
 END_TEST
 
@@ -486,11 +521,10 @@ START_TEST(test_writer_survives_scribbling)
 	uint64_t gen;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
 	publish(&w, 1, 100);
 	ck_assert_int_eq(ring_writer_repair(&w), 0);
-	ck_assert_int_eq(ring_reader_open(&r, ring_name), 0);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 	gen = r.rr_geo.generation;
 
 	w.rw_hdr->rh_magic = 0;
@@ -518,7 +552,36 @@ START_TEST(test_writer_survives_scribbling)
 	ck_assert_uint_eq(f.seq, 2);
 	assert_payload(buf, 200, 2);
 	ring_reader_close(&r);
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
+}
+END_TEST
+
+/*
+ * The writer's counters are its own: it stores its private totals and
+ * never adds to what the shared header says (another process with write
+ * access may have changed that).
+ */
+START_TEST(test_counters_are_the_writers)
+{
+	struct ring_writer w;
+	struct ring_reader r;
+	struct ring_counters c;
+
+	setup_name();
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
+	ck_assert_int_eq(ring_reader_attach_mem(&r, w.rw_map, w.rw_map_size),
+	    0);
+	ring_writer_count(&w, 5, 1, 2, 1);
+	w.rw_hdr->rh_frames_captured = 1000000;
+	w.rw_hdr->rh_frames_dropped = UINT64_MAX;
+	ring_writer_count(&w, 1, 0, 0, 0);
+	ring_read_counters(&r, &c);
+	ck_assert_uint_eq(c.frames_captured, 6);
+	ck_assert_uint_eq(c.frames_dropped, 1);
+	ck_assert_uint_eq(c.frames_idle, 2);
+	ck_assert_uint_eq(c.source_restarts, 1);
+	ring_reader_close(&r);
+	ring_writer_destroy(&w);
 }
 END_TEST
 
@@ -535,14 +598,13 @@ ring_copy(int frames)
 	struct copy c;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
 	for (int i = 1; i <= frames; i++)
 		publish(&w, (uint64_t)i, (uint32_t)(200 * i));
 	c.size = w.rw_map_size;
 	ck_assert_int_eq(posix_memalign((void **)&c.mem, 4096, c.size), 0);
 	memcpy(c.mem, w.rw_map, c.size);
-	ring_writer_destroy(&w, 1);
+	ring_writer_destroy(&w);
 	return c;
 }
 
@@ -573,7 +635,8 @@ START_TEST(test_corrupt_headers)
 		int expect;
 	} cases[] = {
 		{ "magic", 0, 8, 0x1234, -ENOMSG },
-		{ "abi", 8, 4, 1, -EPROTONOSUPPORT },
+		{ "abi", 8, 4, RING_ABI_VERSION + 1, -EPROTONOSUPPORT },
+		{ "abi 2", 8, 4, 2, -EPROTONOSUPPORT },
 		{ "codec 0", 36, 4, 0, -EMEDIUMTYPE },
 		{ "codec 3", 36, 4, 3, -EMEDIUMTYPE },
 		{ "header size", 12, 4, 256, -EPROTO },
@@ -682,6 +745,119 @@ START_TEST(test_corrupt_slots)
 }
 END_TEST
 
+/*
+ * The ring's memfd: sealed against resizing and writing through anything
+ * but the writer's own mapping, whoever tries (root too, whom permission
+ * bits do not stop), and mode 0400.
+ */
+START_TEST(test_sealed)
+{
+	struct ring_writer w;
+	struct stat st;
+	char path[64];
+	void *m;
+	int fd, seals;
+
+	setup_name();
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
+	seals = fcntl(w.rw_ro_fd, F_GET_SEALS);
+	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL |
+	    0x0010 /* F_SEAL_FUTURE_WRITE */), F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL | 0x0010);
+	ck_assert_int_eq(fstat(w.rw_ro_fd, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, RING_MODE);
+	ck_assert_int_eq(fcntl(w.rw_ro_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	ck_assert_int_eq(ftruncate(w.rw_ro_fd, 0), -1);
+
+	/* A read-write reopen: refused by the mode, or (root) granted and
+	 * then refused by the seals. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", w.rw_ro_fd);
+	fd = open(path, O_RDWR);
+	if (fd == -1)
+		ck_assert_int_eq(errno, EACCES);
+	else {
+		ck_assert_int_eq(pwrite(fd, "x", 1, 0), -1);
+		ck_assert_int_eq(errno, EPERM);
+		ck_assert_int_eq(ftruncate(fd, 0), -1);
+		ck_assert_int_eq(errno, EPERM);
+		ck_assert_int_eq(ftruncate(fd, (off_t)w.rw_map_size * 2), -1);
+		ck_assert_int_eq(errno, EPERM);
+		ck_assert_ptr_eq(mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0), MAP_FAILED);
+		ck_assert_int_eq(errno, EPERM);
+		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		ck_assert_ptr_ne(m, MAP_FAILED);
+		ck_assert_int_eq(mprotect(m, 4096, PROT_READ | PROT_WRITE), -1);
+		ck_assert_int_eq(errno, EACCES);
+		munmap(m, 4096);
+		close(fd);
+	}
+	/* The writer's own mapping still writes. */
+	publish(&w, 1, 100);
+	ring_writer_destroy(&w);
+}
+END_TEST
+
+/* Readers take only a read-only descriptor sealed against resizing:
+ * anything else could be cut short under their mapping (SIGBUS). */
+START_TEST(test_reader_wants_sealed_read_only)
+{
+	struct ring_writer w;
+	struct ring_reader r;
+	char path[64];
+	int fd;
+
+	setup_name();
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
+	/* The same bytes in a memfd without seals. */
+	fd = memfd_create("unsealed", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, w.rw_map, w.rw_map_size),
+	    (ssize_t)w.rw_map_size);
+	ck_assert_int_eq(ring_reader_attach_fd(&r, fd), -EPERM);
+	close(fd);
+	/* The sealed ring through a read-write descriptor (root may open
+	 * one): refused too. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", w.rw_ro_fd);
+	if ((fd = open(path, O_RDWR)) != -1) {
+		ck_assert_int_eq(ring_reader_attach_fd(&r, fd), -EPERM);
+		close(fd);
+	}
+	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
+	ring_reader_close(&r);
+	ck_assert_str_eq(ring_strerror(-EPERM),
+	    "ring descriptor writable or not sealed against resizing");
+	ring_writer_destroy(&w);
+}
+END_TEST
+
+/*
+ * The ring's size in 64 bits, checked against what the address space
+ * holds: 1024 slots of 256 MiB wrap a 32-bit size_t (to 4096 bytes), so
+ * a 32-bit capture would have made a ring far smaller than its header
+ * says.  max stands for SIZE_MAX of the machine.
+ */
+START_TEST(test_map_size)
+{
+	size_t size;
+
+	ck_assert_int_eq(ring_map_size(RING_SLOTS_MAX, RING_SLOT_SIZE_MAX,
+	    UINT32_MAX, &size), -EFBIG);
+	ck_assert_int_eq(ring_map_size(16, RING_SLOT_SIZE_MAX, UINT32_MAX,
+	    &size), -EFBIG);
+	ck_assert_int_eq(ring_map_size(15, RING_SLOT_SIZE_MAX, UINT32_MAX,
+	    &size), 0);
+	ck_assert_uint_eq(size, RING_HEADER_SIZE + 15ull * RING_SLOT_SIZE_MAX);
+	ck_assert_int_eq(ring_map_size(RING_SLOTS_MAX, RING_SLOT_SIZE_MAX,
+	    UINT64_MAX, &size), 0);
+	ck_assert_uint_eq(size, RING_HEADER_SIZE +
+	    (uint64_t)RING_SLOTS_MAX * RING_SLOT_SIZE_MAX);
+	ck_assert_int_eq(ring_map_size(2, SLOT_SIZE, UINT64_MAX, &size),
+	    -EINVAL);
+	ck_assert_int_eq(ring_map_size(4, 1000, UINT64_MAX, &size), -EINVAL);
+}
+END_TEST
+
 /* A reader's mapping is read-only: writing to it must fault. */
 START_TEST(test_reader_map_is_read_only)
 {
@@ -689,14 +865,12 @@ START_TEST(test_reader_map_is_read_only)
 	struct ring_reader r;
 
 	setup_name();
-	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE, 0600,
-	    (gid_t)-1), 0);
+	ck_assert_int_eq(ring_writer_create(&w, ring_name, 4, SLOT_SIZE), 0);
 	ck_assert_int_eq(ring_reader_attach_fd(&r, w.rw_ro_fd), 0);
 	/* The fd handed to servers cannot be mapped writable either. */
 	ck_assert_ptr_eq(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    w.rw_ro_fd, 0), MAP_FAILED);
 	ck_assert_int_eq(errno, EACCES);
-	shm_unlink(w.rw_name);
 	*(volatile uint8_t *)(uintptr_t)r.rr_map = 0;	/* SIGSEGV */
 }
 END_TEST
@@ -716,6 +890,11 @@ ring_suite(void)
 	tcase_add_test(tc, test_begin_abort_commit);
 	tcase_add_test(tc, test_generation_change);
 	tcase_add_test(tc, test_codec_fields);
+	tcase_add_test(tc, test_aborted_slot_is_overwritten);
+	tcase_add_test(tc, test_counters_are_the_writers);
+	tcase_add_test(tc, test_sealed);
+	tcase_add_test(tc, test_reader_wants_sealed_read_only);
+	tcase_add_test(tc, test_map_size);
 	tcase_add_test(tc, test_writer_survives_scribbling);
 	tcase_add_test(tc, test_corrupt_headers);
 	tcase_add_test(tc, test_corrupt_slots);

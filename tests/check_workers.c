@@ -7,9 +7,14 @@
  * mode a frame is encoded as it was handed in, and a replaced frame's
  * flags go on with the newer one.  Run
  * under ThreadSanitizer by `make SANITIZE=thread check-unit`.
+ *
+ * The order of events is made by the test, not by timing: a frame whose
+ * "encoding" must outlast another's waits at a gate until the test opens
+ * it, so the outcome is the same on a loaded machine as on an idle one.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +31,17 @@
 
 struct fake {
 	int	 delay_us[FRAMES + 1];	/* by frame index */
+	int	 gated[FRAMES + 1];	/* wait for open[] before finishing */
+	int	 open[FRAMES + 1];	/* set (atomically) by the test */
 	int	 started[FRAMES + 1];	/* set (atomically) by the worker */
 };
+
+/* Lets gated frame i finish. */
+static void
+open_gate(struct fake *fk, uint32_t i)
+{
+	__atomic_store_n(&fk->open[i], 1, __ATOMIC_RELEASE);
+}
 
 /* Waits until a worker has taken frame i. */
 static void
@@ -62,6 +76,9 @@ fake_work(void *arg, unsigned thread, struct work *w)
 	}
 	if (i <= FRAMES && fk->delay_us[i] > 0)
 		usleep((useconds_t)fk->delay_us[i]);
+	while (i <= FRAMES && fk->gated[i] &&
+	    !__atomic_load_n(&fk->open[i], __ATOMIC_ACQUIRE))
+		usleep(1000);
 	memcpy(w->w_out, &i, sizeof(i));
 	w->w_len = sizeof(i);
 	return 0;
@@ -129,6 +146,12 @@ START_TEST(test_order_and_accounting)
 	ck_assert_int_eq(workers_init(&wk, 4, fake_work, &fk, "test", 0), 0);
 	for (i = 1; i <= FRAMES; i++) {
 		submit(&wk, &t, i);
+		/* Every fourth frame is seen taken by a worker before the
+		 * next comes: the pool makes progress however slowly the
+		 * machine runs it, and between those, frames are replaced
+		 * as they come. */
+		if (i % 4 == 0)
+			wait_started(&fk, i);
 		if (tu_wait_fd(workers_fd(&wk), POLLIN, 1))
 			collect_all(&wk, &t);
 	}
@@ -139,7 +162,8 @@ START_TEST(test_order_and_accounting)
 		ck_assert_msg(t.back[i] == 1, "frame %u came back %d times", i,
 		    t.back[i]);
 	ck_assert_int_eq(t.published + t.late + t.displaced, FRAMES);
-	ck_assert_int_gt(t.published, FRAMES / 4);
+	ck_assert_int_ge(t.published + t.late, FRAMES / 4);
+	ck_assert_int_gt(t.published, 0);
 	workers_free(&wk);
 }
 END_TEST
@@ -150,16 +174,21 @@ START_TEST(test_late_frame_is_not_published)
 	static struct tally t;
 	struct workers wk;
 
-	/* Frame 1 takes long, frame 2 is quick: 2 is done first and 1,
+	/* Frame 1 is held, frame 2 is not: 2 is done first, and 1,
 	 * finishing later, must not be published after it. */
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
-	fk.delay_us[1] = 200000;
+	fk.gated[1] = 1;
 	ck_assert_int_eq(workers_init(&wk, 2, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
-	while (t.back[1] + t.back[2] < 2) {
+	while (t.back[2] < 1) {
+		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
+		collect_all(&wk, &t);
+	}
+	open_gate(&fk, 1);
+	while (t.back[1] < 1) {
 		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
 		collect_all(&wk, &t);
 	}
@@ -179,7 +208,7 @@ START_TEST(test_waiting_frame_is_replaced)
 	/* One busy worker: of three more frames only the newest waits. */
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
-	fk.delay_us[1] = 100000;
+	fk.gated[1] = 1;
 	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
@@ -189,6 +218,7 @@ START_TEST(test_waiting_frame_is_replaced)
 	ck_assert_int_eq(t.displaced, 2);
 	ck_assert_int_eq(t.back[2], 1);
 	ck_assert_int_eq(t.back[3], 1);
+	open_gate(&fk, 1);
 	while (t.back[1] + t.back[4] < 2) {
 		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
 		collect_all(&wk, &t);
@@ -198,20 +228,39 @@ START_TEST(test_waiting_frame_is_replaced)
 }
 END_TEST
 
+static void *
+drain_thread(void *arg)
+{
+	workers_drain(arg);
+	return NULL;
+}
+
 START_TEST(test_drain_cancels_the_waiting_frame)
 {
 	static struct fake fk;
 	static struct tally t;
 	struct workers wk;
+	pthread_t th;
+	uint64_t deadline;
 
+	/* Frame 1 busy (held), frame 2 waiting: the drain cancels 2 and
+	 * waits for 1, which is let go only once 2 is cancelled. */
 	memset(&t, 0, sizeof(t));
 	memset(&fk, 0, sizeof(fk));
-	fk.delay_us[1] = 50000;
+	fk.gated[1] = 1;
 	ck_assert_int_eq(workers_init(&wk, 1, fake_work, &fk, "test", 0), 0);
 	submit(&wk, &t, 1);
 	wait_started(&fk, 1);
 	submit(&wk, &t, 2);
-	workers_drain(&wk);
+	ck_assert_uint_eq(workers_pending(&wk), 2);
+	ck_assert_int_eq(pthread_create(&th, NULL, drain_thread, &wk), 0);
+	deadline = tu_now_ms() + 5000;
+	while (workers_pending(&wk) != 1) {
+		ck_assert_msg(tu_now_ms() < deadline, "2 not cancelled");
+		usleep(1000);
+	}
+	open_gate(&fk, 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_uint_eq(workers_pending(&wk), 0);
 	collect_all(&wk, &t);
 	ck_assert_int_eq(t.back[1], 1);
@@ -234,8 +283,8 @@ copy_work(void *arg, unsigned thread, struct work *w)
 
 	(void)thread;
 	__atomic_store_n(&fk->started[i], 1, __ATOMIC_RELEASE);
-	if (fk->delay_us[i] > 0)
-		usleep((useconds_t)fk->delay_us[i]);
+	while (fk->gated[i] && !__atomic_load_n(&fk->open[i], __ATOMIC_ACQUIRE))
+		usleep(1000);
 	free(w->w_out);
 	/* A raw copy's planes are one unpadded buffer from plane 0 on
 	 * (YVU420: Y, Cr, Cb). */
@@ -266,8 +315,9 @@ START_TEST(test_copy_mode)
 	struct work *w;
 	int got = 0, rc;
 
+	/* Frame 1 busy (held at its gate) while 2 and 3 come. */
 	memset(&fk, 0, sizeof(fk));
-	fk.delay_us[1] = 100000;
+	fk.gated[1] = 1;
 	ck_assert_int_eq(workers_init(&wk, 1, copy_work, &fk, "copy", 1), 0);
 	for (int k = 0; k < 3; k++) {
 		memset(buf[k], 'a' + k, sizeof(buf[k]));
@@ -283,6 +333,7 @@ START_TEST(test_copy_mode)
 		if (k == 0)
 			wait_started(&fk, 1);
 	}
+	open_gate(&fk, 1);
 	while (got < 2) {
 		ck_assert(tu_wait_fd(workers_fd(&wk), POLLIN, 5000));
 		while ((w = workers_collect(&wk)) != NULL) {

@@ -33,6 +33,10 @@
 #           the playlists written for them; seeds written by hand
 #   rawframe raw frames of any format and driver-reported geometry,
 #           described, encoded and copied (capture/rawframe.c, encode.c)
+#   multipart  the multipart/x-mixed-replace parser of network sources
+#           (capture/multipart.c): streams whole and in pieces
+#   httpc   the rest a network source reads (capture/httpresp.c, url.c,
+#           httpauth.c): response heads, chunked bodies, URLs, challenges
 
 FUZZ_CC	?= clang
 FUZZ_BUILD := build-fuzz
@@ -51,6 +55,8 @@ FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
 FUZZ_SRC_mp4   := server/mp4.c
 FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
+FUZZ_SRC_multipart := capture/multipart.c
+FUZZ_SRC_httpc := capture/httpresp.c capture/url.c capture/httpauth.c
 FUZZ_SRC_peers := capture/peers.c tests/fuzz/fuzzutil.c
 FUZZ_SRC_link  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
@@ -75,7 +81,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/lib/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) \
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
-	    $(JPEG_LIBS)
+	    $(JPEG_LIBS) $(NET_LIBS)
 
 $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_BUILD)/lib/tests/v4l2sim/simh264.o: \
     FUZZ_CFLAGS += $(X264_CFLAGS)
@@ -89,15 +95,17 @@ $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/lib/tests/fuzz/mkseeds.o $(FUZZ_COMMON_OBJ)
 .PHONY: fuzz check-fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS) $(FUZZ_BUILD)/mkseeds
 
-# A harness that crashes on a seed fails the target (its log's end is
-# shown); the output of a pipe would hide the exit status.
+# A harness that fails on its corpus fails the target (its output kept in
+# $(FUZZ_BUILD)/check-NAME.log, the end of it shown; a crash's input in
+# $(FUZZ_BUILD)/crash-NAME-*, not in the working directory).
 check-fuzz: fuzz-bins
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz_$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) corpus inputs"; \
 		$(FUZZ_BUILD)/fuzz_$$f -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$f- \
-			tests/fuzz/corpus/$$f > $(FUZZ_BUILD)/check_$$f.log 2>&1 || \
-			{ tail -40 $(FUZZ_BUILD)/check_$$f.log; exit 1; }; \
-		tail -1 $(FUZZ_BUILD)/check_$$f.log; \
+		    tests/fuzz/corpus/$$f > $(FUZZ_BUILD)/check-$$f.log 2>&1 || { \
+			tail -40 $(FUZZ_BUILD)/check-$$f.log; \
+			echo "fuzz_$$f failed on its corpus"; exit 1; }; \
+		tail -1 $(FUZZ_BUILD)/check-$$f.log; \
 	done
 
 fuzz: fuzz-bins

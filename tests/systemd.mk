@@ -11,6 +11,7 @@
 # 0-100 scale (it prints them divided by 10); docs/security.md, "The
 # systemd units".
 SECURITY_MAX_CAPTURE := 30
+SECURITY_MAX_CAPTURE_NET := 20
 SECURITY_MAX_SERVER  := 20
 VERIFY_DIR := $(BUILD)/systemd-verify
 # The cached Debian roots (tests/systemd/nspawn.py; check-deb's too) and
@@ -28,12 +29,13 @@ check-units: all
 	    BINDIR=$(CURDIR)/$(BUILD)
 	@# verify exits 0 on warnings such as an unknown key: any output fails.
 	@cd $(VERIFY_DIR) && out=$$(systemd-analyze verify --man=no \
-	    shmcam-capture@.service shmcam-server@.service \
-	    shmcam-server@.socket 2>&1); rc=$$?; \
+	    shmcam-capture@.service shmcam-capture-net@.service \
+	    shmcam-server@.service shmcam-server@.socket 2>&1); rc=$$?; \
 	[ $$rc = 0 ] && [ -z "$$out" ] || { echo "$$out"; \
 	    echo "systemd-analyze verify failed"; exit 1; }; \
 	echo "systemd-analyze verify: units OK"
 	@cd $(VERIFY_DIR) && for u in capture:$(SECURITY_MAX_CAPTURE) \
+	    capture-net:$(SECURITY_MAX_CAPTURE_NET) \
 	    server:$(SECURITY_MAX_SERVER); do \
 		out=$$(systemd-analyze security --offline=yes --no-pager \
 		    --threshold=$${u#*:} shmcam-$${u%:*}@.service 2>&1); \
@@ -41,6 +43,7 @@ check-units: all
 		[ $$rc = 0 ] || { echo "$$out"; echo "shmcam-$${u%:*}@.service:" \
 		    "exposure above $${u#*:}/100"; exit 1; }; done
 
-check-systemd: all $(BUILD)/tests/jpeginfo
+check-systemd: all $(BUILD)/tests/jpeginfo $(BUILD)/tests/ringinfo \
+    $(BUILD)/tests/libv4l2sim.so
 	$(PYTHON) tests/systemd/check_systemd.py --build $(BUILD) \
 	    --work $(NSPAWN_DIR)

@@ -16,6 +16,11 @@
    which on a shared machine is what a real-time process gets).
 2. MJPEG 1920x1080 at 30 fps passed through: CPU of the capture's loop
    thread as % of one core (target <= 2 %).
+3. The same stream relayed: a second capture whose source is the first's
+   server (--source http://127.0.0.1:PORT/stream, loopback): its whole
+   process as % of one core, and the ratio to 2. measured in the same
+   run (a network source reads the frame from a socket and parses the
+   multipart stream before the same check and copy).
 
 Only the capture's own thread is counted (/proc/PID/task/PID/schedstat,
 nanoseconds): the simulator's producer thread lives in the same process
@@ -31,8 +36,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, ENCBENCH, RESULTS, SIM_SO, ring_latest,
-                       task_cpu_ns, threads_cpu_ns, wait_for, write_results)
+from benchutil import (CAPTURE, CAPTURE_USER, ENCBENCH, RESULTS, SERVER,
+                       SIM_SO, RingWatch, task_cpu_ns, threads_cpu_ns,
+                       wait_for, write_results)
 
 RESULTS = os.path.join(RESULTS, "capture.txt")
 
@@ -43,32 +49,46 @@ QUALITY = 80
 FORMATS = "MJPG:1920x1080@30;YUYV:1280x720@30,1920x1080@30"
 
 
-def wait_latest(name, n):
-    wait_for(lambda: ring_latest(name) >= n, 60, "capture %s frame %d" %
-             (name, n), 0.01)
+def wait_latest(cap, n):
+    wait_for(lambda: cap.latest() >= n, 60, "capture %s frame %d" %
+             (cap.name, n), 0.01)
 
 
 class Capture:
     counter = 0
 
-    def __init__(self, tmp, *args):
+    def __init__(self, tmp, *args, source=None):
         Capture.counter += 1
         self.name = "bench%d-%d" % (os.getpid(), Capture.counter)
-        devdir = os.path.join(tmp, "dev%d" % Capture.counter)
-        os.mkdir(devdir)
-        os.chmod(devdir, 0o777)
-        dev = os.path.join(devdir, "video0")
-        open(dev, "w").close()
-        env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
-                   V4L2SIM_FORMATS=FORMATS, V4L2SIM_QUALITY=str(QUALITY))
-        self.argv = [CAPTURE, "--name", self.name, "--ctl",
-                     os.path.join(tmp, self.name + ".sock"), "--source",
-                     "v4l2:" + dev, "--quality", str(QUALITY)] + list(args)
+        self.ctl = os.path.join(tmp, self.name + ".sock")
+        env = dict(os.environ)
+        if source is None:
+            devdir = os.path.join(tmp, "dev%d" % Capture.counter)
+            os.mkdir(devdir)
+            os.chmod(devdir, 0o777)
+            dev = os.path.join(devdir, "video0")
+            open(dev, "w").close()
+            env.update(LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
+                       V4L2SIM_FORMATS=FORMATS,
+                       V4L2SIM_QUALITY=str(QUALITY))
+            source = "v4l2:" + dev
+        self.argv = [CAPTURE, "--name", self.name, "--ctl", self.ctl,
+                     "--source", source, "--quality", str(QUALITY)] + \
+            CAPTURE_USER + list(args)
         self.log = open(os.path.join(tmp, self.name + ".log"), "w")
         self.p = subprocess.Popen(self.argv, env=env, stdout=self.log,
                                   stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.ctl), 10, "capture %s"
+                 % self.name)
+        # Attached once: polling its newest sequence then costs the
+        # capture one eventfd write per frame, nothing per poll.
+        self.watch = RingWatch(self.ctl)
+
+    def latest(self):
+        return self.watch.latest()
 
     def stop(self):
+        self.watch.close()
         self.p.send_signal(signal.SIGTERM)
         self.p.wait(10)
         self.log.close()
@@ -81,12 +101,12 @@ def bench_raw(tmp, size):
     cap = Capture(tmp, "--format", "YUYV", "--size", size, "--fps", "30",
                   "--always-encode", "--h264", "off")
     try:
-        wait_latest(cap.name, 15)
+        wait_latest(cap, 15)
         cpu0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq0 = ring_latest(cap.name)
-        wait_latest(cap.name, seq0 + FRAMES)
+        seq0 = cap.latest()
+        wait_latest(cap, seq0 + FRAMES)
         cpu1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        seq1 = ring_latest(cap.name)
+        seq1 = cap.latest()
         return (cpu1 - cpu0) / 1e6 / (seq1 - seq0)
     finally:
         cap.stop()
@@ -101,24 +121,64 @@ def bench_encbench(size, fps=0):
             float(vals["encode_planes_ms"]))
 
 
+def cpu_shares(cpu_a, cpu_b, cap):
+    """Over MJPEG_SECONDS: % of one core that each of two CPU-time
+    readers (ns) counts, and the frame rate of capture CAP's ring."""
+    t0 = time.monotonic_ns()
+    a0, b0, s0 = cpu_a(), cpu_b(), cap.latest()
+    time.sleep(MJPEG_SECONDS)
+    t1 = time.monotonic_ns()
+    a1, b1, s1 = cpu_a(), cpu_b(), cap.latest()
+    wall = t1 - t0
+    return (100.0 * (a1 - a0) / wall, 100.0 * (b1 - b0) / wall,
+            (s1 - s0) * 1e9 / wall)
+
+
 def bench_mjpeg(tmp):
     """% of one core: capture thread, and the whole process."""
     cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    pid = cap.p.pid
     try:
-        wait_latest(cap.name, 15)
-        t0 = time.monotonic_ns()
-        c0 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p0 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s0 = ring_latest(cap.name)
-        time.sleep(MJPEG_SECONDS)
-        t1 = time.monotonic_ns()
-        c1 = task_cpu_ns(cap.p.pid, cap.p.pid)
-        p1 = threads_cpu_ns([cap.p.pid], exclude=None)
-        s1 = ring_latest(cap.name)
-        wall = t1 - t0
-        return (100.0 * (c1 - c0) / wall, 100.0 * (p1 - p0) / wall,
-                (s1 - s0) * 1e9 / wall)
+        wait_latest(cap, 15)
+        return cpu_shares(lambda: task_cpu_ns(pid, pid),
+                          lambda: threads_cpu_ns([pid], exclude=None),
+                          cap)
     finally:
+        cap.stop()
+
+
+def bench_relay(tmp):
+    """% of one core: the V4L2 passthrough capture's thread, and a relay
+    capture of its server's stream (whole process), over the same
+    seconds."""
+    cap = Capture(tmp, "--format", "MJPEG", "--size", "1920x1080")
+    log = open(os.path.join(tmp, cap.name + "-server.log"), "w")
+    srv = subprocess.Popen([SERVER, "--name", cap.name, "--ctl", cap.ctl,
+                            "--listen", "127.0.0.1:0", "--allow-root"],
+                           stdout=log, stderr=subprocess.STDOUT)
+    relay = None
+    try:
+        wait_latest(cap, 15)
+
+        def port():
+            with open(log.name) as f:
+                for line in f:
+                    if "listening on http://127.0.0.1:" in line:
+                        return int(line.rsplit(":", 1)[1].strip(" /\n"))
+            return None
+        wait_for(port, 30, "the server to listen")
+        relay = Capture(tmp, source="http://127.0.0.1:%d/stream" % port())
+        wait_latest(relay, 15)
+        return cpu_shares(lambda: task_cpu_ns(cap.p.pid, cap.p.pid),
+                          lambda: threads_cpu_ns([relay.p.pid],
+                                                 exclude=None),
+                          relay)
+    finally:
+        if relay is not None:
+            relay.stop()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(10)
+        log.close()
         cap.stop()
 
 
@@ -183,12 +243,30 @@ def main():
                         statistics.median(proc)))
         lines.append("    runs: %s" % " ".join("%.2f" % v for v in thr))
         print(lines[-2], flush=True)
+        dev, rel, rfps = [], [], []
+        for _ in range(max(3, RUNS // 2)):
+            a, b, r = bench_relay(tmp)
+            dev.append(a)
+            rel.append(b)
+            rfps.append(r)
+        lines.append("MJPEG 1920x1080 relayed (network source, loopback) "
+                     "at %.1f fps: the relay's whole process %.2f %% of one "
+                     "core; the V4L2 passthrough thread meanwhile %.2f %%: "
+                     "ratio %.2f" % (statistics.median(rfps),
+                                     statistics.median(rel),
+                                     statistics.median(dev),
+                                     statistics.median(rel) /
+                                     statistics.median(dev)))
+        lines.append("    runs: relay %s; passthrough %s" % (
+            " ".join("%.2f" % v for v in rel),
+            " ".join("%.2f" % v for v in dev)))
+        print(lines[-2], flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     write_results(RESULTS, "capture CPU", "bench_capture.py",
-                  "medians of %d runs, %d frames each (raw), %d s (MJPEG); "
-                  "quality %d" % (RUNS, FRAMES, MJPEG_SECONDS, QUALITY),
-                  lines)
+                  "medians of %d runs, %d frames each (raw), %d s (MJPEG, "
+                  "relay); quality %d" % (RUNS, FRAMES, MJPEG_SECONDS,
+                                          QUALITY), lines)
     return 0
 
 

@@ -13,7 +13,10 @@ default, server/sendpolicy.h: a client takes a frame when what is ahead
 of it leaves within a frame interval; one TCP_INFO per client and frame)
 against the same binary with --no-send-bound (the kernel queues what its
 buffers take): 20 fast clients + 5 reading 100 KB/s for 20 s, and 100
-fast clients for the policy's CPU cost.
+fast clients for the policy's CPU cost.  And what slow viewers cost
+the fast ones: the fast clients' latency p99 with and without 5 slow
+ones, in alternating 4 s rounds paired so that the machine's drift
+cancels (the median of the paired differences).
 
 Writes tests/bench/results/fanout.txt (and fanout.json).
 """
@@ -29,8 +32,8 @@ import tempfile
 import threading
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, RESULTS, SERVER, commit,
-                       cpu_seconds, frames_sent, machine, rss_kb)
+from benchutil import (CAPTURE, CAPTURE_USER, LOADCLIENT, RESULTS, SERVER,
+                       commit, cpu_seconds, frames_sent, machine, rss_kb)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "8"))
@@ -120,7 +123,7 @@ def main():
     cap_log = open(os.path.join(tmp, "capture.log"), "w")
     cap = subprocess.Popen([CAPTURE, "--name", name, "--ctl",
                             os.path.join(tmp, name + ".sock"), "--size", SIZE,
-                            "--fps", str(FPS)], stdout=cap_log,
+                            "--fps", str(FPS)] + CAPTURE_USER, stdout=cap_log,
                            stderr=subprocess.STDOUT)
     time.sleep(1)
     out = {"size": SIZE, "fps": FPS, "runs": RUNS, "duration": DURATION,
@@ -186,6 +189,21 @@ def main():
                 summary[policy] = s
             out["send_bound"][label] = summary
             print(label, json.dumps(summary), flush=True)
+        # The fast clients' p99 with and without slow viewers.
+        pairs = []
+        for _ in range(max(RUNS, 5)):
+            without = run_load(rig, 20, duration=4)
+            with_slow = run_load(rig, 25, "--slow", 5, "--slow-rate",
+                                 100000, "--slow-rcvbuf", 16384, duration=4)
+            pairs.append((without["fast"]["latency_p99"],
+                          with_slow["fast"]["latency_p99"]))
+        out["slow_cost"] = {
+            "p99_without_ms": statistics.median(p[0] for p in pairs) * 1e3,
+            "p99_with_ms": statistics.median(p[1] for p in pairs) * 1e3,
+            "p99_paired_diff_ms": statistics.median(p[1] - p[0]
+                                                    for p in pairs) * 1e3,
+            "rounds": len(pairs)}
+        print("slow_cost", json.dumps(out["slow_cost"]), flush=True)
         rig.stop()
         old.stop()
     finally:
@@ -252,6 +270,14 @@ def main():
     ratio = (f100["bound"]["cpu_us_per_frame"] /
              f100["unbounded"]["cpu_us_per_frame"])
     lines.append("CPU per frame, bound / unbounded: %.2f" % ratio)
+    sc = out["slow_cost"]
+    lines += [
+        "",
+        "What 5 slow viewers cost 20 fast ones: latency p99 %.1f ms without,"
+        " %.1f ms with; median of %d paired differences %+.1f ms" % (
+            sc["p99_without_ms"], sc["p99_with_ms"], sc["rounds"],
+            sc["p99_paired_diff_ms"]),
+    ]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(RESULTS, "fanout.txt"), "w") as f:
         f.write(text)

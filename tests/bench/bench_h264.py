@@ -29,9 +29,10 @@ import sys
 import tempfile
 import time
 
-from benchutil import (BUILD, CAPTURE, RESULTS, RINGINFO, SIM_SO,
+from benchutil import (BUILD, CAPTURE, CAPTURE_USER, RESULTS, SIM_SO,
                        render_mandelbrot, thread_times, wait_for,
                        write_results)
+from shmcam import ring_info
 
 RESULTS = os.path.join(RESULTS, "h264.txt")
 H264DUMP = os.path.join(BUILD, "tests", "h264dump")
@@ -43,11 +44,9 @@ W, H, FPS = 1280, 720, 30
 PICTURES = 60
 
 
-def ring(name, h264=False):
-    r = subprocess.run([RINGINFO, ("shmavc-" if h264 else "shmcam-") + name],
-                       capture_output=True, text=True, timeout=10)
-    return {k: int(v) if v.isdigit() else v for k, v in
-            (line.split("=", 1) for line in r.stdout.splitlines())}
+def ring(cap, h264=False):
+    """The JPEG or H.264 ring of Capture cap (ringinfo), {} if unread."""
+    return ring_info(cap.ctl, h264=h264) or {}
 
 
 class Capture:
@@ -68,10 +67,10 @@ class Capture:
         self.p = subprocess.Popen([CAPTURE, "--name", self.name, "--ctl",
                                    self.ctl, "--source", "v4l2:" + dev,
                                    "--format", fmt, "--size",
-                                   "%dx%d" % (W, H), "--fps", str(FPS)],
-                                  env=env, stdout=self.log,
+                                   "%dx%d" % (W, H), "--fps", str(FPS)] +
+                                  CAPTURE_USER, env=env, stdout=self.log,
                                   stderr=subprocess.STDOUT)
-        wait_for(lambda: ring(self.name).get("captured", 0) >= 15, 60,
+        wait_for(lambda: ring(self).get("captured", 0) >= 15, 60,
                  "capture %s to run" % self.name)
 
     def threads(self):
@@ -80,7 +79,7 @@ class Capture:
         loop = sum(ns for (_, _, tid), ns in t.items()
                    if int(tid) == self.p.pid)
         enc = sum(ns for (_, comm, _), ns in t.items() if comm == "h264")
-        return loop, enc, ring(self.name)["captured"]
+        return loop, enc, ring(self)["captured"]
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
@@ -100,14 +99,14 @@ def run_capture(tmp, content, fmt, viewer):
                                      "1000000", "-t", str(SECONDS + 60),
                                      "-i", idx], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
-            wait_for(lambda: ring(cap.name, True).get("latest", 0) >= 30,
+            wait_for(lambda: ring(cap, True).get("latest", 0) >= 30,
                      60, "H.264 frames")
         l0, e0, f0 = cap.threads()
-        a0 = ring(cap.name, True)
+        a0 = ring(cap, True)
         t0 = time.monotonic()
         time.sleep(SECONDS)
         l1, e1, f1 = cap.threads()
-        a1 = ring(cap.name, True)
+        a1 = ring(cap, True)
         t1 = time.monotonic()
         units = a1.get("latest", 0) - a0.get("latest", 0)
         kbps = (a1.get("bytes", 0) - a0.get("bytes", 0)) * 8 / (t1 - t0) / 1e3

@@ -49,8 +49,8 @@ import tempfile
 import time
 import urllib.request
 
-from benchutil import (BUILD, CAPTURE, LOADCLIENT, RESULTS, SERVER, SIM_SO,
-                       render_mandelbrot, thread_times, wait_for,
+from benchutil import (BUILD, CAPTURE, CAPTURE_USER, LOADCLIENT, RESULTS,
+                       SERVER, SIM_SO, render_mandelbrot, thread_times, wait_for,
                        write_results)
 
 RESULTS_TXT = os.path.join(RESULTS, "mp4.txt")
@@ -83,7 +83,8 @@ class Camera:
         self.cap = subprocess.Popen(
             [CAPTURE, "--name", self.name, "--ctl", ctl, "--source",
              "v4l2:" + dev, "--format", "YUYV", "--size", "%dx%d" % (W, H),
-             "--fps", str(FPS), "--quality", str(quality), "--h264", "on"],
+             "--fps", str(FPS), "--quality", str(quality), "--h264", "on"] +
+            CAPTURE_USER,
             env=env, stdout=self.logs[0], stderr=subprocess.STDOUT)
         argv = [SERVER, "--name", self.name, "--ctl", ctl, "--listen",
                 "127.0.0.1:0", "--max-clients", "500"] + list(server_args)

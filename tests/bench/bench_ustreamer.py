@@ -67,9 +67,9 @@ import threading
 import time
 import urllib.request
 
-from benchutil import (CAPTURE, COPYBENCH, ENCBENCH, LOADCLIENT, SERVER,
-                       SIM_SO, commit, machine, rss_kb, save_results,
-                       stop_all, threads_cpu_ns, wait_for)
+from benchutil import (CAPTURE, CAPTURE_USER, COPYBENCH, ENCBENCH,
+                       LOADCLIENT, SERVER, SIM_SO, commit, machine, rss_kb,
+                       save_results, stop_all, threads_cpu_ns, wait_for)
 
 USTREAMER = os.environ.get("USTREAMER", "/usr/bin/ustreamer")
 
@@ -161,7 +161,7 @@ class Shmcam(Rig):
         ctl = os.path.join(self.dir, "ctl.sock")
         self.argv_capture = [CAPTURE, "--name", self.id, "--ctl", ctl,
                              "--source", "v4l2:" + self.dev, "--format", fmt,
-                             "--size", size]
+                             "--size", size] + CAPTURE_USER
         self.capture, _ = self.spawn(self.argv_capture, self.sim_env())
         self.argv_server = [SERVER, "--name", self.id, "--ctl", ctl,
                             "--listen", "127.0.0.1:0", "--max-clients",

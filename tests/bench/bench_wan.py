@@ -44,8 +44,8 @@ import tempfile
 import shutil
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, commit,
-                       machine, save_results, stop_all, wait_for)
+from benchutil import (CAPTURE, CAPTURE_USER, LOADCLIENT, SERVER, SIM_SO,
+                       commit, machine, save_results, stop_all, wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "integration"))
@@ -105,7 +105,8 @@ class Streamers:
         cam = "bwan%d-%d" % (os.getpid(), len(self.procs))
         ctl = os.path.join(d, "ctl.sock")
         self.spawn([CAPTURE, "--name", cam, "--ctl", ctl, "--source",
-                    "v4l2:" + dev, "--format", "MJPEG", "--size", SIZE], env)
+                    "v4l2:" + dev, "--format", "MJPEG", "--size", SIZE] +
+                   CAPTURE_USER, env)
         argv = [SERVER, "--name", cam, "--ctl", ctl, "--listen",
                 "0.0.0.0:%d" % PORTS[name]]
         if name.endswith("--no-send-bound"):

@@ -8,18 +8,23 @@ import os
 import platform
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from shmcam import RingWatch  # noqa: E402,F401 - for the benchmarks
 BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
 CAPTURE = os.path.join(BUILD, "shmcam-capture")
+# What a capture started as root is told to become: it has no default
+# user outside an install (shmcam-capture(8), --user).
+CAPTURE_USER = ["--user", "nobody"] if os.geteuid() == 0 else []
 SERVER = os.path.join(BUILD, "shmcam-server")
 LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
 ENCBENCH = os.path.join(BUILD, "tests", "encbench")
 COPYBENCH = os.path.join(BUILD, "tests", "copybench")
-RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
 RESULTS = os.path.join(HERE, "results")
 
@@ -71,16 +76,6 @@ def frames_sent(port, timeout=10):
     with urllib.request.urlopen("http://127.0.0.1:%d/state" % port,
                                 timeout=timeout) as r:
         return sum(c["frames_sent"] for c in json.load(r)["cameras"])
-
-
-def ring_latest(name):
-    """The newest frame sequence in the ring of capture NAME (ringinfo)."""
-    r = subprocess.run([RINGINFO, "shmcam-" + name], capture_output=True,
-                       text=True, timeout=10)
-    for line in r.stdout.splitlines():
-        if line.startswith("latest="):
-            return int(line[7:])
-    return 0
 
 
 def rss_kb(pid):

@@ -46,9 +46,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import (CAPTURE, LOADCLIENT, SERVER, SIM_SO, frames_sent,
-                       ring_latest, stop_all, thread_times, threads_cpu_ns,
-                       wait_for)
+from benchutil import (CAPTURE, CAPTURE_USER, LOADCLIENT, SERVER, SIM_SO,
+                       RingWatch, frames_sent, stop_all, thread_times,
+                       threads_cpu_ns, wait_for)
 
 
 def self_costs(path):
@@ -100,9 +100,11 @@ class Rig:
         self.procs = []
         self.procs.append(subprocess.Popen(
             [CAPTURE, "--name", self.name, "--ctl", self.ctl, "--source",
-             "v4l2:" + dev, "--format", "MJPEG", "--size", "1280x720"],
+             "v4l2:" + dev, "--format", "MJPEG", "--size", "1280x720"] +
+            CAPTURE_USER,
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for(lambda: os.path.exists(self.ctl), 10, "the capture")
+        self.watch = RingWatch(self.ctl)
 
     def server(self, binary, args, wrapper=()):
         """Starts a server; returns (Popen, port)."""
@@ -128,6 +130,7 @@ class Rig:
         return p, port[0]
 
     def stop(self):
+        self.watch.close()
         stop_all(self.procs, timeout=60)
 
 
@@ -185,10 +188,10 @@ def run_threads(rig, a):
                                   stdout=subprocess.DEVNULL)
             wait_for(lambda: frames_sent(port, 30) > clients, 30,
                      "the clients")
-        t0, s0 = thread_times(pids), ring_latest(rig.name)
-        wait_for(lambda: ring_latest(rig.name) >= s0 + a.seconds * 30,
+        t0, s0 = thread_times(pids), rig.watch.latest()
+        wait_for(lambda: rig.watch.latest() >= s0 + a.seconds * 30,
                  a.seconds * 3 + 30, "%.0f s of frames" % a.seconds)
-        t1, s1 = thread_times(pids), ring_latest(rig.name)
+        t1, s1 = thread_times(pids), rig.watch.latest()
         if lc is not None:
             lc.wait(timeout=a.seconds + 60)
         print("%d clients, %d camera frames:" % (clients, s1 - s0))

@@ -113,6 +113,9 @@ configure(uint8_t flags)
 	struct camera *cam;
 
 	srv.auth = (flags & 1) ? auth : NULL;
+	/* Each input from scratch: an earlier one's failures do not
+	 * throttle this one's credentials. */
+	auth_throttle_forget(auth);
 	srv.opt.trust_proxy = (flags & 2) != 0;
 	srv.opt.allow_origin = (flags & 4) ? "*" : NULL;
 	srv.opt.max_clients = (flags & 32) ? 0 : 100;

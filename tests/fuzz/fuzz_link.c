@@ -66,8 +66,8 @@ cleanup(void)
 {
 	unlink(sock_path);
 	unlink(junk_path);
-	ring_writer_destroy(&ring, 1);
-	ring_writer_destroy(&h264, 1);
+	ring_writer_destroy(&ring);
+	ring_writer_destroy(&h264);
 }
 
 static void
@@ -75,7 +75,7 @@ setup(void)
 {
 	struct jpeg_encoder enc;
 	struct image img;
-	char name[64];
+	char name[64], why[256];
 
 	log_init("fuzz_link");
 	log_set_verbose(-1);
@@ -91,11 +91,11 @@ setup(void)
 
 	snprintf(name, sizeof(name), "shmcam-fuzz-link-%d", (int)getpid());
 	if (ring_writer_create(&ring, name, RING_SLOTS_MIN,
-	    ring_slot_size_for((uint32_t)jpeg_len), 0600, (gid_t)-1) != 0)
+	    ring_slot_size_for((uint32_t)jpeg_len)) != 0)
 		abort();
 	snprintf(name, sizeof(name), "shmavc-fuzz-link-%d", (int)getpid());
 	if (ring_writer_create_codec(&h264, name, RING_CODEC_H264,
-	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0)
+	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN) != 0)
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_link-%d.sock",
 	    (int)getpid());
@@ -105,7 +105,8 @@ setup(void)
 	if ((lfd = open(junk_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1 || write(lfd, "junk", 4) != 4 || close(lfd) != 0)
 		abort();
-	if ((lfd = ctl_listen(sock_path, 0600, (gid_t)-1)) < 0)
+	if ((lfd = ctl_listen(sock_path, 0600, (gid_t)-1, why,
+	    sizeof(why))) < 0)
 		abort();
 
 	server_init(&srv);
@@ -330,9 +331,19 @@ done:
 		close(cs);
 	if (efd != -1)
 		close(efd);
+	/*
+	 * The capture is gone for good: the server's own backoff timer must
+	 * not connect again (to a socket nobody answers) while we look, and
+	 * a connection it made by itself meanwhile is hung up on.
+	 */
 	for (k = 0; k < 100 && (cam->c_state != LINK_IDLE ||
-	    fuzz_count_fds() != base_fds); k++)
+	    fuzz_count_fds() != base_fds); k++) {
+		evtimer_del(cam->c_retry_ev);
+		while ((cs = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(cs);
 		turn();
+	}
+	evtimer_del(cam->c_retry_ev);
 	if (cam->c_state != LINK_IDLE || cam->c_sock != -1 ||
 	    cam->c_efd != -1 || cam->c_h264_efd != -1 ||
 	    cam->c_h264_attached || fuzz_count_fds() != base_fds) {

@@ -60,8 +60,8 @@ static void
 cleanup(void)
 {
 	unlink(sock_path);
-	ring_writer_destroy(&ring, 1);
-	ring_writer_destroy(&h264, 1);
+	ring_writer_destroy(&ring);
+	ring_writer_destroy(&h264);
 }
 
 static void
@@ -75,26 +75,25 @@ keyframe_cb(struct peers *p, void *arg)
 static void
 setup(void)
 {
-	char name[64];
+	char name[64], why[256];
 	int fd;
 
 	log_init("fuzz_peers");
 	log_set_verbose(-1);
 	signal(SIGPIPE, SIG_IGN);	/* as main.c does */
 	snprintf(name, sizeof(name), "shmcam-fuzz-peers-%d", (int)getpid());
-	if (ring_writer_create(&ring, name, RING_SLOTS_MIN, RING_SLOT_SIZE_MIN,
-	    0600, (gid_t)-1) != 0)
+	if (ring_writer_create(&ring, name, RING_SLOTS_MIN, RING_SLOT_SIZE_MIN) != 0)
 		abort();
 	snprintf(name, sizeof(name), "shmavc-fuzz-peers-%d", (int)getpid());
 	if (ring_writer_create_codec(&h264, name, RING_CODEC_H264,
-	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0)
+	    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN) != 0)
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "/tmp/fuzz_peers-%d.sock",
 	    (int)getpid());
 	atexit(cleanup);
 	if ((base = event_base_new()) == NULL)
 		abort();
-	fd = ctl_listen(sock_path, 0600, (gid_t)-1);
+	fd = ctl_listen(sock_path, 0600, (gid_t)-1, why, sizeof(why));
 	if (fd < 0 || peers_init(&ps, base, fd, &ring) != 0)
 		abort();
 	peers_set_h264(&ps, &h264);

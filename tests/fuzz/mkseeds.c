@@ -49,7 +49,7 @@ ring_seeds(const char *dir)
 	for (size_t k = 0; k < sizeof(frames) / sizeof(frames[0]); k++) {
 		snprintf(name, sizeof(name), "shmcam-mkseeds-%d", (int)getpid());
 		if (ring_writer_create(&w, name, RING_SLOTS_MIN,
-		    RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0) {
+		    RING_SLOT_SIZE_MIN) != 0) {
 			fprintf(stderr, "ring_writer_create failed\n");
 			exit(1);
 		}
@@ -71,7 +71,7 @@ ring_seeds(const char *dir)
 		/* The same ring, cut short. */
 		snprintf(file, sizeof(file), "ring/short-%d", frames[k]);
 		put(dir, file, w.rw_map, w.rw_map_size / 2);
-		ring_writer_destroy(&w, 1);
+		ring_writer_destroy(&w);
 	}
 
 	/* An H.264 ring: parameters, a keyframe and two more frames, with
@@ -84,7 +84,7 @@ ring_seeds(const char *dir)
 
 		snprintf(name, sizeof(name), "shmavc-mkseeds-%d", (int)getpid());
 		if (ring_writer_create_codec(&w, name, RING_CODEC_H264,
-		    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN, 0600, (gid_t)-1) != 0) {
+		    RING_SLOTS_MIN, RING_SLOT_SIZE_MIN) != 0) {
 			fprintf(stderr, "ring_writer_create_codec failed\n");
 			exit(1);
 		}
@@ -101,7 +101,7 @@ ring_seeds(const char *dir)
 		}
 		ring_writer_count_requests(&w, 3, 1);
 		put(dir, "ring/h264-3", w.rw_map, w.rw_map_size);
-		ring_writer_destroy(&w, 1);
+		ring_writer_destroy(&w);
 	}
 }
 

@@ -16,10 +16,14 @@ PASSTHROUGH = 0x2        # ring.h RING_FRAME_PASSTHROUGH
 
 
 def have_x264():
-    """True if the capture was built with x264 (it says in --version)."""
+    """True if the capture was built with x264 (--version's features
+    line names it)."""
     r = subprocess.run([CAPTURE, "--version"], capture_output=True,
                        text=True, timeout=10)
-    return "libx264" in r.stdout
+    for line in r.stdout.splitlines():
+        if line.startswith("features:"):
+            return "x264" in line.split()[1:]
+    return False
 
 
 X264 = have_x264()

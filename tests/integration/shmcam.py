@@ -26,6 +26,7 @@ BUILD = os.path.join(ROOT, os.environ.get("SHMCAM_BUILD", "build"))
 CAPTURE = os.path.join(BUILD, "shmcam-capture")
 SERVER = os.path.join(BUILD, "shmcam-server")
 JPEGINFO = os.path.join(BUILD, "tests", "jpeginfo")
+RINGINFO = os.path.join(BUILD, "tests", "ringinfo")
 IS_ROOT = os.geteuid() == 0
 # A command to run the programs under, e.g. valgrind (make check-valgrind).
 WRAPPER = os.environ.get("SHMCAM_WRAPPER", "").split()
@@ -39,6 +40,13 @@ SLOW = float(os.environ.get("SHMCAM_SLOW", "1"))
 # change; the rest of the suite runs sandboxed.
 NO_SANDBOX = ["--no-sandbox"] if WRAPPER and "valgrind" in WRAPPER[0] else []
 BOUNDARY = b"boundarydonotcross"
+
+
+def drop_args(args):
+    """What a capture started as root by the tests is told to become
+    (it has no default without the shmcam-capture user of an install):
+    nobody, unless args name a user."""
+    return ["--user", "nobody"] if IS_ROOT and "--user" not in args else []
 
 SANITIZER_SIGNATURES = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                         "runtime error:", "WARNING: ThreadSanitizer",
@@ -188,13 +196,6 @@ class ShmcamTestCase(unittest.TestCase):
                     problems.append("%s: sanitizer report:\n%s"
                                     % (p.argv[0], log[-6000:]))
                     break
-        for name in os.listdir("/dev/shm"):
-            if name.startswith(("shmcam-it%d-" % os.getpid(),
-                                 "shmavc-it%d-" % os.getpid())):
-                try:
-                    os.unlink(os.path.join("/dev/shm", name))
-                except OSError:
-                    pass
         shutil.rmtree(self.tmp, ignore_errors=True)
         if problems:
             raise AssertionError("\n".join(problems))
@@ -206,9 +207,14 @@ class ShmcamTestCase(unittest.TestCase):
     def ctl_path(self, name):
         return os.path.join(self.tmp, name + ".sock")
 
+    def ring_info(self, name, out=None, h264=False):
+        """The ring of capture name (started with ctl_path(name)): see
+        ring_info()."""
+        return ring_info(self.ctl_path(name), out, h264)
+
     def start_capture(self, name, *args):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
-        argv += NO_SANDBOX + list(args)
+        argv += NO_SANDBOX + drop_args(args) + list(args)
         p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
                  wrapper=WRAPPER)
         self.procs.append(p)
@@ -258,9 +264,57 @@ class ShmcamTestCase(unittest.TestCase):
         return int(w), int(h)
 
 
-def http_get(port, path, method="GET", headers=None, timeout=10):
-    """(status, headers dict, body bytes); headers keys as sent."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def read_response(sock, until=None):
+    """The bytes a server sends on sock until `until` is among them, or
+    until it closes the connection."""
+    data = b""
+    while until is None or until not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def split_response(data):
+    """(status, headers with lower-case names, body) of a raw response;
+    status 0 if it is not one."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/") else 0
+    return status, headers, body
+
+
+def ring_info(ctl, out=None, h264=False):
+    """The ring's status, counters and newest frame as a dict (numbers
+    as int), or None if it cannot be read right now: ringinfo attaches to
+    the capture at control socket ctl for a moment (the capture counts it
+    among its servers meanwhile).  With out, the newest frame is written
+    there.  h264: the capture's H.264 ring instead of its JPEG ring (None
+    if it has none)."""
+    argv = ([RINGINFO] + (["-k", "h264"] if h264 else []) + [ctl] +
+            ([out] if out else []))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        return None
+    info = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition("=")
+        info[k] = int(v) if v.isdigit() else v
+    return info
+
+
+def http_get(port, path, method="GET", headers=None, timeout=10,
+             source=None):
+    """(status, headers dict, body bytes); headers keys as sent.  source:
+    the client's address (any of 127.0.0.0/8), by default 127.0.0.1."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                   source_address=(source, 0) if source
+                                   else None)
     try:
         c.request(method, path, headers=headers or {})
         r = c.getresponse()
@@ -447,6 +501,167 @@ def loadclient(port, path="/stream", *args, timeout=120):
     return json.loads(r.stdout)
 
 
+def fds_linked_to(pid, pattern):
+    """The descriptors of process pid whose /proc link matches the regular
+    expression pattern (e.g. "^socket:\\[123\\]$")."""
+    pat = re.compile(pattern)
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if pat.search(os.readlink("/proc/%d/fd/%s" % (pid, fd))):
+                out.append(int(fd))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def pidfd_getfd(pid, fd):
+    """A duplicate of descriptor fd of process pid (pidfd_getfd(2)): the
+    same open file, with its access mode, not a reopen."""
+    SYS_pidfd_getfd = 438   # the same number on every architecture
+    pidfd = os.pidfd_open(pid)
+    try:
+        n = _libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0)
+        if n < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return n
+
+
+CTL_MAGIC = 0x4c54434d
+HELLO_LEN = 64          # sizeof(struct ctl_hello)
+RING_CODEC_JPEG = 1     # ring.h enum ring_codec
+
+
+def _define(header, name):
+    with open(os.path.join(ROOT, "common", header)) as f:
+        return int(re.search(r"#define %s\s+(\d+)" % name,
+                             f.read()).group(1))
+
+
+# The ABIs this tree speaks, as common/ring.h and common/ctl.h say.
+RING_ABI = _define("ring.h", "RING_ABI_VERSION")
+RING_HEADER = _define("ring.h", "RING_HEADER_SIZE")
+CTL_ABI = _define("ctl.h", "CTL_ABI_VERSION")
+
+
+def ctl_attach(path, label=b"test", timeout=5):
+    """Attaches to the capture at control socket path as a server does
+    (common/ctl.h): sends a hello, returns (the welcome's bytes, [eventfd,
+    ring descriptor]) and the socket, which keeps the attachment."""
+    import struct
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(timeout)
+    s.connect(path)
+    hello = struct.pack("<IHHII", CTL_MAGIC, 1, CTL_ABI, HELLO_LEN, 0)
+    # kinds: JPEG (bit 0) only.
+    hello += struct.pack("<IIII32s", os.getpid(), RING_ABI, 1, 0, label)
+    s.send(hello)
+    msg, anc, _, _ = s.recvmsg(512, socket.CMSG_SPACE(8 * 4))
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(struct.unpack("%di" % (len(data) // 4),
+                                      data[:len(data) - len(data) % 4]))
+    return msg, fds, s
+
+
+class RingWatch:
+    """A read-only view of a capture's ring, attached through its control
+    socket as a server is (the capture counts it among its servers and
+    wakes it after each frame: one eventfd write, which nobody reads).
+    For polling the newest sequence at no cost to the capture."""
+
+    def __init__(self, ctl_path):
+        import mmap
+        _, fds, self.sock = ctl_attach(ctl_path, b"ringwatch")
+        if len(fds) != 2:
+            raise AssertionError("no ring from the capture at %s"
+                                 % ctl_path)
+        try:
+            size = os.fstat(fds[1]).st_size
+            self.map = mmap.mmap(fds[1], size, mmap.MAP_SHARED,
+                                 mmap.PROT_READ)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def latest(self):
+        """The newest published sequence (common/ring.h rh_latest)."""
+        import struct
+        return struct.unpack_from("<Q", self.map, 64)[0]
+
+    def generation(self):
+        import struct
+        return struct.unpack_from("<Q", self.map, 24)[0]
+
+    def writer_pid(self):
+        import struct
+        return struct.unpack_from("<I", self.map, 32)[0]
+
+    def close(self):
+        self.map.close()
+        self.sock.close()
+
+
+class PublishMeter(threading.Thread):
+    """Watches a capture's ring (RingWatch) from start() to stop(): how
+    many frames it published and its longest pause between two.  A
+    capture that something holds up pauses for seconds; one that only
+    shares a loaded machine, for a few frame intervals."""
+
+    def __init__(self, ctl_path):
+        super().__init__(daemon=True)
+        self.watch = RingWatch(ctl_path)
+        self.halt = threading.Event()
+        self.published = 0
+        self.longest_pause = 0.0
+        self.elapsed = 0.0
+
+    def run(self):
+        seq0 = last_seq = self.watch.latest()
+        t0 = last_t = time.monotonic()
+        while not self.halt.is_set():
+            time.sleep(0.01)
+            seq, now = self.watch.latest(), time.monotonic()
+            if seq != last_seq:
+                self.longest_pause = max(self.longest_pause, now - last_t)
+                last_seq, last_t = seq, now
+        now = time.monotonic()
+        self.longest_pause = max(self.longest_pause, now - last_t)
+        self.published = last_seq - seq0
+        self.elapsed = now - t0
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+        self.watch.close()
+
+
+def sequence_share(reader, since):
+    """The share of the ring's frames (by X-Shmcam-Sequence, from an
+    extra_headers=1 stream) that reader got after monotonic time since."""
+    with reader.lock:
+        seqs = [int(f.headers["x-shmcam-sequence"]) for f in reader.frames
+                if f.arrival >= since and "x-shmcam-sequence" in f.headers]
+    if len(seqs) < 2:
+        return 0.0
+    return len(set(seqs)) / (max(seqs) - min(seqs) + 1)
+
+
+def load_with_source_fps(port, *args, fps=30):
+    """Runs the load client on /stream; also returns the rate the capture
+    really published at meanwhile (the ring's sequence over the same
+    window, from /state), at most fps, so that "the clients keep the
+    source rate" compares with the source and not with a nominal rate a
+    loaded machine kept the capture from."""
+    seq0, t0 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    res = loadclient(port, "/stream", *args)
+    seq1, t1 = get_json(port)["cameras"][0]["ring"]["latest"], time.monotonic()
+    return res, min(fps, (seq1 - seq0) / (t1 - t0))
+
+
 def count_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -479,6 +694,21 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_ns(pid):
+    """CPU time of every thread a process has now, nanoseconds: the
+    scheduler's own sum (/proc/PID/task/TID/schedstat, first field),
+    exact where /proc/PID/stat counts clock ticks."""
+    total = 0
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open("%s/%s/schedstat" % (task, tid)) as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:   # a thread that just ended
+            pass
+    return total
 
 
 def get_json(port, path="/state", headers=None):

@@ -51,6 +51,8 @@ class EndToEndTest(ShmcamTestCase):
         # Capture times only move forward, about 1/30 s apart.
         self.assertEqual(stamps, sorted(stamps))
         self.assertEqual(len(set(stamps)), len(stamps))
+        # 30 frames of a 30 fps capture span about a second; up to 5 s
+        # when a loaded machine makes the client skip frames.
         span = stamps[-1] - stamps[0]
         self.assertGreater(span, 0.5)
         self.assertLess(span, 5)
@@ -89,8 +91,10 @@ class EndToEndTest(ShmcamTestCase):
         with rb.lock:
             after = [f.arrival for f in rb.frames if f.arrival >= killed_at]
         gaps = [b2 - b1 for b1, b2 in zip(after, after[1:])]
-        # 30 fps: a few frame intervals at most, on a loaded machine.
-        self.assertLess(max(gaps), 0.25, "largest gap %.3f s" % max(gaps))
+        # 30 fps: a few frame intervals at most.  Had the capture or the
+        # other server been held up by the dead one, the gap would be
+        # seconds; 1 s leaves room for a loaded 2-core machine.
+        self.assertLess(max(gaps), 1.0, "largest gap %.3f s" % max(gaps))
         self.assertTrue(cap.alive())
         self.assertIsNone(rb.error)
 
@@ -137,13 +141,14 @@ class EndToEndTest(ShmcamTestCase):
         self.assertEqual(http_get(srv.port, "/snapshot", "POST")[0], 405)
 
     @unittest.skipUnless(IS_ROOT, "needs root to switch to user nobody")
-    def test_unprivileged_server_reads_ring_through_group(self):
+    def test_unprivileged_server_maps_the_ring_read_only(self):
+        """A server as nobody reaches the control socket through its
+        group and maps the ring it is handed read-only; the ring has no
+        name anyone could open it by."""
         name = self.new_name()
         self.start_capture(name, "--size", "320x240",
                            "--server-group", "nogroup")
-        shm = os.stat("/dev/shm/shmcam-" + name)
-        self.assertEqual(stat.S_IMODE(shm.st_mode), 0o640)
-        self.assertEqual(shm.st_gid, 65534)
+        self.assertFalse(os.path.exists("/dev/shm/shmcam-" + name))
         sock = os.stat(self.ctl_path(name))
         self.assertEqual(stat.S_IMODE(sock.st_mode), 0o660)
         self.assertEqual(sock.st_gid, 65534)

@@ -12,10 +12,9 @@ import os
 import subprocess
 import unittest
 
-from capturetools import ring_info
 from h264tools import (H264DUMP, X264, Index, decode, ffprobe,
                        frame_bytes, h264dump, need_x264, ssim)
-from shmcam import CAPTURE, Proc, ShmcamTestCase, wait_until
+from shmcam import CAPTURE, Proc, ShmcamTestCase, drop_args, wait_until
 
 # ctl.h CTL_KEYFRAME_INTERVAL_MS
 INTERVAL_S = 0.25
@@ -121,7 +120,7 @@ class H264Test(ShmcamTestCase):
                         if u.publish_mono_ns >= t)
             self.assertLess((first - t) / 1e9, 0.45, (t, seqs))
         # The hundred cost one keyframe: two forced in all.
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         self.assertEqual(info["keyframe_requests"], 101)
         self.assertEqual(info["keyframes_forced"], 2)
         self.assertEqual(info["gop"], 15)
@@ -144,7 +143,7 @@ class H264Test(ShmcamTestCase):
         self.assertGreaterEqual(sent, 5 * 40)
         # Every request reached the capture and was counted.
         info = wait_until(lambda: (lambda i: i if i["keyframe_requests"] ==
-                                   sent else None)(ring_info(name,
+                                   sent else None)(self.ring_info(name,
                                                              h264=True)),
                           5, "%d requests counted" % sent)
         # At most one forced keyframe per interval (plus the first, which
@@ -167,7 +166,7 @@ class H264Test(ShmcamTestCase):
         self.start_capture(name, "--source", "pattern", "--size",
                            "320x240", "--fps", "30", "--h264-gop", "300")
         out, idx = self.paths("idle")
-        before = ring_info(name, h264=True)
+        before = self.ring_info(name, h264=True)
         self.assertEqual(before["latest"], 0, "encoded with no viewer")
         # After 30 units, no viewer for 1.5 s, then one again.
         index = h264dump(self.ctl_path(name), out, idx, frames=60,
@@ -184,7 +183,7 @@ class H264Test(ShmcamTestCase):
         resumed = [u for u in after if u.capture_mono_ns >= on]
         self.assertTrue(resumed[0].keyframe, "resumed without a keyframe")
         self.assertEqual(sum(u.keyframe for u in index.units), 2)
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         # 1.5 s at 30 fps: about 45 frames not encoded (30 at least, for
         # the 100 ms above and a slow start of the loop).
         self.assertGreaterEqual(info["idle"], 30)
@@ -209,7 +208,8 @@ class H264Test(ShmcamTestCase):
         # A log of its own: the first one's says "capturing" already.
         cap2 = Proc([CAPTURE, "--name", name, "--ctl", self.ctl_path(name),
                      "--source", "pattern", "--size", "320x240", "--fps",
-                     "30"], os.path.join(self.tmp, "capture2.log"))
+                     "30"] + drop_args(()), os.path.join(self.tmp,
+                                                        "capture2.log"))
         self.procs.append(cap2)
         self.assertEqual(dump.wait_exit(30), 0, dump.log())
         index = Index(idx)
@@ -222,7 +222,7 @@ class H264Test(ShmcamTestCase):
             ("attach", index.attaches[1]["generation"])):] if e[0] == "au"]
         self.assertEqual(second[0].seq, 1)
         self.assertTrue(second[0].keyframe)
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         self.assertEqual(info["params_from"], 1)
         self.assertGreater(info["params_len"], 8)
         # The file decodes across the restart.
@@ -239,7 +239,7 @@ class H264Test(ShmcamTestCase):
         index = h264dump(self.ctl_path(name), out, idx, frames=45)
         self.assertEqual(decode(out), 45)
         self.assertEqual(ffprobe(out)["profile"], "Constrained Baseline")
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         self.assertEqual(info["codec"], "h264")
         self.assertEqual(info["bitrate_kbps"], 800)
         self.assertEqual(info["gop"], 30)
@@ -255,10 +255,11 @@ class H264Test(ShmcamTestCase):
     def test_without_x264(self):
         name = self.new_name()
         r = subprocess.run([CAPTURE, "--name", name, "--ctl",
-                            self.ctl_path(name), "--h264", "on"],
+                            self.ctl_path(name), "--h264", "on"] +
+                           drop_args(()),
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("built without x264", r.stderr)
         cap = self.start_capture(name, "--source", "pattern")
         cap.wait_log(r"this build has no x264")
-        self.assertIsNone(ring_info(name, h264=True))
+        self.assertIsNone(self.ring_info(name, h264=True))

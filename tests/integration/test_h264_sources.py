@@ -9,7 +9,6 @@ error."""
 import os
 import subprocess
 
-from capturetools import ring_info
 from h264tools import PASSTHROUGH, decode, h264dump, need_x264, ssim
 from shmcam import BUILD
 from test_v4l2 import V4l2TestCase
@@ -94,13 +93,13 @@ class H264SourcesTest(V4l2TestCase):
         name, index = self.picture_check("H264", "H264")
         for u in index.units:
             self.assertEqual(u.flags & PASSTHROUGH, PASSTHROUGH)
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         # Nothing of ours: no encoding, no rate limit or GOP of ours.
         self.assertEqual(info["encoded"], 0)
         self.assertEqual(info["bitrate_kbps"], 0)
         self.assertGreater(info["params_len"], 8)
         # Its JPEG ring says why it has no picture of its own.
-        self.assertEqual(ring_info(name)["frame_flags"] & 1, 1)
+        self.assertEqual(self.ring_info(name)["frame_flags"] & 1, 1)
 
     @need_x264
     def test_broken_h264_dropped_and_counted(self):
@@ -115,7 +114,7 @@ class H264SourcesTest(V4l2TestCase):
         # What was published decodes with no error at all: nothing
         # broken, nothing that refers to a picture that was dropped.
         self.assertEqual(decode(out), 60)
-        info = ring_info(name, h264=True)
+        info = self.ring_info(name, h264=True)
         # One in 25 broken (cut before its picture, or noise), and the
         # pictures after each until the camera's next IDR (every 30)
         # dropped too: in the first 90 frames 6 + 11 + 16.

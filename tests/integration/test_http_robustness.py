@@ -4,7 +4,6 @@ connects and disconnects leak nothing; a client dribbling its request is
 cut off at --request-timeout; running out of descriptors pauses accepting
 instead of spinning; TCP_NODELAY is really set on client sockets."""
 
-import ctypes
 import os
 import socket
 import subprocess
@@ -13,8 +12,9 @@ import time
 import unittest
 
 from shmcam import (IS_ROOT, SANITIZED, SERVER, MjpegReader, ShmcamTestCase,
-                    count_fds, cpu_seconds, figure, get_json, http_get,
-                    loadclient, observe, rss_kb, settled_fds, wait_until)
+                    count_fds, cpu_seconds, fds_linked_to, figure, get_json,
+                    http_get, load_with_source_fps, loadclient, observe,
+                    pidfd_getfd, rss_kb, settled_fds, wait_until)
 
 
 class RobustnessTest(ShmcamTestCase):
@@ -42,12 +42,17 @@ class RobustnessTest(ShmcamTestCase):
                 observe(0.5)
         t = threading.Thread(target=sample)
         t.start()
-        res = loadclient(srv.port, "/stream", "-n", 20, "-d", 6,
-                         "--warmup", 1)
+        res, source_fps = load_with_source_fps(srv.port, "-n", 20, "-d", 6,
+                                               "--warmup", 1)
         t.join()
         fast = res["fast"]
         self.assertEqual(fast["errors"], 0, res["errors"])
-        self.assertGreaterEqual(fast["fps_min"], 0.9 * 30, fast)
+        # Every normal client keeps the rate the capture really had: 80 %
+        # leaves room for frames a loaded machine makes them skip (the
+        # newest frame wins); held up by the stalled ones, they would
+        # get none for the whole client timeout.
+        self.assertGreaterEqual(fast["fps_min"], 0.8 * source_fps,
+                                (source_fps, fast))
         # All five were closed for stalling, with the reason logged.
         wait_until(lambda: srv.log().count("stalled") >= 5, 10,
                    "the stalled clients to be closed")
@@ -156,7 +161,9 @@ class RobustnessTest(ShmcamTestCase):
         t0 = time.monotonic()
         observe(2)
         used = (cpu_seconds(srv.pid) - cpu0) / (time.monotonic() - t0)
-        # Streaming 10 fps to a few dozen clients, not spinning on accept.
+        # Streaming 10 fps to a few dozen clients, not spinning on accept:
+        # a spinning loop takes all the CPU it is given, a loaded machine
+        # gives less, never more, so this cannot fail for the load.
         figure("EMFILE: ulimit -n 48, 70 connections: accepts paused, "
                "server at %.0f %% CPU, accepting again afterwards",
                used * 100)
@@ -198,22 +205,6 @@ def server_socket_of(pid, server_port, client_port):
                     int(remote.split(":")[1], 16) == client_port):
                 inode = parts[9]
     assert inode, "connection not found in /proc/net/tcp"
-    target = None
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == \
-                    "socket:[%s]" % inode:
-                target = int(fd)
-        except OSError:
-            pass
-    assert target is not None, "socket not found among the server's fds"
-    libc = ctypes.CDLL(None, use_errno=True)
-    pidfd = os.pidfd_open(pid)
-    try:
-        SYS_pidfd_getfd = 438
-        n = libc.syscall(SYS_pidfd_getfd, pidfd, target, 0)
-        if n < 0:
-            raise OSError(ctypes.get_errno(), "pidfd_getfd")
-    finally:
-        os.close(pidfd)
-    return socket.socket(fileno=n)
+    fds = fds_linked_to(pid, r"^socket:\[%s\]$" % inode)
+    assert fds, "socket not found among the server's fds"
+    return socket.socket(fileno=pidfd_getfd(pid, fds[0]))

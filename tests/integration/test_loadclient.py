@@ -40,9 +40,12 @@ class LoadclientStampTest(V4l2TestCase):
         self.assertGreaterEqual(f["frames"], CLIENTS * 20)
         self.assertEqual(f["unstamped"], 0)
         self.assertEqual(res["stamp_failures"], 0)
-        # Capture precedes arrival, by well under a second on loopback.
+        # Capture precedes arrival, by a moment on loopback: what is
+        # checked is that the stamp was read right (a wrong clock or
+        # field would be off by years, or negative), so 5 s leaves room
+        # for any load.
         self.assertGreater(f["latency_p50"], 0)
-        self.assertLess(f["latency_max"], 1.0)
+        self.assertLess(f["latency_max"], 5.0)
         # The stamp's sequence numbers: four clients on loopback get
         # every frame from their first to their last (a few may be lost
         # by the capture of a loaded machine, none by the server).
@@ -65,9 +68,11 @@ class LoadclientStampTest(V4l2TestCase):
         self.assertGreaterEqual(res["stamp_decodes"], distinct - 2)
         self.assertLessEqual(res["stamp_decodes"], distinct + 2)
         # shmcam's X-Timestamp is the same capture time: both sources
-        # see the same latencies (separate runs: a loose bound).
+        # see about the same latencies.  Separate runs on a machine
+        # whose load changes: 0.1 s apart at most, where another clock
+        # or the publish time would be off by years or not move at all.
         xts = self.run_client(srv.port, "x-timestamp")["fast"]
-        self.assertLess(abs(xts["latency_p50"] - f["latency_p50"]), 0.02)
+        self.assertLess(abs(xts["latency_p50"] - f["latency_p50"]), 0.1)
         # X-Timestamp carries no sequence number.
         self.assertEqual(xts["coverage_min"], -1)
 

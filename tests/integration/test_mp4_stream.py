@@ -16,7 +16,6 @@ import subprocess
 import time
 import unittest
 
-from capturetools import ring_info
 from shmcam import (CAPTURE, ROOT, Mp4Reader, ShmcamTestCase, ffmpeg_decode,
                     figure, get_json, http_get, observe, wait_until)
 from test_v4l2 import V4l2TestCase
@@ -445,12 +444,12 @@ class Mp4UnplugTest(V4l2TestCase):
         self.addCleanup(r.stop)
         r.wait_fragments(20)
         os.unlink(self.dev)                        # unplug
-        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
                    "the ring to say offline")
         observe(1)
         open(self.dev, "w").close()                # replug
         back = time.monotonic()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the device to come back")
 
         def after():

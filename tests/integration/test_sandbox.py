@@ -18,8 +18,8 @@ import subprocess
 import unittest
 
 from shmcam import (BUILD, CAPTURE, IS_ROOT, SANITIZED, SERVER, WRAPPER,
-                    MjpegReader, Proc, Server, ShmcamTestCase, http_get,
-                    wait_until)
+                    MjpegReader, Proc, Server, ShmcamTestCase, drop_args,
+                    http_get, wait_until)
 
 PROBE = os.path.join(BUILD, "tests", "libsandboxprobe.so")
 SYSFILTER = os.path.join(BUILD, "tests", "sysfilter")
@@ -110,7 +110,7 @@ class SandboxTest(ShmcamTestCase):
                 self.tmp, "server-%s.log" % name), env=env, wrapper=WRAPPER)
         else:
             p = Proc([CAPTURE, "--name", name, "--ctl", ctl, "--size",
-                      "320x240"] + list(args),
+                      "320x240"] + drop_args(args) + list(args),
                      os.path.join(self.tmp, "capture-%s.log" % name),
                      env=env, wrapper=WRAPPER)
             p.wait_log(r"capturing")

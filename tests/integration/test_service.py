@@ -13,7 +13,7 @@ import struct
 import time
 import unittest
 
-from shmcam import ShmcamTestCase, http_get, observe, wait_until
+from shmcam import RingWatch, ShmcamTestCase, http_get, observe, wait_until
 
 WATCHDOG_USEC = 400000      # pings every 200 ms
 
@@ -98,8 +98,11 @@ class ServiceNotifyTest(ShmcamTestCase):
         os.environ.pop("NOTIFY_SOCKET", None)
 
     def ring_latest(self, name):
-        with open("/dev/shm/shmcam-" + name, "rb") as f:
-            return struct.unpack("Q", f.read(72)[64:72])[0]
+        watch = RingWatch(self.ctl_path(name))
+        try:
+            return watch.latest()
+        finally:
+            watch.close()
 
     def test_capture_ready_after_first_frame(self):
         name = self.new_name()

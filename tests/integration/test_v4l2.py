@@ -9,6 +9,7 @@ software rate decimation, encoder threads and the driver's
 timestamps."""
 
 import glob
+import grp
 import os
 import re
 import signal
@@ -16,11 +17,10 @@ import subprocess
 import time
 import unittest
 
-from capturetools import (FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file,
-                          ring_info)
+from capturetools import FRAME_PASSTHROUGH, FRAME_PLACEHOLDER, read_file
 from shmcam import (BUILD, CAPTURE, IS_ROOT, MjpegReader, Proc,
-                    ShmcamTestCase, cpu_seconds, figure, http_get, observe,
-                    wait_until)
+                    ShmcamTestCase, cpu_seconds, drop_args, figure, http_get,
+                    observe, wait_until)
 
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
 SIMFRAME = os.path.join(BUILD, "tests", "simframe")
@@ -54,7 +54,17 @@ class V4l2TestCase(ShmcamTestCase):
         os.mkdir(devdir)
         os.chmod(devdir, 0o777)
         self.dev = os.path.join(devdir, "video0")
+        self.plug()
+
+    def plug(self, mode=0o666, gid=None):
+        """(Re)creates the device file.  The simulator applies its
+        permissions as a device node's (O_RDWR at open); by default
+        anyone may open it, as the capture may have dropped to another
+        user."""
         open(self.dev, "w").close()
+        os.chmod(self.dev, mode)
+        if gid is not None:
+            os.chown(self.dev, 0, gid)
 
     def sim_env(self, **extra):
         env = dict(os.environ)
@@ -72,7 +82,8 @@ class V4l2TestCase(ShmcamTestCase):
 
     def start_sim_capture(self, name, *args, sim=None, wait=True):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name),
-                "--source", "v4l2:" + self.dev] + list(args)
+                "--source", "v4l2:" + self.dev] + drop_args(args)
+        argv += list(args)
         p = Proc(argv, os.path.join(self.tmp, "capture-%s.log" % name),
                  env=self.sim_env(**(sim or {})))
         self.procs.append(p)
@@ -83,7 +94,8 @@ class V4l2TestCase(ShmcamTestCase):
     def run_sim_capture(self, *args, sim=None):
         return subprocess.run([CAPTURE, "--name", self.new_name(), "--ctl",
                                os.path.join(self.tmp, "x.sock"), "--source",
-                               "v4l2:" + self.dev] + list(args),
+                               "v4l2:" + self.dev] + drop_args(args) +
+                              list(args),
                               env=self.sim_env(**(sim or {})),
                               capture_output=True, text=True, timeout=30)
 
@@ -117,7 +129,7 @@ class V4l2TestCase(ShmcamTestCase):
         jpg = os.path.join(self.tmp, "ring-%s.jpg" % name)
 
         def fresh():
-            info = ring_info(name, jpg)
+            info = self.ring_info(name, jpg)
             return info if info and info["latest"] > after and not \
                 info["frame_flags"] & FRAME_PLACEHOLDER else None
         wait_until(fresh, 10, "a frame in the ring")
@@ -163,7 +175,7 @@ class PassthroughTest(V4l2TestCase):
             self.assertEqual(body, self.device_frame("MJPG", "640x480",
                                                      *stamp))
         self.assertEqual(len(seqs), 3)
-        info = ring_info(name)
+        info = self.ring_info(name)
         self.assertEqual(info["frame_flags"] & FRAME_PASSTHROUGH,
                          FRAME_PASSTHROUGH)
         self.assertEqual(info["format"], "MJPG")
@@ -193,8 +205,8 @@ class PassthroughTest(V4l2TestCase):
                             "-xerror", "-i", path, "-f", "null", "-"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(ring_info(name)["frame_flags"] & FRAME_PASSTHROUGH,
-                         0)
+        self.assertEqual(
+            self.ring_info(name)["frame_flags"] & FRAME_PASSTHROUGH, 0)
 
     def test_broken_frames_dropped_and_counted(self):
         name = self.new_name()
@@ -212,7 +224,7 @@ class PassthroughTest(V4l2TestCase):
             self.assertIsNotNone(com_stamp(f.data))
             self.assertEqual(self.jpeg_size(f.data), (640, 480))
         info = wait_until(lambda: (lambda i: i if i["dropped"] >= 8
-                                   else None)(ring_info(name)), 10,
+                                   else None)(self.ring_info(name)), 10,
                           "broken frames to be counted")
         # About one in three is broken; none of them was published.
         self.assertLess(info["latest"], info["captured"])
@@ -224,9 +236,9 @@ class PassthroughTest(V4l2TestCase):
         name = self.new_name()
         self.start_sim_capture(name, "--format", "MJPEG", "--size",
                                "640x480")
-        wait_until(lambda: ring_info(name)["latest"] > 5, 10, "frames")
+        wait_until(lambda: self.ring_info(name)["latest"] > 5, 10, "frames")
         jpg = os.path.join(self.tmp, "ts.jpg")
-        info = ring_info(name, jpg)
+        info = self.ring_info(name, jpg)
         seq, real_ns = com_stamp(read_file(jpg))
         # The simulator's capture time, to within the clock conversion.
         self.assertLess(abs(info["frame_capture_real_ns"] - real_ns),
@@ -307,7 +319,7 @@ class ListAndControlTest(V4l2TestCase):
                                "--control", "exposure_absolute=100",
                                "--control", "power_line_frequency=2",
                                sim={"V4L2SIM_LOG": log})
-        wait_until(lambda: ring_info(name)["latest"] > 2, 10, "frames")
+        wait_until(lambda: self.ring_info(name)["latest"] > 2, 10, "frames")
         with open(log) as f:
             sets = re.findall(r"VIDIOC_S_CTRL id=(0x[0-9a-f]{8}) "
                               r"value=(-?\d+) -> (\S+)", f.read())
@@ -364,7 +376,7 @@ class MultiPlanarTest(V4l2TestCase):
         body = self.ring_frame(name)
         self.assertEqual(body, self.device_frame("MJPG", "640x480",
                                                  *com_stamp(body)))
-        self.assertEqual(ring_info(name)["format"], "MJPG")
+        self.assertEqual(self.ring_info(name)["format"], "MJPG")
 
     def test_list_and_unplug(self):
         r = self.run_sim_capture("--list", sim=self.SIM)
@@ -377,11 +389,11 @@ class MultiPlanarTest(V4l2TestCase):
                                "--retry-interval", "0.2", sim=self.SIM)
         self.ring_frame(name)
         os.unlink(self.dev)
-        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
                    "offline")
-        latest = ring_info(name)["latest"]
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        latest = self.ring_info(name)["latest"]
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "online again")
         self.simcmp(self.ring_frame(name, after=latest + 1))
 
@@ -444,7 +456,7 @@ class LibcameraTest(V4l2TestCase):
         body = self.ring_frame(name)
         self.assertEqual(self.jpeg_size(body), (1280, 720))
         self.simcmp(body)
-        self.assertEqual(ring_info(name)["format"], "YU12")
+        self.assertEqual(self.ring_info(name)["format"], "YU12")
         self.assertTrue({"lc-manager", "lc-ipa", "lc-request"} <=
                         thread_names(cap.pid))
         # The descriptor is always writable: the loop must wake for
@@ -474,16 +486,16 @@ class LibcameraTest(V4l2TestCase):
         # under the filter.
         os.unlink(self.dev)
         info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
-                                   else None)(ring_info(name)), 10,
+                                   else None)(self.ring_info(name)), 10,
                           "the ring to say offline")
         latest = info["latest"]
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the camera to come back")
         self.simcmp(self.ring_frame(name, after=latest + 1))
         self.assertTrue(cap.alive())
         self.assertNotIn("forbidden system call", cap.log())
-        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertGreaterEqual(self.ring_info(name)["restarts"], 1)
         self.assertEqual(proc_status(cap.pid)["Seccomp"].strip(), "2")
 
     def test_camera_missing_at_start(self):
@@ -496,8 +508,8 @@ class LibcameraTest(V4l2TestCase):
                                      sim=self.SIM)
         self.assertRegex(cap.log(), r"with the calls of a V4L2 layer in "
                          r"this process \(LD_PRELOAD=")
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the camera to appear")
         self.simcmp(self.ring_frame(name))
         self.assertTrue(cap.alive())
@@ -545,7 +557,7 @@ class M2mTest(V4l2TestCase):
         self.assertRegex(cap.log(), r"raw frames are encoded by .*video31 "
                          r"\(Sim JPEG encoder\)")
         for _ in range(3):
-            latest = ring_info(name)["latest"]
+            latest = self.ring_info(name)["latest"]
             self.simcmp(self.ring_frame(name, after=latest))
         self.assertIn("VIDIOC_S_CTRL id=0x009d0903 value=60 -> 0",
                       read_file(log).decode())
@@ -565,14 +577,14 @@ class M2mTest(V4l2TestCase):
                 name, cap = self.start_m2m(**fault)
                 cap.wait_log(r"encoding on the CPU \(libjpeg-turbo\) from "
                              r"now on", what="the fallback")
-                latest = ring_info(name)["latest"]
+                latest = self.ring_info(name)["latest"]
                 # Frames go on, from the CPU, decoding to the picture;
                 # the camera was never lost, the fallback said once.
-                wait_until(lambda: ring_info(name)["latest"] >= latest + 20,
-                           10, "frames after the fallback")
+                wait_until(lambda: self.ring_info(name)["latest"] >=
+                           latest + 20, 10, "frames after the fallback")
                 self.simcmp(self.ring_frame(name))
-                self.assertEqual(ring_info(name)["restarts"], 0)
-                self.assertEqual(ring_info(name)["state"], "online")
+                self.assertEqual(self.ring_info(name)["restarts"], 0)
+                self.assertEqual(self.ring_info(name)["state"], "online")
                 self.assertEqual(cap.log().count("from now on"), 1)
                 self.assertTrue(cap.alive())
                 cap.stop()
@@ -635,12 +647,12 @@ class UnplugTest(V4l2TestCase):
         os.unlink(self.dev)                        # unplug
         unplugged = time.time()
         info = wait_until(lambda: (lambda i: i if i["state"] == "offline"
-                                   else None)(ring_info(name)), 10,
+                                   else None)(self.ring_info(name)), 10,
                           "the ring to say offline")
         self.assertIn("No such device", info["reason"])
         # Placeholders: not the camera's frames, at its last size, about
         # once a second, with the ring's placeholder flag.
-        wait_until(lambda: ring_info(name)["frame_flags"] &
+        wait_until(lambda: self.ring_info(name)["frame_flags"] &
                    FRAME_PLACEHOLDER, 5, "a placeholder in the ring")
 
         def placeholders():
@@ -656,9 +668,9 @@ class UnplugTest(V4l2TestCase):
             self.assertEqual(f.headers.get("x-shmcam-placeholder"),
                              "no-signal")
         self.assertGreater(ph[-1].timestamp, ph[0].timestamp + 0.5)
-        open(self.dev, "w").close()                # replug
+        self.plug()                                # replug
         replugged = time.time()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "the device to come back")
 
         def back():
@@ -673,7 +685,7 @@ class UnplugTest(V4l2TestCase):
         self.assertEqual(seqs, sorted(seqs))
         self.assertFalse(r.closed)
         self.assertIsNone(r.error)
-        self.assertGreaterEqual(ring_info(name)["restarts"], 1)
+        self.assertGreaterEqual(self.ring_info(name)["restarts"], 1)
         self.assertTrue(cap.alive())
         self.assertRegex(cap.log(), r"is back")
 
@@ -683,18 +695,23 @@ class UnplugTest(V4l2TestCase):
         self.start_sim_capture(name, "--format", "YUYV", "--size", "640x480",
                                "--retry-interval", "0.2",
                                sim={"V4L2SIM_UNPLUG_AFTER": 20})
-        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
                    "the device to go")
         self.assertFalse(os.path.exists(self.dev))
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["restarts"] >= 1, 10,
+        self.plug()
+        wait_until(lambda: self.ring_info(name)["restarts"] >= 1, 10,
                    "the device to come back")
 
 
 @unittest.skipUnless(IS_ROOT, "needs root to drop privileges")
 class PrivilegeV4l2Test(V4l2TestCase):
 
-    def test_root_capture_drops_and_still_streams(self):
+    def test_root_capture_keeps_the_device_group(self):
+        """Started as root with --user and --group, the capture keeps the
+        group of the video device (root:video 0660, as udev makes it)
+        among its groups, and so reopens the device after an unplug."""
+        video = grp.getgrnam("video").gr_gid
+        self.plug(0o660, video)
         name = self.new_name()
         cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
                                      "640x480", "--user", "nobody",
@@ -704,18 +721,20 @@ class PrivilegeV4l2Test(V4l2TestCase):
             st = dict(l.split(":", 1) for l in f.read().splitlines())
         self.assertEqual(st["Uid"].split(), ["65534"] * 4)
         self.assertEqual(st["Gid"].split(), ["65534"] * 4)
-        self.assertEqual(st["Groups"].split(), ["65534"])
+        self.assertEqual(sorted(int(g) for g in st["Groups"].split()),
+                         sorted([65534, video]))
         self.assertEqual(st["NoNewPrivs"].strip(), "1")
-        first = ring_info(name)["latest"]
-        wait_until(lambda: ring_info(name)["latest"] > first + 10, 10,
+        first = self.ring_info(name)["latest"]
+        wait_until(lambda: self.ring_info(name)["latest"] > first + 10, 10,
                    "frames as nobody")
-        # Reopened as nobody after an unplug.
+        # Reopened as nobody, through the group, after an unplug.
         os.unlink(self.dev)
-        wait_until(lambda: ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
                    "offline")
-        open(self.dev, "w").close()
-        wait_until(lambda: ring_info(name)["state"] == "online", 10,
+        self.plug(0o660, video)
+        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
                    "online again as nobody")
+        self.assertNotRegex(cap.log(), r"Permission denied")
 
 
 class IdleAndRateTest(V4l2TestCase):
@@ -725,10 +744,10 @@ class IdleAndRateTest(V4l2TestCase):
         self.start_sim_capture(name, "--format", "YUYV", "--size", "640x480")
         srv = self.start_server(name)
         self.wait_attached(srv)
-        a = ring_info(name)
-        wait_until(lambda: ring_info(name)["idle"] >= a["idle"] + 40, 10,
+        a = self.ring_info(name)
+        wait_until(lambda: self.ring_info(name)["idle"] >= a["idle"] + 40, 10,
                    "idle frames to be counted")
-        b = ring_info(name)
+        b = self.ring_info(name)
         # About one frame a second is still encoded: snapshots stay fresh.
         published = b["latest"] - a["latest"]
         self.assertLessEqual(published, 4)
@@ -743,46 +762,69 @@ class IdleAndRateTest(V4l2TestCase):
         wait_until(lambda: any(f.timestamp and f.timestamp > connected
                                for f in list(r.frames)), 1.0,
                    "a frame captured after the viewer came")
+        # 15 frames: half a second at 30 fps, 15 s at the idle rate of
+        # one a second; 2.5 s leaves room for a loaded machine.
         n0 = r.count()
         t0 = time.monotonic()
         r.wait_frames(n0 + 15, timeout=5)
         self.assertLess(time.monotonic() - t0, 2.5,
                         "frames came at the idle rate")
-        c = ring_info(name)
+        c = self.ring_info(name)
         r.stop()
         # Gone again: idle counting resumes.
-        wait_until(lambda: ring_info(name)["idle"] > c["idle"] + 20, 10,
+        wait_until(lambda: self.ring_info(name)["idle"] > c["idle"] + 20, 10,
                    "idle again without the viewer")
 
     def test_mjpeg_is_published_without_viewers(self):
         name = self.new_name()
         self.start_sim_capture(name, "--format", "MJPEG", "--size",
                                "640x480")
-        a = ring_info(name)
-        wait_until(lambda: ring_info(name)["latest"] >= a["latest"] + 20,
+        a = self.ring_info(name)
+        wait_until(lambda: self.ring_info(name)["latest"] >= a["latest"] + 20,
                    10, "MJPEG frames with nobody watching")
-        self.assertEqual(ring_info(name)["idle"], 0)
+        self.assertEqual(self.ring_info(name)["idle"], 0)
 
-    def test_software_decimation(self):
+    def decimation(self, sim):
+        """--fps 10 on a camera that sends 30: every third frame."""
         name = self.new_name()
+        sim = dict(sim, V4L2SIM_FORMATS="MJPG:640x480@30@10")
         cap = self.start_sim_capture(name, "--format", "MJPEG", "--size",
-                                     "640x480", "--fps", "10",
-                                     sim={"V4L2SIM_FIXED_FPS": 1})
-        self.assertRegex(cap.log(), r"dropping frames evenly to 10\.000")
+                                     "640x480", "--fps", "10", sim=sim)
         srv = self.start_server(name)
         self.wait_attached(srv)
         r = MjpegReader(srv.port, keep=None)
         r.start()
         self.addCleanup(r.stop)
-        r.wait_frames(22)
+        r.wait_frames(12)
+        a = self.ring_info(name)
+        r.wait_frames(r.count() + 20)
+        b = self.ring_info(name)
         r.stop()
-        seqs = [com_stamp(f.data)[0] for f in r.frames[1:22]]
-        steps = [b - a for a, b in zip(seqs, seqs[1:])]
-        # 30 fps to 10: every third frame, evenly.
-        self.assertGreaterEqual(steps.count(3), len(steps) - 2, steps)
-        info = ring_info(name)
-        self.assertLess(info["latest"] * 2, info["captured"])
+        # What the capture published against what the camera sent, by
+        # the ring's counters over the same frames: a third, however
+        # loaded the machine.  0.28 to 0.40 allows the decimator's
+        # catching up after a late frame (it keeps the average), and a
+        # camera that did not slow down would give 1.
+        share = (b["latest"] - a["latest"]) / (b["captured"] - a["captured"])
+        self.assertGreater(share, 0.28, (a, b))
+        self.assertLess(share, 0.40, (a, b))
+        # And by the camera's own sequence numbers on the client: mostly
+        # every third one (a client on a loaded machine may miss one,
+        # which shows as a step of 6).
+        seqs = [com_stamp(f.data)[0] for f in r.frames[1:]]
+        steps = [y - x for x, y in zip(seqs, seqs[1:])]
+        self.assertEqual(sorted(steps)[len(steps) // 2], 3, steps)
+        return cap
+    def test_software_decimation(self):
+        """A camera that says it cannot change its rate."""
+        cap = self.decimation({"V4L2SIM_FIXED_FPS": 1})
+        self.assertRegex(cap.log(), r"30\.000 fps: dropping frames evenly "
+                         r"to 10\.000")
 
+    def test_fps_paced_when_the_camera_ignores_it(self):
+        """A camera that accepts S_PARM, reports the rate asked for and
+        keeps sending 30 fps, as many UVC cameras do: --fps still holds."""
+        self.decimation({"V4L2SIM_IGNORE_PARM": 1})
 
 if __name__ == "__main__":
     unittest.main()

@@ -163,6 +163,34 @@ class UstreamerOnSimulatedCamera(ShmcamTestCase):
         self.assertIn("unplugged: device file removed", log)
         self.assertEqual(log.count("streaming MJPG 320x240"), 2, log)
 
+    def test_shmcam_relays_ustreamer(self):
+        """shmcam-capture reading ustreamer's /stream (network source):
+        the camera's own JPEGs, byte for byte as ustreamer sends them."""
+        p, port = self.start_ustreamer("MJPG:640x480@30", "--format",
+                                       "MJPEG", "--encoder", "HW",
+                                       "--resolution", "640x480")
+        direct = MjpegReader(port, "/stream", keep=None)
+        direct.start()
+        self.addCleanup(direct.stop)
+        direct.wait_frames(1)
+        name = self.new_name()
+        cap = self.start_capture(name, "--source",
+                                 "http://127.0.0.1:%d/stream" % port)
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        relayed = self.read_stream(srv.port, 20)
+        direct.stop()
+        seqs = self.check_live(relayed[1:], "com", (640, 480))
+        # Each relayed frame is a frame ustreamer sent, unchanged (the
+        # simulated camera's COM stamp names it).
+        sent = {s: f.data for (s, _, _), f in
+                zip(self.stamps(direct.frames), direct.frames)}
+        for seq, f in zip(seqs, relayed[1:]):
+            self.assertIn(seq, sent)
+            self.assertEqual(f.data, sent[seq])
+        self.assertEqual(self.ring_info(name)["state"], "online")
+        cap.wait_log(r"an MJPEG stream")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -10,14 +10,24 @@ each:
      on their sockets (the servers are started first and wait for it);
   2. restarting server a keeps the capture's PID and its frame sequence,
      b's client sees no interruption, and a client that connects to a
-     during the restart is served once a is back;
+     during the restart is served live frames once a is back, and
+     snapshots requested then get 200 with a live frame (never 503);
   3. restarting the capture keeps both servers' clients connected, and
      they resume live frames;
-  4. kill -9 of a server: systemd restarts it, the capture is untouched;
+  4. kill -9 of a server: systemd restarts it, snapshots requested
+     meanwhile get 200 with a live frame, the capture is untouched;
   5. the server runs as a non-root user, cannot open /dev/video*, and maps
      the ring read-only;
   6. a capture stopped with SIGSTOP is killed by systemd's watchdog and
-     restarted.
+     restarted;
+  7. shmcam-capture-net@relay relays server c (which wants credentials,
+     from /etc/shmcam/capture-relay.credentials through LoadCredential=)
+     to server d, as shmcam-capture from the start, the password nowhere
+     in its arguments or the journal; shmcam-capture-net@relay2, with no
+     credentials file, relays server a;
+  8. a capture started as root without --user runs as shmcam-capture,
+     in group video, and recovers from an unplug and replug of the
+     simulated camera (tests/v4l2sim).
 
 The Debian root, the namespaces that isolate the run and the container
 are tests/systemd/nspawn.py's (shared with make check-deb); the root here
@@ -26,11 +36,11 @@ listen on 127.0.0.1:8081 and 8082 of the run's own network namespace.
 Runs as root; stdlib only.
 """
 
-import mmap
 import os
 import re
+import shutil
 import signal
-import struct
+import socket
 import sys
 import threading
 import time
@@ -38,12 +48,16 @@ import time
 import nspawn
 from nspawn import (FAILURES, frames_after, http_unix_get, live_run,
                     max_gap, reader, run, say, wait_live)
-from shmcam import wait_until
+from shmcam import RingWatch, read_response, split_response, wait_until
 
 CAMERA = "cam"
 SIZE = (320, 240)
 FPS = 15
 PORTS = {"a": 8081, "b": 8082}
+# The network capture's check (7): server c serves CAMERA with
+# credentials, the capture "relay" reads it, server d serves "relay".
+NET_PORTS = {"c": 8083, "d": 8084}
+RELAY_SECRET = "relay-s3cret"
 # The whole run, debootstrap included, must end well within 10 minutes.
 DEADLINE_S = 540
 # A client that takes no frame for this long has been interrupted: at
@@ -52,6 +66,10 @@ MAX_GAP_S = 1.0
 # Server a starts 1 s late (ExecStartPre=), so that a client connecting
 # "during the restart" certainly does (see check_restart_server).
 START_DELAY_S = 1
+# Where check 7 finds the simulated camera inside the container, and the
+# file that is its device node.
+SIM_DIR = "/usr/local/lib/shmcam-test"
+SIM_DEV = "/run/shmcam-test/video0"
 
 
 def parse_timespan(s):
@@ -85,6 +103,10 @@ def prepare_root(merged, build):
     run(["make", "--no-print-directory", "-C", nspawn.ROOT, "install",
          "BUILD=" + os.path.relpath(build, nspawn.ROOT), "DESTDIR=" + merged],
         timeout=300)
+    # The simulated camera, for check 7 (not part of an install).
+    os.makedirs(os.path.join(merged, SIM_DIR.lstrip("/")))
+    shutil.copy(os.path.join(build, "tests", "libv4l2sim.so"),
+                os.path.join(merged, SIM_DIR.lstrip("/")))
     nspawn.put(merged, "/etc/shmcam/capture-%s.conf" % CAMERA,
                'SHMCAM_CAPTURE_ARGS="--source pattern --size %dx%d --fps %d '
                '--quality 70"\n' % (SIZE[0], SIZE[1], FPS))
@@ -100,37 +122,64 @@ def prepare_root(merged, build):
                "client\n# can connect while no server process exists.\n"
                "[Service]\nExecStartPre=/bin/sleep %d\n"
                % (START_DELAY_S, START_DELAY_S))
+    nspawn.put(merged, "/etc/shmcam/server-c.conf",
+               'SHMCAM_SERVER_ARGS="--name %s --auth-file '
+               '/etc/shmcam/c.users"\n' % CAMERA)
+    nspawn.put(merged, "/etc/shmcam/c.users", "relay:%s\n" % RELAY_SECRET)
+    nspawn.put(merged, "/etc/shmcam/server-d.conf",
+               'SHMCAM_SERVER_ARGS="--name relay"\n')
+    for name, port in NET_PORTS.items():
+        nspawn.put(merged, "/etc/systemd/system/shmcam-server@%s.socket.d/"
+                   "test.conf" % name,
+                   "[Socket]\nListenStream=127.0.0.1:%d\n" % port)
+    nspawn.put(merged, "/etc/shmcam/capture-relay.conf",
+               'SHMCAM_CAPTURE_ARGS="--source http://127.0.0.1:%d/stream"\n'
+               % NET_PORTS["c"])
+    nspawn.put(merged, "/etc/shmcam/capture-relay.credentials",
+               "relay:%s\n" % RELAY_SECRET)
+    os.chmod(os.path.join(merged, "etc/shmcam/capture-relay.credentials"),
+             0o600)
+    nspawn.put(merged, "/etc/shmcam/capture-relay2.conf",
+               'SHMCAM_CAPTURE_ARGS="--source http://127.0.0.1:%d/stream"\n'
+               % PORTS["a"])
 
 
 # ------------------------------------------------------------ observers
 
 class RingProbe(threading.Thread):
-    """Samples the ring header of the capture every 20 ms (read-only):
-    generation, writer pid and the newest sequence, to show whether the
-    capture kept publishing."""
+    """Samples the ring header of the capture every 20 ms: generation,
+    writer pid and the newest sequence, to show whether the capture kept
+    publishing.  The ring has no name (common/ring.h): the probe attaches
+    through the capture's control socket, as a server does, and maps it
+    read-only."""
 
-    def __init__(self, path):
+    def __init__(self, ctl):
         super().__init__(daemon=True)
-        self.path = path
+        self.ctl = ctl
         self.samples = []       # (monotonic, generation, pid, latest)
         self.halt = threading.Event()
         self.error = None
 
     @staticmethod
-    def read(path):
-        with open(path, "rb") as f:
-            with mmap.mmap(f.fileno(), 128, prot=mmap.PROT_READ) as m:
-                # Native formats load each aligned word in one access.
-                gen, = struct.unpack_from("Q", m, 24)
-                pid, = struct.unpack_from("I", m, 32)
-                latest, = struct.unpack_from("Q", m, 64)
-        return gen, pid, latest
+    def read(ctl):
+        """(generation, writer pid, newest sequence) of the ring the
+        capture at control socket ctl hands out now."""
+        w = RingWatch(ctl)
+        try:
+            return w.generation(), w.writer_pid(), w.latest()
+        finally:
+            w.close()
 
     def run(self):
         try:
-            while not self.halt.is_set():
-                self.samples.append((time.monotonic(),) + self.read(self.path))
-                time.sleep(0.02)
+            w = RingWatch(self.ctl)
+            try:
+                while not self.halt.is_set():
+                    self.samples.append((time.monotonic(), w.generation(),
+                                         w.writer_pid(), w.latest()))
+                    time.sleep(0.02)
+            finally:
+                w.close()
         except Exception as e:  # noqa: BLE001 - reported by the check
             self.error = e
 
@@ -139,18 +188,54 @@ class RingProbe(threading.Thread):
         self.join(5)
 
 
+def snapshot_request(port):
+    """Sends GET /snapshot now and returns the socket, to read the answer
+    with snapshot_answer() later: the request waits in the backlog while
+    no server process exists."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"GET /snapshot HTTP/1.1\r\nHost: t\r\n"
+              b"Connection: close\r\n\r\n")
+    return s
+
+
+def snapshot_answer(s):
+    """(status, headers with lower-case names, body) of the answer."""
+    try:
+        return split_response(read_response(s))
+    finally:
+        s.close()
+
+
+def live_snapshots(socks, jpeg_size, what):
+    """Checks that each pending snapshot is answered with a live frame:
+    200, no X-Shmcam-Placeholder, a JPEG of the camera's size.  A
+    restarted server must not answer 503 before it has attached."""
+    for i, s in enumerate(socks):
+        status, h, body = snapshot_answer(s)
+        if status != 200 or "x-shmcam-placeholder" in h:
+            raise AssertionError("%s, snapshot %d: %d %s %r" % (
+                what, i, status, h.get("x-shmcam-placeholder", ""),
+                body[:60]))
+        if jpeg_size(body) != SIZE:
+            raise AssertionError("%s, snapshot %d: not a %dx%d JPEG"
+                                 % ((what, i) + SIZE))
+    return len(socks)
+
+
 # ------------------------------------------------------------ the checks
 
 class Checks:
     CAP = "shmcam-capture@%s.service" % CAMERA
     SRV = {n: "shmcam-server@%s.service" % n for n in PORTS}
+    NET = "shmcam-capture-net@relay.service"
+    NET2 = "shmcam-capture-net@relay2.service"
 
     def __init__(self, ct, build):
         self.ct = ct
         self.build = build
         self.readers = {}
         self.results = []
-        self.ring = ct.path("/dev/shm/shmcam-%s" % CAMERA)
+        self.ring = ct.path("/run/shmcam/%s.sock" % CAMERA)
 
     def jpeg_size(self, data):
         return nspawn.jpeg_size(self.build, data)
@@ -159,7 +244,8 @@ class Checks:
     def verify(self):
         """The installed units, drop-ins included, as this systemd sees
         them: systemd-analyze verify and security."""
-        units = [self.CAP, self.SRV["a"], "shmcam-server@a.socket"]
+        units = [self.CAP, self.SRV["a"], "shmcam-server@a.socket",
+                 self.NET]
         # --man=no: the minimal root has no man(1) to look up the units'
         # Documentation= pages with.
         r = self.ct.sh("systemd-analyze", "verify", "--man=no", *units,
@@ -168,7 +254,7 @@ class Checks:
             raise AssertionError("systemd-analyze verify: %s"
                                  % (r.stderr or r.stdout).strip())
         scores = []
-        for u in (self.CAP, self.SRV["a"]):
+        for u in (self.CAP, self.SRV["a"], self.NET):
             out = self.ct.sh("systemd-analyze", "security", "--no-pager",
                              u).stdout
             m = re.search(r"Overall exposure level for \S+: ([\d.]+)", out)
@@ -237,11 +323,14 @@ class Checks:
         late = reader(PORTS["a"])
         wait_until(lambda: late.connected_at or late.error, 10,
                    "a connection to a")
+        snaps = [snapshot_request(PORTS["a"]) for _ in range(3)]
         new_pid = ct.wait_running(self.SRV["a"], a_pid, 30)
         started = int(ct.show(self.SRV["a"], "ExecMainStartTimestampMonotonic")
                       ["ExecMainStartTimestampMonotonic"]) / 1e6
         wait_live(late, 5, t_restart, 20, "the client that connected to a "
                   "during its restart")
+        nsnaps = live_snapshots(snaps, self.jpeg_size,
+                                "requested during the restart")
         t_end = time.monotonic()
         wait_until(lambda: len(frames_after(b, t_end)) >= FPS // 2, 10,
                    "frames on b after the restart")
@@ -249,6 +338,11 @@ class Checks:
         self.readers["a"].stop()
         self.readers["a"] = late
         problems = []
+        with late.lock:
+            first = late.frames[0] if late.frames else None
+        if first is None or "x-shmcam-placeholder" in first.headers:
+            problems.append("the late client's first frame was not live: "
+                            "%r" % (first and first.headers))
         if late.connected_at >= started:
             problems.append("the late client connected %.3f s after the new "
                             "server started" % (late.connected_at - started))
@@ -284,11 +378,13 @@ class Checks:
         return ("capture pid %d kept, ring sequence %d -> %d in %.1f s, "
                 "longest pause %.0f ms; b's client: %d frames, longest gap "
                 "%.0f ms; a (pid %d -> %d): a client that connected %.2f s "
-                "before the new server started got live frames"
+                "before the new server started got live frames from the "
+                "first, and %d snapshots requested then got 200 with a live "
+                "frame"
                 % (cap_pid, seqs[0], seqs[-1], probe.samples[-1][0] -
                    probe.samples[0][0], stall * 1000, len(bf),
                    max_gap(bf) * 1000, a_pid, new_pid,
-                   started - late.connected_at))
+                   started - late.connected_at, nsnaps))
 
     # 3
     def restart_capture(self):
@@ -326,8 +422,20 @@ class Checks:
         gen = RingProbe.read(self.ring)[0]
         b_pid = ct.main_pid(b)
         restarts = int(ct.show(b, "NRestarts")["NRestarts"])
-        os.kill(ct.host_pid(b_pid), signal.SIGKILL)
+        hpid = ct.host_pid(b_pid)
+        os.kill(hpid, signal.SIGKILL)
+        # Snapshots requested from the moment b is gone until systemd has
+        # started it again (RestartSec=, 100 ms by default).
+        snaps = []
+        while True:
+            snaps.append(snapshot_request(PORTS["b"]))
+            p = ct.show(b, "MainPID", "SubState")
+            if int(p["MainPID"]) not in (0, b_pid) or len(snaps) >= 20:
+                break
+            time.sleep(0.02)
         new_pid = ct.wait_running(b, b_pid, 30)
+        nsnaps = live_snapshots(snaps, self.jpeg_size,
+                                "requested after the SIGKILL")
         t = time.monotonic()
         self.readers["b"].stop()
         self.readers["b"] = reader(PORTS["b"])
@@ -340,8 +448,9 @@ class Checks:
                 RingProbe.read(self.ring)[0] != gen):
             raise AssertionError("the capture was disturbed")
         return ("b pid %d killed, restarted as %d (NRestarts %d), serves "
-                "again; capture pid %s and ring generation untouched"
-                % (b_pid, new_pid, n, cap["MainPID"]))
+                "again; %d snapshots requested meanwhile got 200 with a live "
+                "frame; capture pid %s and ring generation untouched"
+                % (b_pid, new_pid, n, nsnaps, cap["MainPID"]))
 
     # 5
     def server_confined(self):
@@ -363,7 +472,7 @@ class Checks:
             problems.append("not in group shmcam (%s)" % groups)
         with open("/proc/%d/maps" % hpid) as f:
             maps = [line.split() for line in f
-                    if "/shmcam-%s" % CAMERA in line]
+                    if "memfd:shmcam-%s" % CAMERA in line]
         perms = sorted({m[1] for m in maps})
         if not maps or perms != ["r--s"]:
             problems.append("ring mappings %s" % perms)
@@ -426,14 +535,135 @@ class Checks:
                 "as %d after %.1f s (WatchdogSec=%.0f s); both servers' "
                 "clients live again" % (cap_pid, new_pid, took, wd))
 
+    # 7
+    def network_capture(self):
+        ct = self.ct
+        srv = ["shmcam-server@%s" % n for n in NET_PORTS]
+        ct.sh("systemctl", "start", *["%s.socket" % u for u in srv])
+        ct.sh("systemctl", "start", *srv, timeout=60)
+        # READY=1 once the first frame (or the offline picture) is in.
+        ct.sh("systemctl", "start", self.NET, self.NET2, timeout=60)
+        t = time.monotonic()
+        self.readers["d"] = reader(NET_PORTS["d"])
+        wait_live(self.readers["d"], 5, t, 20, "server d (the relay)")
+        size = self.jpeg_size(self.readers["d"].frames[-1].data)
+        if size != SIZE:
+            raise AssertionError("relayed frames are %dx%d" % size)
+        wait_until(lambda: "online" in ct.show(self.NET2, "StatusText")
+                   ["StatusText"], 20, "relay2 online")
+        problems = []
+        pid = ct.main_pid(self.NET)
+        hpid = ct.host_pid(pid)
+        with open("/proc/%d/status" % hpid) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        uids = [int(x) for x in st["Uid"].split()]
+        with open("/proc/%d/cmdline" % hpid, "rb") as f:
+            cmdline = f.read()
+        journal = ct.sh("journalctl", "-u", "shmcam-capture-net@*", "-o",
+                        "cat", "--no-pager").stdout
+        with open(ct.path("/etc/passwd")) as f:
+            cap_uid = [int(line.split(":")[2]) for line in f
+                       if line.startswith("shmcam-capture:")][0]
+        if set(uids) != {cap_uid}:
+            problems.append("uids %s, not shmcam-capture's %d" % (uids,
+                                                                  cap_uid))
+        # The privilege drop says so when it happens: it must not have.
+        if "running as user" in journal:
+            problems.append("it was started as root")
+        if RELAY_SECRET.encode() in cmdline or RELAY_SECRET in journal:
+            problems.append("the password shows")
+        if "with TCP" not in journal:
+            problems.append("no network sandbox in the journal")
+        if problems:
+            raise AssertionError("; ".join(problems))
+        return ("relay (pid %d, uid %d from the start) got server c's "
+                "frames with credentials from LoadCredential=, server d "
+                "serves them at %dx%d; relay2 without a credentials file "
+                "online; no password in the arguments or the journal"
+                % (pid, cap_uid, SIZE[0], SIZE[1]))
+
+    # 8
+    def default_user(self):
+        """A capture started as root without --user on a system with the
+        units installed (sysusers applied) becomes shmcam-capture, keeps
+        its group video, and reopens the camera after an unplug."""
+        ct = self.ct
+        unit = "shmcam-t7.service"
+        ctl = ct.path("/run/shmcam/t7.sock")
+
+        def plug():
+            ct.sh("sh", "-c", ": > %s && chown root:video %s && "
+                  "chmod 0660 %s" % (SIM_DEV, SIM_DEV, SIM_DEV))
+
+        def ring(key):
+            r = run([os.path.join(self.build, "tests", "ringinfo"), ctl],
+                    check=False)
+            info = dict(line.split("=", 1) for line in r.stdout.splitlines()
+                        if "=" in line)
+            return info.get(key)
+
+        ct.sh("mkdir", "-p", os.path.dirname(SIM_DEV))
+        plug()
+        # Root, and nothing else set: systemd-run's defaults.
+        ct.sh("systemd-run", "--unit", unit, "--collect",
+              "--setenv=LD_PRELOAD=%s/libv4l2sim.so" % SIM_DIR,
+              "--setenv=V4L2SIM_DEVICE=" + SIM_DEV,
+              "--setenv=V4L2SIM_FORMATS=MJPG:320x240@15",
+              "/usr/local/bin/shmcam-capture", "--name", "t7", "--source",
+              "v4l2:" + SIM_DEV, "--retry-interval", "0.2")
+        try:
+            hpid = ct.host_pid(ct.wait_running(unit, 0, 30))
+            wait_until(lambda: (ring("state") == "online" and
+                                int(ring("latest") or 0) > 5), 20,
+                       "frames from the simulated camera")
+            with open("/proc/%d/status" % hpid) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(ct.path("/etc/passwd")) as f:
+                users = {line.split(":")[0]: int(line.split(":")[2])
+                         for line in f}
+            with open(ct.path("/etc/group")) as f:
+                video = [int(line.split(":")[2]) for line in f
+                         if line.startswith("video:")][0]
+            uids = [int(x) for x in st["Uid"].split()]
+            groups = [int(x) for x in st["Groups"].split()]
+            if uids != [users["shmcam-capture"]] * 4:
+                raise AssertionError("runs as uid %s, not shmcam-capture "
+                                     "(%d)" % (uids,
+                                               users["shmcam-capture"]))
+            if video not in groups:
+                raise AssertionError("not in group video: %s" % groups)
+            ct.sh("rm", SIM_DEV)                    # unplug
+            wait_until(lambda: ring("state") == "offline", 20, "offline")
+            plug()                                  # replug
+            wait_until(lambda: ring("state") == "online", 20,
+                       "online again after the replug")
+            n = int(ring("latest"))
+            wait_until(lambda: int(ring("latest")) > n + 5, 20,
+                       "frames after the replug")
+            restarts = ring("restarts")
+        finally:
+            log = ct.sh("journalctl", "-u", unit, "-o", "cat", "--no-pager",
+                        check=False).stdout
+            ct.sh("systemctl", "stop", unit, check=False)
+        if "Permission denied" in log:
+            raise AssertionError("the capture was refused the device:\n"
+                                 + log[-2000:])
+        return ("started as root without --user: uid %d (shmcam-capture), "
+                "groups %s (video = %d); offline after the unplug, live "
+                "again after the replug (%s restarts)"
+                % (uids[0], groups, video, restarts))
+
     def stop_all(self):
         for r in self.readers.values():
             r.stop()
         ct = self.ct
+        net_srv = ["shmcam-server@%s" % n for n in NET_PORTS]
+        ct.sh("systemctl", "stop", self.NET, self.NET2, *net_srv,
+              *["%s.socket" % u for u in net_srv], timeout=60)
         ct.sh("systemctl", "stop", self.CAP, self.SRV["a"], self.SRV["b"],
               "shmcam-server@a.socket", "shmcam-server@b.socket", timeout=60)
         bad = []
-        for u in [self.CAP] + list(self.SRV.values()):
+        for u in [self.CAP, self.NET, self.NET2] + list(self.SRV.values()):
             p = ct.show(u, "Result", "ExecMainStatus")
             if p["Result"] != "success" or p["ExecMainStatus"] != "0":
                 bad.append("%s: %s" % (u, p))
@@ -469,7 +699,11 @@ def main():
             (3, "restart of the capture", checks.restart_capture),
             (4, "kill -9 of server b", checks.kill_server),
             (5, "the server is confined", checks.server_confined),
-            (6, "the capture's watchdog", checks.watchdog)])
+            (6, "the capture's watchdog", checks.watchdog),
+            (7, "network captures relay servers c and a",
+             checks.network_capture),
+            (8, "a capture started as root without --user",
+             checks.default_user)])
         bad = checks.stop_all()
         if bad:
             print("FAIL clean stop: " + "; ".join(bad), flush=True)

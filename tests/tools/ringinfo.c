@@ -2,18 +2,84 @@
  * ringinfo - prints what a ring's header and newest frame say, one
  * key=value per line, for tests and for looking at a running capture:
  *
- *   ringinfo NAME [OUT]
+ *   ringinfo [-k h264] CTLPATH [OUT]
  *
- * NAME is the shared-memory object ("shmcam-front", or "shmavc-front"
- * for the H.264 ring); with OUT the newest frame's bytes are written
- * there too.  Exit 0, or 1 with a message.
+ * The ring has no name to open it by (common/ring.h): ringinfo attaches
+ * through the capture's control socket CTLPATH, as a server does, for
+ * as long as it takes to read (the capture counts it among its servers
+ * meanwhile).  -k h264: the H.264 ring (CTL_STREAM) instead of the JPEG
+ * ring.  With OUT the newest frame's bytes are written there too.  Exit
+ * 0, or 1 with a message (a capture without H.264 has no H.264 ring).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ctl.h"
 #include "ring.h"
+
+/* Waits up to 5 s for the next message on sock; its length or -errno. */
+static ssize_t
+next_message(int sock, union ctl_msg *m, int fds[CTL_MAX_FDS], int *nfds)
+{
+	struct pollfd pfd;
+	ssize_t n;
+
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	n = ctl_recv(sock, m, fds, nfds);
+	return n == 0 ? -ECONNRESET : n;
+}
+
+/* The descriptor of the ring of kind (the welcome's, or the CTL_STREAM
+ * after it), or -errno; *sock stays open (closing it detaches). */
+static int
+attach(const char *path, unsigned kind, int *sock)
+{
+	struct ctl_hello h;
+	union ctl_msg m;
+	int fds[CTL_MAX_FDS], nfds, rc;
+	ssize_t n;
+
+	if ((rc = ctl_connect(path, sock)) != 0)
+		return rc;
+	ctl_init(&h.h, CTL_HELLO, sizeof(h));
+	h.pid = (uint32_t)getpid();
+	h.ring_abi = RING_ABI_VERSION;
+	h.kinds = CTL_KIND_BIT(kind);
+	snprintf(h.label, sizeof(h.label), "ringinfo");
+	if ((rc = ctl_send(*sock, &h, sizeof(h), NULL, 0)) != 0)
+		return rc;
+	if ((n = next_message(*sock, &m, fds, &nfds)) < 0)
+		return (int)n;
+	if (m.hdr.ch_type != CTL_WELCOME) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return m.hdr.ch_type == CTL_REFUSED ? -m.refused.error :
+		    -EPROTO;
+	}
+	close(fds[0]);		/* the wake-up eventfd: we only look */
+	if (kind == CTL_KIND_JPEG)
+		return fds[1];
+	close(fds[1]);
+	if (!(m.welcome.kinds & CTL_KIND_BIT(kind)))
+		return -ENOENT;
+	/* The H.264 ring comes right after the welcome. */
+	if ((n = next_message(*sock, &m, fds, &nfds)) < 0)
+		return (int)n;
+	if (m.hdr.ch_type != CTL_STREAM || m.stream.kind != kind) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	close(fds[0]);
+	return fds[1];
+}
 
 int
 main(int argc, char **argv)
@@ -26,13 +92,29 @@ main(int argc, char **argv)
 	uint8_t *buf;
 	size_t cap;
 	FILE *out;
-	int rc;
+	unsigned kind = CTL_KIND_JPEG;
+	int rc, fd, sock = -1;
 
+	if (argc > 2 && strcmp(argv[1], "-k") == 0) {
+		if (strcmp(argv[2], "h264") != 0) {
+			fprintf(stderr, "ringinfo: -k h264 is the only kind\n");
+			return 2;
+		}
+		kind = CTL_KIND_H264;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: ringinfo NAME [OUT]\n");
+		fprintf(stderr, "usage: ringinfo [-k h264] CTLPATH [OUT]\n");
 		return 2;
 	}
-	if ((rc = ring_reader_open(&r, argv[1])) != 0) {
+	if ((fd = attach(argv[1], kind, &sock)) < 0) {
+		fprintf(stderr, "ringinfo: %s: %s\n", argv[1], strerror(-fd));
+		return 1;
+	}
+	rc = ring_reader_attach_fd(&r, fd);
+	close(fd);
+	if (rc != 0) {
 		fprintf(stderr, "ringinfo: %s: %s\n", argv[1],
 		    ring_strerror(rc));
 		return 1;
@@ -102,5 +184,6 @@ main(int argc, char **argv)
 	}
 	free(buf);
 	ring_reader_close(&r);
+	close(sock);
 	return 0;
 }

@@ -532,6 +532,8 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 		return rc;
 	if ((rc = env_flag("V4L2SIM_FIXED_FPS", &c->sc_fixed_fps, err,
 	    errlen)) != 0 ||
+	    (rc = env_flag("V4L2SIM_IGNORE_PARM", &c->sc_ignore_parm, err,
+	    errlen)) != 0 ||
 	    (rc = env_flag("V4L2SIM_NO_DHT", &c->sc_no_dht, err,
 	    errlen)) != 0 ||
 	    (rc = env_flag("V4L2SIM_MPLANE", &c->sc_mplane, err,

@@ -131,6 +131,8 @@ struct sim_device {
 	const struct sim_format *d_fmt;
 	const struct sim_size *d_size;
 	struct v4l2_fract d_interval;
+	struct v4l2_fract d_claimed;	/* V4L2SIM_IGNORE_PARM: what G_PARM
+					 * reports instead of d_interval */
 	struct sim_controls d_ctrls;
 	struct sim_buffer d_bufs[SIM_MAX_BUFFERS];
 	uint32_t	 d_nbufs;
@@ -775,8 +777,10 @@ do_fmt(struct sim_device *d, unsigned long req, struct v4l2_format *fmt)
 			return rc;
 		d->d_fmt = f;
 		d->d_size = s;
-		d->d_interval = d->d_cfg->sc_fixed_fps ? s->ss_intervals[0] :
+		d->d_interval = d->d_cfg->sc_fixed_fps ||
+		    d->d_cfg->sc_ignore_parm ? s->ss_intervals[0] :
 		    interval_nearest(s, d->d_interval);
+		d->d_claimed.numerator = d->d_claimed.denominator = 0;
 	}
 	fmt_fill(d, fmt, f, s);
 	return 0;
@@ -796,14 +800,24 @@ do_parm(struct sim_device *d, unsigned long req, struct v4l2_streamparm *p)
 		if ((rc = owner_acquire(d)) != 0)
 			return rc;
 		want = p->parm.capture.timeperframe;
-		/* V4L2SIM_FIXED_FPS: the camera ignores the request. */
-		if (!d->d_cfg->sc_fixed_fps && want.numerator != 0 &&
-		    want.denominator != 0)
-			d->d_interval = interval_nearest(d->d_size, want);
+		/*
+		 * V4L2SIM_FIXED_FPS: the camera ignores the request and
+		 * says so.  V4L2SIM_IGNORE_PARM: it ignores it and claims
+		 * to have obeyed, as many UVC cameras do.
+		 */
+		if (want.numerator != 0 && want.denominator != 0) {
+			if (d->d_cfg->sc_ignore_parm)
+				d->d_claimed = interval_nearest(d->d_size,
+				    want);
+			else if (!d->d_cfg->sc_fixed_fps)
+				d->d_interval = interval_nearest(d->d_size,
+				    want);
+		}
 	}
 	memset(&p->parm, 0, sizeof(p->parm));
 	p->parm.capture.capability = V4L2_CAP_TIMEPERFRAME;
-	p->parm.capture.timeperframe = d->d_interval;
+	p->parm.capture.timeperframe = d->d_cfg->sc_ignore_parm &&
+	    d->d_claimed.denominator != 0 ? d->d_claimed : d->d_interval;
 	return 0;
 }
 
@@ -1506,6 +1520,21 @@ sim_device_open(int flags, enum sim_kind_of_device kind,
 	path = kind == SIM_DEV_M2M ? c->sc_m2m : c->sc_device;
 	if (kind == SIM_DEV_M2M)
 		c->sc_profile = SIM_PROFILE_UVC;	/* a kernel driver */
+	/*
+	 * The file's permissions stand for the device node's, as the kernel
+	 * checks them at open: a program that may not open the file for
+	 * what it asks (O_RDWR, for a V4L2 program) gets EACCES, as from
+	 * /dev/video0 without being in its group.  The check is a real open
+	 * of the file, closed at once, which the capture's sandbox allows.
+	 */
+	rc = sim_real.openat(AT_FDCWD, path, (flags & O_ACCMODE) | O_CLOEXEC |
+	    O_NOCTTY);
+	if (rc < 0) {
+		rc = -errno;
+		free(c);
+		return rc;
+	}
+	sim_real.close(rc);
 	pathfd = sim_real.openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
 	if (pathfd < 0 || fstat(pathfd, &st) != 0) {
 		rc = -errno;

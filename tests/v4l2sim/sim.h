@@ -90,6 +90,7 @@ struct sim_config {
 	uint32_t	sc_nformats;
 	struct sim_format sc_formats[SIM_MAX_FORMATS];
 	int		sc_fixed_fps;		/* V4L2SIM_FIXED_FPS */
+	int		sc_ignore_parm;		/* V4L2SIM_IGNORE_PARM */
 	int		sc_no_dht;		/* V4L2SIM_NO_DHT */
 	int		sc_mplane;		/* V4L2SIM_MPLANE */
 	int		sc_io_mc;		/* V4L2SIM_IO_MC */
