@@ -212,6 +212,13 @@ class ShmcamTestCase(unittest.TestCase):
         ring_info()."""
         return ring_info(self.ctl_path(name), out, h264)
 
+    def ring_get(self, name, key, default):
+        """One field of ring_info(name), or default while the ring cannot
+        be read (a capture between rings, or busy opening its camera), so
+        that a condition waited on is simply not true yet."""
+        info = self.ring_info(name)
+        return info[key] if info else default
+
     def start_capture(self, name, *args):
         argv = [CAPTURE, "--name", name, "--ctl", self.ctl_path(name)]
         argv += NO_SANDBOX + drop_args(args) + list(args)

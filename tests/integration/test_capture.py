@@ -113,14 +113,14 @@ class DirSourceTest(ShmcamTestCase):
         jpg = os.path.join(self.tmp, "ph.jpg")
         first = self.ring_info(name, jpg)
         self.assertEqual(self.jpeg_size(read_file(jpg)), (320, 240))
-        wait_until(lambda: self.ring_info(name)["frame_seq"] >
+        wait_until(lambda: self.ring_get(name, "frame_seq", -1) >
                    first["frame_seq"], 3, "the next placeholder")
         n = r.count()
         r.wait_frames(n + 2, timeout=5)
         os.rename(hidden, d)
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "the source to come back")
-        wait_until(lambda: not self.ring_info(name)["frame_flags"]
+        wait_until(lambda: not self.ring_get(name, "frame_flags", 0)
                    & FRAME_PLACEHOLDER, 5, "live frames again")
         self.assertGreaterEqual(self.ring_info(name)["restarts"], 1)
         n = r.count()
@@ -265,7 +265,7 @@ class CaptureOptionsTest(ShmcamTestCase):
         wait_until(lambda: (self.ring_info(name) or {}).get("frame_flags", 0)
                    & FRAME_PLACEHOLDER, 5, "a placeholder")
         make_jpegs(d, 1)
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "the files to be found")
 
 

@@ -161,7 +161,7 @@ class RelayTest(NetSourceCase):
         ocap.stop()
         # The origin's server sends its "camera offline" picture; the
         # relay publishes it as a placeholder and says offline.
-        wait_until(lambda: self.ring_info(rname)["reason"] ==
+        wait_until(lambda: self.ring_get(rname, "reason", "") ==
                    "upstream offline", DEADLINE,
                    "the relay to say its upstream is offline")
         info = self.ring_info(rname)
@@ -310,7 +310,7 @@ class CredentialsTest(NetSourceCase):
         r = self.reader(srv)
         cap.wait_log(r"HTTP 401: the credentials were refused "
                      r"\(Digest MD5\)", timeout=DEADLINE)
-        wait_until(lambda: self.ring_info(name)["state"] == "offline",
+        wait_until(lambda: self.ring_get(name, "state", "") == "offline",
                    DEADLINE, "offline")
         self.assertIn("credentials were refused",
                       self.ring_info(name)["reason"])
@@ -374,7 +374,7 @@ class HostileUpstreamTest(NetSourceCase):
                 t_logged = time.monotonic() - t0
                 if ring_reason is not None:
                     lost += 1
-                    wait_until(lambda: self.ring_info(name)["state"] ==
+                    wait_until(lambda: self.ring_get(name, "state", "") ==
                                "offline" and re.search(ring_reason,
                                                        self.ring_info(name)
                                                        ["reason"]),

@@ -236,7 +236,7 @@ class PassthroughTest(V4l2TestCase):
         name = self.new_name()
         self.start_sim_capture(name, "--format", "MJPEG", "--size",
                                "640x480")
-        wait_until(lambda: self.ring_info(name)["latest"] > 5, 10, "frames")
+        wait_until(lambda: self.ring_get(name, "latest", -1) > 5, 10, "frames")
         jpg = os.path.join(self.tmp, "ts.jpg")
         info = self.ring_info(name, jpg)
         seq, real_ns = com_stamp(read_file(jpg))
@@ -319,7 +319,7 @@ class ListAndControlTest(V4l2TestCase):
                                "--control", "exposure_absolute=100",
                                "--control", "power_line_frequency=2",
                                sim={"V4L2SIM_LOG": log})
-        wait_until(lambda: self.ring_info(name)["latest"] > 2, 10, "frames")
+        wait_until(lambda: self.ring_get(name, "latest", -1) > 2, 10, "frames")
         with open(log) as f:
             sets = re.findall(r"VIDIOC_S_CTRL id=(0x[0-9a-f]{8}) "
                               r"value=(-?\d+) -> (\S+)", f.read())
@@ -389,11 +389,11 @@ class MultiPlanarTest(V4l2TestCase):
                                "--retry-interval", "0.2", sim=self.SIM)
         self.ring_frame(name)
         os.unlink(self.dev)
-        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "offline", 10,
                    "offline")
         latest = self.ring_info(name)["latest"]
         self.plug()
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "online again")
         self.simcmp(self.ring_frame(name, after=latest + 1))
 
@@ -490,7 +490,7 @@ class LibcameraTest(V4l2TestCase):
                           "the ring to say offline")
         latest = info["latest"]
         self.plug()
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "the camera to come back")
         self.simcmp(self.ring_frame(name, after=latest + 1))
         self.assertTrue(cap.alive())
@@ -509,7 +509,7 @@ class LibcameraTest(V4l2TestCase):
         self.assertRegex(cap.log(), r"with the calls of a V4L2 layer in "
                          r"this process \(LD_PRELOAD=")
         self.plug()
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "the camera to appear")
         self.simcmp(self.ring_frame(name))
         self.assertTrue(cap.alive())
@@ -580,7 +580,7 @@ class M2mTest(V4l2TestCase):
                 latest = self.ring_info(name)["latest"]
                 # Frames go on, from the CPU, decoding to the picture;
                 # the camera was never lost, the fallback said once.
-                wait_until(lambda: self.ring_info(name)["latest"] >=
+                wait_until(lambda: self.ring_get(name, "latest", -1) >=
                            latest + 20, 10, "frames after the fallback")
                 self.simcmp(self.ring_frame(name))
                 self.assertEqual(self.ring_info(name)["restarts"], 0)
@@ -652,7 +652,7 @@ class UnplugTest(V4l2TestCase):
         self.assertIn("No such device", info["reason"])
         # Placeholders: not the camera's frames, at its last size, about
         # once a second, with the ring's placeholder flag.
-        wait_until(lambda: self.ring_info(name)["frame_flags"] &
+        wait_until(lambda: self.ring_get(name, "frame_flags", 0) &
                    FRAME_PLACEHOLDER, 5, "a placeholder in the ring")
 
         def placeholders():
@@ -670,7 +670,7 @@ class UnplugTest(V4l2TestCase):
         self.assertGreater(ph[-1].timestamp, ph[0].timestamp + 0.5)
         self.plug()                                # replug
         replugged = time.time()
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "the device to come back")
 
         def back():
@@ -695,11 +695,11 @@ class UnplugTest(V4l2TestCase):
         self.start_sim_capture(name, "--format", "YUYV", "--size", "640x480",
                                "--retry-interval", "0.2",
                                sim={"V4L2SIM_UNPLUG_AFTER": 20})
-        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "offline", 10,
                    "the device to go")
         self.assertFalse(os.path.exists(self.dev))
         self.plug()
-        wait_until(lambda: self.ring_info(name)["restarts"] >= 1, 10,
+        wait_until(lambda: self.ring_get(name, "restarts", -1) >= 1, 10,
                    "the device to come back")
 
 
@@ -725,14 +725,14 @@ class PrivilegeV4l2Test(V4l2TestCase):
                          sorted([65534, video]))
         self.assertEqual(st["NoNewPrivs"].strip(), "1")
         first = self.ring_info(name)["latest"]
-        wait_until(lambda: self.ring_info(name)["latest"] > first + 10, 10,
+        wait_until(lambda: self.ring_get(name, "latest", -1) > first + 10, 10,
                    "frames as nobody")
         # Reopened as nobody, through the group, after an unplug.
         os.unlink(self.dev)
-        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "offline", 10,
                    "offline")
         self.plug(0o660, video)
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
+        wait_until(lambda: self.ring_get(name, "state", "") == "online", 10,
                    "online again as nobody")
         self.assertNotRegex(cap.log(), r"Permission denied")
 
@@ -745,8 +745,8 @@ class IdleAndRateTest(V4l2TestCase):
         srv = self.start_server(name)
         self.wait_attached(srv)
         a = self.ring_info(name)
-        wait_until(lambda: self.ring_info(name)["idle"] >= a["idle"] + 40, 10,
-                   "idle frames to be counted")
+        wait_until(lambda: self.ring_get(name, "idle", -1) >=
+                   a["idle"] + 40, 10, "idle frames to be counted")
         b = self.ring_info(name)
         # About one frame a second is still encoded: snapshots stay fresh.
         published = b["latest"] - a["latest"]
@@ -772,16 +772,16 @@ class IdleAndRateTest(V4l2TestCase):
         c = self.ring_info(name)
         r.stop()
         # Gone again: idle counting resumes.
-        wait_until(lambda: self.ring_info(name)["idle"] > c["idle"] + 20, 10,
-                   "idle again without the viewer")
+        wait_until(lambda: self.ring_get(name, "idle", -1) >
+                   c["idle"] + 20, 10, "idle again without the viewer")
 
     def test_mjpeg_is_published_without_viewers(self):
         name = self.new_name()
         self.start_sim_capture(name, "--format", "MJPEG", "--size",
                                "640x480")
         a = self.ring_info(name)
-        wait_until(lambda: self.ring_info(name)["latest"] >= a["latest"] + 20,
-                   10, "MJPEG frames with nobody watching")
+        wait_until(lambda: self.ring_get(name, "latest", -1) >=
+                   a["latest"] + 20, 10, "MJPEG frames with nobody watching")
         self.assertEqual(self.ring_info(name)["idle"], 0)
 
     def decimation(self, sim):
