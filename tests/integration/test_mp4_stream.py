@@ -444,13 +444,13 @@ class Mp4UnplugTest(V4l2TestCase):
         self.addCleanup(r.stop)
         r.wait_fragments(20)
         os.unlink(self.dev)                        # unplug
-        wait_until(lambda: self.ring_info(name)["state"] == "offline", 10,
-                   "the ring to say offline")
+        wait_until(lambda: self.ring_get(name, "state", "") == "offline",
+                   10, "the ring to say offline")
         observe(1)
-        open(self.dev, "w").close()                # replug
+        self.plug()                                # replug
         back = time.monotonic()
-        wait_until(lambda: self.ring_info(name)["state"] == "online", 10,
-                   "the device to come back")
+        wait_until(lambda: self.ring_get(name, "state", "") == "online",
+                   10, "the device to come back")
 
         def after():
             with r.lock:
