@@ -21,7 +21,7 @@ from hlscheck import PlaylistChecker
 from hlstools import HlsFollower
 from shmcam import (BUILD, ROOT, ShmcamTestCase, ffmpeg_decode, figure,
                     get_json, http_get, observe, wait_until)
-from test_mp4_stream import H264, HAVE_BROWSER, NO_H264, browser
+from test_mp4_stream import H264, HAVE_BROWSER, NO_H264, H264Server, browser
 from wan import Wan
 
 HLSCLIENT = os.path.join(BUILD, "tests", "hlsclient")
@@ -47,19 +47,7 @@ def hlsplay(url, seconds, timeout_extra=90):
 
 
 @unittest.skipUnless(H264, NO_H264)
-class HlsTest(ShmcamTestCase):
-
-    def start_h264(self, name=None, size="640x360", fps=30, gop=30,
-                   server_args=(), capture_args=()):
-        name = name or self.new_name()
-        cap = self.start_capture(name, "--size", size, "--fps", str(fps),
-                                 "--h264", "on", "--h264-gop", str(gop),
-                                 *capture_args)
-        srv = self.start_server(name, *server_args)
-        self.wait_attached(srv)
-        wait_until(lambda: get_json(srv.port)["cameras"][0]["h264"], 10,
-                   "the H.264 ring")
-        return name, cap, srv
+class HlsTest(H264Server, ShmcamTestCase):
 
     def follower(self, srv, path="/hls.m3u8", **kw):
         f = HlsFollower(srv.port, path, **kw)

@@ -58,8 +58,10 @@ def browser(url, seconds, page=False, as_safari=False):
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
-@unittest.skipUnless(H264, NO_H264)
-class Mp4StreamTest(ShmcamTestCase):
+class H264Server:
+    """What the H.264 delivery tests share: a capture with H.264 and a
+    server attached to both its rings, and the check that a client's
+    fragments decode."""
 
     def start_h264(self, name=None, size="640x360", fps=30, gop=30,
                    server_args=(), capture_args=()):
@@ -72,6 +74,20 @@ class Mp4StreamTest(ShmcamTestCase):
         wait_until(lambda: get_json(srv.port)["cameras"][0]["h264"], 10,
                    "the H.264 ring")
         return name, cap, srv
+
+    def assert_runs_decodable(self, r):
+        """Every run of fragments a client got starts at a keyframe, and
+        decode times only increase."""
+        with r.lock:
+            frags = list(r.fragments)
+        self.assertTrue(frags and frags[0].sync, "first fragment not sync")
+        for a, b in zip(frags, frags[1:]):
+            self.assertGreater(b.decode_time, a.decode_time)
+            self.assertGreater(b.capture_real, a.capture_real)
+
+
+@unittest.skipUnless(H264, NO_H264)
+class Mp4StreamTest(H264Server, ShmcamTestCase):
 
     def reader(self, srv, path="/stream.mp4", **kw):
         r = Mp4Reader(srv.port, path, **kw)
@@ -94,16 +110,6 @@ class Mp4StreamTest(ShmcamTestCase):
             self.assertTrue(r.fragments[0].sync)
             r.stop()
         return waits
-
-    def assert_runs_decodable(self, r):
-        """Every run of fragments a client got starts at a keyframe, and
-        decode times only increase."""
-        with r.lock:
-            frags = list(r.fragments)
-        self.assertTrue(frags and frags[0].sync, "first fragment not sync")
-        for a, b in zip(frags, frags[1:]):
-            self.assertGreater(b.decode_time, a.decode_time)
-            self.assertGreater(b.capture_real, a.capture_real)
 
     def test_ffprobe_and_ffmpeg(self):
         name, _, srv = self.start_h264(size="640x360", fps=30)

@@ -20,8 +20,7 @@ import unittest
 
 from shmcam import (Mp4Reader, ShmcamTestCase, ffmpeg_decode, figure,
                     observe, wait_until)
-import test_mp4_stream
-from test_mp4_stream import H264, NO_H264
+from test_mp4_stream import H264, NO_H264, H264Server
 from wan import Wan
 
 # Slow start: on a 200 ms path the congestion window grows for about a
@@ -33,10 +32,7 @@ BUDGET = 0.5
 
 
 @unittest.skipUnless(H264, NO_H264)
-class Mp4WanTest(ShmcamTestCase):
-
-    assert_runs_decodable = \
-        test_mp4_stream.Mp4StreamTest.assert_runs_decodable
+class Mp4WanTest(H264Server, ShmcamTestCase):
 
     def serve(self, source=()):
         name = self.new_name()
