@@ -303,6 +303,40 @@ link_wakeup_check(struct camera *cam, int efd, int ringfd, const char *what)
 	return -1;
 }
 
+/*
+ * Maps the ring of descriptor ringfd (closed here) into r after checking
+ * its wake-up descriptor efd, and checks the mapping against what the
+ * capture's message said of it: codec, generation, geometry.  0, or -1
+ * with r closed, efd closed and the link lost (what: "" or "H.264 ").
+ */
+static int
+link_map_ring(struct camera *cam, struct ring_reader *r, int efd,
+    int ringfd, uint32_t codec, uint64_t generation, uint32_t slot_count,
+    uint32_t slot_size, const char *what)
+{
+	char why[128];
+	int rc;
+
+	if (link_wakeup_check(cam, efd, ringfd, what) != 0)
+		return -1;
+	rc = ring_reader_attach_fd(r, ringfd);
+	close(ringfd);
+	if (rc == 0 && r->rr_geo.codec != codec)
+		rc = -EMEDIUMTYPE;
+	if (rc == 0 && (r->rr_geo.generation != generation ||
+	    r->rr_geo.slot_count != slot_count ||
+	    r->rr_geo.slot_size != slot_size))
+		rc = -ESTALE;
+	if (rc == 0)
+		return 0;
+	ring_reader_close(r);
+	close(efd);
+	snprintf(why, sizeof(why), "%sring from capture refused: %s", what,
+	    ring_strerror(rc));
+	link_lost(cam, why);
+	return -1;
+}
+
 static void
 link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -317,26 +351,11 @@ static void
 link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
     int ringfd)
 {
-	char why[128], name[4 * sizeof(w->shm_name)];
-	int rc;
+	char name[4 * sizeof(w->shm_name)];
 
-	if (link_wakeup_check(cam, efd, ringfd, "") != 0)
+	if (link_map_ring(cam, &cam->c_ring, efd, ringfd, RING_CODEC_JPEG,
+	    w->generation, w->slot_count, w->slot_size, "") != 0)
 		return;
-	rc = ring_reader_attach_fd(&cam->c_ring, ringfd);
-	close(ringfd);
-	if (rc == 0 && cam->c_ring.rr_geo.codec != RING_CODEC_JPEG)
-		rc = -EMEDIUMTYPE;
-	if (rc == 0 && (cam->c_ring.rr_geo.generation != w->generation ||
-	    cam->c_ring.rr_geo.slot_count != w->slot_count ||
-	    cam->c_ring.rr_geo.slot_size != w->slot_size))
-		rc = -ESTALE;
-	if (rc != 0) {
-		close(efd);
-		snprintf(why, sizeof(why), "ring from capture refused: %s",
-		    ring_strerror(rc));
-		link_lost(cam, why);
-		return;
-	}
 	cam->c_efd = efd;
 	cam->c_efd_ev = event_new(cam->c_srv->base, efd, EV_READ | EV_PERSIST,
 	    link_wakeup_cb, cam);
@@ -403,28 +422,12 @@ static void
 link_attach_h264(struct camera *cam, const struct ctl_stream *m, int efd,
     int ringfd)
 {
-	char why[128], name[4 * sizeof(m->shm_name)];
-	int rc;
+	char name[4 * sizeof(m->shm_name)];
 
 	link_detach_h264(cam);
-	if (link_wakeup_check(cam, efd, ringfd, "H.264 ") != 0)
+	if (link_map_ring(cam, &cam->c_h264, efd, ringfd, RING_CODEC_H264,
+	    m->generation, m->slot_count, m->slot_size, "H.264 ") != 0)
 		return;
-	rc = ring_reader_attach_fd(&cam->c_h264, ringfd);
-	close(ringfd);
-	if (rc == 0 && cam->c_h264.rr_geo.codec != RING_CODEC_H264)
-		rc = -EMEDIUMTYPE;
-	if (rc == 0 && (cam->c_h264.rr_geo.generation != m->generation ||
-	    cam->c_h264.rr_geo.slot_count != m->slot_count ||
-	    cam->c_h264.rr_geo.slot_size != m->slot_size))
-		rc = -ESTALE;
-	if (rc != 0) {
-		ring_reader_close(&cam->c_h264);
-		close(efd);
-		snprintf(why, sizeof(why), "H.264 ring from capture refused: "
-		    "%s", ring_strerror(rc));
-		link_lost(cam, why);
-		return;
-	}
 	cam->c_h264_efd = efd;
 	cam->c_h264_attached = 1;
 	cam->c_h264_generation = m->generation;

@@ -21,7 +21,6 @@
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
  *   state.c   /state (JSON) and /metrics (Prometheus text)
- *   json.c    JSON string escaping
  *   page.c    the HTML viewer page served at /
  *
  * Everything runs on one libevent loop in one thread.
@@ -41,6 +40,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "hls.h"
+#include "json.h"
 #include "mp4.h"
 #include "opt.h"
 #include "ring.h"
@@ -699,15 +699,6 @@ size_t	query_param(const char *query, const char *name, const char **value);
 /* fps=, key=, advance_headers=, extra_headers=; -EINVAL for a bad fps. */
 int	stream_params_parse(const char *query, struct stream_params *sp);
 
-/* json.c */
-/*
- * Escapes s as the inside of a JSON string into out (size bytes, always
- * NUL-terminated, never cut inside an escape); returns the full length.
- */
-size_t	json_escape(const char *s, char *out, size_t size);
-/* Appends s as a quoted JSON string. */
-void	json_add_string(struct evbuffer *out, const char *s);
-
 /* auth.c */
 enum auth_result {
 	AUTH_OK,		/* the credentials are valid */
@@ -753,6 +744,14 @@ int	auth_request(struct auth *a, const char *header, const char *addr,
 	    auth_done_fn *done, void *arg, const void *key);
 /* The connection key is closing: the answers for it are dropped. */
 void	auth_cancel(struct auth *a, const void *key);
+/*
+ * For credentials checked elsewhere (shmcam-rtsp's Digest), throttled
+ * with auth_request()'s: auth_admit() answers AUTH_THROTTLED (with
+ * *retry_after seconds) while addr may not fail once more, else AUTH_OK;
+ * auth_failed() counts a failure of addr's.
+ */
+int	auth_admit(struct auth *a, const char *addr, unsigned *retry_after);
+void	auth_failed(struct auth *a, const char *addr);
 /* Forgets every address's failures (for the fuzzer, whose inputs would
  * otherwise throttle each other). */
 void	auth_throttle_forget(struct auth *a);

@@ -6,6 +6,7 @@
 #                     regression run, part of make check
 #
 # tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds.
+# (shmcam-rtsp's harnesses, rtsp and rtcp, are in tests/rtsp.mk.)
 # The ring, ctl, peers, link and mjpeg seeds come from build-fuzz/mkseeds
 # (made by the real writer, encoder and message code); the http and route
 # seeds are written by hand.  A harness links common/*.c plus
@@ -47,7 +48,7 @@ FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
-FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c \
+FUZZ_SRC_route := server/route.c server/auth.c server/listen.c \
 	server/hls.c server/mp4.c
 FUZZ_SRC_hls   := server/hls.c server/route.c server/mp4.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c

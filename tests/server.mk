@@ -1,8 +1,8 @@
 # Check suites for the server's pure modules (routing, query parameters,
-# auth, JSON escaping, LL-HLS names, playlists and decisions, the MP4
-# writer they use): linked with those objects, not the whole server.
-SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/json.c \
-	server/hls.c server/mp4.c)
+# auth, LL-HLS names, playlists and decisions, the MP4 writer they use):
+# linked with those objects, not the whole server.
+SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/hls.c \
+	server/mp4.c)
 
 $(BUILD)/tests/check_http: $(BUILD)/tests/check_http.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)

@@ -2,7 +2,7 @@
 shmcam, a camera fixture with every quirk (fakecam.py: an ESP32-CAM, IP
 cameras, snapshot cameras), credentials, and hostile or broken upstreams,
 each survived, counted and logged with its reason while viewers stay
-connected.
+connected; H.264 from a network camera.
 
 Bounds: --source-timeout 1 and --retry-interval 0.2 --retry-max 0.5 make
 every failure and recovery take about a second; the deadlines below allow
@@ -19,6 +19,7 @@ import unittest
 
 from capturetools import FRAME_PLACEHOLDER, make_jpegs, read_file
 from fakecam import FakeCamera, make_cert
+from h264tools import H264DUMP, decode, h264dump, need_x264
 from shmcam import (CAPTURE, LOADCLIENT, WRAPPER, MjpegReader,
                     ShmcamTestCase, drop_args, figure, get_json, http_get,
                     wait_until)
@@ -412,6 +413,51 @@ class HostileUpstreamTest(NetSourceCase):
                                              cap.log())]
         self.assertTrue(counts and counts[-1] >= 2, counts)
         self.assertEqual(counts, sorted(counts))
+
+
+class H264Test(NetSourceCase):
+    """H.264 of a network camera's JPEG frames: a stream that says no rate
+    is encoded as 30 fps (the GOP the H.264 ring's header says), and an
+    upstream shmcam's "offline" picture goes into the JPEG ring only."""
+
+    @need_x264
+    def test_stream_without_a_rate(self):
+        cam = self.camera("mjpeg", fps=15)
+        name = self.new_name()
+        self.start_capture(name, "--source", cam.url(), *FAST)
+        out = os.path.join(self.tmp, "net.h264")
+        index = h264dump(self.ctl_path(name), out,
+                         os.path.join(self.tmp, "net.idx"), frames=20)
+        self.assertEqual(decode(out), 20)
+        self.assertTrue(index.units[0].keyframe)
+        self.assertEqual((index.units[0].width, index.units[0].height),
+                         (320, 240))
+        self.assertEqual(self.ring_info(name, h264=True)["gop"], 30)
+
+    @need_x264
+    def test_upstream_placeholder_not_encoded(self):
+        cam = self.camera("mjpeg", fps=15, placeholder=True)
+        name = self.new_name()
+        self.start_capture(name, "--source", cam.url(), *FAST)
+        wait_until(lambda: (self.ring_info(name) or {}).get("reason") ==
+                   "upstream offline", DEADLINE, "the upstream's placeholder")
+        first = self.ring_info(name)["latest"]
+        # An H.264 viewer for 3 s (at 15 fps: some 45 JPEG frames) gets
+        # no unit: h264dump gives up, exit 1.
+        idx = os.path.join(self.tmp, "offline.idx")
+        r = subprocess.run([H264DUMP, "-c", self.ctl_path(name), "-n", "1",
+                            "-t", "3", "-a", "-i", idx],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(idx) as f:
+            events = [line.split()[0] for line in f]
+        self.assertIn("viewers", events, r.stderr)
+        self.assertNotIn("au", events)
+        self.assertGreater(self.ring_info(name)["latest"], first + 10)
+        info = self.ring_info(name, h264=True)
+        self.assertEqual((info["state"], info["reason"]),
+                         ("offline", "upstream offline"))
+        self.assertEqual(info["latest"], 0)
 
 
 @unittest.skipIf("without TLS" in subprocess.run(

@@ -296,6 +296,22 @@ drain_efd(int fd)
 		die("eventfd read");
 }
 
+/* Closes the files, detaches, frees: what is written stays readable
+ * however the run ends (LeakSanitizer's exit would skip stdio's flush). */
+static void
+finish(struct dump *d)
+{
+	if (d->out != NULL && fclose(d->out) != 0)
+		die("write failed");
+	d->out = NULL;
+	if (d->index != NULL)
+		fclose(d->index);
+	d->index = NULL;
+	detach(d);
+	free(d->buf);
+	d->buf = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,6 +387,7 @@ main(int argc, char **argv)
 		if (now > deadline) {
 			fprintf(stderr, "h264dump: %lu of %lu units in %.1f s\n",
 			    d.written, frames, seconds);
+			finish(&d);
 			return 1;
 		}
 		for (i = 0; i < nreq; i++) {
@@ -416,12 +433,7 @@ main(int argc, char **argv)
 			take_jpeg(&d);
 		}
 	}
-	if (d.out != NULL && fclose(d.out) != 0)
-		die("write failed");
-	if (d.index != NULL)
-		fclose(d.index);
-	detach(&d);
-	free(d.buf);
+	finish(&d);
 	return 0;
 usage:
 	fprintf(stderr, "usage: h264dump -c CTL [-n FRAMES] [-t SECONDS] "
