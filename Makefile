@@ -9,6 +9,8 @@
 #   make install       PREFIX=/usr/local DESTDIR= (programs, manual pages,
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
+#   make check-scale   LL-HLS to hundreds of viewers through nginx edges,
+#                      in network namespaces (root; a few minutes)
 #   make check-deb     the Debian package, installed and used in one
 #   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
@@ -125,7 +127,10 @@ DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap mandoc manpages-dev lintian git openssl
+	     debootstrap mandoc manpages-dev lintian git nodejs npm \
+	     gstreamer1.0-tools gstreamer1.0-plugins-good \
+	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin \
+	     vlc-plugin-base nginx openssl
 # make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
 # compilers and qemu.  The packages of the other architectures it fetches
 # through an apt of its own, and installs none of them.
@@ -210,6 +215,9 @@ deps:
 		exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+	@# Browser-side test tools (playwright-core drives Debian's chromium),
+	@# exactly as pinned in tests/browser/package-lock.json.
+	cd tests/browser && npm ci --no-audit --no-fund
 
 # ---------------------------------------------------------------- run
 # One capture and one server in the foreground; Ctrl-C stops both.  As
@@ -314,9 +322,10 @@ install: all units
 	install -m 0644 systemd/shmcam.sysusers $(DESTDIR)$(SYSUSERSDIR)/shmcam.conf
 	install -m 0644 systemd/shmcam.tmpfiles $(DESTDIR)$(TMPFILESDIR)/shmcam.conf
 	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
-	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md NEWS $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 docs/examples/* $(DESTDIR)$(DOCDIR)/examples/
 
 # Keep test objects: they are not intermediate files to throw away.
 .SECONDARY:

@@ -46,7 +46,9 @@
  *   connection exists.  The guard holds a reference on that bufferevent
  *   until, on the next turn of the loop, it can register its close
  *   callback on the connection evhttp built around it; from then on the
- *   close callback ends the guard, whoever closes the connection.
+ *   close callback ends the guard, whoever closes the connection.  It
+ *   also tells whoever holds a request unanswered on that connection
+ *   (conn_watch()), since evhttp frees the request with the connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +99,9 @@ struct conn_guard {
 	struct bufferevent *g_bev;	/* referenced until g_evcon is known */
 	struct evhttp_connection *g_evcon;
 	struct event	*g_ev;		/* adopt, then the deadline */
+	/* conn_watch(): told of the close before the guard goes */
+	void		(*g_watch)(struct evhttp_connection *, void *);
+	void		*g_watch_arg;
 };
 
 static void guard_free(struct conn_guard *g);
@@ -374,6 +379,8 @@ guard_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn_guard *g = arg;
 
+	if (g->g_watch != NULL)
+		g->g_watch(evcon, g->g_watch_arg);
 	/* A request of it may be waiting for its credentials to be
 	 * checked: the answer must not reach a freed request. */
 	auth_cancel(g->g_srv->auth, evcon);
@@ -516,4 +523,23 @@ conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 		guard_free(g);
 	} else
 		guard_arm(g);
+}
+
+void
+conn_watch(struct server *srv, struct evhttp_connection *evcon,
+    void (*cb)(struct evhttp_connection *, void *), void *arg)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			break;
+	if (g != NULL) {
+		g->g_watch = cb;
+		g->g_watch_arg = arg;
+		return;
+	}
+	/* No guard (out of memory when the connection came): the close
+	 * callback is free for this. */
+	evhttp_connection_set_closecb(evcon, cb, arg);
 }

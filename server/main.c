@@ -33,7 +33,8 @@ usage(FILE *out)
 "usage: shmcam-server [options]\n"
 "\n"
 "Serves the frames of shmcam-capture processes over HTTP: MJPEG streams,\n"
-"snapshots, state and metrics, and a viewer page.\n"
+"H.264 as fragmented MP4 (/stream.mp4), snapshots, state and metrics, and\n"
+"a viewer page.\n"
 "\n"
 "Cameras\n"
 "  -n, --name NAME          camera name, as given to shmcam-capture\n"
@@ -71,6 +72,10 @@ usage(FILE *out)
 "                           request within S seconds (default 10)\n"
 "      --no-send-bound      let the kernel queue frames for slow clients\n"
 "                           (for comparisons only: they fall behind)\n"
+"H.264\n"
+"      --no-keyframe-requests  never ask the capture for a keyframe: MP4\n"
+"                           viewers start and resume at its regular ones\n"
+"                           (for comparisons, or to spare a camera)\n"
 "Other\n"
 "      --allow-root         run even as root (not recommended)\n"
 "      --no-sandbox         no system call filter after setup (debugging)\n"
@@ -131,6 +136,7 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_REQUEST_TIMEOUT,
 	OPT_NO_SEND_BOUND,
+	OPT_NO_KEYFRAME_REQUESTS,
 	OPT_ALLOW_ROOT,
 	OPT_NO_SANDBOX,
 	OPT_CAPTURE_USER,
@@ -156,6 +162,8 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL,
 		    OPT_REQUEST_TIMEOUT },
 		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
+		{ "no-keyframe-requests", no_argument, NULL,
+		    OPT_NO_KEYFRAME_REQUESTS },
 		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -278,6 +286,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_NO_SEND_BOUND:
 			srv.opt.send_bound = 0;
+			break;
+		case OPT_NO_KEYFRAME_REQUESTS:
+			srv.opt.keyframe_requests = 0;
 			break;
 		case OPT_ALLOW_ROOT:
 			srv.opt.allow_root = 1;

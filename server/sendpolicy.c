@@ -249,6 +249,22 @@ sendpolicy_decide(const struct send_client *cl, const struct send_path *sp,
 		verdict(v, SEND_WAIT, WHY_FPS_CAP);
 		return;
 	}
+	/*
+	 * With a budget, our buffer may hold frames, and the estimates of
+	 * the path say when they leave.  They describe the network, not the
+	 * reader: a client that reads slowly (its receive window closed)
+	 * on a fast path is reckoned at the path's rate, and would be given
+	 * frame after frame.  A queue that has stood longer than the budget
+	 * is a backlog whatever they say: wait.
+	 */
+	if (cl->cl_budget_ns != 0 && cl->cl_backlog_ns != 0 &&
+	    cl->cl_now_ns > cl->cl_backlog_ns &&
+	    cl->cl_now_ns - cl->cl_backlog_ns > budget_ns(cl)) {
+		v->v_ahead = cl->cl_ours + sp->sp_unsent;
+		v->v_budget = budget_ns(cl);
+		verdict(v, SEND_WAIT, WHY_QUEUED);
+		return;
+	}
 	switch (sp->sp_kind) {
 	case SEND_PATH_UNBOUNDED:
 		verdict(v, SEND_NOW, WHY_UNBOUNDED);

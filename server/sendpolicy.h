@@ -37,7 +37,9 @@
  *     independent frames reads it as "skip to the next keyframe": the
  *     frames in between reference one the client never got; such a
  *     stream gives a budget (cl_budget_ns) of how long a queue it takes
- *     rather than that.
+ *     rather than that, and says how long its queue has stood
+ *     (cl_backlog_ns): a backlog older than the budget is one, whatever
+ *     the path's estimates say.
  *   - SEND_STALLED: the client has had bytes queued and taken no frame
  *     for stall_ns: close it, with the reason in the log.
  *   - The verdict carries the figures it was based on, for /state.
@@ -130,6 +132,10 @@ struct send_client {
 					 * every frame up to the next
 					 * keyframe, a frame it queues only
 					 * the time it waits */
+	uint64_t	 cl_backlog_ns;	/* with a budget: since when our
+					 * buffer or the kernel's unsent bytes
+					 * have held something at every
+					 * decision (0: nothing at the last) */
 };
 
 struct send_verdict {
