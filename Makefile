@@ -2,12 +2,15 @@
 # frames shared through a POSIX shared-memory ring.
 #
 #   sudo make deps     install the Debian packages to build, run and test
-#   make               build build/shmcam-capture and build/shmcam-server
+#   make               build build/shmcam-capture, build/shmcam-server and
+#                      build/shmcam-rtsp
 #   make run           test pattern + server on http://127.0.0.1:8080/
 #   make check         every test
 #   make install       PREFIX=/usr/local DESTDIR= (programs, manual pages,
 #                      systemd units; docs/hacking.md, "Installing")
 #   make check-systemd the units under a real systemd, in a container
+#   make check-scale   LL-HLS to hundreds of viewers through nginx edges,
+#                      in network namespaces (root; a few minutes)
 #   make check-deb     the Debian package, installed and used in one
 #   make check-arch    arm64 and armhf builds, run under emulation
 #   make SANITIZE=address,undefined check   (or SANITIZE=thread)
@@ -40,7 +43,7 @@ BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
 endif
 
 PKG_CONFIG ?= pkg-config
-PKGS	:= libturbojpeg libevent libsystemd libcrypt libseccomp
+PKGS	:= libturbojpeg libevent libsystemd libcrypt libseccomp nettle
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -103,26 +106,31 @@ CPPFLAGS += $(X264_CFLAGS)
 COMMON_SRC  := $(sort $(wildcard common/*.c))
 CAPTURE_SRC := $(sort $(wildcard capture/*.c))
 SERVER_SRC  := $(sort $(wildcard server/*.c))
+RTSP_SRC    := $(sort $(wildcard rtsp/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libshmcam-common.a
 CAPTURE	:= $(BUILD)/shmcam-capture
 SERVER	:= $(BUILD)/shmcam-server
+RTSP	:= $(BUILD)/shmcam-rtsp
 # Every program make builds and installs, each with its page man/NAME.8
 # (make check-man checks both ways).
-PROGRAMS := $(CAPTURE) $(SERVER)
+PROGRAMS := $(CAPTURE) $(SERVER) $(RTSP)
 
 # Debian packages: to build (the libraries, also fetched for other
 # architectures by check-arch), to run, to test.
 DEB_LIBS  := libevent-dev libturbojpeg0-dev libjpeg62-turbo-dev libssl-dev \
 	     libx264-dev libyuv-dev libsystemd-dev libcrypt-dev \
-	     libseccomp-dev check
+	     libseccomp-dev nettle-dev check
 DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap mandoc manpages-dev lintian git openssl
+	     debootstrap mandoc manpages-dev lintian git nodejs npm \
+	     gstreamer1.0-tools gstreamer1.0-plugins-good \
+	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin \
+	     vlc-plugin-base nginx openssl
 # make check-arch (tests/arch.mk) runs from an x86-64 host: Debian's cross
 # compilers and qemu.  The packages of the other architectures it fetches
 # through an apt of its own, and installs none of them.
@@ -182,6 +190,13 @@ $(SERVER): $(call obj,$(SERVER_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# shmcam-rtsp checks credentials and decides when a TCP client takes the
+# next frame as shmcam-server does (server/auth.c, server/sendpolicy.c).
+$(RTSP): $(call obj,$(RTSP_SRC) server/auth.c server/sendpolicy.c) \
+		$(COMMON_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
@@ -200,6 +215,9 @@ deps:
 		exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+	@# Browser-side test tools (playwright-core drives Debian's chromium),
+	@# exactly as pinned in tests/browser/package-lock.json.
+	cd tests/browser && npm ci --no-audit --no-fund
 
 # ---------------------------------------------------------------- run
 # One capture and one server in the foreground; Ctrl-C stops both.  As
@@ -240,7 +258,9 @@ VALGRIND_TESTS ?= test_end_to_end.EndToEndTest.test_snapshot_decodes_at_configur
 	test_netsrc.RelayTest.test_frames_byte_for_byte_with_the_origins_timestamps \
 	test_netsrc.CredentialsTest test_netsrc.HttpsTest.test_trusted_certificate \
 	test_netsrc.CameraQuirksTest.test_snapshot_camera test_netsrc.HostileUpstreamTest \
-	test_shutdown test_h264.H264Test.test_short_stream
+	test_shutdown test_h264.H264Test.test_short_stream \
+	test_rtsp_access.RtspAccessTest.test_digest_and_basic \
+	test_rtsp_robustness.RtspRobustnessTest.test_limits_and_malformed
 .PHONY: check-valgrind
 check-valgrind: all $(TEST_BINS)
 	cd tests/integration && SHMCAM_BUILD=$(BUILD) SHMCAM_SLOW=4 \
@@ -302,9 +322,10 @@ install: all units
 	install -m 0644 systemd/shmcam.sysusers $(DESTDIR)$(SYSUSERSDIR)/shmcam.conf
 	install -m 0644 systemd/shmcam.tmpfiles $(DESTDIR)$(TMPFILESDIR)/shmcam.conf
 	install -m 0644 $(CONF_EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
-	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md NEWS $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 docs/examples/* $(DESTDIR)$(DOCDIR)/examples/
 
 # Keep test objects: they are not intermediate files to throw away.
 .SECONDARY:

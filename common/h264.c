@@ -181,9 +181,8 @@ h264_au_next(const uint8_t *buf, size_t len, size_t *pos,
 
 /* ------------------------------------------------------ parameter sets */
 
-/* The profiles whose SPS has chroma_format_idc and the rest (7.3.2.1.1). */
-static int
-profile_has_chroma_info(unsigned p)
+int
+h264_profile_has_chroma_info(unsigned p)
 {
 	switch (p) {
 	case 100: case 110: case 122: case 244: case 44: case 83: case 86:
@@ -233,7 +232,7 @@ h264_sps_parse(const uint8_t *nal, size_t len, struct h264_sps *sps)
 		return -EBADMSG;
 	sps->chroma_format_idc = 1;
 	sps->bit_depth_luma = sps->bit_depth_chroma = 8;
-	if (profile_has_chroma_info(sps->profile_idc)) {
+	if (h264_profile_has_chroma_info(sps->profile_idc)) {
 		sps->chroma_format_idc = br_ue(&br);
 		if (sps->chroma_format_idc > 3)
 			return -EBADMSG;

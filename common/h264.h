@@ -94,6 +94,13 @@ struct h264_sps {
  */
 int	h264_sps_parse(const uint8_t *nal, size_t len, struct h264_sps *sps);
 
+/*
+ * 1 for the profiles whose SPS carries chroma_format_idc and bit depths
+ * (the High profiles and their relatives, 7.3.2.1.1); ISO/IEC 14496-15
+ * repeats those at the end of an avcC for them.
+ */
+int	h264_profile_has_chroma_info(unsigned profile_idc);
+
 /* What a picture parameter set says (7.3.2.2), as far as we need it. */
 struct h264_pps {
 	unsigned	 id;

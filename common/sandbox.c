@@ -1,6 +1,6 @@
 /*
- * sandbox.c - the seccomp allow-lists of shmcam-server and shmcam-capture
- * (see sandbox.h).
+ * sandbox.c - the seccomp allow-lists of shmcam-server, shmcam-rtsp and
+ * shmcam-capture (see sandbox.h).
  *
  * The lists are the two tables below: sandbox_calls[] (calls allowed
  * whatever their arguments) and the checked calls in sandbox_rules().
@@ -48,7 +48,8 @@
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
 #define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)	/* and CAP's */
-#define ALL	(SRV | CAP)
+#define RTS	(1u << SANDBOX_RTSP)
+#define ALL	(SRV | CAP | RTS)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANDBOX_SANITIZER	1
@@ -176,7 +177,7 @@ static const struct sandbox_call sandbox_calls[] = {
 	/* The capture: a new ring's random generation; an eventfd for each
 	 * server that attaches; the sources' frame timers; a directory
 	 * source's listing. */
-	{ "getrandom",		CAP },
+	{ "getrandom",		CAP | RTS },
 	{ "eventfd2",		CAP },
 	{ "timerfd_create",	CAP },
 	{ "timerfd_settime",	CAP },
@@ -197,6 +198,12 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "fchmod",		CAP },
 	{ "unlink",		CAP },
 	{ "unlinkat",		CAP },
+	/*
+	 * shmcam-rtsp: RTP over UDP, an access unit in one sendmmsg() (its
+	 * sockets are all bound before the filter: rtsp/udp.c).  Its
+	 * session ids and Digest nonces are random (getrandom, above).
+	 */
+	{ "sendmmsg",		RTS },
 	/*
 	 * A V4L2 layer preloaded into the capture (sandbox.h) is a driver
 	 * in user space: the calls a kernel driver makes inside the kernel
@@ -240,7 +247,7 @@ static const struct sandbox_call sandbox_calls[] = {
 	{ "ptrace",		ALL },
 	{ "wait4",		ALL },
 	{ "prctl",		ALL },
-	{ "getdents64",		SRV },
+	{ "getdents64",		SRV | RTS },
 	{ "getdents",		ALL },
 	{ "sigaltstack",	ALL },
 	{ "sched_getaffinity",	ALL },
@@ -423,7 +430,7 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
 		    &unix_only);
 	}
-	if (prog != SANDBOX_SERVER) {
+	if (prog == SANDBOX_CAPTURE || prog == SANDBOX_CAPTURE_V4L2_LAYER) {
 		/* Video4Linux: every VIDIOC_ request is type 'V', the
 		 * memory-to-memory encoder's too. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &v4l2);
@@ -441,7 +448,7 @@ sandbox_rules(const struct sandbox_sink *ctx, enum sandbox_program prog,
 		 * policy (server/sendpolicy.c); no other TCP option. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "getsockopt", 2,
 		    tcp_info);
-		/* The server opens nothing for writing. */
+		/* The servers open nothing for writing. */
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
 		rc |= sandbox_add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
 		/* Its password thread gives way to the event loop: it may
@@ -558,7 +565,14 @@ sandbox_trap_setup(void)
 const char *
 sandbox_program_name(enum sandbox_program prog)
 {
-	return prog == SANDBOX_SERVER ? "shmcam-server" : "shmcam-capture";
+	switch (prog) {
+	case SANDBOX_SERVER:
+		return "shmcam-server";
+	case SANDBOX_RTSP:
+		return "shmcam-rtsp";
+	default:
+		return "shmcam-capture";
+	}
 }
 
 /* The table's bits that apply to prog: a layer's calls and the

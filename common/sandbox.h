@@ -30,7 +30,7 @@
  *                   gives a thread's stack then (logged at setup)
  *   clone           threads only (CLONE_THREAD): no fork, no exec
  *   socket          AF_UNIX only (the control socket, sd_notify); the
- *                   server's TCP sockets are all opened before; a
+ *                   servers' TCP and UDP sockets are all opened before; a
  *                   capture of a network source also AF_INET and
  *                   AF_INET6, SOCK_STREAM (the camera) and, if it
  *                   resolves a name, SOCK_DGRAM (DNS)
@@ -96,6 +96,7 @@ enum sandbox_program {
 	SANDBOX_SERVER,
 	SANDBOX_CAPTURE,
 	SANDBOX_CAPTURE_V4L2_LAYER,	/* with a V4L2 layer preloaded */
+	SANDBOX_RTSP,			/* shmcam-server's, and sendmmsg */
 };
 
 /*

@@ -35,7 +35,9 @@
  *   (a generic cell rate algorithm: AUTH_FAIL_BURST at once, then one
  *   every AUTH_FAIL_INTERVAL_MS): beyond that a request gets 429 at once,
  *   with no hash computed, and at most AUTH_QUEUE_MAX checks wait for the
- *   thread at a time (503 beyond).
+ *   thread at a time (503 beyond).  shmcam-rtsp checks Digest answers
+ *   itself (no hash to compute) and counts their failures against the
+ *   same budgets (auth_admit(), auth_failed()).
  */
 #include <crypt.h>
 #include <errno.h>
@@ -602,6 +604,28 @@ auth_throttle_refund(struct auth *a, const char *key, uint64_t now)
 		    t->at_tat_ns - AUTH_FAIL_INTERVAL_NS : 0;
 }
 
+int
+auth_admit(struct auth *a, const char *addr, unsigned *retry_after)
+{
+	char akey[AUTH_KEY_MAX];
+
+	auth_addr_key(addr, akey);
+	*retry_after = auth_throttle(a, akey, clock_ns(CLOCK_MONOTONIC), 0);
+	if (*retry_after == 0)
+		return AUTH_OK;
+	a->a_throttled++;
+	return AUTH_THROTTLED;
+}
+
+void
+auth_failed(struct auth *a, const char *addr)
+{
+	char akey[AUTH_KEY_MAX];
+
+	auth_addr_key(addr, akey);
+	(void)auth_throttle(a, akey, clock_ns(CLOCK_MONOTONIC), 1);
+}
+
 void
 auth_throttle_forget(struct auth *a)
 {
@@ -740,11 +764,9 @@ auth_request(struct auth *a, const char *header, const char *addr,
 	/* No credentials at all cost nothing: a browser's first request. */
 	if (header == NULL)
 		return AUTH_DENIED;
-	auth_addr_key(addr, akey);
-	if ((*retry_after = auth_throttle(a, akey, now, 0)) != 0) {
-		a->a_throttled++;
+	if (auth_admit(a, addr, retry_after) != AUTH_OK)
 		return AUTH_THROTTLED;
-	}
+	auth_addr_key(addr, akey);
 	rc = auth_first(a, header, user, pass, digest, &hash, &named);
 	if (rc == 1) {
 		snprintf(who, whosize, "%s", user);

@@ -77,6 +77,7 @@ frame_get(struct frame_pool *fp, size_t jpeg_cap)
 	f->f_pool = fp;
 	f->f_seq = 0;
 	f->f_generation = 0;
+	f->f_epoch = 0;
 	f->f_placeholder = 0;
 	memset(&f->f_meta, 0, sizeof(f->f_meta));
 	f->f_jpeg_off = FRAME_HEAD_ROOM;

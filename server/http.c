@@ -4,6 +4,8 @@
  *
  * URLs (route.c parses them)
  *   /stream, /?action=stream              multipart MJPEG (stream.c)
+ *   /stream.mp4                           H.264, fragmented MP4 (mp4stream.c)
+ *   /hls.m3u8, /hls/NAME                  H.264, LL-HLS (hlsstream.c)
  *   /snapshot, /snapshot.jpg, /?action=snapshot   the newest JPEG, at once
  *   /state, /metrics                      JSON and Prometheus (state.c)
  *   /                                     the viewer page (page.c)
@@ -12,7 +14,7 @@
  * Order of checks: method (405), OPTIONS (answered without credentials:
  * CORS preflights carry none), auth (401, so that nothing about the
  * paths shows without credentials), route (404), then the endpoint,
- * where a stream beyond --max-clients gets 503.
+ * where a stream or a held HLS request beyond --max-clients gets 503.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -30,7 +32,7 @@
 /* The server and the request being handled, for the header helpers. */
 static struct server *http_srv;
 
-static void
+void
 http_common_headers(struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -52,7 +54,7 @@ http_no_cache(struct evhttp_request *req)
 	evhttp_add_header(h, "Expires", "0");
 }
 
-static void
+void
 http_error(struct evhttp_request *req, int code, const char *reason,
     const char *text)
 {
@@ -203,13 +205,13 @@ http_page(struct server *srv, struct camera *cam, struct evhttp_request *req,
 }
 
 static void
-http_stream_head(struct evhttp_request *req)
+http_stream_head(struct evhttp_request *req, enum route route)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	http_common_headers(req);
 	http_no_cache(req);
-	evhttp_add_header(h, "Content-Type",
+	evhttp_add_header(h, "Content-Type", route == ROUTE_MP4 ? "video/mp4" :
 	    "multipart/x-mixed-replace;boundary=" BOUNDARY);
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 }
@@ -309,8 +311,9 @@ http_handle(struct server *srv, struct evhttp_request *req, int auth)
 	route = route_parse(uri, pathlen, query, name, sizeof(name));
 	if (route != ROUTE_NONE && route != ROUTE_REDIRECT) {
 		cam = http_camera(srv, name);
-		if (cam == NULL && (name[0] != '\0' ||
-		    route == ROUTE_STREAM || route == ROUTE_SNAPSHOT))
+		if (cam == NULL && (name[0] != '\0' || route == ROUTE_STREAM ||
+		    route == ROUTE_MP4 || route == ROUTE_SNAPSHOT ||
+		    route == ROUTE_HLS || route == ROUTE_HLS_FILE))
 			route = ROUTE_NONE;
 	} else if (route == ROUTE_REDIRECT && http_camera(srv, name) == NULL)
 		route = ROUTE_NONE;
@@ -403,8 +406,15 @@ http_handle(struct server *srv, struct evhttp_request *req, int auth)
 		return;
 	}
 	case ROUTE_STREAM:
+	case ROUTE_MP4:
+		if (route == ROUTE_MP4 && !mp4_available(cam)) {
+			http_error(req, HTTP_NOTFOUND, "Not Found", "this "
+			    "camera has no H.264 stream (shmcam-capture "
+			    "--h264); /stream is MJPEG");
+			return;
+		}
 		if (method == EVHTTP_REQ_HEAD) {
-			http_stream_head(req);
+			http_stream_head(req, route);
 			return;
 		}
 		if (stream_params_parse(query, &sp) != 0) {
@@ -413,19 +423,23 @@ http_handle(struct server *srv, struct evhttp_request *req, int auth)
 			return;
 		}
 		http_peer_addr(srv, req, addr, sizeof(addr));
-		if (srv->nstreams >= srv->opt.max_clients) {
-			srv->rejected_busy++;
-			log_info("client %s %s: 503, %u stream clients "
-			    "already (--max-clients)", addr, http_log_path(uri,
-			    pathlen, lpath, sizeof(lpath)), srv->nstreams);
-			evhttp_add_header(h, "Retry-After", "5");
-			http_error(req, HTTP_SERVUNAVAIL,
-			    "Service Unavailable", "too many clients");
+		if (http_busy(srv, req))
 			return;
-		}
 		conn_request_done(srv, evcon, 1);
-		stream_start(cam, req, &sp, addr);
+		if (route == ROUTE_MP4)
+			mp4_start(cam, req, &sp, addr);
+		else
+			stream_start(cam, req, &sp, addr);
 		return;
+	case ROUTE_HLS:
+		hls_playlist_request(cam, req, query);
+		return;
+	case ROUTE_HLS_FILE: {
+		const char *file = (const char *)memrchr(uri, '/', pathlen) + 1;
+
+		hls_file_request(cam, req, file, pathlen - (size_t)(file - uri));
+		return;
+	}
 	case ROUTE_SNAPSHOT:
 		http_snapshot(cam, req);
 		return;
@@ -440,6 +454,27 @@ http_handle(struct server *srv, struct evhttp_request *req, int auth)
 	http_error(req, HTTP_NOTFOUND, "Not Found", "no such resource");
 }
 
+int
+http_busy(struct server *srv, struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *uri = evhttp_request_get_uri(req);
+	char addr[80], lpath[128];
+
+	if (srv->nstreams + srv->nheld < srv->opt.max_clients)
+		return 0;
+	srv->rejected_busy++;
+	http_peer_addr(srv, req, addr, sizeof(addr));
+	log_info("client %s %s: 503, %u stream clients already and %u held "
+	    "requests (--max-clients)", addr, http_log_path(uri,
+	    strcspn(uri, "?"), lpath, sizeof(lpath)), srv->nstreams,
+	    srv->nheld);
+	evhttp_add_header(h, "Retry-After", "5");
+	http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
+	    "too many clients");
+	return 1;
+}
+
 void
 server_init(struct server *srv)
 {
@@ -452,6 +487,7 @@ server_init(struct server *srv)
 	srv->opt.max_clients = 1000;
 	srv->opt.unix_mode = 0660;
 	srv->opt.send_bound = 1;
+	srv->opt.keyframe_requests = 1;
 	srv->opt.capture_uid = (uid_t)-1;
 }
 

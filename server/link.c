@@ -391,6 +391,7 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_ring_seq = 0;
 	cam->c_fps_ns = 0;
 	cam->c_capture_pid = (pid_t)w->pid;
+	cam->c_kinds = w->kinds;
 	cam->c_backoff_ms = BACKOFF_MIN_MS;
 	cam->c_attaches++;
 	cam->c_why[0] = '\0';
@@ -632,6 +633,8 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (cam->c_keyframe_pending)
 		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
+	mp4_tick(cam);
+	hls_tick(cam);
 	camera_tick_arm(cam);
 }
 
@@ -718,6 +721,8 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	}
 	frame_pool_init(&cam->c_pool);
 	TAILQ_INIT(&cam->c_clients);
+	mp4_camera_init(cam);
+	hls_camera_init(cam);
 	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
 	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
 	cam->c_tick_ev = evtimer_new(srv->base, camera_tick_cb, cam);
@@ -759,6 +764,8 @@ camera_free(struct camera *cam)
 	frame_unref(cam->c_offline);
 	cam->c_latest = cam->c_offline = NULL;
 	frame_pool_drain(&cam->c_pool);
+	hls_camera_free(cam);
+	mp4_camera_free(cam);
 	/* A frame still referenced would point into this camera's pool:
 	 * a use after free waiting to happen (server.h, camera_free()). */
 	if (cam->c_pool.fp_live != 0)

@@ -11,13 +11,10 @@
  *   errors.
  *
  * Running out of descriptors
- *   libevent's listener treats EMFILE as a plain error: without an error
- *   callback it logs and returns, and since the pending connection is
- *   still in the backlog the (level-triggered) listener fires again at
- *   once: a busy loop that writes a log line per iteration.  Our error
- *   callback disables the listener for a moment instead; connections wait
- *   in the kernel's backlog meanwhile and are accepted when descriptors
- *   are free again.
+ *   The error callback pauses accepting for a moment
+ *   (listener_accept_error(), common/listener.h); connections wait in the
+ *   kernel's backlog meanwhile and are accepted when descriptors are free
+ *   again.
  *
  * TCP_NODELAY
  *   Set on every listening TCP socket (Linux copies it into the accepted
@@ -49,11 +46,12 @@
  *   connection exists.  The guard holds a reference on that bufferevent
  *   until, on the next turn of the loop, it can register its close
  *   callback on the connection evhttp built around it; from then on the
- *   close callback ends the guard, whoever closes the connection.
+ *   close callback ends the guard, whoever closes the connection.  It
+ *   also tells whoever holds a request unanswered on that connection
+ *   (conn_watch()), since evhttp frees the request with the connection.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +61,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -74,12 +71,12 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "listener.h"
 #include "log.h"
+#include "netaddr.h"
 #include "server.h"
 #include "service.h"
 
-#define LISTEN_BACKLOG		1024
-#define ACCEPT_PAUSE_MS		200
 /* How long a starting server holds requests while it attaches to its
  * capture and takes a first frame (which takes a few milliseconds when
  * the capture is up and answers). */
@@ -102,6 +99,9 @@ struct conn_guard {
 	struct bufferevent *g_bev;	/* referenced until g_evcon is known */
 	struct evhttp_connection *g_evcon;
 	struct event	*g_ev;		/* adopt, then the deadline */
+	/* conn_watch(): told of the close before the guard goes */
+	void		(*g_watch)(struct evhttp_connection *, void *);
+	void		*g_watch_arg;
 };
 
 static void guard_free(struct conn_guard *g);
@@ -109,89 +109,9 @@ static void guard_free(struct conn_guard *g);
 int
 listen_parse(const char *s, struct listen_spec *ls)
 {
-	const char *colon;
-	char *end;
-	unsigned long port;
-	size_t hlen;
-
 	memset(ls, 0, sizeof(*ls));
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hlen = (size_t)(close - s - 1);
-		if (hlen == 0 || hlen >= sizeof(ls->ls_host))
-			return -1;
-		memcpy(ls->ls_host, s + 1, hlen);
-		ls->ls_host[hlen] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
-			return -1;
-		hlen = (size_t)(colon - s);
-		if (hlen >= sizeof(ls->ls_host))
-			return -1;
-		memcpy(ls->ls_host, s, hlen);
-		ls->ls_host[hlen] = '\0';
-		if (hlen == 0)
-			snprintf(ls->ls_host, sizeof(ls->ls_host), "0.0.0.0");
-	}
-	if (colon[1] < '0' || colon[1] > '9')
-		return -1;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port > 65535)
-		return -1;
-	ls->ls_port = (unsigned)port;
-	return 0;
-}
-
-/* "http://1.2.3.4:80/", "http://[::1]:80/" or "unix:/path" for logs. */
-static void
-listen_describe(int fd, char *buf, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN];
-
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		snprintf(buf, size, "fd %d", fd);
-		return;
-	}
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		snprintf(buf, size, "http://%s:%u/", addr,
-		    ntohs(sin->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		snprintf(buf, size, "http://[%s]:%u/", addr,
-		    ntohs(sin6->sin6_port));
-	} else if (ss.ss_family == AF_UNIX) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		if (len > offsetof(struct sockaddr_un, sun_path) &&
-		    sun->sun_path[0] != '\0')
-			snprintf(buf, size, "unix:%.*s",
-			    (int)(len - offsetof(struct sockaddr_un, sun_path)),
-			    sun->sun_path);
-		else
-			snprintf(buf, size, "unix:(unnamed)");
-	} else
-		snprintf(buf, size, "fd %d (family %d)", fd, ss.ss_family);
-}
-
-static int
-sock_is_tcp(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return 0;
-	return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+	return netaddr_parse(s, ls->ls_host, sizeof(ls->ls_host),
+	    &ls->ls_port);
 }
 
 static void
@@ -280,7 +200,6 @@ listen_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listener *l;
 	int err = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
 	(void)arg;
 	TAILQ_FOREACH(l, &listen_srv->listeners, l_entry)
@@ -288,26 +207,9 @@ listen_error_cb(struct evconnlistener *lev, void *arg)
 			break;
 	if (l == NULL)
 		return;
-	switch (err) {
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-		/* Out of descriptors or memory: the connection stays in
-		 * the backlog; try again shortly rather than spin. */
-		if (l->l_srv->accept_pauses++ % 100 == 0)
-			log_warnx("%s: accept: %s: pausing accepts for %d ms "
-			    "(%llu times so far)", l->l_desc, strerror(err),
-			    ACCEPT_PAUSE_MS,
-			    (unsigned long long)l->l_srv->accept_pauses);
-		evconnlistener_disable(l->l_lev);
+	if (listener_accept_error(lev, err, l->l_pause_ev, l->l_desc,
+	    &l->l_srv->accept_pauses))
 		l->l_paused = 1;
-		evtimer_add(l->l_pause_ev, &tv);
-		break;
-	default:
-		log_warnx("%s: accept: %s", l->l_desc, strerror(err));
-		break;
-	}
 }
 
 static void
@@ -323,10 +225,10 @@ listen_add(struct server *srv, int fd, const char *unlink_path,
 		fatal("calloc");
 	l->l_srv = srv;
 	l->l_fd = fd;
-	listen_describe(fd, l->l_desc, sizeof(l->l_desc));
+	listener_describe(fd, "http", l->l_desc, sizeof(l->l_desc));
 	if (unlink_path != NULL)
 		snprintf(l->l_unlink, sizeof(l->l_unlink), "%s", unlink_path);
-	if (sock_is_tcp(fd))
+	if (listener_is_tcp(fd))
 		sock_nodelay(fd);
 	/* Backlog 0: the socket is listening already.  Disabled until
 	 * listen_start(). */
@@ -346,42 +248,16 @@ listen_add(struct server *srv, int fd, const char *unlink_path,
 }
 
 static void
+listen_add_tcp(int fd, void *arg)
+{
+	listen_add(arg, fd, NULL, "");
+}
+
+static void
 listen_tcp(struct server *srv, const struct listen_spec *ls)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[8];
-	int fd, rc, one = 1, bound = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", ls->ls_port);
-	rc = getaddrinfo(ls->ls_host, port, &hints, &res);
-	if (rc != 0)
-		fatalx("--listen %s:%u: %s", ls->ls_host, ls->ls_port,
-		    gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1)
-			fatal("--listen %s:%u: socket", ls->ls_host,
-			    ls->ls_port);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* [::] means IPv6 only; 0.0.0.0 is a --listen of its own. */
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, LISTEN_BACKLOG) == -1)
-			fatal("cannot listen on %s port %u", ls->ls_host,
-			    ls->ls_port);
-		listen_add(srv, fd, NULL, "");
-		bound++;
-	}
-	freeaddrinfo(res);
-	if (bound == 0)
-		fatalx("--listen %s:%u: no address", ls->ls_host, ls->ls_port);
+	(void)listener_bind_tcp(ls->ls_host, ls->ls_port, "--listen",
+	    listen_add_tcp, srv);
 }
 
 static void
@@ -416,7 +292,7 @@ listen_unix(struct server *srv, const struct listen_spec *ls, mode_t mode)
 	umask(umask_was);
 	if (rc == -1)
 		fatal("--unix %s: bind", ls->ls_path);
-	if (listen(fd, LISTEN_BACKLOG) == -1)
+	if (listen(fd, LISTENER_BACKLOG) == -1)
 		fatal("--unix %s: listen", ls->ls_path);
 	listen_add(srv, fd, ls->ls_path, "");
 }
@@ -503,6 +379,8 @@ guard_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn_guard *g = arg;
 
+	if (g->g_watch != NULL)
+		g->g_watch(evcon, g->g_watch_arg);
 	/* A request of it may be waiting for its credentials to be
 	 * checked: the answer must not reach a freed request. */
 	auth_cancel(g->g_srv->auth, evcon);
@@ -541,7 +419,7 @@ guard_adopt(struct conn_guard *g, struct evhttp_connection *evcon)
 {
 	evutil_socket_t fd = bufferevent_getfd(g->g_bev);
 
-	if (fd != -1 && sock_is_tcp(fd))
+	if (fd != -1 && listener_is_tcp(fd))
 		sock_nodelay(fd);
 	g->g_evcon = evcon;
 	evhttp_connection_set_closecb(evcon, guard_close_cb, g);
@@ -645,4 +523,23 @@ conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 		guard_free(g);
 	} else
 		guard_arm(g);
+}
+
+void
+conn_watch(struct server *srv, struct evhttp_connection *evcon,
+    void (*cb)(struct evhttp_connection *, void *), void *arg)
+{
+	struct conn_guard *g;
+
+	TAILQ_FOREACH(g, &srv->guards, g_entry)
+		if (g->g_evcon == evcon)
+			break;
+	if (g != NULL) {
+		g->g_watch = cb;
+		g->g_watch_arg = arg;
+		return;
+	}
+	/* No guard (out of memory when the connection came): the close
+	 * callback is free for this. */
+	evhttp_connection_set_closecb(evcon, cb, arg);
 }

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +33,8 @@ usage(FILE *out)
 "usage: shmcam-server [options]\n"
 "\n"
 "Serves the frames of shmcam-capture processes over HTTP: MJPEG streams,\n"
-"snapshots, state and metrics, and a viewer page.\n"
+"H.264 as fragmented MP4 (/stream.mp4), snapshots, state and metrics, and\n"
+"a viewer page.\n"
 "\n"
 "Cameras\n"
 "  -n, --name NAME          camera name, as given to shmcam-capture\n"
@@ -72,6 +72,10 @@ usage(FILE *out)
 "                           request within S seconds (default 10)\n"
 "      --no-send-bound      let the kernel queue frames for slow clients\n"
 "                           (for comparisons only: they fall behind)\n"
+"H.264\n"
+"      --no-keyframe-requests  never ask the capture for a keyframe: MP4\n"
+"                           viewers start and resume at its regular ones\n"
+"                           (for comparisons, or to spare a camera)\n"
 "Other\n"
 "      --allow-root         run even as root (not recommended)\n"
 "      --no-sandbox         no system call filter after setup (debugging)\n"
@@ -116,85 +120,10 @@ server_status(char *buf, size_t size, void *arg)
 	}
 }
 
-/* A user by name or number: 0 and *uid, or -1. */
-static int
-lookup_user(const char *name, uid_t *uid)
-{
-	struct passwd *pw;
-	unsigned long v;
-	char *end;
-
-	if ((pw = getpwnam(name)) != NULL) {
-		*uid = pw->pw_uid;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (errno != 0 || end == name || *end != '\0' || name[0] == '-' ||
-	    v >= (unsigned long)(uid_t)-1)
-		return -1;
-	*uid = (uid_t)v;
-	return 0;
-}
-
 struct camera_spec {
-	const char	*name;
+	char		*name;
 	const char	*ctl;
 };
-
-/* "NAME" or "NAME:PATH". */
-static void
-parse_camera(const char *arg, struct camera_spec *cs)
-{
-	const char *colon = strchr(arg, ':');
-	char name[RING_NAME_MAX];
-	size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
-
-	if (n == 0 || n >= sizeof(name))
-		opt_usage_error("invalid --camera '%s': expected NAME[:CTLPATH]",
-		    arg);
-	memcpy(name, arg, n);
-	name[n] = '\0';
-	if (ring_camera_name_valid(name) != 0)
-		opt_usage_error("invalid --camera '%s': the name is 1-56 "
-		    "letters, digits, '.', '_' and '-'", arg);
-	if (colon != NULL && (colon[1] == '\0' ||
-	    strlen(colon + 1) >= CTL_PATH_MAX))
-		opt_usage_error("invalid --camera '%s': empty or too long control "
-		    "socket path", arg);
-	cs->name = strndup(arg, n);
-	cs->ctl = colon != NULL ? colon + 1 : NULL;
-	if (cs->name == NULL)
-		fatal("strndup");
-}
-
-/*
- * Stream clients each hold a descriptor: take what the hard limit allows,
- * and make sure --max-clients fits in it with room for everything else.
- */
-static void
-server_fd_limit(struct server *srv)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)srv->opt.max_clients + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		fatal("getrlimit");
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < need) {
-		unsigned max = rl.rlim_cur > 128 ?
-		    (unsigned)(rl.rlim_cur - 64) : (unsigned)rl.rlim_cur / 2;
-		log_warnx("open file limit %llu: --max-clients lowered from "
-		    "%u to %u", (unsigned long long)rl.rlim_cur,
-		    srv->opt.max_clients, max);
-		srv->opt.max_clients = max;
-	}
-}
 
 enum {
 	OPT_CAMERA = 256,
@@ -207,6 +136,7 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_REQUEST_TIMEOUT,
 	OPT_NO_SEND_BOUND,
+	OPT_NO_KEYFRAME_REQUESTS,
 	OPT_ALLOW_ROOT,
 	OPT_NO_SANDBOX,
 	OPT_CAPTURE_USER,
@@ -232,6 +162,8 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL,
 		    OPT_REQUEST_TIMEOUT },
 		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
+		{ "no-keyframe-requests", no_argument, NULL,
+		    OPT_NO_KEYFRAME_REQUESTS },
 		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -302,7 +234,8 @@ main(int argc, char **argv)
 			cams = reallocarray(cams, ncams + 1, sizeof(*cams));
 			if (cams == NULL)
 				fatal("reallocarray");
-			parse_camera(optarg, &cams[ncams]);
+			opt_camera(optarg, &cams[ncams].name,
+			    &cams[ncams].ctl);
 			for (i = 0; i < ncams; i++)
 				if (strcmp(cams[i].name, cams[ncams].name) == 0)
 					opt_usage_error("invalid --camera '%s': "
@@ -310,9 +243,8 @@ main(int argc, char **argv)
 			ncams++;
 			break;
 		case OPT_CAPTURE_USER:
-			if (lookup_user(optarg, &srv.opt.capture_uid) != 0)
-				opt_usage_error("unknown --capture-user '%s'",
-				    optarg);
+			srv.opt.capture_uid = opt_user("--capture-user",
+			    optarg);
 			break;
 		case OPT_AUTH_FILE:
 			srv.opt.auth_file = optarg;
@@ -355,6 +287,9 @@ main(int argc, char **argv)
 		case OPT_NO_SEND_BOUND:
 			srv.opt.send_bound = 0;
 			break;
+		case OPT_NO_KEYFRAME_REQUESTS:
+			srv.opt.keyframe_requests = 0;
+			break;
 		case OPT_ALLOW_ROOT:
 			srv.opt.allow_root = 1;
 			break;
@@ -386,7 +321,7 @@ main(int argc, char **argv)
 		    "in the capture's server group, or pass --allow-root");
 
 	signal(SIGPIPE, SIG_IGN);
-	server_fd_limit(&srv);
+	opt_fd_limit(&srv.opt.max_clients, 1);
 	srv.started_real_ns = clock_ns(CLOCK_REALTIME);
 	srv.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	if (srv.opt.auth_file != NULL) {
@@ -479,7 +414,7 @@ main(int argc, char **argv)
 		camera_free(cam);
 	}
 	for (i = 0; i < ncams; i++)
-		free((char *)cams[i].name);
+		free(cams[i].name);
 	free(cams);
 	free(srv.opt.listen);
 	free(srv.opt.auth_exempt);

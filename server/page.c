@@ -4,6 +4,23 @@
  * /state.  Plain HTML, CSS and JavaScript, all in this file: the page
  * loads nothing from anywhere else.
  *
+ * The picture: MJPEG in an <img> at first (it shows at once, and without
+ * scripts); when /state says the camera has H.264 and the browser can
+ * play it, a <video> takes over once it plays, and the MJPEG stream is
+ * closed.  The video is stream.mp4, progressive fragmented MP4, except in
+ * Safari and on iOS (Apple's WebKit: every browser there), which play
+ * HLS natively but no live MP4 of unknown length, and in browsers
+ * without MediaSource: they get hls.m3u8.  (Chromium says "maybe" to
+ * HLS since 2025, but its own HLS demuxer does not take this one's
+ * fragmented MP4 parts; it gets MP4.)  If the video fails, ends (the
+ * capture's H.264 parameters
+ * changed) or stops advancing, the page goes back to MJPEG and tries the
+ * video again later.  The line under the picture says which one is
+ * playing.  A browser holds a few hundred milliseconds of MP4 before it
+ * plays; the page seeks to the newest frame when it holds more than
+ * that, so the picture stays live.  HLS is left to the browser's own
+ * idea of the live edge unless it falls 3 s behind.
+ *
  * Links are relative ("stream", "state"), so the page also works behind
  * a reverse proxy that serves us under a path prefix.  The script puts
  * what /state says into the page with textContent only, never as HTML:
@@ -30,7 +47,7 @@ static const char page_html[] =
 "a{color:#8cc4ff}\n"
 "main{padding:12px 16px;display:flex;gap:16px;flex-wrap:wrap}\n"
 ".cam{flex:1 1 480px;max-width:1280px}\n"
-".cam img{display:block;width:100%;background:#000;min-height:120px}\n"
+".cam img,.cam video{display:block;width:100%;background:#000;min-height:120px}\n"
 ".cam p{margin:6px 0}\n"
 ".off{color:#ff9b8c}.on{color:#9be29b}\n"
 "table{border-collapse:collapse;font-size:12px;margin-top:8px}\n"
@@ -52,23 +69,64 @@ static const char page_html[] =
 "if(s<7200)return (s/60).toFixed(1)+' min';return (s/3600).toFixed(1)+' h';}\n"
 "function cell(tr,tag,text){const c=document.createElement(tag);"
 "c.textContent=text;tr.appendChild(c);}\n"
+"const V={};\n"
+"function playing(box,what){box.querySelector('.playing').textContent="
+"'playing: '+what;box.dataset.playing=what;}\n"
+"function toMjpeg(box,why){const v=box.querySelector('video'),"
+"i=box.querySelector('img'),st=V[box.dataset.camera];\n"
+" v.removeAttribute('src');v.load();v.hidden=true;i.hidden=false;\n"
+" if(!i.getAttribute('src'))i.src=box.dataset.base+'stream';\n"
+" playing(box,'MJPEG'+(why?' ('+why+')':''));st.video=false;"
+"st.retry=Date.now()+10000;}\n"
+"function toVideo(box,hls){const v=box.querySelector('video'),"
+"i=box.querySelector('img'),st=V[box.dataset.camera];\n"
+" st.video=true;st.hls=hls;st.t=-1;st.still=0;st.since=Date.now();\n"
+" v.onplaying=()=>{v.hidden=false;i.hidden=true;i.removeAttribute('src');"
+"playing(box,hls?'H.264 (HLS)':'H.264 (MP4)');};\n"
+" v.onerror=()=>toMjpeg(box,'video error');\n"
+" v.onended=()=>{st.retry=0;toMjpeg(box,'video ended');};\n"
+" v.src=box.dataset.base+(hls?'hls.m3u8':'stream.mp4?key=viewer-page');"
+"v.play().catch(()=>{});}\n"
+"function watchVideo(box){const v=box.querySelector('video'),"
+"st=V[box.dataset.camera];if(!st.video)return;\n"
+" if(v.hidden){if(Date.now()-st.since>10000)"
+"toMjpeg(box,'video did not start');return;}\n"
+" if(v.currentTime===st.t){if(++st.still>=5)toMjpeg(box,'video stalled');}"
+"else{st.t=v.currentTime;st.still=0;}\n"
+" const b=v.buffered,e=b.length?b.end(b.length-1):0;\n"
+" if(!st.hls&&e-v.currentTime>0.5)v.currentTime=e-0.1;\n"
+" else if(st.hls&&e-v.currentTime>3)v.currentTime=e-1.5;}\n"
 "function render(cam){\n"
 " const box=document.querySelector('[data-camera=\"'+cam.name+'\"]');\n"
 " if(!box)return;\n"
-" const st=box.querySelector('.status');\n"
-" st.textContent=cam.online?'online':'offline'+(cam.why?': '+cam.why:'');\n"
-" st.className='status '+(cam.online?'on':'off');\n"
+" const st=V[cam.name]||(V[cam.name]={video:false,retry:0});\n"
+" const v=box.querySelector('video');\n"
+" const h264=cam.h264&&cam.streams&&cam.streams.mp4.available&&"
+"!/[?&]mjpeg/.test(location.search);\n"
+" const mp4=h264&&v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')!=='';\n"
+" const hls=h264&&v.canPlayType('application/vnd.apple.mpegurl')!==''&&"
+"(/^Apple/.test(navigator.vendor||'')||!window.MediaSource);\n"
+" if(!st.video&&(mp4||hls)&&Date.now()>=st.retry)toVideo(box,hls);\n"
+" else if(!st.video&&!box.dataset.playing)playing(box,'MJPEG');\n"
+" watchVideo(box);\n"
+" const so=box.querySelector('.status');\n"
+" so.textContent=cam.online?'online':'offline'+(cam.why?': '+cam.why:'');\n"
+" so.className='status '+(cam.online?'on':'off');\n"
 " const r=cam.ring;\n"
 " box.querySelector('.info').textContent=cam.width+'x'+cam.height+"
 "', source '+(r&&r.fps!=null?r.fps.toFixed(1):'?')+' fps, receiving '+"
 "cam.fps.toFixed(1)+' fps; frames in '+cam.frames_in+', sent '+"
 "cam.frames_sent+', skipped by clients '+cam.frames_dropped+'; '+"
 "fmtBytes(cam.bytes_sent)+' sent'+(r?'; capture pid '+cam.capture_pid+"
-"', ring '+r.generation+' '+r.state+(r.source?' ('+r.source+')':''):'');\n"
+"', ring '+r.generation+' '+r.state+(r.source?' ('+r.source+')':''):'')+"
+"(cam.h264?'; H.264 '+cam.h264.width+'x'+cam.h264.height+', '+"
+"(cam.h264.bitrate/1000).toFixed(0)+' kbit/s, encoding '+"
+"(cam.h264.encode_seconds*1000).toFixed(1)+' ms a frame, '+"
+"fmtBytes(cam.streams.mp4.bytes_sent)+' sent':'');\n"
 " const tb=box.querySelector('tbody');\n"
 " tb.textContent='';\n"
 " for(const c of cam.clients){const tr=document.createElement('tr');\n"
-"  cell(tr,'td',c.address);cell(tr,'td',c.key);"
+"  cell(tr,'td',c.address);cell(tr,'td',c.kind);cell(tr,'td',c.key);"
 "cell(tr,'td',c.fps==null?'-':c.fps);cell(tr,'td',fmtSecs(c.seconds));"
 "cell(tr,'td',c.frames);cell(tr,'td',c.skipped);"
 "cell(tr,'td',fmtBytes(c.bytes));cell(tr,'td',fmtBytes(c.queued_bytes));"
@@ -90,14 +148,18 @@ static const char page_html[] =
 "</body></html>\n";
 
 static const char page_camera[] =
-"<section class=\"cam\" data-camera=\"{{NAME}}\">\n"
+"<section class=\"cam\" data-camera=\"{{NAME}}\" data-base=\"{{BASE}}\">\n"
 "<img src=\"{{BASE}}stream\" alt=\"live stream of camera {{NAME}}\">\n"
+"<video muted autoplay playsinline hidden></video>\n"
 "<p><b>{{NAME}}</b> <span class=\"status\"></span> &middot; "
+"<span class=\"playing\"></span> &middot; "
 "<a href=\"{{BASE}}stream\">stream</a> &middot; "
+"<a href=\"{{BASE}}stream.mp4\">stream.mp4</a> &middot; "
+"<a href=\"{{BASE}}hls.m3u8\">hls.m3u8</a> &middot; "
 "<a href=\"{{BASE}}snapshot\">snapshot</a> &middot; "
 "<a href=\"{{BASE}}state\">state</a></p>\n"
 "<p class=\"info\"></p>\n"
-"<table><thead><tr><th>client</th><th>key</th><th>fps cap</th>"
+"<table><thead><tr><th>client</th><th>kind</th><th>key</th><th>fps cap</th>"
 "<th>connected</th><th>frames</th><th>skipped</th><th>sent</th>"
 "<th>queued</th><th>frame age</th></tr></thead><tbody></tbody></table>\n"
 "</section>\n";

@@ -5,6 +5,8 @@
  * Paths
  *   /, /index.html                      the viewer page, or the action=
  *   /stream, /snapshot, /snapshot.jpg   ... of the only camera
+ *   /stream.mp4                         its H.264 as fragmented MP4
+ *   /hls.m3u8, /hls/NAME                its H.264 as LL-HLS (hls.h names)
  *   /state, /metrics                    all cameras
  *   /NAME/, /NAME/stream, ...           camera NAME (any number)
  *   /NAME                               redirected to /NAME/
@@ -82,6 +84,7 @@ static enum route
 route_endpoint(const char *p, size_t len, const char *query)
 {
 	const char *action;
+	struct hls_name hn;
 	size_t n;
 
 	if (len == 0 || eq(p, len, "/") || eq(p, len, "/index.html")) {
@@ -94,12 +97,21 @@ route_endpoint(const char *p, size_t len, const char *query)
 	}
 	if (eq(p, len, "/stream") || eq(p, len, "/stream.mjpg"))
 		return ROUTE_STREAM;
+	if (eq(p, len, "/stream.mp4"))
+		return ROUTE_MP4;
 	if (eq(p, len, "/snapshot") || eq(p, len, "/snapshot.jpg"))
 		return ROUTE_SNAPSHOT;
 	if (eq(p, len, "/state"))
 		return ROUTE_STATE;
 	if (eq(p, len, "/metrics"))
 		return ROUTE_METRICS;
+	if (eq(p, len, "/hls.m3u8"))
+		return ROUTE_HLS;
+	/* Only names hls.c could have made: a camera called "hls" keeps
+	 * its /hls/stream and the rest. */
+	if (len > 5 && memcmp(p, "/hls/", 5) == 0 &&
+	    hls_name_parse(p + 5, len - 5, &hn) == 0)
+		return ROUTE_HLS_FILE;
 	return ROUTE_NONE;
 }
 

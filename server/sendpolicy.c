@@ -147,15 +147,29 @@ muldiv(uint64_t a, uint64_t b, uint64_t c)
 	return q >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)q;
 }
 
-/* The bound in bytes, when nothing is known about the path's rate. */
+/* The interval, or the budget a client gives for what is ahead. */
+static uint64_t
+budget_ns(const struct send_client *cl)
+{
+	uint64_t interval = cl->cl_interval_ns ? cl->cl_interval_ns :
+	    DEFAULT_INTERVAL_NS;
+
+	return cl->cl_budget_ns > interval ? cl->cl_budget_ns : interval;
+}
+
+/* The bound in bytes, when nothing is known about the path's rate: half
+ * a frame, or as many halves as the budget has frame intervals. */
 static void
 decide_bytes(const struct send_client *cl, uint64_t ahead,
     struct send_verdict *v)
 {
+	uint64_t interval = cl->cl_interval_ns ? cl->cl_interval_ns :
+	    DEFAULT_INTERVAL_NS;
 	uint64_t bound = cl->cl_last_len / 2;
 
 	if (bound < SENDPOLICY_MIN_BYTES)
 		bound = SENDPOLICY_MIN_BYTES;
+	bound = muldiv(bound, budget_ns(cl), interval);
 	v->v_ahead = ahead;
 	v->v_budget = bound;
 	if (ahead <= bound)
@@ -198,10 +212,10 @@ decide_tcp(const struct send_client *cl, const struct send_path *sp,
 	v->v_path_queue = muldiv(path_ns, rate, 1000000000u);
 	v->v_ahead = local + v->v_path_queue;
 	v->v_drain_ns = muldiv(local, 1000000000u, send_rate) + path_ns;
-	v->v_budget = interval;
+	v->v_budget = budget_ns(cl);
 	if (v->v_ahead == 0)
 		verdict(v, SEND_NOW, WHY_CLEAR);
-	else if (v->v_drain_ns <= interval)
+	else if (v->v_drain_ns <= v->v_budget)
 		verdict(v, SEND_NOW, WHY_DRAINS);
 	else
 		verdict(v, SEND_WAIT, WHY_QUEUED);
@@ -224,14 +238,31 @@ sendpolicy_decide(const struct send_client *cl, const struct send_path *sp,
 		verdict(v, SEND_STALLED, WHY_STALLED);
 		return;
 	}
-	/* One frame at a time in our buffer: the newest wins. */
-	if (cl->cl_ours > 0) {
+	/* One frame at a time in our buffer: the newest wins (unless a
+	 * budget says how much may wait). */
+	if (cl->cl_ours > 0 && cl->cl_budget_ns == 0) {
 		v->v_ahead = cl->cl_ours;
 		verdict(v, SEND_WAIT, WHY_BUSY);
 		return;
 	}
 	if (cl->cl_due_ns != 0 && cl->cl_now_ns < cl->cl_due_ns) {
 		verdict(v, SEND_WAIT, WHY_FPS_CAP);
+		return;
+	}
+	/*
+	 * With a budget, our buffer may hold frames, and the estimates of
+	 * the path say when they leave.  They describe the network, not the
+	 * reader: a client that reads slowly (its receive window closed)
+	 * on a fast path is reckoned at the path's rate, and would be given
+	 * frame after frame.  A queue that has stood longer than the budget
+	 * is a backlog whatever they say: wait.
+	 */
+	if (cl->cl_budget_ns != 0 && cl->cl_backlog_ns != 0 &&
+	    cl->cl_now_ns > cl->cl_backlog_ns &&
+	    cl->cl_now_ns - cl->cl_backlog_ns > budget_ns(cl)) {
+		v->v_ahead = cl->cl_ours + sp->sp_unsent;
+		v->v_budget = budget_ns(cl);
+		verdict(v, SEND_WAIT, WHY_QUEUED);
 		return;
 	}
 	switch (sp->sp_kind) {

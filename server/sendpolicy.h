@@ -35,7 +35,11 @@
  *   - SEND_NOW: queue the newest frame for the client now.
  *   - SEND_WAIT: do not; ask again with the next frame.  A codec without
  *     independent frames reads it as "skip to the next keyframe": the
- *     frames in between reference one the client never got.
+ *     frames in between reference one the client never got; such a
+ *     stream gives a budget (cl_budget_ns) of how long a queue it takes
+ *     rather than that, and says how long its queue has stood
+ *     (cl_backlog_ns): a backlog older than the budget is one, whatever
+ *     the path's estimates say.
  *   - SEND_STALLED: the client has had bytes queued and taken no frame
  *     for stall_ns: close it, with the reason in the log.
  *   - The verdict carries the figures it was based on, for /state.
@@ -119,6 +123,19 @@ struct send_client {
 					 * offered (source, or its fps cap) */
 	uint64_t	 cl_due_ns;	/* fps cap: no frame before (0: none) */
 	uint64_t	 cl_stall_ns;	/* stalled after this (0: never) */
+	uint64_t	 cl_budget_ns;	/* what is ahead of a new frame may
+					 * take this long to leave; 0: one
+					 * frame interval, and one frame at a
+					 * time in our buffer.  A stream whose
+					 * frames depend on each other (H.264)
+					 * allows more: a frame it skips costs
+					 * every frame up to the next
+					 * keyframe, a frame it queues only
+					 * the time it waits */
+	uint64_t	 cl_backlog_ns;	/* with a budget: since when our
+					 * buffer or the kernel's unsent bytes
+					 * have held something at every
+					 * decision (0: nothing at the last) */
 };
 
 struct send_verdict {

@@ -7,14 +7,20 @@
  *   link.c    one camera: the control socket to its capture, the ring,
  *             the eventfd, reconnection, the offline placeholder
  *   frame.c   reference-counted frames copied once out of the ring
- *   stream.c  multipart streaming clients, latest-frame-wins fan-out
+ *   stream.c  streaming clients: the connection, sending shared frames,
+ *             multipart MJPEG with latest-frame-wins fan-out
  *   sendpolicy.c  when a client takes its next frame (sendpolicy.h: a
  *             pure decision over the client's state and TCP_INFO)
+ *   mp4stream.c  H.264 as fragmented MP4: one mux per camera, clients
+ *             that start and resume at keyframes
+ *   mp4.c     the fragmented MP4 box writer (pure)
+ *   hlsstream.c  LL-HLS: one segmenter per camera, its window of parts
+ *             and segments, playlist and file requests, held requests
+ *   hls.c     LL-HLS names, directives, playlists and decisions (pure)
  *   http.c    routing, access control and the non-streaming endpoints
  *   route.c   request-line parsing: paths, cameras, query parameters
  *   auth.c    HTTP Basic credentials: the auth file, constant-time checks
  *   state.c   /state (JSON) and /metrics (Prometheus text)
- *   json.c    JSON string escaping
  *   page.c    the HTML viewer page served at /
  *
  * Everything runs on one libevent loop in one thread.
@@ -33,6 +39,9 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "hls.h"
+#include "json.h"
+#include "mp4.h"
 #include "opt.h"
 #include "ring.h"
 #include "sendpolicy.h"
@@ -52,6 +61,15 @@
  * an advance_headers=1 client one reference (f_jpeg_off..f_adv_end), and
  * a snapshot one reference to the JPEG alone.  Immutable once built;
  * freed (or recycled) when the last reference goes.
+ *
+ * An MP4 fragment or init segment (mp4stream.c) is a frame of the same
+ * kind, framed as an HTTP chunk:
+ *
+ *   [room]["%zx" CRLF][moof + mdat][CRLF]
+ *          ^f_part_off ^f_jpeg_off     ^f_end  (f_jpeg_len: the MP4 bytes)
+ *
+ * so a chunked (HTTP/1.1) client gets f_part_off..f_end and an HTTP/1.0
+ * one the MP4 bytes alone.
  */
 #define FRAME_HEAD_ROOM		256
 #define FRAME_TRAILER		"\r\n--" BOUNDARY "\r\n"
@@ -75,6 +93,7 @@ struct frame {
 	uint64_t	 f_seq;		/* server-local, increasing for ever */
 	struct ring_frame f_meta;	/* as read from the ring */
 	uint64_t	 f_generation;	/* ring it came from; 0: placeholder */
+	uint64_t	 f_epoch;	/* MP4: the parameter sets it needs */
 	int		 f_placeholder;	/* enum frame_placeholder */
 	uint8_t		*f_buf;
 	size_t		 f_cap;
@@ -148,6 +167,142 @@ struct stream_params {
 struct server;
 struct stream_client;
 
+enum stream_kind {
+	STREAM_MJPEG,		/* multipart JPEG (stream.c) */
+	STREAM_MP4,		/* H.264 in fragmented MP4 (mp4stream.c) */
+};
+
+/*
+ * A camera's MP4 mux (mp4stream.c): the H.264 ring's access units turned
+ * into MP4 fragments once, shared by reference by all its MP4 clients.
+ */
+#define MP4_PARAMS_MAX	1024	/* bytes of an SPS or a PPS we keep */
+
+struct mp4_mux {
+	struct frame_pool mx_pool;
+	struct frame	*mx_init;	/* init segment of mx_epoch */
+	uint64_t	 mx_init_hash;	/* hls_hash() of its MP4 bytes */
+	struct frame	*mx_latest;	/* newest fragment, or NULL */
+	uint64_t	 mx_epoch;	/* +1 whenever the SPS or PPS change */
+	uint8_t		 mx_sps[MP4_PARAMS_MAX];
+	size_t		 mx_sps_len;
+	uint8_t		 mx_pps[MP4_PARAMS_MAX];
+	size_t		 mx_pps_len;
+	uint32_t	 mx_width;	/* from the SPS */
+	uint32_t	 mx_height;
+	uint64_t	 mx_ring_seq;	/* newest ring sequence taken */
+	int		 mx_broken;	/* a frame was lost: nothing published
+					 * until the next keyframe */
+	struct mp4_timeline mx_timeline;
+	uint64_t	 mx_next_seq;	/* f_seq of fragments, increasing */
+	uint8_t		*mx_buf;	/* one access unit out of the ring */
+	size_t		 mx_cap;
+
+	TAILQ_HEAD(, stream_client) mx_clients;
+	unsigned	 mx_nclients;
+
+	/* counters */
+	uint64_t	 mx_frames_in;	/* access units taken from the ring */
+	uint64_t	 mx_keyframes_in;
+	uint64_t	 mx_lost;	/* ring frames overwritten before read */
+	uint64_t	 mx_dropped;	/* not published: waiting for a key */
+	uint64_t	 mx_invalid;	/* refused: not H.264 we can write */
+	uint64_t	 mx_frames_sent;
+	uint64_t	 mx_bytes_sent;
+	uint64_t	 mx_clients_total;
+	uint64_t	 mx_keyframes_requested;
+	uint64_t	 mx_keyframes_served;	/* clients started or resumed */
+	uint64_t	 mx_skips;	/* clients that fell behind and skipped
+					 * to the next keyframe */
+	uint64_t	 mx_ends;	/* responses ended: parameters changed */
+
+	/* what the capture publishes, as rates over the last tick */
+	uint64_t	 mx_rate_ns;	/* CLOCK_MONOTONIC of the last copy */
+	uint64_t	 mx_rate_generation;
+	struct ring_counters mx_rate_prev;
+	double		 mx_bitrate;	/* bit/s */
+	double		 mx_encode_s;	/* seconds per encoded frame */
+};
+
+/*
+ * A camera's LL-HLS segmenter (hlsstream.c): the access units the MP4 mux
+ * takes from the H.264 ring, cut into parts and segments once, shared by
+ * reference by every request; the window (hls.h) says what they are.
+ * Active while HLS requests come (and for HLS_IDLE_S after the last),
+ * counted then as one H.264 viewer so that the capture encodes.
+ */
+#define HLS_PENDING_MAX	256	/* frames of the open part */
+
+struct hls_pending {		/* a frame of the open part */
+	size_t		 hp_off;	/* in hl_pbuf */
+	size_t		 hp_len;
+	uint64_t	 hp_seq;
+	uint64_t	 hp_dts;
+	uint64_t	 hp_real_ns;
+	int		 hp_key;
+};
+
+struct hls_held;
+
+struct hls_mux {
+	int		 hl_active;
+	uint64_t	 hl_last_request_ns;	/* CLOCK_MONOTONIC */
+	struct frame_pool hl_pool;
+	struct hls_window hl_win;
+	/* the MP4 bytes of each part, and each segment's init segment,
+	 * indexed like hl_win.segs */
+	struct frame	*hl_parts[HLS_SEGMENTS_MAX][HLS_PARTS_MAX];
+	struct frame	*hl_inits[HLS_SEGMENTS_MAX];
+	size_t		 hl_bytes;		/* of all parts held */
+	uint64_t	 hl_version;		/* +1 at every window change */
+	struct frame	*hl_playlist;		/* its text, built once */
+	uint64_t	 hl_playlist_version;
+
+	/* the segmenter */
+	struct hls_cutter hl_cut;
+	struct mp4_timeline hl_timeline;
+	uint64_t	 hl_generation;		/* ring of the frames taken */
+	uint32_t	 hl_fps_milli;		/* its nominal rate and GOP, as */
+	uint32_t	 hl_gop;		/* last read (0: not yet) */
+	uint32_t	 hl_target_nominal;	/* target duration they give */
+	uint64_t	 hl_last_seq;		/* newest frame taken, 0: none */
+	int		 hl_numbered;		/* hl_last_msn is this run's */
+	uint64_t	 hl_last_msn;		/* newest segment's numbers */
+	uint64_t	 hl_last_dsn;
+	int		 hl_break;		/* next segment: discontinuity */
+	uint64_t	 hl_seg_start;		/* decode time of its keyframe */
+	int		 hl_key_asked;		/* a keyframe asked for in it */
+	struct hls_pending hl_pend[HLS_PENDING_MAX];
+	unsigned	 hl_npend;
+	uint8_t		*hl_pbuf;		/* their access units */
+	size_t		 hl_plen;
+	size_t		 hl_pcap;
+
+	TAILQ_HEAD(, hls_held) hl_held;
+	unsigned	 hl_nheld;
+
+	/* counters */
+	uint64_t	 hl_requests_playlist;
+	uint64_t	 hl_requests_blocking;	/* with _HLS_msn */
+	uint64_t	 hl_requests_part;
+	uint64_t	 hl_requests_segment;
+	uint64_t	 hl_requests_init;
+	uint64_t	 hl_held_total;		/* requests that had to wait */
+	uint64_t	 hl_held_timeouts;	/* 503 after 3 target durations */
+	uint64_t	 hl_too_far;		/* 400: beyond what may be asked */
+	uint64_t	 hl_not_found;		/* 404: parts gone or never made */
+	uint64_t	 hl_bytes_sent;
+	uint64_t	 hl_parts_made;
+	uint64_t	 hl_segments_made;
+	uint64_t	 hl_breaks;		/* discontinuities */
+	uint64_t	 hl_stalls;		/* pauses of the source longer
+						 * than a part */
+	uint64_t	 hl_frames_skipped;	/* waiting for a keyframe */
+	uint64_t	 hl_keyframes_requested; /* a segment about to outgrow
+						 * the target duration */
+	uint64_t	 hl_activations;
+};
+
 enum link_state {
 	LINK_IDLE,		/* waiting to (re)connect */
 	LINK_HELLO,		/* connected, waiting for the welcome */
@@ -208,6 +363,8 @@ struct camera {
 	 * camera_request_keyframe(), and hears of the ring through
 	 * c_h264_event.
 	 */
+	uint32_t	 c_kinds;	/* CTL_KIND_BIT()s the capture's welcome
+					 * said it publishes */
 	int		 c_h264_attached;
 	struct ring_reader c_h264;
 	uint64_t	 c_h264_generation;
@@ -227,9 +384,11 @@ struct camera {
 	uint32_t	 c_height;
 	struct frame	*c_offline;	/* placeholder, rendered once */
 
-	/* streaming clients */
+	/* streaming clients: MJPEG here, MP4 in c_mp4 */
 	TAILQ_HEAD(, stream_client) c_clients;
 	unsigned	 c_nclients;
+	struct mp4_mux	 c_mp4;
+	struct hls_mux	 c_hls;
 
 	/* counters */
 	uint64_t	 c_frames_in;	/* frames taken from the ring */
@@ -255,6 +414,7 @@ struct camera {
 struct stream_client {
 	TAILQ_ENTRY(stream_client) sc_entry;
 	struct camera	*sc_cam;
+	enum stream_kind sc_kind;
 	struct evhttp_connection *sc_evcon;
 	struct bufferevent *sc_bev;
 	int		 sc_fd;
@@ -277,8 +437,21 @@ struct stream_client {
 	struct send_verdict sc_verdict;
 	uint64_t	 sc_ours;		/* our buffer's bytes then */
 	uint64_t	 sc_decided_ns;		/* when (CLOCK_MONOTONIC) */
+	uint64_t	 sc_backlog_ns;		/* a queue found at every
+						 * decision since (0: none) */
 	char		 sc_addr[80];
 	char		 sc_path[64];
+
+	/* MP4: sc_last_seq is the last fragment's f_seq */
+	int		 sc_chunked;		/* HTTP/1.1: chunked body */
+	int		 sc_waiting;		/* for a keyframe to (re)start */
+	int		 sc_ending;		/* last chunk queued: close when
+						 * it has left */
+	uint64_t	 sc_epoch;		/* init segment sent for */
+	uint64_t	 sc_keyframes;		/* starts and resumes */
+	uint64_t	 sc_skips;		/* fell behind, skipped to a key */
+	uint64_t	 sc_first_frame_ns;	/* CLOCK_MONOTONIC of its first
+						 * keyframe, 0 before */
 };
 
 /* ------------------------------------------------------------- server */
@@ -306,6 +479,8 @@ struct server_options {
 	unsigned	 unix_mode;
 	int		 send_bound;		/* the send policy looks at the
 						 * kernel's figures */
+	int		 keyframe_requests;	/* ask the capture for H.264
+						 * keyframes for MP4 clients */
 	uid_t		 capture_uid;		/* --capture-user, or -1 */
 	int		 no_sandbox;		/* no seccomp filter */
 };
@@ -332,6 +507,9 @@ struct server {
 	uint64_t	 started_real_ns;
 	uint64_t	 started_mono_ns;
 	unsigned	 nstreams;		/* stream clients, all cameras */
+	unsigned	 nheld;			/* HLS requests held, all
+						 * cameras: they count toward
+						 * --max-clients too */
 
 	/* counters */
 	uint64_t	 requests;
@@ -383,6 +561,32 @@ const char *camera_state_name(const struct camera *cam);
 /* Takes over the connection of req and streams cam to it. */
 void	stream_start(struct camera *cam, struct evhttp_request *req,
 	    const struct stream_params *sp, const char *addr);
+/*
+ * What every kind of stream shares: takes over the connection of req
+ * (socket options, callbacks, timeouts) and lists the client; the caller
+ * writes its response head next.  NULL (and a 503 sent) on failure.
+ */
+struct stream_client *stream_client_new(struct camera *cam,
+	    struct evhttp_request *req, const struct stream_params *sp,
+	    const char *addr, enum stream_kind kind);
+/* Logs why, frees the client and its connection; safe in callbacks. */
+void	stream_client_close(struct stream_client *sc, const char *reason);
+/* Sends f->f_buf[off..off+len) to sc, by reference; 0, or -1 if sc was
+ * closed (out of memory). */
+int	stream_client_send(struct stream_client *sc, struct frame *f,
+	    size_t off, size_t len);
+/*
+ * The one place a client gets a frame: f, if it has not had it (or, with
+ * repeat, once more), when the send policy says so (sendpolicy.h); it is
+ * queued by its kind's push (MJPEG parts here, MP4 fragments by
+ * mp4_push()).  1 if sent, 0 if not now (which an MP4 client reads as
+ * "skip to the next keyframe"), -1 if the client was closed (stalled).
+ */
+int	stream_offer(struct stream_client *sc, struct frame *f, uint64_t now,
+	    int repeat);
+/* Closes sc if it has had bytes queued and taken no frame for the client
+ * timeout: -1 (closed), else 0. */
+int	stream_client_check_stall(struct stream_client *sc, uint64_t now);
 /* A new c_latest: hand it to every client that is ready for one. */
 void	stream_broadcast(struct camera *cam);
 /* Re-sends the newest frame to clients idle for a second (static or
@@ -392,6 +596,45 @@ void	stream_close_all(struct camera *cam);
 /* Bytes queued for a client: ours plus the kernel's send queue. */
 size_t	stream_client_queued(const struct stream_client *sc,
 	    size_t *kernel);
+
+/* mp4stream.c */
+void	mp4_camera_init(struct camera *cam);
+void	mp4_camera_free(struct camera *cam);
+/* Takes over the connection of req and streams cam's H.264 to it. */
+void	mp4_start(struct camera *cam, struct evhttp_request *req,
+	    const struct stream_params *sp, const char *addr);
+/* sc's output has drained. */
+void	mp4_client_drained(struct stream_client *sc);
+/* Queues fragment f for sc, which the send policy let take it (with
+ * the init segment first, if sc starts); 0, or -1 if sc was closed. */
+int	mp4_push(struct stream_client *sc, struct frame *f, uint64_t now);
+/* Once a second: stalled clients. */
+void	mp4_tick(struct camera *cam);
+/* Closes every MP4 client, each with a clean end of its response where
+ * nothing of it is still queued (server shutdown). */
+void	mp4_close_all(struct camera *cam, const char *why);
+/* 1 if the camera's capture publishes H.264 (or may: not yet known). */
+int	mp4_available(const struct camera *cam);
+
+/* hlsstream.c */
+void	hls_camera_init(struct camera *cam);
+void	hls_camera_free(struct camera *cam);
+/* GET or HEAD of /hls.m3u8 (query: the raw query string or NULL). */
+void	hls_playlist_request(struct camera *cam, struct evhttp_request *req,
+	    const char *query);
+/* GET or HEAD of /hls/NAME (name[0..len), checked by route_parse()). */
+void	hls_file_request(struct camera *cam, struct evhttp_request *req,
+	    const char *name, size_t len);
+/* An access unit the MP4 mux took from the ring and found sound (key:
+ * an IDR picture whose parameter sets are now c_mp4's init segment). */
+void	hls_frame(struct camera *cam, const struct ring_frame *meta,
+	    const uint8_t *au, int key);
+/* What link.c said of the H.264 ring (passed on by mp4stream.c). */
+void	hls_h264_event(struct camera *cam, enum camera_h264_event ev);
+/* Once a second: held requests past their time, an idle segmenter. */
+void	hls_tick(struct camera *cam);
+/* H.264 viewers HLS stands for: 1 while active, else 0. */
+unsigned hls_viewers(const struct camera *cam);
 
 /* listen.c */
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; 0 or -1. */
@@ -419,6 +662,15 @@ struct bufferevent *conn_new_bev(struct event_base *base, void *arg);
  * owns the connection).  May be called first with 0, then with 1. */
 void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 	    int streaming);
+/*
+ * While a request on evcon is held unanswered (hlsstream.c), cb(evcon,
+ * arg) runs if the connection is closed first (its request deadline, the
+ * server shutting down), before evhttp frees the request; a NULL cb ends
+ * that.  evhttp reads nothing from a connection while a request on it is
+ * unanswered, so a client that leaves is noticed only when answered.
+ */
+void	conn_watch(struct server *srv, struct evhttp_connection *evcon,
+	    void (*cb)(struct evhttp_connection *, void *), void *arg);
 /* 1 if evcon's closing will be heard of (its close callback is the
  * guard's, which cancels the credentials checks waiting for it). */
 int	conn_guarded(struct server *srv, struct evhttp_connection *evcon);
@@ -432,10 +684,13 @@ enum route {
 	ROUTE_NONE,
 	ROUTE_INDEX,
 	ROUTE_STREAM,
+	ROUTE_MP4,		/* /stream.mp4 */
 	ROUTE_SNAPSHOT,
 	ROUTE_STATE,
 	ROUTE_METRICS,
 	ROUTE_REDIRECT,		/* /NAME -> /NAME/ */
+	ROUTE_HLS,		/* /hls.m3u8 */
+	ROUTE_HLS_FILE,		/* /hls/NAME: hls_name_parse() takes it */
 };
 /*
  * The route of a path (pathlen bytes, no query) and raw query string (or
@@ -451,15 +706,6 @@ enum route route_parse(const char *path, size_t pathlen, const char *query,
 size_t	query_param(const char *query, const char *name, const char **value);
 /* fps=, key=, advance_headers=, extra_headers=; -EINVAL for a bad fps. */
 int	stream_params_parse(const char *query, struct stream_params *sp);
-
-/* json.c */
-/*
- * Escapes s as the inside of a JSON string into out (size bytes, always
- * NUL-terminated, never cut inside an escape); returns the full length.
- */
-size_t	json_escape(const char *s, char *out, size_t size);
-/* Appends s as a quoted JSON string. */
-void	json_add_string(struct evbuffer *out, const char *s);
 
 /* auth.c */
 enum auth_result {
@@ -506,6 +752,14 @@ int	auth_request(struct auth *a, const char *header, const char *addr,
 	    auth_done_fn *done, void *arg, const void *key);
 /* The connection key is closing: the answers for it are dropped. */
 void	auth_cancel(struct auth *a, const void *key);
+/*
+ * For credentials checked elsewhere (shmcam-rtsp's Digest), throttled
+ * with auth_request()'s: auth_admit() answers AUTH_THROTTLED (with
+ * *retry_after seconds) while addr may not fail once more, else AUTH_OK;
+ * auth_failed() counts a failure of addr's.
+ */
+int	auth_admit(struct auth *a, const char *addr, unsigned *retry_after);
+void	auth_failed(struct auth *a, const char *addr);
 /* Forgets every address's failures (for the fuzzer, whose inputs would
  * otherwise throttle each other). */
 void	auth_throttle_forget(struct auth *a);
@@ -532,6 +786,14 @@ int	http_setup(struct server *srv);
  * trusted proxy). */
 void	http_peer_addr(struct server *srv, struct evhttp_request *req,
 	    char *buf, size_t size);
+/* Server and CORS headers, which every response carries. */
+void	http_common_headers(struct evhttp_request *req);
+/* An error response with a one-line text body, never cached. */
+void	http_error(struct evhttp_request *req, int code, const char *reason,
+	    const char *text);
+/* 1 if one more stream or held request would exceed --max-clients (and
+ * then a 503 was sent and counted). */
+int	http_busy(struct server *srv, struct evhttp_request *req);
 
 /* state.c */
 void	state_json(struct server *srv, struct camera *only,

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,9 +122,132 @@ state_client(struct evbuffer *out, const struct stream_client *sc,
 		evbuffer_add_printf(out, ",\"frame_age\":null");
 	state_send(out, sc, now);
 	evbuffer_add_printf(out, ",\"advance_headers\":%s"
-	    ",\"extra_headers\":%s}",
+	    ",\"extra_headers\":%s",
 	    sc->sc_params.sp_advance_headers ? "true" : "false",
 	    sc->sc_params.sp_extra_headers ? "true" : "false");
+	if (sc->sc_kind == STREAM_MP4) {
+		evbuffer_add_printf(out, ",\"kind\":\"mp4\",\"chunked\":%s"
+		    ",\"waiting_for_keyframe\":%s,\"keyframes\":%" PRIu64
+		    ",\"skips_to_keyframe\":%" PRIu64,
+		    sc->sc_chunked ? "true" : "false",
+		    sc->sc_waiting ? "true" : "false", sc->sc_keyframes,
+		    sc->sc_skips);
+		/* Time to first frame: from the request to its first
+		 * keyframe's queueing. */
+		if (sc->sc_first_frame_ns != 0)
+			evbuffer_add_printf(out, ",\"first_frame_after\":%.3f",
+			    secs(sc->sc_first_frame_ns - sc->sc_start_ns));
+		else
+			evbuffer_add_printf(out, ",\"first_frame_after\":null");
+	} else
+		evbuffer_add_printf(out, ",\"kind\":\"mjpeg\"");
+	evbuffer_add(out, "}", 1);
+}
+
+/* The H.264 stream: the capture's ring and encoder, our mux, clients. */
+static void
+state_h264(struct evbuffer *out, const struct camera *cam)
+{
+	const struct mp4_mux *mx = &cam->c_mp4;
+	struct ring_counters rc;
+	struct ring_params *pp;
+
+	if (!cam->c_h264_attached) {
+		evbuffer_add_printf(out, "null");
+		return;
+	}
+	ring_read_counters(&cam->c_h264, &rc);
+	evbuffer_add_printf(out, "{\"generation\":\"%016" PRIx64 "\""
+	    ",\"slots\":%u,\"slot_size\":%u,\"latest\":%" PRIu64
+	    ",\"keyframes_published\":%" PRIu64
+	    ",\"keyframe_requests_received\":%" PRIu64
+	    ",\"keyframes_forced\":%" PRIu64,
+	    cam->c_h264.rr_geo.generation, cam->c_h264.rr_geo.slot_count,
+	    cam->c_h264.rr_geo.slot_size, rc.latest, rc.keyframes,
+	    rc.keyframe_requests, rc.keyframes_forced);
+	pp = malloc(sizeof(*pp));
+	if (pp != NULL && ring_read_params(&cam->c_h264, pp) == 0)
+		evbuffer_add_printf(out, ",\"encoder_bitrate_kbps\":%u"
+		    ",\"gop\":%u", pp->bitrate_kbps, pp->gop);
+	free(pp);
+	evbuffer_add_printf(out, ",\"bitrate\":%.0f,\"encode_seconds\":%.6f"
+	    ",\"width\":%u,\"height\":%u,\"parameter_sets\":%" PRIu64
+	    ",\"frames_in\":%" PRIu64 ",\"keyframes_in\":%" PRIu64
+	    ",\"frames_lost\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+	    ",\"frames_invalid\":%" PRIu64 "}",
+	    mx->mx_bitrate, mx->mx_encode_s, mx->mx_width, mx->mx_height,
+	    mx->mx_epoch, mx->mx_frames_in, mx->mx_keyframes_in, mx->mx_lost,
+	    mx->mx_dropped, mx->mx_invalid);
+}
+
+/* LL-HLS: requests by kind, held requests, the window in memory. */
+static void
+state_hls(struct evbuffer *out, const struct camera *cam)
+{
+	const struct hls_mux *hl = &cam->c_hls;
+	const struct hls_window *w = &hl->hl_win;
+	uint64_t dur = 0;
+	unsigned i, parts = 0;
+
+	for (i = 0; i < w->count; i++) {
+		dur += HLS_SEG(w, i)->duration;
+		parts += HLS_SEG(w, i)->nparts;
+	}
+	evbuffer_add_printf(out, "{\"available\":%s,\"active\":%s"
+	    ",\"requests\":{\"playlist\":%" PRIu64 ",\"blocking\":%" PRIu64
+	    ",\"part\":%" PRIu64 ",\"segment\":%" PRIu64 ",\"init\":%" PRIu64
+	    "},\"held\":%u,\"held_total\":%" PRIu64
+	    ",\"held_timeouts\":%" PRIu64 ",\"too_far\":%" PRIu64
+	    ",\"not_found\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+	    ",\"parts_made\":%" PRIu64 ",\"segments_made\":%" PRIu64
+	    ",\"discontinuities\":%" PRIu64 ",\"stalls\":%" PRIu64
+	    ",\"frames_skipped\":%" PRIu64 ",\"keyframes_requested\":%" PRIu64
+	    ",\"activations\":%" PRIu64,
+	    mp4_available(cam) ? "true" : "false",
+	    hl->hl_active ? "true" : "false", hl->hl_requests_playlist,
+	    hl->hl_requests_blocking, hl->hl_requests_part,
+	    hl->hl_requests_segment, hl->hl_requests_init, hl->hl_nheld,
+	    hl->hl_held_total, hl->hl_held_timeouts, hl->hl_too_far,
+	    hl->hl_not_found, hl->hl_bytes_sent, hl->hl_parts_made,
+	    hl->hl_segments_made, hl->hl_breaks, hl->hl_stalls,
+	    hl->hl_frames_skipped, hl->hl_keyframes_requested,
+	    hl->hl_activations);
+	evbuffer_add_printf(out, ",\"window\":{\"segments\":%u,\"parts\":%u"
+	    ",\"bytes\":%zu,\"seconds\":%.3f,\"target_duration\":%u"
+	    ",\"part_target\":%.5f", w->count, parts, hl->hl_bytes,
+	    (double)dur / MP4_TIMESCALE, w->target_s,
+	    (double)w->part_target / MP4_TIMESCALE);
+	if (w->count > 0)
+		evbuffer_add_printf(out, ",\"first_msn\":%" PRIu64
+		    ",\"last_msn\":%" PRIu64, HLS_SEG(w, 0)->msn,
+		    HLS_SEG(w, w->count - 1)->msn);
+	else
+		evbuffer_add_printf(out, ",\"first_msn\":null"
+		    ",\"last_msn\":null");
+	evbuffer_add_printf(out, "}}");
+}
+
+/* Per kind of stream: clients, what they were sent, and for MP4 how
+ * they started and kept up. */
+static void
+state_streams(struct evbuffer *out, const struct camera *cam)
+{
+	const struct mp4_mux *mx = &cam->c_mp4;
+
+	evbuffer_add_printf(out, "{\"mjpeg\":{\"clients\":%u"
+	    ",\"frames_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 "}"
+	    ",\"mp4\":{\"available\":%s,\"clients\":%u"
+	    ",\"clients_total\":%" PRIu64 ",\"frames_sent\":%" PRIu64
+	    ",\"bytes_sent\":%" PRIu64 ",\"keyframes_requested\":%" PRIu64
+	    ",\"keyframes_served\":%" PRIu64 ",\"skips_to_keyframe\":%" PRIu64
+	    ",\"responses_ended\":%" PRIu64 "},\"hls\":",
+	    cam->c_nclients, cam->c_frames_sent, cam->c_bytes_sent,
+	    mp4_available(cam) ? "true" : "false", mx->mx_nclients,
+	    mx->mx_clients_total, mx->mx_frames_sent, mx->mx_bytes_sent,
+	    mx->mx_keyframes_requested, mx->mx_keyframes_served, mx->mx_skips,
+	    mx->mx_ends);
+	state_hls(out, cam);
+	evbuffer_add(out, "}", 1);
 }
 
 static void
@@ -206,9 +330,19 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 	    cam->c_attaches, cam->c_link_losses, cam->c_clients_total,
 	    cam->c_clients_stalled);
 	state_ring(out, cam, now);
+	evbuffer_add_printf(out, ",\"h264\":");
+	state_h264(out, cam);
+	evbuffer_add_printf(out, ",\"streams\":");
+	state_streams(out, cam);
 	evbuffer_add_printf(out, ",\"clients\":[");
 	TAILQ_FOREACH(sc, &cam->c_clients, sc_entry) {
 		if (sc != TAILQ_FIRST(&cam->c_clients))
+			evbuffer_add(out, ",", 1);
+		state_client(out, sc, now);
+	}
+	TAILQ_FOREACH(sc, &cam->c_mp4.mx_clients, sc_entry) {
+		if (sc != TAILQ_FIRST(&cam->c_mp4.mx_clients) ||
+		    !TAILQ_EMPTY(&cam->c_clients))
 			evbuffer_add(out, ",", 1);
 		state_client(out, sc, now);
 	}
@@ -228,13 +362,13 @@ state_json(struct server *srv, struct camera *only, struct evbuffer *out)
 	    ",\"rejected_busy\":%" PRIu64 ",\"rejected_auth\":%" PRIu64
 	    ",\"rejected_throttled\":%" PRIu64
 	    ",\"request_timeouts\":%" PRIu64 ",\"accept_pauses\":%" PRIu64
-	    ",\"send_bound\":%s},\"cameras\":[",
+	    ",\"send_bound\":%s,\"held_requests\":%u},\"cameras\":[",
 	    SERVER_SOFTWARE, (int)getpid(), secs(srv->started_real_ns),
 	    secs(now - srv->started_mono_ns), srv->nstreams,
 	    srv->opt.max_clients, srv->requests, srv->rejected_busy,
 	    srv->rejected_auth, auth_throttled(srv->auth),
 	    srv->request_timeouts, srv->accept_pauses,
-	    srv->opt.send_bound ? "true" : "false");
+	    srv->opt.send_bound ? "true" : "false", srv->nheld);
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
 		if (only != NULL && cam != only)
 			continue;
@@ -309,6 +443,38 @@ static const struct counter_metric {
 	{ "shmcam_capture_losses_total",
 	    offsetof(struct camera, c_link_losses),
 	    "Times an attached capture went away" },
+	{ "shmcam_h264_frames_received_total",
+	    offsetof(struct camera, c_mp4.mx_frames_in),
+	    "H.264 access units taken from the capture's ring" },
+	{ "shmcam_h264_frames_lost_total",
+	    offsetof(struct camera, c_mp4.mx_lost),
+	    "H.264 ring frames overwritten before this server read them" },
+	{ "shmcam_h264_frames_invalid_total",
+	    offsetof(struct camera, c_mp4.mx_invalid),
+	    "H.264 access units refused (not whole, flags that lie, "
+	    "parameter sets that do not parse)" },
+	{ "shmcam_h264_keyframes_requested_total",
+	    offsetof(struct camera, c_mp4.mx_keyframes_requested),
+	    "Keyframes asked of the capture for MP4 clients that start or "
+	    "fell behind" },
+	{ "shmcam_h264_keyframes_served_total",
+	    offsetof(struct camera, c_mp4.mx_keyframes_served),
+	    "MP4 clients started or resumed at a keyframe" },
+	{ "shmcam_h264_keyframe_skips_total",
+	    offsetof(struct camera, c_mp4.mx_skips),
+	    "MP4 clients that fell behind and skipped to the next keyframe" },
+	{ "shmcam_hls_parts_total", offsetof(struct camera, c_hls.hl_parts_made),
+	    "LL-HLS parts written" },
+	{ "shmcam_hls_segments_total",
+	    offsetof(struct camera, c_hls.hl_segments_made),
+	    "LL-HLS segments completed" },
+	{ "shmcam_hls_discontinuities_total",
+	    offsetof(struct camera, c_hls.hl_breaks),
+	    "LL-HLS breaks (frames lost, capture restarts, stalls): "
+	    "EXT-X-DISCONTINUITY" },
+	{ "shmcam_hls_held_requests_total",
+	    offsetof(struct camera, c_hls.hl_held_total),
+	    "LL-HLS requests held until a part was published" },
 };
 
 void
@@ -336,6 +502,80 @@ state_metrics(struct server *srv, struct evbuffer *out)
 		    *(const uint64_t *)(const void *)((const char *)cam +
 		    m->offset));
 	}
+
+	metric_head(out, "shmcam_stream_clients", "gauge",
+	    "Stream clients connected, per kind of stream");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		evbuffer_add_printf(out, "shmcam_stream_clients{camera=\"%s\","
+		    "kind=\"mjpeg\"} %u\nshmcam_stream_clients{camera=\"%s\","
+		    "kind=\"mp4\"} %u\n", cam->c_name, cam->c_nclients,
+		    cam->c_name, cam->c_mp4.mx_nclients);
+	metric_head(out, "shmcam_stream_bytes_sent_total", "counter",
+	    "Bytes queued to stream clients, per kind of stream");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		evbuffer_add_printf(out, "shmcam_stream_bytes_sent_total{"
+		    "camera=\"%s\",kind=\"mjpeg\"} %" PRIu64 "\n"
+		    "shmcam_stream_bytes_sent_total{camera=\"%s\","
+		    "kind=\"mp4\"} %" PRIu64 "\n"
+		    "shmcam_stream_bytes_sent_total{camera=\"%s\","
+		    "kind=\"hls\"} %" PRIu64 "\n", cam->c_name,
+		    cam->c_bytes_sent, cam->c_name, cam->c_mp4.mx_bytes_sent,
+		    cam->c_name, cam->c_hls.hl_bytes_sent);
+	metric_head(out, "shmcam_hls_requests_total", "counter",
+	    "LL-HLS requests, by what they asked for (blocking: playlists "
+	    "with _HLS_msn, also counted as playlist)");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		const struct hls_mux *hl = &cam->c_hls;
+
+		evbuffer_add_printf(out,
+		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"playlist\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"blocking\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"part\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"segment\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"init\"}"
+		    " %" PRIu64 "\n", cam->c_name, hl->hl_requests_playlist,
+		    cam->c_name, hl->hl_requests_blocking, cam->c_name,
+		    hl->hl_requests_part, cam->c_name, hl->hl_requests_segment,
+		    cam->c_name, hl->hl_requests_init);
+	}
+	metric_head(out, "shmcam_hls_refused_total", "counter",
+	    "LL-HLS requests answered with an error: too_far (400), "
+	    "not_found (404), timeout (503 after three target durations)");
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
+		evbuffer_add_printf(out,
+		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"too_far\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"not_found\"}"
+		    " %" PRIu64 "\n"
+		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"timeout\"}"
+		    " %" PRIu64 "\n", cam->c_name, cam->c_hls.hl_too_far,
+		    cam->c_name, cam->c_hls.hl_not_found, cam->c_name,
+		    cam->c_hls.hl_held_timeouts);
+	metric_head(out, "shmcam_hls_held_requests", "gauge",
+	    "LL-HLS requests held now, waiting for a part");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_hls_held_requests", "%u",
+	    cam->c_hls.hl_nheld);
+	metric_head(out, "shmcam_hls_window_segments", "gauge",
+	    "LL-HLS segments in memory");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_hls_window_segments",
+	    "%u", cam->c_hls.hl_win.count);
+	metric_head(out, "shmcam_hls_window_bytes", "gauge",
+	    "Bytes of LL-HLS parts in memory");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_hls_window_bytes", "%zu",
+	    cam->c_hls.hl_bytes);
+	metric_head(out, "shmcam_h264_bitrate_bits_per_second", "gauge",
+	    "What the capture published into the H.264 ring, last second");
+	FOREACH_CAMERA_METRIC(out, srv, cam,
+	    "shmcam_h264_bitrate_bits_per_second", "%.0f",
+	    cam->c_mp4.mx_bitrate);
+	metric_head(out, "shmcam_h264_encode_seconds", "gauge",
+	    "The capture's mean H.264 encoding time per frame, last second");
+	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_h264_encode_seconds",
+	    "%.6f", cam->c_mp4.mx_encode_s);
 
 	metric_head(out, "shmcam_send_decisions_total", "counter",
 	    "Send policy verdicts: a stream client took a frame, waited for a "

@@ -35,7 +35,8 @@
  *     that a viewer far away takes every frame its path can carry and
  *     one on a slow link waits for a newer frame instead of queueing
  *     behind the last.  stream_offer() is the one place that asks it
- *     and acts on the answer.
+ *     and acts on the answer, for MJPEG parts and MP4 fragments alike
+ *     (an MP4 client with a budget for its queue: mp4stream.c).
  *
  * A client whose queue never drains gets no new frame, so our write
  * timeout cannot see it stall: the 1 s tick closes a client that has
@@ -62,8 +63,19 @@
 #define STREAM_NOTSENT_LOWAT	(16 * 1024)
 #define STREAM_REFRESH_NS	900000000ull
 #define STREAM_MAX_WRITE	(64 * 1024 * 1024)
+/*
+ * How long what is ahead of an H.264 fragment may take to reach the
+ * client before it skips to the next keyframe instead (the send policy's
+ * cl_budget_ns; MJPEG has none: one frame interval).  A skip freezes the
+ * picture until the next keyframe (up to a GOP, a second by default), a
+ * queue only delays it.  Half a second lets a long path's slow start and
+ * a keyframe's burst through (a client 200 ms away otherwise skips a
+ * dozen times in 6 s), and keeps a client on a link narrower than the
+ * stream within about that of live.  shmcam-rtsp gives the same.
+ */
+#define STREAM_H264_BUDGET_NS	500000000ull
 
-static void
+void
 stream_client_close(struct stream_client *sc, const char *reason)
 {
 	struct camera *cam = sc->sc_cam;
@@ -76,9 +88,15 @@ stream_client_close(struct stream_client *sc, const char *reason)
 	    (unsigned long long)sc->sc_frames,
 	    (unsigned long long)sc->sc_bytes,
 	    (unsigned long long)sc->sc_dropped, reason);
-	TAILQ_REMOVE(&cam->c_clients, sc, sc_entry);
-	cam->c_nclients--;
+	if (sc->sc_kind == STREAM_MP4) {
+		TAILQ_REMOVE(&cam->c_mp4.mx_clients, sc, sc_entry);
+		cam->c_mp4.mx_nclients--;
+	} else {
+		TAILQ_REMOVE(&cam->c_clients, sc, sc_entry);
+		cam->c_nclients--;
+	}
 	srv->nstreams--;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients + hls_viewers(cam);
 	/* Frees the bufferevent, its queued frame references and the
 	 * request; safe from within a bufferevent callback. */
 	evhttp_connection_free(sc->sc_evcon);
@@ -159,13 +177,31 @@ stream_send_now(struct stream_client *sc, const uint8_t *p, size_t len)
 	return n > 0 ? (size_t)n : 0;
 }
 
+int
+stream_client_send(struct stream_client *sc, struct frame *f, size_t off,
+    size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(sc->sc_bev);
+	size_t sent;
+
+	sent = evbuffer_get_length(out) == 0 ?
+	    stream_send_now(sc, f->f_buf + off, len) : 0;
+	if (sent < len && evbuffer_add_reference(out, f->f_buf + off + sent,
+	    len - sent, frame_unref_cb, frame_ref(f)) == -1) {
+		frame_unref(f);
+		stream_client_close(sc, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Queues f for sc; 0, or -1 if sc was closed. */
 static int
 stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 {
 	struct evbuffer *out = bufferevent_get_output(sc->sc_bev);
 	struct camera *cam = sc->sc_cam;
-	size_t off = f->f_part_off, end = f->f_end, len, sent;
+	size_t off = f->f_part_off, end = f->f_end, len;
 
 	if (sc->sc_params.sp_advance_headers) {
 		/* This part's headers went out with the last boundary. */
@@ -182,14 +218,8 @@ stream_push(struct stream_client *sc, struct frame *f, uint64_t now)
 		off = f->f_jpeg_off;
 	}
 	len = end - off;
-	sent = evbuffer_get_length(out) == 0 ?
-	    stream_send_now(sc, f->f_buf + off, len) : 0;
-	if (sent < len && evbuffer_add_reference(out, f->f_buf + off + sent,
-	    len - sent, frame_unref_cb, frame_ref(f)) == -1) {
-		frame_unref(f);
-		stream_client_close(sc, "out of memory");
+	if (stream_client_send(sc, f, off, len) != 0)
 		return -1;
-	}
 	if (sc->sc_last_seq != 0 && f->f_seq > sc->sc_last_seq + 1) {
 		uint64_t missed = f->f_seq - sc->sc_last_seq - 1;
 
@@ -237,6 +267,15 @@ stream_decide(struct stream_client *sc, uint64_t now)
 		    1000000000u,
 	};
 
+	if (sc->sc_kind == STREAM_MP4) {
+		/* Its frames depend on each other; their interval is the
+		 * H.264 ring's (the JPEG ring may not be read at all). */
+		cl.cl_budget_ns = STREAM_H264_BUDGET_NS;
+		if (cam->c_mp4.mx_timeline.tl_nominal != 0)
+			cl.cl_interval_ns =
+			    (uint64_t)cam->c_mp4.mx_timeline.tl_nominal *
+			    1000000000u / MP4_TIMESCALE;
+	}
 	/* A client capped below the source's rate is offered a frame per
 	 * cap interval: that is its frame interval. */
 	if (sc->sc_params.sp_interval_ns > cl.cl_interval_ns)
@@ -246,6 +285,14 @@ stream_decide(struct stream_client *sc, uint64_t now)
 	if (sendpolicy_read_path(sc->sc_fd, sc->sc_family,
 	    srv->opt.send_bound, now, &sc->sc_rate_max, &sc->sc_net) != 0)
 		sc->sc_net.sp_kind = SEND_PATH_UNBOUNDED;
+	/* How long something of ours or the kernel's unsent bytes have
+	 * stood, for a budget (sendpolicy_decide()). */
+	if (cl.cl_ours + (sc->sc_net.sp_kind != SEND_PATH_UNBOUNDED ?
+	    sc->sc_net.sp_unsent : 0) == 0)
+		sc->sc_backlog_ns = 0;
+	else if (sc->sc_backlog_ns == 0)
+		sc->sc_backlog_ns = now;
+	cl.cl_backlog_ns = sc->sc_backlog_ns;
 	sendpolicy_decide(&cl, &sc->sc_net, &sc->sc_verdict);
 	sc->sc_decided_ns = now;
 	sc->sc_ours = cl.cl_ours;
@@ -279,6 +326,25 @@ stream_decide(struct stream_client *sc, uint64_t now)
 	return sc->sc_verdict.v_decision;
 }
 
+int
+stream_client_check_stall(struct stream_client *sc, uint64_t now)
+{
+	uint64_t timeout = (uint64_t)sc->sc_cam->c_srv->opt.client_timeout_s *
+	    1000000000u;
+
+	/* Stalled: something still queued for it, and no frame taken for
+	 * the whole timeout (a client waiting for a keyframe with nothing
+	 * queued is merely waiting). */
+	if (now - sc->sc_last_push_ns > timeout &&
+	    stream_client_queued(sc, NULL) > 0) {
+		sc->sc_cam->c_clients_stalled++;
+		stream_client_close(sc, "stalled: took no frame for the "
+		    "client timeout");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 stream_count_send(struct camera *cam, const struct frame *f, uint64_t now,
     uint64_t n)
@@ -291,22 +357,20 @@ stream_count_send(struct camera *cam, const struct frame *f, uint64_t now,
 	    now - f->f_meta.capture_mono_ns : 0, n);
 }
 
-/*
- * The one place a client gets a frame: f, if it has not had it (or,
- * with repeat, once more), when the send policy says so.  1 if sent, 0
- * if not now, -1 if the client was closed.
- */
-static int
+int
 stream_offer(struct stream_client *sc, struct frame *f, uint64_t now,
     int repeat)
 {
 	struct camera *cam = sc->sc_cam;
+	int rc;
 
 	if (f == NULL || (sc->sc_last_seq >= f->f_seq && !repeat))
 		return 0;
 	switch (stream_decide(sc, now)) {
 	case SEND_NOW:
-		return stream_push(sc, f, now) == 0 ? 1 : -1;
+		rc = sc->sc_kind == STREAM_MP4 ? mp4_push(sc, f, now) :
+		    stream_push(sc, f, now);
+		return rc == 0 ? 1 : -1;
 	case SEND_STALLED:
 		cam->c_clients_stalled++;
 		stream_client_close(sc, "stalled: took no frame for the "
@@ -361,6 +425,10 @@ stream_write_cb(struct bufferevent *bev, void *arg)
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	(void)bev;
+	if (sc->sc_kind == STREAM_MP4) {
+		mp4_client_drained(sc);
+		return;
+	}
 	/* Drained: the newest frame, if it has not had it yet. */
 	if (stream_offer(sc, cam->c_latest, now, 0) == 1)
 		stream_count_send(cam, cam->c_latest, now, 1);
@@ -406,13 +474,12 @@ stream_family(int fd)
 	return ss.ss_family;
 }
 
-void
-stream_start(struct camera *cam, struct evhttp_request *req,
-    const struct stream_params *sp, const char *addr)
+struct stream_client *
+stream_client_new(struct camera *cam, struct evhttp_request *req,
+    const struct stream_params *sp, const char *addr, enum stream_kind kind)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	struct evbuffer *out = bufferevent_get_output(bev);
 	struct server *srv = cam->c_srv;
 	struct stream_client *sc;
 	const char *uri = evhttp_request_get_uri(req);
@@ -425,9 +492,10 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL) {
 		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
-		return;
+		return NULL;
 	}
 	sc->sc_cam = cam;
+	sc->sc_kind = kind;
 	sc->sc_evcon = evcon;
 	sc->sc_bev = bev;
 	sc->sc_fd = bufferevent_getfd(bev);
@@ -452,27 +520,6 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 			    &lowat, sizeof(lowat));
 	}
 
-	/*
-	 * The response head, written by us: no Content-Length and no chunked
-	 * encoding, the body ends when the connection does.  That is an
-	 * HTTP/1.0 response whatever the request's version (RFC 9112 allows
-	 * it), and what mjpg-streamer and ustreamer send, so every MJPEG
-	 * client understands it.
-	 */
-	evbuffer_add_printf(out,
-	    "HTTP/1.0 200 OK\r\n"
-	    "Server: " SERVER_SOFTWARE "\r\n"
-	    "Content-Type: multipart/x-mixed-replace;boundary=" BOUNDARY "\r\n"
-	    "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
-	    "Pragma: no-cache\r\n"
-	    "Expires: 0\r\n"
-	    "Connection: close\r\n");
-	if (srv->opt.allow_origin != NULL)
-		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n",
-		    srv->opt.allow_origin);
-	evbuffer_add_printf(out, "\r\n--" BOUNDARY "\r\n%s",
-	    sp->sp_advance_headers ? FRAME_ADVANCE : "");
-
 	/* From here the connection is ours, not evhttp's. */
 	bufferevent_setcb(bev, stream_read_cb, stream_write_cb, stream_event_cb,
 	    sc);
@@ -490,18 +537,59 @@ stream_start(struct camera *cam, struct evhttp_request *req,
 	tv.tv_sec = srv->opt.client_timeout_s;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(bev, NULL, &tv);
-	/* The newest frame goes out right behind the head, when the write
-	 * callback finds it written: a viewer sees a picture without
-	 * waiting for the next capture. */
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 
-	TAILQ_INSERT_TAIL(&cam->c_clients, sc, sc_entry);
-	cam->c_nclients++;
-	cam->c_clients_total++;
+	if (kind == STREAM_MP4) {
+		TAILQ_INSERT_TAIL(&cam->c_mp4.mx_clients, sc, sc_entry);
+		cam->c_mp4.mx_nclients++;
+		cam->c_mp4.mx_clients_total++;
+	} else {
+		TAILQ_INSERT_TAIL(&cam->c_clients, sc, sc_entry);
+		cam->c_nclients++;
+		cam->c_clients_total++;
+	}
 	srv->nstreams++;
+	cam->c_h264_viewers = cam->c_mp4.mx_nclients + hls_viewers(cam);
 	log_info("stream client %s %s connected%s%s", sc->sc_addr, sc->sc_path,
 	    sp->sp_key[0] != '\0' ? ", key " : "", sp->sp_key);
 	camera_viewers_changed(cam);
+	return sc;
+}
+
+void
+stream_start(struct camera *cam, struct evhttp_request *req,
+    const struct stream_params *sp, const char *addr)
+{
+	struct server *srv = cam->c_srv;
+	struct stream_client *sc;
+	struct evbuffer *out;
+
+	sc = stream_client_new(cam, req, sp, addr, STREAM_MJPEG);
+	if (sc == NULL)
+		return;
+	out = bufferevent_get_output(sc->sc_bev);
+	/*
+	 * The response head, written by us: no Content-Length and no chunked
+	 * encoding, the body ends when the connection does.  That is an
+	 * HTTP/1.0 response whatever the request's version (RFC 9112 allows
+	 * it), and what mjpg-streamer and ustreamer send, so every MJPEG
+	 * client understands it.  The newest frame goes out right behind
+	 * it, when the write callback finds it written: a viewer sees a
+	 * picture without waiting for the next capture.
+	 */
+	evbuffer_add_printf(out,
+	    "HTTP/1.0 200 OK\r\n"
+	    "Server: " SERVER_SOFTWARE "\r\n"
+	    "Content-Type: multipart/x-mixed-replace;boundary=" BOUNDARY "\r\n"
+	    "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
+	    "Pragma: no-cache\r\n"
+	    "Expires: 0\r\n"
+	    "Connection: close\r\n");
+	if (srv->opt.allow_origin != NULL)
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n",
+		    srv->opt.allow_origin);
+	evbuffer_add_printf(out, "\r\n--" BOUNDARY "\r\n%s",
+	    sp->sp_advance_headers ? FRAME_ADVANCE : "");
 }
 
 void
@@ -511,4 +599,5 @@ stream_close_all(struct camera *cam)
 
 	while ((sc = TAILQ_FIRST(&cam->c_clients)) != NULL)
 		stream_client_close(sc, "server shutting down");
+	mp4_close_all(cam, "server shutting down");
 }

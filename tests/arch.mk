@@ -1,4 +1,4 @@
-# make check-arch: both programs, the unit suites that need no camera and
+# make check-arch: the three programs, the unit suites that need no camera and
 # the tools the checks use, built for arm64 and armhf with Debian's cross
 # compilers against those architectures' packages, and run on Debian's
 # kernels under qemu's software emulation (tests/arch/check_arch.py;

@@ -9,7 +9,9 @@
  * layer does, which the capture's own list forbids.  The capture's
  * H.264 encoder (x264's threads, libyuv) works under its list.  And
  * every name in the lists is a system call on at least one of the
- * architectures they are written for.
+ * architectures they are written for.  shmcam-rtsp's (SANDBOX_RTSP) is
+ * the server's and sendmmsg(), on UDP sockets bound before the filter:
+ * a socket or a bind after it kills it too.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,7 +27,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -174,6 +178,14 @@ thread_main(void *arg)
 	return arg;
 }
 
+/* The readers' password thread (server/auth.c) gives way to the loop. */
+static void *
+thread_nice(void *arg)
+{
+	*(int *)arg = setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	return NULL;
+}
+
 /* What both programs do while serving. */
 static int
 serve_common(void)
@@ -232,12 +244,17 @@ serve_server(void *arg)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
+	pthread_t t;
 	int fd, rc;
 
 	(void)arg;
 	rc = serve_common();
 	if (rc != 0)
 		return rc;
+	/* A password-checking thread at nice 10. */
+	if (pthread_create(&t, NULL, thread_nice, &rc) != 0 ||
+	    pthread_join(t, NULL) != 0 || rc != 0)
+		return 22;
 	/* TCP_INFO (the send policy) is let through; a unix socket has
 	 * none to give. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -356,6 +373,66 @@ START_TEST(test_server_serves)
 	run_sandboxed(SANDBOX_SERVER, 0, serve_server, NULL, &o);
 	assert_exit0(&o);
 	ck_assert_ptr_nonnull(strstr(o.log, "served"));
+}
+END_TEST
+
+/*
+ * shmcam-rtsp: the server's calls, an access unit to a UDP client in one
+ * sendmmsg() on a socket bound before the filter (arg), random session
+ * ids.
+ */
+static int
+serve_rtsp(void *arg)
+{
+	const int *udp = arg;
+	struct sockaddr_in to;
+	socklen_t len = sizeof(to);
+	struct mmsghdr m[2];
+	struct iovec iov[2];
+	char a[] = "rtp", b[] = "rtcp", id[8];
+	int rc;
+
+	if ((rc = serve_server(NULL)) != 0)
+		return rc;
+	if (getsockname(udp[1], (struct sockaddr *)&to, &len) != 0)
+		return 40;
+	memset(m, 0, sizeof(m));
+	iov[0].iov_base = a;
+	iov[0].iov_len = sizeof(a);
+	iov[1].iov_base = b;
+	iov[1].iov_len = sizeof(b);
+	for (int i = 0; i < 2; i++) {
+		m[i].msg_hdr.msg_name = &to;
+		m[i].msg_hdr.msg_namelen = len;
+		m[i].msg_hdr.msg_iov = &iov[i];
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	if (sendmmsg(udp[0], m, 2, MSG_DONTWAIT) != 2)
+		return 41;
+	if (getrandom(id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		return 42;
+	return 0;
+}
+
+START_TEST(test_rtsp_serves)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	struct outcome o;
+	int udp[2];
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 2; i++) {
+		udp[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ne(udp[i], -1);
+		ck_assert_int_eq(bind(udp[i], (struct sockaddr *)&lo,
+		    sizeof(lo)), 0);
+	}
+	run_sandboxed(SANDBOX_RTSP, 0, serve_rtsp, udp, &o);
+	assert_exit0(&o);
+	run_sandboxed(SANDBOX_RTSP, 1, serve_rtsp, udp, &o);
+	assert_exit0(&o);
+	close(udp[0]);
+	close(udp[1]);
 }
 END_TEST
 
@@ -510,6 +587,8 @@ enum forbidden {
 	F_MEMFD,
 	F_PRCTL_NAME,
 	F_IOCTL_MEDIA,
+	F_SOCKET_UDP,
+	F_SETPRIORITY,
 };
 
 struct forbidden_case {
@@ -522,7 +601,8 @@ struct forbidden_case {
 #define SRV	(1u << SANDBOX_SERVER)
 #define CAP	(1u << SANDBOX_CAPTURE)
 #define LAY	(1u << SANDBOX_CAPTURE_V4L2_LAYER)
-#define ALL	(SRV | CAP | LAY)
+#define RTS	(1u << SANDBOX_RTSP)
+#define ALL	(SRV | CAP | LAY | RTS)
 
 /* The calls glibc makes for unlink(), chmod(), mkdir() and mmap(), as the
  * kernel's table of the architecture names them: arm64 has only the *at()
@@ -544,14 +624,14 @@ struct forbidden_case {
 
 static const struct forbidden_case forbidden_cases[] = {
 	{ F_EXECVE,		"execve",	ALL, 0 },
-	{ F_OPEN_WRITE,		"openat",	SRV, 0 },
+	{ F_OPEN_WRITE,		"openat",	SRV | RTS, 0 },
 	{ F_SOCKET_INET,	"socket",	ALL, 0 },
 	{ F_SOCKET_NETLINK,	"socket",	ALL, 0 },
 	{ F_FORK,		"clone",	ALL, 1 },
 	{ F_PTRACE,		"ptrace",	ALL, 1 },
 	{ F_MMAP_EXEC,		CALL_MMAP,	ALL, 0 },
 	{ F_MPROTECT_EXEC,	"mprotect",	ALL, 0 },
-	{ F_UNLINK,		CALL_UNLINK,	SRV, 0 },
+	{ F_UNLINK,		CALL_UNLINK,	SRV | RTS, 0 },
 	{ F_IOCTL_TIOCSTI,	"ioctl",	ALL, 0 },
 	{ F_KILL,		"kill",		ALL, 0 },
 	{ F_TGKILL_OTHER,	"tgkill",	ALL, 0 },
@@ -563,14 +643,19 @@ static const struct forbidden_case forbidden_cases[] = {
 	/* TCP_INFO is the server's (its send policy), no capture's. */
 	{ F_TCP_INFO,		"getsockopt",	CAP | LAY, 0 },
 	/* What a V4L2 layer needs, the capture on its own does not. */
-	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP, 0 },
-	{ F_PIPE,		"pipe2",	SRV | CAP, 0 },
-	{ F_PPOLL,		"ppoll",	SRV | CAP, 0 },
-	/* (The capture makes its ring a memfd: for the server only.) */
-	{ F_MEMFD,		"memfd_create",	SRV, 0 },
-	{ F_IOCTL_MEDIA,	"ioctl",	SRV | CAP, 0 },
+	{ F_SOCKETPAIR,		"socketpair",	SRV | CAP | RTS, 0 },
+	{ F_PIPE,		"pipe2",	SRV | CAP | RTS, 0 },
+	{ F_PPOLL,		"ppoll",	SRV | CAP | RTS, 0 },
+	/* (The capture makes its ring a memfd: for the readers only.) */
+	{ F_MEMFD,		"memfd_create",	SRV | RTS, 0 },
+	{ F_IOCTL_MEDIA,	"ioctl",	SRV | CAP | RTS, 0 },
 	/* Thread names: the capture's encoder threads too. */
-	{ F_PRCTL_NAME,		"prctl",	SRV, 1 },
+	{ F_PRCTL_NAME,		"prctl",	SRV | RTS, 1 },
+	/* shmcam-rtsp binds its UDP sockets before the filter. */
+	{ F_SOCKET_UDP,		"socket",	ALL, 0 },
+	/* The readers' password threads lower their priority to 10, and
+	 * nothing else (server/auth.c). */
+	{ F_SETPRIORITY,	"setpriority",	ALL, 0 },
 };
 #define NFORBIDDEN (sizeof(forbidden_cases) / sizeof(forbidden_cases[0]))
 
@@ -683,6 +768,12 @@ try_forbidden(void *arg)
 		ioctl(STDIN_FILENO, _IOWR('|', 0x00, char[256]),
 		    (char[256]){ 0 });
 		break;
+	case F_SOCKET_UDP:
+		fd = socket(AF_INET6, SOCK_DGRAM, 0);
+		break;
+	case F_SETPRIORITY:
+		fd = setpriority(PRIO_PROCESS, 0, 0);
+		break;
 	}
 	(void)fd;
 	return 1;	/* survived: allowed */
@@ -697,8 +788,7 @@ check_forbidden(int parent_eperm, int i)
 	enum sandbox_program prog;
 
 	tmpdir = tu_tmpdir();
-	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE_V4L2_LAYER;
-	    prog++) {
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_RTSP; prog++) {
 		if ((fc->progs & (1u << prog)) == 0)
 			continue;
 		if (fc->needs_strict && SANITIZED) {
@@ -879,8 +969,7 @@ START_TEST(test_names_are_calls)
 
 	for (a = 0; sandbox_arches[a] != 0; a++)
 		ck_assert_uint_lt(a, sizeof(on) / sizeof(on[0]));
-	for (prog = SANDBOX_SERVER; prog <= SANDBOX_CAPTURE_V4L2_LAYER;
-	    prog++) {
+	for (prog = SANDBOX_SERVER; prog <= SANDBOX_RTSP; prog++) {
 		memset(&w, 0, sizeof(w));
 		memset(on, 0, sizeof(on));
 		unknown[0] = '\0';
@@ -935,6 +1024,7 @@ sandbox_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_server_serves);
 	tcase_add_test(tc, test_capture_serves);
+	tcase_add_test(tc, test_rtsp_serves);
 	tcase_add_test(tc, test_capture_encodes_h264);
 	tcase_add_test(tc, test_exec_stack_library);
 	tcase_add_loop_test(tc, test_forbidden, 0, (int)NFORBIDDEN);

@@ -24,10 +24,10 @@
 /* A client since_ms after its last frame (at T0), ours bytes in our
  * buffer, offered 30 fps; one capped at interval_ms, due at its end. */
 #define CLIENT(since_ms, ours) \
-	{ T0 + (since_ms) * MS, ours, FRAME, T0, I30, 0, STALL }
+	{ T0 + (since_ms) * MS, ours, FRAME, T0, I30, 0, STALL, 0, 0 }
 #define CAPPED(since_ms, interval_ms) \
 	{ T0 + (since_ms) * MS, 0, FRAME, T0, (interval_ms) * MS, \
-	    T0 + (interval_ms) * MS, STALL }
+	    T0 + (interval_ms) * MS, STALL, 0, 0 }
 /* What the kernel says: rtts in ms, rates in bytes/s. */
 #define TCP(unsent, inflight, rate, app_limited, min_rtt, srtt, window) \
 	{ SEND_PATH_TCP, unsent, inflight, rate, rate, app_limited, \
@@ -62,12 +62,39 @@ static const struct rule_case {
 	{ "not stalled: 1 ms short of the timeout",
 	    CLIENT(9999, 0), LOCAL(1000000), SEND_WAIT, WHY_BYTES },
 	{ "not stalled: no timeout",
-	    { T0 + 100 * STALL, 0, FRAME, T0, I30, 0, 0 }, LOCAL(1000000),
+	    { T0 + 100 * STALL, 0, FRAME, T0, I30, 0, 0, 0, 0 }, LOCAL(1000000),
 	    SEND_WAIT, WHY_BYTES },
 
 	/* One frame at a time in our own buffer. */
 	{ "busy: one byte of a frame in our buffer",
 	    CLIENT(40, 1), UNBOUNDED(0), SEND_WAIT, WHY_BUSY },
+
+	/* A budget (H.264): what our buffer holds is ahead like the rest,
+	 * and may take that long to leave. */
+	{ "budget: part of a frame in our buffer, leaving in time",
+	    { T0 + 40 * MS, 20000, FRAME, T0, I30, 0, STALL, 500 * MS, 0 },
+	    TCP(30000, 24100, 241000, 0, 100, 100, 85000),
+	    SEND_NOW, WHY_DRAINS },
+	{ "budget: more ahead than leaves within it",
+	    { T0 + 40 * MS, 80000, FRAME, T0, I30, 0, STALL, 500 * MS, 0 },
+	    TCP(60000, 24100, 241000, 0, 100, 340, 85000),
+	    SEND_WAIT, WHY_QUEUED },
+	{ "budget: a queue older than the budget, the path fast",
+	    { T0 + 40 * MS, 60000, FRAME, T0, I30, 0, STALL, 500 * MS,
+	    T0 + 40 * MS - 501 * MS },
+	    TCP(32768, 0, 800000000, 0, 1, 12, 8192),
+	    SEND_WAIT, WHY_QUEUED },
+	{ "budget: a queue as old as the budget, the path fast",
+	    { T0 + 40 * MS, 60000, FRAME, T0, I30, 0, STALL, 500 * MS,
+	    T0 + 40 * MS - 500 * MS },
+	    TCP(32768, 0, 800000000, 0, 1, 12, 8192),
+	    SEND_NOW, WHY_DRAINS },
+	{ "no budget: the queue's age is not looked at",
+	    { T0 + 40 * MS, 0, FRAME, T0, I30, 0, STALL, 0,
+	    T0 + 40 * MS - 900 * MS }, LOCAL(0), SEND_NOW, WHY_CLEAR },
+	{ "budget: the first round trip, a keyframe's worth in flight",
+	    { T0 + MS, 0, FRAME, T0, I30, 0, STALL, 500 * MS, 0 },
+	    TCP(50000, 14480, 0, 1, 200, 200, 14480), SEND_NOW, WHY_DRAINS },
 
 	/* fps=N: not before the due time, whatever the path. */
 	{ "fps cap: 1 ms before it is due",
@@ -87,12 +114,12 @@ static const struct rule_case {
 	{ "local: more than half a frame unread",
 	    CLIENT(40, 0), LOCAL(FRAME / 2 + 1), SEND_WAIT, WHY_BYTES },
 	{ "local: small frames, never less than 16 KiB allowed",
-	    { T0 + 40 * MS, 0, 2000, T0, I30, 0, STALL },
+	    { T0 + 40 * MS, 0, 2000, T0, I30, 0, STALL, 0, 0 },
 	    LOCAL(SENDPOLICY_MIN_BYTES), SEND_NOW, WHY_DRAINS },
 
 	/* TCP before the first acknowledgement: no rate yet. */
 	{ "first round trip: the response head in flight",
-	    { T0 + MS, 0, 0, T0, I30, 0, STALL },
+	    { T0 + MS, 0, 0, T0, I30, 0, STALL, 0, 0 },
 	    TCP(0, 242, 0, 1, 200, 200, 14480), SEND_NOW, WHY_DRAINS },
 	{ "first round trip: the first frame in flight and unsent",
 	    CLIENT(33, 0), TCP(50000, 14480, 0, 1, 200, 200, 14480),
@@ -165,7 +192,7 @@ static const struct rule_case {
 	    CAPPED(500, 500), TCP(100000, 24100, 241000, 0, 100, 340, 85000),
 	    SEND_NOW, WHY_DRAINS },
 	{ "interval: unknown, 9 KB ahead at 241 KB/s",
-	    { T0 + 300 * MS, 0, FRAME, T0, 0, 0, STALL },
+	    { T0 + 300 * MS, 0, FRAME, T0, 0, 0, STALL, 0, 0 },
 	    TCP(9000, 24100, 241000, 0, 100, 340, 85000),
 	    SEND_WAIT, WHY_QUEUED },
 };

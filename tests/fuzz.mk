@@ -6,6 +6,7 @@
 #                     regression run, part of make check
 #
 # tests/fuzz/fuzz_NAME.c is a harness; tests/fuzz/corpus/NAME/ its seeds.
+# (shmcam-rtsp's harnesses, rtsp and rtcp, are in tests/rtsp.mk.)
 # The ring, ctl, peers, link and mjpeg seeds come from build-fuzz/mkseeds
 # (made by the real writer, encoder and message code); the http and route
 # seeds are written by hand.  A harness links common/*.c plus
@@ -24,6 +25,13 @@
 #   h264    a camera's H.264 through capture/h264pass.c, and the parser
 #           (common/h264.c); seeds by x264 (tests/v4l2sim/simh264.c) as
 #           the simulated camera sends it, unless built with X264=no
+#   mp4     the fragmented MP4 writer (server/mp4.c): init segments and
+#           fragments of arbitrary access units; seeds cut from x264's
+#           output (ffmpeg -c:v libx264, several profiles and sizes)
+#   hls     LL-HLS requests (server/hls.c): the query parameters of a
+#           playlist request (_HLS_msn, _HLS_part, _HLS_skip) and file
+#           names, decided against windows the input also describes, and
+#           the playlists written for them; seeds written by hand
 #   rawframe raw frames of any format and driver-reported geometry,
 #           described, encoded and copied (capture/rawframe.c, encode.c)
 #   multipart  the multipart/x-mixed-replace parser of network sources
@@ -40,10 +48,13 @@ FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Icommon -Icapture -Iserver -Itests
 # What each harness links besides common/*.c.
 FUZZ_SRC_http  := $(filter-out server/main.c,$(SERVER_SRC)) \
 	tests/fuzz/fuzzutil.c
-FUZZ_SRC_route := server/route.c server/auth.c server/json.c server/listen.c
+FUZZ_SRC_route := server/route.c server/auth.c server/listen.c \
+	server/hls.c server/mp4.c
+FUZZ_SRC_hls   := server/hls.c server/route.c server/mp4.c
 FUZZ_SRC_ctl   := tests/fuzz/fuzzutil.c
 FUZZ_SRC_mjpeg := capture/mjpeg.c
 FUZZ_SRC_h264  := capture/h264pass.c
+FUZZ_SRC_mp4   := server/mp4.c
 FUZZ_SRC_rawframe := capture/rawframe.c capture/encode.c
 FUZZ_SRC_multipart := capture/multipart.c
 FUZZ_SRC_httpc := capture/httpresp.c capture/url.c capture/httpauth.c

@@ -1,8 +1,26 @@
 # Check suites for the server's pure modules (routing, query parameters,
-# auth, JSON escaping): linked with those objects, not the whole server.
-SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/json.c)
+# auth, LL-HLS names, playlists and decisions, the MP4 writer they use):
+# linked with those objects, not the whole server.
+SERVER_PURE_OBJ := $(call obj,server/route.c server/auth.c server/hls.c \
+	server/mp4.c)
 
 $(BUILD)/tests/check_http: $(BUILD)/tests/check_http.o $(SERVER_PURE_OBJ) \
+		$(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The fragmented MP4 writer's suite and tool (tests/tools/mp4mux.c): the
+# writer alone, without the rest of the server.
+MP4_OBJ := $(call obj,server/mp4.c)
+
+$(BUILD)/tests/check_mp4: $(BUILD)/tests/check_mp4.o $(MP4_OBJ) \
+		$(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/mp4mux: $(BUILD)/tests/tools/mp4mux.o $(MP4_OBJ) \
+		$(TESTUTIL) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/check_hls: $(BUILD)/tests/check_hls.o $(SERVER_PURE_OBJ) \
 		$(TESTUTIL) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 

@@ -13,6 +13,7 @@
 SECURITY_MAX_CAPTURE := 30
 SECURITY_MAX_CAPTURE_NET := 20
 SECURITY_MAX_SERVER  := 20
+SECURITY_MAX_RTSP    := 20
 VERIFY_DIR := $(BUILD)/systemd-verify
 # The cached Debian roots (tests/systemd/nspawn.py; check-deb's too) and
 # the logs of the last run.  Not under $(BUILD): the Makefile looks for
@@ -30,13 +31,14 @@ check-units: all
 	@# verify exits 0 on warnings such as an unknown key: any output fails.
 	@cd $(VERIFY_DIR) && out=$$(systemd-analyze verify --man=no \
 	    shmcam-capture@.service shmcam-capture-net@.service \
-	    shmcam-server@.service shmcam-server@.socket 2>&1); rc=$$?; \
+	    shmcam-server@.service shmcam-server@.socket \
+	    shmcam-rtsp@.service shmcam-rtsp@.socket 2>&1); rc=$$?; \
 	[ $$rc = 0 ] && [ -z "$$out" ] || { echo "$$out"; \
 	    echo "systemd-analyze verify failed"; exit 1; }; \
 	echo "systemd-analyze verify: units OK"
 	@cd $(VERIFY_DIR) && for u in capture:$(SECURITY_MAX_CAPTURE) \
 	    capture-net:$(SECURITY_MAX_CAPTURE_NET) \
-	    server:$(SECURITY_MAX_SERVER); do \
+	    server:$(SECURITY_MAX_SERVER) rtsp:$(SECURITY_MAX_RTSP); do \
 		out=$$(systemd-analyze security --offline=yes --no-pager \
 		    --threshold=$${u#*:} shmcam-$${u%:*}@.service 2>&1); \
 		rc=$$?; echo "$$out" | tail -1; \

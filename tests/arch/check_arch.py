@@ -15,7 +15,7 @@ For each architecture named on the command line (arm64, armhf):
      WORK/ARCH, keyed by the list of files (apt's answer is kept until its
      lists change).  Nothing is installed on the host.
   2. A cross build through the Makefile into build-ARCH/ (TRIPLET-gcc
-     --sysroot=the root, pkg-config reading the root): both programs, the
+     --sysroot=the root, pkg-config reading the root): the programs, the
      unit suites that need no camera, and the tools the checks run.  With
      armhf, also the ring as Raspberry Pi OS's compiler builds it for the
      Pi 1 and Zero (plain ARMv6), checked to be ARMv6KZ code with LDREXD.
@@ -89,14 +89,15 @@ NOT_IN_ROOT = re.compile(r"^(libc6-dev|libc-dev-bin|linux-libc-dev|"
                          r"rpcsvc-proto|mawk|gcc-\d+-base)$")
 
 # What the cross build makes (Makefile targets under build-ARCH/).
-PROGRAMS = ("shmcam-capture", "shmcam-server")
+PROGRAMS = ("shmcam-capture", "shmcam-server", "shmcam-rtsp")
 SUITES = ("check_ring", "check_ctl", "check_sandbox")
 TOOLS = ("jpeginfo", "loadclient")
 
 # Every check the guest reports; any missing one fails the run.
 CHECKS = (["unit:" + s for s in SUITES] +
-          ["start", "seccomp:capture", "seccomp:server", "snapshot",
-           "stream", "sigterm:server", "sigterm:capture"])
+          ["start", "rtsp", "seccomp:capture", "seccomp:server",
+           "seccomp:rtsp", "snapshot", "stream", "sigterm:rtsp",
+           "sigterm:server", "sigterm:capture"])
 
 # The guest's camera: the test pattern, small, a modest rate.
 SIZE = "320x240"

@@ -167,7 +167,33 @@ for A in $BUILDS; do
 	cap=$(pidof shmcam-capture)
 	srv=$(pidof shmcam-server)
 
-	for p in capture:$cap server:$srv; do
+	# shmcam-rtsp beside the server, as the same user, until its
+	# /metrics say it has attached to the capture.
+	rm -f /tmp/rtsp.log
+	rtsp_job=
+	if [ -n "$srv_job" ]; then
+		su -s /bin/sh -c "exec env $notify $(tracer rtsp) \
+		    $B/shmcam-rtsp --name $NAME --ctl $CTL \
+		    --listen 127.0.0.1:8554 --http 127.0.0.1:8081" viewer \
+		    >/tmp/rtsp.log 2>&1 &
+		rtsp_job=$!
+	fi
+	rtsp_attached() {
+		wget -q -O - http://127.0.0.1:8081/metrics 2>/dev/null |
+		    grep -q "^shmcam_rtsp_attached{camera=\"$NAME\"} 1" ||
+		    exited "$rtsp_job"
+	}
+	if [ -n "$rtsp_job" ] && wait_for 120 rtsp_attached &&
+	    ! exited "$rtsp_job"; then
+		report PASS "$A" rtsp "shmcam-rtsp attached to the capture"
+	else
+		[ -f /tmp/rtsp.log ] && show /tmp/rtsp.log
+		report FAIL "$A" rtsp "shmcam-rtsp did not attach (it exited," \
+		    "or 120 s passed)"
+	fi
+	rtsp=$(pidof shmcam-rtsp)
+
+	for p in capture:$cap server:$srv rtsp:$rtsp; do
 		line=$(grep '^Seccomp:' "/proc/${p#*:}/status" 2>/dev/null)
 		case "$line" in
 		*[[:space:]]2)
@@ -191,6 +217,11 @@ for A in $BUILDS; do
 		report FAIL "$A" snapshot "${size:-no snapshot}"
 	fi
 
+	if [ -n "$rtsp" ]; then
+		stop rtsp "$rtsp" "$rtsp_job"
+	else
+		report FAIL "$A" sigterm:rtsp "not running"
+	fi
 	if [ -n "$srv" ]; then
 		stop server "$srv" "$srv_job"
 	else
@@ -202,11 +233,11 @@ for A in $BUILDS; do
 		report FAIL "$A" sigterm:capture "not running"
 	fi
 	# Whatever is left of a failed start, before the next build's.
-	kill -KILL $srv_job $cap_job 2>/dev/null
+	kill -KILL $rtsp_job $srv_job $cap_job 2>/dev/null
 	wait
 
 	if [ "$TRACE" = 1 ]; then
-		for p in capture server check_sandbox; do
+		for p in capture server rtsp check_sandbox; do
 			report TRACE "$A" "$p" "$(trace_calls "/tmp/$p.trace")"
 		done
 	fi

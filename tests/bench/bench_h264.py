@@ -30,7 +30,8 @@ import tempfile
 import time
 
 from benchutil import (BUILD, CAPTURE, CAPTURE_USER, RESULTS, SIM_SO,
-                       thread_times, wait_for, write_results)
+                       render_mandelbrot, thread_times, wait_for,
+                       write_results)
 from shmcam import ring_info
 
 RESULTS = os.path.join(RESULTS, "h264.txt")
@@ -148,11 +149,7 @@ def main():
     content = os.path.join(tmp, "mandelbrot.yuv")
     lines = []
     try:
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
-                        "-i", "mandelbrot=size=%dx%d:rate=%d" % (W, H, FPS),
-                        "-frames:v", str(PICTURES), "-pix_fmt", "yuv420p",
-                        "-f", "rawvideo", "-y", content], check=True,
-                       timeout=600)
+        render_mandelbrot(content, W, H, FPS, PICTURES)
         for fmt in ("NV12", "YUYV"):
             with_l, with_e, without_l, x_nv12, x_i420 = [], [], [], [], []
             rates, delays = [], []

@@ -131,6 +131,17 @@ def write_results(path, what, script, how, lines):
     print("wrote", path)
 
 
+def render_mandelbrot(path, width, height, fps, pictures):
+    """Content with motion across the whole picture for the simulated
+    camera (V4L2SIM_FILE): ffmpeg's mandelbrot source (a continuous zoom,
+    every pixel changes every frame), raw 4:2:0 pictures."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+                    "-i", "mandelbrot=size=%dx%d:rate=%d" % (width, height,
+                                                             fps),
+                    "-frames:v", str(pictures), "-pix_fmt", "yuv420p",
+                    "-f", "rawvideo", "-y", path], check=True, timeout=600)
+
+
 def wait_for(cond, timeout, what, interval=0.1):
     deadline = time.monotonic() + timeout
     while not cond():

@@ -41,6 +41,14 @@
  * hash of the frame's first bytes (where the barcode rows are) and its
  * length.
  *
+ * --mp4 reads /stream.mp4 instead (HTTP/1.1, a chunked body): MP4 boxes
+ * that must tile the body exactly, ftyp and moov first, then [prft] moof
+ * + mdat; a frame is a fragment, done when its mdat's last byte arrives.
+ * Its capture time is its prft's (shmcam writes the capture's
+ * CLOCK_REALTIME there), measured like X-Timestamp, with no stamp in the
+ * picture; the bulk of an mdat is discarded in the kernel like the
+ * middle of a JPEG.
+ *
  * --decode decodes every frame completely (TurboJPEG, warnings count as
  * failures) and reports the failures: a check that what arrives are
  * pictures, where a load test only looks at SOI and EOI.  Each client
@@ -73,6 +81,7 @@
 
 #include <turbojpeg.h>
 
+#include "bench/clientutil.h"
 #include "v4l2sim/simstamp.h"
 
 #define LINE_MAX_LEN	8192
@@ -300,11 +309,10 @@ enum pstate {
 	P_BODY,		/* Content-Length bytes */
 	P_CRLF,		/* CRLF after the body */
 	P_BOUNDARY,	/* boundary line */
-};
-
-struct samples {
-	double	*v;
-	size_t	 n, cap;
+	/* --mp4 */
+	P_CHUNK,	/* chunk-size line */
+	P_CHUNK_DATA,	/* chunk data: boxes */
+	P_CHUNK_END,	/* CRLF after the chunk data */
 };
 
 struct client {
@@ -340,71 +348,26 @@ struct client {
 	/* churn */
 	size_t		 stop_after;
 	int		 rst;
+	/* --mp4 */
+	size_t		 chunk_left;	/* bytes of chunk data to come */
+	unsigned char	 box_hdr[8];
+	size_t		 box_have;	/* header bytes of the current box */
+	size_t		 box_left;	/* body bytes of the current box */
+	char		 box_type[5];
+	unsigned char	 moof[512];	/* the start of the last moof */
+	size_t		 moof_len;
+	unsigned char	 prft[32];	/* the last prft */
+	size_t		 prft_len;
+	int		 inits;		/* moov boxes seen */
 };
 
 static const struct ts_source *tsrc = &ts_sources[0];
+static int mp4_mode;
 static tjhandle decoder;		/* --decode */
 static struct sockaddr_in dst;
 static char req[1024];
 static double t_start, t_warm;
 static int epfd;
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-now_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void
-samples_add(struct samples *s, double v)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 256;
-		s->v = realloc(s->v, s->cap * sizeof(double));
-		if (s->v == NULL) {
-			perror("realloc");
-			exit(1);
-		}
-	}
-	s->v[s->n++] = v;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0..100) of v[0..n), sorted in place; NAN if empty. */
-static double
-pct(double *v, size_t n, double p)
-{
-	double r;
-	size_t i;
-
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(double), cmp_double);
-	r = p / 100 * (double)(n - 1);
-	i = (size_t)r;
-	if (i + 1 >= n)
-		return v[n - 1];
-	return v[i] + (v[i + 1] - v[i]) * (r - (double)i);
-}
 
 static void __attribute__((format(printf, 2, 3)))
 client_fail(struct client *c, const char *fmt, ...)
@@ -452,6 +415,40 @@ client_connect(struct client *c, int rcvbuf)
 	return 0;
 }
 
+/*
+ * A whole frame arrived at t (CLOCK_MONOTONIC) and now (CLOCK_REALTIME,
+ * ns), captured at capture_ns (CLOCK_REALTIME, 0: unknown), the camera's
+ * frame seq (0: unknown): counted after the warm-up, with its latency,
+ * the pause before it and its place in the camera's sequence.
+ */
+static void
+client_frame(struct client *c, double t, uint64_t now, uint64_t capture_ns,
+    uint64_t seq)
+{
+	c->frames_all++;
+	if (t < t_warm)
+		return;
+	if (c->frames == 0)
+		c->first_t = t;
+	else if (t - c->last_t > c->gap_max)
+		c->gap_max = t - c->last_t;
+	c->last_t = t;
+	c->frames++;
+	if (seq != 0) {
+		if (c->seq_frames == 0 || seq < c->seq_first)
+			c->seq_first = seq;
+		if (seq > c->seq_last)
+			c->seq_last = seq;
+		c->seq_frames++;
+	}
+	if (capture_ns == 0)
+		c->unstamped++;
+	else {
+		samples_add(&c->lat, ((double)now - (double)capture_ns) / 1e9);
+		samples_add(&c->lat_t, t - t_start);
+	}
+}
+
 /* 0 if the JPEG decodes completely, without a warning. */
 static int
 frame_decode(const unsigned char *jpeg, size_t len)
@@ -487,29 +484,94 @@ part_done(struct client *c)
 		client_fail(c, "part is not a complete JPEG");
 		return;
 	}
-	c->frames_all++;
 	if (decoder != NULL && frame_decode(c->body, c->clen) != 0)
 		c->decode_failures++;
-	if (t < t_warm)
+	client_frame(c, t, now, ts, seq);
+}
+
+/* An mdat has arrived whole: one frame, captured at its prft's time. */
+static void
+mp4_fragment_done(struct client *c)
+{
+	double t = now_mono();
+	uint64_t now = now_real_ns();
+	uint64_t capture = prft_capture_ns(c->prft, c->prft_len);
+
+	if (capture == 0) {
+		client_fail(c, "fragment without a prft (version 1)");
 		return;
-	if (c->frames == 0)
-		c->first_t = t;
-	else if (t - c->last_t > c->gap_max)
-		c->gap_max = t - c->last_t;
-	c->last_t = t;
-	c->frames++;
-	if (seq != 0) {
-		if (c->seq_frames == 0 || seq < c->seq_first)
-			c->seq_first = seq;
-		if (seq > c->seq_last)
-			c->seq_last = seq;
-		c->seq_frames++;
 	}
-	if (ts == 0)
-		c->unstamped++;
-	else {
-		samples_add(&c->lat, ((double)now - (double)ts) / 1e9);
-		samples_add(&c->lat_t, t - t_start);
+	c->prft_len = 0;
+	client_frame(c, t, now, capture, 0);
+}
+
+/* Bytes of chunk data: box headers, the start of moofs, mdat ends. */
+static void
+mp4_feed_boxes(struct client *c, const unsigned char *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0 && !c->done) {
+		if (c->box_have < 8) {
+			k = 8 - c->box_have < n ? 8 - c->box_have : n;
+			memcpy(c->box_hdr + c->box_have, p, k);
+			c->box_have += k;
+			p += k;
+			n -= k;
+			if (c->box_have < 8)
+				return;
+			memcpy(c->box_type, c->box_hdr + 4, 4);
+			c->box_type[4] = '\0';
+			if (be32(c->box_hdr) < 8) {
+				client_fail(c, "box of size %u", be32(c->box_hdr));
+				return;
+			}
+			c->box_left = be32(c->box_hdr) - 8;
+			if (strcmp(c->box_type, "moov") == 0)
+				c->inits++;
+			else if (strcmp(c->box_type, "moof") == 0) {
+				memcpy(c->moof, c->box_hdr, 8);
+				c->moof_len = 8;
+			} else if (strcmp(c->box_type, "prft") == 0) {
+				memcpy(c->prft, c->box_hdr, 8);
+				c->prft_len = 8;
+			} else if (strcmp(c->box_type, "mdat") != 0 &&
+			    strcmp(c->box_type, "ftyp") != 0) {
+				client_fail(c, "unexpected box '%.4s'",
+				    c->box_type);
+				return;
+			}
+		}
+		k = c->box_left < n ? c->box_left : n;
+		if (strcmp(c->box_type, "prft") == 0 &&
+		    c->prft_len < sizeof(c->prft)) {
+			size_t m = sizeof(c->prft) - c->prft_len;
+			m = m < k ? m : k;
+			memcpy(c->prft + c->prft_len, p, m);
+			c->prft_len += m;
+		}
+		if (strcmp(c->box_type, "moof") == 0 &&
+		    c->moof_len < sizeof(c->moof)) {
+			size_t m = sizeof(c->moof) - c->moof_len;
+			m = m < k ? m : k;
+			memcpy(c->moof + c->moof_len, p, m);
+			c->moof_len += m;
+		}
+		c->box_left -= k;
+		p += k;
+		n -= k;
+		if (c->box_left == 0) {
+			c->box_have = 0;
+			if (strcmp(c->box_type, "mdat") == 0) {
+				if (c->inits == 0 || c->moof_len == 0) {
+					client_fail(c, "mdat before moov and "
+					    "moof");
+					return;
+				}
+				mp4_fragment_done(c);
+				c->moof_len = 0;
+			}
+		}
 	}
 }
 
@@ -529,6 +591,10 @@ client_line(struct client *c)
 		c->ps = P_HEAD;
 		return;
 	case P_HEAD:
+		if (c->linelen == 0 && mp4_mode) {
+			c->ps = P_CHUNK;
+			return;
+		}
 		if (c->linelen == 0) {
 			if (c->boundary[0] == '\0') {
 				client_fail(c, "no multipart boundary");
@@ -552,6 +618,22 @@ client_line(struct client *c)
 		c->ps = P_PART;
 		c->have_clen = 0;
 		tsrc->begin(c->ts);
+		return;
+	case P_CHUNK:
+		c->chunk_left = strtoul(c->line, &v, 16);
+		if (v == c->line || c->chunk_left == 0) {
+			client_fail(c, "chunk size '%.20s': the body ended",
+			    c->line);
+			return;
+		}
+		c->ps = P_CHUNK_DATA;
+		return;
+	case P_CHUNK_END:
+		if (c->linelen != 0) {
+			client_fail(c, "chunk data not followed by CRLF");
+			return;
+		}
+		c->ps = P_CHUNK;
 		return;
 	case P_PART:
 		if (c->linelen == 0) {
@@ -596,6 +678,16 @@ client_feed(struct client *c, const unsigned char *p, size_t n)
 	size_t k;
 
 	while (n > 0 && !c->done) {
+		if (c->ps == P_CHUNK_DATA) {
+			k = n < c->chunk_left ? n : c->chunk_left;
+			mp4_feed_boxes(c, p, k);
+			c->chunk_left -= k;
+			p += k;
+			n -= k;
+			if (c->chunk_left == 0)
+				c->ps = P_CHUNK_END;
+			continue;
+		}
 		if (c->ps == P_BODY) {
 			k = n < c->remain ? n : c->remain;
 			/* Keep the first and last two bytes (SOI, EOI)
@@ -686,13 +778,22 @@ client_read(struct client *c, size_t max)
 	for (round = 0; round < READ_ROUNDS && max > 0 && !c->done; round++) {
 		want = max < sizeof(buf) ? max : sizeof(buf);
 		flags = MSG_DONTWAIT;
-		if (c->ps == P_BODY && c->seen >= 2 && c->remain > 2 &&
+		if (c->ps == P_CHUNK_DATA && c->box_have == 8 &&
+		    strcmp(c->box_type, "mdat") == 0 && c->box_left > 1 &&
+		    c->chunk_left > 1) {
+			/* The middle of an mdat: only its end matters. */
+			size_t skip = c->box_left < c->chunk_left ?
+			    c->box_left : c->chunk_left;
+			if (want > skip - 1)
+				want = skip - 1;
+			flags |= MSG_TRUNC;
+		} else if (c->ps == P_BODY && c->seen >= 2 && c->remain > 2 &&
 		    !client_wants_body(c)) {
 			if (want > c->remain - 2)
 				want = c->remain - 2;
 			flags |= MSG_TRUNC;
 		} else if ((c->ps != P_BODY || c->seen < 2) &&
-		    want > HEAD_READ)
+		    c->ps != P_CHUNK_DATA && want > HEAD_READ)
 			want = HEAD_READ;
 		n = recv(c->fd, buf, want, flags);
 		if (n == 0) {
@@ -709,7 +810,10 @@ client_read(struct client *c, size_t max)
 			c->budget -= (double)n;
 		if (t_warm <= now_mono())
 			c->bytes += (size_t)n;
-		if (flags & MSG_TRUNC) {
+		if ((flags & MSG_TRUNC) && c->ps == P_CHUNK_DATA) {
+			c->box_left -= (size_t)n;
+			c->chunk_left -= (size_t)n;
+		} else if (flags & MSG_TRUNC) {
 			c->seen += (size_t)n;
 			c->remain -= (size_t)n;
 		} else
@@ -941,7 +1045,7 @@ usage(void)
 	    "usage: loadclient -u http://HOST:PORT/PATH -n N -d SECONDS\n"
 	    "                  [--warmup S] [--slow K] [--slow-rate BYTES/S]\n"
 	    "                  [--slow-rcvbuf BYTES] [--ts x-timestamp|simstamp] "
-	    "[--per-client]\n"
+	    "[--per-client] [--mp4]\n"
 	    "                  [--decode]\n"
 	    "       loadclient -u URL --churn TOTAL [-c CONCURRENCY]\n");
 	exit(2);
@@ -963,6 +1067,7 @@ main(int argc, char **argv)
 		{ "decode", no_argument, NULL, 'D' },
 		{ "churn", required_argument, NULL, 'C' },
 		{ "concurrency", required_argument, NULL, 'c' },
+		{ "mp4", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *p;
@@ -995,6 +1100,7 @@ main(int argc, char **argv)
 			break;
 		case 'C': churn = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
+		case 'M': mp4_mode = 1; break;
 		case 't':
 			for (i = 0; i < (int)(sizeof(ts_sources) /
 			    sizeof(ts_sources[0])); i++)
@@ -1089,7 +1195,7 @@ main(int argc, char **argv)
 	    "\"slow_rate\":%.0f,\"duration\":%.3f,\"ts_source\":\"%s\","
 	    "\"connected_at_end\":%d,\"stamp_decodes\":%llu,"
 	    "\"stamp_failures\":%llu,", path, n, nslow, rate, duration,
-	    tsrc->name, active, (unsigned long long)sst_decodes,
+	    mp4_mode ? "prft" : tsrc->name, active, (unsigned long long)sst_decodes,
 	    (unsigned long long)sst_failures);
 	print_group("fast", cl, n, 0, duration, per_client);
 	if (nslow > 0) {

@@ -33,7 +33,7 @@ check_route(const char *s)
 
 	memset(cam, 'X', sizeof(cam));
 	r = route_parse(s, pathlen, q != NULL ? q + 1 : NULL, cam, sizeof(cam));
-	if (r < ROUTE_NONE || r > ROUTE_REDIRECT)
+	if (r < ROUTE_NONE || r > ROUTE_HLS_FILE)
 		abort();
 	if (memchr(cam, '\0', sizeof(cam)) == NULL)
 		abort();

@@ -341,7 +341,49 @@ class Frame:
         self.data = data
 
 
-class MjpegReader(threading.Thread):
+class StreamReader(threading.Thread):
+    """What the stream readers below share: the thread around their
+    _read() (a failure kept for the test, the socket closed at the end),
+    stopping (the socket shut down under the reading thread), and waiting
+    for a number of frames with the stream's failure or end reported as
+    such."""
+
+    def run(self):
+        try:
+            self._read()
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            if not self._halt.is_set():
+                self.error = e
+        finally:
+            self.closed = True
+            if self._sock:
+                self._sock.close()
+            self._finish()
+
+    def _finish(self):
+        """What else to release once the reading ends."""
+
+    def stop(self):
+        self._halt.set()
+        if self._sock:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.join(10)
+
+    def wait_count(self, n, timeout, what):
+        def enough():
+            if self.error:
+                raise AssertionError("stream failed: %r" % self.error)
+            if self.closed and self.count() < n:
+                raise AssertionError("stream closed after %d %s"
+                                     % (self.count(), what))
+            return self.count() >= n
+        wait_until(enough, timeout, "%d %s from %s" % (n, what, self.path))
+
+
+class MjpegReader(StreamReader):
     """Reads a multipart MJPEG stream strictly: every part must carry a
     Content-Length that matches its body exactly (checked by requiring
     the boundary right after that many bytes)."""
@@ -396,70 +438,47 @@ class MjpegReader(threading.Thread):
             k, _, v = line.decode("latin-1").partition(":")
             h[k.strip().lower()] = v.strip()
 
-    def run(self):
-        try:
-            self._sock = socket.create_connection((self.host, self.port),
-                                                  timeout=30)
-            self.connected_at = time.monotonic()
-            if self.rcvbuf:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
-                                      self.rcvbuf)
-            self._sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n\r\n"
-                                % self.path).encode())
-            status = self._line().split()
-            self.status = int(status[1])
-            self.head = self._headers()
-            if self.status != 200:
-                return
-            ctype = self.head.get("content-type", "")
-            m = re.search(r"boundary=([^;\s]+)", ctype)
-            if not m:
-                raise ValueError("no boundary in %r" % ctype)
-            boundary = b"--" + m.group(1).encode()
-            if self._line() != boundary:
-                raise ValueError("body does not start with the boundary")
-            while not self._halt.is_set():
-                h = self._headers()
-                n = int(h["content-length"])
-                self._fill(n + 2 + len(boundary) + 2)
-                data = self._buf[:n]
-                tail = self._buf[n:n + 4 + len(boundary)]
-                if tail != b"\r\n" + boundary + b"\r\n":
-                    raise ValueError("part of Content-Length %d is not "
-                                     "followed by the boundary: %r"
-                                     % (n, tail[:40]))
-                self._buf = self._buf[n + 4 + len(boundary):]
-                ts = float(h["x-timestamp"]) if "x-timestamp" in h else None
-                with self.lock:
-                    self.frames.append(Frame(time.monotonic(), ts, h, data))
-                    if self.keep is not None and len(self.frames) > self.keep:
-                        self.frames[-self.keep - 1].data = None
-        except Exception as e:  # noqa: BLE001 - reported to the test
-            if not self._halt.is_set():
-                self.error = e
-        finally:
-            self.closed = True
-            if self._sock:
-                self._sock.close()
+    def _read(self):
+        self._sock = socket.create_connection((self.host, self.port),
+                                              timeout=30)
+        self.connected_at = time.monotonic()
+        if self.rcvbuf:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                  self.rcvbuf)
+        self._sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n\r\n"
+                            % self.path).encode())
+        status = self._line().split()
+        self.status = int(status[1])
+        self.head = self._headers()
+        if self.status != 200:
+            return
+        ctype = self.head.get("content-type", "")
+        m = re.search(r"boundary=([^;\s]+)", ctype)
+        if not m:
+            raise ValueError("no boundary in %r" % ctype)
+        boundary = b"--" + m.group(1).encode()
+        if self._line() != boundary:
+            raise ValueError("body does not start with the boundary")
+        while not self._halt.is_set():
+            h = self._headers()
+            n = int(h["content-length"])
+            self._fill(n + 2 + len(boundary) + 2)
+            data = self._buf[:n]
+            tail = self._buf[n:n + 4 + len(boundary)]
+            if tail != b"\r\n" + boundary + b"\r\n":
+                raise ValueError("part of Content-Length %d is not "
+                                 "followed by the boundary: %r"
+                                 % (n, tail[:40]))
+            self._buf = self._buf[n + 4 + len(boundary):]
+            ts = float(h["x-timestamp"]) if "x-timestamp" in h else None
+            with self.lock:
+                self.frames.append(Frame(time.monotonic(), ts, h, data))
+                if self.keep is not None and len(self.frames) > self.keep:
+                    self.frames[-self.keep - 1].data = None
 
-    def stop(self):
-        self._halt.set()
-        if self._sock:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.join(10)
 
     def wait_frames(self, n, timeout=10):
-        def enough():
-            if self.error:
-                raise AssertionError("stream failed: %r" % self.error)
-            if self.closed and self.count() < n:
-                raise AssertionError("stream closed after %d frames"
-                                     % self.count())
-            return self.count() >= n
-        wait_until(enough, timeout, "%d frames from %s" % (n, self.path))
+        self.wait_count(n, timeout, "frames")
 
 
 def ffmpeg_frames(url, count, timeout=60):
@@ -725,3 +744,202 @@ def raw_request(port, data, timeout=10, host="127.0.0.1"):
         return out
     finally:
         s.close()
+
+
+class Mp4Fragment:
+    __slots__ = ("arrival", "arrival_real", "sequence", "decode_time",
+                 "capture_real", "sync", "size")
+
+    def __init__(self, arrival, arrival_real, sequence, decode_time,
+                 capture_real, sync, size):
+        self.arrival = arrival            # time.monotonic()
+        self.arrival_real = arrival_real  # time.time()
+        self.sequence = sequence
+        self.decode_time = decode_time    # tfdt, 90 kHz
+        self.capture_real = capture_real  # prft, seconds since the epoch
+        self.sync = sync
+        self.size = size
+
+
+class Mp4Reader(StreamReader):
+    """Reads /stream.mp4 strictly: the HTTP head, a chunked (HTTP/1.1) or
+    plain (HTTP/1.0) body, and in it MP4 boxes that must follow each
+    other exactly: ftyp and moov first, then [prft] moof + mdat.  Records
+    each fragment (mfhd sequence, tfdt, the capture time of its prft,
+    sync flag of its first sample, arrival) and, with save, the body's bytes to that file, for ffmpeg to
+    decode afterwards.  `ended` is set when the body ended cleanly (the
+    last chunk), `error` when it was malformed or cut."""
+
+    def __init__(self, port, path="/stream.mp4", http10=False, save=None,
+                 rcvbuf=None, read_delay=0.0, host="127.0.0.1", ns=None):
+        super().__init__(daemon=True)
+        self.ns = ns              # a wan.Namespace to connect from
+        self.port = port
+        self.path = path
+        self.http10 = http10
+        self.save = save
+        self.rcvbuf = rcvbuf
+        self.read_delay = read_delay   # seconds to sleep between reads
+        self.host = host
+        self.status = None
+        self.head = {}
+        self.inits = 0
+        self.fragments = []
+        self.error = None
+        self.ended = False
+        self.closed = False
+        self.started = None       # time.monotonic() of the request
+        self.first_sync = None    # ... of the first fragment's arrival
+        self.lock = threading.Lock()
+        self._halt = threading.Event()
+        self._sock = None
+        self._raw = b""
+        self._body = b""
+        self._file = None
+
+    def count(self):
+        with self.lock:
+            return len(self.fragments)
+
+    def _recv(self):
+        if self.read_delay:
+            time.sleep(self.read_delay)
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self._raw += chunk
+
+    def _line(self):
+        while b"\r\n" not in self._raw:
+            self._recv()
+        line, self._raw = self._raw.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self._raw) < n:
+            self._recv()
+        data, self._raw = self._raw[:n], self._raw[n:]
+        return data
+
+    def _body_bytes(self):
+        """More of the body, de-chunked; None at its clean end."""
+        if not self.chunked:
+            if not self._raw:
+                try:
+                    self._recv()
+                except EOFError:
+                    return None
+            data, self._raw = self._raw, b""
+            return data
+        size = int(self._line().split(b";")[0], 16)
+        if size == 0:
+            if self._line() != b"":
+                raise ValueError("trailer after the last chunk")
+            return None
+        data = self._take(size)
+        if self._take(2) != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")
+        return data
+
+    def _box(self, data):
+        import struct
+        kind = data[4:8]
+        if self._file:
+            self._file.write(data)
+        if kind in (b"ftyp", b"moov"):
+            if self.fragments and kind == b"ftyp":
+                raise ValueError("init segment in the middle of a stream")
+            self.inits += kind == b"moov"
+            return
+        if kind == b"prft":
+            ntp = struct.unpack(">Q", data[16:24])[0]
+            self._prft = (ntp >> 32) - 2208988800 + (ntp & 0xffffffff) / 2**32
+            return
+        if kind == b"moof":
+            self._moof = data
+            return
+        if kind != b"mdat" or self._moof is None:
+            raise ValueError("unexpected box %r" % kind)
+        moof, self._moof = self._moof, None
+        seq = struct.unpack(">I", moof[20:24])[0]
+        i = moof.find(b"tfdt")
+        tfdt = struct.unpack(">Q", moof[i + 8:i + 16])[0]
+        i = moof.find(b"trun")
+        flags = struct.unpack(">I", moof[i + 24:i + 28])[0]
+        sync = not (flags >> 16) & 1
+        now = time.monotonic()
+        prft, self._prft = self._prft, None
+        with self.lock:
+            if self.first_sync is None:
+                self.first_sync = now
+            self.fragments.append(Mp4Fragment(now, time.time(), seq, tfdt,
+                                              prft, sync,
+                                              len(moof) + len(data)))
+
+    def _read(self):
+        import struct
+        self._moof = None
+        self._prft = None
+        if self.save:
+            self._file = open(self.save, "wb")
+        if self.ns is not None:
+            self._sock = self.ns.connect(self.host, self.port, 30)
+        else:
+            self._sock = socket.create_connection((self.host, self.port),
+                                                  timeout=30)
+        if self.rcvbuf:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                  self.rcvbuf)
+        self.started = time.monotonic()
+        self._sock.sendall(("GET %s HTTP/1.%d\r\nHost: test\r\n\r\n"
+                            % (self.path, 0 if self.http10 else 1))
+                           .encode())
+        self.status = int(self._line().split()[1])
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            self.head[k.strip().lower()] = v.strip()
+        if self.status != 200:
+            return
+        self.chunked = self.head.get("transfer-encoding") == "chunked"
+        buf = b""
+        while not self._halt.is_set():
+            data = self._body_bytes()
+            if data is None:
+                if buf:
+                    raise ValueError("body ended inside a box")
+                self.ended = True
+                return
+            buf += data
+            while len(buf) >= 8:
+                n = struct.unpack(">I", buf[:4])[0]
+                if n < 8:
+                    raise ValueError("box of size %d" % n)
+                if len(buf) < n:
+                    break
+                self._box(buf[:n])
+                buf = buf[n:]
+
+    def _finish(self):
+        if self._file:
+            self._file.close()
+
+    def wait_fragments(self, n, timeout=10):
+        self.wait_count(n, timeout, "fragments")
+
+
+def ffmpeg_decode(src, timeout=120, frames=None):
+    """Decodes src (a file or URL) with ffmpeg; returns (frames decoded,
+    ffmpeg's complaints): every frame, none dropped for its timing."""
+    argv = ["ffmpeg", "-nostdin", "-v", "error", "-i", src,
+            "-fps_mode", "passthrough"]
+    if frames:
+        argv += ["-frames:v", str(frames)]
+    r = subprocess.run(argv + ["-f", "framecrc", "-"], capture_output=True,
+                       text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("ffmpeg failed on %s: %s" % (src, r.stderr))
+    return (sum(1 for line in r.stdout.splitlines()
+                if line and not line.startswith("#")), r.stderr)

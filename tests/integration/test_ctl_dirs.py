@@ -19,6 +19,7 @@ import subprocess
 import sys
 import unittest
 
+from rtsptools import start_rtsp
 from shmcam import CAPTURE, IS_ROOT, MjpegReader, Proc, ShmcamTestCase, figure
 
 
@@ -164,6 +165,32 @@ class CtlDirTest(ShmcamTestCase):
                                args_replace_name=True)
         self.wait_attached(ok)
         self.assertTrue(cap.alive())
+
+    def test_rtsp_checks_who_listens(self):
+        # The victim's capture, its socket and directory then given to
+        # root, whose socket any reader takes: only who listens on it
+        # (SO_PEERCRED) tells it is not root's capture.
+        name = self.new_name()
+        d = os.path.join(self.tmp, "ctl")
+        self.plant_dir(d, self.victim, 0o755)
+        sock = os.path.join(d, name + ".sock")
+        cap = self.capture_as(self.victim, name, "--ctl", sock)
+        cap.wait_log(r"capturing")
+        os.chown(d, 0, 0)
+        os.lchown(sock, 0, 0)
+        cams = ["--name", name, "--ctl", sock]
+        wrong = start_rtsp(self, name, "--capture-user", str(self.attacker),
+                           camera_args=cams)
+        wrong.wait_log(r"capture runs as uid %d, not %d \(--capture-user\)"
+                       r": refusing it" % (self.victim, self.attacker))
+        unsaid = start_rtsp(self, name, camera_args=cams)
+        unsaid.wait_log(r"capture runs as uid %d, but %s belongs to uid 0: "
+                        r"refusing it" % (self.victim, sock))
+        right = start_rtsp(self, name, "--capture-user", str(self.victim),
+                           camera_args=cams)
+        right.wait_log(r"attached to capture")
+        for p in (wrong, unsaid):
+            self.assertNotIn("attached to capture", p.log())
 
 
 def refusal(log):

@@ -179,10 +179,11 @@ class StreamTest(ShmcamTestCase):
                                   % (hist, name), text).group(1))
             self.assertEqual(buckets[-1], count)
             self.assertGreater(count, 20)
-        # Every line is a comment or "name{labels} value".
+        # Every line is a comment or "name{labels} value" (a Prometheus
+        # metric name: letters, digits after the first, underscores).
         for line in text.splitlines():
-            self.assertRegex(line, r'^(# (HELP|TYPE) .*|[a-z_]+(\{[^}]*\})? '
-                             r'[0-9.e+-]+)$')
+            self.assertRegex(line, r'^(# (HELP|TYPE) .*|'
+                             r'[a-z_][a-z0-9_]*(\{[^}]*\})? [0-9.e+-]+)$')
 
     def test_several_cameras(self):
         a, b = self.new_name(), self.new_name()

@@ -53,7 +53,8 @@ PORT = 8081
 DEADLINE_S = 720
 # The units the package installs.
 UNITS = ("shmcam-capture@.service", "shmcam-capture-net@.service",
-         "shmcam-server@.service", "shmcam-server@.socket")
+         "shmcam-server@.service", "shmcam-server@.socket",
+         "shmcam-rtsp@.service", "shmcam-rtsp@.socket")
 
 
 def shmcam_version():

@@ -28,6 +28,10 @@ each:
   8. a capture started as root without --user runs as shmcam-capture,
      in group video, and recovers from an unplug and replug of the
      simulated camera (tests/v4l2sim).
+  9. an RTSP server (shmcam-rtsp@n, its socket 127.0.0.1:8554 held by
+     systemd) reaches READY, serves H.264 over RTSP, runs unprivileged,
+     and restarting it disturbs neither the capture nor the HTTP
+     servers' clients.
 
 The Debian root, the namespaces that isolate the run and the container
 are tests/systemd/nspawn.py's (shared with make check-deb); the root here
@@ -48,9 +52,11 @@ import time
 import nspawn
 from nspawn import (FAILURES, frames_after, http_unix_get, live_run,
                     max_gap, reader, run, say, wait_live)
+from rtsptools import RtspClient
 from shmcam import RingWatch, read_response, split_response, wait_until
 
 CAMERA = "cam"
+RTSP_PORT = 8554     # shmcam-rtsp@.socket's default
 SIZE = (320, 240)
 FPS = 15
 PORTS = {"a": 8081, "b": 8082}
@@ -86,7 +92,7 @@ def parse_timespan(s):
 def runtime_packages(build):
     """Debian packages of the libraries the built programs link."""
     libs = set()
-    for prog in ("shmcam-capture", "shmcam-server"):
+    for prog in ("shmcam-capture", "shmcam-server", "shmcam-rtsp"):
         out = run(["ldd", os.path.join(build, prog)]).stdout
         libs.update(re.findall(r"=> (/\S+)", out))
     # dpkg knows a library by the path its package installed, which with
@@ -116,6 +122,8 @@ def prepare_root(merged, build):
         nspawn.put(merged, "/etc/systemd/system/shmcam-server@%s.socket.d/"
                    "test.conf" % name,
                    "[Socket]\nListenStream=127.0.0.1:%d\n" % port)
+    nspawn.put(merged, "/etc/shmcam/rtsp-n.conf",
+               'SHMCAM_RTSP_ARGS="--name %s"\n' % CAMERA)
     nspawn.put(merged, "/etc/systemd/system/shmcam-server@a.service.d/"
                "test.conf",
                "# check_systemd.py: a restart lasts at least %d s, so a "
@@ -229,6 +237,7 @@ class Checks:
     SRV = {n: "shmcam-server@%s.service" % n for n in PORTS}
     NET = "shmcam-capture-net@relay.service"
     NET2 = "shmcam-capture-net@relay2.service"
+    RTSP = "shmcam-rtsp@n.service"
 
     def __init__(self, ct, build):
         self.ct = ct
@@ -653,6 +662,57 @@ class Checks:
                 "again after the replug (%s restarts)"
                 % (uids[0], groups, video, restarts))
 
+    # 9
+    def rtsp(self):
+        ct = self.ct
+        unit = self.RTSP
+        ct.sh("systemctl", "start", "shmcam-rtsp@n.socket")
+        ct.sh("systemctl", "start", unit, timeout=60)
+        p = ct.show(unit, "ActiveState", "SubState", "MainPID")
+        if (p["ActiveState"], p["SubState"]) != ("active", "running"):
+            raise AssertionError("%s is %s/%s" % (unit, p["ActiveState"],
+                                                  p["SubState"]))
+        url = "rtsp://127.0.0.1:%d/%s" % (RTSP_PORT, CAMERA)
+
+        def watch():
+            c = RtspClient(RTSP_PORT)
+            try:
+                r = c.start(url)
+                if r.status != 200:
+                    raise AssertionError("PLAY: %d" % r.status)
+                units = c.read_units(30, timeout=20)
+                if not units[0].key:
+                    raise AssertionError("not starting at a keyframe")
+                return len(units)
+            finally:
+                c.close()
+        n = watch()
+        with open("/proc/%d/status" % ct.host_pid(int(p["MainPID"]))) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        uids = [int(x) for x in st["Uid"].split()]
+        if 0 in uids:
+            raise AssertionError("shmcam-rtsp runs with uid %s" % uids)
+        # A restart: the capture and the HTTP servers' clients carry on.
+        cap_pid = ct.main_pid(self.CAP)
+        gen = RingProbe.read(self.ring)[0]
+        t = time.monotonic()
+        ct.sh("systemctl", "restart", unit, timeout=60)
+        watch()
+        for name in PORTS:
+            wait_live(self.readers[name], 5, t, 20, "server %s's client"
+                      % name)
+            gap = max_gap(frames_after(self.readers[name], t))
+            if gap > MAX_GAP_S:
+                raise AssertionError("server %s's client waited %.1f s"
+                                     % (name, gap))
+        if (ct.main_pid(self.CAP) != cap_pid or
+                RingProbe.read(self.ring)[0] != gen):
+            raise AssertionError("the capture was disturbed")
+        return ("%s READY, %d access units over RTSP from a keyframe on "
+                "(socket 127.0.0.1:%d), uid %d; restarted without the "
+                "capture (pid %d) or the HTTP clients noticing"
+                % (unit, n, RTSP_PORT, uids[0], cap_pid))
+
     def stop_all(self):
         for r in self.readers.values():
             r.stop()
@@ -661,9 +721,11 @@ class Checks:
         ct.sh("systemctl", "stop", self.NET, self.NET2, *net_srv,
               *["%s.socket" % u for u in net_srv], timeout=60)
         ct.sh("systemctl", "stop", self.CAP, self.SRV["a"], self.SRV["b"],
-              "shmcam-server@a.socket", "shmcam-server@b.socket", timeout=60)
+              "shmcam-server@a.socket", "shmcam-server@b.socket", self.RTSP,
+              "shmcam-rtsp@n.socket", timeout=60)
         bad = []
-        for u in [self.CAP, self.NET, self.NET2] + list(self.SRV.values()):
+        for u in [self.CAP, self.NET, self.NET2, self.RTSP] + list(
+                self.SRV.values()):
             p = ct.show(u, "Result", "ExecMainStatus")
             if p["Result"] != "success" or p["ExecMainStatus"] != "0":
                 bad.append("%s: %s" % (u, p))
@@ -703,7 +765,8 @@ def main():
             (7, "network captures relay servers c and a",
              checks.network_capture),
             (8, "a capture started as root without --user",
-             checks.default_user)])
+             checks.default_user),
+            (9, "an RTSP server", checks.rtsp)])
         bad = checks.stop_all()
         if bad:
             print("FAIL clean stop: " + "; ".join(bad), flush=True)

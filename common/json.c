@@ -13,7 +13,7 @@
 
 #include <event2/buffer.h>
 
-#include "server.h"
+#include "json.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
 static size_t

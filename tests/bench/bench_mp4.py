@@ -1,0 +1,425 @@
+"""/stream.mp4 against MJPEG, measured in one run on the same camera.
+
+Content with motion across the whole picture: ffmpeg's mandelbrot source
+(a continuous zoom: every pixel changes every frame), PICTURES pictures at
+1280x720 rendered once and played in a loop by the simulated camera
+(V4L2SIM_FILE) as YUYV at 30 fps, so that the capture encodes both JPEG
+(TurboJPEG at --quality) and H.264 (x264, its default settings) from the
+same raw frames.
+
+  quality     SSIM against the source of what a viewer decodes: H.264
+              from /stream.mp4, MJPEG at several --quality values; each
+              decoded frame is matched to its source picture by a
+              thumbnail search (the file's pictures carry no stamp).  The
+              MJPEG quality whose SSIM is closest to H.264's (and within
+              0.01 of it, or the figures say not) is the one compared.
+  bandwidth   bytes per second one viewer receives, H.264 against MJPEG at
+              that quality (target: <= 1/8).
+  CPU         CPU time of the whole pipeline (every thread of the capture
+              and the server but the simulator's producer, which is the
+              camera's) per frame delivered to a client, at 1, 10 and 100
+              clients, MP4 against MJPEG (target: at 100 clients no
+              higher).  Only viewers of one kind at a time: the capture
+              then encodes the other kind not at all (H.264) or about
+              once a second (JPEG).
+  latency     capture to the last byte of a frame at the client, p50 and
+              p99, at 1 and 100 clients (build/tests/loadclient: the
+              capture's CLOCK_REALTIME, from each fragment's prft box for
+              MP4, from X-Timestamp for MJPEG), against the capture's
+              mean H.264 encoding time (target on loopback: p99 <=
+              encode + 5 ms).
+  joining     request to the first fragment's last byte, JOINS joins in
+              the middle of a GOP (one viewer keeps the encoder going),
+              with the server's keyframe requests and without
+              (--no-keyframe-requests), GOP 1 s.
+
+One run of each (the machine is shared: figures move from run to run).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from benchutil import (BUILD, CAPTURE, CAPTURE_USER, LOADCLIENT, RESULTS,
+                       SERVER, SIM_SO, render_mandelbrot, thread_times, wait_for,
+                       write_results)
+
+RESULTS_TXT = os.path.join(RESULTS, "mp4.txt")
+RESULTS_JSON = os.path.join(RESULTS, "mp4.json")
+W, H, FPS = 1280, 720, 30
+PICTURES = 60
+SECONDS = float(os.environ.get("BENCH_DURATION", "5"))
+QUALITIES = (40, 60, 75, 85, 95)
+CLIENTS = (1, 10, 100)
+JOINS = int(os.environ.get("BENCH_JOINS", "10"))
+THUMB_W, THUMB_H = 32, 18
+
+
+class Camera:
+    """The simulated camera, a capture on it and a server."""
+    counter = 0
+
+    def __init__(self, tmp, content, quality=80, server_args=()):
+        Camera.counter += 1
+        self.tmp = tmp
+        self.name = "bmp4-%d-%d" % (os.getpid(), Camera.counter)
+        ctl = os.path.join(tmp, self.name + ".sock")
+        dev = os.path.join(tmp, "video%d" % Camera.counter)
+        open(dev, "w").close()
+        env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
+                   V4L2SIM_FILE=content,
+                   V4L2SIM_FORMATS="YUYV:%dx%d@%d" % (W, H, FPS))
+        self.logs = [open(os.path.join(tmp, self.name + s), "w")
+                     for s in (".capture.log", ".server.log")]
+        self.cap = subprocess.Popen(
+            [CAPTURE, "--name", self.name, "--ctl", ctl, "--source",
+             "v4l2:" + dev, "--format", "YUYV", "--size", "%dx%d" % (W, H),
+             "--fps", str(FPS), "--quality", str(quality), "--h264", "on"] +
+            CAPTURE_USER,
+            env=env, stdout=self.logs[0], stderr=subprocess.STDOUT)
+        argv = [SERVER, "--name", self.name, "--ctl", ctl, "--listen",
+                "127.0.0.1:0", "--max-clients", "500"] + list(server_args)
+        if os.geteuid() == 0:
+            argv.append("--allow-root")
+        self.srv = subprocess.Popen(argv, stdout=self.logs[1],
+                                    stderr=subprocess.STDOUT)
+        self.port = None
+
+        def listening():
+            with open(self.logs[1].name) as f:
+                for line in f:
+                    if "listening on http://127.0.0.1:" in line:
+                        self.port = int(line.split(":")[-1].strip(" /\n"))
+                        return True
+            return False
+        wait_for(listening, 30, "the server to listen")
+        wait_for(lambda: (self.state().get("h264") or {}).get("latest")
+                 is not None, 60, "the H.264 ring")
+
+    def state(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/state"
+                                    % self.port, timeout=10) as r:
+            return json.load(r)["cameras"][0]
+
+    def cpu_ns(self):
+        """Every thread of both processes but the camera's producer."""
+        return sum(ns for (_, comm, _), ns in
+                   thread_times([self.cap.pid, self.srv.pid]).items()
+                   if comm != "v4l2sim")
+
+    def stop(self):
+        for p in (self.srv, self.cap):
+            p.send_signal(signal.SIGTERM)
+        for p in (self.srv, self.cap):
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for f in self.logs:
+            f.close()
+
+
+def record(port, path, seconds, out):
+    """Reads path for seconds (after a second of warm-up) into out: the
+    body for MP4 (chunks undone), the parts' JPEGs concatenated for MJPEG;
+    returns the bytes received per second in the measured window (all of
+    the response: what the viewer's link carries)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: b\r\n\r\n" % path).encode())
+    buf = b""
+    start = time.monotonic()
+    t0 = start + 1.0
+    counted = 0
+    while time.monotonic() < t0 + seconds:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+        if time.monotonic() >= t0:
+            counted += len(chunk)
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        data, i = b"", 0
+        while True:
+            j = body.find(b"\r\n", i)
+            if j < 0:
+                break
+            n = int(body[i:j], 16)
+            if len(body) < j + 2 + n:
+                break
+            data += body[j + 2:j + 2 + n]
+            i = j + 4 + n
+        body = data
+        # Whole boxes only: the last fragment may be cut.
+        off = 0
+        while off + 8 <= len(body):
+            n = struct.unpack(">I", body[off:off + 4])[0]
+            if off + n > len(body):
+                break
+            off += n
+        body = body[:off]
+    else:
+        # MJPEG: the JPEGs between SOI and EOI of whole parts.
+        jpegs, i = b"", 0
+        while True:
+            a = body.find(b"\xff\xd8", i)
+            b = body.find(b"\r\n--boundarydonotcross", a)
+            if a < 0 or b < 0:
+                break
+            jpegs += body[a:b]
+            i = b
+        body = jpegs
+    with open(out, "wb") as f:
+        f.write(body)
+    return counted / seconds
+
+
+def decode_raw(src, raw, fmt=None):
+    inp = (["-f", fmt] if fmt else []) + ["-i", src]
+    # MJPEG has no timestamps: ffmpeg's complaints about them are noise.
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error"] + inp +
+                   ["-fps_mode", "passthrough", "-pix_fmt", "yuv420p",
+                    "-f", "rawvideo", "-y", raw], check=True, timeout=300,
+                   stderr=subprocess.DEVNULL)
+    return os.path.getsize(raw) // (W * H * 3 // 2)
+
+
+def thumbs(raw):
+    """Luma thumbnails of every frame of a raw yuv420p file."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "rawvideo",
+                        "-pix_fmt", "yuv420p", "-s", "%dx%d" % (W, H), "-i",
+                        raw, "-vf", "scale=%d:%d" % (THUMB_W, THUMB_H),
+                        "-pix_fmt", "gray", "-f", "rawvideo", "-"],
+                       capture_output=True, check=True, timeout=300)
+    n = THUMB_W * THUMB_H
+    return [r.stdout[i:i + n] for i in range(0, len(r.stdout), n)]
+
+
+def ssim_against_source(raw, n, source, src_thumbs, tmp):
+    """Mean SSIM (luma, and all planes) of the n decoded frames of raw
+    against the source pictures they show."""
+    fsize = W * H * 3 // 2
+    ref = os.path.join(tmp, "ref.yuv")
+    with open(raw, "rb") as fr, open(source, "rb") as fs, \
+            open(ref, "wb") as fo:
+        for k, t in enumerate(thumbs(raw)[:n]):
+            best = min(range(len(src_thumbs)), key=lambda i: sum(
+                abs(a - b) for a, b in zip(t, src_thumbs[i])))
+            fs.seek(best * fsize)
+            fo.write(fs.read(fsize))
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "info", "-f",
+                        "rawvideo", "-pix_fmt", "yuv420p", "-s",
+                        "%dx%d" % (W, H), "-i", raw, "-f", "rawvideo",
+                        "-pix_fmt", "yuv420p", "-s", "%dx%d" % (W, H), "-i",
+                        ref, "-lavfi", "ssim", "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=300)
+    line = [ln for ln in r.stderr.splitlines() if "SSIM Y:" in ln][-1]
+    y = float(line.split("Y:")[1].split()[0])
+    all_ = float(line.split("All:")[1].split()[0])
+    os.unlink(ref)
+    return y, all_
+
+
+def load_run(cam, n, mp4):
+    """CPU per delivered frame (µs), frames, latency p50/p99 (ms), and
+    the capture's H.264 encoding time (ms) in the middle of the run."""
+    path = "/stream.mp4" if mp4 else "/stream"
+    args = [LOADCLIENT, "-u", "http://127.0.0.1:%d%s" % (cam.port, path),
+            "-n", str(n), "-d", str(SECONDS), "--warmup", "1"]
+    if mp4:
+        args.append("--mp4")
+    t0 = cam.cpu_ns()
+    lc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    time.sleep(1 + SECONDS / 2)
+    encode_ms = (cam.state().get("h264") or {}).get("encode_seconds", 0) * 1e3
+    out, err = lc.communicate(timeout=SECONDS + 120)
+    t1 = cam.cpu_ns()
+    if lc.returncode != 0:
+        raise RuntimeError("loadclient: " + err)
+    res = json.loads(out)
+    fast = res["fast"]
+    frames = fast["frames"]
+    # The load client's window is SECONDS after its 1 s warm-up; the CPU
+    # window includes the warm-up and the connecting: scale to it.
+    cpu = (t1 - t0) * SECONDS / (SECONDS + 1.0)
+    return {"clients": n, "cpu_us_per_frame": cpu / 1e3 / max(frames, 1),
+            "frames": frames, "fps_min": fast["fps_min"],
+            "mbytes_per_s": fast["mbytes_per_s"],
+            "latency_p50_ms": fast["latency_p50"] * 1e3,
+            "latency_p99_ms": fast["latency_p99"] * 1e3,
+            "encode_ms": encode_ms, "errors": fast["errors"]}
+
+
+def first_fragment(port, path):
+    """Seconds from the request to the end of the first fragment."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    t0 = time.monotonic()
+    s.sendall(("GET %s HTTP/1.0\r\n\r\n" % path).encode())
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("stream closed")
+        buf += chunk
+        body = buf.partition(b"\r\n\r\n")[2]
+        off, seen = 0, set()
+        while off + 8 <= len(body):
+            n, kind = struct.unpack(">I4s", body[off:off + 8])
+            if off + n > len(body):
+                break
+            seen.add(kind)
+            off += n
+        if b"mdat" in seen:
+            s.close()
+            return time.monotonic() - t0
+
+
+def joins(cam):
+    keep = socket.create_connection(("127.0.0.1", cam.port), timeout=10)
+    keep.sendall(b"GET /stream.mp4 HTTP/1.0\r\n\r\n")
+    out = []
+    try:
+        time.sleep(1)
+        for _ in range(JOINS):
+            time.sleep(0.4)   # more than the capture's 250 ms limit
+            keep.recv(1 << 20)
+            out.append(first_fragment(cam.port, "/stream.mp4"))
+    finally:
+        keep.close()
+    return out
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="shmcam-bench-mp4-")
+    os.chmod(tmp, 0o755)
+    source = os.path.join(tmp, "mandelbrot.yuv")
+    result = {"size": "%dx%d" % (W, H), "fps": FPS}
+    lines = []
+    try:
+        render_mandelbrot(source, W, H, FPS, PICTURES)
+        src_thumbs = thumbs(source)
+
+        # Quality and bandwidth.
+        quality = {}
+        for q in QUALITIES:
+            cam = Camera(tmp, source, quality=q)
+            try:
+                if q == QUALITIES[0]:
+                    mp4 = os.path.join(tmp, "rec.mp4")
+                    bps = record(cam.port, "/stream.mp4", SECONDS, mp4)
+                    raw = os.path.join(tmp, "rec.yuv")
+                    n = decode_raw(mp4, raw)
+                    y, a = ssim_against_source(raw, n, source, src_thumbs,
+                                               tmp)
+                    st = cam.state()["h264"]
+                    result["h264"] = {"bytes_per_s": bps, "ssim_y": y,
+                                      "ssim_all": a, "frames": n,
+                                      "encoder_kbps": st.get(
+                                          "encoder_bitrate_kbps")}
+                mj = os.path.join(tmp, "rec.mjpeg")
+                bps = record(cam.port, "/stream", SECONDS, mj)
+                raw = os.path.join(tmp, "rec-mjpeg.yuv")
+                n = decode_raw(mj, raw, fmt="mjpeg")
+                y, a = ssim_against_source(raw, n, source, src_thumbs, tmp)
+                quality[q] = {"bytes_per_s": bps, "ssim_y": y,
+                              "ssim_all": a, "frames": n}
+            finally:
+                cam.stop()
+            print("quality %d: MJPEG %.0f KB/s SSIM %.4f" % (
+                q, quality[q]["bytes_per_s"] / 1e3, quality[q]["ssim_y"]),
+                flush=True)
+        h = result["h264"]
+        q_eq = min(quality, key=lambda q: abs(quality[q]["ssim_y"] -
+                                               h["ssim_y"]))
+        m = quality[q_eq]
+        result["mjpeg_by_quality"] = quality
+        result["mjpeg_equal_quality"] = q_eq
+        ratio = h["bytes_per_s"] / m["bytes_per_s"]
+        result["bandwidth_ratio"] = ratio
+        lines.append("bandwidth per viewer, %dx%d at %d fps, mandelbrot: "
+                     "H.264 %.0f kbit/s (SSIM %.4f) against MJPEG at "
+                     "--quality %d %.0f kbit/s (SSIM %.4f, %s 0.01 of "
+                     "H.264's): ratio 1/%.1f (target <= 1/8)"
+                     % (W, H, FPS, h["bytes_per_s"] * 8 / 1e3, h["ssim_y"],
+                        q_eq, m["bytes_per_s"] * 8 / 1e3, m["ssim_y"],
+                        "within" if abs(m["ssim_y"] - h["ssim_y"]) <= 0.01
+                        else "NOT within", 1 / ratio))
+        lines.append("    MJPEG by --quality: " + ", ".join(
+            "%d: %.0f kbit/s SSIM %.4f" % (q, v["bytes_per_s"] * 8 / 1e3,
+                                           v["ssim_y"])
+            for q, v in sorted(quality.items())))
+        lines.append("    H.264: x264 defaults of shmcam-capture (encoder "
+                     "limit %s kbit/s)" % h["encoder_kbps"])
+        print("\n".join(lines), flush=True)
+
+        # CPU and latency, MJPEG at the equal quality.
+        cam = Camera(tmp, source, quality=q_eq)
+        runs = {"mjpeg": [], "mp4": []}
+        try:
+            for n in CLIENTS:
+                for kind in ("mjpeg", "mp4"):
+                    runs[kind].append(load_run(cam, n, kind == "mp4"))
+                    time.sleep(1)
+        finally:
+            cam.stop()
+        result["load"] = runs
+        lines.append("whole pipeline (capture and server), MJPEG at "
+                     "--quality %d against MP4:" % q_eq)
+        for a, b in zip(runs["mjpeg"], runs["mp4"]):
+            lines.append("    %3d clients: CPU per delivered frame %.1f "
+                         "us, %.1f us: ratio %.2f; latency p50 %.1f, %.1f "
+                         "ms; p99 %.1f, %.1f ms; fps min %.1f, %.1f"
+                         % (a["clients"], a["cpu_us_per_frame"],
+                            b["cpu_us_per_frame"], b["cpu_us_per_frame"] /
+                            a["cpu_us_per_frame"], a["latency_p50_ms"],
+                            b["latency_p50_ms"], a["latency_p99_ms"],
+                            b["latency_p99_ms"], a["fps_min"], b["fps_min"]))
+        for b in runs["mp4"]:
+            if b["clients"] in (1, 100):
+                lines.append("    MP4 at %d clients: p99 %.1f ms against "
+                             "encode %.1f ms + 5 ms: %s"
+                             % (b["clients"], b["latency_p99_ms"],
+                                b["encode_ms"], "met" if b["latency_p99_ms"]
+                                <= b["encode_ms"] + 5 else "NOT met"))
+        print("\n".join(lines[-6:]), flush=True)
+
+        # Joining, GOP 1 s.
+        for label, args in (("with keyframe requests", ()),
+                            ("without (--no-keyframe-requests)",
+                             ("--no-keyframe-requests",))):
+            cam = Camera(tmp, source, server_args=args)
+            try:
+                w = joins(cam)
+            finally:
+                cam.stop()
+            result["join_" + ("requests" if not args else "no_requests")] = w
+            lines.append("time to first frame %s, GOP 1 s: median %.0f ms, "
+                         "max %.0f ms (%d joins)" % (
+                             label, statistics.median(w) * 1e3,
+                             max(w) * 1e3, len(w)))
+        print("\n".join(lines[-2:]), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_results(RESULTS_TXT, "/stream.mp4 against MJPEG", "bench_mp4.py",
+                  "one run of each, %.0f s per load run; the machine is "
+                  "shared with other builds (2 vCPUs), the load client on "
+                  "the same cores" % SECONDS, lines)
+    with open(RESULTS_JSON, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
