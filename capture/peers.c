@@ -13,6 +13,7 @@
 #include "peers.h"
 
 static void peer_read_cb(evutil_socket_t, short, void *);
+static void peer_wake(const struct peer *, int);
 
 static void
 peers_update_counts(struct peers *ps)
@@ -208,6 +209,27 @@ peer_welcome(struct peer *p, const struct ctl_hello *hello)
 	peers_update_counts(ps);
 }
 
+/*
+ * A server's viewer counts, by kind.  A kind it had no viewer of and has
+ * now is woken at once: the server read the ring's newest frame itself
+ * when its first viewer came, and a frame published between that read
+ * and this message would otherwise wait for the next publish to be seen
+ * (peer_wake_kind() skipped it).
+ */
+static void
+peer_set_viewers(struct peer *p, const uint32_t viewers[CTL_KINDS])
+{
+	unsigned k;
+
+	for (k = 0; k < CTL_KINDS; k++) {
+		if (p->p_viewers[k] == 0 && viewers[k] != 0)
+			peer_wake(p, k == CTL_KIND_H264 ? p->p_h264_efd :
+			    p->p_efd);
+		p->p_viewers[k] = viewers[k];
+	}
+	peers_update_counts(p->p_owner);
+}
+
 static void
 peer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -246,9 +268,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 				peer_close(p, "viewers before hello");
 				return;
 			}
-			memcpy(p->p_viewers, msg.viewers.viewers,
-			    sizeof(p->p_viewers));
-			peers_update_counts(p->p_owner);
+			peer_set_viewers(p, msg.viewers.viewers);
 			break;
 		case CTL_KEYFRAME:
 			if (p->p_efd == -1) {
@@ -423,13 +443,29 @@ peer_wake(const struct peer *p, int efd)
 		log_warn("eventfd write for server pid %d", (int)p->p_pid);
 }
 
+/*
+ * Wakes p after a publish into the ring of kind, if it has a viewer of
+ * that kind.  A server with none has nothing to send: waking it would
+ * cost it a turn of its loop and a copy of the frame, and us a system
+ * call and the scheduling of another process, at every frame (on a
+ * virtual machine the wake-up is most of a frame's cost to both:
+ * docs/performance.md).  It reads the ring's newest frame itself when a
+ * viewer comes, and is woken once more then (peer_set_viewers()).
+ */
+static void
+peer_wake_kind(const struct peer *p, unsigned kind)
+{
+	if (p->p_viewers[kind] != 0)
+		peer_wake(p, kind == CTL_KIND_H264 ? p->p_h264_efd : p->p_efd);
+}
+
 void
 peers_notify(struct peers *ps)
 {
 	struct peer *p;
 
 	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
-		peer_wake(p, p->p_efd);
+		peer_wake_kind(p, CTL_KIND_JPEG);
 }
 
 void
@@ -438,7 +474,7 @@ peers_notify_h264(struct peers *ps)
 	struct peer *p;
 
 	TAILQ_FOREACH(p, &ps->ps_list, p_entry)
-		peer_wake(p, p->p_h264_efd);
+		peer_wake_kind(p, CTL_KIND_H264);
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * peers.h - the capture's side of the control socket: accepts servers,
  * hands each its own eventfd and the JPEG ring, and, if it asks, another
- * eventfd and the H.264 ring (CTL_STREAM); wakes them after each publish;
+ * eventfd and the H.264 ring (CTL_STREAM); wakes those with viewers of a
+ * kind after each publish of it;
  * adds up their viewers per kind; passes keyframe requests on.
  *
  * A peer must send a valid CTL_HELLO within PEER_HELLO_TIMEOUT_MS or it is
@@ -68,9 +69,14 @@ struct peers {
 int	peers_init(struct peers *ps, struct event_base *base, int listen_fd,
 	    struct ring_writer *ring);
 void	peers_free(struct peers *ps);
-/* Wakes every attached server: one non-blocking eventfd write each. */
+/*
+ * Wakes every attached server that has a JPEG viewer: one non-blocking
+ * eventfd write each.  A server with none is not woken (it reads the
+ * ring when a viewer comes); one whose count goes from none to some is
+ * woken when that count arrives.
+ */
 void	peers_notify(struct peers *ps);
-/* The same for the H.264 ring's eventfds. */
+/* The same for the H.264 ring's eventfds and H.264 viewers. */
 void	peers_notify_h264(struct peers *ps);
 /*
  * The H.264 ring is h264 from now on (created, or replaced by one with

@@ -29,11 +29,15 @@
  *                                       keyframe soon
  *
  *   Each eventfd is the server's own: after each publish into a ring the
- *   capture writes 1 to every attached server's eventfd of that ring
+ *   capture writes 1 to the eventfd of that ring of every attached
+ *   server whose last CTL_VIEWERS counted a viewer of its kind
  *   (non-blocking; a full counter just means a wake-up is already
- *   pending).  Reading an eventfd resets it, which is why no two servers
- *   share one, and why each ring has its own: a server with no viewer of
- *   a kind need not poll that ring's eventfd at all.  The ring fd is
+ *   pending).  A server with no viewer of a kind is not woken for it: it
+ *   reads the ring's newest frame itself when a viewer comes, and the
+ *   capture writes its eventfd once when the CTL_VIEWERS that counts
+ *   that viewer arrives, so a frame published in between is not missed.
+ *   Reading an eventfd resets it, which is why no two servers share one,
+ *   and why each ring has its own.  The ring fd is
  *   opened O_RDONLY by the capture, so the server can map the ring only
  *   PROT_READ whatever its own privileges.
  *

@@ -115,11 +115,12 @@ static void
 http_snapshot(struct camera *cam, struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct frame *f = cam->c_latest;
 	struct evbuffer *body;
+	struct frame *f;
 	char ts[32], len[24];
 
-	if (f == NULL) {
+	camera_refresh(cam);
+	if ((f = cam->c_latest) == NULL) {
 		evhttp_add_header(h, "Retry-After", "1");
 		http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
 		    "no frame yet");
@@ -175,12 +176,16 @@ http_page(struct server *srv, struct camera *cam, struct evhttp_request *req,
     enum route route)
 {
 	struct evbuffer *body = evbuffer_new();
+	struct camera *c;
 
 	if (body == NULL) {
 		http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",
 		    "out of memory");
 		return;
 	}
+	if (route == ROUTE_STATE || route == ROUTE_METRICS)
+		TAILQ_FOREACH(c, &srv->cameras, c_entry)
+			camera_refresh(c);
 	switch (route) {
 	case ROUTE_STATE:
 		state_json(srv, cam, body);

@@ -28,8 +28,13 @@
 #define WELCOME_TIMEOUT_MS	2000
 #define DEFAULT_WIDTH		1280
 #define DEFAULT_HEIGHT		720
+#define TICK_MS			1000
+#define TICK_IDLE_MS		10000
+#define FPS_WINDOW_NS		900000000u	/* a tick, give or take */
 
 static void link_connect(struct camera *cam);
+static void camera_fps_update(struct camera *cam);
+static void camera_tick_arm(struct camera *cam);
 
 /* Makes f the newest frame and hands it to the clients. */
 static void
@@ -40,15 +45,17 @@ camera_set_latest(struct camera *cam, struct frame *f)
 	/* The frame interval the send policy gives a client's queue to
 	 * drain in: smoothed over about 8 frames (1/8 gain), so that one
 	 * late wake-up does not count; at most a second (the offline
-	 * placeholder's rate). */
-	if (cam->c_latest_ns != 0) {
+	 * placeholder's rate).  Only between frames taken while there are
+	 * viewers: without, frames are taken when asked for
+	 * (camera_refresh()), at any interval. */
+	if (cam->c_latest_ns != 0 && cam->c_nclients > 0) {
 		gap = now - cam->c_latest_ns;
 		if (gap > 1000000000u)
 			gap = 1000000000u;
 		cam->c_interval_ns = cam->c_interval_ns == 0 ? gap :
 		    (7 * cam->c_interval_ns + gap) / 8;
 	}
-	cam->c_latest_ns = now;
+	cam->c_latest_ns = cam->c_nclients > 0 ? now : 0;
 	f->f_seq = ++cam->c_next_seq;
 	frame_unref(cam->c_latest);
 	cam->c_latest = f;
@@ -340,11 +347,18 @@ link_map_ring(struct camera *cam, struct ring_reader *r, int efd,
 static void
 link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct camera *cam = arg;
-
+	(void)fd;
 	(void)what;
-	if (link_wakeup_read(cam, fd, "") == 0)
+	link_take_frame(arg);
+}
+
+void
+camera_refresh(struct camera *cam)
+{
+	if (cam->c_state == LINK_ATTACHED &&
+	    ring_latest(&cam->c_ring) != cam->c_ring_seq)
 		link_take_frame(cam);
+	camera_fps_update(cam);
 }
 
 static void
@@ -356,9 +370,16 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	if (link_map_ring(cam, &cam->c_ring, efd, ringfd, RING_CODEC_JPEG,
 	    w->generation, w->slot_count, w->slot_size, "") != 0)
 		return;
+	/*
+	 * Edge-triggered, and never read: the eventfd wakes its waiters at
+	 * every write, whatever its counter holds, so each publish of the
+	 * capture is an edge of its own, and the read that would reset the
+	 * counter is a system call per frame saved.  The counter cannot
+	 * fill: it holds 2^64 - 2 writes.
+	 */
 	cam->c_efd = efd;
-	cam->c_efd_ev = event_new(cam->c_srv->base, efd, EV_READ | EV_PERSIST,
-	    link_wakeup_cb, cam);
+	cam->c_efd_ev = event_new(cam->c_srv->base, efd,
+	    EV_READ | EV_PERSIST | EV_ET, link_wakeup_cb, cam);
 	if (cam->c_efd_ev == NULL || event_add(cam->c_efd_ev, NULL) == -1) {
 		link_lost(cam, "out of memory for events");
 		return;
@@ -368,6 +389,7 @@ link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
 	cam->c_state = LINK_ATTACHED;
 	cam->c_generation = w->generation;
 	cam->c_ring_seq = 0;
+	cam->c_fps_ns = 0;
 	cam->c_capture_pid = (pid_t)w->pid;
 	cam->c_kinds = w->kinds;
 	cam->c_backoff_ms = BACKOFF_MIN_MS;
@@ -548,20 +570,64 @@ link_retry_cb(evutil_socket_t fd, short what, void *arg)
 	link_connect(arg);
 }
 
+/*
+ * The rate the capture publishes at, from the ring's sequence numbers
+ * (a server with no viewer takes no frames, and its camera runs all the
+ * same), over the time since the last measure if that is most of a
+ * second: the tick comes by every second while there are viewers, and
+ * camera_refresh() before /state is read.  Not attached, no frames.
+ */
+static void
+camera_fps_update(struct camera *cam)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), seq;
+
+	if (cam->c_state != LINK_ATTACHED) {
+		cam->c_fps = 0;
+		cam->c_fps_ns = 0;
+		return;
+	}
+	seq = ring_latest(&cam->c_ring);
+	if (cam->c_fps_ns != 0 && now - cam->c_fps_ns < FPS_WINDOW_NS)
+		return;
+	if (cam->c_fps_ns != 0 && seq >= cam->c_fps_seq)
+		cam->c_fps = (double)(seq - cam->c_fps_seq) * 1e9 /
+		    (double)(now - cam->c_fps_ns);
+	cam->c_fps_seq = seq;
+	cam->c_fps_ns = now;
+}
+
+/*
+ * Arms the tick: every second while the camera has viewers (the refresh
+ * of a static picture, stalled clients) or something to retry (a
+ * viewers count or keyframe request the control socket did not take,
+ * the link); else every TICK_IDLE_MS, since an attached camera with no
+ * viewer has nothing to do then, and each wake-up of an idle server
+ * costs it about 140 us on the machine of docs/performance.md.  A
+ * viewer that comes re-arms it at a second (camera_viewers_changed()).
+ */
+static void
+camera_tick_arm(struct camera *cam)
+{
+	int busy = cam->c_nclients > 0 || cam->c_h264_viewers > 0 ||
+	    cam->c_viewers_dirty || cam->c_keyframe_pending ||
+	    cam->c_state != LINK_ATTACHED;
+	struct timeval tv = ms_tv(busy ? TICK_MS : TICK_IDLE_MS);
+
+	if (cam->c_tick_ev == NULL)
+		return;
+	cam->c_tick_idle = !busy;
+	evtimer_add(cam->c_tick_ev, &tv);
+}
+
 static void
 camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct camera *cam = arg;
 
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-
 	(void)fd;
 	(void)what;
-	if (cam->c_fps_ns != 0 && now > cam->c_fps_ns)
-		cam->c_fps = (double)(cam->c_frames_in - cam->c_fps_frames) *
-		    1e9 / (double)(now - cam->c_fps_ns);
-	cam->c_fps_frames = cam->c_frames_in;
-	cam->c_fps_ns = now;
+	camera_fps_update(cam);
 	if (cam->c_viewers_dirty)
 		camera_viewers_changed(cam);
 	if (cam->c_keyframe_pending)
@@ -569,6 +635,7 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 	stream_refresh(cam);
 	mp4_tick(cam);
 	hls_tick(cam);
+	camera_tick_arm(cam);
 }
 
 void
@@ -578,6 +645,9 @@ camera_viewers_changed(struct camera *cam)
 	int rc;
 
 	link_h264_poll(cam);
+	if (cam->c_tick_idle && (cam->c_nclients > 0 ||
+	    cam->c_h264_viewers > 0))
+		camera_tick_arm(cam);
 	if (cam->c_state != LINK_ATTACHED) {
 		cam->c_viewers_dirty = 1;
 		return;
@@ -655,8 +725,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 	hls_camera_init(cam);
 	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
 	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
-	cam->c_tick_ev = event_new(srv->base, -1, EV_PERSIST, camera_tick_cb,
-	    cam);
+	cam->c_tick_ev = evtimer_new(srv->base, camera_tick_cb, cam);
 	if (cam->c_retry_ev == NULL || cam->c_deadline_ev == NULL ||
 	    cam->c_tick_ev == NULL) {
 		camera_free(cam);
@@ -668,9 +737,7 @@ camera_new(struct server *srv, const char *name, const char *ctl_path)
 void
 camera_start(struct camera *cam)
 {
-	struct timeval second = { 1, 0 };
-
-	event_add(cam->c_tick_ev, &second);
+	camera_tick_arm(cam);
 	link_connect(cam);
 }
 

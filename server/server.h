@@ -347,11 +347,12 @@ struct camera {
 	char		 c_why[320];	/* last reason for not being attached */
 	uint32_t	 c_viewers_sent;
 	int		 c_viewers_dirty;
-	double		 c_fps;		/* frames taken, last second */
+	double		 c_fps;		/* frames published, last second */
 	uint64_t	 c_interval_ns;	/* between frames, smoothed */
 	uint64_t	 c_latest_ns;	/* CLOCK_MONOTONIC of the newest */
-	uint64_t	 c_fps_frames;	/* c_frames_in at the last tick */
-	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that tick */
+	uint64_t	 c_fps_seq;	/* ring sequence at the last measure */
+	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that measure */
+	int		 c_tick_idle;	/* armed for TICK_IDLE_MS */
 
 	/*
 	 * H.264, when the capture has it (CTL_STREAM).  link.c maps the ring
@@ -540,6 +541,13 @@ void	camera_free(struct camera *cam);
  * eventfd while there are H.264 viewers.
  */
 void	camera_viewers_changed(struct camera *cam);
+/*
+ * Takes the ring's newest frame as c_latest if it is newer.  A server is
+ * woken for frames only while it has stream clients (ctl.h): without,
+ * c_latest is as old as the last frame taken, so a first client, a
+ * snapshot, /state and /metrics call this before they look at it.
+ */
+void	camera_refresh(struct camera *cam);
 /*
  * Asks the capture for an H.264 keyframe (a viewer starts): sent now, or
  * from the next tick if the control socket is full.  The capture merges

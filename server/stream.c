@@ -486,6 +486,9 @@ stream_client_new(struct camera *cam, struct evhttp_request *req,
 	struct timeval tv;
 	int family, one = 1, lowat = STREAM_NOTSENT_LOWAT;
 
+	/* A server with no client is not woken for frames (ctl.h): the
+	 * ring's newest, for this client to get right behind its head. */
+	camera_refresh(cam);
 	sc = calloc(1, sizeof(*sc));
 	if (sc == NULL) {
 		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");

@@ -407,6 +407,7 @@ fake_attach(struct fake_server *fs, const char *ctl)
 {
 	uint64_t deadline = tu_now_ms() + tu_ms(5000);
 	struct ctl_hello hello;
+	struct ctl_viewers v;
 	union ctl_msg m;
 	int fds[CTL_MAX_FDS], nfds, rc;
 	ssize_t n;
@@ -435,6 +436,11 @@ fake_attach(struct fake_server *fs, const char *ctl)
 	ck_assert_uint_eq(fs->ring.rr_geo.generation, m.welcome.generation);
 	ck_assert_uint_eq(m.welcome.width, 320);
 	ck_assert_uint_eq(m.welcome.height, 240);
+	/* A server with a viewer: one without is not woken (ctl.h). */
+	ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
+	v.viewers[CTL_KIND_JPEG] = 1;
+	v.viewers[CTL_KIND_H264] = 0;
+	ck_assert_int_eq(ctl_send(fs->sock, &v, sizeof(v), NULL, 0), 0);
 }
 
 static void
@@ -478,7 +484,10 @@ START_TEST(test_capture_handshake_and_wakeups)
 	fake_attach(&b, cp.ctl);
 	ck_assert_uint_eq(a.welcome.generation, b.welcome.generation);
 
-	/* Each eventfd fires after a publish, and the frame is there. */
+	/* Each eventfd fires once when the viewer is counted, whatever the
+	 * ring holds, then after each publish, with the frame there. */
+	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
+	efd_read(a.efd);
 	ck_assert(tu_wait_fd(a.efd, POLLIN, tu_ms(2000)));
 	ck_assert_uint_ge(efd_read(a.efd), 1);
 	ck_assert_int_eq(ring_read_latest(&a.ring, 0, &f, buf, sizeof(buf)),

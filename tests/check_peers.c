@@ -3,8 +3,8 @@
  * (capture/peers.c) with scripted servers on a real socket and a real
  * ring: the welcome carries the writer's own identity and status, not
  * whatever the shared header says now; the viewers of all servers add up
- * without wrapping, kind by kind; a server's label reaches the log
- * escaped.
+ * without wrapping, kind by kind; a server is woken only while it has a
+ * viewer; a server's label reaches the log escaped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,9 +92,10 @@ server_hello(struct rig *r, const char *label, size_t label_len)
 	return fd;
 }
 
-/* Reads the welcome the server got; closes its descriptors. */
-static void
-server_welcome(int fd, struct ctl_welcome *w)
+/* Reads the welcome the server got; returns its eventfd, closes the
+ * ring's descriptor. */
+static int
+server_welcome_efd(int fd, struct ctl_welcome *w)
 {
 	union ctl_msg m;
 	int fds[CTL_MAX_FDS], nfds;
@@ -103,9 +104,16 @@ server_welcome(int fd, struct ctl_welcome *w)
 	ck_assert_int_eq(ctl_recv(fd, &m, fds, &nfds), sizeof(m.welcome));
 	ck_assert_uint_eq(m.hdr.ch_type, CTL_WELCOME);
 	ck_assert_int_eq(nfds, 2);
-	close(fds[0]);
 	close(fds[1]);
 	*w = m.welcome;
+	return fds[0];
+}
+
+/* Reads the welcome the server got; closes its descriptors. */
+static void
+server_welcome(int fd, struct ctl_welcome *w)
+{
+	close(server_welcome_efd(fd, w));
 }
 
 static void
@@ -150,6 +158,49 @@ START_TEST(test_welcome_from_private_identity)
 	ck_assert_uint_eq(w.width, 640);
 	ck_assert_uint_eq(w.height, 480);
 	ck_assert_uint_eq(w.fps_milli, 15000);
+	close(fd);
+	rig_stop(&r);
+}
+END_TEST
+
+/*
+ * A server is woken after a publish only while it has a viewer, and once
+ * at the moment its count goes from none to some (it read the newest
+ * frame itself then, and one published meanwhile must not be missed).
+ */
+START_TEST(test_wake_only_with_viewers)
+{
+	struct ctl_welcome w;
+	struct rig r;
+	int fd, efd;
+
+	rig_start(&r);
+	fd = server_hello(&r, "s", 1);
+	rig_until(&r, &r.ps.ps_attached, 1);
+	efd = server_welcome_efd(fd, &w);
+	/* The capture's eventfd is non-blocking, and so is our copy. */
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+
+	peers_notify(&r.ps);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+
+	server_viewers(fd, 1, 0);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 1);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 1);
+	peers_notify(&r.ps);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 1);
+	peers_notify_h264(&r.ps);	/* a kind it has no viewer of */
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+
+	/* More viewers: no extra wake-up; fewer, down to none: none. */
+	server_viewers(fd, 3, 0);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 3);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	server_viewers(fd, 0, 0);
+	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 0);
+	peers_notify(&r.ps);
+	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	close(efd);
 	close(fd);
 	rig_stop(&r);
 }
@@ -241,6 +292,7 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_welcome_from_private_identity);
 	tcase_add_test(tc, test_viewers_saturate);
+	tcase_add_test(tc, test_wake_only_with_viewers);
 	tcase_add_test(tc, test_label_escaped_in_log);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);

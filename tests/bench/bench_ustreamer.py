@@ -13,8 +13,10 @@ is the median of the rounds.
 
 Scenarios:
   1. MJPEG passthrough 1280x720 at 30 fps, N clients (BENCH_CLIENTS,
-     default 1,10,100,300): CPU per delivered frame, per-client fps
-     (min, median), latency p50/p99, RSS.
+     default 1,2,10,100,300): CPU per delivered frame (shmcam's also
+     split into its capture's and its server's), per-client fps (min,
+     median), latency p50/p99, RSS; the ratios to ustreamer at 1, 2 and
+     100 clients side by side: one or two viewers is the common case.
   2. YUYV 1280x720 and 1920x1080 at 30 fps, 10 clients: CPU per frame
      of the whole streamer (encode included), latency p50/p99.
   3. The largest N (from the ladder BENCH_MAXN) at which every client
@@ -77,7 +79,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = float(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "1"))
 CLIENTS = [int(x) for x in
-           os.environ.get("BENCH_CLIENTS", "1,10,100,300").split(",")]
+           os.environ.get("BENCH_CLIENTS", "1,2,10,100,300").split(",")]
 MAXN = [int(x) for x in
         os.environ.get("BENCH_MAXN",
                        "25,50,100,150,200,300,500,700,1000,1200,1400,1700,2000")
@@ -147,6 +149,10 @@ class Rig:
     def cpu_ns(self):
         return threads_cpu_ns([p.pid for p in self.procs])
 
+    def cpu_parts_ns(self):
+        """{part: CPU ns} of the streamer's processes, for a split."""
+        return {}
+
     def stop(self):
         stop_all(self.procs)
         for f in self.logs:
@@ -158,7 +164,11 @@ class Shmcam(Rig):
 
     def __init__(self, tmp, fmt, size):
         super().__init__(tmp, fmt, size)
-        ctl = os.path.join(self.dir, "ctl.sock")
+        # Not in self.dir, which anyone may write to: the capture refuses
+        # a control socket there (ctl_dir_check()).
+        run = os.path.join(self.dir, "run")
+        os.mkdir(run, 0o755)
+        ctl = os.path.join(run, "ctl.sock")
         self.argv_capture = [CAPTURE, "--name", self.id, "--ctl", ctl,
                              "--source", "v4l2:" + self.dev, "--format", fmt,
                              "--size", size] + CAPTURE_USER
@@ -177,14 +187,23 @@ class Shmcam(Rig):
                     if "listening on http://127.0.0.1:" in line:
                         self.port = int(line.rsplit(":", 1)[1].strip("/\n"))
             return self.port is not None
-        wait_for(listening, 15, "shmcam-server to listen")
-        wait_for(lambda: http_ok(self.port, "/snapshot", lambda r:
-                                 "X-Shmcam-Placeholder" not in r.headers),
-                 20, "shmcam to stream the camera")
+        try:
+            wait_for(listening, 15, "shmcam-server to listen")
+            wait_for(lambda: http_ok(self.port, "/snapshot", lambda r:
+                                     "X-Shmcam-Placeholder" not in
+                                     r.headers),
+                     20, "shmcam to stream the camera")
+        except Exception:
+            self.stop()     # nobody else has this rig to stop
+            raise
 
     def rss(self):
         return {"rss_kb": rss_kb(self.server.pid),
                 "capture_rss_kb": rss_kb(self.capture.pid)}
+
+    def cpu_parts_ns(self):
+        return {"capture": threads_cpu_ns([self.capture.pid]),
+                "server": threads_cpu_ns([self.server.pid])}
 
     def options(self):
         return [" ".join(self.argv_capture[5:]), " ".join(
@@ -243,13 +262,13 @@ def run_load(rig, n, duration=DURATION):
     th = threading.Thread(target=sample)
     th.start()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    c0, t0 = rig.cpu_ns(), time.monotonic()
+    p0, c0, t0 = rig.cpu_parts_ns(), rig.cpu_ns(), time.monotonic()
     r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d/stream"
                         % rig.port, "-n", str(n), "-d", str(duration),
                         "--warmup", str(WARMUP), "--ts", "simstamp"],
                        capture_output=True, text=True,
                        timeout=duration + WARMUP + 120)
-    c1, t1 = rig.cpu_ns(), time.monotonic()
+    c1, t1, p1 = rig.cpu_ns(), time.monotonic(), rig.cpu_parts_ns()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     th.join()
     if r.returncode != 0:
@@ -276,6 +295,9 @@ def run_load(rig, n, duration=DURATION):
         "client_cpu_pct": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime -
                            ru0.ru_stime) / wall * 100,
     }
+    for part in p0:
+        out["cpu_us_per_frame_" + part] = (p1[part] - p0[part]) / 1e3 / \
+            max(1, f["frames_all"])
     out.update(rss)
     # Let the streamer see every client leave before the next run.
     time.sleep(0.5)
@@ -496,6 +518,21 @@ def report(out):
                         ratio(s["latency_p50_ms"], u["latency_p50_ms"]),
                         ratio(s["latency_p99_ms"], u["latency_p99_ms"]),
                         ratio(s["rss_kb"], u["rss_kb"])))
+        add("CPU/frame of shmcam split: %s" % "; ".join(
+            "%d clients: capture %.1f us, server %.1f us" % (
+                n, per["shmcam"]["median"].get("cpu_us_per_frame_capture",
+                                               float("nan")),
+                per["shmcam"]["median"].get("cpu_us_per_frame_server",
+                                            float("nan")))
+            for n, per in sorted(m.items())))
+        few = [n for n in (1, 2, 100) if n in m]
+        for peer in PEERS:
+            if all(peer in m[n] for n in few) and few:
+                add("CPU per delivered frame, shmcam/%s: %s" % (
+                    peer, ", ".join("%.2f at %d client%s" % (
+                        ratio(m[n]["shmcam"]["median"]["cpu_us_per_frame"],
+                              m[n][peer]["median"]["cpu_us_per_frame"]),
+                        n, "" if n == 1 else "s") for n in few)))
         ns = sorted(m)
         if len(ns) > 1:
             lo, hi = ns[0], ns[-1]

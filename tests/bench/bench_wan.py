@@ -103,7 +103,11 @@ class Streamers:
     def start_shmcam(self, name):
         d, dev, env = self.device(name)
         cam = "bwan%d-%d" % (os.getpid(), len(self.procs))
-        ctl = os.path.join(d, "ctl.sock")
+        # Not in d, which anyone may write to: the capture refuses a
+        # control socket there (ctl_dir_check()).
+        run = os.path.join(d, "run")
+        os.mkdir(run, 0o755)
+        ctl = os.path.join(run, "ctl.sock")
         self.spawn([CAPTURE, "--name", cam, "--ctl", ctl, "--source",
                     "v4l2:" + dev, "--format", "MJPEG", "--size", SIZE] +
                    CAPTURE_USER, env)

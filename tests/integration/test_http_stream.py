@@ -7,11 +7,13 @@ trusted proxy."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
 
-from shmcam import (IS_ROOT, SERVER, MjpegReader, Server, ShmcamTestCase,
+from shmcam import (IS_ROOT, SERVER, MjpegReader, RingWatch, Server,
+                    ShmcamTestCase,
                     ffmpeg_frames, get_json, http_get, observe, wait_until)
 
 
@@ -69,6 +71,49 @@ class StreamTest(ShmcamTestCase):
         seqs = [q for q, _ in full_frames]
         share = len(seqs) / (seqs[-1] - seqs[0] + 1)
         self.assertGreater(share, 0.5, seqs)
+
+    def test_idle_server_first_client_gets_newest(self):
+        """A server with no stream client is not woken for the capture's
+        frames: it takes none while the camera publishes (/state takes
+        the newest when asked, one frame, and reports the camera's rate
+        all the same).  Its first client's first frame is the ring's
+        newest, at once: it arrives while the capture is stopped, so it
+        cannot be a later publish that woke the server.  Then the client
+        gets the frames that follow as they are published."""
+        name = self.new_name()
+        cap = self.start_capture(name, "--size", "320x240", "--fps", "10")
+        srv = self.start_server(name)
+        self.wait_attached(srv)
+        watch = RingWatch(self.ctl_path(name))
+        self.addCleanup(watch.close)
+        taken = get_json(srv.port)["cameras"][0]["frames_in"]
+        start = watch.latest()
+        # 2 s of frames at 10 fps; 30 s for a loaded machine (or valgrind).
+        wait_until(lambda: watch.latest() >= start + 20, 30,
+                   "20 frames published")
+        cam = get_json(srv.port)["cameras"][0]
+        self.assertLessEqual(cam["frames_in"], taken + 1, cam)
+        self.assertGreater(cam["fps"], 0, cam)
+        self.assertTrue(cam["online"], cam)
+        # Frames the server has not taken since that /state.
+        mid = watch.latest()
+        wait_until(lambda: watch.latest() >= mid + 5, 30,
+                   "5 frames published")
+        os.kill(cap.pid, signal.SIGSTOP)
+        try:
+            newest = watch.latest()
+            r = MjpegReader(srv.port, "/stream?extra_headers=1", keep=0)
+            r.start()
+            self.addCleanup(r.stop)
+            # Bounded for a loaded machine; no publish can come meanwhile.
+            r.wait_frames(1, timeout=30)
+            self.assertEqual(watch.latest(), newest)
+        finally:
+            os.kill(cap.pid, signal.SIGCONT)
+        r.wait_frames(4, timeout=30)
+        seqs = [int(f.headers["x-shmcam-sequence"]) for f in r.frames[:4]]
+        self.assertEqual(seqs[0], newest, seqs)
+        self.assertEqual(seqs, sorted(set(seqs)), seqs)
 
     def test_state_and_metrics(self):
         name = self.new_name()

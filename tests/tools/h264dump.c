@@ -14,7 +14,8 @@
  *               CAPTURE_MONO_NS PUBLISH_MONO_NS WIDTH HEIGHT SLICES",
  *               "request MONO_NS COUNT", "viewers MONO_NS N",
  *               "attach GENERATION_HEX PARAMS_LEN PARAMS_FROM BITRATE GOP"
- *   -j DIR      also the JPEG ring's frames, DIR/CAPTURE_REAL_NS.jpg
+ *   -j DIR      also the JPEG ring's frames, DIR/CAPTURE_REAL_NS.jpg (it
+ *               says it has a JPEG viewer then)
  *   -r N@K      send N keyframe requests at once after K access units
  *               (repeatable)
  *   -q N        send N keyframe requests after every access unit (a
@@ -92,7 +93,9 @@ send_viewers(struct dump *d, uint32_t n)
 	struct ctl_viewers v;
 
 	ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
-	v.viewers[CTL_KIND_JPEG] = 0;
+	/* With -j, a JPEG viewer too: the capture wakes a server for a
+	 * ring only while it has viewers of its kind (ctl.h). */
+	v.viewers[CTL_KIND_JPEG] = d->jpegdir != NULL;
 	v.viewers[CTL_KIND_H264] = n;
 	if (ctl_send(d->sock, &v, sizeof(v), NULL, 0) != 0)
 		die("viewers: send failed");
