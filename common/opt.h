@@ -7,6 +7,7 @@
 #ifndef SHMCAM_OPT_H
 #define SHMCAM_OPT_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* What --version prints, and the server's Server: header. */
@@ -46,5 +47,48 @@ uid_t	opt_user(const char *what, const char *arg);
  * if that still leaves no room for them and 64 more.
  */
 void	opt_fd_limit(unsigned *max_clients, unsigned per_client);
+
+/* Operands left after the options (optind < argc): a usage error. */
+void	opt_no_operands(int argc, char **argv);
+
+/*
+ * The cameras a reader of the rings (shmcam-server, shmcam-rtsp) serves:
+ * a single one from -n/--name and -c/--ctl, or several from repeated
+ * --camera NAME[:CTLPATH] options.
+ */
+struct opt_camera {
+	char		*name;		/* malloc()ed */
+	const char	*ctl;		/* in argv, or NULL: the default */
+};
+
+struct opt_cameras {
+	const char		*name;	/* --name, or NULL */
+	const char		*ctl;	/* --ctl, or NULL */
+	struct opt_camera	*v;
+	unsigned		 n;
+};
+
+/* -n/--name, -c/--ctl and --camera: each checked, or a usage error. */
+void	opt_cameras_name(struct opt_cameras *c, const char *arg);
+void	opt_cameras_ctl(struct opt_cameras *c, const char *arg);
+void	opt_cameras_add(struct opt_cameras *c, const char *arg);
+/*
+ * After the options: --name or --ctl with --camera is a usage error;
+ * without --camera, the single camera of --name (or "default") and
+ * --ctl becomes c->v[0].
+ */
+void	opt_cameras_done(struct opt_cameras *c);
+void	opt_cameras_free(struct opt_cameras *c);
+
+/*
+ * What a reader does once its options are parsed: refuses to run as
+ * root unless allow_root (a fatal error), ignores SIGPIPE (a client gone
+ * mid-write is an EPIPE on that connection, not the end of the process),
+ * makes room for max_clients of per_client descriptors (opt_fd_limit())
+ * and notes the start time on both clocks.
+ */
+void	opt_reader_start(int allow_root, unsigned *max_clients,
+	    unsigned per_client, uint64_t *started_real_ns,
+	    uint64_t *started_mono_ns);
 
 #endif /* SHMCAM_OPT_H */

@@ -148,11 +148,6 @@ server_init(struct rtsp_server *srv)
 	TAILQ_INIT(&srv->listeners);
 }
 
-struct camera_spec {
-	char		*name;
-	const char	*ctl;
-};
-
 enum {
 	OPT_CAMERA = 256,
 	OPT_CAPTURE_USER,
@@ -193,11 +188,10 @@ main(int argc, char **argv)
 	};
 	struct rtsp_server srv;
 	struct camera *cam;
-	struct camera_spec *cams = NULL;
+	struct opt_cameras cams = { 0 };
 	struct event *sigint_ev, *sigterm_ev;
 	struct service svc;
-	const char *name = NULL, *ctl_path = NULL;
-	unsigned ncams = 0, i;
+	unsigned i;
 	char err[256];
 	int ch, rc;
 
@@ -208,26 +202,13 @@ main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (ring_camera_name_valid(optarg) != 0)
-				opt_usage_error("invalid --name '%s'", optarg);
-			name = optarg;
+			opt_cameras_name(&cams, optarg);
 			break;
 		case 'c':
-			if (optarg[0] == '\0' || strlen(optarg) >= CTL_PATH_MAX)
-				opt_usage_error("invalid --ctl path '%s'",
-				    optarg);
-			ctl_path = optarg;
+			opt_cameras_ctl(&cams, optarg);
 			break;
 		case OPT_CAMERA:
-			cams = reallocarray(cams, ncams + 1, sizeof(*cams));
-			if (cams == NULL)
-				fatal("reallocarray");
-			opt_camera(optarg, &cams[ncams].name, &cams[ncams].ctl);
-			for (i = 0; i < ncams; i++)
-				if (strcmp(cams[i].name, cams[ncams].name) == 0)
-					opt_usage_error("invalid --camera '%s': "
-					    "given twice", optarg);
-			ncams++;
+			opt_cameras_add(&cams, optarg);
 			break;
 		case 'l': {
 			struct listen_addr *la;
@@ -295,21 +276,11 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc)
-		opt_usage_error("unexpected argument '%s'", argv[optind]);
-	if (ncams > 0 && (name != NULL || ctl_path != NULL))
-		opt_usage_error("--name and --ctl are for a single camera; with "
-		    "--camera give NAME:CTLPATH instead");
-
-	if ((geteuid() == 0 || getuid() == 0) && !srv.opt.allow_root)
-		fatalx("refusing to run as root: run as an unprivileged user "
-		    "in the capture's server group, or pass --allow-root");
-
-	signal(SIGPIPE, SIG_IGN);
+	opt_no_operands(argc, argv);
+	opt_cameras_done(&cams);
 	/* A connection each, and the sockets of --udp-ports. */
-	opt_fd_limit(&srv.opt.max_clients, 1);
-	srv.started_real_ns = clock_ns(CLOCK_REALTIME);
-	srv.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	opt_reader_start(srv.opt.allow_root, &srv.opt.max_clients, 1,
+	    &srv.started_real_ns, &srv.started_mono_ns);
 	if (srv.opt.auth_file != NULL) {
 		err[0] = '\0';
 		if (access_load(&srv.access, srv.opt.auth_file, err,
@@ -325,18 +296,10 @@ main(int argc, char **argv)
 	state_setup(&srv);
 	udp_setup(&srv);
 
-	if (ncams == 0) {
-		cam = camera_new(&srv, name != NULL ? name : "default",
-		    ctl_path);
+	for (i = 0; i < cams.n; i++) {
+		cam = camera_new(&srv, cams.v[i].name, cams.v[i].ctl);
 		if (cam == NULL)
-			fatalx("camera %s: setup failed", name);
-		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
-		srv.ncameras++;
-	}
-	for (i = 0; i < ncams; i++) {
-		cam = camera_new(&srv, cams[i].name, cams[i].ctl);
-		if (cam == NULL)
-			fatalx("camera %s: setup failed", cams[i].name);
+			fatalx("camera %s: setup failed", cams.v[i].name);
 		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
 		srv.ncameras++;
 	}
@@ -378,9 +341,7 @@ main(int argc, char **argv)
 		camera_free(cam);
 	}
 	access_free(srv.access);
-	for (i = 0; i < ncams; i++)
-		free(cams[i].name);
-	free(cams);
+	opt_cameras_free(&cams);
 	free(srv.opt.listen);
 	udp_free(&srv);
 	event_free(sigint_ev);
