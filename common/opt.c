@@ -201,6 +201,45 @@ opt_cameras_free(struct opt_cameras *c)
 	c->n = 0;
 }
 
+int
+opt_reader_option(const struct opt_reader *r, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'n':
+		opt_cameras_name(r->cams, arg);
+		break;
+	case 'c':
+		opt_cameras_ctl(r->cams, arg);
+		break;
+	case OPT_READER_CAMERA:
+		opt_cameras_add(r->cams, arg);
+		break;
+	case OPT_READER_CAPTURE_USER:
+		*r->capture_uid = opt_user("--capture-user", arg);
+		break;
+	case 't':
+		*r->client_timeout_s = (unsigned)opt_uint("--client-timeout",
+		    arg, 1, 3600, 10);
+		break;
+	case OPT_READER_REQUEST_TIMEOUT:
+		*r->request_timeout_s = (unsigned)opt_uint("--request-timeout",
+		    arg, 1, 3600, 10);
+		break;
+	case OPT_READER_ALLOW_ROOT:
+		*r->allow_root = 1;
+		break;
+	case OPT_READER_NO_SANDBOX:
+		*r->no_sandbox = 1;
+		break;
+	case 'v':
+		log_set_verbose(1);
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
 void
 opt_reader_start(int allow_root, unsigned *max_clients, unsigned per_client,
     uint64_t *started_real_ns, uint64_t *started_mono_ns)

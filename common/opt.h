@@ -81,6 +81,61 @@ void	opt_cameras_done(struct opt_cameras *c);
 void	opt_cameras_free(struct opt_cameras *c);
 
 /*
+ * The options both readers take with the same meaning and range, and
+ * where each stores its value: -n/--name, -c/--ctl and --camera (cams),
+ * --capture-user, -t/--client-timeout, --request-timeout, --allow-root,
+ * --no-sandbox, and -v/--verbose.  Each program's option table holds
+ * OPT_READER_LONGOPTS, its short options "n:c:t:v", and its own long
+ * options take codes from OPT_READER_END on.
+ */
+enum {
+	OPT_READER_CAMERA = 256,
+	OPT_READER_CAPTURE_USER,
+	OPT_READER_REQUEST_TIMEOUT,
+	OPT_READER_ALLOW_ROOT,
+	OPT_READER_NO_SANDBOX,
+	OPT_READER_END
+};
+
+struct opt_reader {
+	struct opt_cameras	*cams;
+	uid_t			*capture_uid;
+	unsigned		*client_timeout_s;
+	unsigned		*request_timeout_s;
+	int			*allow_root;
+	int			*no_sandbox;
+};
+
+/* Their entries in a struct option table. */
+#define OPT_READER_LONGOPTS						\
+	{ "name", required_argument, NULL, 'n' },			\
+	{ "ctl", required_argument, NULL, 'c' },			\
+	{ "camera", required_argument, NULL, OPT_READER_CAMERA },	\
+	{ "capture-user", required_argument, NULL,			\
+	    OPT_READER_CAPTURE_USER },					\
+	{ "client-timeout", required_argument, NULL, 't' },		\
+	{ "request-timeout", required_argument, NULL,			\
+	    OPT_READER_REQUEST_TIMEOUT },				\
+	{ "allow-root", no_argument, NULL, OPT_READER_ALLOW_ROOT },	\
+	{ "no-sandbox", no_argument, NULL, OPT_READER_NO_SANDBOX },	\
+	{ "verbose", no_argument, NULL, 'v' }
+
+/* The opt_reader of cameras c and of *o, a program's options structure
+ * with fields of these names. */
+#define OPT_READER_OF(c, o) {						\
+	.cams = (c),							\
+	.capture_uid = &(o)->capture_uid,				\
+	.client_timeout_s = &(o)->client_timeout_s,			\
+	.request_timeout_s = &(o)->request_timeout_s,			\
+	.allow_root = &(o)->allow_root,					\
+	.no_sandbox = &(o)->no_sandbox,					\
+}
+
+/* Option ch (getopt_long()'s return) with argument arg: 1 if it is one
+ * of r's (stored, or a usage error), 0 if not. */
+int	opt_reader_option(const struct opt_reader *r, int ch, const char *arg);
+
+/*
  * What a reader does once its options are parsed: refuses to run as
  * root unless allow_root (a fatal error), ignores SIGPIPE (a client gone
  * mid-write is an EPIPE on that connection, not the end of the process),

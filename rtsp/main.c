@@ -149,26 +149,18 @@ server_init(struct rtsp_server *srv)
 }
 
 enum {
-	OPT_CAMERA = 256,
-	OPT_CAPTURE_USER,
-	OPT_UDP_PORTS,
+	OPT_UDP_PORTS = OPT_READER_END,
 	OPT_HTTP,
 	OPT_AUTH_FILE,
 	OPT_MAX_CLIENTS,
 	OPT_SESSION_TIMEOUT,
-	OPT_REQUEST_TIMEOUT,
-	OPT_ALLOW_ROOT,
-	OPT_NO_SANDBOX,
 };
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "camera", required_argument, NULL, OPT_CAMERA },
-		{ "capture-user", required_argument, NULL, OPT_CAPTURE_USER },
+		OPT_READER_LONGOPTS,
 		{ "listen", required_argument, NULL, 'l' },
 		{ "udp-ports", required_argument, NULL, OPT_UDP_PORTS },
 		{ "http", required_argument, NULL, OPT_HTTP },
@@ -176,12 +168,6 @@ main(int argc, char **argv)
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "session-timeout", required_argument, NULL,
 		    OPT_SESSION_TIMEOUT },
-		{ "client-timeout", required_argument, NULL, 't' },
-		{ "request-timeout", required_argument, NULL,
-		    OPT_REQUEST_TIMEOUT },
-		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
-		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -189,6 +175,7 @@ main(int argc, char **argv)
 	struct rtsp_server srv;
 	struct camera *cam;
 	struct opt_cameras cams = { 0 };
+	const struct opt_reader rd = OPT_READER_OF(&cams, &srv.opt);
 	struct event *sigint_ev, *sigterm_ev;
 	struct service svc;
 	unsigned i;
@@ -201,15 +188,6 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "n:c:l:t:vhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'n':
-			opt_cameras_name(&cams, optarg);
-			break;
-		case 'c':
-			opt_cameras_ctl(&cams, optarg);
-			break;
-		case OPT_CAMERA:
-			opt_cameras_add(&cams, optarg);
-			break;
 		case 'l': {
 			struct listen_addr *la;
 
@@ -224,10 +202,6 @@ main(int argc, char **argv)
 				    "HOST:PORT or [IPV6]:PORT", optarg);
 			break;
 		}
-		case OPT_CAPTURE_USER:
-			srv.opt.capture_uid = opt_user("--capture-user",
-			    optarg);
-			break;
 		case OPT_UDP_PORTS:
 			parse_udp_ports(optarg, &srv.opt);
 			break;
@@ -248,23 +222,6 @@ main(int argc, char **argv)
 			srv.opt.session_timeout_s = (unsigned)opt_uint(
 			    "--session-timeout", optarg, 5, 3600, 10);
 			break;
-		case 't':
-			srv.opt.client_timeout_s = (unsigned)opt_uint(
-			    "--client-timeout", optarg, 1, 3600, 10);
-			break;
-		case OPT_REQUEST_TIMEOUT:
-			srv.opt.request_timeout_s = (unsigned)opt_uint(
-			    "--request-timeout", optarg, 1, 3600, 10);
-			break;
-		case OPT_ALLOW_ROOT:
-			srv.opt.allow_root = 1;
-			break;
-		case OPT_NO_SANDBOX:
-			srv.opt.no_sandbox = 1;
-			break;
-		case 'v':
-			log_set_verbose(1);
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -272,6 +229,8 @@ main(int argc, char **argv)
 			printf("shmcam-rtsp %s\n", SHMCAM_VERSION);
 			return 0;
 		default:
+			if (opt_reader_option(&rd, ch, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

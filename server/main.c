@@ -121,31 +121,23 @@ server_status(char *buf, size_t size, void *arg)
 }
 
 enum {
-	OPT_CAMERA = 256,
-	OPT_UNIX,
+	OPT_UNIX = OPT_READER_END,
 	OPT_UNIX_MODE,
 	OPT_AUTH_FILE,
 	OPT_AUTH_EXEMPT,
 	OPT_ALLOW_ORIGIN,
 	OPT_TRUST_PROXY,
 	OPT_MAX_CLIENTS,
-	OPT_REQUEST_TIMEOUT,
 	OPT_NO_SEND_BOUND,
 	OPT_NO_KEYFRAME_REQUESTS,
-	OPT_ALLOW_ROOT,
-	OPT_NO_SANDBOX,
-	OPT_CAPTURE_USER,
 };
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		OPT_READER_LONGOPTS,
 		{ "listen", required_argument, NULL, 'l' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "camera", required_argument, NULL, OPT_CAMERA },
-		{ "capture-user", required_argument, NULL, OPT_CAPTURE_USER },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "unix-mode", required_argument, NULL, OPT_UNIX_MODE },
 		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
@@ -153,15 +145,9 @@ main(int argc, char **argv)
 		{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
 		{ "trust-proxy", no_argument, NULL, OPT_TRUST_PROXY },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-		{ "client-timeout", required_argument, NULL, 't' },
-		{ "request-timeout", required_argument, NULL,
-		    OPT_REQUEST_TIMEOUT },
 		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
 		{ "no-keyframe-requests", no_argument, NULL,
 		    OPT_NO_KEYFRAME_REQUESTS },
-		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
-		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -169,6 +155,7 @@ main(int argc, char **argv)
 	struct server srv;
 	struct camera *cam;
 	struct opt_cameras cams = { 0 };
+	const struct opt_reader rd = OPT_READER_OF(&cams, &srv.opt);
 	struct event *sigint_ev, *sigterm_ev;
 	struct service svc;
 	unsigned i;
@@ -214,19 +201,6 @@ main(int argc, char **argv)
 			srv.opt.unix_mode = (unsigned)opt_uint("--unix-mode",
 			    optarg, 0, 0777, 8);
 			break;
-		case 'n':
-			opt_cameras_name(&cams, optarg);
-			break;
-		case 'c':
-			opt_cameras_ctl(&cams, optarg);
-			break;
-		case OPT_CAMERA:
-			opt_cameras_add(&cams, optarg);
-			break;
-		case OPT_CAPTURE_USER:
-			srv.opt.capture_uid = opt_user("--capture-user",
-			    optarg);
-			break;
 		case OPT_AUTH_FILE:
 			srv.opt.auth_file = optarg;
 			break;
@@ -257,28 +231,11 @@ main(int argc, char **argv)
 			srv.opt.max_clients = (unsigned)opt_uint("--max-clients",
 			    optarg, 1, 1000000, 10);
 			break;
-		case 't':
-			srv.opt.client_timeout_s = (unsigned)opt_uint(
-			    "--client-timeout", optarg, 1, 3600, 10);
-			break;
-		case OPT_REQUEST_TIMEOUT:
-			srv.opt.request_timeout_s = (unsigned)opt_uint(
-			    "--request-timeout", optarg, 1, 3600, 10);
-			break;
 		case OPT_NO_SEND_BOUND:
 			srv.opt.send_bound = 0;
 			break;
 		case OPT_NO_KEYFRAME_REQUESTS:
 			srv.opt.keyframe_requests = 0;
-			break;
-		case OPT_ALLOW_ROOT:
-			srv.opt.allow_root = 1;
-			break;
-		case OPT_NO_SANDBOX:
-			srv.opt.no_sandbox = 1;
-			break;
-		case 'v':
-			log_set_verbose(1);
 			break;
 		case 'h':
 			usage(stdout);
@@ -287,6 +244,8 @@ main(int argc, char **argv)
 			printf("shmcam-server %s\n", SHMCAM_VERSION);
 			return 0;
 		default:
+			if (opt_reader_option(&rd, ch, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
