@@ -127,7 +127,7 @@ DEB_BUILD := build-essential pkg-config $(DEB_LIBS) systemd \
 	     debhelper dpkg-dev fakeroot
 DEB_TEST  := python3 ffmpeg curl procps util-linux chromium clang \
 	     libclang-rt-14-dev valgrind ustreamer iproute2 systemd-container \
-	     debootstrap mandoc manpages-dev lintian git nodejs npm \
+	     debootstrap mandoc manpages-dev lintian git \
 	     gstreamer1.0-tools gstreamer1.0-plugins-good \
 	     gstreamer1.0-plugins-bad gstreamer1.0-libav vlc-bin \
 	     vlc-plugin-base nginx openssl
@@ -138,7 +138,11 @@ ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
 DEB_TEST  += gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
 	     libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-system-arm cpio
 endif
-DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
+# Node.js and npm run the browser-side test tools; a machine that has
+# them already (NodeSource's nodejs brings its own npm, which Debian's npm
+# package conflicts with) keeps its own.
+DEB_NODE  := $(if $(shell command -v node && command -v npm),,nodejs npm)
+DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST) $(DEB_NODE)
 
 # Tests: every tests/check_*.c is a Check suite run by check-unit, every
 # tests/tools/*.c a helper program, every tests/integration/test_*.py an

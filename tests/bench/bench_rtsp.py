@@ -3,22 +3,26 @@ camera in the same run.
 
 One capture (test pattern, 1280x720, 30 fps, H.264 by x264 and JPEG),
 one shmcam-rtsp and one shmcam-server attached to it.  For N = 1, 10 and
-100 clients on loopback, alternating so that both see the same machine:
+100 clients on loopback, alternating so that all see the same machine:
 
   RTSP   N sessions over TCP (RTP interleaved, as NVRs and Home Assistant
          use it): OPTIONS, DESCRIBE, SETUP and PLAY each, then one thread
          reads every connection as fast as it comes;
-  HTTP   N clients of the server's MJPEG /stream (build/tests/loadclient),
-         the baseline: the server program whose delivery path (the send
-         policy, a frame shared by reference) shmcam-rtsp follows.
+  MP4    N clients of the server's /stream.mp4 (build/tests/loadclient
+         --mp4), the baseline: the same H.264 access units from the same
+         ring, delivered by the server program whose send policy (a
+         frame shared by reference) shmcam-rtsp follows;
+  MJPEG  N clients of the server's MJPEG /stream, for comparison.
 
 CPU per delivered frame is the program's CPU time (every thread's
-schedstat) over the frames it sent to all its clients in the run (shmcam-rtsp's
-shmcam_rtsp_frames_sent_total, the server's /state frames_sent), both
-read around the run.  An H.264 access unit is a few kilobytes in a
-handful of RTP packets, a JPEG frame ten times that in one write: the
-ratio says what one delivered frame costs each program, not which stream
-is cheaper to carry.  Medians of RUNS runs of DURATION seconds.
+schedstat) over the frames it sent to all its clients in the run
+(shmcam-rtsp's shmcam_rtsp_frames_sent_total, the server's /state
+frames_sent of that kind of stream), both read around the run.  An H.264
+access unit is a few kilobytes (a handful of RTP packets, or one MP4
+fragment), a JPEG frame ten times that in one write: RTSP/MP4 compares
+two ways of carrying the same frames, RTSP/MJPEG what one delivered frame
+costs each program, not which stream is cheaper to carry.  Medians of
+RUNS runs of DURATION seconds.
 
 Writes tests/bench/results/rtsp.txt.
 """
@@ -37,8 +41,8 @@ import threading
 import time
 import urllib.request
 
-from benchutil import (BUILD, CAPTURE, LOADCLIENT, RESULTS, SERVER,
-                       frames_sent, stop_all, threads_cpu_ns, wait_for,
+from benchutil import (BUILD, CAPTURE, CAPTURE_USER, LOADCLIENT, RESULTS,
+                       SERVER, frames_sent, stop_all, threads_cpu_ns, wait_for,
                        write_results)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -133,15 +137,18 @@ def run_rtsp(port, http_port, name, n):
             "us_per_frame": (cpu1 - cpu0) / max(1, frames) * 1e6}
 
 
-def run_http(port, pid, n):
-    cpu0, f0 = cpu_s(pid), frames_sent(port)
-    r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d/stream"
-                        % port, "-n", str(n), "-d", str(DURATION),
-                        "--warmup", "1.5"], capture_output=True, text=True,
+def run_http(port, pid, n, mp4):
+    kind = "mp4" if mp4 else "mjpeg"
+    cpu0, f0 = cpu_s(pid), frames_sent(port, kind=kind)
+    r = subprocess.run([LOADCLIENT, "-u", "http://127.0.0.1:%d%s"
+                        % (port, "/stream.mp4" if mp4 else "/stream"),
+                        "-n", str(n), "-d", str(DURATION),
+                        "--warmup", "1.5"] + (["--mp4"] if mp4 else []),
+                       capture_output=True, text=True,
                        timeout=DURATION + 120)
     if r.returncode != 0:
         raise RuntimeError("loadclient: " + r.stderr)
-    cpu1, f1 = cpu_s(pid), frames_sent(port)
+    cpu1, f1 = cpu_s(pid), frames_sent(port, kind=kind)
     # The load client's warm-up counts here too, on both sides.
     frames = f1 - f0
     return {"cpu_s": cpu1 - cpu0, "frames": frames,
@@ -160,11 +167,12 @@ def main():
     name = "brtsp%d" % os.getpid()
     ctl = os.path.join(tmp, name + ".sock")
     procs = []
-    res = {n: {"rtsp": [], "http": []} for n in CLIENTS}
+    res = {n: {"rtsp": [], "mp4": [], "mjpeg": []} for n in CLIENTS}
     try:
         procs.append(start([CAPTURE, "--name", name, "--ctl", ctl,
                             "--size", SIZE, "--fps", str(FPS),
-                            "--h264", "on"],
+                            "--source", "pattern", "--h264", "on"] +
+                           CAPTURE_USER,
                            open(os.path.join(tmp, "capture.log"), "w"),
                            reader=False))
         wait_for(lambda: os.path.exists(ctl), 10, "the capture")
@@ -186,27 +194,36 @@ def main():
         for n in CLIENTS:
             for _ in range(RUNS):
                 res[n]["rtsp"].append(run_rtsp(rport, hport, name, n))
-                res[n]["http"].append(run_http(sport, procs[-1].pid, n))
+                res[n]["mp4"].append(run_http(sport, procs[-1].pid, n,
+                                              True))
+                res[n]["mjpeg"].append(run_http(sport, procs[-1].pid, n,
+                                                False))
                 time.sleep(0.5)
             print("N=%d" % n, json.dumps(res[n]), flush=True)
     finally:
         stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    lines = ["clients  RTSP fps/client  RTSP CPU/frame  MJPEG fps/client  "
-             "MJPEG CPU/frame  RTSP/MJPEG"]
+    lines = ["clients  RTSP fps/client  RTSP CPU/frame  MP4 fps/client  "
+             "MP4 CPU/frame  RTSP/MP4  MJPEG CPU/frame  RTSP/MJPEG"]
     for n in CLIENTS:
         m = {k: {f: statistics.median(r[f] for r in runs)
                  for f in ("fps_per_client", "us_per_frame")}
              for k, runs in res[n].items()}
-        lines.append("%7d  %15.1f  %11.1f us  %16.1f  %12.1f us  %10.2f" % (
-            n, m["rtsp"]["fps_per_client"], m["rtsp"]["us_per_frame"],
-            m["http"]["fps_per_client"], m["http"]["us_per_frame"],
-            m["rtsp"]["us_per_frame"] / m["http"]["us_per_frame"]))
+        rtsp = m["rtsp"]["us_per_frame"]
+        lines.append("%7d  %15.1f  %11.1f us  %14.1f  %10.1f us  %8.2f  "
+                     "%12.1f us  %10.2f" % (
+                         n, m["rtsp"]["fps_per_client"], rtsp,
+                         m["mp4"]["fps_per_client"],
+                         m["mp4"]["us_per_frame"],
+                         rtsp / m["mp4"]["us_per_frame"],
+                         m["mjpeg"]["us_per_frame"],
+                         rtsp / m["mjpeg"]["us_per_frame"]))
     write_results(os.path.join(RESULTS, "rtsp.txt"),
                   "shmcam-rtsp's CPU per delivered frame", "bench_rtsp.py",
                   "%s at %d fps, test pattern; RTSP over TCP interleaved "
-                  "against the server's MJPEG /stream, loopback; medians of "
+                  "against the server's /stream.mp4 (and MJPEG /stream), "
+                  "loopback, alternating; medians of "
                   "%d runs of %.0f s; CPU time over frames sent"
                   % (SIZE, FPS, RUNS, DURATION), lines)
     print("\n".join(lines))

@@ -71,11 +71,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def frames_sent(port, timeout=10):
-    """Frames a shmcam-server has queued to its stream clients (/state)."""
+def frames_sent(port, timeout=10, kind=None):
+    """Frames a shmcam-server has queued to its MJPEG stream clients
+    (/state), or with kind to its clients of that kind of stream
+    ("mjpeg", "mp4": /state's streams)."""
     with urllib.request.urlopen("http://127.0.0.1:%d/state" % port,
                                 timeout=timeout) as r:
-        return sum(c["frames_sent"] for c in json.load(r)["cameras"])
+        cams = json.load(r)["cameras"]
+    if kind:
+        return sum(c["streams"][kind]["frames_sent"] for c in cams)
+    return sum(c["frames_sent"] for c in cams)
 
 
 def rss_kb(pid):

@@ -8,9 +8,10 @@
     server do not notice: same capture process and ring, the MJPEG
     viewer's frames keep coming without a gap, and the new process
     serves again.
-  - A shared encode: ten RTSP clients and ten MJPEG clients on one
-    camera: the capture encodes each H.264 frame once (its ring's
-    counters), and every RTSP client gets the frames."""
+  - A shared encode: ten RTSP clients, ten /stream.mp4 clients and ten
+    MJPEG clients on one camera: the capture encodes each H.264 frame
+    once (its ring's counters), every RTSP client gets the frames and
+    every /stream.mp4 client gets fragments of them."""
 
 import signal
 import subprocess
@@ -18,7 +19,8 @@ import time
 
 from h264tools import need_x264
 from rtsptools import RtspReader, start_rtsp
-from shmcam import MjpegReader, ShmcamTestCase, observe, wait_until
+from shmcam import (MjpegReader, Mp4Reader, ShmcamTestCase, get_json,
+                    observe, wait_until)
 
 FPS = 30
 SIZE = "320x240"
@@ -146,18 +148,24 @@ class RtspLifecycleTest(ShmcamTestCase):
         srv = self.start_server(name)
         self.wait_attached(srv)
         rtsp = start_rtsp(self, name)
+        wait_until(lambda: get_json(srv.port)["cameras"][0]["h264"], 10,
+                   "the server's H.264 ring")
         readers = [RtspReader(rtsp.port, name, "tcp" if i % 2 else "udp")
                    for i in range(10)]
+        mp4s = [Mp4Reader(srv.port) for _ in range(10)]
         mjpegs = [MjpegReader(srv.port, keep=0) for _ in range(10)]
-        for c in readers + mjpegs:
+        for c in readers + mp4s + mjpegs:
             c.start()
             self.addCleanup(c.stop)
         for r in readers:
             r.wait_units(5, timeout=10)
+        for m in mp4s:
+            m.wait_count(5, 10, "fragments")
         for m in mjpegs:
             m.wait_frames(5)
         h0 = self.ring_info(name, h264=True)
         n0 = [r.count() for r in readers]
+        f0 = [m.count() for m in mp4s]
         t0 = time.monotonic()
         observe(3)
         h1 = self.ring_info(name, h264=True)
@@ -177,3 +185,13 @@ class RtspLifecycleTest(ShmcamTestCase):
             self.assertGreater(r.count() - n, published * 2 / 3,
                                r.transport)
         self.assertEqual(len(rtsp.camera(name)["sessions"]), 10)
+        # Every /stream.mp4 client got fragments of them (one per frame),
+        # well formed.  A third of them at least: these readers parse
+        # every box in Python, thirty client threads share one
+        # interpreter lock on a busy 2-core machine, and the server's
+        # send policy may skip a reader that falls behind to a keyframe.
+        for m, n in zip(mp4s, f0):
+            self.assertIsNone(m.error)
+            self.assertGreater(m.count() - n, published / 3)
+        self.assertEqual(get_json(srv.port)["cameras"][0]["streams"]
+                         ["mp4"]["clients"], 10)
