@@ -571,8 +571,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (optind != argc)
-		opt_usage_error("unexpected argument '%s'", argv[optind]);
+	opt_no_operands(argc, argv);
 	if (o->h264.mode == H264_ON && !h264enc_available() &&
 	    o->fourcc != V4L2_PIX_FMT_H264)
 		opt_usage_error("--h264 on: this shmcam-capture was built "

@@ -120,37 +120,24 @@ server_status(char *buf, size_t size, void *arg)
 	}
 }
 
-struct camera_spec {
-	char		*name;
-	const char	*ctl;
-};
-
 enum {
-	OPT_CAMERA = 256,
-	OPT_UNIX,
+	OPT_UNIX = OPT_READER_END,
 	OPT_UNIX_MODE,
 	OPT_AUTH_FILE,
 	OPT_AUTH_EXEMPT,
 	OPT_ALLOW_ORIGIN,
 	OPT_TRUST_PROXY,
 	OPT_MAX_CLIENTS,
-	OPT_REQUEST_TIMEOUT,
 	OPT_NO_SEND_BOUND,
 	OPT_NO_KEYFRAME_REQUESTS,
-	OPT_ALLOW_ROOT,
-	OPT_NO_SANDBOX,
-	OPT_CAPTURE_USER,
 };
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		OPT_READER_LONGOPTS,
 		{ "listen", required_argument, NULL, 'l' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "camera", required_argument, NULL, OPT_CAMERA },
-		{ "capture-user", required_argument, NULL, OPT_CAPTURE_USER },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "unix-mode", required_argument, NULL, OPT_UNIX_MODE },
 		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
@@ -158,26 +145,20 @@ main(int argc, char **argv)
 		{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
 		{ "trust-proxy", no_argument, NULL, OPT_TRUST_PROXY },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-		{ "client-timeout", required_argument, NULL, 't' },
-		{ "request-timeout", required_argument, NULL,
-		    OPT_REQUEST_TIMEOUT },
 		{ "no-send-bound", no_argument, NULL, OPT_NO_SEND_BOUND },
 		{ "no-keyframe-requests", no_argument, NULL,
 		    OPT_NO_KEYFRAME_REQUESTS },
-		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
-		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server srv;
 	struct camera *cam;
-	struct camera_spec *cams = NULL;
+	struct opt_cameras cams = { 0 };
+	const struct opt_reader rd = OPT_READER_OF(&cams, &srv.opt);
 	struct event *sigint_ev, *sigterm_ev;
 	struct service svc;
-	const char *name = NULL, *ctl_path = NULL;
-	unsigned ncams = 0, i;
+	unsigned i;
 	char err[256];
 	int ch, rc;
 
@@ -220,32 +201,6 @@ main(int argc, char **argv)
 			srv.opt.unix_mode = (unsigned)opt_uint("--unix-mode",
 			    optarg, 0, 0777, 8);
 			break;
-		case 'n':
-			if (ring_camera_name_valid(optarg) != 0)
-				opt_usage_error("invalid --name '%s'", optarg);
-			name = optarg;
-			break;
-		case 'c':
-			if (optarg[0] == '\0' || strlen(optarg) >= CTL_PATH_MAX)
-				opt_usage_error("invalid --ctl path '%s'", optarg);
-			ctl_path = optarg;
-			break;
-		case OPT_CAMERA:
-			cams = reallocarray(cams, ncams + 1, sizeof(*cams));
-			if (cams == NULL)
-				fatal("reallocarray");
-			opt_camera(optarg, &cams[ncams].name,
-			    &cams[ncams].ctl);
-			for (i = 0; i < ncams; i++)
-				if (strcmp(cams[i].name, cams[ncams].name) == 0)
-					opt_usage_error("invalid --camera '%s': "
-					    "given twice", optarg);
-			ncams++;
-			break;
-		case OPT_CAPTURE_USER:
-			srv.opt.capture_uid = opt_user("--capture-user",
-			    optarg);
-			break;
 		case OPT_AUTH_FILE:
 			srv.opt.auth_file = optarg;
 			break;
@@ -276,28 +231,11 @@ main(int argc, char **argv)
 			srv.opt.max_clients = (unsigned)opt_uint("--max-clients",
 			    optarg, 1, 1000000, 10);
 			break;
-		case 't':
-			srv.opt.client_timeout_s = (unsigned)opt_uint(
-			    "--client-timeout", optarg, 1, 3600, 10);
-			break;
-		case OPT_REQUEST_TIMEOUT:
-			srv.opt.request_timeout_s = (unsigned)opt_uint(
-			    "--request-timeout", optarg, 1, 3600, 10);
-			break;
 		case OPT_NO_SEND_BOUND:
 			srv.opt.send_bound = 0;
 			break;
 		case OPT_NO_KEYFRAME_REQUESTS:
 			srv.opt.keyframe_requests = 0;
-			break;
-		case OPT_ALLOW_ROOT:
-			srv.opt.allow_root = 1;
-			break;
-		case OPT_NO_SANDBOX:
-			srv.opt.no_sandbox = 1;
-			break;
-		case 'v':
-			log_set_verbose(1);
 			break;
 		case 'h':
 			usage(stdout);
@@ -306,24 +244,16 @@ main(int argc, char **argv)
 			printf("shmcam-server %s\n", SHMCAM_VERSION);
 			return 0;
 		default:
+			if (opt_reader_option(&rd, ch, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (optind != argc)
-		opt_usage_error("unexpected argument '%s'", argv[optind]);
-	if (ncams > 0 && (name != NULL || ctl_path != NULL))
-		opt_usage_error("--name and --ctl are for a single camera; with "
-		    "--camera give NAME:CTLPATH instead");
-
-	if ((geteuid() == 0 || getuid() == 0) && !srv.opt.allow_root)
-		fatalx("refusing to run as root: run as an unprivileged user "
-		    "in the capture's server group, or pass --allow-root");
-
-	signal(SIGPIPE, SIG_IGN);
-	opt_fd_limit(&srv.opt.max_clients, 1);
-	srv.started_real_ns = clock_ns(CLOCK_REALTIME);
-	srv.started_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	opt_no_operands(argc, argv);
+	opt_cameras_done(&cams);
+	opt_reader_start(srv.opt.allow_root, &srv.opt.max_clients, 1,
+	    &srv.started_real_ns, &srv.started_mono_ns);
 	if (srv.opt.auth_file != NULL) {
 		if (auth_load(&srv.auth, srv.opt.auth_file, err,
 		    sizeof(err)) != 0)
@@ -337,18 +267,10 @@ main(int argc, char **argv)
 		fatalx("evhttp_new failed");
 	listen_setup(&srv);
 
-	if (ncams == 0) {
-		cam = camera_new(&srv, name != NULL ? name : "default",
-		    ctl_path);
+	for (i = 0; i < cams.n; i++) {
+		cam = camera_new(&srv, cams.v[i].name, cams.v[i].ctl);
 		if (cam == NULL)
-			fatalx("camera %s: setup failed", name);
-		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
-		srv.ncameras++;
-	}
-	for (i = 0; i < ncams; i++) {
-		cam = camera_new(&srv, cams[i].name, cams[i].ctl);
-		if (cam == NULL)
-			fatalx("camera %s: setup failed", cams[i].name);
+			fatalx("camera %s: setup failed", cams.v[i].name);
 		TAILQ_INSERT_TAIL(&srv.cameras, cam, c_entry);
 		srv.ncameras++;
 	}
@@ -413,9 +335,7 @@ main(int argc, char **argv)
 		TAILQ_REMOVE(&srv.cameras, cam, c_entry);
 		camera_free(cam);
 	}
-	for (i = 0; i < ncams; i++)
-		free(cams[i].name);
-	free(cams);
+	opt_cameras_free(&cams);
 	free(srv.opt.listen);
 	free(srv.opt.auth_exempt);
 	return 0;

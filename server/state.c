@@ -395,6 +395,22 @@ metric_head(struct evbuffer *out, const char *name, const char *type,
 		evbuffer_add_printf(out, "%s{camera=\"%s\"} " fmt "\n",	\
 		    name, (cam)->c_name, expr)
 
+/*
+ * A camera's rows of a metric split by one label:
+ * NAME{camera="CAM",LABEL="values[i]"} counts[i], in that order.
+ */
+static void
+metric_split(struct evbuffer *out, const char *name, const char *camera,
+    const char *label, const char *const *values, const uint64_t *counts,
+    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		evbuffer_add_printf(out, "%s{camera=\"%s\",%s=\"%s\"} %"
+		    PRIu64 "\n", name, camera, label, values[i], counts[i]);
+}
+
 static void
 metric_histogram(struct evbuffer *out, const char *name,
     const char *camera, const struct histogram *h)
@@ -505,56 +521,50 @@ state_metrics(struct server *srv, struct evbuffer *out)
 
 	metric_head(out, "shmcam_stream_clients", "gauge",
 	    "Stream clients connected, per kind of stream");
-	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
-		evbuffer_add_printf(out, "shmcam_stream_clients{camera=\"%s\","
-		    "kind=\"mjpeg\"} %u\nshmcam_stream_clients{camera=\"%s\","
-		    "kind=\"mp4\"} %u\n", cam->c_name, cam->c_nclients,
-		    cam->c_name, cam->c_mp4.mx_nclients);
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		static const char *const kinds[] = { "mjpeg", "mp4" };
+		const uint64_t n[] = { cam->c_nclients,
+		    cam->c_mp4.mx_nclients };
+
+		metric_split(out, "shmcam_stream_clients", cam->c_name, "kind",
+		    kinds, n, sizeof(n) / sizeof(n[0]));
+	}
 	metric_head(out, "shmcam_stream_bytes_sent_total", "counter",
 	    "Bytes queued to stream clients, per kind of stream");
-	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
-		evbuffer_add_printf(out, "shmcam_stream_bytes_sent_total{"
-		    "camera=\"%s\",kind=\"mjpeg\"} %" PRIu64 "\n"
-		    "shmcam_stream_bytes_sent_total{camera=\"%s\","
-		    "kind=\"mp4\"} %" PRIu64 "\n"
-		    "shmcam_stream_bytes_sent_total{camera=\"%s\","
-		    "kind=\"hls\"} %" PRIu64 "\n", cam->c_name,
-		    cam->c_bytes_sent, cam->c_name, cam->c_mp4.mx_bytes_sent,
-		    cam->c_name, cam->c_hls.hl_bytes_sent);
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		static const char *const kinds[] = { "mjpeg", "mp4", "hls" };
+		const uint64_t n[] = { cam->c_bytes_sent,
+		    cam->c_mp4.mx_bytes_sent, cam->c_hls.hl_bytes_sent };
+
+		metric_split(out, "shmcam_stream_bytes_sent_total",
+		    cam->c_name, "kind", kinds, n, sizeof(n) / sizeof(n[0]));
+	}
 	metric_head(out, "shmcam_hls_requests_total", "counter",
 	    "LL-HLS requests, by what they asked for (blocking: playlists "
 	    "with _HLS_msn, also counted as playlist)");
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		static const char *const kinds[] = { "playlist", "blocking",
+		    "part", "segment", "init" };
 		const struct hls_mux *hl = &cam->c_hls;
+		const uint64_t n[] = { hl->hl_requests_playlist,
+		    hl->hl_requests_blocking, hl->hl_requests_part,
+		    hl->hl_requests_segment, hl->hl_requests_init };
 
-		evbuffer_add_printf(out,
-		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"playlist\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"blocking\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"part\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"segment\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_requests_total{camera=\"%s\",kind=\"init\"}"
-		    " %" PRIu64 "\n", cam->c_name, hl->hl_requests_playlist,
-		    cam->c_name, hl->hl_requests_blocking, cam->c_name,
-		    hl->hl_requests_part, cam->c_name, hl->hl_requests_segment,
-		    cam->c_name, hl->hl_requests_init);
+		metric_split(out, "shmcam_hls_requests_total", cam->c_name,
+		    "kind", kinds, n, sizeof(n) / sizeof(n[0]));
 	}
 	metric_head(out, "shmcam_hls_refused_total", "counter",
 	    "LL-HLS requests answered with an error: too_far (400), "
 	    "not_found (404), timeout (503 after three target durations)");
-	TAILQ_FOREACH(cam, &srv->cameras, c_entry)
-		evbuffer_add_printf(out,
-		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"too_far\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"not_found\"}"
-		    " %" PRIu64 "\n"
-		    "shmcam_hls_refused_total{camera=\"%s\",reason=\"timeout\"}"
-		    " %" PRIu64 "\n", cam->c_name, cam->c_hls.hl_too_far,
-		    cam->c_name, cam->c_hls.hl_not_found, cam->c_name,
-		    cam->c_hls.hl_held_timeouts);
+	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
+		static const char *const reasons[] = { "too_far", "not_found",
+		    "timeout" };
+		const uint64_t n[] = { cam->c_hls.hl_too_far,
+		    cam->c_hls.hl_not_found, cam->c_hls.hl_held_timeouts };
+
+		metric_split(out, "shmcam_hls_refused_total", cam->c_name,
+		    "reason", reasons, n, sizeof(n) / sizeof(n[0]));
+	}
 	metric_head(out, "shmcam_hls_held_requests", "gauge",
 	    "LL-HLS requests held now, waiting for a part");
 	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_hls_held_requests", "%u",

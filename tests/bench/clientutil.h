@@ -1,17 +1,27 @@
 /*
  * clientutil.h - what the load clients (loadclient.c: MJPEG and MP4
  * streams; hlsclient.c: LL-HLS) share: clocks, latency samples and their
- * percentiles, and the capture time an MP4 fragment's prft box carries.
+ * percentiles, the capture time an MP4 fragment's prft box carries, and
+ * their non-blocking TCP connections under one epoll.
  * Static functions: each client is one file and this header.
  */
 #ifndef SHMCAM_CLIENTUTIL_H
 #define SHMCAM_CLIENTUTIL_H
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 static inline double
 now_mono(void)
@@ -99,6 +109,68 @@ prft_capture_ns(const unsigned char *p, size_t len)
 	ntp = (uint64_t)be32(p + 16) << 32 | be32(p + 20);
 	return ((ntp >> 32) - 2208988800u) * 1000000000u +
 	    ((ntp & 0xffffffffu) * 1000000000u >> 32);
+}
+
+/*
+ * The epoll every client's socket is in, after raising the soft limit on
+ * open files to the hard one (a descriptor per client: as many as we may
+ * have); exits on failure.
+ */
+static inline int
+clients_epoll(void)
+{
+	struct rlimit rl;
+	int epfd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		perror("epoll_create1");
+		exit(1);
+	}
+	return epfd;
+}
+
+/*
+ * A non-blocking TCP connection to dst (Nagle off, SO_RCVBUF rcvbuf if
+ * above 0) under way, in epfd for EPOLLOUT with ptr: the socket, or -1.
+ */
+static inline int
+client_socket(int epfd, const struct sockaddr_in *dst, int rcvbuf, void *ptr)
+{
+	struct epoll_event ev;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.ptr = ptr;
+	if ((connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == -1 &&
+	    errno != EINPROGRESS) ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* How a connect() under way on fd ended: 0, or the errno it failed with. */
+static inline int
+client_connect_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return errno;
+	return err;
 }
 
 #endif /* SHMCAM_CLIENTUTIL_H */

@@ -146,23 +146,8 @@ client_close(struct client *c)
 static int
 client_connect(struct client *c)
 {
-	struct epoll_event ev;
-	int one = 1;
-
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd == -1)
-		return -1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, (const struct sockaddr *)&c->t->addr,
-	    sizeof(c->t->addr)) == -1 && errno != EINPROGRESS) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLOUT;
-	ev.data.ptr = c;
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	c->fd = client_socket(epfd, &c->t->addr, 0, c);
+	return c->fd == -1 ? -1 : 0;
 }
 
 /* Sends the request of c->what; 0, or -1 if the connection failed. */
@@ -483,10 +468,8 @@ client_readable(struct client *c)
 static void
 client_writable(struct client *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = client_connect_error(c->fd);
 
-	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err != 0) {
 		client_note(c, "connect: %s", strerror(err));
 		client_close(c);
@@ -630,7 +613,6 @@ main(int argc, char **argv)
 	};
 	struct epoll_event evs[512];
 	struct client *cl;
-	struct rlimit rl;
 	double duration = 5, warmup = 1, ramp = 0, t0, t;
 	int n = 1, per_client = 0, started = 0, ch, i;
 
@@ -657,14 +639,7 @@ main(int argc, char **argv)
 	}
 	if (ntargets == 0 || n < 1 || duration <= 0 || ramp < 0)
 		usage();
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		perror("epoll_create1");
-		return 1;
-	}
+	epfd = clients_epoll();
 	cl = calloc((size_t)n, sizeof(*cl));
 	if (cl == NULL) {
 		perror("calloc");

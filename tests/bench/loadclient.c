@@ -390,28 +390,10 @@ client_fail(struct client *c, const char *fmt, ...)
 static int
 client_connect(struct client *c, int rcvbuf)
 {
-	struct epoll_event ev;
-	int one = 1;
-
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = client_socket(epfd, &dst, rcvbuf, c);
 	if (c->fd == -1)
 		return -1;
-	if (rcvbuf > 0)
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-		    sizeof(rcvbuf));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
-	    errno != EINPROGRESS) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
 	c->ps = P_STATUS;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLOUT;
-	ev.data.ptr = c;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
-		return -1;
 	return 0;
 }
 
@@ -827,10 +809,8 @@ static void
 client_writable(struct client *c)
 {
 	struct epoll_event ev;
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = client_connect_error(c->fd);
 
-	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err != 0) {
 		client_fail(c, "connect: %s", strerror(err));
 		return;
@@ -1077,7 +1057,6 @@ main(int argc, char **argv)
 	double duration = 5, warmup = 1, rate = 100000, t, last_tick;
 	struct epoll_event evs[512];
 	struct client *cl;
-	struct rlimit rl;
 
 	while ((ch = getopt_long(argc, argv, "u:n:d:c:", longopts, NULL)) !=
 	    -1) {
@@ -1133,15 +1112,7 @@ main(int argc, char **argv)
 	    "User-Agent: shmcam-loadclient\r\n\r\n", path, host, port);
 	dst.sin_family = AF_INET;
 	dst.sin_port = htons((uint16_t)port);
-	/* One descriptor per client: as many as we may have. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		perror("epoll_create1");
-		return 1;
-	}
+	epfd = clients_epoll();
 	if (churn > 0)
 		return run_churn(churn, conc);
 

@@ -19,8 +19,7 @@ import threading
 import time
 import urllib.request
 
-from shmcam import (BUILD, IS_ROOT, NO_SANDBOX, WRAPPER, Proc, wait_until,
-                    _counter)
+from shmcam import BUILD, Proc, wait_until, _counter
 
 RTSP = os.path.join(BUILD, "shmcam-rtsp")
 START_CODE = b"\x00\x00\x00\x01"
@@ -88,15 +87,8 @@ def start_rtsp(tc, name, *args, camera_args=None, wrapper=None, netns=None,
             "--udp-ports", udp_ports()]
     argv += camera_args if camera_args is not None else [
         "--name", name, "--ctl", tc.ctl_path(name)]
-    if IS_ROOT and not wrapper:
-        argv.append("--allow-root")
-    argv += NO_SANDBOX + list(args)
-    _counter[0] += 1
-    p = Rtsp(argv, os.path.join(tc.tmp, "rtsp-%s-%d.log"
-                                % (name, _counter[0])),
-             wrapper=list(wrapper or []) + WRAPPER, netns=netns)
-    tc.procs.append(p)
-    return p
+    return tc.start_reader(Rtsp, "rtsp", name, argv, args, wrapper=wrapper,
+                           netns=netns)
 
 
 # ------------------------------------------------------------- H.264 in RTP

@@ -237,13 +237,25 @@ class ShmcamTestCase(unittest.TestCase):
         argv = [SERVER] + ([] if netns else ["--listen", "127.0.0.1:0"])
         if not args_replace_name:
             argv += ["--name", name, "--ctl", self.ctl_path(name)]
+        return self.start_reader(Server, "server", name, argv, args,
+                                 wrapper=wrapper, root_ok=root_ok,
+                                 netns=netns)
+
+    def start_reader(self, cls, kind, name, argv, args, wrapper=None,
+                     root_ok=True, netns=None):
+        """A reader of the rings (shmcam-server, shmcam-rtsp), a cls
+        (a Proc) run as argv (the program, where it listens and its
+        cameras) and then args, with --allow-root as root (unless
+        root_ok is false, or a wrapper changes the user) and this run's
+        sandbox and wrapper options; its log is KIND-NAME-N.log."""
+        argv = list(argv)
         if IS_ROOT and root_ok and not wrapper:
             argv.append("--allow-root")
         argv += NO_SANDBOX + list(args)
         _counter[0] += 1
-        p = Server(argv, os.path.join(self.tmp, "server-%s-%d.log"
-                                      % (name, _counter[0])),
-                   wrapper=list(wrapper or []) + WRAPPER, netns=netns)
+        p = cls(argv, os.path.join(self.tmp, "%s-%s-%d.log"
+                                   % (kind, name, _counter[0])),
+                wrapper=list(wrapper or []) + WRAPPER, netns=netns)
         self.procs.append(p)
         return p
 
