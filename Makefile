@@ -259,6 +259,15 @@ else
 		$(wildcard tests/integration/test_*.py))))
 endif
 
+# A build without x264 (make X264=no): it builds, its units pass, and it
+# streams JPEG, saying why there is no H.264 (the x264 build skips the
+# test that checks that).
+.PHONY: check-nox264
+check-nox264:
+	$(MAKE) X264=no BUILD=build-nox264 check-unit
+	cd tests/integration && SHMCAM_BUILD=build-nox264 $(PYTHON) -m unittest -v \
+		test_h264.H264Test.test_without_x264 test_end_to_end
+
 # Integration tests with both programs under valgrind memcheck: any error,
 # or a leak at clean shutdown, makes a program exit 99 and its test fail.
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
