@@ -32,7 +32,7 @@ import time
 
 from shmcam import LOADCLIENT, figure, wait_until
 from test_v4l2 import V4l2TestCase
-from wan import Wan
+from wan import WIRE, Wan
 
 FPS = 30
 SIZE = "1280x720"
@@ -40,9 +40,6 @@ SIZE = "1280x720"
 # second before it carries the stream (measured: the policy's last wait
 # for it at 1.1 s); 2 s leaves room for a slow machine.
 WARMUP = 2
-# TCP/IP headers on a 1500-byte packet: 1448 bytes of payload each (the
-# link's rate counts whole packets).
-WIRE = 1500 / 1448
 
 
 class WanTest(V4l2TestCase):

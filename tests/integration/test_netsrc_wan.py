@@ -26,14 +26,12 @@ import unittest
 from shmcam import (CAPTURE, LOADCLIENT, WRAPPER, Proc, drop_args, figure,
                     wait_until)
 from test_v4l2 import V4l2TestCase
-from wan import Wan
+from wan import WIRE, Wan
 
 FPS = 30
 SIZE = "640x480"
 # TCP's slow start across the link, and the relay's first frames.
 WARMUP = 1.5
-# TCP/IP headers on a 1500-byte packet (the link's rate counts them).
-WIRE = 1500 / 1448
 
 
 class RelayWanTest(V4l2TestCase):

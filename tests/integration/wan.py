@@ -87,6 +87,10 @@ import unittest
 from shmcam import BUILD, SLOW
 
 WANLINK = os.path.join(BUILD, "tests", "wanlink")
+# Bytes on the link per byte of TCP payload: 1448 bytes of payload in
+# each 1500-byte packet (TCP/IP headers with timestamps), and the link's
+# rate counts whole packets.
+WIRE = 1500 / 1448
 CLONE_NEWNET = 0x40000000
 _PR_SET_PDEATHSIG = 1
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 1
