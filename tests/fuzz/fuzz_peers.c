@@ -25,9 +25,10 @@
  * is answered with a welcome and a CTL_STREAM.
  * After every turn the counts must agree (peers pending plus attached
  * equals the peers listed; the viewers of each kind are the attached
- * peers' sum, and each ring's header says the same; only attached peers
- * that asked for H.264 have its eventfd); at the end both clients hang
- * up and every peer must be gone and every descriptor closed.
+ * peers' sum, saturating at UINT32_MAX, and each ring's header says the
+ * same; only attached peers that asked for H.264 have its eventfd); at
+ * the end both clients hang up and every peer must be gone and every
+ * descriptor closed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -104,6 +105,13 @@ setup(void)
 	base_fds = fuzz_count_fds();
 }
 
+/* The capture's sums saturate: two huge reports must not wrap. */
+static uint32_t
+sat_add(uint32_t a, uint32_t b)
+{
+	return b > UINT32_MAX - a ? UINT32_MAX : a + b;
+}
+
 static void
 check_counts(void)
 {
@@ -117,8 +125,10 @@ check_counts(void)
 		n++;
 		if (p->p_efd != -1) {
 			attached++;
-			viewers[CTL_KIND_JPEG] += p->p_viewers[CTL_KIND_JPEG];
-			viewers[CTL_KIND_H264] += p->p_viewers[CTL_KIND_H264];
+			viewers[CTL_KIND_JPEG] = sat_add(viewers[CTL_KIND_JPEG],
+			    p->p_viewers[CTL_KIND_JPEG]);
+			viewers[CTL_KIND_H264] = sat_add(viewers[CTL_KIND_H264],
+			    p->p_viewers[CTL_KIND_H264]);
 		}
 		if (p->p_h264_efd != -1) {
 			with_h264++;
