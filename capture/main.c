@@ -248,9 +248,8 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 	/*
 	 * One frame per wake-up.  The descriptor is level-triggered (the
 	 * event has no EV_ET), and so is every source's readiness: a V4L2
-	 * device polls readable while a filled buffer waits ("when buffers
-	 * are already in the outgoing queue of the driver the function
-	 * returns immediately": V4L2 poll(), the kernel's
+	 * device polls readable for as long as a filled buffer waits in
+	 * the driver's outgoing queue (V4L2 poll(), the kernel's
 	 * userspace-api/media/v4l/func-poll.rst; vb2_core_poll() looks at
 	 * its done list), libcamera's V4L2 layer has given an eventfd in
 	 * semaphore mode, written once per finished request and read once
