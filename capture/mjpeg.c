@@ -326,7 +326,11 @@ check(const uint8_t *buf, size_t len, struct mjpeg_info *info, int scan_all)
 		 * (jpeg_looks_complete()).  An EOI before the end (two
 		 * pictures in one buffer) makes length longer than the
 		 * walk's and the picture no different: decoders stop at
-		 * the first EOI.
+		 * the first EOI.  One cut the walk alone would catch: a
+		 * frame of several scans (progressive) cut right after
+		 * FF D9 inside a segment between its scans, which may
+		 * hold any bytes; its decoder fails as on corrupt data.
+		 * The UVC cameras we know send baseline frames: one scan.
 		 */
 		if (!scan_all && info->sos_offset == marker_off &&
 		    (end = tail_eoi(buf, len, i)) >= MJPEG_MIN_LEN) {
