@@ -247,15 +247,21 @@ rig_expect_viewers(struct rig *r, uint32_t jpeg, uint32_t h264)
 	ck_assert_uint_eq(m.viewers.viewers[CTL_KIND_H264], h264);
 }
 
-/* Started, accepted, welcomed: attached, the first viewers message
- * read. */
+/* The reader's next connection accepted and welcomed: attached. */
+static void
+rig_welcomed(struct rig *r)
+{
+	rig_accept(r);
+	rig_welcome(r);
+	UNTIL(r, r->at.at_state == ATTACH_ATTACHED, 3000);
+}
+
+/* Started and welcomed, the first viewers message read. */
 static void
 rig_attach(struct rig *r)
 {
 	attach_start(&r->at);
-	rig_accept(r);
-	rig_welcome(r);
-	UNTIL(r, r->at.at_state == ATTACH_ATTACHED, 3000);
+	rig_welcomed(r);
 	rig_expect_viewers(r, 0, 0);
 }
 
@@ -411,9 +417,7 @@ START_TEST(test_wrong_ring_refused)
 	ck_assert_uint_eq(r.count[ATTACH_UP][CTL_KIND_JPEG], 0);
 
 	/* And then the right one. */
-	rig_accept(&r);
-	rig_welcome(&r);
-	UNTIL(&r, r.at.at_state == ATTACH_ATTACHED, 3000);
+	rig_welcomed(&r);
 	ck_assert_uint_eq(r.at.at_attaches, 1);
 	rig_free(&r);
 }
@@ -520,9 +524,7 @@ START_TEST(test_loss_then_retry)
 	ck_assert_int_eq(attach_request_keyframe(&r.at, CTL_KIND_H264),
 	    -ENOTCONN);
 
-	rig_accept(&r);
-	rig_welcome(&r);
-	UNTIL(&r, r.at.at_state == ATTACH_ATTACHED, 3000);
+	rig_welcomed(&r);
 	ck_assert_uint_eq(r.at.at_attaches, 2);
 	rig_free(&r);
 }
@@ -674,9 +676,7 @@ START_TEST(test_no_timer_when_idle)
 	attach_start(&r.at);
 	ck_assert_uint_eq(timers_armed(&r), 1);	/* the welcome's */
 	ck_assert(evtimer_pending(r.at.at_deadline_ev, NULL));
-	rig_accept(&r);
-	rig_welcome(&r);
-	UNTIL(&r, r.at.at_state == ATTACH_ATTACHED, 3000);
+	rig_welcomed(&r);
 	rig_stream(&r);
 	UNTIL(&r, r.at.at_mapped[CTL_KIND_H264], 3000);
 	ck_assert_uint_eq(timers_armed(&r), 0);
