@@ -455,6 +455,9 @@ attach_set_viewers(struct attach *at, enum ctl_kind kind, uint32_t n)
 int
 attach_request_keyframe(struct attach *at, enum ctl_kind kind)
 {
+	/* Every JPEG frame is one (the capture refuses the request). */
+	if (kind == CTL_KIND_JPEG)
+		return -EINVAL;
 	if (at->at_state != ATTACH_ATTACHED || !at->at_mapped[kind])
 		return -ENOTCONN;
 	at->at_keyframe_pending |= CTL_KIND_BIT(kind);

@@ -17,24 +17,27 @@
  * called from the event loop, or from the attach_*() function the caller
  * called where that says so.  A ring is mapped from its UP event to its
  * DOWN event; read it in between with ring_read_*() on at_ring[kind].
- * The callback may call attach_drop() (a ring it cannot use), which
- * attach notices.  Every message from the capture is checked (ctl.h),
- * and every ring (ring.h): a capture that sends junk is dropped and
- * reconnected to, never trusted.  Who listens on the control socket is
- * checked before the hello (ctl_connect_capture(): at_capture_uid, by
- * default (uid_t)-1, is --capture-user), and each wake-up descriptor must
- * be an eventfd (ctl_fd_is_eventfd()).
+ * The callback may call attach_drop() from an UP or WAKEUP event (a ring
+ * it cannot use): the DOWN and WAITING events then come from within that
+ * call, and attach goes no further with the link.  Every message from the
+ * capture is checked (ctl.h), and every ring (ring.h): a capture that
+ * sends junk is dropped and reconnected to, never trusted.  Who listens
+ * on the control socket is checked before the hello
+ * (ctl_connect_capture(): at_capture_uid, by default (uid_t)-1, is
+ * --capture-user), and each wake-up descriptor must be an eventfd
+ * (ctl_fd_is_eventfd()).
  *
  * Wake-ups: each ring has its own eventfd, polled edge-triggered and
  * never read.  An eventfd wakes its waiters at every write whatever its
  * counter holds, so each publish of the capture is an edge of its own,
  * and the read that would reset the counter is a system call per frame
- * saved; the counter holds 2^64 - 2 writes, and since the descriptor is
- * known to be an eventfd, no read can fail.  A kind's eventfd is polled
- * only while the caller has viewers of it (attach_set_viewers()) or asks
- * for it always (at_poll_always); the capture writes it only for readers
- * that reported viewers of the kind (capture/peers.c), so a process
- * nobody watches is not woken per frame.
+ * saved.  The counter holds 2^64 - 2 writes (the capture takes EAGAIN as
+ * a wake-up pending), and the descriptor was checked to be an eventfd
+ * when mapped, so there is nothing a read could find wrong.  A kind's
+ * eventfd is polled only while the caller has viewers of it
+ * (attach_set_viewers()) or asks for it always (at_poll_always); the
+ * capture writes it only for readers that reported viewers of the kind
+ * (capture/peers.c), so a process nobody watches is not woken per frame.
  *
  * No timer runs while nothing is pending: the welcome's deadline while
  * in HELLO, the reconnection's while IDLE, and while ATTACHED a one-shot
@@ -155,7 +158,9 @@ void	attach_set_viewers(struct attach *at, enum ctl_kind kind, uint32_t n);
 /*
  * Asks the capture for a keyframe of kind: sent now, or ATTACH_RETRY_MS
  * later if the control socket is full (requests in between are one).
- * The capture merges and rate-limits requests (ctl.h).  -ENOTCONN if no ring of that kind is mapped.
+ * The capture merges and rate-limits requests (ctl.h).  -ENOTCONN if no
+ * ring of that kind is mapped, -EINVAL for JPEG (every JPEG frame is a
+ * keyframe).
  */
 int	attach_request_keyframe(struct attach *at, enum ctl_kind kind);
 

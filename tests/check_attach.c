@@ -478,6 +478,10 @@ START_TEST(test_stream_maps_h264)
 	ck_assert_uint_eq(rig_recv(&r, &m), CTL_KEYFRAME);
 	ck_assert_uint_eq(m.keyframe.kind, CTL_KIND_H264);
 	ck_assert_uint_eq(r.at.at_keyframe_requests, 1);
+	/* Not of JPEG (the capture would refuse the message, and us). */
+	ck_assert_int_eq(attach_request_keyframe(&r.at, CTL_KIND_JPEG),
+	    -EINVAL);
+	ck_assert_uint_eq(rig_recv(&r, &m), 0);
 
 	rig_stream(&r);
 	UNTIL(&r, r.count[ATTACH_UP][CTL_KIND_H264] == 2, 3000);

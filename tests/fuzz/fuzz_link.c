@@ -324,7 +324,8 @@ done:
 	/* FUZZ_LINK_TRACE=1: what the input made of the link, to study it. */
 	if (getenv("FUZZ_LINK_TRACE") != NULL)
 		fprintf(stderr, "fuzz_link: %s, %llu attaches, %llu frames "
-		    "in, %llu rejected, why: %s\n", attach_state_name(&cam->c_at),
+		    "in, %llu rejected, why: %s\n",
+		    attach_state_name(&cam->c_at),
 		    (unsigned long long)cam->c_at.at_attaches,
 		    (unsigned long long)cam->c_frames_in,
 		    (unsigned long long)cam->c_invalid, cam->c_at.at_why);
