@@ -101,7 +101,7 @@ usage(FILE *out)
 "                           one second's worth)\n"
 "      --h264-profile P     main (default) or baseline (Constrained Baseline)\n"
 "      --h264-preset NAME   x264 speed preset, ultrafast ... placebo\n"
-"                           (default superfast)\n"
+"                           (default ultrafast, with deblocking and CABAC)\n"
 "      --h264-threads N     x264 sliced threads, 1-%d (default 1)\n"
 "      --retry-interval S   reopen a lost source after S seconds (default 1)\n"
 "      --retry-max S        ... doubling the wait up to S seconds (default:\n"
