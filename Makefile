@@ -246,18 +246,16 @@ check-unit: all $(TEST_BINS)
 	@set -e; for t in $(CHECK_SUITES); do \
 		echo "== $$t"; $(TEST_ENV) $$t; done
 
-# INTEGRATION_SKIP: modules (test_NAME) left out of this run; CI leaves
-# the simulated wide-area links and the benchmark tools' own tests out of
-# the sanitizer build, which the plain run covers.
+# The integration modules run JOBS at a time (tests/integration/run.py:
+# they mostly wait, on links, players and deadlines).  INTEGRATION_SKIP:
+# modules (test_NAME) left out of this run; CI leaves the simulated
+# wide-area links and the benchmark tools' own tests out of the sanitizer
+# build, which the plain run covers.
+JOBS ?= 3
 INTEGRATION_SKIP ?=
 check-integration: all $(TEST_BINS)
-ifeq ($(strip $(INTEGRATION_SKIP)),)
-	$(TEST_ENV) $(PYTHON) -m unittest discover -s tests/integration -v
-else
-	cd tests/integration && $(TEST_ENV) $(PYTHON) -m unittest -v \
-		$(filter-out $(INTEGRATION_SKIP),$(basename $(notdir \
-		$(wildcard tests/integration/test_*.py))))
-endif
+	$(TEST_ENV) $(PYTHON) tests/integration/run.py -j $(JOBS) \
+		$(if $(strip $(INTEGRATION_SKIP)),--skip $(INTEGRATION_SKIP))
 
 # A build without x264 (make X264=no): it builds, its units pass, and it
 # streams JPEG, saying why there is no H.264 (the x264 build skips the

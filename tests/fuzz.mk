@@ -109,19 +109,25 @@ check-fuzz: fuzz-bins
 		tail -1 $(FUZZ_BUILD)/check-$$f.log; \
 	done
 
+# Every harness for FUZZ_SECONDS, FUZZ_JOBS at a time (each is busy on
+# one core), from a copy of its corpus; a summary line each, the end of
+# the log of one that fails (the input in $(FUZZ_BUILD)/crash-NAME-*).
+FUZZ_JOBS ?= 2
 fuzz: fuzz-bins
-	@set -e; for f in $(FUZZERS); do \
-		rm -rf $(FUZZ_BUILD)/corpus-run/$$f; mkdir -p $(FUZZ_BUILD)/corpus-run/$$f; \
-		cp tests/fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus-run/$$f/; \
-		$(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_BUILD)/crash-$$f- \
-			$(FUZZ_BUILD)/corpus-run/$$f > $(FUZZ_BUILD)/fuzz_$$f.log 2>&1 || \
-			{ tail -40 $(FUZZ_BUILD)/fuzz_$$f.log; exit 1; }; \
-		printf 'fuzz_%s: %s s, %s executions, coverage %s, features %s, corpus %s\n' $$f $(FUZZ_SECONDS) \
-			"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/fuzz_$$f.log)" \
-			"$$(grep -o 'cov: [0-9]*' $(FUZZ_BUILD)/fuzz_$$f.log | tail -1 | cut -d' ' -f2)" \
-			"$$(grep -o 'ft: [0-9]*' $(FUZZ_BUILD)/fuzz_$$f.log | tail -1 | cut -d' ' -f2)" \
-			"$$(ls $(FUZZ_BUILD)/corpus-run/$$f | wc -l)"; \
-	done
+	@$(MAKE) --no-print-directory -O -j$(FUZZ_JOBS) $(addprefix fuzz-run-,$(FUZZERS))
+
+.PHONY: $(addprefix fuzz-run-,$(FUZZERS))
+$(addprefix fuzz-run-,$(FUZZERS)): fuzz-run-%:
+	@rm -rf $(FUZZ_BUILD)/corpus-run/$*; mkdir -p $(FUZZ_BUILD)/corpus-run/$*
+	@cp tests/fuzz/corpus/$*/* $(FUZZ_BUILD)/corpus-run/$*/
+	@$(FUZZ_BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_BUILD)/crash-$*- \
+		$(FUZZ_BUILD)/corpus-run/$* > $(FUZZ_BUILD)/fuzz_$*.log 2>&1 || \
+		{ tail -40 $(FUZZ_BUILD)/fuzz_$*.log; echo "fuzz_$* failed"; exit 1; }
+	@printf 'fuzz_%s: %s s, %s executions, coverage %s, features %s, corpus %s\n' $* $(FUZZ_SECONDS) \
+		"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/fuzz_$*.log)" \
+		"$$(grep -o 'cov: [0-9]*' $(FUZZ_BUILD)/fuzz_$*.log | tail -1 | cut -d' ' -f2)" \
+		"$$(grep -o 'ft: [0-9]*' $(FUZZ_BUILD)/fuzz_$*.log | tail -1 | cut -d' ' -f2)" \
+		"$$(ls $(FUZZ_BUILD)/corpus-run/$* | wc -l)"
 
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

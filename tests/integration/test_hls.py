@@ -33,6 +33,10 @@ HAVE_HLSJS = (shutil.which("chromium") and shutil.which("node") and
                                          "hls.js")) and
               os.path.isdir(os.path.join(BROWSER_DIR, "node_modules",
                                          "playwright-core")))
+# hls.js's non-fatal errors for a buffer that ran dry, as hlsplay.js
+# reports them (type, then details).
+STALL_ERRORS = ("mediaError bufferStalledError",
+                "mediaError bufferNudgeOnStall")
 
 
 def hlsplay(url, seconds, timeout_extra=90):
@@ -362,8 +366,16 @@ class HlsTest(H264Server, ShmcamTestCase):
         self.assertTrue(caps["hlsjs_supported"], caps)
         play = [s for s in samples[1:] if s.get("frames", 0) > 0]
         self.assertTrue(play, samples[-1])
-        self.assertEqual([s["error"] for s in samples[1:] if s["error"]],
-                         [])
+        # hls.js reports a stall (its buffer ran dry: on a loaded 2-core
+        # machine Chromium's software decoder and player get too little
+        # CPU) as a non-fatal error, and recovers; any other error, or
+        # more than a few stalls, is the stream's fault.  Whether it
+        # plays on is asserted below.
+        errors = [e for s in samples[1:] if s["error"]
+                  for e in s["error"].split("; ")]
+        stalls = [e for e in errors if e in STALL_ERRORS]
+        self.assertEqual([e for e in errors if e not in STALL_ERRORS], [])
+        self.assertLessEqual(len(stalls), 3, stalls)
         late = [s for s in play if s["now"] >= play[-1]["now"] - 4]
         self.assertGreater(late[-1]["frames"] - late[0]["frames"], 60, late)
         lat = [s["latency"] for s in late if s["latency"] is not None]
