@@ -220,8 +220,8 @@ h264enc_param(const struct h264_settings *s, uint32_t w, uint32_t h,
 	 * Main (the profile's point).  ultrafast, the default, turns both
 	 * off.  On motion across the whole 720p picture at the rate limit
 	 * (tests/bench/x264settings.py, docs/performance.md) deblocking
-	 * costs about 0.4 ms a frame and gains SSIM 0.018, which is most of
-	 * what superfast has over ultrafast; CABAC costs 0.4 to 1 ms (it
+	 * costs 0.2 to 0.5 ms a frame and gains SSIM 0.018, which is most
+	 * of what superfast has over ultrafast; CABAC costs 0.2 to 1 ms (it
 	 * works per bit) and gains 0.005 there, and on a still picture it
 	 * saves a quarter of the bits.  Together they still cost a quarter
 	 * less than superfast, within SSIM 0.01 of it.  The other presets

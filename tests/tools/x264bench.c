@@ -14,7 +14,7 @@
  * per frame of x264_encoder_encode() alone, the bytes it made, and how
  * many keyframes.  OUT (unless "-"), the stream as Annex-B, for a decoder
  * to judge; PRESET instead of the capture's default, and x264's own
- * options on top (x264_param_parse(): "subme=2", "deblock=1"...): what
+ * options on top (x264_param_parse(): "subme=2", "no-deblock=1"...): what
  * tests/bench/x264settings.py compares.  Exit 0, 1 (failure), 2 (usage),
  * 77 (built with X264=no).
  */
