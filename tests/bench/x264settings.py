@@ -15,7 +15,8 @@ of a GOP).
 
   H.264      tests/tools/x264bench: x264 alone with the capture's settings
              (h264enc_param(): zerolatency, Main, CRF 23 within the VBV
-             rate limit, GOP 30, one thread, deblocking and CABAC on) but
+             rate limit, GOP 30, one thread, deblocking, CABAC and
+             adaptive quantization on) but
              the preset and options named, on NV12 pictures, paced at 30
              fps; its thread CPU time per frame, the bitrate, and the SSIM
              (luma) of its decoded stream against the source pictures
@@ -49,17 +50,18 @@ RESULTS_TXT = os.path.join(RESULTS, "x264settings.txt")
 FRAMES = int(os.environ.get("BENCH_FRAMES", "180"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 QUALITIES = (20, 30, 40, 50, 60, 75, 85, 95)
-# h264enc_param() turns deblocking and (Main) CABAC on whatever the
-# preset: "ultrafast" is the capture's default, "ultrafast+no-deblock=1+
-# cabac=0" x264's own ultrafast ("deblock=0" would set the filter's
-# strength, and turn it on).
+# h264enc_param() turns deblocking, (Main) CABAC and adaptive
+# quantization on whatever the preset: "ultrafast" is the capture's
+# default, "ultrafast+no-deblock=1+cabac=0+aq-mode=0" x264's own
+# ultrafast ("deblock=0" would set the filter's strength, and turn it
+# on), "ultrafast+cabac=0" what --h264-profile baseline gives.
 SETTINGS = (
     "superfast",
-    "ultrafast+no-deblock=1+cabac=0",
+    "ultrafast+no-deblock=1+cabac=0+aq-mode=0",
+    "ultrafast+cabac=0+aq-mode=0",
+    "ultrafast+aq-mode=0",
     "ultrafast+cabac=0",
     "ultrafast",
-    "ultrafast+partitions=i4x4",
-    "ultrafast+partitions=i8x8,i4x4+8x8dct=1",
     "ultrafast+subme=1",
     "superfast+subme=0",
 )
