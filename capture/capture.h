@@ -43,7 +43,6 @@
 
 #define STATS_PERIOD_S		5
 #define FRAME_TIMEOUT_MIN_MS	2000	/* no frame this long: device lost */
-#define SOURCE_DRAIN_MAX	32	/* frames taken per wake-up, at most */
 #define IDLE_ENCODE_PERIOD_NS	1000000000ull	/* one frame a second */
 #define NET_TIMEOUT_MS		5000	/* --source-timeout */
 #define NET_RETRY_MAX_MS	10000	/* --retry-max of network sources */

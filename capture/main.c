@@ -240,38 +240,34 @@ capture_source_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
 	struct source_frame f;
-	uint64_t woke = clock_ns(CLOCK_MONOTONIC), taken;
 	char why[256] = "";
 	int rc;
 
 	(void)fd;
 	(void)what;
 	/*
-	 * Every frame that is ready, not one per wake-up: a descriptor may
-	 * signal once for several buffers (libcamera's V4L2 layer did, with
-	 * an eventfd read once per DQBUF before it used a semaphore), and
-	 * a buffer left behind would wait for the next frame's wake-up.
-	 * Bounded by the buffers a device may have; EAGAIN ends it, and so
-	 * does a frame captured after the wake-up: it came while we
-	 * worked, and the loop's other events (servers' hellos, the
-	 * heartbeat) come first.  Without that, a source faster than the
-	 * encoder (a timer's frame is always new) kept the loop here for
-	 * SOURCE_DRAIN_MAX encodes, seconds on a slow machine, and servers
-	 * gave up waiting for their welcome.
+	 * One frame per wake-up.  The descriptor is level-triggered (the
+	 * event has no EV_ET), and so is every source's readiness: a V4L2
+	 * device polls readable for as long as a filled buffer waits in
+	 * the driver's outgoing queue (V4L2 poll(), the kernel's
+	 * userspace-api/media/v4l/func-poll.rst; vb2_core_poll() looks at
+	 * its done list), libcamera's V4L2 layer has given an eventfd in
+	 * semaphore mode, written once per finished request and read once
+	 * per DQBUF, since it could be polled at all (v4l2_compat_manager.cpp,
+	 * 2020), and a timerfd stays readable until its expirations are
+	 * read.  So a buffer still waiting after this one wakes the loop
+	 * again at once, after the loop's other events (servers' hellos,
+	 * the heartbeat) had their turn.  Taking every ready buffer at each
+	 * wake-up would cost a DQBUF that fails with EAGAIN at nearly every
+	 * frame.
 	 */
-	for (int n = 0; n < SOURCE_DRAIN_MAX; n++) {
-		rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
-		if (rc < 0) {
-			capture_source_down(c, why);
-			return;
-		}
-		if (rc == 0)
-			break;
-		taken = f.capture_mono_ns;
-		capture_frame(c, &f);
-		if (taken >= woke)
-			break;
+	rc = c->src.ops->next(&c->src, &f, why, sizeof(why));
+	if (rc < 0) {
+		capture_source_down(c, why);
+		return;
 	}
+	if (rc > 0)
+		capture_frame(c, &f);
 	ring_writer_heartbeat(&c->ring, clock_ns(CLOCK_MONOTONIC));
 }
 

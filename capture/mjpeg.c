@@ -200,10 +200,58 @@ skip_scan(const uint8_t *buf, size_t len, size_t *pos)
 	}
 }
 
-int
-mjpeg_check(const uint8_t *buf, size_t len, struct mjpeg_info *info)
+/* 1 if buf[0..n) is all zero bytes. */
+static int
+all_zero(const uint8_t *buf, size_t n)
 {
-	size_t i, seglen, marker_off;
+	static const uint8_t zero[256];
+	size_t k;
+
+	for (; n > 0; buf += k, n -= k) {
+		k = n < sizeof(zero) ? n : sizeof(zero);
+		if (memcmp(buf, zero, k) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The end of the frame found from the end of the buffer: the offset just
+ * past an EOI (FF D9) that starts at or after from and is followed by
+ * nothing but zero bytes, or 0 if the buffer does not end that way.
+ *
+ * The zeros are UVC payload padding: cameras that send payloads of a
+ * fixed size fill the rest of the last one with them, so a frame's
+ * bytesused runs past its EOI.  memrchr() finds the last D9 in a long
+ * run of them at the speed memchr() finds an FF going forward.
+ */
+static size_t
+tail_eoi(const uint8_t *buf, size_t len, size_t from)
+{
+	const uint8_t *p;
+	size_t end = len;
+
+	if (end > from && buf[end - 1] == 0x00) {
+		if ((p = memrchr(buf + from, 0xd9, len - from)) == NULL)
+			return 0;
+		end = (size_t)(p - buf) + 1;
+		if (!all_zero(buf + end, len - end))
+			return 0;
+	}
+	if (end - from < 2 || buf[end - 2] != 0xff || buf[end - 1] != 0xd9)
+		return 0;
+	return end;
+}
+
+/*
+ * scan_all: walk the entropy-coded data of every scan for its markers
+ * (mjpeg_check_scan()), else take the end from the buffer's tail when it
+ * is a clean EOI (mjpeg_check()).
+ */
+static int
+check(const uint8_t *buf, size_t len, struct mjpeg_info *info, int scan_all)
+{
+	size_t i, end, seglen, marker_off;
 	uint8_t m;
 	int rc;
 
@@ -260,9 +308,50 @@ mjpeg_check(const uint8_t *buf, size_t len, struct mjpeg_info *info)
 		if (rc != 0)
 			return rc;
 		i += seglen;
-		if (m == 0xda && (rc = skip_scan(buf, len, &i)) != 0)
+		if (m != 0xda)
+			continue;
+		/*
+		 * The first scan's data starts at i.  Whether the frame is
+		 * whole shows at the buffer's end: inside entropy-coded
+		 * data every FF is followed by 00 or a restart marker
+		 * (T.81 B.1.1.5, F.1.2.3), so FF D9 there can only be the
+		 * EOI, and a frame cut short (a USB transfer lost at its
+		 * end, the common fault) does not end with it.  What the
+		 * walk through the data (skip_scan()) would find besides
+		 * is corruption inside it, which a decoder survives as it
+		 * survives corrupt bits that make no marker, which no
+		 * check short of decoding finds: libjpeg-turbo warns and
+		 * fills the rest of the picture, browsers show what
+		 * decoded, and the server only looks for SOI and EOI
+		 * (jpeg_looks_complete()).  An EOI before the end (two
+		 * pictures in one buffer) makes length longer than the
+		 * walk's and the picture no different: decoders stop at
+		 * the first EOI.  One cut the walk alone would catch: a
+		 * frame of several scans (progressive) cut right after
+		 * FF D9 inside a segment between its scans, which may
+		 * hold any bytes; its decoder fails as on corrupt data.
+		 * The UVC cameras we know send baseline frames: one scan.
+		 */
+		if (!scan_all && info->sos_offset == marker_off &&
+		    (end = tail_eoi(buf, len, i)) >= MJPEG_MIN_LEN) {
+			info->length = end;
+			return 0;
+		}
+		if ((rc = skip_scan(buf, len, &i)) != 0)
 			return rc;
 	}
+}
+
+int
+mjpeg_check(const uint8_t *buf, size_t len, struct mjpeg_info *info)
+{
+	return check(buf, len, info, 0);
+}
+
+int
+mjpeg_check_scan(const uint8_t *buf, size_t len, struct mjpeg_info *info)
+{
+	return check(buf, len, info, 1);
 }
 
 size_t

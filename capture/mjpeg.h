@@ -1,7 +1,8 @@
 /*
  * mjpeg.h - checks and repairs the JPEG frames a camera hands over, so
  * that what we publish is a complete JPEG every decoder accepts, at the
- * cost of one scan and one copy (never a decode).
+ * cost of reading its header and its last bytes, and one copy (never a
+ * decode).
  *
  * Pure functions over a byte buffer: they read only buf[0..len) whatever
  * it contains (a fuzzer drives them), write only out[0..cap), keep no
@@ -12,11 +13,18 @@
  *   - well-formed marker segments (each length inside the buffer) up to
  *     a start of scan, with a frame header (SOFn) of non-zero size and a
  *     start of scan whose length matches its component count;
- *   - entropy-coded data in which every FF is followed by 00 (stuffing),
- *     FF (fill), RSTn, EOI, or a segment between scans (DHT, DQT, DRI,
- *     COM, APPn, SOS: progressive and multi-scan files);
- *   - an EOI.  Whatever follows the first EOI (UVC payload padding) is
- *     not part of the frame: info->length stops after the EOI.
+ *   - after the first scan's header, an EOI that ends the buffer or is
+ *     followed only by zero bytes (UVC payload padding): info->length
+ *     stops after it.  That is
+ *     all mjpeg_check() asks of the entropy-coded data, which it does
+ *     not read (mjpeg.c says why that is safe);
+ *   - otherwise (anything but zeros after the last EOI, an EOI that
+ *     would make the frame too short) the walk mjpeg_check_scan() does:
+ *     entropy-coded data in which every FF is followed by 00
+ *     (stuffing), FF (fill), RSTn, EOI, or a segment between scans
+ *     (DHT, DQT, DRI, COM, APPn, SOS: progressive and multi-scan
+ *     files), up to the first EOI, where info->length stops; whatever
+ *     follows it is not part of the frame.
  *   Huffman-coded frames without a DHT segment are accepted when the
  *   standard tables apply (8-bit baseline or extended sequential:
  *   SOF0/SOF1): many UVC webcams leave them out, as the MJPEG of
@@ -60,6 +68,15 @@ struct mjpeg_info {
 };
 
 int	mjpeg_check(const uint8_t *buf, size_t len, struct mjpeg_info *info);
+/*
+ * The same check, walking the entropy-coded data of every frame: it
+ * refuses a frame whose data holds a marker that has no place there,
+ * and stops at the first EOI.  Every frame it accepts, mjpeg_check()
+ * accepts with the same info, but a length that may be longer (an EOI
+ * inside the data); the fuzzer compares the two.
+ */
+int	mjpeg_check_scan(const uint8_t *buf, size_t len,
+	    struct mjpeg_info *info);
 
 /* Bytes mjpeg_repair() writes for a frame that passed mjpeg_check(). */
 size_t	mjpeg_repaired_len(const struct mjpeg_info *info);

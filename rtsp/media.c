@@ -207,6 +207,11 @@ session_decide(struct rtsp_session *ss, uint64_t now)
 	if (sendpolicy_read_path(cn->cn_fd, cn->cn_peer.ss_family, 1, now,
 	    &ss->ss_rate_max, &ss->ss_net) != 0)
 		ss->ss_net.sp_kind = SEND_PATH_UNBOUNDED;
+	/* A queue that has stood longer than the budget is a backlog,
+	 * whatever the path's estimates say (on loopback they say the
+	 * path is fast while a reader takes nothing). */
+	cl.cl_backlog_ns = sendpolicy_backlog_since(&ss->ss_backlog_ns, now,
+	    cl.cl_ours, &ss->ss_net);
 	sendpolicy_decide(&cl, &ss->ss_net, &ss->ss_verdict);
 	return ss->ss_verdict.v_decision;
 }

@@ -188,6 +188,8 @@ struct rtsp_session {
 	uint64_t	 ss_last_push_ns; /* when it was queued */
 	struct send_rate_max ss_rate_max; /* TCP: the send policy's */
 	struct send_path ss_net;
+	uint64_t	 ss_backlog_ns;	/* since when a queue has stood
+					 * (sendpolicy_backlog_since()) */
 	struct send_verdict ss_verdict;	/* the last decision */
 	uint64_t	 ss_sr_due_ns;
 	uint32_t	 ss_packets;	/* sent: RTCP's counts (mod 2^32) */

@@ -310,6 +310,20 @@ sendpolicy_rate_max(struct send_rate_max *rm, uint64_t now_ns,
 	return rm->rm_cur > rm->rm_prev ? rm->rm_cur : rm->rm_prev;
 }
 
+uint64_t
+sendpolicy_backlog_since(uint64_t *since, uint64_t now_ns, uint64_t ours,
+    const struct send_path *sp)
+{
+	uint64_t unsent = sp->sp_kind != SEND_PATH_UNBOUNDED ?
+	    sp->sp_unsent : 0;
+
+	if (ours + unsent == 0)
+		*since = 0;
+	else if (*since == 0)
+		*since = now_ns;
+	return *since;
+}
+
 int
 sendpolicy_read_path(int fd, int family, int bounded, uint64_t now_ns,
     struct send_rate_max *rm, struct send_path *sp)

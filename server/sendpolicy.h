@@ -167,6 +167,14 @@ void	sendpolicy_decide(const struct send_client *cl,
  */
 int	sendpolicy_read_path(int fd, int family, int bounded, uint64_t now_ns,
 	    struct send_rate_max *rm, struct send_path *sp);
+/*
+ * A budgeted client's cl_backlog_ns: *since is when our buffer (ours
+ * bytes now) or the kernel's unsent bytes (sp, read at now_ns) last
+ * started to hold something at every decision; 0 once both are empty.
+ * Updates and returns it.  Pure: *since is the only state.
+ */
+uint64_t sendpolicy_backlog_since(uint64_t *since, uint64_t now_ns,
+	    uint64_t ours, const struct send_path *sp);
 /* The windowed maximum: a sample at now_ns, given the smoothed round
  * trip (the window is ten of them, at least a second: a sample counts
  * for half of that at least, the whole at most); returns the maximum.

@@ -287,12 +287,8 @@ stream_decide(struct stream_client *sc, uint64_t now)
 		sc->sc_net.sp_kind = SEND_PATH_UNBOUNDED;
 	/* How long something of ours or the kernel's unsent bytes have
 	 * stood, for a budget (sendpolicy_decide()). */
-	if (cl.cl_ours + (sc->sc_net.sp_kind != SEND_PATH_UNBOUNDED ?
-	    sc->sc_net.sp_unsent : 0) == 0)
-		sc->sc_backlog_ns = 0;
-	else if (sc->sc_backlog_ns == 0)
-		sc->sc_backlog_ns = now;
-	cl.cl_backlog_ns = sc->sc_backlog_ns;
+	cl.cl_backlog_ns = sendpolicy_backlog_since(&sc->sc_backlog_ns, now,
+	    cl.cl_ours, &sc->sc_net);
 	sendpolicy_decide(&cl, &sc->sc_net, &sc->sc_verdict);
 	sc->sc_decided_ns = now;
 	sc->sc_ours = cl.cl_ours;

@@ -295,6 +295,120 @@ START_TEST(test_padding_is_trimmed)
 }
 END_TEST
 
+/*
+ * mjpeg_check() and the walk through the data (mjpeg_check_scan()) on
+ * buf[0..n): the same verdict, want, and for a frame the same info,
+ * want_len long.
+ */
+static void
+check_both(const uint8_t *buf, size_t n, int want, size_t want_len,
+    const char *what)
+{
+	struct mjpeg_info fast, walk;
+	int rc;
+
+	rc = mjpeg_check(buf, n, &fast);
+	ck_assert_msg(rc == want, "%s: mjpeg_check %d, want %d", what, rc,
+	    want);
+	rc = mjpeg_check_scan(buf, n, &walk);
+	ck_assert_msg(rc == want, "%s: mjpeg_check_scan %d, want %d", what,
+	    rc, want);
+	ck_assert_msg(memcmp(&fast, &walk, sizeof(fast)) == 0,
+	    "%s: the two checks report different frames", what);
+	if (want == 0)
+		ck_assert_msg(fast.length == want_len, "%s: length %zu, want "
+		    "%zu", what, fast.length, want_len);
+}
+
+/* An exact-size copy of buf[0..len) followed by n zero bytes. */
+static uint8_t *
+dup_zeros(const uint8_t *buf, size_t len, size_t n)
+{
+	uint8_t *p = malloc(len + n);
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, buf, len);
+	memset(p + len, 0, n);
+	return p;
+}
+
+/*
+ * The frames a camera hands over, clean, padded, cut short, with junk
+ * after them or without tables: the check that takes the end from the
+ * buffer's tail says what the walk through the data says.
+ */
+START_TEST(test_tail_check_agrees_with_the_walk)
+{
+	static const uint8_t junk[] = { 0xff, 0xd8, 0x12, 0x00, 0x00 };
+	static const size_t pads[] = { 1, 2, 300, 1 << 20 };
+	struct mjpeg_info info;
+	uint8_t *jpeg, *prog, *bare, *buf, *out, *px, *first;
+	size_t len, proglen, barelen, outlen, k;
+	char what[64];
+
+	jpeg = make_jpeg(0, TJSAMP_420, &len);
+	prog = make_jpeg(TJFLAG_PROGRESSIVE, TJSAMP_420, &proglen);
+	bare = strip_dht(jpeg, len, &barelen);
+
+	check_both(jpeg, len, 0, len, "clean");
+	check_both(prog, proglen, 0, proglen, "progressive");
+	check_both(bare, barelen, 0, barelen, "no tables");
+	for (k = 0; k < sizeof(pads) / sizeof(pads[0]); k++) {
+		snprintf(what, sizeof(what), "%zu zero bytes after", pads[k]);
+		buf = dup_zeros(jpeg, len, pads[k]);
+		check_both(buf, len + pads[k], 0, len, what);
+		free(buf);
+		buf = dup_zeros(prog, proglen, pads[k]);
+		check_both(buf, proglen + pads[k], 0, proglen, what);
+		free(buf);
+		/* Cut short before its EOI, then padded: no EOI. */
+		buf = dup_zeros(jpeg, len - 2, pads[k]);
+		check_both(buf, len - 2 + pads[k], -ENODATA, 0, what);
+		free(buf);
+		buf = dup_zeros(jpeg, len / 2, pads[k]);
+		check_both(buf, len / 2 + pads[k], -ENODATA, 0, what);
+		free(buf);
+	}
+
+	/* Junk after the EOI (then padding): the walk, to the first EOI. */
+	buf = dup_with(jpeg, len, junk, sizeof(junk));
+	check_both(buf, len + sizeof(junk), 0, len, "junk after");
+	check_both(buf, len + 3, 0, len, "junk after, no zeros");
+	free(buf);
+
+	/* Two pictures in one buffer: the walk stops at the first EOI, the
+	 * tail check takes both, which decode as the first. */
+	buf = dup_with(jpeg, len, jpeg, len);
+	ck_assert_int_eq(mjpeg_check_scan(buf, 2 * len, &info), 0);
+	ck_assert_uint_eq(info.length, len);
+	ck_assert_int_eq(mjpeg_check(buf, 2 * len, &info), 0);
+	ck_assert_uint_eq(info.length, 2 * len);
+	px = decode(buf, 2 * len);
+	first = decode(jpeg, len);
+	ck_assert_mem_eq(px, first, W * H * 3);
+	free(first);
+	free(px);
+	free(buf);
+
+	/* Without tables, padded: repaired with them, the padding gone. */
+	buf = dup_zeros(bare, barelen, 4096);
+	check_both(buf, barelen + 4096, 0, barelen, "no tables, padded");
+	ck_assert_int_eq(mjpeg_check(buf, barelen + 4096, &info), 0);
+	ck_assert_int_eq(info.needs_dht, 1);
+	out = malloc(barelen + MJPEG_DHT_LEN);
+	ck_assert_int_eq(mjpeg_repair(buf, &info, out, barelen + MJPEG_DHT_LEN,
+	    &outlen), 0);
+	ck_assert_uint_eq(outlen, barelen + MJPEG_DHT_LEN);
+	check_both(out, outlen, 0, outlen, "repaired");
+	free(out);
+	free(buf);
+
+	free(bare);
+	free(prog);
+	free(jpeg);
+}
+END_TEST
+
 /* The minimum is the frame's, not the buffer's: a 67-byte "frame" (no
  * tables at all) padded past 97 bytes is still too short (a case
  * fuzz_mjpeg found). */
@@ -386,6 +500,7 @@ poke_after_marker(uint8_t *buf, size_t len, uint8_t m, size_t delta,
 
 START_TEST(test_broken_structure_is_rejected)
 {
+	static const uint8_t junk[] = { 0x12 };
 	struct mjpeg_info info;
 	uint8_t *jpeg, *bad;
 	size_t len;
@@ -411,11 +526,17 @@ START_TEST(test_broken_structure_is_rejected)
 	ck_assert_int_eq(mjpeg_check(bad, len, &info), -EBADMSG);
 	free(bad);
 
-	/* A second SOI inside the scan. */
-	bad = dup_with(jpeg, len, NULL, 0);
+	/* A second SOI inside the scan: the walk through the data finds
+	 * it; the check that takes the end from the EOI leaves it to the
+	 * decoder, unless junk after the EOI makes it walk. */
+	bad = dup_with(jpeg, len, junk, sizeof(junk));
 	bad[len - 40] = 0xff;
 	bad[len - 39] = 0xd8;
-	ck_assert_int_eq(mjpeg_check(bad, len, &info), -EBADMSG);
+	ck_assert_int_eq(mjpeg_check_scan(bad, len, &info), -EBADMSG);
+	ck_assert_int_eq(mjpeg_check(bad, len, &info), 0);
+	ck_assert_uint_eq(info.length, len);
+	ck_assert_int_eq(mjpeg_check(bad, len + sizeof(junk), &info),
+	    -EBADMSG);
 	free(bad);
 
 	/* The EOI overwritten: truncated. */
@@ -483,6 +604,7 @@ mjpeg_suite(void)
 	tcase_add_test(tc, test_missing_tables_are_inserted);
 	tcase_add_test(tc, test_no_tables_outside_baseline_is_broken);
 	tcase_add_test(tc, test_padding_is_trimmed);
+	tcase_add_test(tc, test_tail_check_agrees_with_the_walk);
 	tcase_add_test(tc, test_short_frame_with_padding_is_too_short);
 	tcase_add_test(tc, test_every_truncation_is_rejected);
 	tcase_add_test(tc, test_garbage_is_rejected);

@@ -429,6 +429,34 @@ START_TEST(test_extremes)
 }
 END_TEST
 
+/* The age of a budgeted client's queue: from the first decision that
+ * found one, ours or the kernel's, to the first that found none; the
+ * kernel's unsent bytes only where the path is read. */
+START_TEST(test_backlog_since)
+{
+	struct send_path tcp = { .sp_kind = SEND_PATH_TCP };
+	struct send_path unb = { .sp_kind = SEND_PATH_UNBOUNDED,
+	    .sp_unsent = 50000 };
+	uint64_t since = 0;
+
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 100, 0, &tcp), 0);
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 200, 10, &tcp),
+	    200);
+	tcp.sp_unsent = 4000;
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 300, 0, &tcp),
+	    200);
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 400, 99, &tcp),
+	    200);
+	tcp.sp_unsent = 0;
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 500, 0, &tcp), 0);
+	ck_assert_uint_eq(since, 0);
+	/* An unbounded path's figures are not the kernel's. */
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 600, 0, &unb), 0);
+	ck_assert_uint_eq(sendpolicy_backlog_since(&since, 700, 1, &unb),
+	    700);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	unsigned i;
@@ -458,6 +486,7 @@ sendpolicy_suite(void)
 	tcase_add_loop_test(tc, test_more_queue_never_sends, 0,
 	    sizeof(recorded) / sizeof(recorded[0]));
 	tcase_add_test(tc, test_extremes);
+	tcase_add_test(tc, test_backlog_since);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;

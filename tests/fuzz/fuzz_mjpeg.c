@@ -11,6 +11,15 @@
  * mjpeg_repaired_len() bytes into a buffer of exactly that size, refuse
  * one byte less, and produce a frame that passes the check again, with
  * tables, unchanged by a second repair.
+ *
+ * mjpeg_check() takes the end of the frame from the buffer's tail where
+ * it can; mjpeg_check_scan() walks the entropy-coded data.  Every frame
+ * the walk accepts, the check accepts with the same info and a length
+ * no shorter (an EOI inside the data: the walk stops there, the check
+ * at the last).  What only the check accepts (a marker with no place in
+ * the data, an EOI inside it that leaves too short a frame) ends with a
+ * clean EOI after the first scan's header; every frame the check
+ * refuses, the walk refuses for the same reason.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,19 +30,51 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Where the data of the scan whose marker (fill bytes first) is at off
+ * starts: after the SOS segment. */
+static size_t
+scan_data(const uint8_t *buf, size_t off)
+{
+	while (buf[off] == 0xff)
+		off++;
+	return off + 1 + ((size_t)buf[off + 1] << 8 | buf[off + 2]);
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	while (n > 0)
+		if (p[--n] != 0)
+			return 0;
+	return 1;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mjpeg_info info, again;
+	struct mjpeg_info info, walk, again;
 	uint8_t *in, *out, *small;
 	size_t need, outlen = 0;
-	int rc;
+	int rc, rc_walk;
 
 	in = malloc(size ? size : 1);
 	if (in == NULL)
 		return 0;
 	memcpy(in, data, size);
 	rc = mjpeg_check(in, size, &info);
+	rc_walk = mjpeg_check_scan(in, size, &walk);
+	if (rc != 0 && rc_walk != rc)
+		abort();	/* the check refuses what the walk does not */
+	if (rc_walk == 0 && (rc != 0 || walk.length > info.length ||
+	    walk.sos_offset != info.sos_offset || walk.width != info.width ||
+	    walk.height != info.height || walk.sof != info.sof ||
+	    walk.components != info.components ||
+	    walk.has_dht != info.has_dht || walk.needs_dht != info.needs_dht))
+		abort();	/* a frame the two see differently */
+	if (rc == 0 && (rc_walk != 0 || walk.length != info.length) &&
+	    (!all_zero(in + info.length, size - info.length) ||
+	    info.length - 2 < scan_data(in, info.sos_offset)))
+		abort();	/* only a clean tail skips the walk */
 	switch (rc) {
 	case 0:
 		break;

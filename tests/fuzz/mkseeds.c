@@ -358,16 +358,25 @@ strip_dht(uint8_t *buf, size_t len)
 static void
 mjpeg_seeds(const char *dir)
 {
+	/* After the EOI, before the padding: junk that ends no frame (the
+	 * check walks the data then), or a marker inside the data that
+	 * only the walk sees (an SOI 20 bytes before the end). */
+	enum { TAIL_NONE, TAIL_JUNK, TAIL_SOI_INSIDE };
+	static const uint8_t junk[] = { 0xff, 0xd8, 0x12 };
 	static const struct {
 		const char	*name;
-		int		 w, h, subsamp, flags, strip, pad;
+		int		 w, h, subsamp, flags, strip, pad, tail;
 	} v[] = {
-		{ "mjpeg/420", 16, 16, TJSAMP_420, 0, 0, 0 },
-		{ "mjpeg/422-no-dht", 32, 16, TJSAMP_422, 0, 1, 0 },
-		{ "mjpeg/gray-padded", 24, 8, TJSAMP_GRAY, 0, 0, 64 },
+		{ "mjpeg/420", 16, 16, TJSAMP_420, 0, 0, 0, 0 },
+		{ "mjpeg/422-no-dht", 32, 16, TJSAMP_422, 0, 1, 0, 0 },
+		{ "mjpeg/gray-padded", 24, 8, TJSAMP_GRAY, 0, 0, 64, 0 },
 		{ "mjpeg/444-progressive", 16, 8, TJSAMP_444, TJFLAG_PROGRESSIVE,
-		    0, 0 },
-		{ "mjpeg/420-no-dht-padded", 16, 16, TJSAMP_420, 0, 1, 16 },
+		    0, 0, 0 },
+		{ "mjpeg/420-no-dht-padded", 16, 16, TJSAMP_420, 0, 1, 16, 0 },
+		{ "mjpeg/420-junk-padded", 16, 16, TJSAMP_420, 0, 0, 8,
+		    TAIL_JUNK },
+		{ "mjpeg/422-soi-inside", 32, 16, TJSAMP_422, 0, 0, 4,
+		    TAIL_SOI_INSIDE },
 	};
 	uint8_t rgb[32 * 16 * 3], out[8192];
 	unsigned char *jpeg;
@@ -383,12 +392,19 @@ mjpeg_seeds(const char *dir)
 		len = 0;
 		if (tj == NULL || tjCompress2(tj, rgb, v[i].w, 0, v[i].h,
 		    TJPF_RGB, &jpeg, &len, v[i].subsamp, 75, v[i].flags) != 0 ||
-		    len + (size_t)v[i].pad > sizeof(out)) {
+		    len + sizeof(junk) + (size_t)v[i].pad > sizeof(out)) {
 			fprintf(stderr, "%s: TurboJPEG failed\n", v[i].name);
 			exit(1);
 		}
 		memcpy(out, jpeg, len);
 		n = v[i].strip ? strip_dht(out, len) : len;
+		if (v[i].tail == TAIL_JUNK) {
+			memcpy(out + n, junk, sizeof(junk));
+			n += sizeof(junk);
+		} else if (v[i].tail == TAIL_SOI_INSIDE) {
+			out[n - 20] = 0xff;
+			out[n - 19] = 0xd8;
+		}
 		memset(out + n, 0, (size_t)v[i].pad);
 		put(dir, v[i].name, out, n + (size_t)v[i].pad);
 		tjFree(jpeg);

@@ -405,11 +405,15 @@ class RtspReader(threading.Thread):
     401 with."""
 
     def __init__(self, port, path, transport="tcp", rcvbuf=None, sock=None,
-                 host="127.0.0.1", user=None, password=None):
+                 host="127.0.0.1", user=None, password=None,
+                 read_delay=None):
         super().__init__(daemon=True)
         self.user, self.password = user, password
         self.port, self.path, self.transport = port, path, transport
         self.rcvbuf = rcvbuf
+        # A slow reader: reads for 20 ms, then reads nothing for
+        # read_delay seconds.
+        self.read_delay = read_delay
         self.sock, self.host = sock, host
         self.client = None
         self.error = None
@@ -438,9 +442,15 @@ class RtspReader(threading.Thread):
                 self.reading.wait()
                 if self._halt.is_set():
                     break
+                pause = (time.monotonic() + 0.02 if self.read_delay
+                         else float("inf"))
                 self.client.read_media(
                     lambda: self._halt.is_set() or
-                    not self.reading.is_set(), timeout=3600)
+                    not self.reading.is_set() or
+                    time.monotonic() >= pause, timeout=3600)
+                if self.read_delay:
+                    # The reader's pace, not a wait for a condition.
+                    self._halt.wait(self.read_delay)
         except Exception as e:  # noqa: BLE001 - reported to the test
             if not self._halt.is_set():
                 self.error = e

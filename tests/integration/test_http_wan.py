@@ -34,6 +34,10 @@ from shmcam import LOADCLIENT, figure, wait_until
 from test_v4l2 import V4l2TestCase
 from wan import WIRE, Wan
 
+# The simulated links' forwarder must not be starved by other tests
+# (run.py runs this module alone).
+RUN_ALONE = True
+
 FPS = 30
 SIZE = "1280x720"
 # Slow start: on a 200 ms path the congestion window grows for about a

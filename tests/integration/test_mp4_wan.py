@@ -23,6 +23,10 @@ from shmcam import (Mp4Reader, ShmcamTestCase, ffmpeg_decode, figure,
 from test_mp4_stream import H264, NO_H264, H264Server
 from wan import Wan
 
+# The simulated links' forwarder must not be starved by other tests
+# (run.py runs this module alone).
+RUN_ALONE = True
+
 # Slow start: on a 200 ms path the congestion window grows for about a
 # second before it carries a keyframe and the frames behind it at once;
 # 3 s leaves room for a slow machine.

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import socket
+import statistics
 import struct
 import threading
 import time
@@ -241,6 +242,50 @@ class RtspRobustnessTest(ShmcamTestCase):
         self.assertEqual(len(self.rtsp.camera(self.name)["sessions"]), 1)
         self.assertGreaterEqual(self.rtsp.metrics()[
             "shmcam_rtsp_stalled_total"], 1)
+
+    @need_x264
+    def test_slow_reader_skips_to_keyframes(self):
+        """An interleaved reader on loopback slower than the stream skips
+        to keyframes and gets fresh ones: on loopback the path's figures
+        say it is fast, so only the age of its queue (the send policy's
+        backlog) tells the send policy it is not.  A watcher keeps its
+        rate."""
+        self.name = self.new_name()
+        # The pattern at 720p with a keyframe every half second: 30 KB/s
+        # or so, above what the slow reader takes.
+        self.start_capture(self.name, "--source", "pattern", "--size",
+                           "1280x720", "--fps", str(FPS), "--h264-gop", "15")
+        self.rtsp = start_rtsp(self, self.name)
+        good = self.watcher()
+        # A 4 KB receive buffer emptied every 300 ms: about 13 KB/s.
+        slow = RtspReader(self.rtsp.port, self.name, "tcp", rcvbuf=4096,
+                          read_delay=0.3)
+        slow.start()
+        self.addCleanup(slow.stop)
+        slow.wait_units(2, timeout=20)
+        n0, g0, t0 = slow.count(), good.count(), time.monotonic()
+        observe(8)
+        units = slow.client.depay.units[n0:slow.count()]
+        got = good.count() - g0
+        session = [s for s in self.rtsp.camera(self.name)["sessions"]
+                   if s["skips"] > 0]
+        ages = [u.age for u in units]
+        figure("rtsp slow reader on loopback: %d units in %.1f s (the "
+               "watcher %d), ages median %.2f s, max %.2f s",
+               len(units), time.monotonic() - t0, got,
+               statistics.median(ages) if ages else -1,
+               max(ages) if ages else -1)
+        self.assertGreater(got, FPS * 8 * 2 / 3)
+        self.assertTrue(session, self.rtsp.camera(self.name)["sessions"])
+        self.assertGreaterEqual(len(units), 3, "nothing got through")
+        # No backlog: what it gets is as old as a keyframe takes to
+        # cross at its pace (20-30 KB at 13 KB/s) and the half-second
+        # budget, and does not grow; a queue would grow it by the 8 s
+        # observed.
+        half = len(ages) // 2
+        self.assertLess(max(ages[half:]), 4, ages)
+        self.assertLess(statistics.median(ages[half:]),
+                        statistics.median(ages[:half]) + 1, ages)
 
     @need_x264
     def test_udp_session_times_out(self):

@@ -13,6 +13,10 @@ import time
 from shmcam import ShmcamTestCase
 from wan import WIRE, Wan
 
+# The simulated links' forwarder must not be starved by other tests
+# (run.py runs this module alone).
+RUN_ALONE = True
+
 SO_RCVBUFFORCE = 33     # asm-generic/socket.h
 
 

@@ -548,6 +548,8 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	    &c->sc_garbage_every, err, errlen)) != 0 ||
 	    (rc = env_number("V4L2SIM_UNPLUG_AFTER", 1, UINT64_MAX / 2,
 	    &c->sc_unplug_after, err, errlen)) != 0 ||
+	    (rc = env_number("V4L2SIM_BURST", 1, 32,
+	    &c->sc_burst, err, errlen)) != 0 ||
 	    (rc = env_number("V4L2SIM_QUALITY", 1, 100, &q, err,
 	    errlen)) != 0 ||
 	    (rc = env_faults("V4L2SIM_FAIL", c->sc_faults, &c->sc_nfaults,

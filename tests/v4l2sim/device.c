@@ -1312,7 +1312,7 @@ static void *
 producer(void *arg)
 {
 	struct sim_device *d = arg;
-	uint64_t now, n, wake;
+	uint64_t burst = d->d_cfg->sc_burst, now, n, wake, k;
 	int gone;
 
 	/*
@@ -1342,9 +1342,10 @@ producer(void *arg)
 			 * A sensor does not wait: if this thread was late
 			 * (an overloaded machine), the ticks it missed are
 			 * frames lost, and the sequence shows the gap.
+			 * (Not with bursts, which come late by design.)
 			 */
 			n = (now - d->d_t0) / d->d_interval_ns;
-			if (n > d->d_seq + 1) {
+			if (n > d->d_seq + 1 && burst <= 1) {
 				d->d_dropped += n - 1 - d->d_seq;
 				d->d_seq = n - 1;
 			}
@@ -1362,7 +1363,16 @@ producer(void *arg)
 				dev_unplug_locked(d, "V4L2SIM_UNPLUG_AFTER");
 				continue;
 			}
-			produce(d);
+			/*
+			 * V4L2SIM_BURST=N: the frames of N ticks are handed
+			 * over together at the last of them, as by a bridge
+			 * that completes its buffers in batches: the program
+			 * finds N buffers ready at one wake-up.
+			 */
+			if (burst > 1 && (n + 1) % burst != 0)
+				continue;
+			for (k = 0; k < (burst > 1 ? burst : 1); k++)
+				produce(d);
 			continue;
 		}
 		wake = d->d_next_check;

@@ -98,6 +98,7 @@ struct sim_config {
 	uint32_t	sc_data_offset;		/* V4L2SIM_DATA_OFFSET */
 	uint64_t	sc_garbage_every;	/* V4L2SIM_GARBAGE_EVERY, 0 off */
 	uint64_t	sc_unplug_after;	/* V4L2SIM_UNPLUG_AFTER, 0 off */
+	uint64_t	sc_burst;		/* V4L2SIM_BURST, 1 */
 	int		sc_quality;		/* V4L2SIM_QUALITY */
 	char		sc_file[PATH_MAX];	/* V4L2SIM_FILE, "" if none */
 	unsigned	sc_nfaults;
