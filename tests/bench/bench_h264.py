@@ -184,8 +184,9 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     write_results(RESULTS, "H.264 encoding in the capture",
                   "bench_h264.py", "medians of %d runs of %.0f s; default "
-                  "settings (ultrafast with deblocking and CABAC, Main, CRF "
-                  "23, VBV 1935 kbit/s, GOP 30); the machine is shared with other builds"
+                  "settings (ultrafast with deblocking, adaptive quantization "
+                  "and CABAC, Main, CRF 23, VBV 1935 kbit/s, GOP 30); the "
+                  "machine is shared with other builds"
                   % (RUNS, SECONDS), lines)
     return 0
 
