@@ -14,9 +14,8 @@
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		500
 #define WELCOME_TIMEOUT_MS	2000
-#define TICK_MS			1000
 
-static void attach_poll(struct attach *at, enum ctl_kind kind);
+static void attach_flush(struct attach *at);
 
 static const uint32_t kind_codec[CTL_KINDS] = {
 	[CTL_KIND_JPEG] = RING_CODEC_JPEG,
@@ -35,7 +34,7 @@ attach_schedule_retry(struct attach *at)
 }
 
 /* Lets go of the ring of kind and its eventfd, telling the caller
- * first. */
+ * first (while the ring is still mapped). */
 static void
 attach_unmap(struct attach *at, enum ctl_kind kind)
 {
@@ -53,14 +52,21 @@ attach_unmap(struct attach *at, enum ctl_kind kind)
 	at->at_mapped[kind] = 0;
 }
 
+/* Not attached any more: the state first, so that what the DOWN
+ * callbacks do (viewer counts that change) sends nothing. */
 static void
 attach_close(struct attach *at)
 {
 	int k;
 
+	at->at_state = ATTACH_IDLE;
 	for (k = CTL_KINDS - 1; k >= 0; k--)
 		attach_unmap(at, (enum ctl_kind)k);
 	evtimer_del(at->at_deadline_ev);
+	/* The welcome of the next link has the viewer counts, and no ring
+	 * is left to want a keyframe of. */
+	evtimer_del(at->at_pending_ev);
+	at->at_keyframe_pending = 0;
 	if (at->at_sock_ev != NULL) {
 		event_free(at->at_sock_ev);
 		at->at_sock_ev = NULL;
@@ -68,11 +74,10 @@ attach_close(struct attach *at)
 	if (at->at_sock != -1)
 		close(at->at_sock);
 	at->at_sock = -1;
-	at->at_keyframe_pending = 0;
-	at->at_state = ATTACH_IDLE;
 }
 
-/* Logs a reason for not being attached, once per distinct reason. */
+/* Logs a reason for not being attached, once per distinct reason (a
+ * capture that stays away is retried twice a second). */
 static void
 attach_note(struct attach *at, const char *why)
 {
@@ -88,15 +93,19 @@ attach_lost(struct attach *at, const char *why)
 {
 	if (at->at_state == ATTACH_ATTACHED)
 		at->at_losses++;
-	snprintf(at->at_why, sizeof(at->at_why), "%s", why);
+	attach_note(at, why);
 	attach_close(at);
-	log_info("camera %s: %s", at->at_name, why);
 	attach_schedule_retry(at);
+	at->at_cb(at, ATTACH_WAITING, CTL_KIND_JPEG, at->at_cb_arg);
 }
 
 void
 attach_drop(struct attach *at, const char *why)
 {
+	/* Idle already: nothing to drop (a DOWN callback's call, or a
+	 * second one). */
+	if (at->at_state == ATTACH_IDLE)
+		return;
 	attach_lost(at, why);
 }
 
@@ -104,24 +113,23 @@ static void
 attach_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct attach *at = arg;
-	enum ctl_kind kind;
-	char why[96];
-	int rc;
+	int k;
 
 	(void)what;
-	kind = fd == at->at_efd[CTL_KIND_JPEG] ? CTL_KIND_JPEG : CTL_KIND_H264;
-	/* Reading resets the counter: one wake-up for any number of posts. */
-	if ((rc = ctl_wakeup_read(fd)) < 0) {
-		snprintf(why, sizeof(why), "%s wake-up descriptor failed: %s",
-		    ring_codec_name(kind_codec[kind]), rc == -EPROTO ?
-		    "not 8 bytes from an eventfd" : strerror(-rc));
-		attach_lost(at, why);
-		return;
-	}
-	at->at_cb(at, ATTACH_WAKEUP, kind, at->at_cb_arg);
+	for (k = 0; k < CTL_KINDS; k++)
+		if (at->at_efd[k] == fd) {
+			at->at_cb(at, ATTACH_WAKEUP, (enum ctl_kind)k,
+			    at->at_cb_arg);
+			return;
+		}
 }
 
-/* Polls kind's eventfd while it is mapped and watched, else not. */
+/*
+ * Polls kind's eventfd while it is mapped and watched, else not;
+ * edge-triggered and never read (attach.h).  Adding it again with
+ * writes counted since reports it readable once: a wake-up that finds
+ * nothing new in the ring, or what came while it was not polled.
+ */
 static void
 attach_poll(struct attach *at, enum ctl_kind kind)
 {
@@ -130,7 +138,7 @@ attach_poll(struct attach *at, enum ctl_kind kind)
 
 	if (want && at->at_efd_ev[kind] == NULL) {
 		at->at_efd_ev[kind] = event_new(at->at_base, at->at_efd[kind],
-		    EV_READ | EV_PERSIST, attach_wakeup_cb, at);
+		    EV_READ | EV_PERSIST | EV_ET, attach_wakeup_cb, at);
 		if (at->at_efd_ev[kind] == NULL ||
 		    event_add(at->at_efd_ev[kind], NULL) == -1) {
 			if (at->at_efd_ev[kind] != NULL)
@@ -147,8 +155,9 @@ attach_poll(struct attach *at, enum ctl_kind kind)
 
 /*
  * Maps the ring of kind from ringfd (closed here) and takes efd, after
- * checking that it is what the message said.  0, or -1 after
- * attach_lost().
+ * checking that they are what the message said (the ring's codec,
+ * generation and geometry; efd an eventfd).  0, or -1 after
+ * attach_lost() with both closed.
  */
 static int
 attach_map(struct attach *at, enum ctl_kind kind, uint64_t generation,
@@ -192,7 +201,17 @@ attach_map(struct attach *at, enum ctl_kind kind, uint64_t generation,
 	at->at_mapped[kind] = 1;
 	at->at_generation[kind] = generation;
 	at->at_fps_milli[kind] = fps_milli;
+	return 0;
+}
+
+/* Tells the caller that kind is mapped, then polls it: 0, or -1 if the
+ * caller dropped the link meanwhile. */
+static int
+attach_up(struct attach *at, enum ctl_kind kind)
+{
 	at->at_cb(at, ATTACH_UP, kind, at->at_cb_arg);
+	if (!at->at_mapped[kind])
+		return -1;
 	attach_poll(at, kind);
 	return 0;
 }
@@ -217,8 +236,11 @@ attach_welcome(struct attach *at, const struct ctl_welcome *w, int efd,
 	    "%016llx, %ux%u", at->at_name, w->pid, log_escape(w->shm_name,
 	    sizeof(w->shm_name), name, sizeof(name)),
 	    (unsigned long long)w->generation, w->width, w->height);
+	if (attach_up(at, CTL_KIND_JPEG) != 0)
+		return;
+	/* A capture knows nothing of us yet: zeros included. */
 	at->at_viewers_dirty = 1;
-	attach_set_viewers(at, CTL_KIND_JPEG, at->at_viewers[CTL_KIND_JPEG]);
+	attach_flush(at);
 }
 
 static void
@@ -228,7 +250,7 @@ attach_stream(struct attach *at, const struct ctl_stream *m, int efd,
 	enum ctl_kind kind = (enum ctl_kind)m->kind;
 	char name[4 * sizeof(m->shm_name)];
 
-	if (kind != CTL_KIND_H264 || !(at->at_kinds & CTL_KIND_BIT(kind))) {
+	if (kind == CTL_KIND_JPEG || !(at->at_kinds & CTL_KIND_BIT(kind))) {
 		close(efd);
 		close(ringfd);
 		attach_lost(at, "capture sent a ring of a kind not asked for");
@@ -241,6 +263,7 @@ attach_stream(struct attach *at, const struct ctl_stream *m, int efd,
 	    at->at_name, ring_codec_name(kind_codec[kind]),
 	    log_escape(m->shm_name, sizeof(m->shm_name), name, sizeof(name)),
 	    (unsigned long long)m->generation, m->width, m->height);
+	(void)attach_up(at, kind);
 }
 
 static void
@@ -298,7 +321,7 @@ attach_connect(struct attach *at)
 {
 	struct ctl_hello hello;
 	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
-	char why[320], err[256];
+	char why[sizeof(at->at_why)], err[256];
 	int rc, fd;
 
 	rc = ctl_connect_capture(at->at_ctl, at->at_capture_uid, &fd, err,
@@ -308,6 +331,7 @@ attach_connect(struct attach *at)
 		    at->at_ctl, err);
 		attach_note(at, why);
 		attach_schedule_retry(at);
+		at->at_cb(at, ATTACH_WAITING, CTL_KIND_JPEG, at->at_cb_arg);
 		return;
 	}
 	at->at_sock = fd;
@@ -350,60 +374,94 @@ attach_retry_cb(evutil_socket_t fd, short what, void *arg)
 	attach_connect(arg);
 }
 
-/* What could not be sent for want of room in the control socket. */
 static void
-attach_tick_cb(evutil_socket_t fd, short what, void *arg)
+attach_pending_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct attach *at = arg;
-
 	(void)fd;
 	(void)what;
+	attach_flush(arg);
+}
+
+/*
+ * Sends the capture what it has not had: the viewer counts (first: the
+ * capture encodes a kind only for viewers), then the keyframe requests.
+ * What the control socket has no room for waits for a one-shot retry,
+ * armed only then: an idle reader has no timer of ours.
+ */
+static void
+attach_flush(struct attach *at)
+{
+	struct ctl_viewers v;
+	struct ctl_keyframe kf;
+	struct timeval tv = ms_tv(ATTACH_RETRY_MS);
+	int k;
+
+	if (at->at_state != ATTACH_ATTACHED)
+		return;
+	if (at->at_viewers_dirty) {
+		ctl_init(&v.h, CTL_VIEWERS, sizeof(v));
+		for (k = 0; k < CTL_KINDS; k++)
+			v.viewers[k] = at->at_viewers[k];
+		if (ctl_send(at->at_sock, &v, sizeof(v), NULL, 0) == 0)
+			at->at_viewers_dirty = 0;
+	}
+	for (k = 0; k < CTL_KINDS; k++) {
+		if (!(at->at_keyframe_pending & CTL_KIND_BIT(k)))
+			continue;
+		/* The ring it was for is gone; its successor's first frame
+		 * is a keyframe. */
+		if (!at->at_mapped[k]) {
+			at->at_keyframe_pending &= ~CTL_KIND_BIT(k);
+			continue;
+		}
+		ctl_init(&kf.h, CTL_KEYFRAME, sizeof(kf));
+		kf.kind = (uint32_t)k;
+		kf.reserved = 0;
+		if (ctl_send(at->at_sock, &kf, sizeof(kf), NULL, 0) != 0)
+			continue;
+		at->at_keyframe_pending &= ~CTL_KIND_BIT(k);
+		at->at_keyframe_requests++;
+	}
+	if ((at->at_viewers_dirty || at->at_keyframe_pending != 0) &&
+	    !evtimer_pending(at->at_pending_ev, NULL))
+		evtimer_add(at->at_pending_ev, &tv);
+}
+
+void
+attach_set_viewers_all(struct attach *at, const uint32_t n[CTL_KINDS])
+{
+	int k;
+
+	for (k = 0; k < CTL_KINDS; k++) {
+		if (at->at_viewers[k] != n[k])
+			at->at_viewers_dirty = 1;
+		at->at_viewers[k] = n[k];
+		attach_poll(at, (enum ctl_kind)k);
+	}
 	if (at->at_viewers_dirty)
-		attach_set_viewers(at, CTL_KIND_JPEG,
-		    at->at_viewers[CTL_KIND_JPEG]);
-	if (at->at_keyframe_pending)
-		(void)attach_request_keyframe(at, CTL_KIND_H264);
+		attach_flush(at);
 }
 
 void
 attach_set_viewers(struct attach *at, enum ctl_kind kind, uint32_t n)
 {
-	struct ctl_viewers msg;
-	int k, rc;
+	uint32_t all[CTL_KINDS];
 
-	if (at->at_viewers[kind] != n)
-		at->at_viewers_dirty = 1;
-	at->at_viewers[kind] = n;
-	attach_poll(at, kind);
-	if (at->at_state != ATTACH_ATTACHED || !at->at_viewers_dirty)
-		return;
-	ctl_init(&msg.h, CTL_VIEWERS, sizeof(msg));
-	for (k = 0; k < CTL_KINDS; k++)
-		msg.viewers[k] = at->at_viewers[k];
-	rc = ctl_send(at->at_sock, &msg, sizeof(msg), NULL, 0);
-	if (rc == 0) {
-		memcpy(at->at_viewers_sent, at->at_viewers,
-		    sizeof(at->at_viewers_sent));
-		at->at_viewers_dirty = 0;
-	}
-	/* Full socket: the tick retries; the newest counts win. */
+	memcpy(all, at->at_viewers, sizeof(all));
+	all[kind] = n;
+	attach_set_viewers_all(at, all);
 }
 
 int
 attach_request_keyframe(struct attach *at, enum ctl_kind kind)
 {
-	struct ctl_keyframe msg;
-	int rc;
-
+	/* Every JPEG frame is one (the capture refuses the request). */
+	if (kind == CTL_KIND_JPEG)
+		return -EINVAL;
 	if (at->at_state != ATTACH_ATTACHED || !at->at_mapped[kind])
 		return -ENOTCONN;
-	ctl_init(&msg.h, CTL_KEYFRAME, sizeof(msg));
-	msg.kind = kind;
-	msg.reserved = 0;
-	rc = ctl_send(at->at_sock, &msg, sizeof(msg), NULL, 0);
-	at->at_keyframe_pending = rc != 0;
-	if (rc == 0)
-		at->at_keyframe_requests++;
+	at->at_keyframe_pending |= CTL_KIND_BIT(kind);
+	attach_flush(at);
 	return 0;
 }
 
@@ -435,7 +493,7 @@ attach_init(struct attach *at, struct event_base *base, const char *name,
 	for (k = 0; k < CTL_KINDS; k++)
 		at->at_efd[k] = -1;
 	at->at_backoff_ms = BACKOFF_MIN_MS;
-	at->at_kinds = kinds | CTL_KIND_BIT(CTL_KIND_JPEG);
+	at->at_kinds = (kinds & CTL_KINDS_ALL) | CTL_KIND_BIT(CTL_KIND_JPEG);
 	at->at_cb = cb;
 	at->at_cb_arg = arg;
 	if (strlen(name) >= sizeof(at->at_name))
@@ -452,9 +510,9 @@ attach_init(struct attach *at, struct event_base *base, const char *name,
 	}
 	at->at_retry_ev = evtimer_new(base, attach_retry_cb, at);
 	at->at_deadline_ev = evtimer_new(base, attach_deadline_cb, at);
-	at->at_tick_ev = event_new(base, -1, EV_PERSIST, attach_tick_cb, at);
+	at->at_pending_ev = evtimer_new(base, attach_pending_cb, at);
 	if (at->at_retry_ev == NULL || at->at_deadline_ev == NULL ||
-	    at->at_tick_ev == NULL) {
+	    at->at_pending_ev == NULL) {
 		attach_free(at);
 		return -ENOMEM;
 	}
@@ -464,9 +522,6 @@ attach_init(struct attach *at, struct event_base *base, const char *name,
 void
 attach_start(struct attach *at)
 {
-	struct timeval tick = ms_tv(TICK_MS);
-
-	event_add(at->at_tick_ev, &tick);
 	attach_connect(at);
 }
 
@@ -497,7 +552,8 @@ attach_free(struct attach *at)
 		event_free(at->at_retry_ev);
 	if (at->at_deadline_ev != NULL)
 		event_free(at->at_deadline_ev);
-	if (at->at_tick_ev != NULL)
-		event_free(at->at_tick_ev);
-	at->at_retry_ev = at->at_deadline_ev = at->at_tick_ev = NULL;
+	if (at->at_pending_ev != NULL)
+		event_free(at->at_pending_ev);
+	at->at_retry_ev = at->at_deadline_ev = at->at_pending_ev = NULL;
+	at->at_state = ATTACH_IDLE;
 }

@@ -609,24 +609,6 @@ ctl_fd_is_eventfd(int fd)
 	return strstr(buf, "\neventfd-count:") != NULL ? 1 : 0;
 }
 
-int
-ctl_wakeup_read(int fd)
-{
-	uint64_t count;
-	ssize_t n;
-
-	do
-		n = read(fd, &count, sizeof(count));
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return errno == EAGAIN ? 0 : -errno;
-	/* An eventfd reads 8 bytes or fails: anything else, 0 bytes at the
-	 * end of a pipe above all, would wake us again at once, for ever. */
-	if (n != (ssize_t)sizeof(count))
-		return -EPROTO;
-	return 1;
-}
-
 const char *
 ctl_type_name(unsigned type)
 {

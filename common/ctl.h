@@ -277,16 +277,10 @@ int	ctl_validate(const union ctl_msg *msg, size_t len, int nfds);
 
 /*
  * 1 if fd is an eventfd (/proc/self/fdinfo says so), 0 if it is something
- * else, -errno if that cannot be told.  A server checks the wake-up
- * descriptor of a welcome with it.
+ * else, -errno if that cannot be told.  A reader checks the wake-up
+ * descriptor of a welcome or a stream with it (attach.c).
  */
 int	ctl_fd_is_eventfd(int fd);
-/*
- * Consumes the wake-ups pending on eventfd fd: 1 if there were any, 0 if
- * none (EAGAIN), -EPROTO if the read was not the 8 bytes an eventfd
- * gives, or read's -errno.
- */
-int	ctl_wakeup_read(int fd);
 
 const char *ctl_type_name(unsigned type);
 /* "jpeg", "h264", or "unknown". */

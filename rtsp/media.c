@@ -626,6 +626,8 @@ camera_attach_cb(struct attach *at, enum attach_event ev,
 		TAILQ_FOREACH(ss, &cam->c_sessions, ss_entry)
 			ss->ss_waiting_key = 1;
 		break;
+	case ATTACH_WAITING:	/* the link's: sent with CTL_KIND_JPEG */
+		break;
 	}
 }
 

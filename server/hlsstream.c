@@ -630,13 +630,14 @@ hls_window_constants(struct camera *cam, uint32_t *interval,
     uint32_t *part_nominal, uint32_t *part_target, uint32_t *target_s)
 {
 	struct hls_mux *hl = &cam->c_hls;
+	const struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_H264];
 	struct ring_status st;
 	struct ring_params *pp;
 
-	if (ring_read_status(&cam->c_h264, &st) == 0)
+	if (ring_read_status(r, &st) == 0)
 		hl->hl_fps_milli = st.fps_milli;
 	pp = malloc(sizeof(*pp));
-	if (pp != NULL && ring_read_params(&cam->c_h264, pp) == 0)
+	if (pp != NULL && ring_read_params(r, pp) == 0)
 		hl->hl_gop = pp->gop;
 	free(pp);
 	hls_constants(hl->hl_fps_milli, hl->hl_gop, interval, part_nominal,
@@ -705,7 +706,7 @@ hls_segment_start(struct camera *cam, const struct ring_frame *meta,
 		s->dsn = hl->hl_last_dsn + (disc ? 1 : 0);
 	}
 	s->discontinuity = (uint8_t)disc;
-	s->generation = cam->c_h264.rr_geo.generation;
+	s->generation = cam->c_at.at_generation[CTL_KIND_H264];
 	s->first_seq = s->last_seq = meta->seq;
 	s->pdt_ns = meta->capture_real_ns;
 	s->init_hash = mx->mx_init_hash;
@@ -733,7 +734,8 @@ hls_frame(struct camera *cam, const struct ring_frame *meta,
     const uint8_t *au, int key)
 {
 	struct hls_mux *hl = &cam->c_hls;
-	uint64_t gen = cam->c_h264.rr_geo.generation, dts, now, stalled;
+	uint64_t gen = cam->c_at.at_generation[CTL_KIND_H264];
+	uint64_t dts, now, stalled;
 	uint64_t version = hl->hl_version;
 	uint32_t unused;
 	int guard;
@@ -826,21 +828,22 @@ out:
 }
 
 void
-hls_h264_event(struct camera *cam, enum camera_h264_event ev)
+hls_h264_event(struct camera *cam, enum attach_event ev)
 {
 	struct hls_mux *hl = &cam->c_hls;
 
 	switch (ev) {
-	case CAMERA_H264_ATTACHED:
+	case ATTACH_UP:
 		hls_break(cam, "a new H.264 ring");
 		hl->hl_last_seq = 0;
 		hl->hl_fps_milli = hl->hl_gop = 0;
 		break;
-	case CAMERA_H264_DETACHED:
+	case ATTACH_DOWN:
 		hls_break(cam, "the H.264 ring went away");
 		hl->hl_last_seq = 0;
 		break;
-	case CAMERA_H264_WAKEUP:
+	case ATTACH_WAKEUP:
+	case ATTACH_WAITING:
 		break;
 	}
 }

@@ -1,38 +1,42 @@
 /*
- * link.c - a server's link to one camera's capture process.
+ * link.c - one camera of the server: its frames and what it shows while
+ * it has none.
  *
- *   IDLE --connect, send hello--> HELLO --welcome: map ring, arm eventfd-->
- *   ATTACHED --EOF, junk, stale ring--> IDLE (placeholder, retry w/ backoff)
+ * The link to the capture (connect, hello, the rings, reconnection,
+ * viewer counts, keyframe requests) is common/attach.c, as for
+ * shmcam-rtsp; here is what the server makes of its events:
  *
- * While attached, a CTL_STREAM brings the H.264 ring (again, whenever the
- * capture replaces it): mapped into c_h264, its eventfd polled while the
- * server has H.264 viewers; what happens to its frames is the delivery
- * code's business (c_h264_event).
+ *   JPEG ring UP       the newest frame is taken at once, then one per
+ *                      wake-up (link_take_frame(): copied once into a
+ *                      frame of the camera's pool, checked, handed to
+ *                      every client by camera_set_latest())
+ *   H.264 ring events  to the MP4 and HLS code (mp4_h264_event())
+ *   WAITING            clients keep their connections and get the
+ *                      "camera offline" placeholder, re-sent once a
+ *                      second by stream_refresh(): after a link that was
+ *                      attached is lost, or while there is no frame at
+ *                      all (a server started while its capture runs
+ *                      shows its first live frame, never a placeholder)
  *
- * While not attached, clients keep their connections and get the "camera
- * offline" placeholder, re-sent once a second by stream_refresh().
+ * Besides: the frame rate of the capture, measured from its ring, and
+ * the camera's tick (a second while there are viewers, TICK_IDLE_MS
+ * while there are none).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "image.h"
 #include "log.h"
 #include "server.h"
 
-#define BACKOFF_MIN_MS		100
-#define BACKOFF_MAX_MS		500
-#define WELCOME_TIMEOUT_MS	2000
 #define DEFAULT_WIDTH		1280
 #define DEFAULT_HEIGHT		720
 #define TICK_MS			1000
 #define TICK_IDLE_MS		10000
 #define FPS_WINDOW_NS		900000000u	/* a tick, give or take */
 
-static void link_connect(struct camera *cam);
 static void camera_fps_update(struct camera *cam);
 static void camera_tick_arm(struct camera *cam);
 
@@ -134,100 +138,22 @@ camera_show_offline(struct camera *cam)
 		camera_set_latest(cam, frame_ref(f));
 }
 
-static void
-link_schedule_retry(struct camera *cam)
-{
-	struct timeval tv = ms_tv(cam->c_backoff_ms);
-
-	evtimer_add(cam->c_retry_ev, &tv);
-	cam->c_backoff_ms *= 2;
-	if (cam->c_backoff_ms > BACKOFF_MAX_MS)
-		cam->c_backoff_ms = BACKOFF_MAX_MS;
-}
-
-/* Lets go of the H.264 ring and its eventfd, telling the delivery code
- * first. */
-static void
-link_detach_h264(struct camera *cam)
-{
-	if (!cam->c_h264_attached)
-		return;
-	if (cam->c_h264_event != NULL)
-		cam->c_h264_event(cam, CAMERA_H264_DETACHED);
-	if (cam->c_h264_ev != NULL) {
-		event_free(cam->c_h264_ev);
-		cam->c_h264_ev = NULL;
-	}
-	if (cam->c_h264_efd != -1)
-		close(cam->c_h264_efd);
-	cam->c_h264_efd = -1;
-	ring_reader_close(&cam->c_h264);
-	cam->c_h264_attached = 0;
-	cam->c_keyframe_pending = 0;
-}
-
-static void
-link_close(struct camera *cam)
-{
-	link_detach_h264(cam);
-	evtimer_del(cam->c_deadline_ev);
-	if (cam->c_sock_ev != NULL) {
-		event_free(cam->c_sock_ev);
-		cam->c_sock_ev = NULL;
-	}
-	if (cam->c_efd_ev != NULL) {
-		event_free(cam->c_efd_ev);
-		cam->c_efd_ev = NULL;
-	}
-	if (cam->c_sock != -1)
-		close(cam->c_sock);
-	if (cam->c_efd != -1)
-		close(cam->c_efd);
-	cam->c_sock = cam->c_efd = -1;
-	ring_reader_close(&cam->c_ring);
-	cam->c_state = LINK_IDLE;
-}
-
-/* Logs a reason for not being attached, once per distinct reason. */
-static void
-link_note(struct camera *cam, const char *why)
-{
-	if (strcmp(cam->c_why, why) != 0)
-		log_info("camera %s: %s", cam->c_name, why);
-	else
-		log_debug("camera %s: %s", cam->c_name, why);
-	snprintf(cam->c_why, sizeof(cam->c_why), "%s", why);
-}
-
-static void
-link_lost(struct camera *cam, const char *why)
-{
-	int was_attached = cam->c_state == LINK_ATTACHED;
-
-	if (was_attached)
-		cam->c_link_losses++;
-	link_close(cam);
-	link_note(cam, why);
-	if (was_attached || cam->c_latest == NULL)
-		camera_show_offline(cam);
-	link_schedule_retry(cam);
-}
-
 /* Takes the newest frame out of the ring, if there is a new one. */
 static void
 link_take_frame(struct camera *cam)
 {
+	struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_JPEG];
 	struct ring_frame *meta;
 	struct frame *f;
 	int rc;
 
 	/* A sequence that went backwards is not this writer's: resync. */
-	if (ring_latest(&cam->c_ring) < cam->c_ring_seq) {
+	if (ring_latest(r) < cam->c_ring_seq) {
 		log_warnx("camera %s: ring sequence went backwards, resyncing",
 		    cam->c_name);
 		cam->c_ring_seq = 0;
 	}
-	rc = frame_read_ring(&cam->c_pool, &cam->c_ring, cam->c_ring_seq,
+	rc = frame_read_ring(&cam->c_pool, r, cam->c_ring_seq,
 	    &cam->c_frame_hint, &f);
 	if (rc == 0) {
 		meta = &f->f_meta;
@@ -245,7 +171,7 @@ link_take_frame(struct camera *cam)
 	case -ENODATA:
 		return;
 	case -ESTALE:
-		link_lost(cam, "ring replaced under us");
+		attach_drop(&cam->c_at, "ring replaced under us");
 		return;
 	case -ENOMEM:
 		log_warnx("camera %s: out of memory for a frame", cam->c_name);
@@ -257,7 +183,7 @@ link_take_frame(struct camera *cam)
 			    (unsigned long long)cam->c_invalid);
 		return;
 	}
-	f->f_generation = cam->c_generation;
+	f->f_generation = cam->c_at.at_generation[CTL_KIND_JPEG];
 	if (meta->flags & RING_FRAME_PLACEHOLDER)
 		f->f_placeholder = FRAME_NO_SIGNAL;
 	frame_finish(f);
@@ -269,305 +195,53 @@ link_take_frame(struct camera *cam)
 	camera_set_latest(cam, f);
 }
 
-/*
- * Consumes the wake-ups on eventfd fd of ring what ("" or "H.264 "): 0, or
- * -1 with the link lost.
- */
-static int
-link_wakeup_read(struct camera *cam, int fd, const char *what)
-{
-	char why[96];
-	int rc;
-
-	/* Reading resets the counter: one wake-up for any number of posts. */
-	if ((rc = ctl_wakeup_read(fd)) >= 0)
-		return 0;
-	snprintf(why, sizeof(why), "%swake-up descriptor failed: %s", what,
-	    rc == -EPROTO ? "not 8 bytes from an eventfd" : strerror(-rc));
-	link_lost(cam, why);
-	return -1;
-}
-
-/*
- * Checks the wake-up descriptor efd that came with ring what ("" or
- * "H.264 "): 0, or -1 with efd and ringfd closed and the link lost.
- * Anything but an eventfd could keep the loop busy (a pipe whose writer
- * is gone is readable for ever).
- */
-static int
-link_wakeup_check(struct camera *cam, int efd, int ringfd, const char *what)
-{
-	char why[128];
-	int rc;
-
-	if ((rc = ctl_fd_is_eventfd(efd)) == 1)
-		return 0;
-	close(efd);
-	close(ringfd);
-	snprintf(why, sizeof(why), "%swake-up descriptor from capture "
-	    "refused: %s", what, rc == 0 ? "not an eventfd" : strerror(-rc));
-	link_lost(cam, why);
-	return -1;
-}
-
-/*
- * Maps the ring of descriptor ringfd (closed here) into r after checking
- * its wake-up descriptor efd, and checks the mapping against what the
- * capture's message said of it: codec, generation, geometry.  0, or -1
- * with r closed, efd closed and the link lost (what: "" or "H.264 ").
- */
-static int
-link_map_ring(struct camera *cam, struct ring_reader *r, int efd,
-    int ringfd, uint32_t codec, uint64_t generation, uint32_t slot_count,
-    uint32_t slot_size, const char *what)
-{
-	char why[128];
-	int rc;
-
-	if (link_wakeup_check(cam, efd, ringfd, what) != 0)
-		return -1;
-	rc = ring_reader_attach_fd(r, ringfd);
-	close(ringfd);
-	if (rc == 0 && r->rr_geo.codec != codec)
-		rc = -EMEDIUMTYPE;
-	if (rc == 0 && (r->rr_geo.generation != generation ||
-	    r->rr_geo.slot_count != slot_count ||
-	    r->rr_geo.slot_size != slot_size))
-		rc = -ESTALE;
-	if (rc == 0)
-		return 0;
-	ring_reader_close(r);
-	close(efd);
-	snprintf(why, sizeof(why), "%sring from capture refused: %s", what,
-	    ring_strerror(rc));
-	link_lost(cam, why);
-	return -1;
-}
-
-static void
-link_wakeup_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	link_take_frame(arg);
-}
-
 void
 camera_refresh(struct camera *cam)
 {
-	if (cam->c_state == LINK_ATTACHED &&
-	    ring_latest(&cam->c_ring) != cam->c_ring_seq)
+	if (cam->c_at.at_state == ATTACH_ATTACHED &&
+	    ring_latest(&cam->c_at.at_ring[CTL_KIND_JPEG]) != cam->c_ring_seq)
 		link_take_frame(cam);
 	camera_fps_update(cam);
 }
 
+/* What attach says of the link (attach.h). */
 static void
-link_attach(struct camera *cam, const struct ctl_welcome *w, int efd,
-    int ringfd)
-{
-	char name[4 * sizeof(w->shm_name)];
-
-	if (link_map_ring(cam, &cam->c_ring, efd, ringfd, RING_CODEC_JPEG,
-	    w->generation, w->slot_count, w->slot_size, "") != 0)
-		return;
-	/*
-	 * Edge-triggered, and never read: the eventfd wakes its waiters at
-	 * every write, whatever its counter holds, so each publish of the
-	 * capture is an edge of its own, and the read that would reset the
-	 * counter is a system call per frame saved.  The counter cannot
-	 * fill: it holds 2^64 - 2 writes.
-	 */
-	cam->c_efd = efd;
-	cam->c_efd_ev = event_new(cam->c_srv->base, efd,
-	    EV_READ | EV_PERSIST | EV_ET, link_wakeup_cb, cam);
-	if (cam->c_efd_ev == NULL || event_add(cam->c_efd_ev, NULL) == -1) {
-		link_lost(cam, "out of memory for events");
-		return;
-	}
-	evtimer_del(cam->c_deadline_ev);
-
-	cam->c_state = LINK_ATTACHED;
-	cam->c_generation = w->generation;
-	cam->c_ring_seq = 0;
-	cam->c_fps_ns = 0;
-	cam->c_capture_pid = (pid_t)w->pid;
-	cam->c_kinds = w->kinds;
-	cam->c_backoff_ms = BACKOFF_MIN_MS;
-	cam->c_attaches++;
-	cam->c_why[0] = '\0';
-	log_info("camera %s: attached to capture pid %u, ring %s generation "
-	    "%016llx, %ux%u", cam->c_name, w->pid, log_escape(w->shm_name,
-	    sizeof(w->shm_name), name, sizeof(name)),
-	    (unsigned long long)w->generation, w->width, w->height);
-	cam->c_viewers_dirty = 1;
-	camera_viewers_changed(cam);
-	link_take_frame(cam);
-}
-
-static void
-link_h264_wakeup_cb(evutil_socket_t fd, short what, void *arg)
+link_attach_cb(struct attach *at, enum attach_event ev, enum ctl_kind kind,
+    void *arg)
 {
 	struct camera *cam = arg;
+	const struct frame *f = cam->c_latest;
 
-	(void)what;
-	if (link_wakeup_read(cam, fd, "H.264 ") != 0)
-		return;
-	if (cam->c_h264_event != NULL)
-		cam->c_h264_event(cam, CAMERA_H264_WAKEUP);
-}
-
-/* Polls the H.264 eventfd while there are H.264 viewers, else not. */
-static void
-link_h264_poll(struct camera *cam)
-{
-	int want = cam->c_h264_attached && cam->c_h264_viewers > 0;
-
-	if (want && cam->c_h264_ev == NULL) {
-		cam->c_h264_ev = event_new(cam->c_srv->base, cam->c_h264_efd,
-		    EV_READ | EV_PERSIST, link_h264_wakeup_cb, cam);
-		if (cam->c_h264_ev == NULL ||
-		    event_add(cam->c_h264_ev, NULL) == -1) {
-			if (cam->c_h264_ev != NULL)
-				event_free(cam->c_h264_ev);
-			cam->c_h264_ev = NULL;
-			log_warnx("camera %s: out of memory for H.264 events",
-			    cam->c_name);
-		}
-	} else if (!want && cam->c_h264_ev != NULL) {
-		event_free(cam->c_h264_ev);
-		cam->c_h264_ev = NULL;
-	}
-}
-
-/* CTL_STREAM: the H.264 ring, first or instead of the one we have. */
-static void
-link_attach_h264(struct camera *cam, const struct ctl_stream *m, int efd,
-    int ringfd)
-{
-	char name[4 * sizeof(m->shm_name)];
-
-	link_detach_h264(cam);
-	if (link_map_ring(cam, &cam->c_h264, efd, ringfd, RING_CODEC_H264,
-	    m->generation, m->slot_count, m->slot_size, "H.264 ") != 0)
-		return;
-	cam->c_h264_efd = efd;
-	cam->c_h264_attached = 1;
-	cam->c_h264_generation = m->generation;
-	log_info("camera %s: H.264 ring %s generation %016llx, %ux%u",
-	    cam->c_name, log_escape(m->shm_name, sizeof(m->shm_name), name,
-	    sizeof(name)), (unsigned long long)m->generation, m->width,
-	    m->height);
-	if (cam->c_h264_event != NULL)
-		cam->c_h264_event(cam, CAMERA_H264_ATTACHED);
-	link_h264_poll(cam);
-}
-
-static void
-link_sock_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct camera *cam = arg;
-	union ctl_msg msg;
-	int fds[CTL_MAX_FDS], nfds;
-	char why[128];
-	ssize_t n;
-
-	(void)fd;
-	(void)what;
-	n = ctl_recv(cam->c_sock, &msg, fds, &nfds);
-	if (n == -EAGAIN)
-		return;
-	/* A capture that exits with a message of ours unread resets the
-	 * connection rather than closing it: the same for us. */
-	if (n == 0 || n == -ECONNRESET) {
-		link_lost(cam, "capture closed the control socket");
-		return;
-	}
-	if (n < 0) {
-		snprintf(why, sizeof(why), "invalid message from capture: %s",
-		    strerror((int)-n));
-		link_lost(cam, why);
-		return;
-	}
-	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_WELCOME) {
-		link_attach(cam, &msg.welcome, fds[0], fds[1]);
-		return;
-	}
-	if (cam->c_state == LINK_ATTACHED && msg.hdr.ch_type == CTL_STREAM) {
-		link_attach_h264(cam, &msg.stream, fds[0], fds[1]);
-		return;
-	}
-	if (cam->c_state == LINK_HELLO && msg.hdr.ch_type == CTL_REFUSED) {
-		char reason[4 * CTL_REASON_MAX];
-
-		snprintf(why, sizeof(why), "capture refused us: %s",
-		    log_escape(msg.refused.reason, sizeof(msg.refused.reason),
-		    reason, sizeof(reason)));
-		link_lost(cam, why);
-		return;
-	}
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	snprintf(why, sizeof(why), "unexpected %s message from capture",
-	    ctl_type_name(msg.hdr.ch_type));
-	link_lost(cam, why);
-}
-
-static void
-link_connect(struct camera *cam)
-{
-	struct ctl_hello hello;
-	struct timeval tv = ms_tv(WELCOME_TIMEOUT_MS);
-	char why[320], err[256];
-	int rc, fd;
-
-	rc = ctl_connect_capture(cam->c_ctl, cam->c_srv->opt.capture_uid,
-	    &fd, err, sizeof(err));
-	if (rc != 0) {
-		snprintf(why, sizeof(why), "waiting for capture at %s: %s",
-		    cam->c_ctl, err);
-		link_note(cam, why);
-		if (cam->c_latest == NULL)
+	(void)at;
+	if (ev == ATTACH_WAITING) {
+		/*
+		 * Not attached: the offline picture, unless it is showing
+		 * already.  A live frame (or the capture's "no signal") is
+		 * one of a link that was lost; no frame at all, a server
+		 * whose capture is not there (yet).
+		 */
+		if (f == NULL || f->f_placeholder != FRAME_OFFLINE)
 			camera_show_offline(cam);
-		link_schedule_retry(cam);
 		return;
 	}
-	cam->c_sock = fd;
-	ctl_init(&hello.h, CTL_HELLO, sizeof(hello));
-	hello.pid = (uint32_t)getpid();
-	hello.ring_abi = RING_ABI_VERSION;
-	hello.kinds = CTL_KINDS_ALL;
-	snprintf(hello.label, sizeof(hello.label), "server/%s", cam->c_name);
-	rc = ctl_send(fd, &hello, sizeof(hello), NULL, 0);
-	if (rc != 0) {
-		snprintf(why, sizeof(why), "hello to capture: %s",
-		    strerror(-rc));
-		link_lost(cam, why);
+	if (kind == CTL_KIND_H264) {
+		mp4_h264_event(cam, ev);
 		return;
 	}
-	cam->c_sock_ev = event_new(cam->c_srv->base, fd, EV_READ | EV_PERSIST,
-	    link_sock_cb, cam);
-	if (cam->c_sock_ev == NULL || event_add(cam->c_sock_ev, NULL) == -1 ||
-	    evtimer_add(cam->c_deadline_ev, &tv) == -1) {
-		link_lost(cam, "out of memory for events");
-		return;
+	switch (ev) {
+	case ATTACH_UP:
+		/* A ring of a new generation: its sequences start over. */
+		cam->c_ring_seq = 0;
+		cam->c_fps_ns = 0;
+		link_take_frame(cam);
+		break;
+	case ATTACH_WAKEUP:
+		link_take_frame(cam);
+		break;
+	case ATTACH_DOWN:
+	case ATTACH_WAITING:
+		break;
 	}
-	cam->c_state = LINK_HELLO;
-}
-
-static void
-link_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	link_lost(arg, "capture did not answer the hello");
-}
-
-static void
-link_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	link_connect(arg);
 }
 
 /*
@@ -582,12 +256,12 @@ camera_fps_update(struct camera *cam)
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC), seq;
 
-	if (cam->c_state != LINK_ATTACHED) {
+	if (cam->c_at.at_state != ATTACH_ATTACHED) {
 		cam->c_fps = 0;
 		cam->c_fps_ns = 0;
 		return;
 	}
-	seq = ring_latest(&cam->c_ring);
+	seq = ring_latest(&cam->c_at.at_ring[CTL_KIND_JPEG]);
 	if (cam->c_fps_ns != 0 && now - cam->c_fps_ns < FPS_WINDOW_NS)
 		return;
 	if (cam->c_fps_ns != 0 && seq >= cam->c_fps_seq)
@@ -599,19 +273,18 @@ camera_fps_update(struct camera *cam)
 
 /*
  * Arms the tick: every second while the camera has viewers (the refresh
- * of a static picture, stalled clients) or something to retry (a
- * viewers count or keyframe request the control socket did not take,
- * the link); else every TICK_IDLE_MS, since an attached camera with no
- * viewer has nothing to do then, and each wake-up of an idle server
- * costs it about 140 us on the machine of docs/performance.md.  A
- * viewer that comes re-arms it at a second (camera_viewers_changed()).
+ * of a static picture, stalled clients) or no capture (the placeholder);
+ * else every TICK_IDLE_MS, since an attached camera with no viewer has
+ * nothing to do then, and each wake-up of an idle server costs it about
+ * 140 us on the machine of docs/performance.md.  A viewer that comes
+ * re-arms it at a second (camera_viewers_changed()).  What the control
+ * socket did not take, attach retries by itself (attach.h).
  */
 static void
 camera_tick_arm(struct camera *cam)
 {
 	int busy = cam->c_nclients > 0 || cam->c_h264_viewers > 0 ||
-	    cam->c_viewers_dirty || cam->c_keyframe_pending ||
-	    cam->c_state != LINK_ATTACHED;
+	    cam->c_at.at_state != ATTACH_ATTACHED;
 	struct timeval tv = ms_tv(busy ? TICK_MS : TICK_IDLE_MS);
 
 	if (cam->c_tick_ev == NULL)
@@ -628,10 +301,6 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	camera_fps_update(cam);
-	if (cam->c_viewers_dirty)
-		camera_viewers_changed(cam);
-	if (cam->c_keyframe_pending)
-		(void)camera_request_keyframe(cam);
 	stream_refresh(cam);
 	mp4_tick(cam);
 	hls_tick(cam);
@@ -641,93 +310,48 @@ camera_tick_cb(evutil_socket_t fd, short what, void *arg)
 void
 camera_viewers_changed(struct camera *cam)
 {
-	struct ctl_viewers msg;
-	int rc;
+	const uint32_t n[CTL_KINDS] = {
+		[CTL_KIND_JPEG] = cam->c_nclients,
+		[CTL_KIND_H264] = cam->c_h264_viewers,
+	};
 
-	link_h264_poll(cam);
 	if (cam->c_tick_idle && (cam->c_nclients > 0 ||
 	    cam->c_h264_viewers > 0))
 		camera_tick_arm(cam);
-	if (cam->c_state != LINK_ATTACHED) {
-		cam->c_viewers_dirty = 1;
-		return;
-	}
-	if (!cam->c_viewers_dirty && cam->c_viewers_sent == cam->c_nclients &&
-	    cam->c_h264_viewers_sent == cam->c_h264_viewers)
-		return;
-	ctl_init(&msg.h, CTL_VIEWERS, sizeof(msg));
-	msg.viewers[CTL_KIND_JPEG] = cam->c_nclients;
-	msg.viewers[CTL_KIND_H264] = cam->c_h264_viewers;
-	rc = ctl_send(cam->c_sock, &msg, sizeof(msg), NULL, 0);
-	if (rc == 0) {
-		cam->c_viewers_sent = cam->c_nclients;
-		cam->c_h264_viewers_sent = cam->c_h264_viewers;
-		cam->c_viewers_dirty = 0;
-	} else {
-		/* Full socket: the tick retries; the newest count wins. */
-		cam->c_viewers_dirty = 1;
-	}
+	attach_set_viewers_all(&cam->c_at, n);
 }
 
 int
 camera_request_keyframe(struct camera *cam)
 {
-	struct ctl_keyframe msg;
-	int rc;
-
-	if (cam->c_state != LINK_ATTACHED || !cam->c_h264_attached)
-		return -ENOTCONN;
-	ctl_init(&msg.h, CTL_KEYFRAME, sizeof(msg));
-	msg.kind = CTL_KIND_H264;
-	rc = ctl_send(cam->c_sock, &msg, sizeof(msg), NULL, 0);
-	/* Full socket: the tick sends it; requests in between are one. */
-	cam->c_keyframe_pending = rc != 0;
-	if (rc == 0)
-		cam->c_keyframe_requests++;
-	return 0;
-}
-
-const char *
-camera_state_name(const struct camera *cam)
-{
-	switch (cam->c_state) {
-	case LINK_ATTACHED:
-		return "attached";
-	case LINK_HELLO:
-		return "connecting";
-	case LINK_IDLE:
-		break;
-	}
-	return "waiting";
+	return attach_request_keyframe(&cam->c_at, CTL_KIND_H264);
 }
 
 struct camera *
 camera_new(struct server *srv, const char *name, const char *ctl_path)
 {
 	struct camera *cam;
+	char label[CTL_LABEL_MAX];
 
 	cam = calloc(1, sizeof(*cam));
 	if (cam == NULL)
 		return NULL;
 	cam->c_srv = srv;
-	cam->c_sock = cam->c_efd = cam->c_h264_efd = -1;
-	cam->c_backoff_ms = BACKOFF_MIN_MS;
 	snprintf(cam->c_name, sizeof(cam->c_name), "%s", name);
-	if (ctl_path != NULL)
-		snprintf(cam->c_ctl, sizeof(cam->c_ctl), "%s", ctl_path);
-	else if (ctl_default_path(name, cam->c_ctl, sizeof(cam->c_ctl)) != 0) {
-		free(cam);
-		return NULL;
-	}
 	frame_pool_init(&cam->c_pool);
 	TAILQ_INIT(&cam->c_clients);
 	mp4_camera_init(cam);
 	hls_camera_init(cam);
-	cam->c_retry_ev = evtimer_new(srv->base, link_retry_cb, cam);
-	cam->c_deadline_ev = evtimer_new(srv->base, link_deadline_cb, cam);
+	snprintf(label, sizeof(label), "server/%s", name);
+	if (attach_init(&cam->c_at, srv->base, name, ctl_path, label,
+	    CTL_KINDS_ALL, link_attach_cb, cam) != 0) {
+		camera_free(cam);
+		return NULL;
+	}
+	cam->c_at.at_capture_uid = srv->opt.capture_uid;
+	cam->c_at.at_poll_always = CTL_KIND_BIT(CTL_KIND_JPEG);
 	cam->c_tick_ev = evtimer_new(srv->base, camera_tick_cb, cam);
-	if (cam->c_retry_ev == NULL || cam->c_deadline_ev == NULL ||
-	    cam->c_tick_ev == NULL) {
+	if (cam->c_tick_ev == NULL) {
 		camera_free(cam);
 		return NULL;
 	}
@@ -738,22 +362,17 @@ void
 camera_start(struct camera *cam)
 {
 	camera_tick_arm(cam);
-	link_connect(cam);
+	attach_start(&cam->c_at);
 }
 
 void
 camera_stop(struct camera *cam)
 {
 	stream_close_all(cam);
-	if (cam->c_deadline_ev != NULL)
-		link_close(cam);
-	if (cam->c_retry_ev != NULL)
-		event_free(cam->c_retry_ev);
-	if (cam->c_deadline_ev != NULL)
-		event_free(cam->c_deadline_ev);
+	attach_free(&cam->c_at);
 	if (cam->c_tick_ev != NULL)
 		event_free(cam->c_tick_ev);
-	cam->c_retry_ev = cam->c_deadline_ev = cam->c_tick_ev = NULL;
+	cam->c_tick_ev = NULL;
 }
 
 void

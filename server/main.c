@@ -105,11 +105,11 @@ server_status(char *buf, size_t size, void *arg)
 
 	buf[0] = '\0';
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
-		if (cam->c_state == LINK_ATTACHED)
+		if (cam->c_at.at_state == ATTACH_ATTACHED)
 			r = snprintf(buf + n, size - n, "%s%s: %u clients, "
 			    "attached to capture %ld", n ? "; " : "",
 			    cam->c_name, cam->c_nclients,
-			    (long)cam->c_capture_pid);
+			    (long)cam->c_at.at_capture_pid);
 		else
 			r = snprintf(buf + n, size - n, "%s%s: %u clients, "
 			    "waiting for its capture", n ? "; " : "",

@@ -386,7 +386,7 @@ mp4_mux_frame(struct camera *cam, const struct ring_frame *meta)
 	mp4_write_fragment(f->f_buf + f->f_jpeg_off, (size_t)n, &fr);
 	mp4_frame_finish(f, (size_t)n);
 	f->f_meta = *meta;
-	f->f_generation = cam->c_h264.rr_geo.generation;
+	f->f_generation = cam->c_at.at_generation[CTL_KIND_H264];
 	f->f_epoch = mx->mx_epoch;
 	f->f_seq = ++mx->mx_next_seq;
 	frame_unref(mx->mx_latest);
@@ -399,12 +399,12 @@ static void
 mp4_mux_take(struct camera *cam)
 {
 	struct mp4_mux *mx = &cam->c_mp4;
-	struct ring_reader *r = &cam->c_h264;
+	struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_H264];
 	struct ring_frame meta;
 	size_t cap;
 	int rc, i;
 
-	if (!cam->c_h264_attached)
+	if (!cam->c_at.at_mapped[CTL_KIND_H264])
 		return;
 	cap = r->rr_geo.slot_size - RING_SLOT_HEADER_SIZE;
 	if (mx->mx_cap < cap) {
@@ -443,20 +443,21 @@ mp4_mux_take(struct camera *cam)
 	}
 }
 
-static void
-mp4_h264_event(struct camera *cam, enum camera_h264_event ev)
+void
+mp4_h264_event(struct camera *cam, enum attach_event ev)
 {
 	struct mp4_mux *mx = &cam->c_mp4;
 
 	hls_h264_event(cam, ev);
 	switch (ev) {
-	case CAMERA_H264_ATTACHED: {
+	case ATTACH_UP: {
 		struct ring_status st;
 
 		/* A new ring: its sequences start over; its first frame
 		 * we take must be a keyframe.  Its nominal rate puts decode
 		 * times on a grid (mp4_timeline_next()). */
-		if (ring_read_status(&cam->c_h264, &st) == 0)
+		if (ring_read_status(&cam->c_at.at_ring[CTL_KIND_H264],
+		    &st) == 0)
 			mx->mx_timeline.tl_nominal =
 			    mp4_frame_ticks(st.fps_milli);
 		mx->mx_ring_seq = 0;
@@ -464,11 +465,13 @@ mp4_h264_event(struct camera *cam, enum camera_h264_event ev)
 		mp4_mux_take(cam);
 		break;
 	}
-	case CAMERA_H264_WAKEUP:
+	case ATTACH_WAKEUP:
 		mp4_mux_take(cam);
 		break;
-	case CAMERA_H264_DETACHED:
+	case ATTACH_DOWN:
 		mp4_mux_forget(mx);
+		break;
+	case ATTACH_WAITING:	/* the link's, not the ring's */
 		break;
 	}
 }
@@ -479,8 +482,11 @@ int
 mp4_available(const struct camera *cam)
 {
 	/* Attached to a capture that said it has no H.264 ring. */
-	return !(cam->c_state == LINK_ATTACHED && !cam->c_h264_attached &&
-	    !(cam->c_kinds & CTL_KIND_BIT(CTL_KIND_H264)));
+	const struct attach *at = &cam->c_at;
+
+	return !(at->at_state == ATTACH_ATTACHED &&
+	    !at->at_mapped[CTL_KIND_H264] &&
+	    !(at->at_capture_kinds & CTL_KIND_BIT(CTL_KIND_H264)));
 }
 
 void
@@ -523,7 +529,8 @@ mp4_start(struct camera *cam, struct evhttp_request *req,
 	/* Up to date first: with no viewer the ring was not read. */
 	mp4_mux_take(cam);
 	if (mx->mx_latest != NULL && frame_is_key(mx->mx_latest) &&
-	    mx->mx_latest->f_meta.seq == ring_latest(&cam->c_h264))
+	    mx->mx_latest->f_meta.seq ==
+	    ring_latest(&cam->c_at.at_ring[CTL_KIND_H264]))
 		(void)mp4_offer(sc, mx->mx_latest, clock_ns(CLOCK_MONOTONIC));
 	else
 		mp4_request_keyframe(cam);
@@ -534,17 +541,18 @@ static void
 mp4_rates(struct camera *cam, uint64_t now)
 {
 	struct mp4_mux *mx = &cam->c_mp4;
+	const struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_H264];
 	struct ring_counters rc;
 	const struct ring_counters *p = &mx->mx_rate_prev;
 
-	if (!cam->c_h264_attached) {
+	if (!cam->c_at.at_mapped[CTL_KIND_H264]) {
 		mx->mx_rate_ns = 0;
 		mx->mx_bitrate = mx->mx_encode_s = 0;
 		return;
 	}
-	ring_read_counters(&cam->c_h264, &rc);
+	ring_read_counters(r, &rc);
 	if (mx->mx_rate_ns != 0 && now > mx->mx_rate_ns &&
-	    mx->mx_rate_generation == cam->c_h264.rr_geo.generation &&
+	    mx->mx_rate_generation == r->rr_geo.generation &&
 	    rc.bytes >= p->bytes && rc.encoded >= p->encoded &&
 	    rc.encode_ns >= p->encode_ns) {
 		mx->mx_bitrate = (double)(rc.bytes - p->bytes) * 8e9 /
@@ -555,7 +563,7 @@ mp4_rates(struct camera *cam, uint64_t now)
 	}
 	mx->mx_rate_prev = rc;
 	mx->mx_rate_ns = now;
-	mx->mx_rate_generation = cam->c_h264.rr_geo.generation;
+	mx->mx_rate_generation = r->rr_geo.generation;
 }
 
 void
@@ -600,7 +608,6 @@ mp4_camera_init(struct camera *cam)
 	frame_pool_init(&mx->mx_pool);
 	TAILQ_INIT(&mx->mx_clients);
 	mx->mx_broken = 1;
-	cam->c_h264_event = mp4_h264_event;
 }
 
 void

@@ -4,8 +4,9 @@
  *   main.c    options, setup, signals
  *   listen.c  listening sockets (TCP, unix, systemd socket activation),
  *             accept errors, per-connection request deadline
- *   link.c    one camera: the control socket to its capture, the ring,
- *             the eventfd, reconnection, the offline placeholder
+ *   link.c    one camera: frames taken out of its JPEG ring, the offline
+ *             placeholder, fps, its tick; the link to its capture is
+ *             common/attach.c, whose events link.c turns into those
  *   frame.c   reference-counted frames copied once out of the ring
  *   stream.c  streaming clients: the connection, sending shared frames,
  *             multipart MJPEG with latest-frame-wins fan-out
@@ -37,6 +38,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "attach.h"
 #include "clock.h"
 #include "ctl.h"
 #include "hls.h"
@@ -303,78 +305,35 @@ struct hls_mux {
 	uint64_t	 hl_activations;
 };
 
-enum link_state {
-	LINK_IDLE,		/* waiting to (re)connect */
-	LINK_HELLO,		/* connected, waiting for the welcome */
-	LINK_ATTACHED,		/* ring mapped, eventfd armed */
-};
-
-/*
- * What link.c tells the H.264 delivery code through c_h264_event (NULL:
- * nobody listens).  The ring is c_h264; its frames are ring.h's
- * RING_CODEC_H264 access units.
- */
-enum camera_h264_event {
-	CAMERA_H264_ATTACHED,	/* c_h264 is mapped: a ring of a new
-				 * generation (frame sequences start over) */
-	CAMERA_H264_WAKEUP,	/* the capture published into c_h264 */
-	CAMERA_H264_DETACHED,	/* c_h264 is about to be unmapped: the link
-				 * was lost, or a new ring replaces it */
-};
-
 struct camera {
 	TAILQ_ENTRY(camera) c_entry;
 	struct server	*c_srv;
 	char		 c_name[RING_NAME_MAX];
-	char		 c_ctl[CTL_PATH_MAX];
 	char		 c_prefix[RING_NAME_MAX + 2];	/* "/NAME" or "" */
 
-	/* link to the capture */
-	enum link_state	 c_state;
-	int		 c_sock;
-	struct event	*c_sock_ev;
-	int		 c_efd;
-	struct event	*c_efd_ev;
-	struct event	*c_retry_ev;
-	struct event	*c_deadline_ev;	/* welcome must come before it */
+	/*
+	 * The link to the capture (attach.h): its rings at
+	 * c_at.at_ring[CTL_KIND_JPEG] (mapped while attached) and
+	 * [CTL_KIND_H264] (while at_mapped[CTL_KIND_H264]), the reason it
+	 * is not attached in at_why, the attaches and losses it counts.
+	 * The JPEG eventfd is polled whenever attached, the H.264 one only
+	 * while c_h264_viewers > 0, so a server with no H.264 viewer is
+	 * not woken for H.264 frames.  The delivery code sets
+	 * c_h264_viewers and calls camera_viewers_changed(), asks for
+	 * keyframes with camera_request_keyframe(), and hears of the H.264
+	 * ring through mp4_h264_event().
+	 */
+	struct attach	 c_at;
 	struct event	*c_tick_ev;
-	unsigned	 c_backoff_ms;
-	struct ring_reader c_ring;
-	uint64_t	 c_generation;
-	uint64_t	 c_ring_seq;	/* newest ring sequence taken */
+	uint64_t	 c_ring_seq;	/* newest JPEG ring sequence taken */
 	size_t		 c_frame_hint;	/* frame buffer size: frame_read_ring() */
-	pid_t		 c_capture_pid;
-	char		 c_why[320];	/* last reason for not being attached */
-	uint32_t	 c_viewers_sent;
-	int		 c_viewers_dirty;
 	double		 c_fps;		/* frames published, last second */
 	uint64_t	 c_interval_ns;	/* between frames, smoothed */
 	uint64_t	 c_latest_ns;	/* CLOCK_MONOTONIC of the newest */
 	uint64_t	 c_fps_seq;	/* ring sequence at the last measure */
 	uint64_t	 c_fps_ns;	/* CLOCK_MONOTONIC of that measure */
 	int		 c_tick_idle;	/* armed for TICK_IDLE_MS */
-
-	/*
-	 * H.264, when the capture has it (CTL_STREAM).  link.c maps the ring
-	 * and reads the eventfd; it polls the eventfd only while
-	 * c_h264_viewers > 0, so a server with no H.264 viewer is not woken
-	 * for H.264 frames.  The delivery code sets c_h264_viewers and calls
-	 * camera_viewers_changed(), asks for keyframes with
-	 * camera_request_keyframe(), and hears of the ring through
-	 * c_h264_event.
-	 */
-	uint32_t	 c_kinds;	/* CTL_KIND_BIT()s the capture's welcome
-					 * said it publishes */
-	int		 c_h264_attached;
-	struct ring_reader c_h264;
-	uint64_t	 c_h264_generation;
-	int		 c_h264_efd;
-	struct event	*c_h264_ev;	/* non-NULL while polled */
-	uint32_t	 c_h264_viewers;
-	uint32_t	 c_h264_viewers_sent;
-	int		 c_keyframe_pending;	/* a request waits for room */
-	uint64_t	 c_keyframe_requests;	/* sent to the capture */
-	void		(*c_h264_event)(struct camera *, enum camera_h264_event);
+	uint32_t	 c_h264_viewers;	/* MP4 clients, HLS */
 
 	/* frames */
 	struct frame_pool c_pool;
@@ -394,8 +353,6 @@ struct camera {
 	uint64_t	 c_frames_in;	/* frames taken from the ring */
 	uint64_t	 c_frames_skipped; /* ring frames we never took */
 	uint64_t	 c_invalid;	/* reads rejected */
-	uint64_t	 c_attaches;
-	uint64_t	 c_link_losses;	/* attached, then lost */
 	uint64_t	 c_frames_sent;	/* frames queued to clients */
 	uint64_t	 c_frames_dropped; /* frames clients skipped */
 	uint64_t	 c_bytes_sent;
@@ -537,8 +494,8 @@ void	camera_stop(struct camera *cam);
 void	camera_free(struct camera *cam);
 /*
  * Tells the capture how many viewers we have of each kind (c_nclients
- * MJPEG, c_h264_viewers H.264), now or when possible, and polls the H.264
- * eventfd while there are H.264 viewers.
+ * MJPEG, c_h264_viewers H.264), now or when possible (attach.h), and
+ * polls the H.264 eventfd while there are H.264 viewers.
  */
 void	camera_viewers_changed(struct camera *cam);
 /*
@@ -549,13 +506,10 @@ void	camera_viewers_changed(struct camera *cam);
  */
 void	camera_refresh(struct camera *cam);
 /*
- * Asks the capture for an H.264 keyframe (a viewer starts): sent now, or
- * from the next tick if the control socket is full.  The capture merges
- * and rate-limits requests (ctl.h).  -ENOTCONN if no H.264 ring is
- * attached.
+ * Asks the capture for an H.264 keyframe (a viewer starts):
+ * attach_request_keyframe().  -ENOTCONN if no H.264 ring is mapped.
  */
 int	camera_request_keyframe(struct camera *cam);
-const char *camera_state_name(const struct camera *cam);
 
 /* stream.c */
 /* Takes over the connection of req and streams cam to it. */
@@ -600,6 +554,9 @@ size_t	stream_client_queued(const struct stream_client *sc,
 /* mp4stream.c */
 void	mp4_camera_init(struct camera *cam);
 void	mp4_camera_free(struct camera *cam);
+/* What attach says of the H.264 ring (c_at.at_ring[CTL_KIND_H264]):
+ * mapped (UP), published into (WAKEUP), about to go (DOWN). */
+void	mp4_h264_event(struct camera *cam, enum attach_event ev);
 /* Takes over the connection of req and streams cam's H.264 to it. */
 void	mp4_start(struct camera *cam, struct evhttp_request *req,
 	    const struct stream_params *sp, const char *addr);
@@ -629,8 +586,8 @@ void	hls_file_request(struct camera *cam, struct evhttp_request *req,
  * an IDR picture whose parameter sets are now c_mp4's init segment). */
 void	hls_frame(struct camera *cam, const struct ring_frame *meta,
 	    const uint8_t *au, int key);
-/* What link.c said of the H.264 ring (passed on by mp4stream.c). */
-void	hls_h264_event(struct camera *cam, enum camera_h264_event ev);
+/* What attach said of the H.264 ring (passed on by mp4stream.c). */
+void	hls_h264_event(struct camera *cam, enum attach_event ev);
 /* Once a second: held requests past their time, an idle segmenter. */
 void	hls_tick(struct camera *cam);
 /* H.264 viewers HLS stands for: 1 while active, else 0. */

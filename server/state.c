@@ -149,24 +149,25 @@ static void
 state_h264(struct evbuffer *out, const struct camera *cam)
 {
 	const struct mp4_mux *mx = &cam->c_mp4;
+	const struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_H264];
 	struct ring_counters rc;
 	struct ring_params *pp;
 
-	if (!cam->c_h264_attached) {
+	if (!cam->c_at.at_mapped[CTL_KIND_H264]) {
 		evbuffer_add_printf(out, "null");
 		return;
 	}
-	ring_read_counters(&cam->c_h264, &rc);
+	ring_read_counters(r, &rc);
 	evbuffer_add_printf(out, "{\"generation\":\"%016" PRIx64 "\""
 	    ",\"slots\":%u,\"slot_size\":%u,\"latest\":%" PRIu64
 	    ",\"keyframes_published\":%" PRIu64
 	    ",\"keyframe_requests_received\":%" PRIu64
 	    ",\"keyframes_forced\":%" PRIu64,
-	    cam->c_h264.rr_geo.generation, cam->c_h264.rr_geo.slot_count,
-	    cam->c_h264.rr_geo.slot_size, rc.latest, rc.keyframes,
-	    rc.keyframe_requests, rc.keyframes_forced);
+	    r->rr_geo.generation, r->rr_geo.slot_count, r->rr_geo.slot_size,
+	    rc.latest, rc.keyframes, rc.keyframe_requests,
+	    rc.keyframes_forced);
 	pp = malloc(sizeof(*pp));
-	if (pp != NULL && ring_read_params(&cam->c_h264, pp) == 0)
+	if (pp != NULL && ring_read_params(r, pp) == 0)
 		evbuffer_add_printf(out, ",\"encoder_bitrate_kbps\":%u"
 		    ",\"gop\":%u", pp->bitrate_kbps, pp->gop);
 	free(pp);
@@ -253,19 +254,20 @@ state_streams(struct evbuffer *out, const struct camera *cam)
 static void
 state_ring(struct evbuffer *out, const struct camera *cam, uint64_t now)
 {
+	const struct ring_reader *r = &cam->c_at.at_ring[CTL_KIND_JPEG];
 	struct ring_status st;
 	struct ring_counters rc;
 
-	if (cam->c_state != LINK_ATTACHED) {
+	if (cam->c_at.at_state != ATTACH_ATTACHED) {
 		evbuffer_add_printf(out, "null");
 		return;
 	}
-	ring_read_counters(&cam->c_ring, &rc);
+	ring_read_counters(r, &rc);
 	evbuffer_add_printf(out, "{\"generation\":\"%016" PRIx64 "\""
 	    ",\"slots\":%u,\"slot_size\":%u,\"writer_pid\":%u",
-	    cam->c_ring.rr_geo.generation, cam->c_ring.rr_geo.slot_count,
-	    cam->c_ring.rr_geo.slot_size, cam->c_ring.rr_geo.writer_pid);
-	if (ring_read_status(&cam->c_ring, &st) == 0) {
+	    r->rr_geo.generation, r->rr_geo.slot_count, r->rr_geo.slot_size,
+	    r->rr_geo.writer_pid);
+	if (ring_read_status(r, &st) == 0) {
 		evbuffer_add_printf(out, ",\"state\":");
 		json_add_string(out, ring_state_name(st.state));
 		evbuffer_add_printf(out, ",\"source\":");
@@ -286,8 +288,7 @@ state_ring(struct evbuffer *out, const struct camera *cam, uint64_t now)
 		evbuffer_add_printf(out, ",\"heartbeat_age\":%.3f",
 		    secs(now - rc.heartbeat_ns));
 	evbuffer_add_printf(out, ",\"torn_reads\":%" PRIu64
-	    ",\"overruns\":%" PRIu64 "}", cam->c_ring.rr_torn,
-	    cam->c_ring.rr_overrun);
+	    ",\"overruns\":%" PRIu64 "}", r->rr_torn, r->rr_overrun);
 }
 
 static void
@@ -295,6 +296,7 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 {
 	const struct stream_client *sc;
 	const struct frame *f = cam->c_latest;
+	int attached = cam->c_at.at_state == ATTACH_ATTACHED;
 	char path[RING_NAME_MAX + 4];
 
 	snprintf(path, sizeof(path), "%s/", cam->c_prefix);
@@ -303,14 +305,14 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 	evbuffer_add_printf(out, ",\"path\":");
 	json_add_string(out, path);
 	evbuffer_add_printf(out, ",\"ctl\":");
-	json_add_string(out, cam->c_ctl);
+	json_add_string(out, cam->c_at.at_ctl);
 	evbuffer_add_printf(out, ",\"link\":\"%s\",\"online\":%s,\"why\":",
-	    camera_state_name(cam), cam->c_state == LINK_ATTACHED &&
-	    f != NULL && !f->f_placeholder ? "true" : "false");
-	json_add_string(out, cam->c_why);
+	    attach_state_name(&cam->c_at), attached && f != NULL &&
+	    !f->f_placeholder ? "true" : "false");
+	json_add_string(out, cam->c_at.at_why);
 	evbuffer_add_printf(out, ",\"capture_pid\":%d"
 	    ",\"width\":%u,\"height\":%u,\"fps\":%.2f",
-	    cam->c_state == LINK_ATTACHED ? (int)cam->c_capture_pid : 0,
+	    attached ? (int)cam->c_at.at_capture_pid : 0,
 	    cam->c_width, cam->c_height, cam->c_fps);
 	if (f != NULL && !f->f_placeholder)
 		evbuffer_add_printf(out, ",\"frame\":{\"sequence\":%" PRIu64
@@ -327,7 +329,7 @@ state_camera(struct evbuffer *out, const struct camera *cam, uint64_t now)
 	    ",\"clients_stalled\":%" PRIu64 ",\"ring\":",
 	    cam->c_frames_in, cam->c_frames_sent, cam->c_frames_dropped,
 	    cam->c_frames_skipped, cam->c_invalid, cam->c_bytes_sent,
-	    cam->c_attaches, cam->c_link_losses, cam->c_clients_total,
+	    cam->c_at.at_attaches, cam->c_at.at_losses, cam->c_clients_total,
 	    cam->c_clients_stalled);
 	state_ring(out, cam, now);
 	evbuffer_add_printf(out, ",\"h264\":");
@@ -454,10 +456,11 @@ static const struct counter_metric {
 	{ "shmcam_clients_stalled_total",
 	    offsetof(struct camera, c_clients_stalled),
 	    "Stream clients closed for not reading" },
-	{ "shmcam_capture_attaches_total", offsetof(struct camera, c_attaches),
+	{ "shmcam_capture_attaches_total",
+	    offsetof(struct camera, c_at.at_attaches),
 	    "Times the server attached to a capture (1 + reconnects)" },
 	{ "shmcam_capture_losses_total",
-	    offsetof(struct camera, c_link_losses),
+	    offsetof(struct camera, c_at.at_losses),
 	    "Times an attached capture went away" },
 	{ "shmcam_h264_frames_received_total",
 	    offsetof(struct camera, c_mp4.mx_frames_in),
@@ -503,7 +506,7 @@ state_metrics(struct server *srv, struct evbuffer *out)
 	metric_head(out, "shmcam_up", "gauge",
 	    "1 while the camera's capture is attached and live");
 	FOREACH_CAMERA_METRIC(out, srv, cam, "shmcam_up", "%d",
-	    cam->c_state == LINK_ATTACHED && cam->c_latest != NULL &&
+	    cam->c_at.at_state == ATTACH_ATTACHED && cam->c_latest != NULL &&
 	    !cam->c_latest->f_placeholder);
 	metric_head(out, "shmcam_clients", "gauge",
 	    "Stream clients connected");

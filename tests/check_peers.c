@@ -179,27 +179,27 @@ START_TEST(test_wake_only_with_viewers)
 	rig_until(&r, &r.ps.ps_attached, 1);
 	efd = server_welcome_efd(fd, &w);
 	/* The capture's eventfd is non-blocking, and so is our copy. */
-	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	ck_assert_uint_eq(tu_eventfd_read(efd), 0);
 
 	peers_notify(&r.ps);
-	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	ck_assert_uint_eq(tu_eventfd_read(efd), 0);
 
 	server_viewers(fd, 1, 0);
 	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 1);
-	ck_assert_int_eq(ctl_wakeup_read(efd), 1);
+	ck_assert_uint_gt(tu_eventfd_read(efd), 0);
 	peers_notify(&r.ps);
-	ck_assert_int_eq(ctl_wakeup_read(efd), 1);
+	ck_assert_uint_gt(tu_eventfd_read(efd), 0);
 	peers_notify_h264(&r.ps);	/* a kind it has no viewer of */
-	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	ck_assert_uint_eq(tu_eventfd_read(efd), 0);
 
 	/* More viewers: no extra wake-up; fewer, down to none: none. */
 	server_viewers(fd, 3, 0);
 	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 3);
-	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	ck_assert_uint_eq(tu_eventfd_read(efd), 0);
 	server_viewers(fd, 0, 0);
 	rig_until(&r, &r.ps.ps_viewers[CTL_KIND_JPEG], 0);
 	peers_notify(&r.ps);
-	ck_assert_int_eq(ctl_wakeup_read(efd), 0);
+	ck_assert_uint_eq(tu_eventfd_read(efd), 0);
 	close(efd);
 	close(fd);
 	rig_stop(&r);

@@ -16,8 +16,9 @@
 #   ctl     the control transport (common/ctl.c): messages, descriptors
 #   peers   the capture's control peers (capture/peers.c): scripts of
 #           messages from two clients
-#   link    the server's link to its capture (server/link.c): a scripted
-#           capture, with descriptors of every kind and frames
+#   link    the server's link to its capture (common/attach.c, as
+#           server/link.c uses it): a scripted capture, with descriptors
+#           of every kind and frames
 #   http    the HTTP layer through the real evhttp (server/*.c): request
 #           bytes on a real connection
 #   route   the pure request parsers (route, query, auth, JSON, --listen)

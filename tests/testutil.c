@@ -92,6 +92,16 @@ tu_stop(pid_t pid, int grace_ms)
 	return status;
 }
 
+uint64_t
+tu_eventfd_read(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
 int
 tu_count_fds(void)
 {

@@ -35,6 +35,10 @@ pid_t	tu_spawn(char *const argv[], const char *log_path);
 /* SIGTERM, then SIGKILL after grace_ms; returns the wait status. */
 int	tu_stop(pid_t pid, int grace_ms);
 
+/* The writes counted by eventfd fd since it was last read (resetting
+ * it), 0 if none (fd non-blocking) or if the read fails. */
+uint64_t tu_eventfd_read(int fd);
+
 /* Number of open descriptors of this process. */
 int	tu_count_fds(void);
 

@@ -98,7 +98,7 @@ setup(void)
 		/* The connect fails and the offline picture becomes the
 		 * newest frame; no retries or ticks during the run. */
 		camera_start(cams[i]);
-		evtimer_del(cams[i]->c_retry_ev);
+		evtimer_del(cams[i]->c_at.at_retry_ev);
 		event_del(cams[i]->c_tick_ev);
 		if (cams[i]->c_latest == NULL)
 			abort();

@@ -1,7 +1,8 @@
 /*
  * fuzz_link.c - the server's side of the control protocol
- * (server/link.c) against an arbitrary capture: what comes back on the
- * control socket after the server's hello, with whatever descriptors.
+ * (common/attach.c, as server/link.c uses it) against an arbitrary
+ * capture: what comes back on the control socket after the server's
+ * hello, with whatever descriptors.
  *
  * The harness plays the capture: a real listening control socket, a
  * real ring with a real JPEG in it.  One real camera of a real server
@@ -163,10 +164,10 @@ reconnect(void)
 {
 	int cs;
 
-	if (cam->c_state != LINK_IDLE)
+	if (cam->c_at.at_state != ATTACH_IDLE)
 		return -1;
-	evtimer_del(cam->c_retry_ev);
-	event_active(cam->c_retry_ev, EV_TIMEOUT, 1);
+	evtimer_del(cam->c_at.at_retry_ev);
+	event_active(cam->c_at.at_retry_ev, EV_TIMEOUT, 1);
 	turn();
 	cs = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cs == -1)
@@ -289,7 +290,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (len > size - i)
 				len = size - i;
 			/* The server gave up on this connection. */
-			if (cs != -1 && cam->c_state == LINK_IDLE) {
+			if (cs != -1 && cam->c_at.at_state == ATTACH_IDLE) {
 				close(cs);
 				cs = -1;
 			}
@@ -323,10 +324,11 @@ done:
 	/* FUZZ_LINK_TRACE=1: what the input made of the link, to study it. */
 	if (getenv("FUZZ_LINK_TRACE") != NULL)
 		fprintf(stderr, "fuzz_link: %s, %llu attaches, %llu frames "
-		    "in, %llu rejected, why: %s\n", camera_state_name(cam),
-		    (unsigned long long)cam->c_attaches,
+		    "in, %llu rejected, why: %s\n",
+		    attach_state_name(&cam->c_at),
+		    (unsigned long long)cam->c_at.at_attaches,
 		    (unsigned long long)cam->c_frames_in,
-		    (unsigned long long)cam->c_invalid, cam->c_why);
+		    (unsigned long long)cam->c_invalid, cam->c_at.at_why);
 	if (cs != -1)
 		close(cs);
 	if (efd != -1)
@@ -336,21 +338,26 @@ done:
 	 * not connect again (to a socket nobody answers) while we look, and
 	 * a connection it made by itself meanwhile is hung up on.
 	 */
-	for (k = 0; k < 100 && (cam->c_state != LINK_IDLE ||
+	for (k = 0; k < 100 && (cam->c_at.at_state != ATTACH_IDLE ||
 	    fuzz_count_fds() != base_fds); k++) {
-		evtimer_del(cam->c_retry_ev);
+		evtimer_del(cam->c_at.at_retry_ev);
 		while ((cs = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
 			close(cs);
 		turn();
 	}
-	evtimer_del(cam->c_retry_ev);
-	if (cam->c_state != LINK_IDLE || cam->c_sock != -1 ||
-	    cam->c_efd != -1 || cam->c_h264_efd != -1 ||
-	    cam->c_h264_attached || fuzz_count_fds() != base_fds) {
-		fprintf(stderr, "fuzz_link: state %s, socket %d, eventfd %d, "
-		    "%d descriptors (%d before) after the capture left\n",
-		    camera_state_name(cam), cam->c_sock, cam->c_efd,
-		    fuzz_count_fds(), base_fds);
+	evtimer_del(cam->c_at.at_retry_ev);
+	if (cam->c_at.at_state != ATTACH_IDLE || cam->c_at.at_sock != -1 ||
+	    cam->c_at.at_efd[CTL_KIND_JPEG] != -1 ||
+	    cam->c_at.at_efd[CTL_KIND_H264] != -1 ||
+	    cam->c_at.at_mapped[CTL_KIND_JPEG] ||
+	    cam->c_at.at_mapped[CTL_KIND_H264] ||
+	    fuzz_count_fds() != base_fds) {
+		fprintf(stderr, "fuzz_link: state %s, socket %d, eventfds %d "
+		    "%d, %d descriptors (%d before) after the capture left\n",
+		    attach_state_name(&cam->c_at), cam->c_at.at_sock,
+		    cam->c_at.at_efd[CTL_KIND_JPEG],
+		    cam->c_at.at_efd[CTL_KIND_H264], fuzz_count_fds(),
+		    base_fds);
 		fuzz_list_fds();
 		abort();
 	}
