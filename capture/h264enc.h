@@ -10,7 +10,10 @@
  * (--h264-quality, CRF) within a VBV rate limit (--h264-bitrate, buffer
  * half a second), so a still picture costs little and motion never more
  * than the limit.  Profile Constrained Baseline or Main (--h264-profile),
- * which browsers decode, WebRTC included.
+ * which browsers decode, WebRTC included.  Speed: x264's preset
+ * (--h264-preset, default ultrafast) with the in-loop deblocking filter,
+ * adaptive quantization and, in Main, CABAC whatever the preset, which
+ * ultrafast alone turns off (h264enc_param() says why).
  *
  * Input: 4:2:0 as x264 wants it for those profiles.  YUV420 and NV12
  * frames go to x264 as they are; YUYV, UYVY, RGB24, BGR24 and GREY are

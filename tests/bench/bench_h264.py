@@ -29,13 +29,12 @@ import sys
 import tempfile
 import time
 
-from benchutil import (BUILD, CAPTURE, CAPTURE_USER, RESULTS, SIM_SO,
-                       render_mandelbrot, thread_times, wait_for,
-                       write_results)
+from benchutil import (BUILD, CAPTURE, CAPTURE_USER, H264DUMP, RESULTS,
+                       SIM_SO, pct, publication_delays, render_mandelbrot,
+                       thread_times, wait_for, write_results)
 from shmcam import ring_info
 
 RESULTS = os.path.join(RESULTS, "h264.txt")
-H264DUMP = os.path.join(BUILD, "tests", "h264dump")
 X264BENCH = os.path.join(BUILD, "tests", "x264bench")
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -117,11 +116,7 @@ def run_capture(tmp, content, fmt, viewer):
         cap.stop()
     delays = []
     if viewer:
-        with open(idx) as f:
-            for line in f:
-                w = line.split()
-                if w[0] == "au":
-                    delays.append((int(w[6]) - int(w[5])) / 1e9)
+        delays = publication_delays(idx)
         os.unlink(idx)
     return ((l1 - l0) / 1e6 / max(f1 - f0, 1),
             (e1 - e0) / 1e6 / units if units else 0.0, kbps, delays)
@@ -133,11 +128,6 @@ def run_x264(content, csp):
                        capture_output=True, text=True, timeout=300,
                        check=True)
     return float(dict(kv.split("=") for kv in r.stdout.split())["x264_ms"])
-
-
-def pct(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(len(s) * p))] if s else 0.0
 
 
 def main():
@@ -194,8 +184,9 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     write_results(RESULTS, "H.264 encoding in the capture",
                   "bench_h264.py", "medians of %d runs of %.0f s; default "
-                  "settings (superfast, Main, CRF 23, VBV 1935 kbit/s, GOP "
-                  "30); the machine is shared with other builds"
+                  "settings (ultrafast with deblocking, adaptive quantization "
+                  "and CABAC, Main, CRF 23, VBV 1935 kbit/s, GOP 30); the "
+                  "machine is shared with other builds"
                   % (RUNS, SECONDS), lines)
     return 0
 

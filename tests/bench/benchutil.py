@@ -26,6 +26,9 @@ LOADCLIENT = os.path.join(BUILD, "tests", "loadclient")
 ENCBENCH = os.path.join(BUILD, "tests", "encbench")
 COPYBENCH = os.path.join(BUILD, "tests", "copybench")
 SIM_SO = os.path.join(BUILD, "tests", "libv4l2sim.so")
+# Attaches to a capture as a server does and writes what the H.264 ring
+# publishes (tests/tools/h264dump.c).
+H264DUMP = os.path.join(BUILD, "tests", "h264dump")
 RESULTS = os.path.join(HERE, "results")
 
 # The simulated camera's producer thread (tests/v4l2sim/sim.h
@@ -120,17 +123,38 @@ def commit():
     return rev.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def write_results(path, what, script, how, lines):
+def pct(values, p):
+    """The p-quantile (0..1) of values, 0 if there are none."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p))] if s else 0.0
+
+
+def publication_delays(index):
+    """Seconds from capture to publication of each H.264 access unit of
+    an h264dump -i index file (its last line may be cut: h264dump is
+    stopped by a signal)."""
+    out = []
+    with open(index) as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 10 and w[0] == "au":
+                out.append((int(w[6]) - int(w[5])) / 1e9)
+    return out
+
+
+def write_results(path, what, script, how, lines, command=None):
     """A results file: what was measured, when, on which commit and
-    machine, how (runs, sizes, settings), the command, then the lines."""
+    machine, how (runs, sizes, settings), the command (make bench's unless
+    given), then the lines."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("# %s (tests/bench/%s), %s\n" % (
             what, script, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
         f.write("# commit: %s; machine: %s\n" % (commit(), machine()))
         f.write("# %s\n" % how)
-        f.write("# command: make bench (or SHMCAM_BUILD=build python3 "
-                "tests/bench/%s)\n" % script)
+        f.write("# command: %s\n" % (
+            command or "make bench (or SHMCAM_BUILD=build python3 "
+            "tests/bench/%s)" % script))
         for line in lines:
             f.write(line + "\n")
     print("wrote", path)

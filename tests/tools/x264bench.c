@@ -4,7 +4,7 @@
  * options), on the same pictures the simulated camera plays from a file
  * (V4L2SIM_FILE: raw 4:2:0), handed over as the capture hands them over:
  *
- *   x264bench WxH FILE FRAMES FPS nv12|i420
+ *   x264bench WxH FILE FRAMES FPS nv12|i420 [OUT [PRESET [KEY=VALUE...]]]
  *
  * nv12: the pictures interleaved beforehand (untimed), as an NV12 camera
  * delivers them and the capture passes them on; i420: as they are.
@@ -12,8 +12,11 @@
  * capture gets them, so that caches start each frame as cold as the
  * capture's.  Prints "x264_ms=M bytes=B keyframes=K": the thread CPU time
  * per frame of x264_encoder_encode() alone, the bytes it made, and how
- * many keyframes.  Exit 0, 1 (failure), 2 (usage), 77 (built with
- * X264=no).
+ * many keyframes.  OUT (unless "-"), the stream as Annex-B, for a decoder
+ * to judge; PRESET instead of the capture's default, and x264's own
+ * options on top (x264_param_parse(): "subme=2", "no-deblock=1"...): what
+ * tests/bench/x264settings.py compares.  Exit 0, 1 (failure), 2 (usage),
+ * 77 (built with X264=no).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,14 +52,14 @@ main(int argc, char **argv)
 	uint8_t *pics;
 	double cpu = 0, t0;
 	int nv12, n, size, keyframes = 0;
-	FILE *f;
+	FILE *f, *o = NULL;
 
-	if (argc != 6 || sscanf(argv[1], "%ux%u", &w, &h) != 2 ||
+	if (argc < 6 || sscanf(argv[1], "%ux%u", &w, &h) != 2 ||
 	    (frames = (unsigned)atoi(argv[3])) == 0 ||
 	    (fps = (unsigned)atoi(argv[4])) == 0 ||
 	    (strcmp(argv[5], "nv12") != 0 && strcmp(argv[5], "i420") != 0)) {
 		fprintf(stderr, "usage: x264bench WxH FILE FRAMES FPS "
-		    "nv12|i420\n");
+		    "nv12|i420 [OUT [PRESET [KEY=VALUE...]]]\n");
 		return 2;
 	}
 	log_init("x264bench");
@@ -91,9 +94,31 @@ main(int argc, char **argv)
 		}
 		free(uv);
 	}
+	if (argc > 6 && strcmp(argv[6], "-") != 0 &&
+	    (o = fopen(argv[6], "wb")) == NULL) {
+		perror(argv[6]);
+		return 1;
+	}
 	h264enc_defaults(&s);
-	if (h264enc_param(&s, w, h, fps * 1000, 0, &p) != 0 ||
-	    (x = x264_encoder_open(&p)) == NULL) {
+	if (argc > 7)
+		s.preset = argv[7];
+	if (h264enc_param(&s, w, h, fps * 1000, 0, &p) != 0) {
+		fprintf(stderr, "x264bench: x264 refused the settings\n");
+		return 1;
+	}
+	for (int i = 8; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL)
+			return 2;
+		*eq = '\0';
+		if (x264_param_parse(&p, argv[i], eq + 1) != 0) {
+			fprintf(stderr, "x264bench: x264 refused %s=%s\n",
+			    argv[i], eq + 1);
+			return 1;
+		}
+	}
+	if ((x = x264_encoder_open(&p)) == NULL) {
 		fprintf(stderr, "x264bench: x264 refused the settings\n");
 		return 1;
 	}
@@ -128,8 +153,20 @@ main(int argc, char **argv)
 		}
 		bytes += (size_t)size;
 		keyframes += out.b_keyframe;
+		/* Each unit's 4-byte length (b_annexb 0) as a start code. */
+		for (int i = 0; o != NULL && i < n; i++)
+			if (fwrite("\0\0\0\1", 4, 1, o) != 1 ||
+			    fwrite(nal[i].p_payload + 4,
+			    (size_t)nal[i].i_payload - 4, 1, o) != 1) {
+				fprintf(stderr, "x264bench: write failed\n");
+				return 1;
+			}
 	}
 	x264_encoder_close(x);
+	if (o != NULL && fclose(o) != 0) {
+		perror(argv[6]);
+		return 1;
+	}
 	printf("x264_ms=%.3f bytes=%zu keyframes=%d\n", cpu / frames, bytes,
 	    keyframes);
 	free(pics);
