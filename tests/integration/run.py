@@ -91,9 +91,9 @@ running = []     # the Jobs under way, killed if this runner is stopped
 
 
 class Job:
-    def __init__(self, module):
+    def __init__(self, module, alone):
         self.module = module
-        self.alone = runs_alone(module)
+        self.alone = alone
         self.out = tempfile.TemporaryFile()
         self.start = time.monotonic()
         # A process group of its own, so that a module killed for its
@@ -131,8 +131,9 @@ def main():
             ap.error("no module %s in %s" % (m, HERE))
     todo = [m for m in (args.modules or known) if m not in args.skip]
     times = load_times()
+    alone = {m: runs_alone(m) for m in todo}
     # Those that run alone first, then the longest first.
-    todo.sort(key=lambda m: (not runs_alone(m), -times.get(m, 0.0)))
+    todo.sort(key=lambda m: (not alone[m], -times.get(m, 0.0)))
 
     t0 = time.monotonic()
     results = {}
@@ -140,8 +141,9 @@ def main():
     while todo or running:
         while todo and (not running or (
                 len(running) < args.jobs and not running[0].alone and
-                not runs_alone(todo[0]))):
-            running.append(Job(todo.pop(0)))
+                not alone[todo[0]])):
+            m = todo.pop(0)
+            running.append(Job(m, alone[m]))
         time.sleep(0.2)     # polling a handful of children: cheap enough
         for job in list(running):
             took = time.monotonic() - job.start
