@@ -49,6 +49,16 @@
  *   close callback ends the guard, whoever closes the connection.  It
  *   also tells whoever holds a request unanswered on that connection
  *   (conn_watch()), since evhttp frees the request with the connection.
+ *
+ * Clients that leave a held request
+ *   evhttp reads nothing from a connection whose request is unanswered,
+ *   so it would hear of a client that left only when the answer is
+ *   written.  While a request is held (conn_watch()), the socket is
+ *   watched for the peer's FIN (EV_CLOSED: EPOLLRDHUP, no read), and the
+ *   connection closed at once: a player that abandons a blocking
+ *   playlist reload frees its --max-clients place now, not three target
+ *   durations later.  A client that half-closes after its request is
+ *   taken for one that left, as nginx takes it (499).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +112,7 @@ struct conn_guard {
 	/* conn_watch(): told of the close before the guard goes */
 	void		(*g_watch)(struct evhttp_connection *, void *);
 	void		*g_watch_arg;
+	struct event	*g_hup_ev;	/* the peer's FIN while watched */
 };
 
 static void guard_free(struct conn_guard *g);
@@ -369,6 +380,8 @@ guard_free(struct conn_guard *g)
 	TAILQ_REMOVE(&srv->guards, g, g_entry);
 	srv->nguards--;
 	event_free(g->g_ev);
+	if (g->g_hup_ev != NULL)
+		event_free(g->g_hup_ev);
 	if (g->g_bev != NULL)
 		bufferevent_decref(g->g_bev);
 	free(g);
@@ -525,6 +538,44 @@ conn_request_done(struct server *srv, struct evhttp_connection *evcon,
 		guard_arm(g);
 }
 
+/* The peer of a connection whose request is held sent its FIN. */
+static void
+guard_hup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_guard *g = arg;
+
+	(void)fd;
+	(void)what;
+	g->g_srv->requests_abandoned++;
+	log_debug("a client left its held request");
+	/* Runs the close callback: the watcher, then guard_free(g). */
+	evhttp_connection_free(g->g_evcon);
+}
+
+/* Watches g's socket for the peer's FIN (if the backend can: epoll). */
+static void
+guard_watch_hup(struct conn_guard *g, int on)
+{
+	struct event_base *base = g->g_srv->base;
+	evutil_socket_t fd;
+
+	if (!on) {
+		if (g->g_hup_ev != NULL)
+			event_del(g->g_hup_ev);
+		return;
+	}
+	if (g->g_hup_ev == NULL) {
+		if (!(event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE))
+			return;
+		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(
+		    g->g_evcon));
+		if (fd == -1 || (g->g_hup_ev = event_new(base, fd, EV_CLOSED,
+		    guard_hup_cb, g)) == NULL)
+			return;		/* the deadlines still hold */
+	}
+	event_add(g->g_hup_ev, NULL);
+}
+
 void
 conn_watch(struct server *srv, struct evhttp_connection *evcon,
     void (*cb)(struct evhttp_connection *, void *), void *arg)
@@ -537,6 +588,7 @@ conn_watch(struct server *srv, struct evhttp_connection *evcon,
 	if (g != NULL) {
 		g->g_watch = cb;
 		g->g_watch_arg = arg;
+		guard_watch_hup(g, cb != NULL);
 		return;
 	}
 	/* No guard (out of memory when the connection came): the close

@@ -473,6 +473,7 @@ struct server {
 	uint64_t	 rejected_busy;		/* 503: --max-clients */
 	uint64_t	 rejected_auth;		/* 401 */
 	uint64_t	 request_timeouts;	/* slow request heads closed */
+	uint64_t	 requests_abandoned;	/* held, the client left */
 	uint64_t	 accept_pauses;		/* out of descriptors */
 };
 
@@ -623,8 +624,8 @@ void	conn_request_done(struct server *srv, struct evhttp_connection *evcon,
  * While a request on evcon is held unanswered (hlsstream.c), cb(evcon,
  * arg) runs if the connection is closed first (its request deadline, the
  * server shutting down), before evhttp frees the request; a NULL cb ends
- * that.  evhttp reads nothing from a connection while a request on it is
- * unanswered, so a client that leaves is noticed only when answered.
+ * that.  Meanwhile the peer's FIN closes the connection at once (evhttp
+ * itself reads nothing from a connection whose request is unanswered).
  */
 void	conn_watch(struct server *srv, struct evhttp_connection *evcon,
 	    void (*cb)(struct evhttp_connection *, void *), void *arg);

@@ -364,13 +364,15 @@ state_json(struct server *srv, struct camera *only, struct evbuffer *out)
 	    ",\"rejected_busy\":%" PRIu64 ",\"rejected_auth\":%" PRIu64
 	    ",\"rejected_throttled\":%" PRIu64
 	    ",\"request_timeouts\":%" PRIu64 ",\"accept_pauses\":%" PRIu64
-	    ",\"send_bound\":%s,\"held_requests\":%u},\"cameras\":[",
+	    ",\"send_bound\":%s,\"held_requests\":%u"
+	    ",\"held_abandoned\":%" PRIu64 "},\"cameras\":[",
 	    SERVER_SOFTWARE, (int)getpid(), secs(srv->started_real_ns),
 	    secs(now - srv->started_mono_ns), srv->nstreams,
 	    srv->opt.max_clients, srv->requests, srv->rejected_busy,
 	    srv->rejected_auth, auth_throttled(srv->auth),
 	    srv->request_timeouts, srv->accept_pauses,
-	    srv->opt.send_bound ? "true" : "false", srv->nheld);
+	    srv->opt.send_bound ? "true" : "false", srv->nheld,
+	    srv->requests_abandoned);
 	TAILQ_FOREACH(cam, &srv->cameras, c_entry) {
 		if (only != NULL && cam != only)
 			continue;
@@ -628,6 +630,10 @@ state_metrics(struct server *srv, struct evbuffer *out)
 	    "Connections closed for not completing a request in time");
 	evbuffer_add_printf(out, "shmcam_http_request_timeouts_total %" PRIu64
 	    "\n", srv->request_timeouts);
+	metric_head(out, "shmcam_http_held_abandoned_total", "counter",
+	    "Held requests whose client left before the answer");
+	evbuffer_add_printf(out, "shmcam_http_held_abandoned_total %" PRIu64
+	    "\n", srv->requests_abandoned);
 	metric_head(out, "shmcam_accept_pauses_total", "counter",
 	    "Times accepting paused for lack of descriptors");
 	evbuffer_add_printf(out, "shmcam_accept_pauses_total %" PRIu64 "\n",

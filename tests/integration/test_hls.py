@@ -11,6 +11,7 @@ simulated wide-area link (wan.py) playing without a stall."""
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import threading
@@ -236,6 +237,31 @@ class HlsTest(H264Server, ShmcamTestCase):
             t.join(20)
         self.assertEqual(results, [200, 200, 200])
         self.assertEqual(get_json(srv.port)["server"]["held_requests"], 0)
+
+    def test_client_leaving_a_held_request_frees_its_place(self):
+        # A player that abandons a blocking reload (hls.js does, when it
+        # seeks or its tab closes) must not keep its --max-clients place
+        # until the part comes: its FIN ends the request at once.
+        _, _, srv = self.start_h264(server_args=("--max-clients", "1"))
+        st, _, body = http_get(srv.port, "/hls.m3u8")
+        pl = PlaylistChecker().check(body.decode())
+        ahead = "/hls.m3u8?_HLS_msn=%d" % (pl.segments[-1].msn + 2)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % ahead).encode())
+        wait_until(lambda: get_json(srv.port)["server"]["held_requests"] ==
+                   1, 5, "the request held")
+        self.assertEqual(http_get(srv.port, ahead)[0], 503)
+        s.close()
+        # Held, it would be answered when its segment comes (about 2 s);
+        # abandoned, it is counted as such and nothing else.
+        wait_until(lambda: get_json(srv.port)["server"]["held_abandoned"] ==
+                   1, 10, "the abandoned request counted")
+        state = get_json(srv.port)["server"]
+        self.assertEqual(state["held_requests"], 0)
+        self.assertEqual(http_get(srv.port, "/hls.m3u8")[0], 200)
+        st, _, body = http_get(srv.port, "/metrics")
+        self.assertIn(b"shmcam_http_held_abandoned_total 1\n", body)
 
     def test_two_servers_make_the_same_parts(self):
         name, _, a = self.start_h264()
