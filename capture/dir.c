@@ -228,12 +228,13 @@ dir_next(struct source *src, struct source_frame *f, char *why,
     size_t whylen)
 {
 	struct dirsrc *d = src->priv;
-	uint64_t expirations;
+	uint64_t expirations, mono_ns, real_ns;
 	size_t len;
 	int rc;
 
 	if ((rc = source_timer_read(src->fd, &expirations, why, whylen)) <= 0)
 		return rc;
+	source_timer_due(src->fd, d->fps_milli, &mono_ns, &real_ns);
 	d->lost += (uint32_t)(expirations - 1);
 	if (d->next >= d->nnames) {
 		if ((rc = dir_scan(d, why, whylen)) != 0)
@@ -256,8 +257,8 @@ dir_next(struct source *src, struct source_frame *f, char *why,
 	f->height = src->height;
 	f->data = d->buf;
 	f->length = len;
-	f->capture_real_ns = clock_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	f->capture_real_ns = real_ns;
+	f->capture_mono_ns = mono_ns;
 	f->skipped = d->lost;
 	d->lost = 0;
 	return 1;

@@ -125,8 +125,8 @@ pattern_next(struct source *src, struct source_frame *f, char *why,
 	p->tick += expirations;
 
 	memset(f, 0, sizeof(*f));
-	f->capture_real_ns = clock_ns(CLOCK_REALTIME);
-	f->capture_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	source_timer_due(src->fd, p->fps_milli, &f->capture_mono_ns,
+	    &f->capture_real_ns);
 	pattern_render(p, f->capture_real_ns);
 	f->fourcc = V4L2_PIX_FMT_YUV420;
 	f->width = img->width;

@@ -158,6 +158,29 @@ source_timer_open(uint32_t fps_milli, char *why, size_t whylen)
 	return fd;
 }
 
+void
+source_timer_due(int fd, uint32_t fps_milli, uint64_t *mono_ns,
+    uint64_t *real_ns)
+{
+	struct itimerspec its;
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+	uint64_t real = clock_ns(CLOCK_REALTIME);
+	uint64_t period = 1000000000000ull / fps_milli, next;
+
+	*mono_ns = mono;
+	*real_ns = real;
+	if (timerfd_gettime(fd, &its) == -1)
+		return;
+	/* it_value: how long until the next expiry; the latest was a
+	 * period before that. */
+	next = (uint64_t)its.it_value.tv_sec * 1000000000u +
+	    (uint64_t)its.it_value.tv_nsec;
+	if (next == 0 || next > period || mono < period - next)
+		return;
+	*mono_ns = mono - (period - next);
+	*real_ns = real - (period - next);
+}
+
 int
 source_timer_read(int fd, uint64_t *ticks, char *why, size_t whylen)
 {

@@ -205,5 +205,14 @@ int	source_frame_copy(const struct source_frame *f, uint8_t **buf,
 int	source_timer_open(uint32_t fps_milli, char *why, size_t whylen);
 /* Reads the timer's expirations: 1 and *ticks, 0 if none yet, -errno. */
 int	source_timer_read(int fd, uint64_t *ticks, char *why, size_t whylen);
+/*
+ * The capture times of a frame the timer paced: its period's end (the
+ * timer's latest expiry), not when the loop got round to it, as a
+ * camera's driver stamps the end of an exposure.  A busy machine then
+ * delays frames without making their times irregular (players read the
+ * frame rate off them).  The times of now if the timer cannot say.
+ */
+void	source_timer_due(int fd, uint32_t fps_milli, uint64_t *mono_ns,
+	    uint64_t *real_ns);
 
 #endif /* SHMCAM_SOURCE_H */

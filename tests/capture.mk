@@ -11,6 +11,7 @@ CAPTURE_SUITE_OBJS_peers   := capture/peers.c
 CAPTURE_SUITE_OBJS_multipart := capture/multipart.c
 CAPTURE_SUITE_OBJS_httpclient := capture/url.c capture/httpresp.c \
 	capture/httpauth.c
+CAPTURE_SUITE_OBJS_source  := capture/source.c capture/rawframe.c
 
 # Suites that make H.264 with x264 to test with (tests/v4l2sim/simh264.c)
 # link it; built with X264=no, they skip those tests and say so.
@@ -24,7 +25,7 @@ $$(BUILD)/tests/check_$(1): $$(BUILD)/tests/check_$(1).o $$(TESTUTIL) \
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(PKG_LIBS) $$(JPEG_LIBS) \
 	    $$(X264_LIBS) $$(NET_LIBS)
 endef
-$(foreach s,mjpeg workers encode keyframe h264pass peers multipart httpclient,\
+$(foreach s,mjpeg workers encode keyframe h264pass peers multipart httpclient source,\
     $(eval $(call capture_suite,$(s))))
 
 # The common H.264 parser's suite makes its streams with x264 too.
