@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "source.h"
+#include "testutil.h"
 
 #define FPS_MILLI	10000u			/* 10 fps */
 #define PERIOD_NS	100000000ull
@@ -84,11 +85,5 @@ source_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(source_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run_suite(source_suite());
 }
