@@ -133,11 +133,18 @@ source_frame_copy(const struct source_frame *f, uint8_t **buf, size_t *cap,
  * time spent on each frame, and the expiration count tells how many
  * ticks were missed when the loop fell behind.
  */
+/* The timer's period at fps_milli frames per 1000 s, in ns. */
+static uint64_t
+timer_period_ns(uint32_t fps_milli)
+{
+	return 1000000000000ull / fps_milli;
+}
+
 int
 source_timer_open(uint32_t fps_milli, char *why, size_t whylen)
 {
 	struct itimerspec its;
-	uint64_t period = 1000000000000ull / fps_milli;
+	uint64_t period = timer_period_ns(fps_milli);
 	int fd, rc;
 
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -165,7 +172,7 @@ source_timer_due(int fd, uint32_t fps_milli, uint64_t *mono_ns,
 	struct itimerspec its;
 	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
 	uint64_t real = clock_ns(CLOCK_REALTIME);
-	uint64_t period = 1000000000000ull / fps_milli, next;
+	uint64_t period = timer_period_ns(fps_milli), next;
 
 	*mono_ns = mono;
 	*real_ns = real;
