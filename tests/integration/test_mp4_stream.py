@@ -205,8 +205,10 @@ class Mp4StreamTest(H264Server, ShmcamTestCase):
                             "stream=nb_read_packets", "-of", "csv=p=0",
                             out], capture_output=True, text=True,
                            timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         # (once per program of the TS and once for the stream itself)
-        packets = int((r.stdout.split() or ["0"])[0])
+        packets = int(r.stdout.split()[0])
+        self.assertGreater(packets, 30, "VLC passed on %d packets" % packets)
         before_key = ("non-existing PPS", "decode_slice_header error",
                       "no frame!", "Last message repeated")
         self.assertEqual([line for line in err.splitlines()
