@@ -142,6 +142,26 @@ def publication_delays(index):
     return out
 
 
+def encode_times(index):
+    """Seconds each H.264 access unit of an h264dump -i index file took
+    the capture to encode (wall clock): the difference of the ring's
+    encoding counters between two units one sequence apart, where the
+    capture counted exactly one encode between them (h264dump reads the
+    counters just after each unit; a unit read late, after the next was
+    counted, is left out)."""
+    out, prev = [], None
+    with open(index) as f:
+        for line in f:
+            w = line.split()
+            if len(w) < 12 or w[0] != "au":
+                continue
+            seq, ns, n = int(w[1]), int(w[10]), int(w[11])
+            if prev is not None and seq == prev[0] + 1 and n == prev[2] + 1:
+                out.append((ns - prev[1]) / 1e9)
+            prev = (seq, ns, n)
+    return out
+
+
 def write_results(path, what, script, how, lines, command=None):
     """A results file: what was measured, when, on which commit and
     machine, how (runs, sizes, settings), the command (make bench's unless
@@ -169,6 +189,35 @@ def render_mandelbrot(path, width, height, fps, pictures):
                                                              fps),
                     "-frames:v", str(pictures), "-pix_fmt", "yuv420p",
                     "-f", "rawvideo", "-y", path], check=True, timeout=600)
+
+
+def render_pan(path, width, height, fps, pictures, tmp):
+    """Content with motion across the whole picture as a camera that pans
+    makes it (a robot's, a pan-tilt head's): a window of width x height
+    moving 8 pixels right and 3 down a frame over a still of ffmpeg's
+    mandelbrot at twice the size (fine detail along the set's edge,
+    smooth colour elsewhere), then back the same way, so that the loop
+    has no cut; raw 4:2:0 pictures, 2 * pictures - 2 of them."""
+    still = os.path.join(tmp, "pan-still.png")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+                    "-i", "mandelbrot=size=%dx%d:rate=%d:start_scale=1.5"
+                    % (2 * width, 2 * height, fps), "-vf",
+                    "select=eq(n\\,40)", "-frames:v", "1", "-y", still],
+                   check=True, timeout=600)
+    fwd = path + ".fwd"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-loop", "1",
+                    "-i", still, "-vf", "crop=%d:%d:x=%d+n*8:y=%d+n*3,"
+                    "format=yuv420p" % (width, height, width // 3,
+                                        height * 5 // 12),
+                    "-r", str(fps), "-frames:v", str(pictures), "-f",
+                    "rawvideo", "-y", fwd], check=True, timeout=600)
+    size = width * height * 3 // 2
+    with open(fwd, "rb") as f:
+        pics = [f.read(size) for _ in range(pictures)]
+    os.unlink(fwd)
+    os.unlink(still)
+    with open(path, "wb") as f:
+        f.write(b"".join(pics + pics[-2:0:-1]))
 
 
 def wait_for(cond, timeout, what, interval=0.1):

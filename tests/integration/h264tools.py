@@ -34,12 +34,13 @@ need_x264 = unittest.skipUnless(
 class Unit:
     __slots__ = ("seq", "flags", "length", "capture_real_ns",
                  "capture_mono_ns", "publish_mono_ns", "width", "height",
-                 "slices")
+                 "slices", "encode_ns", "encoded")
 
     def __init__(self, fields):
         (self.seq, self.flags, self.length, self.capture_real_ns,
          self.capture_mono_ns, self.publish_mono_ns, self.width,
-         self.height, self.slices) = (int(x) for x in fields)
+         self.height, self.slices, self.encode_ns,
+         self.encoded) = (int(x) for x in fields)
 
     @property
     def keyframe(self):

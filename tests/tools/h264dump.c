@@ -11,7 +11,12 @@
  *   -t SECONDS  ... or after this long (default 30); exit 1 if fewer
  *   -o FILE     the Annex-B output (default: none)
  *   -i FILE     one line per event: "au SEQ FLAGS LENGTH CAPTURE_REAL_NS
- *               CAPTURE_MONO_NS PUBLISH_MONO_NS WIDTH HEIGHT SLICES",
+ *               CAPTURE_MONO_NS PUBLISH_MONO_NS WIDTH HEIGHT SLICES
+ *               ENCODE_NS ENCODED" (the last two: the ring's encoding
+ *               counters, rh_encode_ns and rh_encoded, read just after
+ *               the unit; between two units read one frame apart whose
+ *               ENCODED differ by one, the ENCODE_NS difference is the
+ *               later unit's encoding time),
  *               "request MONO_NS COUNT", "viewers MONO_NS N",
  *               "attach GENERATION_HEX PARAMS_LEN PARAMS_FROM BITRATE GOP"
  *   -j DIR      also the JPEG ring's frames, DIR/CAPTURE_REAL_NS.jpg (it
@@ -244,13 +249,20 @@ take_h264(struct dump *d)
 			    f.length, f.flags);
 			exit(1);
 		}
-		if (d->index != NULL)
+		if (d->index != NULL) {
+			struct ring_counters c;
+
+			ring_read_counters(&d->h264, &c);
 			fprintf(d->index, "au %llu %u %u %llu %llu %llu %u "
-			    "%u %u\n", (unsigned long long)f.seq, f.flags,
-			    f.length, (unsigned long long)f.capture_real_ns,
+			    "%u %u %llu %llu\n", (unsigned long long)f.seq,
+			    f.flags, f.length,
+			    (unsigned long long)f.capture_real_ns,
 			    (unsigned long long)f.capture_mono_ns,
 			    (unsigned long long)f.publish_mono_ns, f.width,
-			    f.height, info.slices);
+			    f.height, info.slices,
+			    (unsigned long long)c.encode_ns,
+			    (unsigned long long)c.encoded);
+		}
 		if (f.flags & RING_FRAME_KEYFRAME)
 			d->started = 1;
 		if (!d->started && !d->all)
