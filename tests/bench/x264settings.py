@@ -7,7 +7,8 @@ capture should default to, and takes minutes).
 
 A SETTING is a preset, optionally with x264 options on top,
 "ultrafast+aq-mode=1+subme=1" (x264_param_parse() names); without any,
-the list below.
+the list below, into results/x264settings.txt; with some, into
+results/x264settings-SETTING_SETTING....txt.
 
 Content as in bench_mp4.py: PICTURES pictures of ffmpeg's mandelbrot at
 1280x720, 30 fps, looped (a scene cut every PICTURES frames, in the middle
@@ -47,6 +48,9 @@ from bench_mp4 import Camera, W, H, FPS, PICTURES
 
 X264BENCH = os.path.join(BUILD, "tests", "x264bench")
 RESULTS_TXT = os.path.join(RESULTS, "x264settings.txt")
+# Settings named on the command line: a results file of their own, so
+# that the one behind the capture's defaults stays.
+RESULTS_GIVEN_TXT = os.path.join(RESULTS, "x264settings-%s.txt")
 FRAMES = int(os.environ.get("BENCH_FRAMES", "180"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 QUALITIES = (20, 30, 40, 50, 60, 75, 85, 95)
@@ -204,11 +208,15 @@ def main():
         lines.append("    %3d: %6.0f kbit/s, SSIM %.4f, %.4f" % (q, k, s1,
                                                                  s2))
     print("\n".join(lines))
-    write_results(RESULTS_TXT, "x264's settings against MJPEG",
+    write_results(RESULTS_GIVEN_TXT % "_".join(sys.argv[1:])
+                  if sys.argv[1:] else RESULTS_TXT,
+                  "x264's settings against MJPEG",
                   "x264settings.py", "the machine is shared with other "
                   "builds (2 vCPUs)", lines,
-                  command="SHMCAM_BUILD=build python3 "
-                  "tests/bench/x264settings.py")
+                  command=" ".join(
+                      (["BENCH_RUNS=%d" % RUNS] if RUNS != 5 else []) +
+                      ["SHMCAM_BUILD=build python3",
+                       "tests/bench/x264settings.py"] + sys.argv[1:]))
     return 0
 
 
