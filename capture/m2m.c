@@ -286,6 +286,8 @@ m2m_set_ctrl(struct m2m *m, uint32_t id, int32_t value)
 
 	for (i = 0; i < m->nctrls && m->ctrls[i].id != id; i++)
 		;
+	if (i < m->nctrls && m->ctrls[i].value == value)
+		return 0;
 	if (i == M2M_CTRLS_MAX)
 		return -ENOSPC;
 	m->ctrls[i].id = id;
