@@ -410,6 +410,7 @@ static const struct {
 	{ "DQBUF", VIDIOC_DQBUF }, { "STREAMON", VIDIOC_STREAMON },
 	{ "STREAMOFF", VIDIOC_STREAMOFF }, { "S_CTRL", VIDIOC_S_CTRL },
 	{ "S_EXT_CTRLS", VIDIOC_S_EXT_CTRLS }, { "G_PARM", VIDIOC_G_PARM },
+	{ "S_PARM", VIDIOC_S_PARM },
 };
 
 static const struct {

@@ -693,7 +693,10 @@ do_h264_ctrl(struct sim_m2m *m, unsigned long req, void *arg)
 	case VIDIOC_S_CTRL:
 		if ((k = h264_ctrl_find(c->id, &i)) == NULL)
 			return -EINVAL;
-		if (c->value < k->min || c->value > k->max)
+		/* A button's value is ignored (the kernel's control
+		 * framework does so). */
+		if (k->type != V4L2_CTRL_TYPE_BUTTON &&
+		    (c->value < k->min || c->value > k->max))
 			return -ERANGE;
 		if (k->type == V4L2_CTRL_TYPE_BUTTON) {
 			m->m_force_key = 1;
