@@ -269,14 +269,27 @@ m2m_has_quality(const struct m2m *m)
 }
 
 int
-m2m_has_ctrl(const struct m2m *m, uint32_t id)
+m2m_ctrl_range(const struct m2m *m, uint32_t id, int32_t *min,
+    int32_t *max)
 {
 	struct v4l2_queryctrl q;
 
 	memset(&q, 0, sizeof(q));
 	q.id = id;
-	return v4l2_ioctl(m->fd, VIDIOC_QUERYCTRL, &q) == 0 && q.id == id &&
-	    !(q.flags & (V4L2_CTRL_FLAG_DISABLED | V4L2_CTRL_FLAG_READ_ONLY));
+	if (v4l2_ioctl(m->fd, VIDIOC_QUERYCTRL, &q) != 0 || q.id != id ||
+	    (q.flags & (V4L2_CTRL_FLAG_DISABLED | V4L2_CTRL_FLAG_READ_ONLY)))
+		return 0;
+	*min = q.minimum;
+	*max = q.maximum;
+	return 1;
+}
+
+int
+m2m_has_ctrl(const struct m2m *m, uint32_t id)
+{
+	int32_t min, max;
+
+	return m2m_ctrl_range(m, id, &min, &max);
 }
 
 int

@@ -84,8 +84,11 @@ int	m2m_find_codec(const char *pattern, uint32_t codec, char *path,
 	    size_t size);
 int	m2m_open_codec(struct m2m **out, const char *path, uint32_t codec,
 	    char *why, size_t whylen);
-/* 1 if the device has control id, writable. */
+/* 1 if the device has control id, writable; m2m_ctrl_range() also
+ * gives its range. */
 int	m2m_has_ctrl(const struct m2m *m, uint32_t id);
+int	m2m_ctrl_range(const struct m2m *m, uint32_t id, int32_t *min,
+	    int32_t *max);
 /* Control id = value at every configuration (VIDIOC_S_CTRL after the
  * formats, before the buffers); the next frame reconfigures.  0 or
  * -ENOSPC. */

@@ -22,6 +22,7 @@ struct m2m_h264 {
 	struct m2m	*m;
 	const struct h264_settings *s;
 	struct h264pass	 hp;
+	int32_t		 bps_min, bps_max; /* the bitrate control's range */
 	uint64_t	 frames;	/* the timestamps the frames carry */
 	int		 need_idr;	/* after a dropped unit */
 	unsigned	 broken;	/* dropped in a row */
@@ -69,6 +70,8 @@ m2m_h264_open(struct m2m_h264 **out, const char *path,
 			m2m_h264_close(e);
 			return -ENOTSUP;
 		}
+	(void)m2m_ctrl_range(e->m, V4L2_CID_MPEG_VIDEO_BITRATE, &e->bps_min,
+	    &e->bps_max);
 	/* Optional: without them the device's own defaults apply. */
 	if (m2m_has_ctrl(e->m, V4L2_CID_MPEG_VIDEO_BITRATE_MODE))
 		(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_BITRATE_MODE,
@@ -234,6 +237,7 @@ m2m_h264_encode(struct m2m_h264 *e, const struct source_frame *f,
 	const struct rawformat *fmt = f->raw.rw_fmt;
 	struct h264pass_out o;
 	uint64_t deadline, ts;
+	int64_t bps;
 	int rc;
 
 	if (fmt == NULL || !m2m_takes(e->m, fmt)) {
@@ -242,9 +246,12 @@ m2m_h264_encode(struct m2m_h264 *e, const struct source_frame *f,
 		return -ENOTSUP;
 	}
 	m2m_set_rate(e->m, fps_milli);
+	/* In the device's range (bcm2835-codec: 25 kbit/s to 25 Mbit/s). */
+	bps = (int64_t)h264enc_bitrate(e->s, f->width, f->height, fps_milli) *
+	    1000;
 	(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_BITRATE,
-	    (int32_t)(h264enc_bitrate(e->s, f->width, f->height, fps_milli) *
-	    1000u));
+	    (int32_t)(bps < e->bps_min ? e->bps_min : bps > e->bps_max ?
+	    e->bps_max : bps));
 	(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_I_PERIOD,
 	    (int32_t)h264enc_gop(e->s, fps_milli));
 	if (m2m_has_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_LEVEL))

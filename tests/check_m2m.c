@@ -466,15 +466,16 @@ START_TEST(test_h264_found_by_what_it_is)
 }
 END_TEST
 
-/* The device's 4:2:0 formats, single-planar as bcm2835-codec has them;
- * NV12M (a buffer per plane) copied into its NV12; the multi-planar API
- * too. */
+/* The device's 4:2:0 formats, multi-planar as bcm2835-codec has them,
+ * NM12 and YM12 (a buffer per plane) copied into its NV12 and YU12; the
+ * single-planar API of older kernels too. */
 static const struct {
 	const char	*fourcc;
 	int		 mplane;
 } h264_cases[] = {
-	{ "NV12", 0 }, { "NV21", 0 }, { "YU12", 0 }, { "YV12", 0 },
-	{ "NM12", 0 }, { "NV12", 1 }, { "YM12", 1 },
+	{ "NV12", 1 }, { "NV21", 1 }, { "YU12", 1 }, { "YV12", 1 },
+	{ "NM12", 1 }, { "YM12", 1 }, { "NV12", 0 }, { "YU12", 0 },
+	{ "NM12", 0 },
 };
 
 /* IDRs every GOP frames and where asked for, each unit sound. */

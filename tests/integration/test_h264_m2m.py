@@ -1,6 +1,7 @@
 """H.264 from a hardware memory-to-memory encoder (--h264-encoder), as the
 simulator plays bcm2835-codec's encode node (V4L2SIM_M2M_CODEC=h264:
-x264 behind the driver's single-planar API and controls): /stream.mp4
+x264 behind the driver's multi-planar API and controls, or the
+single-planar one of older kernels): /stream.mp4
 decodes without an error and is the camera's picture (SSIM against the
 frame the camera made, as tests/integration/test_h264_sources.py judges
 it); the options reach the device's controls; a keyframe request makes a
@@ -108,8 +109,9 @@ class H264M2mTest(V4l2TestCase):
                          r"1000 kbit/s, headers before each IDR")
         self.assertNotIn("x264 from now on", cap.log())
 
-    def test_main_profile_and_yu12(self):
-        _, cap, srv = self.start("--h264-profile", "main", fmt="YU12")
+    def test_main_profile_yu12_single_planar(self):
+        _, cap, srv = self.start("--h264-profile", "main", fmt="YU12",
+                                 V4L2SIM_M2M_MPLANE=0)
         self.picture_check(srv, frames=30)
         self.assertIn("VIDIOC_S_CTRL id=0x00990a6b value=2 ",
                       read_file(self.simlog).decode())

@@ -523,11 +523,9 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	s = getenv("V4L2SIM_M2M_CODEC");
 	if (s == NULL || *s == '\0' || strcmp(s, "jpeg") == 0)
 		c->sc_m2m_h264 = 0;
-	else if (strcmp(s, "h264") == 0) {
-		/* As bcm2835-codec's encode node: single-planar. */
+	else if (strcmp(s, "h264") == 0)
 		c->sc_m2m_h264 = 1;
-		m2m_mp = 0;
-	} else {
+	else {
 		snprintf(err, errlen, "V4L2SIM_M2M_CODEC=%s: expected jpeg or "
 		    "h264", s);
 		return -EINVAL;

@@ -20,19 +20,24 @@
  * accepted and never come back.
  *
  * V4L2SIM_M2M_CODEC=h264 makes it an H.264 encoder as bcm2835-codec's
- * "encode" node (usually /dev/video11) presents one: single-planar
- * (V4L2SIM_M2M_MPLANE=1 for the other API), 4:2:0 OUTPUT formats (YU12,
- * YV12, NV12, NV21), an H264 CAPTURE format whose buffer size is the
- * larger of the program's request and a default, the controls
- * V4L2_CID_MPEG_VIDEO_BITRATE, _BITRATE_MODE, _H264_I_PERIOD,
+ * "encode" node (usually /dev/video11) presents one in the Raspberry Pi
+ * kernel's drivers/staging/vc04_services/bcm2835-codec: multi-planar
+ * (V4L2SIM_M2M_MPLANE=0 for the single-planar API of older kernels),
+ * 4:2:0 OUTPUT formats (YU12, YV12, NV12, NV21) with rows aligned to 64
+ * bytes (the driver's alignment for YU12 in its encode role), an H264
+ * CAPTURE format whose buffer size is the larger of the program's request
+ * and the driver's 512 KiB default, its controls with its ranges and
+ * defaults (V4L2_CID_MPEG_VIDEO_BITRATE, _BITRATE_MODE, _H264_I_PERIOD,
  * _H264_PROFILE, _H264_LEVEL, _REPEAT_SEQ_HEADER, _FORCE_KEY_FRAME,
- * _H264_MIN_QP and _MAX_QP, the frame rate by VIDIOC_S_PARM on the
+ * _H264_MIN_QP and _MAX_QP), the frame rate by VIDIOC_S_PARM on the
  * OUTPUT queue, and per picture one access unit, Annex-B, no B-frames,
- * the SPS and PPS before each IDR only with REPEAT_SEQ_HEADER on (before
- * the first one otherwise), the capture buffer flagged KEYFRAME or
- * PFRAME.  It encodes with simh264.c (x264): the controls and the rate
- * in effect at STREAMON become its settings, a forced key frame applies
- * to the next picture.  The faults are the same.
+ * the SPS and PPS in the same buffer as the IDR (the driver asks the
+ * firmware for "headers with frame"), before each IDR with
+ * REPEAT_SEQ_HEADER on and before the first only otherwise, the capture
+ * buffer flagged KEYFRAME or PFRAME.  It encodes with simh264.c (x264):
+ * the controls and the rate in effect at STREAMON become its settings, a
+ * forced key frame applies to the next picture.  The faults are the
+ * same.
  *
  * A job runs synchronously inside the QBUF or STREAMON that completes
  * it, under the device's lock: no thread, so the program's system call
@@ -55,6 +60,7 @@
 
 #define M2M_BUFFERS_MAX	8
 #define M2M_ALIGN	32
+#define M2M_H264_ALIGN	64
 #define M2M_DIM_MIN	32
 #define M2M_DIM_MAX	4096
 #define M2M_QUALITY_DEF	80
@@ -93,14 +99,14 @@ static const struct m2m_ctrl {
 	{ V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, V4L2_CTRL_TYPE_BUTTON,
 	    "Force Key Frame", 0, 0, 0 },
 	{ V4L2_CID_MPEG_VIDEO_H264_MIN_QP, V4L2_CTRL_TYPE_INTEGER,
-	    "H264 Minimum QP Value", 0, 51, 0 },
+	    "H264 Minimum QP Value", 0, 51, 20 },
 	{ V4L2_CID_MPEG_VIDEO_H264_MAX_QP, V4L2_CTRL_TYPE_INTEGER,
 	    "H264 Maximum QP Value", 0, 51, 51 },
 	{ V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, V4L2_CTRL_TYPE_INTEGER,
 	    "H264 I-Frame Period", 0, 2147483647, 60 },
 	{ V4L2_CID_MPEG_VIDEO_H264_LEVEL, V4L2_CTRL_TYPE_MENU,
 	    "H264 Level", V4L2_MPEG_VIDEO_H264_LEVEL_1_0,
-	    V4L2_MPEG_VIDEO_H264_LEVEL_4_2, V4L2_MPEG_VIDEO_H264_LEVEL_4_0 },
+	    V4L2_MPEG_VIDEO_H264_LEVEL_5_1, V4L2_MPEG_VIDEO_H264_LEVEL_4_0 },
 	{ V4L2_CID_MPEG_VIDEO_H264_PROFILE, V4L2_CTRL_TYPE_MENU,
 	    "H264 Profile", V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE,
 	    V4L2_MPEG_VIDEO_H264_PROFILE_HIGH,
@@ -129,6 +135,7 @@ struct m2m_buf {
 
 struct m2m_queue {
 	int		 q_output;	/* the raw side */
+	int		 q_h264;	/* of the H.264 encoder */
 	uint32_t	 q_fourcc;
 	uint32_t	 q_width;
 	uint32_t	 q_height;
@@ -211,7 +218,8 @@ queue_geometry(struct m2m_queue *q)
 		return;
 	}
 	sim_fourcc_geometry(q->q_fourcc, q->q_width, q->q_height,
-	    q->q_output ? M2M_ALIGN : 1, &q->q_geom);
+	    !q->q_output ? 1 : q->q_h264 ? M2M_H264_ALIGN : M2M_ALIGN,
+	    &q->q_geom);
 }
 
 /* ------------------------------------------------------------ ready */
@@ -1017,6 +1025,7 @@ sim_m2m_new(struct sim_m2m **out, const struct sim_config *c, int fd,
 	m->m_mplane = c->sc_m2m_mplane;
 	m->m_quality = M2M_QUALITY_DEF;
 	m->m_out.q_output = 1;
+	m->m_out.q_h264 = c->sc_m2m_h264;
 	m->m_cap.q_fourcc = c->sc_m2m_h264 ? V4L2_PIX_FMT_H264 :
 	    V4L2_PIX_FMT_JPEG;
 	m->m_fps = 30;

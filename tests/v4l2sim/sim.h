@@ -107,8 +107,7 @@ struct sim_config {
 	struct sim_fault sc_faults[SIM_MAX_FAULTS];	/* V4L2SIM_FAIL */
 	/* The memory-to-memory encoder at sc_m2m. */
 	int		sc_m2m_h264;		/* V4L2SIM_M2M_CODEC=h264 */
-	int		sc_m2m_mplane;		/* V4L2SIM_M2M_MPLANE, 1 for
-						 * JPEG, 0 for H.264 */
+	int		sc_m2m_mplane;		/* V4L2SIM_M2M_MPLANE, 1 */
 	uint64_t	sc_m2m_stall_after;	/* V4L2SIM_M2M_STALL_AFTER */
 	unsigned	sc_m2m_nfaults;
 	struct sim_fault sc_m2m_faults[SIM_MAX_FAULTS];	/* V4L2SIM_M2M_FAIL */
