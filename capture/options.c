@@ -587,11 +587,11 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	opt_no_operands(argc, argv);
 	if (o->h264.mode == H264_ON && !h264enc_available() &&
-	    o->fourcc != V4L2_PIX_FMT_H264 && o->h264_encoder == ENCODER_CPU)
+	    o->fourcc != V4L2_PIX_FMT_H264 && o->h264_encoder != ENCODER_M2M)
 		opt_usage_error("--h264 on: this shmcam-capture was built "
 		    "without x264 (make X264=no); only a camera's own H.264 "
 		    "(--format H264) or a hardware encoder's (--h264-encoder "
-		    "m2m) can be published");
+		    "m2m or m2m:PATH) can be published");
 	if (o->h264_encoder == ENCODER_CPU && !h264enc_available())
 		opt_usage_error("--h264-encoder x264: this shmcam-capture was "
 		    "built without x264 (make X264=no)");

@@ -234,9 +234,6 @@ capture_h264_setup(struct capture *c)
 	if (!passthrough)
 		h264_setup_m2m(c);
 	if (!h264enc_available() && c->h264hw == NULL && !passthrough) {
-		if (c->opt.h264.mode == H264_ON)
-			fatalx("--h264 on: this build has no x264 (X264=no) "
-			    "and no hardware H.264 encoder was found");
 		log_info("H.264: this build has no x264 (X264=no) and no "
 		    "hardware encoder was found; JPEG only");
 		return;

@@ -6,14 +6,19 @@ decodes without an error and is the camera's picture (SSIM against the
 frame the camera made, as tests/integration/test_h264_sources.py judges
 it); the options reach the device's controls; a keyframe request makes a
 new viewer start at once; a stalled or failing encoder falls back to x264
-with the viewers still connected; /state says who encodes."""
+with the viewers still connected; /state says who encodes.  Built without
+x264 (make check-nox264), the hardware encoder is used all the same, and
+its failure ends the H.264 stream, saying why, while JPEG goes on (that
+build's simulator cannot encode H.264: its buffers come back flagged
+ERROR, a failing encoder)."""
 
 import os
 import statistics
 import subprocess
+import unittest
 
 from capturetools import read_file
-from h264tools import need_x264, ssim
+from h264tools import X264, need_x264, ssim
 from shmcam import (BUILD, MjpegReader, Mp4Reader, figure, get_json,
                     observe, wait_until)
 from test_v4l2 import V4l2TestCase
@@ -29,8 +34,7 @@ MIN_Y = 0.8
 MIN_UV = 0.97
 
 
-@need_x264
-class H264M2mTest(V4l2TestCase):
+class H264M2mCase(V4l2TestCase):
 
     def setUp(self):
         super().setUp()
@@ -57,6 +61,48 @@ class H264M2mTest(V4l2TestCase):
 
     def h264_state(self, srv):
         return get_json(srv.port)["cameras"][0]["h264"]
+
+
+@unittest.skipIf(X264, "a build with x264 falls back to it instead: "
+                 "H264M2mTest.test_stall_falls_back_to_x264_keeping_viewers")
+class H264M2mWithoutX264Test(H264M2mCase):
+
+    def test_failure_ends_h264_keeping_jpeg(self):
+        name, cap, srv = self.start()
+        self.assertRegex(cap.log(), r"H\.264 is encoded by .*video11 .*; "
+                         r"this build has no x264 to take over if it fails")
+        self.assertEqual(self.h264_state(srv)["encoder"], "m2m")
+        mjpeg = MjpegReader(srv.port)
+        mjpeg.start()
+        self.addCleanup(mjpeg.stop)
+        mp4 = Mp4Reader(srv.port, "/stream.mp4")
+        mp4.start()
+        self.addCleanup(mp4.stop)
+        # 30 broken units in a row (a second at 30 fps; 20 s for a
+        # loaded machine), then the end of H.264, said once.
+        cap.wait_log(r"hardware H\.264 encoder .*video11 .*: 30 broken "
+                     r"access units in a row; this build has no x264 "
+                     r"\(X264=no\): no H\.264 from now on",
+                     what="the end of H.264", timeout=20)
+        wait_until(lambda: (self.ring_info(name, h264=True) or {})
+                   .get("reason") == "the hardware H.264 encoder failed",
+                   10, "the H.264 ring to say why")
+        self.assertEqual(self.ring_info(name, h264=True)["state"],
+                         "offline")
+        self.assertEqual(self.h264_state(srv)["encoder"], "")
+        # JPEG goes on, to the viewer that was there all along.
+        mjpeg.wait_frames(30, timeout=20)
+        m = mjpeg.count()
+        mjpeg.wait_frames(m + 30, timeout=20)
+        self.assertIsNone(mjpeg.error)
+        self.assertFalse(mjpeg.closed)
+        self.assertEqual(self.ring_info(name)["state"], "online")
+        self.assertEqual(cap.log().count("from now on"), 1)
+        self.assertTrue(cap.alive())
+
+
+@need_x264
+class H264M2mTest(H264M2mCase):
 
     def reader(self, srv):
         r = Mp4Reader(srv.port, "/stream.mp4")
