@@ -162,6 +162,44 @@ check_picture(const uint8_t *jpeg, size_t len, uint64_t seq)
 	tjDestroy(tj);
 }
 
+/* A stalled encoder's error came after the bound, and not much more:
+ * 3 s for a loaded machine. */
+static void
+check_bound(uint64_t t0)
+{
+	ck_assert_uint_ge(tu_now_ms() - t0, M2M_TIMEOUT_MS - 10);
+	ck_assert_uint_lt(tu_now_ms() - t0, M2M_TIMEOUT_MS + 3000);
+}
+
+/*
+ * In a child: prepare(arg) (opening the device, a first frame), the
+ * capture's own filter (SANDBOX_CAPTURE, without a V4L2 layer's calls),
+ * then step(arg, i) for five frames; none may fail, nor the filter kill
+ * the child.
+ */
+static void
+under_the_capture_filter(int (*prepare)(void *), int (*step)(void *, int),
+    void *arg)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		log_init("check_m2m");
+		if (prepare(arg) != 0 || sandbox_apply(SANDBOX_CAPTURE) != 0)
+			_exit(10);
+		for (int i = 0; i < 5; i++)
+			if (step(arg, i) != 0)
+				_exit(20 + i);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+}
+
 static struct m2m *
 open_enc(int quality)
 {
@@ -204,10 +242,13 @@ END_TEST
  * buffer per plane) also where the encoder has only NV12: the samples
  * are copied into its layout.
  */
-static const struct {
+/* A format of the camera's frames, and which API the encoder has. */
+struct enc_case {
 	const char	*fourcc;
 	int		 mplane;
-} encode_cases[] = {
+};
+
+static const struct enc_case encode_cases[] = {
 	{ "YU12", 1 }, { "YV12", 1 }, { "NV12", 1 }, { "NV21", 1 },
 	{ "YUYV", 1 }, { "UYVY", 1 }, { "NM12", 1 }, { "YM12", 1 },
 	{ "YU12", 0 }, { "NV12", 0 }, { "YUYV", 0 }, { "NM12", 0 },
@@ -297,50 +338,55 @@ START_TEST(test_faults_are_errors)
 	t0 = tu_now_ms();
 	ck_assert_int_eq(m2m_encode(m, &c.raw, out, cap, &len, why,
 	    sizeof(why)), -ETIMEDOUT);
-	/* The bound, and not much more: 3 s for a loaded machine. */
-	ck_assert_uint_ge(tu_now_ms() - t0, M2M_TIMEOUT_MS - 10);
-	ck_assert_uint_lt(tu_now_ms() - t0, M2M_TIMEOUT_MS + 3000);
+	check_bound(t0);
 	m2m_close(m);
 	camframe_free(&c);
 	free(out);
 }
 END_TEST
 
-/*
- * Set up, then under the capture's own filter (SANDBOX_CAPTURE, without
- * a V4L2 layer's calls): frames encode, the child is not killed.
- */
+/* The JPEG encoder's child (under_the_capture_filter()). */
+struct jpeg_child {
+	struct camframe	 c;
+	struct m2m	*m;
+	uint8_t		*out;
+	size_t		 cap;
+};
+
+static int
+jpeg_child_setup(void *arg)
+{
+	struct jpeg_child *j = arg;
+	char why[200];
+
+	j->m = open_enc(80);
+	return m2m_configure(j->m, j->c.raw.rw_fmt, W, H, why, sizeof(why));
+}
+
+static int
+jpeg_child_step(void *arg, int i)
+{
+	struct jpeg_child *j = arg;
+	char why[200];
+	size_t len;
+
+	(void)i;
+	return m2m_encode(j->m, &j->c.raw, j->out, j->cap, &len, why,
+	    sizeof(why));
+}
+
+/* Set up, then under the capture's own filter: frames encode. */
 START_TEST(test_encodes_under_the_capture_filter)
 {
-	size_t cap = encoder_max_size(W, H), len;
-	struct camframe c;
-	char why[200];
-	struct m2m *m;
-	int status, rc;
-	pid_t pid;
+	struct jpeg_child j;
 
-	camframe_make(&c, V4L2_PIX_FMT_NV12, 3);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		uint8_t *out = malloc(cap);
-
-		log_init("check_m2m");
-		m = open_enc(80);
-		if (m2m_configure(m, c.raw.rw_fmt, W, H, why,
-		    sizeof(why)) != 0 || sandbox_apply(SANDBOX_CAPTURE) != 0)
-			_exit(10);
-		for (int i = 0; i < 5; i++)
-			if ((rc = m2m_encode(m, &c.raw, out, cap, &len, why,
-			    sizeof(why))) != 0)
-				_exit(20 + i);
-		m2m_close(m);
-		_exit(0);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
-	camframe_free(&c);
+	memset(&j, 0, sizeof(j));
+	camframe_make(&j.c, V4L2_PIX_FMT_NV12, 3);
+	j.cap = encoder_max_size(W, H);
+	ck_assert_ptr_nonnull(j.out = malloc(j.cap));
+	under_the_capture_filter(jpeg_child_setup, jpeg_child_step, &j);
+	camframe_free(&j.c);
+	free(j.out);
 }
 END_TEST
 
@@ -469,10 +515,7 @@ END_TEST
 /* The device's 4:2:0 formats, multi-planar as bcm2835-codec has them,
  * NM12 and YM12 (a buffer per plane) copied into its NV12 and YU12; the
  * single-planar API of older kernels too. */
-static const struct {
-	const char	*fourcc;
-	int		 mplane;
-} h264_cases[] = {
+static const struct enc_case h264_cases[] = {
 	{ "NV12", 1 }, { "NV21", 1 }, { "YU12", 1 }, { "YV12", 1 },
 	{ "NM12", 1 }, { "YM12", 1 }, { "NV12", 0 }, { "YU12", 0 },
 	{ "NM12", 0 },
@@ -591,9 +634,7 @@ START_TEST(test_h264_faults_are_errors)
 	ck_assert_int_eq(m2m_h264_encode(e, &f, 30000, 0, &out, &len, &key,
 	    why, sizeof(why)), -ETIMEDOUT);
 	ck_assert_ptr_nonnull(strstr(why, "nothing coded within"));
-	/* The bound, and not much more: 3 s for a loaded machine. */
-	ck_assert_uint_ge(tu_now_ms() - t0, M2M_TIMEOUT_MS - 10);
-	ck_assert_uint_lt(tu_now_ms() - t0, M2M_TIMEOUT_MS + 3000);
+	check_bound(t0);
 	m2m_h264_close(e);
 	/* Frames it does not take: an error, not a guess. */
 	unsetenv("V4L2SIM_M2M_STALL_AFTER");
@@ -608,40 +649,50 @@ START_TEST(test_h264_faults_are_errors)
 }
 END_TEST
 
-/* Set up, then under the capture's own filter: frames encode. */
-START_TEST(test_h264_encodes_under_the_capture_filter)
-{
+/* The H.264 encoder's child (under_the_capture_filter()). */
+struct h264_child {
 	struct h264_settings s;
 	struct source_frame f;
-	struct camframe c;
-	const uint8_t *out;
-	struct m2m_h264 *e;
-	char why[200];
-	int status, key;
-	size_t len;
-	pid_t pid;
+	struct m2m_h264	*e;
+};
 
-	h264_settings(&s, 1000, 30, H264_PROFILE_MAIN);
+static int
+h264_child_step(void *arg, int i)
+{
+	struct h264_child *h = arg;
+	const uint8_t *out;
+	char why[200];
+	size_t len;
+	int key;
+
+	/* The third frame asked to be a keyframe, the others not. */
+	if (m2m_h264_encode(h->e, &h->f, 30000, i == 2, &out, &len, &key,
+	    why, sizeof(why)) != 0)
+		return -1;
+	return i >= 0 && key != (i == 2);
+}
+
+static int
+h264_child_setup(void *arg)
+{
+	struct h264_child *h = arg;
+
+	h->e = open_h264(&h->s);
+	return h264_child_step(h, -1);
+}
+
+/* Set up, then under the capture's own filter: frames encode, a
+ * keyframe comes when asked for. */
+START_TEST(test_h264_encodes_under_the_capture_filter)
+{
+	struct h264_child h;
+	struct camframe c;
+
+	memset(&h, 0, sizeof(h));
+	h264_settings(&h.s, 1000, 30, H264_PROFILE_MAIN);
 	camframe_make(&c, V4L2_PIX_FMT_NV12, 3);
-	source_frame_of(&f, &c, V4L2_PIX_FMT_NV12);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		log_init("check_m2m");
-		e = open_h264(&s);
-		if (m2m_h264_encode(e, &f, 30000, 0, &out, &len, &key, why,
-		    sizeof(why)) != 0 || sandbox_apply(SANDBOX_CAPTURE) != 0)
-			_exit(10);
-		for (int i = 0; i < 5; i++)
-			if (m2m_h264_encode(e, &f, 30000, i == 2, &out, &len,
-			    &key, why, sizeof(why)) != 0 || key != (i == 2))
-				_exit(20 + i);
-		m2m_h264_close(e);
-		_exit(0);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	source_frame_of(&h.f, &c, V4L2_PIX_FMT_NV12);
+	under_the_capture_filter(h264_child_setup, h264_child_step, &h);
 	camframe_free(&c);
 }
 END_TEST
