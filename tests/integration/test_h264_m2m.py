@@ -108,14 +108,17 @@ class H264M2mTest(H264Server, H264M2mCase):
 
     def picture_check(self, srv, frames=FRAMES):
         """frames of /stream.mp4 decode without an error, in the camera's
-        order, each the camera's picture (every frame as it came: a
-        constant-rate output would repeat some)."""
+        order, each the camera's picture.  Every frame as it came, in
+        the stream's own time base: a constant-rate output would repeat
+        some, and the frame rate's time base would give two frames that
+        came closer than 1/30 s the same time."""
         raw = os.path.join(self.tmp, "out.yuv")
         ref = os.path.join(self.tmp, "ref.yuv")
         r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror",
                             "-i", srv.url("/stream.mp4"), "-frames:v",
                             str(frames), "-fps_mode", "passthrough",
-                            "-f", "rawvideo", "-pix_fmt",
+                            "-enc_time_base", "-1", "-f", "rawvideo",
+                            "-pix_fmt",
                             "yuv420p", raw, "-y"],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
