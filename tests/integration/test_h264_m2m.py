@@ -5,7 +5,8 @@ single-planar one of older kernels): /stream.mp4
 decodes without an error and is the camera's picture (SSIM against the
 frame the camera made, as tests/integration/test_h264_sources.py judges
 it); the options reach the device's controls; a keyframe request makes a
-new viewer start at once; a stalled or failing encoder falls back to x264
+new viewer start at once; it encodes only while someone watches H.264; a
+stalled or failing encoder falls back to x264
 with the viewers still connected; /state says who encodes.  Built without
 x264 (make check-nox264), the hardware encoder is used all the same, and
 its failure ends the H.264 stream, saying why, while JPEG goes on (that
@@ -155,6 +156,29 @@ class H264M2mTest(H264Server, H264M2mCase):
         self.assertRegex(log, r"H\.264 320x240 at 30 fps: baseline, GOP 45, "
                          r"1000 kbit/s, headers before each IDR")
         self.assertNotIn("x264 from now on", cap.log())
+
+    def test_encodes_only_while_watched(self):
+        name, _, srv = self.start()
+
+        def h264(key):
+            return (self.ring_info(name, h264=True) or {}).get(key, 0)
+        # No H.264 viewer: frames are counted idle, the device is never
+        # started (the simulator logs its settings when it is).
+        wait_until(lambda: h264("idle") >= 30, 20, "30 idle frames")
+        self.assertEqual(h264("latest"), 0)
+        self.assertNotIn("H.264 320x240", read_file(self.simlog).decode())
+        r = self.reader(srv)
+        r.wait_fragments(10, timeout=20)
+        self.assertIn("H.264 320x240", read_file(self.simlog).decode())
+        # The viewer gone, nothing more is encoded: once frames are idle
+        # again, a second of them (30) publishes none.
+        r.stop()
+        idle = h264("idle")
+        wait_until(lambda: h264("idle") > idle, 20, "idle frames again")
+        latest, idle = h264("latest"), h264("idle")
+        wait_until(lambda: h264("idle") >= idle + 30, 20,
+                   "30 more idle frames")
+        self.assertEqual(h264("latest"), latest)
 
     def test_main_profile_yu12_single_planar(self):
         _, cap, srv = self.start("--h264-profile", "main", fmt="YU12",
