@@ -32,6 +32,7 @@
 #include "h264pass.h"
 #include "keyframe.h"
 #include "m2m.h"
+#include "m2m_h264.h"
 #include "opt.h"
 #include "peers.h"
 #include "placeholder.h"
@@ -47,10 +48,10 @@
 #define NET_TIMEOUT_MS		5000	/* --source-timeout */
 #define NET_RETRY_MAX_MS	10000	/* --retry-max of network sources */
 
-/* --encoder: who encodes raw frames to JPEG. */
+/* --encoder, --h264-encoder: who encodes raw frames to JPEG, H.264. */
 enum capture_encoder {
 	ENCODER_AUTO,		/* a memory-to-memory encoder if one is found */
-	ENCODER_CPU,		/* libjpeg-turbo */
+	ENCODER_CPU,		/* libjpeg-turbo, x264 */
 	ENCODER_M2M,		/* a memory-to-memory encoder, or exit */
 };
 
@@ -96,6 +97,8 @@ struct capture_options {
 	unsigned	 retry_max_ms;	/* 0: the source's default */
 	int		 always_encode;
 	struct h264_settings h264;
+	enum capture_encoder h264_encoder;
+	const char	*h264_m2m_path;	/* --h264-encoder m2m:PATH, else NULL */
 	int		 list;
 	int		 no_sandbox;
 	struct source_control controls[SOURCE_CONTROLS_MAX];
@@ -155,6 +158,14 @@ struct capture {
 	struct ring_writer h264;
 	char		 h264_shm_name[RING_NAME_MAX];
 	struct h264enc	*h264enc;	/* the H.264 thread's; NULL: none */
+	struct m2m_h264	*h264hw;	/* the H.264 thread's, while it works */
+	char		 h264hw_name[128]; /* the loop's copy of its name */
+	char		 h264hw_why[256]; /* why it failed: written by the
+					  * thread once, before the job that
+					  * says so (H264_JOB_FELL_BACK) */
+	int		 h264_engine;	/* the loop's view: ENCODER_CPU (x264),
+					 * ENCODER_M2M, -1: none */
+	int		 h264_ended;	/* the hardware failed, no x264 */
 	struct workers	 h264_wk;	/* that thread, copy mode */
 	struct event	*h264_ev;
 	uint32_t	 h264_fps;	/* the encoder's rate (see above) */

@@ -22,15 +22,22 @@
 #include "v4l2.h"
 
 #define M2M_FORMATS_MAX	32
+#define M2M_CTRLS_MAX	12
 
 struct m2m {
 	int		 fd;
 	int		 epfd;
 	int		 mplane;
 	uint32_t	 out_type, cap_type;
+	uint32_t	 codec;		/* the CAPTURE format: JPEG, H264 */
 	char		 name[96];
-	int		 quality;
 	int		 has_quality;
+	/* Controls set at each configuration, in order (m2m_set_ctrl()). */
+	struct v4l2_control ctrls[M2M_CTRLS_MAX];
+	unsigned	 nctrls;
+	uint32_t	 fps_milli;	/* S_PARM on OUTPUT, 0: not set */
+	uint32_t	 cap_size;	/* CAPTURE sizeimage asked, 0: the
+					 * driver's */
 	/* What the OUTPUT queue takes, in the device's order. */
 	uint32_t	 formats[M2M_FORMATS_MAX];
 	unsigned	 nformats;
@@ -62,9 +69,24 @@ is_m2m(int fd, uint32_t *caps_out)
 	    (caps & V4L2_CAP_STREAMING);
 }
 
-/* 1 if the queue of type lists a format accept() takes. */
+/*
+ * want: a coded format, or 0 for any raw one (rawframe.c's table).
+ * JPEG encoders may call theirs MJPEG.
+ */
 static int
-lists(int fd, uint32_t type, int (*accept)(uint32_t))
+accepts(uint32_t want, uint32_t fourcc)
+{
+	if (want == 0)
+		return rawformat_find(fourcc) != NULL;
+	if (want == V4L2_PIX_FMT_JPEG)
+		return fourcc == V4L2_PIX_FMT_JPEG ||
+		    fourcc == V4L2_PIX_FMT_MJPEG;
+	return fourcc == want;
+}
+
+/* 1 if the queue of type lists a format accepts() want. */
+static int
+lists(int fd, uint32_t type, uint32_t want)
 {
 	struct v4l2_fmtdesc d;
 
@@ -74,30 +96,19 @@ lists(int fd, uint32_t type, int (*accept)(uint32_t))
 		d.type = type;
 		if (v4l2_ioctl(fd, VIDIOC_ENUM_FMT, &d) == -1)
 			return 0;
-		if (accept(d.pixelformat))
+		if (accepts(want, d.pixelformat))
 			return 1;
 	}
 	return 0;
 }
 
-static int
-is_jpeg(uint32_t fourcc)
-{
-	return fourcc == V4L2_PIX_FMT_JPEG || fourcc == V4L2_PIX_FMT_MJPEG;
-}
-
-static int
-is_raw(uint32_t fourcc)
-{
-	return rawformat_find(fourcc) != NULL;
-}
 
 /*
- * A JPEG encoder: memory-to-memory, JPEG out, raw in.  A JPEG decoder
+ * An encoder of codec: memory-to-memory, codec out, raw in.  A decoder
  * (bcm2835-codec's decode node, hantro's) has them the other way round.
  */
 static int
-m2m_probe(int fd, int *mplane)
+m2m_probe(int fd, uint32_t codec, int *mplane)
 {
 	uint32_t caps;
 
@@ -105,38 +116,50 @@ m2m_probe(int fd, int *mplane)
 		return 0;
 	*mplane = (caps & V4L2_CAP_VIDEO_M2M_MPLANE) != 0;
 	return lists(fd, *mplane ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE :
-	    V4L2_BUF_TYPE_VIDEO_CAPTURE, is_jpeg) &&
+	    V4L2_BUF_TYPE_VIDEO_CAPTURE, codec) &&
 	    lists(fd, *mplane ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE :
-	    V4L2_BUF_TYPE_VIDEO_OUTPUT, is_raw);
+	    V4L2_BUF_TYPE_VIDEO_OUTPUT, 0);
 }
 
 static int
 find_cb(const char *path, void *arg)
 {
+	const uint32_t *codec = arg;
 	int fd, mplane, yes;
 
-	(void)arg;
 	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return 0;
-	yes = m2m_probe(fd, &mplane);
+	yes = m2m_probe(fd, *codec, &mplane);
 	close(fd);
 	return yes;
 }
 
 int
+m2m_find_codec(const char *pattern, uint32_t codec, char *path, size_t size)
+{
+	return v4l2_find_node(pattern, find_cb, &codec, path, size);
+}
+
+int
 m2m_find(const char *pattern, char *path, size_t size)
 {
-	return v4l2_find_node(pattern, find_cb, NULL, path, size);
+	return m2m_find_codec(pattern, V4L2_PIX_FMT_JPEG, path, size);
+}
+
+static const char *
+codec_name(uint32_t codec)
+{
+	return codec == V4L2_PIX_FMT_JPEG ? "JPEG" : codec ==
+	    V4L2_PIX_FMT_H264 ? "H.264" : "video";
 }
 
 /* ------------------------------------------------------------ open */
 
 int
-m2m_open(struct m2m **out, const char *path, int quality, char *why,
-    size_t whylen)
+m2m_open_codec(struct m2m **out, const char *path, uint32_t codec,
+    char *why, size_t whylen)
 {
 	struct v4l2_capability cap;
-	struct v4l2_queryctrl q;
 	struct v4l2_fmtdesc d;
 	struct epoll_event ev;
 	struct m2m *m;
@@ -146,16 +169,16 @@ m2m_open(struct m2m **out, const char *path, int quality, char *why,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return -ENOMEM;
 	m->out.vq_fd = m->cap.vq_fd = m->epfd = -1;
-	m->quality = quality;
+	m->codec = codec;
 	if ((m->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		rc = -errno;
 		snprintf(why, whylen, "open %s: %s", path, strerror(errno));
 		free(m);
 		return rc;
 	}
-	if (!m2m_probe(m->fd, &m->mplane)) {
-		snprintf(why, whylen, "%s is not a memory-to-memory JPEG "
-		    "encoder", path);
+	if (!m2m_probe(m->fd, codec, &m->mplane)) {
+		snprintf(why, whylen, "%s is not a memory-to-memory %s "
+		    "encoder", path, codec_name(codec));
 		rc = -ENODEV;
 		goto fail;
 	}
@@ -173,13 +196,9 @@ m2m_open(struct m2m **out, const char *path, int quality, char *why,
 		d.type = m->out_type;
 		if (v4l2_ioctl(m->fd, VIDIOC_ENUM_FMT, &d) == -1)
 			break;
-		if (is_raw(d.pixelformat))
+		if (accepts(0, d.pixelformat))
 			m->formats[m->nformats++] = d.pixelformat;
 	}
-	memset(&q, 0, sizeof(q));
-	q.id = V4L2_CID_JPEG_COMPRESSION_QUALITY;
-	m->has_quality = v4l2_ioctl(m->fd, VIDIOC_QUERYCTRL, &q) == 0 &&
-	    !(q.flags & (V4L2_CTRL_FLAG_DISABLED | V4L2_CTRL_FLAG_READ_ONLY));
 	if ((m->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		rc = -errno;
 		snprintf(why, whylen, "epoll_create1: %s", strerror(errno));
@@ -197,6 +216,23 @@ m2m_open(struct m2m **out, const char *path, int quality, char *why,
 fail:
 	m2m_close(m);
 	return rc;
+}
+
+int
+m2m_open(struct m2m **out, const char *path, int quality, char *why,
+    size_t whylen)
+{
+	int rc;
+
+	if ((rc = m2m_open_codec(out, path, V4L2_PIX_FMT_JPEG, why,
+	    whylen)) != 0)
+		return rc;
+	(*out)->has_quality = m2m_has_ctrl(*out,
+	    V4L2_CID_JPEG_COMPRESSION_QUALITY);
+	if ((*out)->has_quality)
+		(void)m2m_set_ctrl(*out, V4L2_CID_JPEG_COMPRESSION_QUALITY,
+		    quality);
+	return 0;
 }
 
 static void
@@ -232,6 +268,80 @@ m2m_has_quality(const struct m2m *m)
 	return m->has_quality;
 }
 
+int
+m2m_ctrl_range(const struct m2m *m, uint32_t id, int32_t *min,
+    int32_t *max)
+{
+	struct v4l2_queryctrl q;
+
+	memset(&q, 0, sizeof(q));
+	q.id = id;
+	if (v4l2_ioctl(m->fd, VIDIOC_QUERYCTRL, &q) != 0 || q.id != id ||
+	    (q.flags & (V4L2_CTRL_FLAG_DISABLED | V4L2_CTRL_FLAG_READ_ONLY)))
+		return 0;
+	*min = q.minimum;
+	*max = q.maximum;
+	return 1;
+}
+
+int
+m2m_has_ctrl(const struct m2m *m, uint32_t id)
+{
+	int32_t min, max;
+
+	return m2m_ctrl_range(m, id, &min, &max);
+}
+
+int
+m2m_set_ctrl(struct m2m *m, uint32_t id, int32_t value)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nctrls && m->ctrls[i].id != id; i++)
+		;
+	if (i < m->nctrls && m->ctrls[i].value == value)
+		return 0;
+	if (i == M2M_CTRLS_MAX)
+		return -ENOSPC;
+	m->ctrls[i].id = id;
+	m->ctrls[i].value = value;
+	if (i == m->nctrls)
+		m->nctrls++;
+	m->cfg_fmt = NULL;	/* applied at the next configuration */
+	return 0;
+}
+
+void
+m2m_set_rate(struct m2m *m, uint32_t fps_milli)
+{
+	if (fps_milli != m->fps_milli)
+		m->cfg_fmt = NULL;
+	m->fps_milli = fps_milli;
+}
+
+void
+m2m_set_capture_size(struct m2m *m, uint32_t bytes)
+{
+	m->cap_size = bytes;
+}
+
+int
+m2m_ctrl_now(struct m2m *m, uint32_t id, int32_t value, char *why,
+    size_t whylen)
+{
+	struct v4l2_control ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.id = id;
+	ctl.value = value;
+	if (v4l2_ioctl(m->fd, VIDIOC_S_CTRL, &ctl) == -1) {
+		snprintf(why, whylen, "VIDIOC_S_CTRL 0x%x=%d: %s", id, value,
+		    strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /* The device's format for frames of f: f itself, else the same samples
  * in another layout (NV12 for NV12M); NULL if none. */
 static const struct rawformat *
@@ -263,6 +373,9 @@ m2m_set_format(struct m2m *m, uint32_t type, uint32_t fourcc, uint32_t w,
     uint32_t h, struct v4l2_format *fmt, char *why, size_t whylen)
 {
 	uint32_t got, gw, gh;
+	/* A coded format's buffer size is the application's to ask for
+	 * (drivers take it as a minimum or keep their own default). */
+	uint32_t size = type == m->cap_type ? m->cap_size : 0;
 
 	memset(fmt, 0, sizeof(*fmt));
 	fmt->type = type;
@@ -271,11 +384,14 @@ m2m_set_format(struct m2m *m, uint32_t type, uint32_t fourcc, uint32_t w,
 		fmt->fmt.pix_mp.height = h;
 		fmt->fmt.pix_mp.pixelformat = fourcc;
 		fmt->fmt.pix_mp.field = V4L2_FIELD_NONE;
+		fmt->fmt.pix_mp.num_planes = size != 0;
+		fmt->fmt.pix_mp.plane_fmt[0].sizeimage = size;
 	} else {
 		fmt->fmt.pix.width = w;
 		fmt->fmt.pix.height = h;
 		fmt->fmt.pix.pixelformat = fourcc;
 		fmt->fmt.pix.field = V4L2_FIELD_NONE;
+		fmt->fmt.pix.sizeimage = size;
 	}
 	if (v4l2_ioctl(m->fd, VIDIOC_S_FMT, fmt) == -1) {
 		snprintf(why, whylen, "VIDIOC_S_FMT: %s", strerror(errno));
@@ -299,7 +415,7 @@ m2m_configure(struct m2m *m, const struct rawformat *f, uint32_t w,
 {
 	const struct rawformat *d;
 	struct v4l2_format fmt;
-	struct v4l2_control ctl;
+	struct v4l2_streamparm parm;
 	unsigned n;
 	int rc;
 
@@ -328,19 +444,25 @@ m2m_configure(struct m2m *m, const struct rawformat *f, uint32_t w,
 		    fmt.fmt.pix_mp.plane_fmt[i].sizeimage :
 		    fmt.fmt.pix.sizeimage;
 	}
-	if ((rc = m2m_set_format(m, m->cap_type, V4L2_PIX_FMT_JPEG, w, h,
+	if ((rc = m2m_set_format(m, m->cap_type, m->codec, w, h,
 	    &fmt, why, whylen)) != 0)
 		return rc;
-	if (m->has_quality) {
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.id = V4L2_CID_JPEG_COMPRESSION_QUALITY;
-		ctl.value = m->quality;
-		if (v4l2_ioctl(m->fd, VIDIOC_S_CTRL, &ctl) == -1) {
-			snprintf(why, whylen, "VIDIOC_S_CTRL quality %d: %s",
-			    m->quality, strerror(errno));
+	if (m->fps_milli != 0) {
+		memset(&parm, 0, sizeof(parm));
+		parm.type = m->out_type;
+		parm.parm.output.timeperframe.numerator = 1000;
+		parm.parm.output.timeperframe.denominator = m->fps_milli;
+		if (v4l2_ioctl(m->fd, VIDIOC_S_PARM, &parm) == -1) {
+			snprintf(why, whylen, "VIDIOC_S_PARM %u.%03u fps: %s",
+			    m->fps_milli / 1000, m->fps_milli % 1000,
+			    strerror(errno));
 			return -errno;
 		}
 	}
+	for (unsigned i = 0; i < m->nctrls; i++)
+		if ((rc = m2m_ctrl_now(m, m->ctrls[i].id, m->ctrls[i].value,
+		    why, whylen)) != 0)
+			return rc;
 	if ((rc = v4l2_queue_alloc(&m->out, m->fd, m->out_type, 1, n, why,
 	    whylen)) != 0 ||
 	    (rc = v4l2_queue_alloc(&m->cap, m->fd, m->cap_type, 1, 1, why,
@@ -397,17 +519,21 @@ m2m_dqbuf(struct m2m *m, struct v4l2_queue *q, uint64_t deadline,
 	}
 }
 
+void
+m2m_reset(struct m2m *m)
+{
+	m2m_unconfigure(m);
+}
+
 int
-m2m_encode(struct m2m *m, const struct rawframe *f, uint8_t *out,
-    size_t cap, size_t *len, char *why, size_t whylen)
+m2m_put(struct m2m *m, const struct rawframe *f, uint64_t ts_ns,
+    uint64_t *deadline, char *why, size_t whylen)
 {
 	struct rawframe dst;
-	struct v4l2_dequeued d;
-	struct mjpeg_info info;
+	struct timeval tv;
 	uint8_t *data[V4L2_QUEUE_PLANES];
 	size_t plen[V4L2_QUEUE_PLANES];
 	uint32_t used[V4L2_QUEUE_PLANES];
-	uint64_t deadline;
 	int rc;
 
 	if ((rc = m2m_configure(m, f->rw_fmt, f->rw_width, f->rw_height, why,
@@ -427,43 +553,96 @@ m2m_encode(struct m2m *m, const struct rawframe *f, uint8_t *out,
 		    "frame", m->width, m->height, m->dev_fmt->rf_name);
 		return -EPROTO;
 	}
+	tv.tv_sec = (time_t)(ts_ns / 1000000000u);
+	tv.tv_usec = (suseconds_t)(ts_ns % 1000000000u / 1000u);
 	if ((rc = v4l2_queue_qbuf(&m->cap, 0, NULL, NULL)) != 0 ||
-	    (rc = v4l2_queue_qbuf(&m->out, 0, used, NULL)) != 0) {
+	    (rc = v4l2_queue_qbuf(&m->out, 0, used, &tv)) != 0) {
 		snprintf(why, whylen, "VIDIOC_QBUF: %s", strerror(-rc));
+		m2m_unconfigure(m);
 		return rc;
 	}
-	deadline = clock_ns(CLOCK_MONOTONIC) + M2M_TIMEOUT_MS * 1000000ull;
+	*deadline = clock_ns(CLOCK_MONOTONIC) + M2M_TIMEOUT_MS * 1000000ull;
+	return 0;
+}
+
+int
+m2m_get(struct m2m *m, uint64_t deadline, struct m2m_coded *c, char *why,
+    size_t whylen)
+{
+	struct v4l2_dequeued d;
+	int rc;
+
 	if ((rc = m2m_dqbuf(m, &m->cap, deadline, &d)) != 0) {
 		if (rc == -ETIMEDOUT)
-			snprintf(why, whylen, "no JPEG within %d ms",
+			snprintf(why, whylen, "nothing coded within %d ms",
 			    M2M_TIMEOUT_MS);
 		else
-			snprintf(why, whylen, "VIDIOC_DQBUF (JPEG): %s",
-			    strerror(-rc));
+			snprintf(why, whylen, "VIDIOC_DQBUF (%s): %s",
+			    codec_name(m->codec), strerror(-rc));
 		/* The buffers are the device's until a STREAMOFF. */
 		m2m_unconfigure(m);
 		return rc;
 	}
-	if ((d.dq_flags & V4L2_BUF_FLAG_ERROR) ||
-	    mjpeg_check(d.dq_data[0], d.dq_len[0], &info) != 0 ||
-	    info.width != f->rw_width || info.height != f->rw_height) {
-		snprintf(why, whylen, "it gave a broken JPEG (%zu bytes)",
-		    d.dq_len[0]);
+	c->data = d.dq_data[0];
+	c->len = d.dq_len[0];
+	c->flags = d.dq_flags;
+	c->ts_ns = (uint64_t)d.dq_timestamp.tv_sec * 1000000000u +
+	    (uint64_t)d.dq_timestamp.tv_usec * 1000u;
+	return 0;
+}
+
+int
+m2m_again(struct m2m *m, char *why, size_t whylen)
+{
+	int rc;
+
+	if ((rc = v4l2_queue_qbuf(&m->cap, 0, NULL, NULL)) != 0) {
+		snprintf(why, whylen, "VIDIOC_QBUF: %s", strerror(-rc));
 		m2m_unconfigure(m);
-		return -EBADMSG;
 	}
-	if ((rc = mjpeg_repair(d.dq_data[0], &info, out, cap, len)) != 0) {
-		snprintf(why, whylen, "a %zu-byte JPEG does not fit %zu bytes",
-		    mjpeg_repaired_len(&info), cap);
-		m2m_unconfigure(m);
-		return rc;
-	}
+	return rc;
+}
+
+int
+m2m_done(struct m2m *m, uint64_t deadline, char *why, size_t whylen)
+{
+	struct v4l2_dequeued d;
+	int rc;
+
 	/* The output buffer back: done with the job, if not already. */
 	if ((rc = m2m_dqbuf(m, &m->out, deadline, &d)) != 0) {
 		snprintf(why, whylen, "VIDIOC_DQBUF (frame): %s",
 		    strerror(-rc));
 		m2m_unconfigure(m);
+	}
+	return rc;
+}
+
+int
+m2m_encode(struct m2m *m, const struct rawframe *f, uint8_t *out,
+    size_t cap, size_t *len, char *why, size_t whylen)
+{
+	struct m2m_coded c;
+	struct mjpeg_info info;
+	uint64_t deadline;
+	int rc;
+
+	if ((rc = m2m_put(m, f, 0, &deadline, why, whylen)) != 0 ||
+	    (rc = m2m_get(m, deadline, &c, why, whylen)) != 0)
+		return rc;
+	if ((c.flags & V4L2_BUF_FLAG_ERROR) ||
+	    mjpeg_check(c.data, c.len, &info) != 0 ||
+	    info.width != f->rw_width || info.height != f->rw_height) {
+		snprintf(why, whylen, "it gave a broken JPEG (%zu bytes)",
+		    c.len);
+		m2m_unconfigure(m);
+		return -EBADMSG;
+	}
+	if ((rc = mjpeg_repair(c.data, &info, out, cap, len)) != 0) {
+		snprintf(why, whylen, "a %zu-byte JPEG does not fit %zu bytes",
+		    mjpeg_repaired_len(&info), cap);
+		m2m_unconfigure(m);
 		return rc;
 	}
-	return 0;
+	return m2m_done(m, deadline, why, whylen);
 }

@@ -1,6 +1,10 @@
 /*
- * m2m.h - a V4L2 memory-to-memory JPEG encoder: raw frames in on its
- * OUTPUT queue, JPEG out of its CAPTURE queue.  The Raspberry Pi Zero 2 W
+ * m2m.h - a V4L2 memory-to-memory encoder: raw frames in on its OUTPUT
+ * queue, coded ones out of its CAPTURE queue.  The JPEG encoder is here
+ * (m2m_open() ... m2m_encode()); the H.264 one (m2m_h264.h) drives the
+ * same device plumbing through the generic calls at the end.
+ *
+ * JPEG: raw frames in, JPEG out.  The Raspberry Pi Zero 2 W
  * to 4 have one (bcm2835-codec's "encode_image", usually /dev/video31),
  * and so do Rockchip boards (hantro); the Pi 5 has none.
  *
@@ -70,5 +74,59 @@ int	m2m_configure(struct m2m *m, const struct rawformat *f, uint32_t w,
  */
 int	m2m_encode(struct m2m *m, const struct rawframe *f, uint8_t *out,
 	    size_t cap, size_t *len, char *why, size_t whylen);
+
+/* ------------------------------------------- any codec (m2m_h264.c) */
+
+/* As m2m_find() and m2m_open(), for an encoder whose CAPTURE queue gives
+ * codec (V4L2_PIX_FMT_H264, ...); m2m_open() is codec JPEG with the
+ * quality control. */
+int	m2m_find_codec(const char *pattern, uint32_t codec, char *path,
+	    size_t size);
+int	m2m_open_codec(struct m2m **out, const char *path, uint32_t codec,
+	    char *why, size_t whylen);
+/* 1 if the device has control id, writable; m2m_ctrl_range() also
+ * gives its range. */
+int	m2m_has_ctrl(const struct m2m *m, uint32_t id);
+int	m2m_ctrl_range(const struct m2m *m, uint32_t id, int32_t *min,
+	    int32_t *max);
+/* Control id = value at every configuration (VIDIOC_S_CTRL after the
+ * formats, before the buffers); the next frame reconfigures.  0 or
+ * -ENOSPC. */
+int	m2m_set_ctrl(struct m2m *m, uint32_t id, int32_t value);
+/* The frame rate told the device (S_PARM on OUTPUT), 0: none. */
+void	m2m_set_rate(struct m2m *m, uint32_t fps_milli);
+/* The CAPTURE buffer size asked for, 0: the driver's choice. */
+void	m2m_set_capture_size(struct m2m *m, uint32_t bytes);
+/* VIDIOC_S_CTRL now (a button: FORCE_KEY_FRAME).  0 or -errno, why[]. */
+int	m2m_ctrl_now(struct m2m *m, uint32_t id, int32_t value, char *why,
+	    size_t whylen);
+
+/* What the CAPTURE queue gave: the device's buffer, until m2m_again()
+ * or the next m2m_put(). */
+struct m2m_coded {
+	const uint8_t	*data;
+	size_t		 len;
+	uint32_t	 flags;		/* V4L2_BUF_FLAG_* */
+	uint64_t	 ts_ns;		/* the frame's, copied by the driver */
+};
+
+/*
+ * One frame through the device: m2m_put() (configures if needed, copies
+ * f in with timestamp ts_ns, queues a capture buffer and the frame,
+ * *deadline M2M_TIMEOUT_MS on), m2m_get() (waits for the coded buffer),
+ * m2m_again() (requeues the capture buffer, for an encoder that gives a
+ * frame in more than one), m2m_done() (waits for the frame's buffer to
+ * come back).  Each returns 0 or -errno with why[]; on an error after
+ * queueing the device is unconfigured (its buffers are taken back by
+ * STREAMOFF).  m2m_reset() unconfigures it outright (a coded frame the
+ * caller found broken).
+ */
+int	m2m_put(struct m2m *m, const struct rawframe *f, uint64_t ts_ns,
+	    uint64_t *deadline, char *why, size_t whylen);
+int	m2m_get(struct m2m *m, uint64_t deadline, struct m2m_coded *c,
+	    char *why, size_t whylen);
+int	m2m_again(struct m2m *m, char *why, size_t whylen);
+int	m2m_done(struct m2m *m, uint64_t deadline, char *why, size_t whylen);
+void	m2m_reset(struct m2m *m);
 
 #endif /* SHMCAM_M2M_H */

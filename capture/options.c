@@ -104,6 +104,11 @@ usage(FILE *out)
 "                           (default ultrafast, with deblocking, CABAC and\n"
 "                           adaptive quantization)\n"
 "      --h264-threads N     x264 sliced threads, 1-%d (default 1)\n"
+"      --h264-encoder WHO   who encodes H.264: auto (default: a V4L2\n"
+"                           memory-to-memory H.264 encoder if one is found\n"
+"                           among /dev/video*, else x264), x264, m2m (that\n"
+"                           encoder, or exit), m2m:/dev/videoN; a failing\n"
+"                           encoder falls back to x264\n"
 "      --retry-interval S   reopen a lost source after S seconds (default 1)\n"
 "      --retry-max S        ... doubling the wait up to S seconds (default:\n"
 "                           10 for network sources, else --retry-interval)\n"
@@ -298,23 +303,25 @@ capture_read_credentials(struct capture_options *o)
 	explicit_bzero(line, sizeof(line));
 }
 
-/* --encoder auto|cpu|m2m|m2m:PATH */
+/* --encoder auto|cpu|m2m|m2m:PATH, --h264-encoder auto|x264|m2m|m2m:PATH:
+ * cpu is the word for the software encoder. */
 static void
-parse_encoder(struct capture_options *o, const char *arg)
+parse_encoder(const char *opt, const char *cpu, const char *arg,
+    enum capture_encoder *who, const char **path)
 {
-	o->m2m_path = NULL;
+	*path = NULL;
 	if (strcmp(arg, "auto") == 0)
-		o->encoder = ENCODER_AUTO;
-	else if (strcmp(arg, "cpu") == 0)
-		o->encoder = ENCODER_CPU;
+		*who = ENCODER_AUTO;
+	else if (strcmp(arg, cpu) == 0)
+		*who = ENCODER_CPU;
 	else if (strcmp(arg, "m2m") == 0)
-		o->encoder = ENCODER_M2M;
+		*who = ENCODER_M2M;
 	else if (strncmp(arg, "m2m:/", 5) == 0 && strlen(arg + 4) < PATH_MAX) {
-		o->encoder = ENCODER_M2M;
-		o->m2m_path = arg + 4;
+		*who = ENCODER_M2M;
+		*path = arg + 4;
 	} else
-		opt_usage_error("unknown --encoder '%s': expected auto, cpu, "
-		    "m2m or m2m:/dev/videoN", arg);
+		opt_usage_error("unknown %s '%s': expected auto, %s, m2m or "
+		    "m2m:/dev/videoN", opt, arg, cpu);
 }
 
 /* NAME=VALUE, NAME as v4l2-ctl spells controls, VALUE an integer. */
@@ -358,7 +365,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		OPT_NO_SANDBOX, OPT_ENCODER, OPT_RETRY_MAX, OPT_CREDENTIALS,
 		OPT_TLS_CA, OPT_SOURCE_TIMEOUT, OPT_H264, OPT_H264_BITRATE,
 		OPT_H264_QUALITY, OPT_H264_GOP, OPT_H264_PROFILE,
-		OPT_H264_PRESET, OPT_H264_THREADS,
+		OPT_H264_PRESET, OPT_H264_THREADS, OPT_H264_ENCODER,
 	};
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -381,6 +388,7 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 		{ "h264-profile", required_argument, NULL, OPT_H264_PROFILE },
 		{ "h264-preset", required_argument, NULL, OPT_H264_PRESET },
 		{ "h264-threads", required_argument, NULL, OPT_H264_THREADS },
+		{ "h264-encoder", required_argument, NULL, OPT_H264_ENCODER },
 		{ "retry-interval", required_argument, NULL, OPT_RETRY },
 		{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
@@ -461,7 +469,12 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 			    10);
 			break;
 		case OPT_ENCODER:
-			parse_encoder(o, optarg);
+			parse_encoder("--encoder", "cpu", optarg, &o->encoder,
+			    &o->m2m_path);
+			break;
+		case OPT_H264_ENCODER:
+			parse_encoder("--h264-encoder", "x264", optarg,
+			    &o->h264_encoder, &o->h264_m2m_path);
 			break;
 		case OPT_BUFFERS:
 			o->buffers = (unsigned)opt_uint("--buffers", optarg,
@@ -574,10 +587,14 @@ capture_parse_options(struct capture_options *o, int argc, char **argv)
 	}
 	opt_no_operands(argc, argv);
 	if (o->h264.mode == H264_ON && !h264enc_available() &&
-	    o->fourcc != V4L2_PIX_FMT_H264)
+	    o->fourcc != V4L2_PIX_FMT_H264 && o->h264_encoder != ENCODER_M2M)
 		opt_usage_error("--h264 on: this shmcam-capture was built "
 		    "without x264 (make X264=no); only a camera's own H.264 "
-		    "(--format H264) can be published");
+		    "(--format H264) or a hardware encoder's (--h264-encoder "
+		    "m2m or m2m:PATH) can be published");
+	if (o->h264_encoder == ENCODER_CPU && !h264enc_available())
+		opt_usage_error("--h264-encoder x264: this shmcam-capture was "
+		    "built without x264 (make X264=no)");
 	if (o->h264.mode == H264_OFF && o->fourcc == V4L2_PIX_FMT_H264)
 		opt_usage_error("--format H264 needs H.264 (not --h264 off)");
 	if (o->encoder == ENCODER_M2M && o->workers > 1)

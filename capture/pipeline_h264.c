@@ -17,11 +17,20 @@
  *
  *   keyframe requests from servers: keyframe.h decides which frame.
  *
+ *   who encodes (--h264-encoder): a V4L2 memory-to-memory encoder
+ *   (m2m_h264.h) while it works, opened at setup, else x264.  The
+ *   encoder's thread owns both; when the hardware fails it closes it,
+ *   encodes that frame with x264 and says so in the job's result; the
+ *   loop logs it and says so in the ring (rh_encoder).  Without x264
+ *   the H.264 stream ends there: its ring's status says why, viewers of
+ *   either stream stay connected.
+ *
  * Every access unit is checked (h264_au_check()) before it is published,
  * and a keyframe's SPS and PPS become the header's parameter sets when
  * they differ from those there.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +45,10 @@
 /* Flags of a job for the encoder's thread (struct work, w_flags). */
 #define JOB_RESUME	0x1u	/* the first frame encoded in a while */
 #define JOB_REQUESTED	0x2u	/* chosen by kf_take() */
+/* And of its result (w_out_flags), beside RING_FRAME_*: the hardware
+ * encoder failed on this job's frame and is closed, c->h264hw_why says
+ * why; the frame went to x264 if there is one. */
+#define H264_JOB_FELL_BACK	0x80000000u
 
 /* The H.264 ring's slots: at least two GOPs, so that the newest keyframe
  * and what follows it are normally still there for a server that wants
@@ -125,8 +138,84 @@ h264_fit(struct capture *c, size_t need)
 void
 capture_h264_status(struct capture *c, const struct ring_status *st)
 {
-	if (c->h264_on)
-		ring_writer_set_status(&c->h264, st);
+	struct ring_status ended;
+
+	if (!c->h264_on)
+		return;
+	if (c->h264_ended) {
+		ended = *st;
+		ended.state = RING_STATE_OFFLINE;
+		snprintf(ended.reason, sizeof(ended.reason), "the hardware "
+		    "H.264 encoder failed");
+		st = &ended;
+	}
+	ring_writer_set_status(&c->h264, st);
+}
+
+/* rh_encoder's word for the loop's view of who encodes. */
+static const char *
+h264_engine_name(const struct capture *c)
+{
+	if (c->src.fourcc == V4L2_PIX_FMT_H264)
+		return "camera";
+	return c->h264_engine == ENCODER_M2M ? "m2m" :
+	    c->h264_engine == ENCODER_CPU ? "x264" : "";
+}
+
+/*
+ * --h264-encoder: the hardware encoder, opened while we may (its node may
+ * need the video group the capture drops).  Not found, or not one, or
+ * not for the source's frames: x264, or with --h264-encoder m2m an exit.
+ */
+static void
+h264_setup_m2m(struct capture *c)
+{
+	const struct rawformat *f = rawformat_find(c->src.fourcc);
+	const char *dev = c->opt.h264_m2m_path;
+	char path[PATH_MAX], why[256];
+	int must = c->opt.h264_encoder == ENCODER_M2M;
+
+	if (c->opt.h264_encoder == ENCODER_CPU)
+		return;
+	/* A source that gives no raw frames (JPEG): x264 decodes them. */
+	if (c->src.fourcc != 0 && f == NULL) {
+		if (must)
+			fatalx("--h264-encoder m2m: the source gives %s frames, "
+			    "not raw ones", source_format_name(c->src.fourcc));
+		return;
+	}
+	if (dev == NULL) {
+		if (m2m_h264_find("/dev/video*", path, sizeof(path)) != 0) {
+			if (must)
+				fatalx("--h264-encoder m2m: no V4L2 memory-to-"
+				    "memory H.264 encoder among /dev/video*");
+			return;
+		}
+		dev = path;
+	}
+	if (m2m_h264_open(&c->h264hw, dev, &c->opt.h264, why,
+	    sizeof(why)) != 0) {
+		if (must)
+			fatalx("--h264-encoder: %s", why);
+		log_info("%s: H.264 by x264", why);
+		return;
+	}
+	snprintf(c->h264hw_name, sizeof(c->h264hw_name), "%s",
+	    m2m_h264_name(c->h264hw));
+	if (f != NULL && !m2m_h264_takes(c->h264hw, f->rf_fourcc)) {
+		if (must)
+			fatalx("--h264-encoder: %s does not take %s frames",
+			    c->h264hw_name, f->rf_name);
+		log_info("%s does not take %s frames: H.264 by x264",
+		    c->h264hw_name, f->rf_name);
+		m2m_h264_close(c->h264hw);
+		c->h264hw = NULL;
+		return;
+	}
+	log_info("H.264 is encoded by %s, a V4L2 memory-to-memory encoder; "
+	    "%s", c->h264hw_name, h264enc_available() ?
+	    "by x264 if it fails" : "this build has no x264 to take over if "
+	    "it fails");
 }
 
 void
@@ -139,10 +228,14 @@ capture_h264_setup(struct capture *c)
 	kf_init(&c->kf, CTL_KEYFRAME_INTERVAL_MS * 1000000ull);
 	h264pass_init(&c->h264pass);
 	c->h264_resume = 1;
+	c->h264_engine = -1;
 	if (c->opt.h264.mode == H264_OFF)
 		return;
-	if (!h264enc_available() && !passthrough) {
-		log_info("H.264: this build has no x264 (X264=no); JPEG only");
+	if (!passthrough)
+		h264_setup_m2m(c);
+	if (!h264enc_available() && c->h264hw == NULL && !passthrough) {
+		log_info("H.264: this build has no x264 (X264=no) and no "
+		    "hardware encoder was found; JPEG only");
 		return;
 	}
 	snprintf(c->h264_shm_name, sizeof(c->h264_shm_name),
@@ -256,11 +349,27 @@ h264_work(void *arg, unsigned thread, struct work *w)
 	size_t len;
 	uint8_t *p;
 	int rc, keyframe;
+	int force = (w->w_flags & (JOB_RESUME | JOB_REQUESTED)) != 0;
 
 	(void)thread;
-	rc = h264enc_encode(c->h264enc, &w->w_frame, c->h264_fps,
-	    (w->w_flags & (JOB_RESUME | JOB_REQUESTED)) != 0, &au, &len,
-	    &keyframe);
+	w->w_out_flags = 0;
+	if (c->h264hw != NULL) {
+		rc = m2m_h264_encode(c->h264hw, &w->w_frame, c->h264_fps,
+		    force, &au, &len, &keyframe, c->h264hw_why,
+		    sizeof(c->h264hw_why));
+		if (rc == 0 || rc == -EAGAIN)
+			goto done;
+		/* For good: this frame and the rest to x264, if any. */
+		m2m_h264_close(c->h264hw);
+		c->h264hw = NULL;
+		w->w_out_flags = H264_JOB_FELL_BACK;
+		if (c->h264enc == NULL)
+			return -ENODEV;
+		force = 1;
+	}
+	rc = h264enc_encode(c->h264enc, &w->w_frame, c->h264_fps, force, &au,
+	    &len, &keyframe);
+done:
 	if (rc != 0)
 		return rc;
 	if (w->w_cap < len) {
@@ -271,8 +380,31 @@ h264_work(void *arg, unsigned thread, struct work *w)
 	}
 	memcpy(w->w_out, au, len);
 	w->w_len = len;
-	w->w_out_flags = keyframe ? RING_FRAME_KEYFRAME : 0;
+	w->w_out_flags |= keyframe ? RING_FRAME_KEYFRAME : 0;
 	return 0;
+}
+
+/* The hardware encoder failed (the thread closed it): said once, and in
+ * the ring; without x264, the H.264 stream ends. */
+static void
+h264_fell_back(struct capture *c)
+{
+	struct ring_status st;
+
+	c->h264_engine = c->h264enc != NULL ? ENCODER_CPU : -1;
+	c->h264_resume = 1;
+	ring_writer_set_encoder(&c->h264, h264_engine_name(c));
+	if (c->h264enc != NULL) {
+		log_warnx("hardware H.264 encoder %s: %s; encoding with x264 "
+		    "from now on", c->h264hw_name, c->h264hw_why);
+		return;
+	}
+	log_warnx("hardware H.264 encoder %s: %s; this build has no x264 "
+	    "(X264=no): no H.264 from now on", c->h264hw_name,
+	    c->h264hw_why);
+	c->h264_ended = 1;
+	st = c->h264.rw_status;
+	capture_h264_status(c, &st);
 }
 
 static void
@@ -283,8 +415,20 @@ h264_finish_job(struct capture *c, struct work *w)
 	uint32_t cap;
 	uint8_t *slot;
 
+	if (w->w_out_flags & H264_JOB_FELL_BACK) {
+		h264_fell_back(c);
+		w->w_out_flags &= ~H264_JOB_FELL_BACK;
+	}
 	if (w->w_late || w->w_rc != 0 || w->w_len == 0) {
-		if (w->w_rc != 0 && w->w_rc != -ECANCELED) {
+		if (w->w_rc == -EAGAIN || w->w_rc == -ENODEV) {
+			/* The hardware's: a broken unit (said once), or
+			 * its failure (h264_fell_back() said it). */
+			if (c->st_h264_dropped++ == 0 && w->w_rc == -EAGAIN)
+				log_warnx("H.264: hardware encoder %s gave a "
+				    "broken access unit; dropped, counting "
+				    "the rest", c->h264hw_name);
+			ring_writer_count(&c->h264, 0, 1, 0, 0);
+		} else if (w->w_rc != 0 && w->w_rc != -ECANCELED) {
 			if (c->st_h264_dropped++ == 0)
 				log_warnx("H.264: encoding a %ux%u %s frame "
 				    "failed: %s", f->width, f->height,
@@ -323,9 +467,15 @@ capture_h264_start(struct capture *c)
 {
 	int rc;
 
-	if (!c->h264_on || !h264enc_available())
+	if (!c->h264_on)
 		return;
-	if ((rc = h264enc_new(&c->h264enc, &c->opt.h264)) != 0)
+	c->h264_engine = c->h264hw != NULL ? ENCODER_M2M :
+	    h264enc_available() ? ENCODER_CPU : -1;
+	ring_writer_set_encoder(&c->h264, h264_engine_name(c));
+	if (!h264enc_available() && c->h264hw == NULL)
+		return;
+	if (h264enc_available() &&
+	    (rc = h264enc_new(&c->h264enc, &c->opt.h264)) != 0)
 		fatalx("H.264 encoder: %s", strerror(-rc));
 	if ((rc = workers_init(&c->h264_wk, 1, h264_work, c, "h264", 1)) != 0)
 		fatalx("H.264 encoder thread: %s", strerror(-rc));
@@ -340,15 +490,18 @@ capture_h264_teardown(struct capture *c)
 {
 	struct work *w;
 
-	if (c->h264enc != NULL) {
+	if (c->h264_ev != NULL) {
 		workers_drain(&c->h264_wk);
 		while ((w = workers_collect(&c->h264_wk)) != NULL)
 			workers_recycle(&c->h264_wk, w);
 		workers_free(&c->h264_wk);
 		event_free(c->h264_ev);
-		h264enc_free(c->h264enc);
-		c->h264enc = NULL;
+		c->h264_ev = NULL;
 	}
+	h264enc_free(c->h264enc);
+	c->h264enc = NULL;
+	m2m_h264_close(c->h264hw);
+	c->h264hw = NULL;
 	if (c->h264_on)
 		ring_writer_destroy(&c->h264);
 	c->h264_on = 0;
@@ -359,7 +512,7 @@ capture_h264_source_down(struct capture *c)
 {
 	/* What the encoder has is published; nothing new goes in until the
 	 * source is back, when its rate may be another. */
-	if (c->h264enc == NULL)
+	if (c->h264_ev == NULL)
 		return;
 	workers_drain(&c->h264_wk);
 	h264_workers_cb(-1, 0, c);
@@ -379,6 +532,21 @@ capture_h264_source_up(struct capture *c)
 }
 
 /* ------------------------------------------------------- a frame */
+
+/*
+ * 1 if the encoder's thread takes frames of fourcc: the hardware any raw
+ * format (one it does not take makes it fail over to x264), x264 those
+ * it converts.  The loop never touches the thread's encoders.
+ */
+static int
+h264_takes(const struct capture *c, uint32_t fourcc)
+{
+	if (c->h264_ev == NULL || c->h264_engine < 0)
+		return 0;
+	if (c->h264_engine == ENCODER_M2M && rawformat_find(fourcc) != NULL)
+		return 1;
+	return c->h264enc != NULL && h264enc_supports(fourcc);
+}
 
 /* A camera's H.264: filtered into the slot, or dropped and counted. */
 static void
@@ -442,7 +610,7 @@ capture_h264_frame(struct capture *c, const struct source_frame *f,
 		h264_jpeg_notice(c, now);
 		return;
 	}
-	if (c->h264enc == NULL || !h264enc_supports(f->fourcc))
+	if (!h264_takes(c, f->fourcc))
 		return;
 	ring_writer_count(&c->h264, 1, 0, 0, 0);
 	if (c->peers.ps_viewers[CTL_KIND_H264] == 0 && !c->opt.always_encode) {

@@ -588,6 +588,20 @@ ring_writer_set_params(struct ring_writer *w, uint64_t from,
 }
 
 void
+ring_writer_set_encoder(struct ring_writer *w, const char *name)
+{
+	struct ring_header *h = w->rw_hdr;
+	char buf[RING_ENCODER_MAX];
+
+	memset(buf, 0, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf) - 1 && name[i] != '\0'; i++)
+		buf[i] = name[i];
+	seq_write_begin(&h->rh_params_seq, &w->rw_params_lock);
+	memcpy(h->rh_encoder, buf, sizeof(buf));
+	seq_write_end(&h->rh_params_seq, &w->rw_params_lock);
+}
+
+void
 ring_writer_inherit(struct ring_writer *w, const struct ring_writer *old)
 {
 	const struct ring_counters *c = &old->rw_counters;
@@ -615,9 +629,12 @@ ring_writer_inherit(struct ring_writer *w, const struct ring_writer *old)
 	 * read back through a reader all the same, trusted no more than any
 	 * other. */
 	if (ring_reader_attach_mem(&r, old->rw_map, old->rw_map_size) == 0 &&
-	    ring_read_params(&r, &p) == 0 && p.from != 0)
-		(void)ring_writer_set_params(w, 1, p.data, p.len,
-		    p.bitrate_kbps, p.gop);
+	    ring_read_params(&r, &p) == 0) {
+		if (p.from != 0)
+			(void)ring_writer_set_params(w, 1, p.data, p.len,
+			    p.bitrate_kbps, p.gop);
+		ring_writer_set_encoder(w, p.encoder);
+	}
 }
 
 /* ---------------------------------------------------------------- reader */
@@ -958,9 +975,20 @@ ring_read_params(const struct ring_reader *r, struct ring_params *p)
 			return -EBADMSG;
 		}
 		ring_copy_payload(p->data, h->rh_params, len);
+		ring_copy_payload(p->encoder, h->rh_encoder,
+		    sizeof(p->encoder));
 		if (seq_read_retry(&h->rh_params_seq, s1))
 			continue;
 		p->len = len;
+		/* The writer's word, trusted no more than the rest: up to
+		 * the first byte that is not a lower-case letter or digit. */
+		for (size_t i = 0; i < sizeof(p->encoder); i++)
+			if (!((p->encoder[i] >= 'a' && p->encoder[i] <= 'z') ||
+			    (p->encoder[i] >= '0' && p->encoder[i] <= '9'))) {
+				p->encoder[i] = '\0';
+				break;
+			}
+		p->encoder[sizeof(p->encoder) - 1] = '\0';
 		return 0;
 	}
 	return -EBUSY;

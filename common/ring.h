@@ -157,6 +157,7 @@
 #define RING_NAME_MAX		64	/* including the NUL */
 #define RING_MODE		0400	/* of the memfd: see above */
 #define RING_TEXT_MAX		64	/* rh_source, rh_reason, with NUL */
+#define RING_ENCODER_MAX	32	/* rh_encoder, with NUL */
 #define RING_PARAMS_MAX		3072	/* rh_params: SPS and PPS, length-
 					 * prefixed like a payload */
 
@@ -266,7 +267,12 @@ struct ring_header {
 					 *     when nobody asks for one; 0 =
 					 *     unknown (passed through) */
 	uint32_t rh_reserved5;		/* 412 zero */
-	uint8_t  rh_reserved6[96];	/* 416 zero */
+	char     rh_encoder[RING_ENCODER_MAX]; /* 416 who encodes: "x264",
+					 *     "m2m" (a V4L2 memory-to-memory
+					 *     encoder), "camera" (passed
+					 *     through), "" = not said; NUL-
+					 *     terminated */
+	uint8_t  rh_reserved6[64];	/* 448 zero */
 	uint8_t  rh_params[RING_PARAMS_MAX]; /* 512 H.264: the SPS and PPS of
 					 *     the current keyframes, each
 					 *     preceded by its 4-byte length
@@ -310,6 +316,7 @@ _Static_assert(offsetof(struct ring_header, rh_keyframes_forced) == 328,
 _Static_assert(offsetof(struct ring_header, rh_params_seq) == 384, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_params_len) == 400, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_params) == 512, "ABI");
+_Static_assert(offsetof(struct ring_header, rh_encoder) == 416, "ABI");
 _Static_assert(offsetof(struct ring_header, rh_reserved) == 3584, "ABI");
 _Static_assert(sizeof(struct ring_slot) == RING_SLOT_HEADER_SIZE,
     "ring slot header size is ABI");
@@ -389,6 +396,7 @@ struct ring_params {
 	uint32_t len;		/* bytes in data, <= RING_PARAMS_MAX */
 	uint32_t bitrate_kbps;
 	uint32_t gop;
+	char	 encoder[RING_ENCODER_MAX]; /* NUL-terminated, [a-z0-9] */
 	uint8_t	 data[RING_PARAMS_MAX];
 };
 
@@ -508,6 +516,9 @@ void	ring_writer_count_requests(struct ring_writer *w, uint64_t requests,
 int	ring_writer_set_params(struct ring_writer *w, uint64_t from,
 	    const void *data, uint32_t len, uint32_t bitrate_kbps,
 	    uint32_t gop);
+/* Who encodes (rh_encoder): up to RING_ENCODER_MAX - 1 of [a-z0-9],
+ * longer is cut. */
+void	ring_writer_set_encoder(struct ring_writer *w, const char *name);
 /* A ring that replaces old (bigger slots) starts with old's counters. */
 void	ring_writer_inherit(struct ring_writer *w,
 	    const struct ring_writer *old);

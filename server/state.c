@@ -168,8 +168,9 @@ state_h264(struct evbuffer *out, const struct camera *cam)
 	    rc.keyframes_forced);
 	pp = malloc(sizeof(*pp));
 	if (pp != NULL && ring_read_params(r, pp) == 0)
-		evbuffer_add_printf(out, ",\"encoder_bitrate_kbps\":%u"
-		    ",\"gop\":%u", pp->bitrate_kbps, pp->gop);
+		evbuffer_add_printf(out, ",\"encoder\":\"%s\""
+		    ",\"encoder_bitrate_kbps\":%u,\"gop\":%u",
+		    pp->encoder, pp->bitrate_kbps, pp->gop);
 	free(pp);
 	evbuffer_add_printf(out, ",\"bitrate\":%.0f,\"encode_seconds\":%.6f"
 	    ",\"width\":%u,\"height\":%u,\"parameter_sets\":%" PRIu64

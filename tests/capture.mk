@@ -69,11 +69,12 @@ $(BUILD)/tests/encbench: $(BUILD)/tests/tools/encbench.o $(TESTUTIL) \
     $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JPEG_LIBS) $(X264_LIBS)
 
-# The hardware JPEG encoder on the simulated one: the capture's V4L2
-# modules, and the simulator's frames to feed it.
-M2M_SUITE_OBJS := $(call obj,capture/m2m.c capture/v4l2_queue.c \
-	capture/v4l2_info.c capture/encode.c capture/rawframe.c \
-	capture/mjpeg.c capture/source.c)
+# The hardware JPEG and H.264 encoders on the simulated ones: the
+# capture's V4L2 modules, and the simulator's frames to feed them.
+M2M_SUITE_OBJS := $(call obj,capture/m2m.c capture/m2m_h264.c \
+	capture/v4l2_queue.c capture/v4l2_info.c capture/encode.c \
+	capture/rawframe.c capture/mjpeg.c capture/source.c \
+	capture/h264pass.c capture/h264enc.c)
 $(BUILD)/tests/check_m2m.o: CPPFLAGS += -Icapture
 $(BUILD)/tests/check_m2m: $(BUILD)/tests/check_m2m.o $(TESTUTIL) \
     $(M2M_SUITE_OBJS) $(SIM_FRAMES_OBJS) $(COMMON_LIB)

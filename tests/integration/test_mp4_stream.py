@@ -75,20 +75,6 @@ class H264Server:
                    "the H.264 ring")
         return name, cap, srv
 
-    def assert_runs_decodable(self, r):
-        """Every run of fragments a client got starts at a keyframe, and
-        decode times only increase."""
-        with r.lock:
-            frags = list(r.fragments)
-        self.assertTrue(frags and frags[0].sync, "first fragment not sync")
-        for a, b in zip(frags, frags[1:]):
-            self.assertGreater(b.decode_time, a.decode_time)
-            self.assertGreater(b.capture_real, a.capture_real)
-
-
-@unittest.skipUnless(H264, NO_H264)
-class Mp4StreamTest(H264Server, ShmcamTestCase):
-
     def reader(self, srv, path="/stream.mp4", **kw):
         r = Mp4Reader(srv.port, path, **kw)
         r.start()
@@ -110,6 +96,20 @@ class Mp4StreamTest(H264Server, ShmcamTestCase):
             self.assertTrue(r.fragments[0].sync)
             r.stop()
         return waits
+
+    def assert_runs_decodable(self, r):
+        """Every run of fragments a client got starts at a keyframe, and
+        decode times only increase."""
+        with r.lock:
+            frags = list(r.fragments)
+        self.assertTrue(frags and frags[0].sync, "first fragment not sync")
+        for a, b in zip(frags, frags[1:]):
+            self.assertGreater(b.decode_time, a.decode_time)
+            self.assertGreater(b.capture_real, a.capture_real)
+
+
+@unittest.skipUnless(H264, NO_H264)
+class Mp4StreamTest(H264Server, ShmcamTestCase):
 
     def test_ffprobe_and_ffmpeg(self):
         name, _, srv = self.start_h264(size="640x360", fps=30)

@@ -410,6 +410,7 @@ static const struct {
 	{ "DQBUF", VIDIOC_DQBUF }, { "STREAMON", VIDIOC_STREAMON },
 	{ "STREAMOFF", VIDIOC_STREAMOFF }, { "S_CTRL", VIDIOC_S_CTRL },
 	{ "S_EXT_CTRLS", VIDIOC_S_EXT_CTRLS }, { "G_PARM", VIDIOC_G_PARM },
+	{ "S_PARM", VIDIOC_S_PARM },
 };
 
 static const struct {
@@ -517,6 +518,16 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "V4L2SIM_PROFILE=%s: expected uvc or "
 		    "libcamera", s);
+		return -EINVAL;
+	}
+	s = getenv("V4L2SIM_M2M_CODEC");
+	if (s == NULL || *s == '\0' || strcmp(s, "jpeg") == 0)
+		c->sc_m2m_h264 = 0;
+	else if (strcmp(s, "h264") == 0)
+		c->sc_m2m_h264 = 1;
+	else {
+		snprintf(err, errlen, "V4L2SIM_M2M_CODEC=%s: expected jpeg or "
+		    "h264", s);
 		return -EINVAL;
 	}
 	s = getenv("V4L2SIM_FILE");

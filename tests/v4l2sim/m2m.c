@@ -19,6 +19,26 @@
  * stops encoding after N frames, as a wedged firmware does: buffers are
  * accepted and never come back.
  *
+ * V4L2SIM_M2M_CODEC=h264 makes it an H.264 encoder as bcm2835-codec's
+ * "encode" node (usually /dev/video11) presents one in the Raspberry Pi
+ * kernel's drivers/staging/vc04_services/bcm2835-codec: multi-planar
+ * (V4L2SIM_M2M_MPLANE=0 for the single-planar API of older kernels),
+ * 4:2:0 OUTPUT formats (YU12, YV12, NV12, NV21) with rows aligned to 64
+ * bytes (the driver's alignment for YU12 in its encode role), an H264
+ * CAPTURE format whose buffer size is the larger of the program's request
+ * and the driver's 512 KiB default, its controls with its ranges and
+ * defaults (V4L2_CID_MPEG_VIDEO_BITRATE, _BITRATE_MODE, _H264_I_PERIOD,
+ * _H264_PROFILE, _H264_LEVEL, _REPEAT_SEQ_HEADER, _FORCE_KEY_FRAME,
+ * _H264_MIN_QP and _MAX_QP), the frame rate by VIDIOC_S_PARM on the
+ * OUTPUT queue, and per picture one access unit, Annex-B, no B-frames,
+ * the SPS and PPS in the same buffer as the IDR (the driver asks the
+ * firmware for "headers with frame"), before each IDR with
+ * REPEAT_SEQ_HEADER on and before the first only otherwise, the capture
+ * buffer flagged KEYFRAME or PFRAME.  It encodes with simh264.c (x264):
+ * the controls and the rate in effect at STREAMON become its settings, a
+ * forced key frame applies to the next picture.  The faults are the
+ * same.
+ *
  * A job runs synchronously inside the QBUF or STREAMON that completes
  * it, under the device's lock: no thread, so the program's system call
  * filter sees nothing but its own ioctls and the readiness byte's
@@ -36,9 +56,11 @@
 #include <turbojpeg.h>
 
 #include "sim.h"
+#include "simh264.h"
 
 #define M2M_BUFFERS_MAX	8
 #define M2M_ALIGN	32
+#define M2M_H264_ALIGN	64
 #define M2M_DIM_MIN	32
 #define M2M_DIM_MAX	4096
 #define M2M_QUALITY_DEF	80
@@ -50,6 +72,47 @@ static const uint32_t out_formats[] = {
 	V4L2_PIX_FMT_NV21, V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_UYVY,
 	V4L2_PIX_FMT_NV12M, V4L2_PIX_FMT_YUV420M,
 };
+
+/* The H.264 encoder's: bcm2835-codec's 4:2:0 ones. */
+static const uint32_t h264_formats[] = {
+	V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_YVU420, V4L2_PIX_FMT_NV12,
+	V4L2_PIX_FMT_NV21,
+};
+
+/* The H.264 encoder's CAPTURE buffer when the program asks for less. */
+#define M2M_H264_BUF_DEF	(512u * 1024)
+
+/* The H.264 encoder's controls: id, type, range, default; in id order
+ * (QUERYCTRL with V4L2_CTRL_FLAG_NEXT_CTRL walks it). */
+static const struct m2m_ctrl {
+	uint32_t	 id;
+	uint32_t	 type;
+	const char	*name;
+	int32_t		 min, max, def;
+} h264_ctrls[] = {
+	{ V4L2_CID_MPEG_VIDEO_BITRATE_MODE, V4L2_CTRL_TYPE_MENU,
+	    "Video Bitrate Mode", 0, 1, V4L2_MPEG_VIDEO_BITRATE_MODE_VBR },
+	{ V4L2_CID_MPEG_VIDEO_BITRATE, V4L2_CTRL_TYPE_INTEGER,
+	    "Video Bitrate", 25000, 25000000, 10000000 },
+	{ V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER, V4L2_CTRL_TYPE_BOOLEAN,
+	    "Repeat Sequence Header", 0, 1, 0 },
+	{ V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME, V4L2_CTRL_TYPE_BUTTON,
+	    "Force Key Frame", 0, 0, 0 },
+	{ V4L2_CID_MPEG_VIDEO_H264_MIN_QP, V4L2_CTRL_TYPE_INTEGER,
+	    "H264 Minimum QP Value", 0, 51, 20 },
+	{ V4L2_CID_MPEG_VIDEO_H264_MAX_QP, V4L2_CTRL_TYPE_INTEGER,
+	    "H264 Maximum QP Value", 0, 51, 51 },
+	{ V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, V4L2_CTRL_TYPE_INTEGER,
+	    "H264 I-Frame Period", 0, 2147483647, 60 },
+	{ V4L2_CID_MPEG_VIDEO_H264_LEVEL, V4L2_CTRL_TYPE_MENU,
+	    "H264 Level", V4L2_MPEG_VIDEO_H264_LEVEL_1_0,
+	    V4L2_MPEG_VIDEO_H264_LEVEL_5_1, V4L2_MPEG_VIDEO_H264_LEVEL_4_0 },
+	{ V4L2_CID_MPEG_VIDEO_H264_PROFILE, V4L2_CTRL_TYPE_MENU,
+	    "H264 Profile", V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE,
+	    V4L2_MPEG_VIDEO_H264_PROFILE_HIGH,
+	    V4L2_MPEG_VIDEO_H264_PROFILE_HIGH },
+};
+#define M2M_H264_NCTRLS	(sizeof(h264_ctrls) / sizeof(h264_ctrls[0]))
 
 enum m2m_state {
 	M2M_DEQUEUED,
@@ -67,10 +130,12 @@ struct m2m_buf {
 	enum m2m_state	 mb_state;
 	struct timeval	 mb_ts;
 	uint32_t	 mb_seq;
+	uint32_t	 mb_flags;	/* KEYFRAME, PFRAME, ERROR */
 };
 
 struct m2m_queue {
 	int		 q_output;	/* the raw side */
+	int		 q_h264;	/* of the H.264 encoder */
 	uint32_t	 q_fourcc;
 	uint32_t	 q_width;
 	uint32_t	 q_height;
@@ -99,6 +164,13 @@ struct sim_m2m {
 	size_t		 m_scratch_len;
 	struct m2m_queue m_out;
 	struct m2m_queue m_cap;
+	/* The H.264 encoder (m_cfg->sc_m2m_h264) */
+	int32_t		 m_ctrl[M2M_H264_NCTRLS];
+	uint32_t	 m_fps;		/* S_PARM, frames per second */
+	int		 m_force_key;
+	struct simh264	*m_h264;	/* from the first job after STREAMON */
+	uint8_t		*m_i420;
+	size_t		 m_i420_len;
 };
 
 #define m2m_log(m, ...)	sim_log((m)->m_log, "v4l2sim-m2m", __VA_ARGS__)
@@ -106,6 +178,13 @@ struct sim_m2m {
 static int
 out_format_ok(const struct sim_m2m *m, uint32_t fourcc)
 {
+	if (m->m_cfg->sc_m2m_h264) {
+		for (size_t i = 0; i < sizeof(h264_formats) /
+		    sizeof(h264_formats[0]); i++)
+			if (h264_formats[i] == fourcc)
+				return 1;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(out_formats) / sizeof(out_formats[0]);
 	    i++)
 		if (out_formats[i] == fourcc)
@@ -130,8 +209,17 @@ queue_of(struct sim_m2m *m, uint32_t type)
 static void
 queue_geometry(struct m2m_queue *q)
 {
+	if (q->q_fourcc == V4L2_PIX_FMT_H264) {
+		/* One buffer, its size kept (do_fmt() chose it). */
+		q->q_geom.sg_nbuf = 1;
+		q->q_geom.sg_bpl[0] = 0;
+		if (q->q_geom.sg_size[0] < M2M_H264_BUF_DEF)
+			q->q_geom.sg_size[0] = M2M_H264_BUF_DEF;
+		return;
+	}
 	sim_fourcc_geometry(q->q_fourcc, q->q_width, q->q_height,
-	    q->q_output ? M2M_ALIGN : 1, &q->q_geom);
+	    !q->q_output ? 1 : q->q_h264 ? M2M_H264_ALIGN : M2M_ALIGN,
+	    &q->q_geom);
 }
 
 /* ------------------------------------------------------------ ready */
@@ -239,6 +327,100 @@ to_planes(struct sim_m2m *m, const struct m2m_buf *b,
 	}
 }
 
+static int32_t
+ctrl_value(const struct sim_m2m *m, uint32_t id)
+{
+	for (size_t i = 0; i < M2M_H264_NCTRLS; i++)
+		if (h264_ctrls[i].id == id)
+			return m->m_ctrl[i];
+	return 0;
+}
+
+/* The encoder for the settings in effect now. */
+static int
+h264_open(struct sim_m2m *m)
+{
+	struct simh264_opts o;
+	int32_t gop = ctrl_value(m, V4L2_CID_MPEG_VIDEO_H264_I_PERIOD);
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	switch (ctrl_value(m, V4L2_CID_MPEG_VIDEO_H264_PROFILE)) {
+	case V4L2_MPEG_VIDEO_H264_PROFILE_BASELINE:
+	case V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE:
+		o.profile = "baseline";
+		break;
+	case V4L2_MPEG_VIDEO_H264_PROFILE_MAIN:
+		o.profile = "main";
+		break;
+	default:
+		o.profile = "high";
+		break;
+	}
+	/* 0: the first picture only is an IDR, as bcm2835-codec has it. */
+	o.gop = gop > 0 ? (unsigned)gop : 100000;
+	o.headers_once = !ctrl_value(m, V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER);
+	o.annexb = 1;
+	o.kbps = (unsigned)(ctrl_value(m, V4L2_CID_MPEG_VIDEO_BITRATE) / 1000);
+	rc = simh264_new(&m->m_h264, m->m_out.q_width, m->m_out.q_height,
+	    m->m_fps, &o);
+	if (rc == 0)
+		m2m_log(m, "H.264 %ux%u at %u fps: %s, GOP %u, %u kbit/s, "
+		    "headers %s", m->m_out.q_width, m->m_out.q_height,
+		    m->m_fps, o.profile, o.gop, o.kbps, o.headers_once ?
+		    "once" : "before each IDR");
+	return rc;
+}
+
+/* The output buffer's picture to H.264 in cb; 0, or -1 (flag ERROR). */
+static int
+h264_job(struct sim_m2m *m, const struct m2m_buf *ob, struct m2m_buf *cb)
+{
+	const unsigned char *planes[3];
+	const uint32_t w = m->m_out.q_width, h = m->m_out.q_height;
+	size_t ysz = (size_t)w * h, csz = ysz / 4, len;
+	const uint8_t *au;
+	int strides[3], idr, rc;
+	uint8_t *dst;
+
+	if (m->m_h264 == NULL && (rc = h264_open(m)) != 0) {
+		m2m_log(m, "H.264 encoder: %s", strerror(-rc));
+		return -1;
+	}
+	if (to_planes(m, ob, planes, strides) != TJSAMP_420)
+		return -1;
+	if (m->m_i420_len < ysz + 2 * csz) {
+		free(m->m_i420);
+		if ((m->m_i420 = malloc(ysz + 2 * csz)) == NULL) {
+			m->m_i420_len = 0;
+			return -1;
+		}
+		m->m_i420_len = ysz + 2 * csz;
+	}
+	/* Tight rows, as simh264 takes them. */
+	for (unsigned p = 0; p < 3; p++) {
+		uint32_t pw = p == 0 ? w : w / 2, ph = p == 0 ? h : h / 2;
+
+		dst = m->m_i420 + (p == 0 ? 0 : ysz + (p - 1) * csz);
+		for (uint32_t y = 0; y < ph; y++)
+			memcpy(dst + (size_t)y * pw, planes[p] +
+			    (size_t)y * (size_t)strides[p], pw);
+	}
+	if (simh264_encode(m->m_h264, m->m_i420, m->m_i420 + ysz,
+	    m->m_i420 + ysz + csz, m->m_force_key, &au, &len, &idr) != 0)
+		return -1;
+	m->m_force_key = 0;
+	if (len > cb->mb_len[0]) {
+		m2m_log(m, "a %zu-byte access unit does not fit %zu bytes",
+		    len, cb->mb_len[0]);
+		return -1;
+	}
+	memcpy(cb->mb_map[0], au, len);
+	cb->mb_used[0] = (uint32_t)len;
+	cb->mb_flags = idr ? V4L2_BUF_FLAG_KEYFRAME : V4L2_BUF_FLAG_PFRAME;
+	return 0;
+}
+
 /* One job: the first queued output buffer into the first capture one. */
 static void
 m2m_run(struct sim_m2m *m)
@@ -264,17 +446,26 @@ m2m_run(struct sim_m2m *m)
 		    sizeof(o->q_order[0]));
 		memmove(c->q_order, c->q_order + 1, --c->q_nqueued *
 		    sizeof(c->q_order[0]));
-		dst = cb->mb_map[0];
-		size = cb->mb_len[0];
-		ss = to_planes(m, ob, planes, strides);
-		if (ss < 0 || tjCompressFromYUVPlanes(m->m_tj, planes,
-		    (int)o->q_width, strides, (int)o->q_height, ss, &dst,
-		    &size, m->m_quality, TJFLAG_NOREALLOC) != 0) {
-			m2m_log(m, "encode failed: %s", ss < 0 ? "format" :
-			    tjGetErrorStr2(m->m_tj));
-			size = 0;
+		cb->mb_flags = 0;
+		if (m->m_cfg->sc_m2m_h264) {
+			if (h264_job(m, ob, cb) != 0) {
+				cb->mb_used[0] = 0;
+				cb->mb_flags = V4L2_BUF_FLAG_ERROR;
+			}
+		} else {
+			dst = cb->mb_map[0];
+			size = cb->mb_len[0];
+			ss = to_planes(m, ob, planes, strides);
+			if (ss < 0 || tjCompressFromYUVPlanes(m->m_tj, planes,
+			    (int)o->q_width, strides, (int)o->q_height, ss,
+			    &dst, &size, m->m_quality, TJFLAG_NOREALLOC) !=
+			    0) {
+				m2m_log(m, "encode failed: %s", ss < 0 ?
+				    "format" : tjGetErrorStr2(m->m_tj));
+				size = 0;
+			}
+			cb->mb_used[0] = (uint32_t)size;
 		}
-		cb->mb_used[0] = (uint32_t)size;
 		cb->mb_ts = ob->mb_ts;
 		ob->mb_seq = cb->mb_seq = m->m_seq++;
 		ob->mb_state = cb->mb_state = M2M_DONE;
@@ -355,6 +546,8 @@ buf_info(const struct sim_m2m *m, const struct m2m_queue *q, uint32_t i,
 	vb->sequence = b->mb_seq;
 	vb->timestamp = b->mb_ts;
 	vb->flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
+	if (b->mb_state == M2M_DONE)
+		vb->flags |= b->mb_flags;
 	if (b->mb_state == M2M_QUEUED)
 		vb->flags |= V4L2_BUF_FLAG_QUEUED;
 	if (b->mb_state == M2M_DONE)
@@ -402,10 +595,16 @@ do_fmt(struct sim_m2m *m, unsigned long req, struct v4l2_format *f)
 			tmp.q_width = w;
 			tmp.q_height = h;
 		} else {
-			/* The JPEG is the output's size. */
-			tmp.q_fourcc = V4L2_PIX_FMT_JPEG;
+			/* The coded picture is the output's size. */
+			tmp.q_fourcc = m->m_cfg->sc_m2m_h264 ?
+			    V4L2_PIX_FMT_H264 : V4L2_PIX_FMT_JPEG;
 			tmp.q_width = m->m_out.q_width;
 			tmp.q_height = m->m_out.q_height;
+			/* H.264: the buffer size the program asks for,
+			 * at least the default (queue_geometry()). */
+			tmp.q_geom.sg_size[0] = m->m_mplane ?
+			    f->fmt.pix_mp.plane_fmt[0].sizeimage :
+			    f->fmt.pix.sizeimage;
 		}
 		queue_geometry(&tmp);
 		if (req == VIDIOC_S_FMT) {
@@ -444,6 +643,102 @@ do_fmt(struct sim_m2m *m, unsigned long req, struct v4l2_format *f)
 	return 0;
 }
 
+static const struct m2m_ctrl *
+h264_ctrl_find(uint32_t id, size_t *index)
+{
+	for (size_t i = 0; i < M2M_H264_NCTRLS; i++)
+		if (h264_ctrls[i].id == id) {
+			*index = i;
+			return &h264_ctrls[i];
+		}
+	return NULL;
+}
+
+/* The H.264 encoder's controls; changes while streaming apply at the
+ * next STREAMON, but for the key frame button. */
+static int
+do_h264_ctrl(struct sim_m2m *m, unsigned long req, void *arg)
+{
+	struct v4l2_queryctrl *qc = arg;
+	struct v4l2_control *c = arg;
+	const struct m2m_ctrl *k = NULL;
+	uint32_t id;
+	size_t i;
+
+	switch (req) {
+	case VIDIOC_QUERYCTRL:
+		id = qc->id;
+		if (id & V4L2_CTRL_FLAG_NEXT_CTRL) {
+			id &= ~V4L2_CTRL_FLAG_NEXT_CTRL;
+			/* The table is in id order. */
+			for (i = 0; i < M2M_H264_NCTRLS; i++)
+				if (h264_ctrls[i].id > id) {
+					k = &h264_ctrls[i];
+					break;
+				}
+		} else
+			k = h264_ctrl_find(id, &i);
+		if (k == NULL)
+			return -EINVAL;
+		memset(qc, 0, sizeof(*qc));
+		qc->id = k->id;
+		qc->type = k->type;
+		snprintf((char *)qc->name, sizeof(qc->name), "%s", k->name);
+		qc->minimum = k->min;
+		qc->maximum = k->max;
+		qc->step = 1;
+		qc->default_value = k->def;
+		if (k->type == V4L2_CTRL_TYPE_BUTTON)
+			qc->flags = V4L2_CTRL_FLAG_WRITE_ONLY;
+		return 0;
+	case VIDIOC_G_CTRL:
+		if ((k = h264_ctrl_find(c->id, &i)) == NULL)
+			return -EINVAL;
+		if (k->type == V4L2_CTRL_TYPE_BUTTON)
+			return -EACCES;
+		c->value = m->m_ctrl[i];
+		return 0;
+	case VIDIOC_S_CTRL:
+		if ((k = h264_ctrl_find(c->id, &i)) == NULL)
+			return -EINVAL;
+		/* A button's value is ignored (the kernel's control
+		 * framework does so). */
+		if (k->type != V4L2_CTRL_TYPE_BUTTON &&
+		    (c->value < k->min || c->value > k->max))
+			return -ERANGE;
+		if (k->type == V4L2_CTRL_TYPE_BUTTON) {
+			m->m_force_key = 1;
+			m2m_log(m, "key frame forced");
+		} else
+			m->m_ctrl[i] = c->value;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* VIDIOC_S_PARM and G_PARM: the rate, on the OUTPUT queue. */
+static int
+do_parm(struct sim_m2m *m, unsigned long req, struct v4l2_streamparm *p)
+{
+	struct v4l2_fract *tpf = &p->parm.output.timeperframe;
+
+	if (queue_of(m, p->type) != &m->m_out)
+		return -EINVAL;
+	if (req == VIDIOC_S_PARM && tpf->numerator != 0 &&
+	    tpf->denominator != 0) {
+		m->m_fps = (tpf->denominator + tpf->numerator / 2) /
+		    tpf->numerator;
+		if (m->m_fps == 0)
+			m->m_fps = 1;
+	}
+	memset(&p->parm, 0, sizeof(p->parm));
+	p->parm.output.capability = V4L2_CAP_TIMEPERFRAME;
+	tpf->numerator = 1;
+	tpf->denominator = m->m_fps;
+	return 0;
+}
+
 static int
 do_ctrl(struct sim_m2m *m, unsigned long req, void *arg)
 {
@@ -451,6 +746,8 @@ do_ctrl(struct sim_m2m *m, unsigned long req, void *arg)
 	struct v4l2_control *c = arg;
 	uint32_t id;
 
+	if (m->m_cfg->sc_m2m_h264)
+		return do_h264_ctrl(m, req, arg);
 	switch (req) {
 	case VIDIOC_QUERYCTRL:
 		id = qc->id;
@@ -580,8 +877,11 @@ do_stream(struct sim_m2m *m, unsigned long req, const int *type)
 		m2m_run(m);
 		return 0;
 	}
-	/* STREAMOFF: every buffer back to the program. */
+	/* STREAMOFF: every buffer back to the program; the next job
+	 * starts an encoder with the settings of then, at an IDR. */
 	q->q_streaming = 0;
+	simh264_free(m->m_h264);
+	m->m_h264 = NULL;
 	for (uint32_t i = 0; i < q->q_nbufs; i++)
 		q->q_bufs[i].mb_state = M2M_DEQUEUED;
 	q->q_nqueued = q->q_ndone = 0;
@@ -606,6 +906,7 @@ sim_m2m_ioctl(struct sim_m2m *m, unsigned long req, void *arg)
 		memset(cap, 0, sizeof(*cap));
 		snprintf((char *)cap->driver, sizeof(cap->driver), "v4l2sim");
 		snprintf((char *)cap->card, sizeof(cap->card),
+		    m->m_cfg->sc_m2m_h264 ? "Sim H.264 encoder" :
 		    "Sim JPEG encoder");
 		snprintf((char *)cap->bus_info, sizeof(cap->bus_info),
 		    "platform:v4l2sim-m2m");
@@ -625,10 +926,11 @@ sim_m2m_ioctl(struct sim_m2m *m, unsigned long req, void *arg)
 		if (!q->q_output) {
 			if (index > 0)
 				return -EINVAL;
-			fd->pixelformat = V4L2_PIX_FMT_JPEG;
+			fd->pixelformat = m->m_cap.q_fourcc;
 			fd->flags = V4L2_FMT_FLAG_COMPRESSED;
 			snprintf((char *)fd->description,
-			    sizeof(fd->description), "JFIF JPEG");
+			    sizeof(fd->description), "%s",
+			    m->m_cfg->sc_m2m_h264 ? "H.264" : "JFIF JPEG");
 			return 0;
 		}
 		for (size_t i = 0, n = 0; i < sizeof(out_formats) /
@@ -650,6 +952,9 @@ sim_m2m_ioctl(struct sim_m2m *m, unsigned long req, void *arg)
 	case VIDIOC_G_CTRL:
 	case VIDIOC_S_CTRL:
 		return do_ctrl(m, req, arg);
+	case VIDIOC_S_PARM:
+	case VIDIOC_G_PARM:
+		return do_parm(m, req, arg);
 	case VIDIOC_REQBUFS:
 		return do_reqbufs(m, arg);
 	case VIDIOC_QUERYBUF: {
@@ -720,7 +1025,12 @@ sim_m2m_new(struct sim_m2m **out, const struct sim_config *c, int fd,
 	m->m_mplane = c->sc_m2m_mplane;
 	m->m_quality = M2M_QUALITY_DEF;
 	m->m_out.q_output = 1;
-	m->m_cap.q_fourcc = V4L2_PIX_FMT_JPEG;
+	m->m_out.q_h264 = c->sc_m2m_h264;
+	m->m_cap.q_fourcc = c->sc_m2m_h264 ? V4L2_PIX_FMT_H264 :
+	    V4L2_PIX_FMT_JPEG;
+	m->m_fps = 30;
+	for (size_t i = 0; i < M2M_H264_NCTRLS; i++)
+		m->m_ctrl[i] = h264_ctrls[i].def;
 	*out = m;
 	return 0;
 }
@@ -731,6 +1041,8 @@ sim_m2m_free(struct sim_m2m *m)
 	queue_free(&m->m_out);
 	queue_free(&m->m_cap);
 	tjDestroy(m->m_tj);
+	simh264_free(m->m_h264);
+	free(m->m_i420);
 	free(m->m_scratch);
 	m2m_log(m, "closed: %llu frames encoded",
 	    (unsigned long long)m->m_encoded);

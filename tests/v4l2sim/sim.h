@@ -11,7 +11,9 @@
  *               producer thread, unplug
  *   controls.c  the control set of a typical UVC webcam
  *   m2m.c       a memory-to-memory JPEG encoder (V4L2SIM_M2M_DEVICE), as
- *               bcm2835-codec and hantro are, encoding with TurboJPEG
+ *               bcm2835-codec and hantro are, encoding with TurboJPEG,
+ *               or with V4L2SIM_M2M_CODEC=h264 an H.264 one as
+ *               bcm2835-codec's encode node is, encoding with simh264.c
  *   frames.c    frame content, pre-rendered per format and size so that
  *               producing a frame costs little more than a memcpy
  *   simstamp.c, simpattern.c   the stamp and the picture (also linked
@@ -103,7 +105,8 @@ struct sim_config {
 	char		sc_file[PATH_MAX];	/* V4L2SIM_FILE, "" if none */
 	unsigned	sc_nfaults;
 	struct sim_fault sc_faults[SIM_MAX_FAULTS];	/* V4L2SIM_FAIL */
-	/* The memory-to-memory JPEG encoder at sc_m2m. */
+	/* The memory-to-memory encoder at sc_m2m. */
+	int		sc_m2m_h264;		/* V4L2SIM_M2M_CODEC=h264 */
 	int		sc_m2m_mplane;		/* V4L2SIM_M2M_MPLANE, 1 */
 	uint64_t	sc_m2m_stall_after;	/* V4L2SIM_M2M_STALL_AFTER */
 	unsigned	sc_m2m_nfaults;
