@@ -507,7 +507,9 @@ sim_config_load(struct sim_config *c, char *err, size_t errlen)
 	    (rc = env_path("V4L2SIM_M2M_DEVICE", c->sc_m2m, sizeof(c->sc_m2m),
 	    0, err, errlen)) != 0 ||
 	    (rc = env_path("V4L2SIM_LOG", c->sc_log, sizeof(c->sc_log), 0,
-	    err, errlen)) != 0)
+	    err, errlen)) != 0 ||
+	    (rc = env_path("V4L2SIM_M2M_CPU", c->sc_m2m_cpu,
+	    sizeof(c->sc_m2m_cpu), 0, err, errlen)) != 0)
 		return rc;
 	s = getenv("V4L2SIM_PROFILE");
 	if (s == NULL || *s == '\0' || strcmp(s, "uvc") == 0)

@@ -14,6 +14,12 @@
  * timestamp copied from the output buffer's (V4L2_BUF_FLAG_TIMESTAMP_
  * COPY), POLLIN on the descriptor while an encoded frame waits.
  *
+ * V4L2SIM_M2M_CPU=FILE: the CPU time the encoding takes (the device's
+ * work, which real hardware does off the CPU) is added up in FILE's first
+ * 8 bytes, a native uint64_t in nanoseconds, mapped shared when the node
+ * is opened (before a program's sandbox), so that a benchmark can leave
+ * it out of the program's CPU time as it leaves out the camera's.
+ *
  * Faults: V4L2SIM_M2M_FAIL=IOCTL:ERRNO,... makes those ioctls fail
  * (ESRCH at STREAMON, ENOTTY on S_CTRL, ...); V4L2SIM_M2M_STALL_AFTER=N
  * stops encoding after N frames, as a wedged firmware does: buffers are
@@ -45,6 +51,7 @@
  * send().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +178,7 @@ struct sim_m2m {
 	struct simh264	*m_h264;	/* from the first job after STREAMON */
 	uint8_t		*m_i420;
 	size_t		 m_i420_len;
+	uint64_t	*m_cpu_ns;	/* V4L2SIM_M2M_CPU's counter, or NULL */
 };
 
 #define m2m_log(m, ...)	sim_log((m)->m_log, "v4l2sim-m2m", __VA_ARGS__)
@@ -421,6 +429,40 @@ h264_job(struct sim_m2m *m, const struct m2m_buf *ob, struct m2m_buf *cb)
 	return 0;
 }
 
+static uint64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* V4L2SIM_M2M_CPU's counter, mapped; NULL (logged) if it cannot be. */
+static uint64_t *
+cpu_counter(struct sim_m2m *m, const char *path)
+{
+	void *p;
+	int fd;
+
+	/* The real calls: this runs inside the program's open() of the
+	 * node. */
+	if ((fd = sim_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    0644)) < 0) {
+		m2m_log(m, "V4L2SIM_M2M_CPU %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (ftruncate(fd, sizeof(uint64_t)) != 0 ||
+	    (p = sim_real.mmap(NULL, sizeof(uint64_t), PROT_READ |
+	    PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		m2m_log(m, "V4L2SIM_M2M_CPU %s: %s", path, strerror(errno));
+		sim_real.close(fd);
+		return NULL;
+	}
+	sim_real.close(fd);
+	return p;
+}
+
 /* One job: the first queued output buffer into the first capture one. */
 static void
 m2m_run(struct sim_m2m *m)
@@ -430,6 +472,7 @@ m2m_run(struct sim_m2m *m)
 	struct m2m_buf *ob, *cb;
 	unsigned char *dst;
 	unsigned long size;
+	uint64_t t0;
 	int strides[3], ss;
 
 	while (o->q_streaming && c->q_streaming && o->q_nqueued > 0 &&
@@ -447,6 +490,7 @@ m2m_run(struct sim_m2m *m)
 		memmove(c->q_order, c->q_order + 1, --c->q_nqueued *
 		    sizeof(c->q_order[0]));
 		cb->mb_flags = 0;
+		t0 = thread_cpu_ns();
 		if (m->m_cfg->sc_m2m_h264) {
 			if (h264_job(m, ob, cb) != 0) {
 				cb->mb_used[0] = 0;
@@ -466,6 +510,9 @@ m2m_run(struct sim_m2m *m)
 			}
 			cb->mb_used[0] = (uint32_t)size;
 		}
+		if (m->m_cpu_ns != NULL)
+			__atomic_fetch_add(m->m_cpu_ns, thread_cpu_ns() - t0,
+			    __ATOMIC_RELAXED);
 		cb->mb_ts = ob->mb_ts;
 		ob->mb_seq = cb->mb_seq = m->m_seq++;
 		ob->mb_state = cb->mb_state = M2M_DONE;
@@ -1031,6 +1078,8 @@ sim_m2m_new(struct sim_m2m **out, const struct sim_config *c, int fd,
 	m->m_fps = 30;
 	for (size_t i = 0; i < M2M_H264_NCTRLS; i++)
 		m->m_ctrl[i] = h264_ctrls[i].def;
+	if (c->sc_m2m_cpu[0] != '\0')
+		m->m_cpu_ns = cpu_counter(m, c->sc_m2m_cpu);
 	*out = m;
 	return 0;
 }
@@ -1044,6 +1093,8 @@ sim_m2m_free(struct sim_m2m *m)
 	simh264_free(m->m_h264);
 	free(m->m_i420);
 	free(m->m_scratch);
+	if (m->m_cpu_ns != NULL)
+		sim_real.munmap(m->m_cpu_ns, sizeof(uint64_t));
 	m2m_log(m, "closed: %llu frames encoded",
 	    (unsigned long long)m->m_encoded);
 	free(m);

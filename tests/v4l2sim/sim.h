@@ -109,6 +109,7 @@ struct sim_config {
 	int		sc_m2m_h264;		/* V4L2SIM_M2M_CODEC=h264 */
 	int		sc_m2m_mplane;		/* V4L2SIM_M2M_MPLANE, 1 */
 	uint64_t	sc_m2m_stall_after;	/* V4L2SIM_M2M_STALL_AFTER */
+	char		sc_m2m_cpu[PATH_MAX];	/* V4L2SIM_M2M_CPU, "" if none */
 	unsigned	sc_m2m_nfaults;
 	struct sim_fault sc_m2m_faults[SIM_MAX_FAULTS];	/* V4L2SIM_M2M_FAIL */
 };
