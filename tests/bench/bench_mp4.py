@@ -30,9 +30,16 @@ same raw frames.
               camera's) per frame delivered to a client, at 1, 10 and 100
               clients, MP4 against MJPEG at the quality equal as shown
               (target: at 100 clients no higher); and of it, the
-              capture's and the server's.  Only viewers of one kind at a time: the capture
-              then encodes the other kind not at all (H.264) or about
-              once a second (JPEG).
+              capture's and the server's.  Only viewers of one kind at a
+              time: the capture then encodes the other kind not at all
+              (H.264) or about once a second (JPEG).  Twice: with the
+              CPU encoders (TurboJPEG, x264), and with a hardware encoder
+              on each side as a Raspberry Pi 3 or 4 has them
+              (bcm2835-codec's JPEG and H.264 nodes), played by the
+              simulator (V4L2SIM_M2M_CODEC) from an NV12 camera, whose
+              encoding (V4L2SIM_M2M_CPU: the hardware's work) is left
+              out as the camera's is: what the pipeline costs around the
+              device, the copies in and out and the checks included.
   latency     capture to the last byte of a frame at the client, p50 and
               p99, at 1 and 100 clients (build/tests/loadclient: the
               capture's CLOCK_REALTIME, from each fragment's prft box for
@@ -101,7 +108,10 @@ class Camera:
     counter = 0
 
     def __init__(self, tmp, content, quality=80, server_args=(),
-                 capture_args=()):
+                 capture_args=(), fmt="YUYV", hardware=None):
+        """hardware: "jpeg" or "h264", that encoder a simulated memory-
+        to-memory device (V4L2SIM_M2M_CODEC) that the capture uses; its
+        encoding, the hardware's work, is not counted in cpu_ns()."""
         Camera.counter += 1
         self.tmp = tmp
         self.name = "bmp4-%d-%d" % (os.getpid(), Camera.counter)
@@ -110,14 +120,27 @@ class Camera:
         open(dev, "w").close()
         env = dict(os.environ, LD_PRELOAD=SIM_SO, V4L2SIM_DEVICE=dev,
                    V4L2SIM_FILE=content,
-                   V4L2SIM_FORMATS="YUYV:%dx%d@%d" % (W, H, FPS))
+                   V4L2SIM_FORMATS="%s:%dx%d@%d" % (fmt, W, H, FPS))
+        args = []
+        self.device_cpu = None
+        if hardware:
+            enc = dev + "-m2m"
+            open(enc, "w").close()
+            self.device_cpu = dev + "-m2m.cpu"
+            with open(self.device_cpu, "wb") as f:
+                f.write(bytes(8))
+            os.chmod(self.device_cpu, 0o666)
+            env.update(V4L2SIM_M2M_DEVICE=enc, V4L2SIM_M2M_CODEC=hardware,
+                       V4L2SIM_M2M_CPU=self.device_cpu)
+            args = ["--encoder" if hardware == "jpeg" else
+                    "--h264-encoder", "m2m:" + enc]
         self.logs = [open(os.path.join(tmp, self.name + s), "w")
                      for s in (".capture.log", ".server.log")]
         self.cap = subprocess.Popen(
             [CAPTURE, "--name", self.name, "--ctl", ctl, "--source",
-             "v4l2:" + dev, "--format", "YUYV", "--size", "%dx%d" % (W, H),
+             "v4l2:" + dev, "--format", fmt, "--size", "%dx%d" % (W, H),
              "--fps", str(FPS), "--quality", str(quality), "--h264", "on"] +
-            CAPTURE_ARGS + list(capture_args) + CAPTURE_USER,
+            args + CAPTURE_ARGS + list(capture_args) + CAPTURE_USER,
             env=env, stdout=self.logs[0], stderr=subprocess.STDOUT)
         argv = [SERVER, "--name", self.name, "--ctl", ctl, "--listen",
                 "127.0.0.1:0", "--max-clients", "500"] + list(server_args)
@@ -145,9 +168,15 @@ class Camera:
 
     def cpu_ns(self):
         """{"capture": ns, "server": ns}: every thread of each process
-        but the camera's producer."""
-        return {"capture": threads_cpu_ns([self.cap.pid]),
-                "server": threads_cpu_ns([self.srv.pid])}
+        but the camera's producer, and but the simulated hardware
+        encoder's work; {"device": ns} that work."""
+        device = 0
+        if self.device_cpu:
+            with open(self.device_cpu, "rb") as f:
+                device = struct.unpack("=Q", f.read(8))[0]
+        return {"capture": threads_cpu_ns([self.cap.pid]) - device,
+                "server": threads_cpu_ns([self.srv.pid]),
+                "device": device}
 
     def stop(self):
         for p in (self.srv, self.cap):
@@ -325,9 +354,11 @@ def load_run(cam, n, mp4):
     # window includes the warm-up and the connecting: scale to it.
     per = {k: (t1[k] - t0[k]) * SECONDS / (SECONDS + 1.0) / 1e3 /
            max(frames, 1) for k in t0}
-    return {"clients": n, "cpu_us_per_frame": sum(per.values()),
+    return {"clients": n,
+            "cpu_us_per_frame": per["capture"] + per["server"],
             "capture_us_per_frame": per["capture"],
             "server_us_per_frame": per["server"],
+            "device_us_per_frame": per["device"],
             "frames": frames, "fps_min": fast["fps_min"],
             "mbytes_per_s": fast["mbytes_per_s"],
             "latency_p50_ms": fast["latency_p50"] * 1e3,
@@ -453,6 +484,37 @@ def bandwidth(tmp, content, source, result, lines):
     print("\n".join(lines[first:]), flush=True)
 
 
+def pipeline_lines(runs, lines, title):
+    """The CPU and latency figures of load runs of both kinds."""
+    lines.append(title)
+    for a, b in zip(runs["mjpeg"], runs["mp4"]):
+        lines.append("    %3d clients: CPU per delivered frame %.1f "
+                     "us, %.1f us: ratio %.2f; latency p50 %.1f, %.1f "
+                     "ms; p99 %.1f, %.1f ms; fps min %.1f, %.1f"
+                     % (a["clients"], a["cpu_us_per_frame"],
+                        b["cpu_us_per_frame"], b["cpu_us_per_frame"] /
+                        a["cpu_us_per_frame"], a["latency_p50_ms"],
+                        b["latency_p50_ms"], a["latency_p99_ms"],
+                        b["latency_p99_ms"], a["fps_min"], b["fps_min"]))
+        lines.append("        of which the capture %.1f, %.1f us; "
+                     "the server %.1f, %.1f us%s"
+                     % (a["capture_us_per_frame"],
+                        b["capture_us_per_frame"],
+                        a["server_us_per_frame"],
+                        b["server_us_per_frame"],
+                        "; the encoding device %.1f, %.1f us (not counted)"
+                        % (a["device_us_per_frame"],
+                           b["device_us_per_frame"])
+                        if a["device_us_per_frame"] or
+                        b["device_us_per_frame"] else ""))
+    a, b = runs["mjpeg"][-1], runs["mp4"][-1]
+    lines.append("    at %d clients MP4's CPU per delivered frame is %.2f "
+                 "of MJPEG's (target <= 1): %s"
+                 % (b["clients"], b["cpu_us_per_frame"] /
+                    a["cpu_us_per_frame"], "met" if b["cpu_us_per_frame"]
+                    <= a["cpu_us_per_frame"] else "NOT met"))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="shmcam-bench-mp4-")
     os.chmod(tmp, 0o755)
@@ -479,23 +541,8 @@ def main():
         finally:
             cam.stop()
         result["load"] = runs
-        lines.append("whole pipeline (capture and server), MJPEG at "
-                     "--quality %d against MP4:" % q_eq)
-        for a, b in zip(runs["mjpeg"], runs["mp4"]):
-            lines.append("    %3d clients: CPU per delivered frame %.1f "
-                         "us, %.1f us: ratio %.2f; latency p50 %.1f, %.1f "
-                         "ms; p99 %.1f, %.1f ms; fps min %.1f, %.1f"
-                         % (a["clients"], a["cpu_us_per_frame"],
-                            b["cpu_us_per_frame"], b["cpu_us_per_frame"] /
-                            a["cpu_us_per_frame"], a["latency_p50_ms"],
-                            b["latency_p50_ms"], a["latency_p99_ms"],
-                            b["latency_p99_ms"], a["fps_min"], b["fps_min"]))
-            lines.append("        of which the capture %.1f, %.1f us; "
-                         "the server %.1f, %.1f us"
-                         % (a["capture_us_per_frame"],
-                            b["capture_us_per_frame"],
-                            a["server_us_per_frame"],
-                            b["server_us_per_frame"]))
+        pipeline_lines(runs, lines, "whole pipeline (capture and server), "
+                       "MJPEG at --quality %d against MP4:" % q_eq)
         for b in runs["mp4"]:
             if b["clients"] in (1, 100):
                 lines.append("    MP4 at %d clients: p99 %.1f ms against "
@@ -511,7 +558,29 @@ def main():
                                 else "NOT met", b["encode_p50_ms"],
                                 b["encodes"], b["publication_p50_ms"],
                                 b["publication_p99_ms"]))
-        print("\n".join(lines[-(2 * len(CLIENTS) + 3):]), flush=True)
+        print("\n".join(lines[-(2 * len(CLIENTS) + 4):]), flush=True)
+
+        # The same with a hardware encoder on each side, as on a
+        # Raspberry Pi 3 or 4 (bcm2835-codec's JPEG and H.264 encode
+        # nodes), simulated: what the pipeline costs around the device.
+        # An NV12 camera, which both devices take as it comes.
+        hw = {"mjpeg": [], "mp4": []}
+        for kind, codec in (("mjpeg", "jpeg"), ("mp4", "h264")):
+            cam = Camera(tmp, source, quality=q_eq, fmt="NV12",
+                         hardware=codec)
+            try:
+                for n in CLIENTS:
+                    hw[kind].append(load_run(cam, n, kind == "mp4"))
+                    time.sleep(1)
+            finally:
+                cam.stop()
+        result["load_hardware"] = hw
+        pipeline_lines(hw, lines, "whole pipeline with hardware encoders "
+                       "(simulated memory-to-memory JPEG and H.264 "
+                       "devices; their encoding, the hardware's work, not "
+                       "counted), an NV12 camera, MJPEG at --quality %d "
+                       "against MP4:" % q_eq)
+        print("\n".join(lines[-(2 * len(CLIENTS) + 2):]), flush=True)
 
         # Joining, GOP 1 s.
         for label, args in (("with keyframe requests", ()),
