@@ -6,17 +6,21 @@
  *   options.c   the command line
  *   pipeline.c  what happens to a frame: rate, validation or encoding,
  *               publishing, "no signal" placeholders, the ring's size
- *   pipeline_h264.c  the same for the H.264 ring: the encoder's thread,
- *               cameras' own H.264, keyframes on request
+ *   pipeline_h264.c  the same for the H.264 ring: the encoder's thread
+ *               (the hardware's or x264), cameras' own H.264, keyframes
+ *               on request
  *   source.h    the sources (pattern.c, v4l2.c, v4l2_info.c, dir.c,
  *               net.c with multipart.c, httpresp.c, httpauth.c, url.c)
- *   encode.c, m2m.c, mjpeg.c, h264enc.c, h264pass.c, keyframe.c,
+ *   encode.c, m2m.c, m2m_h264.c, mjpeg.c, h264enc.c, h264pass.c,
+ *   keyframe.c,
  *   workers.c, placeholder.c, privs.c, peers.c
  *
  * Everything here is touched by the loop thread only; encoder threads
  * see only their own job and encoder (workers.h), and the H.264 thread
- * h264enc and h264_fps, which the loop thread changes only while that
- * thread has nothing to do (drained).
+ * h264enc, h264hw (which it closes when the hardware fails, writing
+ * h264hw_why, and says so in the job's result) and h264_fps, which the
+ * loop thread changes only while that thread has nothing to do
+ * (drained).
  */
 #ifndef SHMCAM_CAPTURE_H
 #define SHMCAM_CAPTURE_H

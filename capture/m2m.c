@@ -1,11 +1,13 @@
 /*
- * m2m.c - a V4L2 memory-to-memory JPEG encoder (see m2m.h).
+ * m2m.c - a V4L2 memory-to-memory encoder's device plumbing, and the
+ * JPEG encoder on it (see m2m.h; the H.264 one is m2m_h264.c).
  *
  * One frame at a time, synchronously: one OUTPUT buffer and one CAPTURE
  * buffer, queued per frame, the capture buffer waited for with
  * epoll_wait() on a private epoll set.  The codec's own pipelining would
- * let it overlap frames; at camera rates one JPEG at a time leaves it
- * idle most of the time anyway (bcm2835-codec: ~20 ms at 1080p).
+ * let it overlap frames; at camera rates one frame at a time leaves it
+ * idle most of the time anyway (bcm2835-codec: ~20 ms for a JPEG at
+ * 1080p).
  */
 #include <errno.h>
 #include <fcntl.h>

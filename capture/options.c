@@ -91,8 +91,9 @@ usage(FILE *out)
 "      --workers N          encoder threads for raw formats, 1-%d (default 1:\n"
 "                           encode on the loop thread)\n"
 "      --always-encode      encode raw frames (and H.264) even with no viewer\n"
-"      --h264 MODE          auto (default: H.264 if this build has x264, and\n"
-"                           a camera's own), on (an error without x264), off\n"
+"      --h264 MODE          auto (default: H.264 if this build has x264 or\n"
+"                           a hardware encoder is found, and a camera's\n"
+"                           own), on (an error without either), off\n"
 "      --h264-bitrate KBPS  H.264 rate limit, kbit/s (default: 0.07 bits per\n"
 "                           pixel and frame, 1935 at 1280x720 30 fps)\n"
 "      --h264-quality N     constant quality within that limit, 1-51, lower\n"
@@ -153,8 +154,8 @@ print_version(void)
 		printf("H.264: libx264 (this binary is GPL-2.0-or-later as a "
 		    "whole)\n");
 	else
-		printf("H.264: no encoder (built with X264=no); cameras' own "
-		    "H.264 passed through\n");
+		printf("H.264: no libx264 (built with X264=no); a hardware "
+		    "encoder's (--h264-encoder) and cameras' own H.264\n");
 	if (!tls)
 		printf("built without TLS: no https sources (TLS=0)\n");
 }

@@ -177,11 +177,14 @@ h264_setup_m2m(struct capture *c)
 
 	if (c->opt.h264_encoder == ENCODER_CPU)
 		return;
-	/* A source that gives no raw frames (JPEG): x264 decodes them. */
-	if (c->src.fourcc != 0 && f == NULL) {
+	/* A source that gives no raw frames (JPEG: a camera's MJPEG, a
+	 * network source's, a directory's files): x264 decodes them. */
+	if ((c->src.fourcc != 0 && f == NULL) || c->opt.kind == SOURCE_NET ||
+	    c->opt.kind == SOURCE_DIR) {
 		if (must)
 			fatalx("--h264-encoder m2m: the source gives %s frames, "
-			    "not raw ones", source_format_name(c->src.fourcc));
+			    "not raw ones", c->src.fourcc != 0 ?
+			    source_format_name(c->src.fourcc) : "JPEG");
 		return;
 	}
 	if (dev == NULL) {

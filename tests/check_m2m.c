@@ -14,7 +14,8 @@
  * is, and not taken for the JPEG one nor the other way round; every
  * access unit it gives passes the ring's check (h264_au_check()), IDRs
  * exactly every --h264-gop frames and on request, with SPS and PPS; the
- * profile, the bitrate and the size reach the stream; each fault is an
+ * profile, the bitrate and the size reach the stream, a new size with
+ * an IDR; each fault is an
  * error within the time bound, so the capture falls back; it encodes
  * under the capture's filter.  Built without x264 the simulator cannot
  * encode H.264: those tests are left out, saying so.
@@ -86,7 +87,8 @@ struct camframe {
 };
 
 static void
-camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
+camframe_make_size(struct camframe *c, uint32_t fourcc, uint32_t w,
+    uint32_t h, uint64_t seq)
 {
 	struct sim_paint paint;
 	struct sim_geom g;
@@ -94,9 +96,9 @@ camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
 	unsigned n;
 
 	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(sim_frames_new(&c->sf, fourcc, W, H, 96, 80, 0, NULL,
+	ck_assert_int_eq(sim_frames_new(&c->sf, fourcc, w, h, 96, 80, 0, NULL,
 	    err, sizeof(err)), 0);
-	sim_fourcc_geometry(fourcc, W, H, 96, &g);
+	sim_fourcc_geometry(fourcc, w, h, 96, &g);
 	n = sim_frames_nbuf(c->sf);
 	for (unsigned i = 0; i < n; i++)
 		ck_assert_ptr_nonnull(c->buf[i] = malloc(sim_frames_max(c->sf,
@@ -105,7 +107,13 @@ camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
 	sim_frames_fill(c->sf, c->buf, seq, 1000000000ull * seq,
 	    SIM_FRAME_GOOD, &paint, c->used);
 	ck_assert_int_eq(rawframe_describe(&c->raw, rawformat_find(fourcc),
-	    W, H, n, c->buf, c->used, g.sg_bpl), 0);
+	    w, h, n, c->buf, c->used, g.sg_bpl), 0);
+}
+
+static void
+camframe_make(struct camframe *c, uint32_t fourcc, uint64_t seq)
+{
+	camframe_make_size(c, fourcc, W, H, seq);
 }
 
 static void
@@ -429,8 +437,8 @@ source_frame_of(struct source_frame *f, const struct camframe *c,
 {
 	memset(f, 0, sizeof(*f));
 	f->fourcc = fourcc;
-	f->width = W;
-	f->height = H;
+	f->width = c->raw.rw_width;
+	f->height = c->raw.rw_height;
 	f->raw = c->raw;
 }
 
@@ -569,6 +577,46 @@ START_TEST(test_h264_profile_and_bitrate)
 	 * costs much at either). */
 	ck_assert_msg(bytes[1] > 3 * bytes[0], "100 kbit/s: %zu bytes, "
 	    "2000: %zu", bytes[0], bytes[1]);
+}
+END_TEST
+
+/* Another size (a camera back with another format): the device is set
+ * up again, and the first frame of it is an IDR with its own SPS. */
+START_TEST(test_h264_size_change)
+{
+	static const uint32_t sizes[][2] = { { W, H }, { 320, 240 },
+	    { W, H } };
+	struct h264_au_info info;
+	struct h264_settings s;
+	struct source_frame f;
+	struct h264_sps sps;
+	struct camframe c;
+	struct m2m_h264 *e;
+	const uint8_t *out;
+	char why[200];
+	size_t len;
+	int key;
+
+	h264_settings(&s, 1000, 30, H264_PROFILE_MAIN);
+	e = open_h264(&s);
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 0; i < 3; i++) {
+			camframe_make_size(&c, V4L2_PIX_FMT_NV12, sizes[k][0],
+			    sizes[k][1], 1 + i);
+			source_frame_of(&f, &c, V4L2_PIX_FMT_NV12);
+			ck_assert_msg(m2m_h264_encode(e, &f, 30000, 0, &out,
+			    &len, &key, why, sizeof(why)) == 0, "%s", why);
+			ck_assert_int_eq(key, i == 0);
+			ck_assert_int_eq(h264_au_check(out, len, &info), 0);
+			if (key) {
+				ck_assert_int_eq(h264_sps_parse(out +
+				    info.sps_off, info.sps_len, &sps), 0);
+				ck_assert_uint_eq(sps.width, sizes[k][0]);
+				ck_assert_uint_eq(sps.height, sizes[k][1]);
+			}
+			camframe_free(&c);
+		}
+	m2m_h264_close(e);
 }
 END_TEST
 
@@ -721,6 +769,7 @@ m2m_suite(void)
 		tcase_add_loop_test(tc, test_h264_gop_and_keyframe_requests, 0,
 		    sizeof(h264_cases) / sizeof(h264_cases[0]));
 		tcase_add_test(tc, test_h264_profile_and_bitrate);
+		tcase_add_test(tc, test_h264_size_change);
 		tcase_add_test(tc, test_h264_faults_are_errors);
 		tcase_add_test(tc, test_h264_encodes_under_the_capture_filter);
 	} else
