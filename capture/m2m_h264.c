@@ -23,6 +23,7 @@ struct m2m_h264 {
 	const struct h264_settings *s;
 	struct h264pass	 hp;
 	int32_t		 bps_min, bps_max; /* the bitrate control's range */
+	int		 has_level;	/* the level control, asked once */
 	uint64_t	 frames;	/* the timestamps the frames carry */
 	int		 need_idr;	/* after a dropped unit */
 	unsigned	 broken;	/* dropped in a row */
@@ -72,6 +73,7 @@ m2m_h264_open(struct m2m_h264 **out, const char *path,
 		}
 	(void)m2m_ctrl_range(e->m, V4L2_CID_MPEG_VIDEO_BITRATE, &e->bps_min,
 	    &e->bps_max);
+	e->has_level = m2m_has_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_LEVEL);
 	/* Optional: without them the device's own defaults apply. */
 	if (m2m_has_ctrl(e->m, V4L2_CID_MPEG_VIDEO_BITRATE_MODE))
 		(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_BITRATE_MODE,
@@ -254,7 +256,7 @@ m2m_h264_encode(struct m2m_h264 *e, const struct source_frame *f,
 	    e->bps_max : bps));
 	(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_I_PERIOD,
 	    (int32_t)h264enc_gop(e->s, fps_milli));
-	if (m2m_has_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_LEVEL))
+	if (e->has_level)
 		(void)m2m_set_ctrl(e->m, V4L2_CID_MPEG_VIDEO_H264_LEVEL,
 		    m2m_h264_level(f->width, f->height, fps_milli));
 	m2m_set_capture_size(e->m, (uint32_t)h264enc_max_size(f->width,
