@@ -286,11 +286,18 @@ void
 url_describe(const struct url *u, char *buf, size_t size)
 {
 	char host[URL_HOST_MAX + 16];
-	size_t path = strcspn(u->target, "?");
+	size_t path = strcspn(u->target, "?"), fixed;
+	const char *scheme = u->tls ? "https" : "http";
+	const char *mark = u->target[path] == '?' ? "?..." : "";
 
 	url_host_header(u, host, sizeof(host));
-	snprintf(buf, size, "%s://%s%.*s%s", u->tls ? "https" : "http", host,
-	    (int)path, u->target, u->target[path] == '?' ? "?..." : "");
+	/* A path too long for buf is cut, not the "?..." that says a query
+	 * was left out. */
+	fixed = strlen(scheme) + 3 + strlen(host) + strlen(mark);
+	if (size > 0 && path > (fixed < size - 1 ? size - 1 - fixed : 0))
+		path = fixed < size - 1 ? size - 1 - fixed : 0;
+	snprintf(buf, size, "%s://%s%.*s%s", scheme, host, (int)path,
+	    u->target, mark);
 }
 
 void

@@ -168,7 +168,7 @@ static void
 fuzz_url(const uint8_t *p, size_t n)
 {
 	char *s = dup_str(p, n), why[128], desc[512];
-	const char *auth;
+	const char *auth, *q;
 	struct url u, to;
 	size_t off, len;
 
@@ -182,12 +182,15 @@ fuzz_url(const uint8_t *p, size_t n)
 	if (u.port == 0 || u.host[0] == '\0' || u.target[0] != '/')
 		abort();
 	/* No userinfo in the description: its authority has no '@' (a
-	 * host cannot), and the query is elided. */
+	 * host cannot), and the query is elided: its first '?' (none in a
+	 * host or a path) is the "?..." that ends it, there whenever the
+	 * target has a query, however long the path. */
 	url_describe(&u, desc, sizeof(desc));
 	auth = strstr(desc, "://");
+	q = strchr(desc, '?');
 	if (auth == NULL || memchr(auth + 3, '@', strcspn(auth + 3, "/")) !=
-	    NULL || (strchr(u.target, '?') != NULL &&
-	    strstr(desc, "?...") == NULL))
+	    NULL || (q != NULL && strcmp(q, "?...") != 0) ||
+	    (strchr(u.target, '?') != NULL) != (q != NULL))
 		abort();
 	/* The password's span is the password as typed. */
 	url_password_span(s, &off, &len);
